@@ -1,0 +1,179 @@
+"""The one place foldax imports JAX's private modules.
+
+Everything foldax needs from ``jax._src`` or ``jax.interpreters`` is named here, so a JAX upgrade
+touches one file. Tested against jax 0.10.x.
+
+Example:
+    >>> from foldax._compat import core
+    >>> core.ClosedJaxpr.__name__
+    'ClosedJaxpr'
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from jax._src import api_util, core, dtypes, linear_util as lu, source_info_util
+from jax._src.ad_checkpoint import remat_p
+from jax._src.custom_derivatives import (
+    SymbolicZero,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+)
+from jax._src.interpreters import ad, batching, mlir
+from jax._src.interpreters import partial_eval as pe
+from jax._src.lax.control_flow.conditionals import cond_p
+from jax._src.lax.control_flow.loops import scan_p, while_p
+from jax._src.pjit import jit_p
+from jax._src.shard_map import shard_map_p
+from jax._src.sharding_impls import UNSPECIFIED
+
+Jaxpr = core.Jaxpr
+ClosedJaxpr = core.ClosedJaxpr
+JaxprEqn = core.JaxprEqn
+Var = core.Var
+Literal = core.Literal
+DropVar = core.DropVar
+Tracer = core.Tracer
+Primitive = core.Primitive
+ShapedArray = core.ShapedArray
+AbstractValue = core.AbstractValue
+float0 = dtypes.float0
+closed_call_p = core.closed_call_p
+call_p = core.call_p
+
+# Autodiff internals: JAX's registered per-primitive rules.
+primitive_jvps = ad.primitive_jvps
+primitive_transposes = ad.primitive_transposes
+fancy_transposes = getattr(ad, "fancy_transposes", {})
+Zero = ad.Zero
+UndefinedPrimal = ad.UndefinedPrimal
+instantiate_zeros = ad.instantiate_zeros
+is_undefined_primal = ad.is_undefined_primal
+
+# Batching internals.
+primitive_batchers = batching.primitive_batchers
+fancy_primitive_batchers = batching.fancy_primitive_batchers
+not_mapped = None  # JAX 0.10 marks an unbatched value with bdim None
+
+
+__all__ = [
+    "api_util", "core", "dtypes", "lu", "source_info_util", "pe", "ad", "batching",
+    "jit_p", "cond_p", "while_p", "scan_p", "remat_p", "custom_jvp_call_p", "custom_vjp_call_p",
+    "closed_call_p", "call_p", "shard_map_p", "SymbolicZero",
+]
+
+
+def typeof(x: Any) -> AbstractValue:
+    """The abstract value (shape, dtype, weak type, sharding) of an array or tracer."""
+    return core.typeof(x)
+
+
+def is_tracer(x: Any) -> bool:
+    return isinstance(x, core.Tracer)
+
+
+def new_var(aval: AbstractValue) -> Var:
+    return core.Var(aval)
+
+
+def new_literal(value: Any, aval: AbstractValue) -> Literal:
+    return core.Literal(value, aval)
+
+
+def new_eqn(eqn: JaxprEqn, **changes: Any) -> JaxprEqn:
+    """A copy of ``eqn`` with some of invars/outvars/primitive/params/effects replaced."""
+    return eqn.replace(**changes)
+
+
+def make_jaxpr_obj(constvars: Sequence[Var], invars: Sequence[Var], outvars: Sequence[Any],
+                   eqns: Sequence[JaxprEqn], debug_info: Any = None) -> Jaxpr:
+    """A Jaxpr whose effects are the union of its equations' effects."""
+    effects = core.join_effects(*(e.effects for e in eqns)) if eqns else core.no_effects
+    return core.Jaxpr(constvars, invars, outvars, eqns, effects, debug_info)
+
+
+def trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue], name: str = "fun",
+                   arg_names: Sequence[str] | None = None) -> tuple[Jaxpr, list[AbstractValue], list]:
+    """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
+
+    The returned jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
+    """
+    names = tuple(arg_names) if arg_names is not None else tuple(f"arg{i}" for i in range(len(in_avals)))
+    dbg = api_util.debug_info(name, fun, list(in_avals), {})._replace(arg_names=names)
+    wrapped = lu.wrap_init(fun, debug_info=dbg)
+    jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
+    return jaxpr, list(out_avals), list(consts)
+
+
+def convert_constvars_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
+    """Move a jaxpr's constvars to the front of its invars."""
+    return pe.convert_constvars_jaxpr(jaxpr)
+
+
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool],
+              instantiate: bool | Sequence[bool]) -> tuple[Jaxpr, list[bool]]:
+    """JAX's dead-code elimination (respects effects and descends into sub-jaxprs)."""
+    return pe.dce_jaxpr(jaxpr, list(used_outputs), instantiate=instantiate)
+
+
+def partial_eval_jaxpr(jaxpr: ClosedJaxpr, unknowns: Sequence[bool], instantiate: Any):
+    """JAX's partial evaluation into known and unknown jaxprs (used by reverse mode)."""
+    return pe.partial_eval_jaxpr_nounits(jaxpr, list(unknowns), instantiate)
+
+
+def bind_params(eqn: JaxprEqn) -> dict:
+    """The params a primitive's ``bind`` expects (jaxpr params turned into sub-functions)."""
+    return eqn.primitive.get_bind_params(eqn.params)
+
+
+def eqn_context(eqn: JaxprEqn):
+    """Context that attributes the ops bound for ``eqn`` to its source line and name stack."""
+    name_stack = source_info_util.current_name_stack() + eqn.source_info.name_stack
+    return _EqnContext(source_info_util.user_context(eqn.source_info.traceback,
+                                                     name_stack=name_stack), eqn.ctx.manager)
+
+
+class _EqnContext:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __enter__(self):
+        self.a.__enter__()
+        self.b.__enter__()
+
+    def __exit__(self, *exc):
+        self.b.__exit__(*exc)
+        return self.a.__exit__(*exc)
+
+
+def eqn_source_line(eqn: JaxprEqn) -> str:
+    """``file:line (function)`` of the user code that produced ``eqn``, or ``'<unknown>'``."""
+    frame = source_info_util.user_frame(eqn.source_info.traceback)
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.file_name}:{frame.start_line} ({frame.function_name})"
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args: Any) -> list:
+    return core.eval_jaxpr(jaxpr, consts, *args)
+
+
+def jaxprs_in_params(params: dict):
+    """Every Jaxpr (open) found in an equation's params, one level deep."""
+    return core.jaxprs_in_params(params)
+
+
+def pp_jaxpr(jaxpr: ClosedJaxpr) -> str:
+    return str(jaxpr)
+
+
+def eval_context():
+    """Context in which binding a primitive computes it now, even inside an outer trace."""
+    return core.eval_context()
+
+
+def shaped_abstractify(x: Any) -> AbstractValue:
+    """The abstract value of an array, NumPy array or Python scalar (weak-typed)."""
+    return core.shaped_abstractify(x)

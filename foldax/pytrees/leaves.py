@@ -1,0 +1,111 @@
+"""What kind of leaf a value is: a traced variable, a foldable constant, or a static object.
+
+The rule for every leaf: a ``jax.Array`` (or tracer) is a variable; a NumPy array, NumPy scalar
+or Python number is a constant, part of a compiled function's cache key *by value*; anything
+else (strings, functions, ...) is static and must be hashable.
+
+Example:
+    >>> import numpy as np, jax.numpy as jnp
+    >>> leaf_kind(jnp.ones(2)), leaf_kind(np.ones(2)), leaf_kind(3.0), leaf_kind("relu")
+    ('variable', 'constant', 'constant', 'static')
+"""
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+import jax
+import numpy as np
+
+from foldax._compat import Tracer
+from foldax.errors import FoldaxTypeError
+
+VARIABLE = "variable"
+CONSTANT = "constant"
+STATIC = "static"
+
+_SCALARS = (bool, int, float, complex)
+_kind_by_type: dict[type, str] = {}
+
+
+def leaf_kind(x: Any) -> str:
+    """``'variable'``, ``'constant'`` or ``'static'`` (cached per type)."""
+    t = type(x)
+    kind = _kind_by_type.get(t)
+    if kind is None:
+        if isinstance(x, (jax.Array, Tracer)):
+            kind = VARIABLE
+        elif isinstance(x, (np.ndarray, np.generic) + _SCALARS):
+            kind = CONSTANT
+        else:
+            kind = STATIC
+        _kind_by_type[t] = kind
+    return kind
+
+
+def is_variable(x: Any) -> bool:
+    return leaf_kind(x) == VARIABLE
+
+
+def is_constant(x: Any) -> bool:
+    return leaf_kind(x) == CONSTANT
+
+
+def is_array(x: Any) -> bool:
+    """A JAX or NumPy array or scalar (anything with a shape and dtype that jnp accepts)."""
+    return leaf_kind(x) != STATIC
+
+
+def value_key(x: Any, where: str = "value") -> Hashable:
+    """A hashable key equal for equal values: arrays by dtype, shape and bytes.
+
+    ``where`` names the value in the error raised for an unhashable object.
+    """
+    if isinstance(x, np.ndarray):
+        return ("ndarray", x.dtype.str, x.shape, x.tobytes())
+    if isinstance(x, np.generic):
+        return ("npscalar", x.dtype.str, x.tobytes())
+    if isinstance(x, _SCALARS):
+        return (type(x), x)
+    if isinstance(x, (jax.Array, Tracer)):
+        return ("jax-by-identity", id(x))
+    try:
+        hash(x)
+    except TypeError:
+        raise FoldaxTypeError(
+            f"{where} holds an unhashable {type(x).__name__} ({_short(x)}). Static values are part "
+            f"of the compiled program's identity and must be hashable: use a tuple instead of a "
+            f"list, a frozenset or tuple of items instead of a dict/set, or declare it a variable "
+            f"(a jax.Array) so it is traced instead."
+        ) from None
+    return x
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+class ByValue:
+    """Wraps a value so that ``==`` and ``hash`` compare it by value (arrays by content).
+
+    Example:
+        >>> import numpy as np
+        >>> ByValue(np.ones(3)) == ByValue(np.ones(3))
+        True
+    """
+
+    __slots__ = ("value", "key", "_hash")
+
+    def __init__(self, value: Any, where: str = "value"):
+        self.value = value
+        self.key = value_key(value, where)
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is ByValue and self._hash == other._hash and self.key == other.key
+
+    def __repr__(self) -> str:
+        return f"ByValue({_short(self.value)})"

@@ -1,0 +1,189 @@
+"""The generic interpreter core: one place that walks a jaxpr.
+
+An ``Interpreter`` evaluates a closed jaxpr equation by equation: it reads inputs from an
+environment (lifting literals and consts with ``lift``), looks up the rule registered for the
+equation's primitive, runs it inside the equation's source-info context, and writes the outputs
+(skipping dropped ones). A transformation is a subclass that
+
+* chooses what a *value* is (a plain array, a primal/tangent pair, an array and its batch axis,
+  ...) and registers per-primitive rules with ``@MyInterpreter.register(prim)``;
+* describes how a value crosses the boundary of a higher-order primitive (``to_arrays`` /
+  ``from_arrays``, ``join`` / ``coerce`` for branches and loop carries) and, optionally, state
+  threaded through every sub-jaxpr (``get_state`` / ``set_state``, e.g. checkify's error).
+
+With that, ``foldax.transforms.higher_order`` handles ``jit``, ``closed_call``, ``remat``,
+``cond``, ``while``, ``scan``, ``custom_jvp_call`` and ``custom_vjp_call`` for every
+interpreter, by re-tracing their bodies with a child interpreter and re-binding the primitive.
+Interpreters compose because every rule evaluates by *binding* primitives, which the next outer
+trace (``jit``, another interpreter's tracing, or eager evaluation) records.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> class CountingInterpreter(EvalInterpreter):
+    ...     def default_rule(self, eqn, invals):
+    ...         self.count = getattr(self, "count", 0) + 1
+    ...         return super().default_rule(eqn, invals)
+    >>> closed = jax.make_jaxpr(lambda x: jnp.sin(x) * 2)(1.0)
+    >>> interp = CountingInterpreter()
+    >>> interp.run(closed, 1.0), interp.count
+    ([Array(1.682942, dtype=float32, weak_type=True)], 2)
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, ClassVar, Hashable, Sequence
+
+from foldax._compat import (
+    ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Primitive, bind_params, eqn_context,
+)
+from foldax.errors import MissingRuleError
+
+Rule = Callable[["Interpreter", JaxprEqn, list], Sequence[Any]]
+
+
+class Interpreter:
+    """Base class of every foldax interpreter (see the module docstring)."""
+
+    rules: ClassVar[dict[Primitive, Rule]] = {}
+    transformation: ClassVar[str] = "interpreter"
+    # Whether higher-order primitives without a registered rule get the generic treatment
+    # (re-trace the body with a child interpreter); False binds them unchanged.
+    generic_higher_order: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.rules = {}
+
+    # -- rule registry ---------------------------------------------------------------------
+    @classmethod
+    def register(cls, *primitives: Primitive) -> Callable[[Rule], Rule]:
+        """Decorator registering ``rule(interp, eqn, invals) -> outvals`` for ``primitives``.
+
+        A user can register a rule for a new primitive the same way.
+
+        Example:
+            >>> from jax import lax
+            >>> @EvalInterpreter.register(lax.sin_p)
+            ... def _sin(interp, eqn, invals):  # returns the list of outputs
+            ...     return [lax.sin_p.bind(*invals, **eqn.params)]
+            >>> del EvalInterpreter.rules[lax.sin_p]
+        """
+
+        def decorate(rule: Rule) -> Rule:
+            for p in primitives:
+                cls.rules[p] = rule
+            return rule
+
+        return decorate
+
+    @classmethod
+    def rule_for(cls, primitive: Primitive) -> Rule | None:
+        for klass in cls.__mro__:
+            rule = klass.__dict__.get("rules", {}).get(primitive)
+            if rule is not None:
+                return rule
+        return None
+
+    # -- values ------------------------------------------------------------------------------
+    def lift(self, constant: Any) -> Any:
+        """The interpreter value of a literal or const (default: the constant itself)."""
+        return constant
+
+    # -- traversal ---------------------------------------------------------------------------
+    def run(self, closed: ClosedJaxpr, *args: Any) -> list:
+        """Interpret a closed jaxpr on interpreter values ``args``; returns output values."""
+        return self.run_jaxpr(closed.jaxpr, [self.lift(c) for c in closed.consts], args)
+
+    def run_jaxpr(self, jaxpr: Jaxpr, consts: Sequence, args: Sequence) -> list:
+        env: dict = {}
+        for v, x in zip(jaxpr.constvars, consts):
+            env[v] = x
+        for v, x in zip(jaxpr.invars, args):
+            env[v] = x
+
+        def read(a: Any) -> Any:
+            return self.lift(a.val) if isinstance(a, Literal) else env[a]
+
+        for eqn in jaxpr.eqns:
+            invals = [read(a) for a in eqn.invars]
+            with eqn_context(eqn):
+                outvals = self.process_eqn(eqn, invals)
+            for v, x in zip(eqn.outvars, outvals):
+                if not isinstance(v, DropVar):
+                    env[v] = x
+        return [read(a) for a in jaxpr.outvars]
+
+    def process_eqn(self, eqn: JaxprEqn, invals: list) -> list:
+        """Apply the rule for ``eqn.primitive``; returns a list of output values."""
+        rule = self.rule_for(eqn.primitive)
+        if rule is not None:
+            return list(rule(self, eqn, invals))
+        if self.generic_higher_order:
+            from foldax.transforms.higher_order import HIGHER_ORDER_RULES
+
+            generic = HIGHER_ORDER_RULES.get(eqn.primitive)
+            if generic is not None:
+                return generic(self, eqn, invals)
+        return list(self.default_rule(eqn, invals))
+
+    def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
+        """What happens to a first-order primitive without a registered rule (a list of outputs)."""
+        raise MissingRuleError(
+            f"{self.transformation}: no rule for the primitive '{eqn.primitive}' (used at "
+            f"{_source(eqn)}). Register one with "
+            f"@{type(self).__module__}.{type(self).__name__}.register(<primitive>) as a function "
+            f"(interpreter, eqn, invals) -> list of outputs.")
+
+    # -- the boundary protocol for higher-order primitives -----------------------------------
+    def to_arrays(self, value: Any) -> tuple[list, Hashable]:
+        """The raw arrays that carry ``value`` through a sub-jaxpr, and a spec to rebuild it."""
+        return [value], None
+
+    def from_arrays(self, arrays: Sequence, spec: Hashable) -> Any:
+        return arrays[0]
+
+    def join(self, a: Hashable, b: Hashable) -> Hashable:
+        """The least spec both ``a`` and ``b`` coerce to (branch outputs, loop carries)."""
+        return a
+
+    def coerce(self, value: Any, spec: Hashable) -> Any:
+        """``value`` re-expressed with spec ``spec`` (which is ``join``-above its own)."""
+        return value
+
+    def get_state(self) -> list:
+        """Arrays threaded through every sub-jaxpr (e.g. an error value); default none."""
+        return []
+
+    def set_state(self, arrays: Sequence) -> None:
+        del arrays
+
+    def child(self) -> "Interpreter":
+        """An interpreter for a sub-jaxpr: same configuration, its own state."""
+        return copy.copy(self)
+
+
+def _source(eqn: JaxprEqn) -> str:
+    from foldax._compat import eqn_source_line
+
+    return eqn_source_line(eqn)
+
+
+class EvalInterpreter(Interpreter):
+    """Evaluates a jaxpr by binding each primitive with its bind-form params.
+
+    Under an outer trace the bound primitives are recorded by it; eagerly they run.
+    """
+
+    transformation = "eval"
+    generic_higher_order = False
+
+    def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
+        return bind_eqn(eqn, invals)
+
+
+def bind_eqn(eqn: JaxprEqn, invals: Sequence, **param_updates: Any) -> list:
+    """Bind ``eqn``'s primitive on ``invals`` with its params (optionally updated); a list."""
+    params = bind_params(eqn.replace(params={**eqn.params, **param_updates})) if param_updates \
+        else bind_params(eqn)
+    out = eqn.primitive.bind(*invals, **params)
+    return list(out) if eqn.primitive.multiple_results else [out]

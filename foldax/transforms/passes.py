@@ -1,0 +1,272 @@
+"""Passes over a closed jaxpr: constant folding, dead-code elimination, common-subexpression
+elimination, and ``simplify`` which runs all three.
+
+Folding evaluates, at trace time, every equation whose inputs are all concrete constants (consts
+and literals), inlining nested ``jit`` calls that receive some constants so folding reaches
+inside them. Equations that would blow a small constant up into a large one (``broadcast``,
+``iota``) are left for XLA, which folds those for free.
+
+Example:
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> closed = jax.make_jaxpr(lambda x: x + jnp.sin(np.arange(3.0) ** 2))(jnp.ones(3))
+    >>> len(closed.jaxpr.eqns), len(fold_constants(closed).jaxpr.eqns)
+    (2, 1)
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from foldax._compat import (
+    ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Var, bind_params, closed_call_p, core,
+    convert_constvars_jaxpr, dce_jaxpr, eqn_context, eval_context, is_tracer, jit_p,
+    make_jaxpr_obj, new_literal, new_var,
+)
+
+# An equation whose output has more elements than this, and more than EXPAND_RATIO times its
+# inputs, is not folded: XLA materialises broadcasts and iotas better than a stored constant.
+EXPAND_MIN_SIZE = 1 << 14
+EXPAND_RATIO = 4
+
+
+def _size(aval: Any) -> int:
+    return int(np.prod(getattr(aval, "shape", ()), dtype=np.int64))
+
+
+def _expands(eqn: JaxprEqn) -> bool:
+    out = sum(_size(v.aval) for v in eqn.outvars)
+    if out <= EXPAND_MIN_SIZE:
+        return False
+    return out > EXPAND_RATIO * max(1, sum(_size(v.aval) for v in eqn.invars))
+
+
+def _inlinable(eqn: JaxprEqn) -> bool:
+    """A plain nested ``jit``/``closed_call`` (no shardings, donation or layouts to keep)."""
+    if eqn.primitive not in (jit_p, closed_call_p):
+        return False
+    p = eqn.params
+    body = p["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+    if any(is_tracer(c) for c in body.consts):
+        return False
+    if eqn.primitive is closed_call_p:
+        return True
+    plain = lambda seq: all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
+                            for s in seq)  # noqa: E731
+    return (plain(p["in_shardings"]) and plain(p["out_shardings"]) and not any(p["donated_invars"])
+            and all(x is None for x in p["in_layouts"]) and all(x is None for x in p["out_layouts"])
+            and not p.get("compiler_options_kvs"))
+
+
+class _Folder:
+    """One pass of constant folding over an open jaxpr whose known consts are given."""
+
+    def __init__(self) -> None:
+        self.known: dict[Var, Any] = {}
+        self.subst: dict[Var, Any] = {}
+        self.eqns: list[JaxprEqn] = []
+
+    def atom(self, a: Any) -> Any:
+        return self.subst.get(a, a) if isinstance(a, Var) else a
+
+    def value(self, a: Any) -> tuple[bool, Any]:
+        if isinstance(a, Literal):
+            return True, a.val
+        if a in self.known:
+            return True, self.known[a]
+        return False, None
+
+    def run(self, eqns: Sequence[JaxprEqn]) -> None:
+        for eqn in eqns:
+            eqn = eqn.replace(invars=[self.atom(a) for a in eqn.invars])
+            found = [self.value(a) for a in eqn.invars]
+            all_known = all(k for k, _ in found)
+            if all_known and not eqn.effects and not _expands(eqn):
+                self.evaluate(eqn, [v for _, v in found])
+            elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
+                self.inline(eqn)
+            else:
+                self.eqns.append(eqn)
+
+    def evaluate(self, eqn: JaxprEqn, vals: list) -> None:
+        with eval_context(), eqn_context(eqn):
+            if eqn.primitive in (jit_p, closed_call_p):
+                body = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+                outs = core.eval_jaxpr(body.jaxpr, body.consts, *vals)
+            else:
+                outs = eqn.primitive.bind(*vals, **bind_params(eqn))
+        if not eqn.primitive.multiple_results:
+            outs = [outs]
+        for v, o in zip(eqn.outvars, outs):
+            if not isinstance(v, DropVar):
+                self.known[v] = o
+
+    def inline(self, eqn: JaxprEqn) -> None:
+        body: ClosedJaxpr = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+        inner = _Folder()
+        inner.known.update(zip(body.jaxpr.constvars, body.consts))
+        for v, a in zip(body.jaxpr.invars, eqn.invars):
+            known, val = self.value(a)
+            if known:
+                inner.known[v] = val
+            else:
+                inner.subst[v] = a
+        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns)
+        inner.run(fresh_eqns)
+        self.eqns.extend(inner.eqns)
+        self.known.update(inner.known)
+        for out, a in zip(eqn.outvars, body.jaxpr.outvars):
+            if isinstance(out, DropVar):
+                continue
+            a = inner.atom(rename.get(a, a) if isinstance(a, Var) else a)
+            known, val = inner.value(a)
+            if known:
+                self.known[out] = val
+            else:
+                self.subst[out] = a
+
+
+def _fresh_copy(eqns: Sequence[JaxprEqn]) -> tuple[list[JaxprEqn], dict[Var, Var]]:
+    """Copies of ``eqns`` with fresh output variables (so one body can be inlined twice)."""
+    rename: dict[Var, Var] = {}
+    out = []
+    for eqn in eqns:
+        invars = [rename.get(a, a) if isinstance(a, Var) else a for a in eqn.invars]
+        outvars = []
+        for v in eqn.outvars:
+            if isinstance(v, DropVar):
+                outvars.append(v)
+            else:
+                rename[v] = new_var(v.aval)
+                outvars.append(rename[v])
+        out.append(eqn.replace(invars=invars, outvars=outvars))
+    return out, rename
+
+
+def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Evaluate now everything that depends only on concrete constants (see module docstring)."""
+    jaxpr = closed.jaxpr
+    folder = _Folder()
+    kept_consts: list[tuple[Var, Any]] = []
+    for v, c in zip(jaxpr.constvars, closed.consts):
+        if is_tracer(c):
+            kept_consts.append((v, c))
+        else:
+            folder.known[v] = c
+    folder.run(jaxpr.eqns)
+    outvars = [folder.atom(a) for a in jaxpr.outvars]
+    return _close(folder, jaxpr, kept_consts, outvars)
+
+
+def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJaxpr:
+    """Turn the folded values the remaining equations/outputs use into literals or consts."""
+    constvars = [v for v, _ in kept]
+    consts = [c for _, c in kept]
+    replacement: dict[Var, Any] = {}
+
+    def use(a: Any) -> Any:
+        if not isinstance(a, Var) or a not in folder.known:
+            return a
+        if a not in replacement:
+            val = folder.known[a]
+            if np.shape(val) == () and not is_tracer(val):
+                replacement[a] = new_literal(np.asarray(val, dtype=a.aval.dtype), a.aval)
+            else:
+                cv = new_var(a.aval)
+                constvars.append(cv)
+                consts.append(val)
+                replacement[a] = cv
+        return replacement[a]
+
+    eqns = [e.replace(invars=[use(a) for a in e.invars]) for e in folder.eqns]
+    outs = [use(a) for a in outvars]
+    new = make_jaxpr_obj(constvars, jaxpr.invars, outs, eqns, jaxpr.debug_info)
+    return ClosedJaxpr(new, consts)
+
+
+def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Remove equations (and consts) no output depends on; effectful equations stay."""
+    jaxpr = closed.jaxpr
+    n_consts = len(jaxpr.constvars)
+    opened = convert_constvars_jaxpr(jaxpr)
+    keep_inputs = [False] * n_consts + [True] * len(jaxpr.invars)
+    pruned, used = dce_jaxpr(opened, [True] * len(jaxpr.outvars), instantiate=keep_inputs)
+    used_consts = used[:n_consts]
+    constvars = pruned.invars[:sum(used_consts)]
+    consts = [c for c, u in zip(closed.consts, used_consts) if u]
+    new = make_jaxpr_obj(constvars, pruned.invars[len(constvars):], pruned.outvars, pruned.eqns,
+                         jaxpr.debug_info)
+    return ClosedJaxpr(new, consts)
+
+
+def _params_key(params: dict) -> Any:
+    items = []
+    for k in sorted(params):
+        v = params[k]
+        try:
+            hash(v)
+        except TypeError:
+            v = ("id", id(v))
+        items.append((k, v))
+    return tuple(items)
+
+
+def _atom_key(a: Any) -> Any:
+    if isinstance(a, Literal):
+        val = a.val
+        try:
+            return ("lit", a.aval, np.asarray(val).tobytes())
+        except Exception:  # noqa: BLE001 - unusual literal: treat as unique
+            return ("lit-id", id(a))
+    return a
+
+
+def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Replace an equation by an earlier identical one (same primitive, params and inputs).
+
+    Effectful equations are never merged.
+    """
+    jaxpr = closed.jaxpr
+    seen: dict[Any, list] = {}
+    subst: dict[Var, Any] = {}
+    eqns = []
+    for eqn in jaxpr.eqns:
+        invars = [subst.get(a, a) if isinstance(a, Var) else a for a in eqn.invars]
+        eqn = eqn.replace(invars=invars)
+        if eqn.effects or any(isinstance(v, DropVar) for v in eqn.outvars):
+            eqns.append(eqn)
+            continue
+        try:
+            key = (eqn.primitive, _params_key(eqn.params), tuple(_atom_key(a) for a in invars))
+            hash(key)
+        except TypeError:
+            eqns.append(eqn)
+            continue
+        if key in seen:
+            for old, new in zip(eqn.outvars, seen[key]):
+                subst[old] = new
+            continue
+        seen[key] = list(eqn.outvars)
+        eqns.append(eqn)
+    outvars = [subst.get(a, a) if isinstance(a, Var) else a for a in jaxpr.outvars]
+    new = make_jaxpr_obj(jaxpr.constvars, jaxpr.invars, outvars, eqns, jaxpr.debug_info)
+    return ClosedJaxpr(new, closed.consts)
+
+
+def simplify(closed: ClosedJaxpr, fold: bool = True) -> ClosedJaxpr:
+    """Fold constants (unless ``fold=False``), then eliminate common subexpressions and dead code."""
+    if fold:
+        closed = fold_constants(closed)
+    closed = eliminate_common_subexpressions(closed)
+    return eliminate_dead_code(closed)
+
+
+def count_equations(jaxpr: Jaxpr | ClosedJaxpr) -> int:
+    """Number of equations, counting into every sub-jaxpr (each sub-jaxpr counted once)."""
+    jaxpr = jaxpr.jaxpr if isinstance(jaxpr, ClosedJaxpr) else jaxpr
+    total = 0
+    for eqn in jaxpr.eqns:
+        total += 1
+        for sub in core.jaxprs_in_params(eqn.params):
+            total += count_equations(sub)
+    return total

@@ -1,0 +1,135 @@
+"""Tracing a function into a Program, folding constants as it goes.
+
+Variable leaves (``jax.Array``) become tracers; constant leaves (NumPy arrays, Python numbers)
+and static leaves are passed to the function *as they are*, so NumPy code runs right away and
+Python control flow on constants works. What jnp code made of constants remains in the jaxpr is
+then folded by ``passes.simplify``.
+
+Example:
+    >>> import foldax, jax.numpy as jnp
+    >>> def f(x, z):
+    ...     return z * x if z > 1 else x / z
+    >>> foldax.trace(f)(jnp.ones(3), 2.0).num_equations
+    1
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import jax
+
+from foldax._compat import is_tracer, shaped_abstractify, trace_to_jaxpr
+from foldax.errors import FoldaxTypeError, TracerControlFlowError
+from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
+from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.passes import simplify
+from foldax.transforms.program import TRACED, VARIABLE, Program
+
+from foldax._compat import ClosedJaxpr
+
+
+def function_name(f: Callable) -> str:
+    return getattr(f, "__name__", None) or type(f).__name__
+
+
+def variable_paths(in_tree: Any, mask: Sequence[bool]) -> list[str]:
+    """Readable paths (``args[0]``, ``kwargs['y'].w``) of the variable leaves."""
+    dummy = unflatten(in_tree, list(range(in_tree.num_leaves)))
+    paths, _ = jax.tree_util.tree_flatten_with_path(dummy)
+    names = []
+    for (path, _), is_var in zip(paths, mask):
+        if is_var:
+            text = jax.tree_util.keystr(path)
+            text = text.replace("[0]", "args", 1) if text.startswith("[0]") else \
+                text.replace("[1]", "kwargs", 1)
+            names.append(text)
+    return names
+
+
+def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
+                  make_variable: Sequence[bool] | None = None, fold: bool = True,
+                  name: str | None = None) -> Program:
+    """Trace ``fun(*args, **kwargs)`` into a Program.
+
+    ``make_variable`` (one bool per leaf of ``(args, kwargs)``) turns chosen constant leaves into
+    variables, as ``grad`` and ``vmap`` do for the leaves they target.
+    """
+    kwargs = kwargs or {}
+    name = name or function_name(fun)
+    leaves, in_tree = flatten((tuple(args), dict(kwargs)))
+    mask = [leaf_kind(x) == VARIABLE_KIND for x in leaves]
+    if make_variable is not None:
+        for i, forced in enumerate(make_variable):
+            if forced and not mask[i]:
+                if leaf_kind(leaves[i]) == STATIC:
+                    raise FoldaxTypeError(
+                        f"{name}: input leaf {variable_paths(in_tree, [j == i for j in range(len(leaves))])[0]} "
+                        f"is a {type(leaves[i]).__name__}, which cannot be traced. Only arrays and "
+                        f"numbers can be variables.")
+                mask[i] = True
+    in_avals = [shaped_abstractify(x) for x, m in zip(leaves, mask) if m]
+    out_info: dict[str, Any] = {}
+
+    def flat_fun(*variables: Any) -> list:
+        it = iter(variables)
+        full = [next(it) if m else x for x, m in zip(leaves, mask)]
+        a, kw = unflatten(in_tree, full)
+        out = fun(*a, **kw)
+        out_leaves, out_tree = flatten(out)
+        slots = []
+        traced = []
+        for x in out_leaves:
+            if leaf_kind(x) == VARIABLE_KIND:
+                slots.append(TRACED)
+                traced.append(x)
+            else:
+                slots.append(x)
+        out_info["tree"], out_info["slots"] = out_tree, tuple(slots)
+        return traced
+
+    arg_names = variable_paths(in_tree, mask)
+    try:
+        jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names)
+    except jax.errors.ConcretizationTypeError as e:
+        raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
+    closed = ClosedJaxpr(jaxpr, consts)
+    closed = simplify(closed, fold=fold)
+    in_slots = tuple(VARIABLE if m else x for x, m in zip(leaves, mask))
+    return Program(closed, in_tree, in_slots, out_info["tree"], out_info["slots"], name)
+
+
+def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Exception) -> str:
+    variables = ", ".join(f"{n}: {a.str_short()}" for n, a in zip(arg_names, avals)) or "none"
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return (
+        f"{name}: a traced variable was used where Python needs a concrete value (an `if`, "
+        f"`while`, bool(), int() or float()). Variables are traced and have no value at trace "
+        f"time; the variables of this call are: {variables}. Fix: pass the value as a NumPy array "
+        f"or Python number so it is a constant (or list it in static_argnames/auxiliary_args), "
+        f"or express the branch with jnp.where / jax.lax.cond / jax.lax.while_loop. "
+        f"(JAX: {first})")
+
+
+def trace(fun: Callable, *, fold: bool = True) -> Callable[..., Program]:
+    """``foldax.trace(f)(*args, **kwargs)`` -> the Program of ``f`` on these arguments.
+
+    ``fold=False`` keeps everything computed from constants in the program (still eliminating
+    dead code and common subexpressions).
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, numpy as np
+        >>> prog = foldax.trace(lambda a: a + np.float32(2) ** 2)(jnp.ones(2))
+        >>> print(prog.jaxpr)
+        { lambda ; a:f32[2]. let b:f32[2] = add a 4.0:f32[] in (b,) }
+    """
+
+    @functools.wraps(fun)
+    def traced(*args: Any, **kwargs: Any) -> Program:
+        return trace_program(fun, args, kwargs, fold=fold)
+
+    return traced
+
+
+def is_traced(x: Any) -> bool:
+    return is_tracer(x)
