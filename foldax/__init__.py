@@ -1,3 +1,30 @@
-"""foldax: functional pytree transformations on JAX, with NumPy leaves folded as constants."""
+"""foldax: functional pytree transformations on JAX, with NumPy leaves folded as constants.
+
+Example:
+    >>> import foldax, jax.numpy as jnp, numpy as np
+    >>> @foldax.jit
+    ... def f(x, b):
+    ...     return x + np.sin(b ** 2)      # b is NumPy: computed once, at trace time
+    >>> f(jnp.ones(2), np.arange(2.0))
+    Array([1.      , 1.841471], dtype=float32)
+"""
 from foldax import errors
 from foldax.errors import FoldaxError
+from foldax.pytrees import (
+    ByValue, FieldKind, combine, dataclass, field, is_array, is_constant, is_model, is_variable,
+    leaf_kind, leaves_with_paths, map_values, map_variables, partition, replace, value_attrs,
+    variable_attrs,
+)
+from foldax.transforms.interpreter import EvalInterpreter, Interpreter
+from foldax.transforms.program import Program
+from foldax.transforms.trace import trace
+
+# --- jit (issue 2) ---
+from foldax.transforms.jit import jit, trace_check  # noqa: E402
+# --- autodiff (issue 3) ---
+# --- batching (issue 4) ---
+# --- checks (issue 5) ---
+# --- random (issue 5) ---
+# --- tensors and linear (issue 6) ---
+# --- inspect (issue 7) ---
+# --- serialisation (issue 8) ---
