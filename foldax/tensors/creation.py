@@ -1,0 +1,175 @@
+"""Creating tensors: `tensor`, `wrap`, `zeros`, `ones`, `random_uniform`, `random_normal`.
+
+New tensors are NumPy-backed (constants) unless given jax data or a jax random key, as in ΦML.
+
+Example:
+    >>> tensor([1, 2])
+    (1, 2) int64
+    >>> wrap([0., 2., 4.], batch('values'))
+    (0.000, 2.000, 4.000) along valuesᵇ
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from foldax.errors import FoldaxTypeError, FoldaxValueError
+from foldax.tensors.natives import JAX, NUMPY, is_jax, is_native, is_number
+from foldax.tensors.shape import Shape, channel, concat_shapes
+from foldax.tensors.tensor import Tensor
+
+DEFAULT_FLOAT = np.float32
+"""The dtype of floats converted from Python data (ΦML's default precision is 32 bit)."""
+
+_RNG = np.random.default_rng()
+
+
+def tensor(data: Any, *dims: Shape, backend: Optional[str] = None) -> Tensor:
+    """A Tensor from `data` with axes named by `dims` (in order). Python numbers and lists become NumPy
+    arrays (floats as float32), NumPy and jax arrays are kept; `backend='jax'` or ``'numpy'`` converts.
+    Without dims, 1-D data gets the channel dim ``vector`` and 0-D data no dim. A list of Tensors is stacked.
+
+    Example:
+        >>> tensor([1., 2.], spatial('x'))
+        (1.000, 2.000) along xˢ
+    """
+    result = _create('tensor', data, dims, float_precision=True)
+    if backend not in (None, NUMPY, JAX):
+        raise FoldaxValueError(f"tensor(backend={backend!r}): use backend='numpy', 'jax' or None (keep)")
+    if backend == JAX and not is_jax(result.native()):
+        return Tensor._make(jnp.asarray(result.native()), result.shape)
+    if backend == NUMPY and is_jax(result.native()):
+        return Tensor._make(np.asarray(result.numpy()), result.shape)
+    return result
+
+
+def wrap(data: Any, *dims: Shape) -> Tensor:
+    """A Tensor around `data` without copying NumPy or jax arrays (a Python number becomes a NumPy scalar
+    array, a list a NumPy array with floats as float32).
+
+    Example:
+        >>> wrap(np.arange(3), spatial('x')).native().dtype
+        dtype('int64')
+    """
+    return _create('wrap', data, dims, float_precision=False)
+
+
+def _create(func: str, data: Any, dims: tuple, float_precision: bool) -> Tensor:
+    for dim in dims:
+        if not isinstance(dim, Shape):
+            raise FoldaxTypeError(f"{func}(data, *dims): every dim must be a Shape, but got {type(dim).__name__} "
+                                  f"{dim!r}; use e.g. {func}(data, spatial('x'), channel('c'))")
+    shape = concat_shapes(*dims)
+    if isinstance(data, Tensor):
+        return data if not dims else _relabel(func, data, shape)
+    if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
+        from foldax.tensors.combine import stack
+        if shape.rank != 1:
+            raise FoldaxValueError(f"{func}(list of tensors, *dims) stacks along exactly one new dim, but got "
+                                   f"dims {shape!r}; use e.g. {func}([a, b], batch('b'))")
+        return stack(list(data), shape)
+    native = _to_native(func, data, float_precision)
+    return Tensor._make(native, _fit_shape(func, shape, native))
+
+
+def _to_native(func: str, data: Any, float_precision: bool) -> Any:
+    if is_native(data):
+        return data
+    if is_number(data):
+        return np.asarray(data, DEFAULT_FLOAT) if float_precision and isinstance(data, float) else np.asarray(data)
+    if isinstance(data, (list, tuple)):
+        native = np.asarray(data)
+        if native.dtype.kind in 'biufc':
+            return native.astype(DEFAULT_FLOAT) if native.dtype == np.float64 else native
+    raise FoldaxTypeError(f"{func}(data): data must be a number, a (nested) list of numbers, a NumPy or a jax "
+                          f"array, but got {type(data).__name__}; convert it first, e.g. np.asarray(data)")
+
+
+def _fit_shape(func: str, shape: Shape, native: Any) -> Shape:
+    sizes = tuple(native.shape)
+    if not shape.rank and len(sizes) == 1:
+        return channel(vector=sizes[0])
+    if shape.rank != len(sizes):
+        hint = "" if shape.rank else f"; name its axes, e.g. {func}(data, batch('b'), spatial('x'))"
+        raise FoldaxValueError(f"{func}(data, *dims): data has {len(sizes)} axes {sizes} but the dims {shape!r} "
+                               f"name {shape.rank}{hint or '; give one dim per axis, in order'}")
+    for name, size, items, actual in zip(shape.names, shape.sizes, shape.item_names, sizes):
+        if size is not None and size != actual:
+            given = f"{size} item names {items}" if items else f"size {size}"
+            raise FoldaxValueError(f"{func}(data, *dims): dim '{name}' has {given} but the data's axis has size "
+                                   f"{actual}; make them agree, or leave the size open, e.g. spatial('{name}')")
+    return Shape(shape.names, sizes, shape.types, shape.item_names)
+
+
+def _relabel(func: str, value: Tensor, shape: Shape) -> Tensor:
+    return Tensor._make(value.native(), _fit_shape(func, shape, value.native()))
+
+
+# --- filled tensors ---------------------------------------------------------------------------
+
+def _full_shape(func: str, shape: tuple) -> Shape:
+    for dim in shape:
+        if not isinstance(dim, Shape):
+            raise FoldaxTypeError(f"{func}(*shape): every argument must be a Shape, but got {type(dim).__name__}; "
+                                  f"use e.g. {func}(spatial(x=3))")
+    result = concat_shapes(*shape)
+    unknown = [n for n, s in zip(result.names, result.sizes) if s is None]
+    if unknown:
+        raise FoldaxValueError(f"{func}(*shape): dims {unknown} of {result!r} have no size; give sizes, "
+                               f"e.g. {func}(batch({unknown[0].lstrip('~')}=3))")
+    return result
+
+
+def zeros(*shape: Shape, dtype: Any = DEFAULT_FLOAT) -> Tensor:
+    """A NumPy-backed tensor of zeros. Example: ``zeros(spatial(x=2))`` -> ``(0.000, 0.000) along xˢ``."""
+    full = _full_shape('zeros', shape)
+    return Tensor._make(np.zeros(full.sizes, dtype), full)
+
+
+def ones(*shape: Shape, dtype: Any = DEFAULT_FLOAT) -> Tensor:
+    """A NumPy-backed tensor of ones. Example: ``ones(channel(vector='x,y'))`` -> ``(x=1.000, y=1.000)``."""
+    full = _full_shape('ones', shape)
+    return Tensor._make(np.ones(full.sizes, dtype), full)
+
+
+def zeros_like(value: Tensor) -> Tensor:
+    """Zeros with the shape, dtype and backend of `value`. Example: ``zeros_like(t).shape == t.shape``."""
+    return _like('zeros_like', value, 0)
+
+
+def ones_like(value: Tensor) -> Tensor:
+    """Ones with the shape, dtype and backend of `value`. Example: ``ones_like(t).dtype == t.dtype``."""
+    return _like('ones_like', value, 1)
+
+
+def _like(func: str, value: Tensor, fill: int) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise FoldaxTypeError(f"{func}(value): value must be a Tensor, but got {type(value).__name__}")
+    xp = jnp if is_jax(value.native()) else np
+    return Tensor._make(xp.full(value.shape.sizes, fill, value.dtype), value.shape)
+
+
+def random_uniform(*shape: Shape, low: float = 0., high: float = 1., dtype: Any = DEFAULT_FLOAT,
+                   key: Optional[jax.Array] = None) -> Tensor:
+    """Uniform random values in [low, high): NumPy-backed, or JAX-backed when a jax random `key` is given.
+
+    Example: ``random_uniform(batch(b=3)).default_backend == 'numpy'``.
+    """
+    full = _full_shape('random_uniform', shape)
+    if key is not None:
+        return Tensor._make(jax.random.uniform(key, full.sizes, dtype, low, high), full)
+    return Tensor._make(_RNG.uniform(low, high, full.sizes).astype(dtype), full)
+
+
+def random_normal(*shape: Shape, dtype: Any = DEFAULT_FLOAT, key: Optional[jax.Array] = None) -> Tensor:
+    """Standard normal random values: NumPy-backed, or JAX-backed when a jax random `key` is given.
+
+    Example: ``random_normal(spatial(x=4)).shape == spatial(x=4)``.
+    """
+    full = _full_shape('random_normal', shape)
+    if key is not None:
+        return Tensor._make(jax.random.normal(key, full.sizes, dtype), full)
+    return Tensor._make(_RNG.standard_normal(full.sizes).astype(dtype), full)

@@ -1,0 +1,109 @@
+"""Reductions by dim name or type: `sum_`, `mean`, `max_`, `min_`, `prod`, `std`, `any_`, `all_`, plus
+`l2_loss` and `batch_reduce_sum`. (Exported without the trailing underscore: ``sum``, ``max`` ...)
+
+`dim` selects the reduced dims: ``None`` (all), a name ``'x'``, names ``'x,y'`` or ``['x', 'y']``, a
+Shape, or a type filter such as `spatial`, `batch` or `non_batch`.
+
+Example:
+    >>> t = tensor(np.ones((2, 3)), batch('b'), spatial('x'))
+    >>> sum_(t, 'x'), sum_(t, spatial).shape, sum_(t).shape
+    ((3.000, 3.000) along bᵇ float64, (bᵇ=2), ())
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from foldax.errors import FoldaxTypeError
+from foldax.tensors.natives import is_native, namespace
+from foldax.tensors.shape import DimSpec, Shape, resolve_names
+from foldax.tensors.tensor import Tensor, as_operand, as_tensor
+
+
+def _reduce(func: str, op: str, value: Any, dim: DimSpec) -> Tensor:
+    value = as_tensor(value, f"{func}(value)")
+    shape = value.shape
+    names = resolve_names(shape, dim, require=True, func=f"{func}(value, dim)")
+    if not names:
+        return value
+    axes = tuple(shape.index(n) for n in names)
+    native = value.native()
+    return Tensor._make(getattr(namespace(native), op)(native, axis=axes), shape.without(names))
+
+
+def sum_(value: Any, dim: DimSpec = None) -> Tensor:
+    """Sums over `dim` (all dims if None). Example: ``sum_(t, 'x')``, ``sum_(t, spatial)``."""
+    return _reduce('sum', 'sum', value, dim)
+
+
+def mean(value: Any, dim: DimSpec = None) -> Tensor:
+    """The mean over `dim` (all dims if None). Example: ``mean(t, 'x')``."""
+    return _reduce('mean', 'mean', value, dim)
+
+
+def max_(value: Any, dim: DimSpec = None) -> Tensor:
+    """The maximum over `dim` (all dims if None). Example: ``max_(t, 'x')``."""
+    return _reduce('max', 'max', value, dim)
+
+
+def min_(value: Any, dim: DimSpec = None) -> Tensor:
+    """The minimum over `dim` (all dims if None). Example: ``min_(t, 'x')``."""
+    return _reduce('min', 'min', value, dim)
+
+
+def prod(value: Any, dim: DimSpec = None) -> Tensor:
+    """The product over `dim` (all dims if None). Example: ``prod(t, 'x')``."""
+    return _reduce('prod', 'prod', value, dim)
+
+
+def std(value: Any, dim: DimSpec = None) -> Tensor:
+    """The (population, ddof=0) standard deviation over `dim` (all dims if None). Example: ``std(t, 'x')``."""
+    return _reduce('std', 'std', value, dim)
+
+
+def any_(value: Any, dim: DimSpec = None) -> Tensor:
+    """True where any value along `dim` is true (all dims if None). Example: ``any_(t > 0, 'x')``."""
+    return _reduce('any', 'any', value, dim)
+
+
+def all_(value: Any, dim: DimSpec = None) -> Tensor:
+    """True where all values along `dim` are true (all dims if None). Example: ``all_(t > 0, 'x')``."""
+    return _reduce('all', 'all', value, dim)
+
+
+def l2_loss(value: Any) -> Any:
+    """``sum(value ** 2) / 2`` over all non-batch dims; batch dims are kept. A raw array has no batch
+    dims, so all its axes are summed (and a raw array is returned).
+
+    Example: ``l2_loss(tensor([3., 4.]))`` -> ``12.5``.
+    """
+    if is_native(value) and not isinstance(value, Tensor) and value.ndim:
+        xp = namespace(value)
+        return xp.sum(_squared(xp, value)) / 2
+    value = as_tensor(value, 'l2_loss(value)')
+    squared = Tensor._make(_squared(namespace(value.native()), value.native()), value.shape)
+    return sum_(squared, value.shape.non_batch) / 2
+
+
+def _squared(xp: Any, native: Any) -> Any:
+    return xp.real(native * xp.conj(native)) if xp.iscomplexobj(native) else native * native
+
+
+def batch_reduce_sum(value: Any) -> Any:
+    """Sums a Tensor over its batch dims only: turns a batched scalar loss into a scalar (used by grad).
+    Anything that is not a Tensor has no batch dims and is returned unchanged.
+
+    Example: ``batch_reduce_sum(tensor(np.arange(3.), batch('b')))`` -> ``float64 3.0``.
+    """
+    return sum_(value, value.shape.batch) if isinstance(value, Tensor) else value
+
+
+def non_batch_shape(value: Any) -> Shape:
+    """The non-batch dims of a Tensor; a number or rank-0 array has none. Raw arrays of rank > 0 raise.
+
+    Example: ``non_batch_shape(zeros(batch(b=2) & spatial(x=3)))`` -> ``(xˢ=3)``.
+    """
+    if isinstance(value, Tensor):
+        return value.shape.non_batch
+    if isinstance(value, Shape):
+        raise FoldaxTypeError("non_batch_shape(value) takes a Tensor, not a Shape; use shape.non_batch")
+    return as_operand(value, 'non_batch_shape(value)')[1]

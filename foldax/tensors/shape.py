@@ -1,0 +1,402 @@
+"""Shapes with named, typed dimensions: batch, dual, instance, spatial and channel.
+
+A `Shape` is an immutable, hashable tuple of dims; each dim has a name, a size (``None``
+until used with data), a type and optional item names. Dual dim names carry a ``~`` prefix.
+
+Example:
+    >>> spatial(x=64, y=32)
+    (xˢ=64, yˢ=32)
+    >>> batch(b=2) & channel(vector='x,y')
+    (bᵇ=2, vectorᶜ=x,y)
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+
+from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
+
+BATCH, DUAL, INSTANCE, SPATIAL, CHANNEL = 'batch', 'dual', 'instance', 'spatial', 'channel'
+DIM_TYPES = (BATCH, DUAL, INSTANCE, SPATIAL, CHANNEL)
+"""The dim types in ΦML's canonical order."""
+SUPERSCRIPT = {BATCH: 'ᵇ', DUAL: 'ᵈ', INSTANCE: 'ⁱ', SPATIAL: 'ˢ', CHANNEL: 'ᶜ'}
+_NAME = re.compile(r'~?[A-Za-z_]\w*$')
+
+ItemNames = Optional[Tuple[str, ...]]
+
+
+class Shape:
+    """An ordered, immutable collection of named, typed dims.
+
+    Build shapes with `batch`, `dual`, `instance`, `spatial`, `channel` and combine them with `&`.
+
+    Example:
+        >>> s = batch(b=2) & spatial(x=3)
+        >>> s.names, s.sizes, s['x'], 'x' in s, s.non_batch
+        (('b', 'x'), (2, 3), 3, True, (xˢ=3))
+    """
+    __slots__ = ('_names', '_sizes', '_types', '_items')
+
+    def __init__(self, names: Sequence[str] = (), sizes: Sequence[Optional[int]] = (),
+                 types: Sequence[str] = (), item_names: Sequence[ItemNames] = ()):
+        self._names = tuple(names)
+        self._sizes = tuple(sizes)
+        self._types = tuple(types)
+        self._items = tuple(item_names) or (None,) * len(self._names)
+
+    # --- basic properties ---
+    @property
+    def names(self) -> Tuple[str, ...]:
+        """The dim names in order, e.g. ``('x', 'y')``; dual names start with ``~``."""
+        return self._names
+
+    @property
+    def sizes(self) -> Tuple[Optional[int], ...]:
+        """The dim sizes in order; ``None`` for a dim whose size is not known yet."""
+        return self._sizes
+
+    @property
+    def types(self) -> Tuple[str, ...]:
+        """The dim types in order, each one of ``'batch', 'dual', 'instance', 'spatial', 'channel'``."""
+        return self._types
+
+    @property
+    def item_names(self) -> Tuple[ItemNames, ...]:
+        """Per dim, the tuple of item names or ``None``, e.g. ``((('x', 'y'),)`` for ``channel(vector='x,y')``."""
+        return self._items
+
+    @property
+    def rank(self) -> int:
+        """The number of dims."""
+        return len(self._names)
+
+    @property
+    def volume(self) -> Optional[int]:
+        """The product of the sizes; ``None`` if any size is unknown."""
+        result = 1
+        for size in self._sizes:
+            if size is None:
+                return None
+            result *= size
+        return result
+
+    @property
+    def name(self) -> str:
+        """The name of the only dim of a rank-1 shape."""
+        return self._names[self._single('name')]
+
+    @property
+    def size(self) -> Optional[int]:
+        """The size of the only dim of a rank-1 shape."""
+        return self._sizes[self._single('size')]
+
+    @property
+    def type(self) -> str:
+        """The type of the only dim of a rank-1 shape."""
+        return self._types[self._single('type')]
+
+    def _single(self, what: str) -> int:
+        if self.rank != 1:
+            raise FoldaxValueError(f"Shape.{what} needs a shape with exactly one dim, but {self!r} has "
+                                   f"{self.rank}; select one dim first, e.g. shape.only('{(self._names or ('x',))[0]}')")
+        return 0
+
+    # --- filtering by type ---
+    def _of_types(self, types: Sequence[str]) -> Shape:
+        return self._take([i for i, t in enumerate(self._types) if t in types])
+
+    batch = property(lambda self: self._of_types((BATCH,)), doc="The batch dims, e.g. ``(bᵇ=2)``.")
+    dual = property(lambda self: self._of_types((DUAL,)), doc="The dual dims, e.g. ``(~xᵈ=3)``.")
+    instance = property(lambda self: self._of_types((INSTANCE,)), doc="The instance dims.")
+    spatial = property(lambda self: self._of_types((SPATIAL,)), doc="The spatial dims.")
+    channel = property(lambda self: self._of_types((CHANNEL,)), doc="The channel dims.")
+    non_batch = property(lambda self: self._of_types((DUAL, INSTANCE, SPATIAL, CHANNEL)), doc="All but batch dims.")
+    non_dual = property(lambda self: self._of_types((BATCH, INSTANCE, SPATIAL, CHANNEL)), doc="All but dual dims.")
+    non_instance = property(lambda self: self._of_types((BATCH, DUAL, SPATIAL, CHANNEL)), doc="All but instance dims.")
+    non_spatial = property(lambda self: self._of_types((BATCH, DUAL, INSTANCE, CHANNEL)), doc="All but spatial dims.")
+    non_channel = property(lambda self: self._of_types((BATCH, DUAL, INSTANCE, SPATIAL)), doc="All but channel dims.")
+
+    # --- lookup ---
+    def index(self, name: str) -> int:
+        """The position of dim `name`. Example: ``spatial('x,y').index('y') == 1``."""
+        if name not in self._names:
+            raise FoldaxValueError(f"dim '{name}' is not in shape {self!r}; use one of {self._names}")
+        return self._names.index(name)
+
+    def get_size(self, name: str) -> Optional[int]:
+        """The size of dim `name`. Example: ``spatial(x=4).get_size('x') == 4``."""
+        return self._sizes[self.index(name)]
+
+    def get_type(self, name: str) -> str:
+        """The type of dim `name`. Example: ``spatial(x=4).get_type('x') == 'spatial'``."""
+        return self._types[self.index(name)]
+
+    def get_item_names(self, name: str) -> ItemNames:
+        """The item names of dim `name` or ``None``. Example: ``channel(v='a,b').get_item_names('v') == ('a', 'b')``."""
+        return self._items[self.index(name)]
+
+    def __getitem__(self, key: Union[str, int]) -> Optional[int]:
+        """``shape['x']`` (by name) or ``shape[0]`` (by position) -> the size of that dim."""
+        if isinstance(key, str):
+            return self.get_size(key)
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not -self.rank <= key < self.rank:
+                raise FoldaxIndexError(f"shape[{key}]: position {key} is out of range for {self!r} of rank "
+                                       f"{self.rank}; use a position in [-{self.rank}, {self.rank})")
+            return self._sizes[key]
+        raise FoldaxTypeError(f"shape[key] takes a dim name (str) or a position (int), but got "
+                              f"{type(key).__name__} {key!r}; use e.g. shape['x']")
+
+    def __contains__(self, dims: Any) -> bool:
+        """``'x' in shape``; ``'x,y'``, a list of names or a Shape test that all are present."""
+        if isinstance(dims, str):
+            return all(n in self._names for n in parse_names(dims))
+        if isinstance(dims, Shape):
+            return all(n in self._names for n in dims.names)
+        if isinstance(dims, (tuple, list)):
+            return all(isinstance(n, str) and n in self._names for n in dims)
+        return False
+
+    # --- combination ---
+    def only(self, dims: DimSpec) -> Shape:
+        """The dims selected by `dims` (names, a Shape or a type such as `spatial`), in this shape's order.
+
+        Example: ``(batch(b=2) & spatial(x=3)).only(spatial) == spatial(x=3)``.
+        """
+        selected = set(resolve_names(self, dims, require=False))
+        return self._take([i for i, n in enumerate(self._names) if n in selected])
+
+    def without(self, dims: DimSpec) -> Shape:
+        """This shape without the dims selected by `dims`; absent names are ignored.
+
+        Example: ``spatial(x=3, y=4).without('x') == spatial(y=4)``.
+        """
+        removed = set(resolve_names(self, dims, require=False))
+        return self._take([i for i, n in enumerate(self._names) if n not in removed])
+
+    __sub__ = without
+
+    def __and__(self, other: Shape) -> Shape:
+        """Merges two shapes: this shape's dims, then the new dims of `other`. Shared dims must agree.
+
+        Example: ``spatial(x=3) & batch(b=2) == Shape(('x', 'b'), (3, 2), ('spatial', 'batch'))``.
+        """
+        if not isinstance(other, Shape):
+            return NotImplemented
+        return merge_shapes(self, other)
+
+    def with_size(self, name: str, size: Optional[int], item_names: ItemNames = None) -> Shape:
+        """A copy where dim `name` has the given size (and item names)."""
+        i = self.index(name)
+        sizes, items = list(self._sizes), list(self._items)
+        sizes[i], items[i] = size, item_names
+        return Shape(self._names, sizes, self._types, items)
+
+    def _take(self, indices: Sequence[int]) -> Shape:
+        return Shape([self._names[i] for i in indices], [self._sizes[i] for i in indices],
+                     [self._types[i] for i in indices], [self._items[i] for i in indices])
+
+    def _key(self) -> tuple:
+        return self._names, self._sizes, self._types, self._items
+
+    # --- python protocol ---
+    def __len__(self) -> int:
+        return self.rank
+
+    def __iter__(self) -> Iterator[Shape]:
+        """Iterates over the dims, each as a rank-1 Shape."""
+        return (self._take([i]) for i in range(self.rank))
+
+    def __eq__(self, other: Any) -> bool:
+        """Equal when names, sizes, types, item names and the order all agree."""
+        return isinstance(other, Shape) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return '(' + ', '.join(_dim_repr(*dim) for dim in zip(*self._key())) + ')'
+
+
+def _dim_repr(name: str, size: Optional[int], dim_type: str, items: ItemNames) -> str:
+    base = f"{name}{SUPERSCRIPT[dim_type]}"
+    if size is None:
+        return base
+    if items is not None:
+        text = ','.join(items)
+        return f"{base}={text if len(text) <= 12 else f'{size}:{items[0][:5]}...{items[-1][:5]}'}"
+    return f"{base}={size}"
+
+
+EMPTY_SHAPE = Shape()
+
+
+def merge_shapes(*shapes: Shape) -> Shape:
+    """Merges shapes by name: the dims in order of first appearance. Shared dims must agree in type
+    and size; item names are kept from whichever shape has them.
+
+    Example:
+        >>> merge_shapes(spatial(x=3), batch(b=2) & spatial(x=3))
+        (xˢ=3, bᵇ=2)
+    """
+    names, sizes, types, items = [], [], [], []
+    origin = []
+    for shape in shapes:
+        for name, size, dim_type, item in zip(*shape._key()):
+            if name not in names:
+                names.append(name), sizes.append(size), types.append(dim_type), items.append(item)
+                origin.append(shape)
+                continue
+            i = names.index(name)
+            first = origin[i]
+            if types[i] != dim_type:
+                raise FoldaxValueError(f"dim '{name}' is {types[i]} in {first!r} but {dim_type} in {shape!r}; "
+                                       f"a name must have one type: rename one of the dims")
+            if sizes[i] is not None and size is not None and sizes[i] != size:
+                raise FoldaxValueError(f"dim '{name}' has size {sizes[i]} in {first!r} but {size} in {shape!r}; "
+                                       f"shared dims must have equal sizes: slice one, e.g. t.{name}[:{min(sizes[i], size)}]")
+            if items[i] is not None and item is not None and items[i] != item:
+                raise FoldaxValueError(f"dim '{name}' has item names {items[i]} in {first!r} but {item} in {shape!r}; "
+                                       f"select matching items, e.g. t.{name}['{','.join(items[i])}']")
+            sizes[i] = sizes[i] if sizes[i] is not None else size
+            items[i] = items[i] if items[i] is not None else item
+    return Shape(names, sizes, types, items)
+
+
+def concat_shapes(*shapes: Shape) -> Shape:
+    """Concatenates shapes that share no dim name. Example: ``concat_shapes(spatial('x'), channel('c')).names == ('x', 'c')``."""
+    names = [n for s in shapes for n in s.names]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FoldaxValueError(f"dims {duplicates} are given more than once in {', '.join(map(repr, shapes))}; "
+                               f"give each dim once")
+    return Shape(names, [x for s in shapes for x in s.sizes], [x for s in shapes for x in s.types],
+                 [x for s in shapes for x in s.item_names])
+
+
+def parse_names(names: str) -> Tuple[str, ...]:
+    """Splits a comma-separated name list. Example: ``parse_names('x, y') == ('x', 'y')``."""
+    return tuple(n.strip() for n in names.split(',') if n.strip())
+
+
+# --- construction -----------------------------------------------------------------------------
+
+def _build(dim_type: str, func: str, args: tuple, kwargs: dict) -> Shape:
+    if len(args) == 1 and not kwargs and not isinstance(args[0], str):
+        shape = args[0] if isinstance(args[0], Shape) else getattr(args[0], 'shape', None)
+        if isinstance(shape, Shape):
+            return shape._of_types((dim_type,))
+        raise FoldaxTypeError(f"{func}() takes dim names or a Shape/Tensor to filter, but got "
+                              f"{type(args[0]).__name__}; use e.g. {func}('x'), {func}(x=3) or {func}(tensor)")
+    dims = [(name, None, None) for arg in args for name in _arg_names(func, arg)]
+    dims += [(name, *_size_and_items(func, name, value)) for name, value in kwargs.items()]
+    names = [_checked_name(func, dim_type, name) for name, _, _ in dims]
+    return concat_shapes(Shape(names, [d[1] for d in dims], [dim_type] * len(dims), [d[2] for d in dims]))
+
+
+def _arg_names(func: str, arg: Any) -> Tuple[str, ...]:
+    if not isinstance(arg, str):
+        raise FoldaxTypeError(f"{func}() takes dim names as str, but got {type(arg).__name__} {arg!r}; "
+                              f"use e.g. {func}('x,y') or {func}(x=3)")
+    return parse_names(arg)
+
+
+def _checked_name(func: str, dim_type: str, name: str) -> str:
+    if dim_type == DUAL and not name.startswith('~'):
+        name = '~' + name
+    if not _NAME.match(name) or (name.startswith('~') and dim_type != DUAL):
+        raise FoldaxValueError(f"{func}(): dim name {name!r} is not a valid name; use letters, digits and "
+                               f"underscores, starting with a letter (a '~' prefix only for dual dims)")
+    return name
+
+
+def _size_and_items(func: str, name: str, value: Any) -> Tuple[Optional[int], ItemNames]:
+    if isinstance(value, str):
+        value = parse_names(value)
+    if isinstance(value, (tuple, list)):
+        if not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
+            raise FoldaxValueError(f"{func}({name}={value!r}): item names must be distinct strings; "
+                                   f"use e.g. {func}({name}='x,y')")
+        return len(value), tuple(value)
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not hasattr(value, '__index__'):
+        raise FoldaxTypeError(f"{func}({name}={value!r}): a size must be an int or item names, but got "
+                              f"{type(value).__name__}; use e.g. {func}({name}=3) or {func}({name}='a,b')")
+    if int(value) < 0:
+        raise FoldaxValueError(f"{func}({name}={value}): a size must not be negative; use a size >= 0")
+    return int(value), None
+
+
+def batch(*names: Any, **sizes: Any) -> Shape:
+    """Batch dims, or the batch dims of a Shape/Tensor. Example: ``batch(b=2)`` -> ``(bᵇ=2)``; ``batch('values')``."""
+    return _build(BATCH, 'batch', names, sizes)
+
+
+def dual(*names: Any, **sizes: Any) -> Shape:
+    """Dual dims (names get a ``~`` prefix). Example: ``dual(x=3)`` -> ``(~xᵈ=3)``."""
+    return _build(DUAL, 'dual', names, sizes)
+
+
+def instance(*names: Any, **sizes: Any) -> Shape:
+    """Instance dims, or those of a Shape/Tensor. Example: ``instance(points=5)`` -> ``(pointsⁱ=5)``."""
+    return _build(INSTANCE, 'instance', names, sizes)
+
+
+def spatial(*names: Any, **sizes: Any) -> Shape:
+    """Spatial dims, or those of a Shape/Tensor. Example: ``spatial(x=64, y=32)`` -> ``(xˢ=64, yˢ=32)``."""
+    return _build(SPATIAL, 'spatial', names, sizes)
+
+
+def channel(*names: Any, **sizes: Any) -> Shape:
+    """Channel dims, or those of a Shape/Tensor. Example: ``channel(vector='x,y')`` -> ``(vectorᶜ=x,y)``."""
+    return _build(CHANNEL, 'channel', names, sizes)
+
+
+def non_batch(value: Any) -> Shape:
+    """All but the batch dims of a Shape/Tensor; also a dim filter: ``sum(x, non_batch)``."""
+    return _shape_of(value, 'non_batch').non_batch
+
+
+def _shape_of(value: Any, func: str) -> Shape:
+    shape = value if isinstance(value, Shape) else getattr(value, 'shape', None)
+    if not isinstance(shape, Shape):
+        raise FoldaxTypeError(f"{func}() needs a Shape or Tensor, but got {type(value).__name__}; "
+                              f"wrap raw data first: tensor(data, spatial('x'))")
+    return shape
+
+
+_TYPE_FILTERS: dict = {batch: (BATCH,), dual: (DUAL,), instance: (INSTANCE,), spatial: (SPATIAL,),
+                       channel: (CHANNEL,), non_batch: (DUAL, INSTANCE, SPATIAL, CHANNEL)}
+
+DimSpec = Union[None, str, Sequence[str], Shape, Callable]
+"""What selects dims: ``None``, ``'x,y'``, ``['x', 'y']``, a Shape, or a type filter such as `spatial`."""
+
+
+def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, func: str = 'dim') -> Tuple[str, ...]:
+    """The names in `shape` selected by `dims`; ``None`` selects all. With `require`, names not in
+    `shape` raise.
+
+    Example: ``resolve_names(batch(b=2) & spatial(x=3), spatial) == ('x',)``.
+    """
+    if dims is None:
+        return shape.names
+    if callable(dims) and not isinstance(dims, Shape):
+        if dims not in _TYPE_FILTERS:
+            raise FoldaxTypeError(f"{func}={getattr(dims, '__name__', dims)!r} is not a dim filter; use a "
+                                  f"name such as 'x', a Shape, or one of batch, dual, instance, spatial, channel, non_batch")
+        return shape._of_types(_TYPE_FILTERS[dims]).names
+    if isinstance(dims, Shape):
+        names = dims.names
+    elif isinstance(dims, str):
+        names = parse_names(dims)
+    elif isinstance(dims, (tuple, list)) and all(isinstance(n, str) for n in dims):
+        names = tuple(dims)
+    else:
+        raise FoldaxTypeError(f"{func}={dims!r} ({type(dims).__name__}) does not select dims; use a name "
+                              f"such as 'x', 'x,y', a list of names, a Shape, or a type such as spatial")
+    missing = [n for n in names if n not in shape.names]
+    if require and missing:
+        raise FoldaxValueError(f"{func}={dims!r}: dims {missing} are not in shape {shape!r}; "
+                               f"use names from {shape.names}")
+    return tuple(n for n in names if n in shape.names)
