@@ -22,7 +22,7 @@ from foldax.tensors.tensor import Tensor, as_operand, as_tensor
 def _reduce(func: str, op: str, value: Any, dim: DimSpec) -> Tensor:
     value = as_tensor(value, f"{func}(value)")
     shape = value.shape
-    names = resolve_names(shape, dim, require=True, func=f"{func}(value, dim)")
+    names = resolve_names(shape, dim, where=f"{func}(value, dim={getattr(dim, '__name__', None) or repr(dim)})")
     if not names:
         return value
     axes = tuple(shape.index(n) for n in names)

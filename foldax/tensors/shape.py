@@ -163,7 +163,7 @@ class Shape:
 
         Example: ``(batch(b=2) & spatial(x=3)).only(spatial) == spatial(x=3)``.
         """
-        selected = set(resolve_names(self, dims, require=False))
+        selected = set(resolve_names(self, dims, require=False, where=f"shape.only({dims!r})"))
         return self._take([i for i, n in enumerate(self._names) if n in selected])
 
     def without(self, dims: DimSpec) -> Shape:
@@ -171,7 +171,7 @@ class Shape:
 
         Example: ``spatial(x=3, y=4).without('x') == spatial(y=4)``.
         """
-        removed = set(resolve_names(self, dims, require=False))
+        removed = set(resolve_names(self, dims, require=False, where=f"shape.without({dims!r})"))
         return self._take([i for i, n in enumerate(self._names) if n not in removed])
 
     __sub__ = without
@@ -373,18 +373,19 @@ DimSpec = Union[None, str, Sequence[str], Shape, Callable]
 """What selects dims: ``None``, ``'x,y'``, ``['x', 'y']``, a Shape, or a type filter such as `spatial`."""
 
 
-def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, func: str = 'dim') -> Tuple[str, ...]:
+def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, where: str = '') -> Tuple[str, ...]:
     """The names in `shape` selected by `dims`; ``None`` selects all. With `require`, names not in
-    `shape` raise.
+    `shape` raise. `where` names the call in error messages.
 
     Example: ``resolve_names(batch(b=2) & spatial(x=3), spatial) == ('x',)``.
     """
+    where = where or f"dim={dims!r}"
     if dims is None:
         return shape.names
     if callable(dims) and not isinstance(dims, Shape):
         if dims not in _TYPE_FILTERS:
-            raise FoldaxTypeError(f"{func}={getattr(dims, '__name__', dims)!r} is not a dim filter; use a "
-                                  f"name such as 'x', a Shape, or one of batch, dual, instance, spatial, channel, non_batch")
+            raise FoldaxTypeError(f"{where}: {getattr(dims, '__name__', dims)!r} is not a dim filter; use a name "
+                                  f"such as 'x', a Shape, or one of batch, dual, instance, spatial, channel, non_batch")
         return shape._of_types(_TYPE_FILTERS[dims]).names
     if isinstance(dims, Shape):
         names = dims.names
@@ -393,10 +394,9 @@ def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, func: str =
     elif isinstance(dims, (tuple, list)) and all(isinstance(n, str) for n in dims):
         names = tuple(dims)
     else:
-        raise FoldaxTypeError(f"{func}={dims!r} ({type(dims).__name__}) does not select dims; use a name "
-                              f"such as 'x', 'x,y', a list of names, a Shape, or a type such as spatial")
+        raise FoldaxTypeError(f"{where}: got {type(dims).__name__}, which does not select dims; use a name such as 'x', "
+                              f"'x,y', a list of names, a Shape, or a type such as spatial")
     missing = [n for n in names if n not in shape.names]
     if require and missing:
-        raise FoldaxValueError(f"{func}={dims!r}: dims {missing} are not in shape {shape!r}; "
-                               f"use names from {shape.names}")
+        raise FoldaxValueError(f"{where}: dims {missing} are not in shape {shape!r}; use names from {shape.names}")
     return tuple(n for n in names if n in shape.names)
