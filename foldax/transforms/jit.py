@@ -98,6 +98,8 @@ class JitFunction:
         self.auxiliary_args = tuple(auxiliary_args)
         self._check_names(self.static_argnames, "static_argnames")
         self._check_names(self.auxiliary_args, "auxiliary_args")
+        self._check_argnums(tuple(static_argnums), "static_argnums")
+        self._check_argnums(tuple(donate_argnums), "donate_argnums")
         self.static_argnums = tuple(static_argnums) + self._positions(self.static_argnames)
         self.aux_argnums = self._positions(self.auxiliary_args)
         self.donate_argnums = tuple(donate_argnums)
@@ -121,6 +123,17 @@ class JitFunction:
                 raise FoldaxValueError(
                     f"jit({self.name}, {what}=...): '{n}' is not a parameter of {self.name}; its "
                     f"parameters are {known}.")
+
+    def _check_argnums(self, nums: Sequence[int], what: str) -> None:
+        params = self._parameters()
+        if not params or any(p.kind == p.VAR_POSITIONAL for p in params):
+            return
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        for i in nums:
+            if not -n <= i < n:
+                raise FoldaxIndexError(
+                    f"jit({self.name}, {what}={tuple(nums)}): {i} is out of range, {self.name} "
+                    f"takes {n} positional argument(s) ({[p.name for p in params][:n]}).")
 
     def _positions(self, names: Sequence[str]) -> tuple[int, ...]:
         params = self._parameters()
@@ -159,7 +172,7 @@ class JitFunction:
     def _bound(self, static: tuple, aux: tuple) -> Callable:
         """The user function with static and auxiliary arguments put back in place."""
         fixed = {k: (v.value if isinstance(v, ByValue) else v) for k, v in static}
-        fixed.update({k: v for k, v in aux})
+        fixed.update({k: _as_constants(v) for k, v in aux})
 
         def bound(*dyn_args: Any, **dyn_kwargs: Any) -> Any:
             args, it = [], iter(dyn_args)
@@ -364,6 +377,12 @@ def _hashable(x: Any, where: str) -> Any:
             f"compiled program's identity and must be hashable: use a tuple instead of a list, "
             f"or pass the value as an ordinary (traced or constant) argument.") from None
     return ByValue(x, where=where) if isinstance(x, np.ndarray) else x
+
+
+def _as_constants(value: Any) -> Any:
+    """``value`` with every jax array fetched to NumPy (so it is a constant)."""
+    leaves, treedef = flatten(value)
+    return unflatten(treedef, [np.asarray(x) if leaf_kind(x) == VARIABLE else x for x in leaves])
 
 
 def _aux_constants(value: Any, name: Any, fname: str) -> tuple:

@@ -14,10 +14,12 @@ Example:
 """
 from __future__ import annotations
 
+import enum
 import functools
 from typing import Any, Callable, Sequence
 
 import jax
+import numpy as np
 
 from foldax._compat import is_tracer, shaped_abstractify, trace_to_jaxpr
 from foldax.errors import FoldaxTypeError, TracerControlFlowError
@@ -84,6 +86,7 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
                 slots.append(TRACED)
                 traced.append(x)
             else:
+                _check_output_leaf(name, x)
                 slots.append(x)
         out_info["tree"], out_info["slots"] = out_tree, tuple(slots)
         return traced
@@ -97,6 +100,19 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
     closed = simplify(closed, fold=fold)
     in_slots = tuple(VARIABLE if m else x for x, m in zip(leaves, mask))
     return Program(closed, in_tree, in_slots, out_info["tree"], out_info["slots"], name)
+
+
+_PLAIN_STATIC = (str, bytes, type, enum.Enum, type(Ellipsis), slice, range, np.dtype)
+
+
+def _check_output_leaf(name: str, x: Any) -> None:
+    """Static outputs are returned as they are; objects JAX cannot see into are refused."""
+    if leaf_kind(x) != STATIC or isinstance(x, _PLAIN_STATIC) or callable(x):
+        return
+    raise FoldaxTypeError(
+        f"{name} returned a {type(x).__name__}, which is not a pytree: any array inside it would "
+        f"escape the trace. Fix: register its class (@foldax.dataclass, or "
+        f"jax.tree_util.register_pytree_node) or return its arrays in a tuple/dict.")
 
 
 def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Exception) -> str:

@@ -1,0 +1,157 @@
+"""A corpus of functions that together use every higher-order primitive foldax's interpreter
+core handles and a broad spread of lax primitives. Each entry: (name, fn, args_factory).
+
+Transformation tests compare foldax's transformation of each function with JAX's.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+
+@jax.custom_jvp
+def soft_clip(x):
+    return jnp.tanh(x)
+
+
+@soft_clip.defjvp
+def _soft_clip_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return soft_clip(x), t * 0.5  # deliberately not the true derivative: must be honoured
+
+
+@jax.custom_vjp
+def scaled_identity(x):
+    return x
+
+
+def _si_fwd(x):
+    return x, None
+
+
+def _si_bwd(_, ct):
+    return (3.0 * ct,)
+
+
+scaled_identity.defvjp(_si_fwd, _si_bwd)
+
+
+def elementwise(x):
+    return jnp.sin(x) * jnp.exp(-x ** 2) + jnp.log1p(x ** 2) - jnp.tanh(x) / (1.0 + jnp.abs(x))
+
+
+def reductions(x):
+    return jnp.sum(x ** 2) + jnp.max(x) - jnp.min(x) + jnp.prod(1 + 0.1 * x) + jnp.mean(x)
+
+
+def matmul(x):
+    w = jnp.arange(12.0).reshape(3, 4) / 10
+    return jnp.tanh(x[:3, :3] @ w).sum(axis=0)
+
+
+def conv(x):
+    img = x[:4, :4].reshape(1, 1, 4, 4)
+    kernel = jnp.ones((1, 1, 2, 2)) * 0.25
+    return lax.conv_general_dilated(img, kernel, (1, 1), "SAME").ravel()
+
+
+def gather_scatter(x):
+    idx = jnp.array([0, 2, 1, 2])
+    y = x.ravel()[idx]
+    return jnp.zeros(5).at[idx].add(y * 2) + x.ravel()[:5]
+
+
+def dynamic_slicing(x):
+    flat = x.ravel()
+    s = lax.dynamic_slice(flat, (2,), (4,))
+    return lax.dynamic_update_slice(flat, s * 2, (5,))
+
+
+def sorting_cumulative(x):
+    flat = x.ravel()
+    return jnp.sort(flat) + jnp.cumsum(flat) + lax.cummax(flat, axis=0)
+
+
+def linear_algebra(x):
+    a = x[:3, :3]
+    spd = a @ a.T + 3 * jnp.eye(3)
+    chol = jnp.linalg.cholesky(spd)
+    return jnp.linalg.solve(spd, jnp.ones(3)) + jnp.diag(chol)
+
+
+def control_cond(x):
+    return lax.cond(jnp.sum(x) > 0, lambda y: jnp.sin(y) * 2, lambda y: jnp.cos(y) - 1, x)
+
+
+def control_switch(x):
+    i = jnp.clip(jnp.sum(x > 0), 0, 2).astype(jnp.int32)
+    return lax.switch(i, [jnp.sin, jnp.cos, lambda y: y ** 2], x)
+
+
+def control_scan(x):
+    def body(c, row):
+        c = jnp.tanh(c * 0.9 + row)
+        return c, c.sum()
+
+    carry, ys = lax.scan(body, jnp.zeros(x.shape[1:]), x)
+    return carry.sum() + ys.sum()
+
+
+def control_fori(x):
+    return lax.fori_loop(0, 4, lambda i, c: c * 0.5 + jnp.sin(c) * i, x)
+
+
+def control_while(x):
+    def cond(c):
+        return c[0] < 5
+
+    def body(c):
+        return c[0] + 1, c[1] * 1.1 + jnp.cos(c[1])
+
+    return lax.while_loop(cond, body, (0, x))[1]
+
+
+def remat_fn(x):
+    return jax.checkpoint(lambda y: jnp.sin(jnp.sin(y)) * y)(x)
+
+
+def nested_jit(x):
+    inner = jax.jit(lambda y, s: y * s + jnp.sin(y))
+    return inner(inner(x, 2.0), 0.5)
+
+
+def custom_derivatives(x):
+    return soft_clip(x) + scaled_identity(x) * x
+
+
+def mixed_constants(x):
+    c = np.linspace(0.0, 1.0, x.size).reshape(x.shape).astype(np.float32)
+    return x * jnp.cos(c ** 2) + jnp.exp(c)
+
+
+def _matrix():
+    return jnp.asarray(np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32))
+
+
+CORPUS = [
+    ("elementwise", elementwise, _matrix),
+    ("reductions", reductions, _matrix),
+    ("matmul", matmul, _matrix),
+    ("conv", conv, _matrix),
+    ("gather_scatter", gather_scatter, _matrix),
+    ("dynamic_slicing", dynamic_slicing, _matrix),
+    ("sorting_cumulative", sorting_cumulative, _matrix),
+    ("linear_algebra", linear_algebra, _matrix),
+    ("control_cond", control_cond, _matrix),
+    ("control_switch", control_switch, _matrix),
+    ("control_scan", control_scan, _matrix),
+    ("control_fori", control_fori, _matrix),
+    ("control_while", control_while, _matrix),
+    ("remat", remat_fn, _matrix),
+    ("nested_jit", nested_jit, _matrix),
+    ("custom_derivatives", custom_derivatives, _matrix),
+    ("mixed_constants", mixed_constants, _matrix),
+]
+CORPUS_IDS = [c[0] for c in CORPUS]
