@@ -49,6 +49,9 @@ class Interpreter:
     # Whether higher-order primitives without a registered rule get the generic treatment
     # (re-trace the body with a child interpreter); False binds them unchanged.
     generic_higher_order: ClassVar[bool] = True
+    # Whether each equation runs inside its source-info context (so what its rule binds is
+    # attributed to the user's line). Analyses that bind nothing (foldax.inspect) set False.
+    source_context: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -106,7 +109,10 @@ class Interpreter:
 
         for eqn in jaxpr.eqns:
             invals = [read(a) for a in eqn.invars]
-            with eqn_context(eqn):
+            if self.source_context:
+                with eqn_context(eqn):
+                    outvals = self.process_eqn(eqn, invals)
+            else:
                 outvals = self.process_eqn(eqn, invals)
             for v, x in zip(eqn.outvars, outvals):
                 if not isinstance(v, DropVar):
