@@ -21,6 +21,7 @@ def main(argv: list[str]) -> None:
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
         spec.loader.exec_module(module)
         for case in module.cases(quick):
             row = case.measure(repeat=3 if quick else 7, number=3 if quick else 20)

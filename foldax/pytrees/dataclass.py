@@ -89,12 +89,17 @@ def _aux_item(cls: type, name: str, value: Any) -> tuple[str, ByValue]:
     return name, ByValue(value, where=f"field '{name}' of {cls.__name__}")
 
 
+@functools.lru_cache(maxsize=None)
+def _layout(cls: type, variables: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of the fields that are not variables (they go into the tree structure)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in variables)
+
+
 def _flatten(obj: Any) -> tuple[list, tuple]:
     cls = type(obj)
     variables = variable_attrs(obj) if _uses_protocol(cls) else _kinds_of(cls).variable
     children = [getattr(obj, n) for n in variables]
-    others = tuple(_aux_item(cls, n, getattr(obj, n))
-                   for n in field_names(obj) if n not in variables)
+    others = tuple(_aux_item(cls, n, getattr(obj, n)) for n in _layout(cls, variables))
     return children, (variables, others)
 
 

@@ -36,6 +36,7 @@ from foldax.transforms.program import Program
 from foldax.transforms.trace import function_name, trace_program, variable_paths
 
 EMBED_MAX_BYTES = 1 << 16
+_VARIABLE_TYPES: set[type] = set()  # leaf types seen to be variables (jax.Array implementations)
 RETRACE_WARN_AFTER = 5
 
 
@@ -62,6 +63,7 @@ class _Entry:
         self.jitted: Callable | None = None
         self.out_info: tuple | None = None
         self.uniform_out = True
+        self.all_traced = False
 
     def add(self, avals_key: tuple, program: Program) -> None:
         self.programs[avals_key] = program
@@ -70,6 +72,7 @@ class _Entry:
             self.out_info = info
         elif self.out_info != info:
             self.uniform_out = False
+        self.all_traced = self.uniform_out and all(_is_traced_slot(s) for s in self.out_info[1])
 
 
 def _avals_key(variables: Sequence) -> tuple:
@@ -188,15 +191,19 @@ class JitFunction:
     def _key(self, args: tuple, kwargs: dict) -> tuple:
         dyn_args, dyn_kwargs, static, aux = self._split(args, kwargs)
         leaves, treedef = jax.tree_util.tree_flatten((dyn_args, dyn_kwargs))
-        variables, consts = [], []
-        for i, x in enumerate(leaves):
-            kind = _kind_by_type.get(type(x)) or leaf_kind(x)
-            if kind is VARIABLE:
-                variables.append(x)
-            elif kind is STATIC and register_protocol_class(x):
-                return self._key(args, kwargs)
-            else:
-                consts.append((i, ByValue(x, where=f"argument leaf {i} of {self.name}")))
+        if set(map(type, leaves)) <= _VARIABLE_TYPES:  # fast path: every leaf is traced
+            variables, consts = leaves, []
+        else:
+            variables, consts = [], []
+            for i, x in enumerate(leaves):
+                kind = _kind_by_type.get(type(x)) or leaf_kind(x)
+                if kind is VARIABLE:
+                    variables.append(x)
+                    _VARIABLE_TYPES.add(type(x))
+                elif kind is STATIC and register_protocol_class(x):
+                    return self._key(args, kwargs)
+                else:
+                    consts.append((i, ByValue(x, where=f"argument leaf {i} of {self.name}")))
         aux_key = tuple((k, _aux_constants(v, k, self.name)) for k, v in aux)
         return (treedef, static, aux_key, tuple(consts)), variables, (dyn_args, dyn_kwargs, static, aux)
 
@@ -207,6 +214,8 @@ class JitFunction:
         if entry is None:
             entry = self._new_entry(key, variables, parts)
         outs = entry.jitted(entry.hoisted, *variables)
+        if entry.all_traced:
+            return unflatten(entry.out_info[0], outs)
         if entry.uniform_out:
             tree, slots = entry.out_info
         else:

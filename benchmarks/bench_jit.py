@@ -1,0 +1,83 @@
+"""foldax.jit vs jax.jit (and equinox.filter_jit, ΦML jit_compile): dispatch cost, trace +
+compile time, and the steady state of a loss whose label side is folded at trace time."""
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import foldax
+from harness import Case
+
+
+@foldax.dataclass
+class Leaves:
+    xs: tuple
+
+
+def _dispatch_case(n: int) -> Case:
+    model = Leaves(tuple(jnp.full((4,), float(i)) for i in range(n)))
+    f = lambda m: m.xs[0]  # noqa: E731 - dispatch cost dominates
+    fx, jj, ej = foldax.jit(f), jax.jit(f), eqx.filter_jit(f)
+    fns = {"jax": lambda: jj(model), "foldax": lambda: fx(model), "equinox": lambda: ej(model)}
+    try:
+        from phiml import math as pm
+
+        pm.use("jax")
+        pf = pm.jit_compile(f)
+        fns["phiml"] = lambda: pf(model)
+        pf(model)
+    except Exception:  # noqa: BLE001 - ΦML optional; it may not accept this pytree
+        fns.pop("phiml", None)
+    return Case(f"dispatch, dataclass with {n} array leaves", "jax", fns, target="<= 1.5x")
+
+
+def _mlp_params(width: int = 256, depth: int = 3):
+    keys = jax.random.split(jax.random.key(0), depth)
+    return [(jax.random.normal(k, (width, width)) / 16, jnp.zeros(width)) for k in keys]
+
+
+def mlp_loss(params, x, y):
+    for w, b in params:
+        x = jnp.tanh(x @ w + b)
+    return jnp.mean((x - y) ** 2)
+
+
+def _compile_case() -> Case:
+    params = _mlp_params()
+    x, y = jnp.ones((128, 256)), jnp.zeros((128, 256))
+
+    def fresh(make):
+        return lambda: (lambda f: lambda: f(params, x, y))(make(lambda p, x, y: mlp_loss(p, x, y)))
+
+    return Case("trace + compile, MLP loss (3x256, batch 128)", "jax",
+                {"jax": fresh(jax.jit), "foldax": fresh(foldax.jit)}, target="<= 1.3x", fresh=True)
+
+
+def diffuse(u, steps: int = 50):
+    """Explicit diffusion: u_{t+1} = u_t + 0.2 * laplacian(u_t), periodic, written with jnp."""
+    for _ in range(steps):
+        u = u + 0.2 * (jnp.roll(u, 1) + jnp.roll(u, -1) - 2 * u)
+    return u
+
+
+def sim_loss(pred, label):
+    return jnp.sum((diffuse(pred) - diffuse(label)) ** 2)
+
+
+def _folded_label_case() -> Case:
+    rng = np.random.default_rng(0)
+    pred = jnp.asarray(rng.normal(size=4096).astype(np.float32))
+    label = rng.normal(size=4096).astype(np.float32)          # NumPy: a constant for foldax
+    fx, jj = foldax.jit(sim_loss), jax.jit(sim_loss)
+    only_pred = jax.jit(lambda p, d: jnp.sum((diffuse(p) - d) ** 2))
+    d_label = jax.block_until_ready(jax.jit(diffuse)(jnp.asarray(label)))
+    return Case("steady state, |sim(pred) - sim(label)|^2, label NumPy (4096, 50 steps)", "jax",
+                {"jax": lambda: jj(pred, label), "foldax": lambda: fx(pred, label),
+                 "sim(pred) alone": lambda: only_pred(pred, d_label)},
+                target="-> sim(pred) alone")
+
+
+def cases(quick: bool) -> list[Case]:
+    return [_dispatch_case(10), _dispatch_case(100), _compile_case(), _folded_label_case()]
