@@ -257,7 +257,24 @@ class JitFunction:
 
         run.__name__ = run.__qualname__ = self.name
         donate = self._donated_variables(parts)
-        return jax.jit(run, donate_argnums=donate, **self.jax_jit_kwargs)
+        kwargs = dict(self.jax_jit_kwargs)
+        if kwargs.get("in_shardings") is not None:
+            kwargs["in_shardings"] = (None, *self._variable_shardings(kwargs["in_shardings"], parts))
+        if kwargs.get("out_shardings") is not None:
+            program = next(iter(entry.programs.values()))
+            kwargs["out_shardings"] = _traced_output_shardings(kwargs["out_shardings"], program)
+        return jax.jit(run, donate_argnums=donate, **kwargs)
+
+    def _variable_shardings(self, in_shardings: Any, parts: tuple) -> list:
+        """JAX's ``in_shardings`` (a prefix of the positional arguments) per variable leaf."""
+        dyn_args, dyn_kwargs, _, _ = parts
+        prefix = in_shardings if isinstance(in_shardings, (tuple, list)) else \
+            (in_shardings,) * len(dyn_args)
+        per_leaf = _broadcast_leaves(tuple(prefix), tuple(dyn_args), "in_shardings", self.name)
+        leaves = flatten(tuple(dyn_args))[0]
+        out = [sh for sh, x in zip(per_leaf, leaves) if leaf_kind(x) == VARIABLE]
+        out += [None for x in flatten(dyn_kwargs)[0] if leaf_kind(x) == VARIABLE]
+        return out
 
     def _donated_variables(self, parts: tuple) -> tuple[int, ...]:
         if not self.donate_argnums:
@@ -326,6 +343,26 @@ class JitFunction:
 
     def __repr__(self) -> str:
         return f"<foldax.jit {self.name}: {self.trace_count} trace(s)>"
+
+
+def _broadcast_leaves(prefix: Any, full: Any, what: str, name: str) -> list:
+    is_none = lambda x: x is None  # noqa: E731
+    try:
+        tree = jax.tree.broadcast(prefix, full, is_leaf=is_none)
+    except ValueError as e:
+        raise FoldaxValueError(
+            f"jit({name}, {what}=...): its structure {jax.tree.structure(prefix, is_leaf=is_none)} "
+            f"is not a prefix of the structure {jax.tree.structure(full)}. Give one sharding "
+            f"per argument (or per leaf), or a single sharding for all.") from e
+    return jax.tree.leaves(tree, is_leaf=is_none)
+
+
+def _traced_output_shardings(out_shardings: Any, program: Program) -> list:
+    from foldax.transforms.program import TRACED
+
+    placeholder = unflatten(program.out_tree, list(range(len(program.out_leaves))))
+    per_leaf = _broadcast_leaves(out_shardings, placeholder, "out_shardings", program.name)
+    return [sh for sh, slot in zip(per_leaf, program.out_leaves) if slot is TRACED]
 
 
 def _variable_slot() -> Any:

@@ -247,3 +247,21 @@ def test_not_callable():
         foldax.jit(3)
     with pytest.raises(FoldaxTypeError, match=r"trace_check.*foldax.jit"):
         foldax.trace_check(lambda x: x, 1.0)
+
+
+def test_shardings_pass_through_to_jax():
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+    devices = np.array(jax.devices())
+    if devices.size < 2:
+        pytest.skip("needs several (host) devices: XLA_FLAGS=--xla_force_host_platform_device_count")
+    mesh = Mesh(devices, ("data",))
+    batch, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+    n = devices.size * 2
+    f = lambda w, x: (jnp.tanh(x @ w), jnp.sum(w))  # noqa: E731
+    fx = foldax.jit(f, in_shardings=(replicated, batch), out_shardings=(batch, replicated))
+    w, x = jnp.ones((3, 3)), jnp.arange(n * 3.0).reshape(n, 3)
+    out = fx(w, x)
+    ref = jax.jit(f, in_shardings=(replicated, batch), out_shardings=(batch, replicated))(w, x)
+    chex.assert_trees_all_close(out, ref)
+    assert out[0].sharding == ref[0].sharding and out[1].sharding == ref[1].sharding
