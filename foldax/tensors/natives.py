@@ -55,7 +55,3 @@ def namespace(*natives: Any) -> ModuleType:
     """`jax.numpy` if any native is a jax array or tracer, else `numpy`."""
     return jnp if backend_of(*natives) == JAX else np
 
-
-def ndim(native: Any) -> int:
-    """The number of axes of a native or Python number."""
-    return len(np.shape(native)) if is_number(native) else native.ndim

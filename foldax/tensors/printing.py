@@ -55,10 +55,8 @@ def _unexpected_dtype(dtype: Any) -> bool:
     return np.dtype(dtype) not in (np.dtype(bool), np.dtype(np.int32), np.dtype(np.float32))
 
 
-def _with_dtype(text: str, dtype: Any, before: bool = False) -> str:
-    if not _unexpected_dtype(dtype):
-        return text
-    return f"{_dtype_name(dtype)} {text}" if before else f"{text} {_dtype_name(dtype)}"
+def _with_dtype(text: str, dtype: Any) -> str:
+    return f"{text} {_dtype_name(dtype)}" if _unexpected_dtype(dtype) else text
 
 
 def _number(value: Any, dtype: Any, float_format: Optional[str]) -> str:
@@ -111,16 +109,19 @@ def _summary(values: np.ndarray, shape: Shape, float_format: Optional[str]) -> s
     elif jnp.issubdtype(dtype, np.bool_):
         tokens.append(f"{int(values.sum())} / {values.size} True")
     elif jnp.issubdtype(dtype, np.integer) or jnp.issubdtype(dtype, np.floating):
-        tokens.extend(_statistics(values.astype(np.float64), float_format))
+        tokens.extend(_statistics(values, float_format))
     elif jnp.issubdtype(dtype, np.complexfloating):
         largest = np.abs(values).max()
-        tokens.append(f"|...| < {_with_dtype(str(largest), largest.dtype, before=True)}")
+        tokens.append(f"|...| < {largest}")
     return ' '.join(tokens)
 
 
 def _statistics(values: np.ndarray, float_format: Optional[str]) -> list:
-    finite = values[np.isfinite(values)]
-    low, high, mean = (float(f(finite)) if finite.size else float('nan') for f in (np.min, np.max, np.mean))
+    """Computed as ΦML does (in the values' own dtype), so that the printed digits agree."""
+    is_finite = np.isfinite(values)
+    finite = values[is_finite]
+    low, high = (float(f(finite)) if finite.size else float('nan') for f in (np.min, np.max))
+    mean = float(np.where(is_finite, values, 0).sum() / is_finite.sum()) if finite.size else float('nan')
     if low == high:
         const = f"const {mean:{float_format or ''}}"
         return [const if float(values.max()) == high else f"{const} / nan"]

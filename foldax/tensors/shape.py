@@ -43,6 +43,10 @@ class Shape:
         self._sizes = tuple(sizes)
         self._types = tuple(types)
         self._items = tuple(item_names) or (None,) * len(self._names)
+        if not len(self._names) == len(self._sizes) == len(self._types) == len(self._items):
+            raise FoldaxValueError(f"Shape(names, sizes, types, item_names) got {len(self._names)} names, "
+                                   f"{len(self._sizes)} sizes, {len(self._types)} types and {len(self._items)} "
+                                   f"item names; give one of each per dim, or build shapes with spatial(x=3) etc.")
 
     # --- basic properties ---
     @property
@@ -139,7 +143,8 @@ class Shape:
         """``shape['x']`` (by name) or ``shape[0]`` (by position) -> the size of that dim."""
         if isinstance(key, str):
             return self.get_size(key)
-        if isinstance(key, int) and not isinstance(key, bool):
+        if hasattr(key, '__index__') and not isinstance(key, bool):
+            key = int(key)
             if not -self.rank <= key < self.rank:
                 raise FoldaxIndexError(f"shape[{key}]: position {key} is out of range for {self!r} of rank "
                                        f"{self.rank}; use a position in [-{self.rank}, {self.rank})")

@@ -5,11 +5,9 @@ import operator
 
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
-from foldax.tensors import Shape, tensor, wrap
-from foldax.errors import FoldaxError
+from foldax.tensors import Shape, spatial, tensor, wrap
 
 UNIVERSE = [('b', 'batch'), ('x', 'spatial'), ('y', 'spatial'), ('c', 'channel')]
 
@@ -110,27 +108,20 @@ def test_numpy_dtype_rules_hold():
     assert (tensor(np.ones(2, np.int64)) / 2).dtype == np.float64
 
 
-def test_mismatched_sizes_raise_with_both_shapes():
-    from foldax.tensors import spatial
-    with pytest.raises(FoldaxError) as info:
-        wrap(np.ones(3), spatial('x')) + wrap(np.ones(4), spatial('x'))
-    assert isinstance(info.value, ValueError)
-    assert str(info.value) == ("tensor + other: dim 'x' has size 3 in (xˢ=3) but 4 in (xˢ=4); shared dims must "
-                               "have equal sizes: slice one, e.g. t.x[:3]")
+def test_mismatched_sizes_raise_with_both_shapes(check_error):
+    check_error(lambda: wrap(np.ones(3), spatial('x')) + wrap(np.ones(4), spatial('x')), ValueError,
+                "tensor + other: dim 'x' has size 3 in (xˢ=3) but 4 in (xˢ=4); shared dims must "
+                "have equal sizes: slice one, e.g. t.x[:3]")
 
 
-def test_raw_arrays_with_axes_raise():
-    from foldax.tensors import spatial
+def test_raw_arrays_with_axes_raise(check_error):
     t = wrap(np.ones(3), spatial('x'))
-    with pytest.raises(FoldaxError) as info:
-        t * np.ones(3)
-    assert isinstance(info.value, TypeError)
-    assert str(info.value) == ("tensor * other: got a raw ndarray of shape (3,), whose axes have no names; "
-                               "wrap it first, e.g. tensor(data, spatial('x'))")
-    with pytest.raises(FoldaxError) as info:
-        [1, 2] - t
-    assert str(info.value) == ("other - tensor: got a raw list of shape (2,), whose axes have no names; "
-                               "wrap it first, e.g. tensor(data, spatial('x'))")
+    check_error(lambda: t * np.ones(3), TypeError,
+                "tensor * other: got a raw ndarray of shape (3,), whose axes have no names; "
+                "wrap it first, e.g. tensor(data, spatial('x'))")
+    check_error(lambda: [1, 2] - t, TypeError,
+                "other - tensor: got a raw list of shape (2,), whose axes have no names; "
+                "wrap it first, e.g. tensor(data, spatial('x'))")
 
 
 def test_unrelated_objects_defer_to_python():

@@ -2,11 +2,9 @@
 binary and ternary functions broadcast by name like the operators."""
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
 import foldax.tensors as ft
-from foldax.errors import FoldaxError
 from foldax.tensors import Shape, batch, channel, spatial, tensor, wrap
 
 UNARY = ['sin', 'cos', 'tan', 'exp', 'log', 'sqrt', 'tanh', 'abs', 'sign', 'floor', 'ceil', 'round']
@@ -57,14 +55,10 @@ def test_functions_accept_numbers():
     assert ft.exp(0.0).default_backend == 'numpy'
 
 
-def test_math_errors_name_the_function():
-    with pytest.raises(FoldaxError) as info:
-        ft.sin([1., 2.])
-    assert isinstance(info.value, TypeError)
-    assert str(info.value) == ("sin(x): got a raw list of shape (2,), whose axes have no names; wrap it first, "
-                               "e.g. tensor(data, spatial('x'))")
-    with pytest.raises(FoldaxError) as info:
-        ft.where(wrap(np.ones(2) > 0, spatial('x')), wrap(np.ones(3), spatial('x')), 0)
-    assert isinstance(info.value, ValueError)
-    assert str(info.value) == ("where(condition, value_true, value_false): dim 'x' has size 2 in (xˢ=2) but 3 in "
-                               "(xˢ=3); shared dims must have equal sizes: slice one, e.g. t.x[:2]")
+def test_math_errors_name_the_function(check_error):
+    check_error(lambda: ft.sin([1., 2.]), TypeError,
+                "sin(x): got a raw list of shape (2,), whose axes have no names; wrap it first, "
+                "e.g. tensor(data, spatial('x'))")
+    check_error(lambda: ft.where(wrap(np.ones(2) > 0, spatial('x')), wrap(np.ones(3), spatial('x')), 0), ValueError,
+                "where(condition, value_true, value_false): dim 'x' has size 2 in (xˢ=2) but 3 in "
+                "(xˢ=3); shared dims must have equal sizes: slice one, e.g. t.x[:2]")

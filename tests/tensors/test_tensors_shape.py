@@ -2,8 +2,7 @@
 import pytest
 from phiml import math as pm
 
-from foldax.tensors import EMPTY_SHAPE, Shape, batch, channel, dual, instance, merge_shapes, non_batch, spatial
-from foldax.errors import FoldaxError
+from foldax.tensors import EMPTY_SHAPE, Shape, batch, channel, dual, merge_shapes, non_batch, spatial
 
 CASES = [
     (lambda m: m.batch('values'), 'batch'),
@@ -116,11 +115,8 @@ ERRORS = [
 
 
 @pytest.mark.parametrize('make, builtin, message', ERRORS)
-def test_shape_errors(make, builtin, message):
-    with pytest.raises(FoldaxError) as info:
-        make()
-    assert isinstance(info.value, builtin)
-    assert str(info.value) == message
+def test_shape_errors(make, builtin, message, check_error):
+    check_error(make, builtin, message)
 
 
 def test_shape_constructor_is_plain():
