@@ -23,6 +23,7 @@ from foldax.transforms.trace import trace
 from foldax.transforms.jit import jit, trace_check  # noqa: E402
 # --- autodiff (issue 3) ---
 # --- batching (issue 4) ---
+from foldax.transforms.vmap import vmap  # noqa: E402
 # --- checks (issue 5) ---
 # --- random (issue 5) ---
 # --- tensors and linear (issue 6) ---

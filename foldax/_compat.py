@@ -177,3 +177,38 @@ def eval_context():
 def shaped_abstractify(x: Any) -> AbstractValue:
     """The abstract value of an array, NumPy array or Python scalar (weak-typed)."""
     return core.shaped_abstractify(x)
+
+
+# -- batching (issue 4) ----------------------------------------------------------------------
+AxisData = batching.AxisData
+no_axis_name = core.no_axis_name
+mapped_aval = core.mapped_aval  # (size, axis, aval) -> aval without that axis
+unmapped_aval = core.unmapped_aval  # (size, axis, aval) -> aval with that axis inserted
+
+
+def axis_data(name: Any, size: int) -> Any:
+    """JAX's description of a vmapped axis (no SPMD or explicit mesh axis)."""
+    return batching.AxisData(core.no_axis_name if name is None else name, size, None, None)
+
+
+def extend_axis_env(name: Any, size: int):
+    """Context in which collectives (psum, axis_index, ...) may name the axis ``name``."""
+    return core.extend_axis_env_nd([(name, size)])
+
+
+def wrap_fun(fun: Callable, name: str = "fun") -> Any:
+    """``fun`` as a ``linear_util.WrappedFun`` (the form custom_jvp/custom_vjp subfuns take)."""
+    return lu.wrap_init(fun, debug_info=api_util.debug_info(name, fun, (), {}))
+
+
+CustomVJPException = ad.CustomVJPException  # custom_vjp closed over a value being differentiated
+
+
+def effects_forbid_select(closed_jaxprs: Sequence[ClosedJaxpr]) -> bool:
+    """Whether a ``cond`` with these branches cannot run every branch and select (I/O callbacks
+    or state effects would happen in branches that were not taken)."""
+    from jax._src.callback import _IOEffect, _OrderedIOEffect
+    from jax._src.state.types import RefEffect
+
+    return any(eff in (_IOEffect, _OrderedIOEffect) or isinstance(eff, RefEffect)
+               for j in closed_jaxprs for eff in j.jaxpr.effects)

@@ -35,20 +35,25 @@ MAX_FIXED_POINT_ITERATIONS = 32
 
 
 # -- flattening interpreter values to arrays -------------------------------------------------
-def flatten_values(interp: Any, values: Sequence) -> tuple[list, list, list[int]]:
+def flatten_values(interp: Any, values: Sequence, stacked: bool = False
+                   ) -> tuple[list, list, list[int]]:
+    """The arrays, specs and array counts of ``values`` (``stacked``: scan's xs/ys)."""
+    to_arrays = interp.to_stacked_arrays if stacked else interp.to_arrays
     arrays, specs, counts = [], [], []
     for v in values:
-        arrs, spec = interp.to_arrays(v)
+        arrs, spec = to_arrays(v)
         arrays.extend(arrs)
         specs.append(spec)
         counts.append(len(arrs))
     return arrays, specs, counts
 
 
-def unflatten_values(interp: Any, arrays: Sequence, specs: Sequence, counts: Sequence[int]) -> list:
+def unflatten_values(interp: Any, arrays: Sequence, specs: Sequence, counts: Sequence[int],
+                     stacked: bool = False) -> list:
+    from_arrays = interp.from_stacked_arrays if stacked else interp.from_arrays
     out, i = [], 0
     for spec, n in zip(specs, counts):
-        out.append(interp.from_arrays(list(arrays[i:i + n]), spec))
+        out.append(from_arrays(list(arrays[i:i + n]), spec))
         i += n
     return out
 
@@ -264,7 +269,7 @@ def scan_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     consts, init, xs = invals[:nc], invals[nc:nc + ncarry], invals[nc + ncarry:]
     state = interp.get_state()
     k_arrays, k_specs, k_counts = flatten_values(interp, consts)
-    x_arrays, x_specs, x_counts = flatten_values(interp, xs)
+    x_arrays, x_specs, x_counts = flatten_values(interp, xs, stacked=True)
     x_avals = [a.update(shape=a.shape[1:]) for a in _avals(x_arrays)]
 
     def trace_with(carry_specs: list, init_vals: list, out_specs: list | None) -> Traced:
@@ -285,7 +290,14 @@ def scan_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     params = dict(p, jaxpr=ClosedJaxpr(body.jaxpr, ()), num_consts=len(body.consts) + len(k_arrays),
                   num_carry=len(state) + len(c_arrays))
     outs = _bind(scan_p, [*body.consts, *k_arrays, *state, *c_arrays, *x_arrays], params)
-    return _finish(interp, outs, body)
+    interp.set_state(list(outs[:body.n_state_out]))
+    outs = outs[body.n_state_out:]
+    n_carry_arrays = sum(body.out_counts[:ncarry])
+    carry = unflatten_values(interp, outs[:n_carry_arrays], body.out_specs[:ncarry],
+                             body.out_counts[:ncarry])
+    ys = unflatten_values(interp, outs[n_carry_arrays:], body.out_specs[ncarry:],
+                          body.out_counts[ncarry:], stacked=True)
+    return carry + ys
 
 
 # -- custom derivatives: interpreted through their primal body --------------------------------

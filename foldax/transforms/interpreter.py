@@ -148,6 +148,15 @@ class Interpreter:
     def from_arrays(self, arrays: Sequence, spec: Hashable) -> Any:
         return arrays[0]
 
+    def to_stacked_arrays(self, value: Any) -> tuple[list, Hashable]:
+        """Like ``to_arrays`` for a value stacked along a leading scanned axis (``scan``'s xs and
+        ys): every array must keep that axis first. Default: ``to_arrays``."""
+        return self.to_arrays(value)
+
+    def from_stacked_arrays(self, arrays: Sequence, spec: Hashable) -> Any:
+        """Inverse of ``to_stacked_arrays``. Default: ``from_arrays``."""
+        return self.from_arrays(arrays, spec)
+
     def join(self, a: Hashable, b: Hashable) -> Hashable:
         """The least spec both ``a`` and ``b`` coerce to (branch outputs, loop carries)."""
         return a

@@ -1,0 +1,124 @@
+"""Batching rules for control flow whose predicate is batched.
+
+With an unbatched predicate, ``cond`` and ``while`` keep their structure and go through the
+interpreter core's generic rules (``scan`` always does: its stacked inputs and outputs carry the
+batch axis at 1 through the boundary protocol). A batched predicate differs per element, so:
+
+* ``cond`` runs every branch on the whole batch and selects per element (``select_n``), as JAX
+  does; each branch sees its operands through ``stop_gradient`` where it is not taken, so a
+  branch that is not taken cannot put NaNs into a gradient;
+* ``while`` runs while *any* element's condition holds, and an element whose condition is false
+  keeps its carry (a per-element ``select``); all carries are then batched.
+
+Example:
+    >>> import jax, jax.numpy as jnp, foldax
+    >>> f = lambda x: jax.lax.cond(x > 0, jnp.sin, jnp.cos, x)
+    >>> foldax.vmap(f)(jnp.array([-1.0, 1.0])).round(3)
+    Array([0.54 , 0.841], dtype=float32)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+from jax import lax
+
+from foldax._compat import JaxprEqn, cond_p, effects_forbid_select, typeof, while_p
+from foldax.errors import MissingRuleError
+from foldax.transforms.batching import Batched, BatchInterpreter, at_front
+from foldax.transforms.higher_order import (
+    _fixed_point_specs, cond_rule, flatten_values, trace_body, while_rule,
+)
+
+
+def _per_element(pred: Any, x: Any) -> Any:
+    """``pred`` (shape ``(batch,)``) broadcast against ``x`` (batch axis first)."""
+    return lax.broadcast_in_dim(pred, x.shape, (0,))
+
+
+def _inexact(x: Any) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.inexact)
+
+
+# -- cond -------------------------------------------------------------------------------------
+@BatchInterpreter.register(cond_p)
+def cond_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    index, ops = invals[0], invals[1:]
+    if index.axis is None:
+        return cond_rule(interp, eqn, invals)
+    branches = eqn.params["branches"]
+    if effects_forbid_select(branches):
+        raise MissingRuleError(
+            "vmap: a lax.cond/lax.switch whose predicate is batched has a branch with I/O "
+            "callbacks or state effects; vmap runs every branch and selects, which would run those "
+            "effects for branches that were not taken. Make the predicate unbatched, or move the "
+            "effect out of the branch.")
+    size = interp.size
+    which = at_front(index, size)
+    ops = [at_front(v, size) for v in ops]
+    results = []
+    for i, branch in enumerate(branches):
+        taken = which == i
+        guarded = [lax.select(_per_element(taken, x), x, lax.stop_gradient(x)) if _inexact(x)
+                   else x for x in ops]
+        outs = interp.run(branch, *[Batched(x, 0) for x in guarded])
+        results.append([at_front(o, size) for o in outs])
+    if len(branches) == 1:
+        return [Batched(o, 0) for o in results[0]]
+    return [Batched(lax.select_n(_per_element(which, cases[0]), *cases), 0)
+            for cases in zip(*results)]
+
+
+# -- while ------------------------------------------------------------------------------------
+@BatchInterpreter.register(while_p)
+def while_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    p = eqn.params
+    cn, bn = p["cond_nconsts"], p["body_nconsts"]
+    cond_consts, body_consts, init = invals[:cn], invals[cn:cn + bn], invals[cn + bn:]
+    carry_batched = _carry_fixed_point(interp, p, body_consts, init)
+    init = [interp.coerce(v, b) for v, b in zip(init, carry_batched)]
+    if not _predicate_batched(interp, p, cond_consts, init):
+        return while_rule(interp, eqn, [*cond_consts, *body_consts, *init])
+    return _while_any(interp, p, cond_consts, body_consts, init)
+
+
+def _carry_fixed_point(interp: BatchInterpreter, p: dict, body_consts: list, init: list) -> list:
+    """Which carries are batched once the loop body has run any number of times."""
+    k_arrays, k_specs, k_counts = flatten_values(interp, body_consts)
+
+    def once(carry_specs: list) -> list:
+        vals = [interp.coerce(v, s) for v, s in zip(init, carry_specs)]
+        c_arrays, _, c_counts = flatten_values(interp, vals)
+        traced = trace_body(interp, p["body_jaxpr"], [typeof(a) for a in k_arrays + c_arrays],
+                            k_specs + carry_specs, k_counts + c_counts, n_lead=len(body_consts),
+                            state_avals=[])
+        return traced.out_specs
+
+    return _fixed_point_specs(interp, [v.axis is not None for v in init], once)
+
+
+def _predicate_batched(interp: BatchInterpreter, p: dict, cond_consts: list, init: list) -> bool:
+    arrays, specs, counts = flatten_values(interp, [*cond_consts, *init])
+    traced = trace_body(interp, p["cond_jaxpr"], [typeof(a) for a in arrays], specs, counts,
+                        n_lead=len(cond_consts), state_avals=[])
+    return bool(traced.out_specs[0])
+
+
+def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts: list,
+               init: list) -> list:
+    """Loop while any element's condition holds; finished elements keep their carry."""
+    size = interp.size
+
+    def predicate(carry: list) -> Any:
+        out, = interp.run(p["cond_jaxpr"], *cond_consts, *[Batched(c, 0) for c in carry])
+        return at_front(out, size)
+
+    def body(carry: list) -> list:
+        going = predicate(carry)
+        new = interp.run(p["body_jaxpr"], *body_consts, *[Batched(c, 0) for c in carry])
+        return [lax.select(_per_element(going, n), n, c)
+                for n, c in zip((at_front(v, size) for v in new), carry)]
+
+    carry = lax.while_loop(lambda c: jnp.any(predicate(c)), body,
+                           [at_front(v, size) for v in init])
+    return [Batched(c, 0) for c in carry]

@@ -1,0 +1,293 @@
+"""``foldax.vmap``: map a function over an axis of its arguments, with JAX's semantics.
+
+The function is traced once *per element* into a Program (mapped leaves become variables, also
+NumPy ones; unmapped NumPy leaves stay constants and are folded), and the batching interpreter
+evaluates that Program on the whole batch by binding batched primitives, so an outer ``jit``,
+``grad`` or ``vmap`` records them.
+
+Example:
+    >>> import foldax, jax.numpy as jnp, numpy as np
+    >>> f = foldax.vmap(lambda x, w: x @ w, in_axes=(0, None))
+    >>> f(jnp.ones((5, 3)), np.ones((3, 2))).shape
+    (5, 2)
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from typing import Any, Callable, Hashable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from foldax._compat import extend_axis_env, typeof
+from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
+from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
+from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
+from foldax.transforms.batching import Batched, BatchInterpreter, UnmappableOutput, match_axis
+from foldax.transforms.program import TRACED
+from foldax.transforms.trace import function_name, trace_program, variable_paths
+
+
+# -- axis specifications ------------------------------------------------------------------------
+def _check_spec_leaves(spec: Any, what: str, name: str) -> None:
+    leaves = jax.tree_util.tree_leaves(spec)
+    bad = [x for x in leaves if not (isinstance(x, int) and not isinstance(x, bool))]
+    if bad:
+        raise FoldaxTypeError(
+            f"vmap({name}, {what}={spec!r}): every leaf of {what} must be an int (the axis to map) "
+            f"or None (not mapped), found {bad[0]!r} of type {type(bad[0]).__name__}. "
+            f"(JAX: vmap {what} must be an int, None, or (nested) container with those types as "
+            f"leaves.)")
+
+
+def broadcast_prefix(spec: Any, tree: Any, what: str, name: str) -> list:
+    """One axis per leaf of ``tree``, from ``spec``, a pytree prefix of it (None is a leaf)."""
+    try:
+        per_subtree = jax.tree_util.tree_map(
+            lambda s, sub: [s] * len(flatten(sub)[0]), spec, tree, is_leaf=lambda x: x is None)
+    except (ValueError, TypeError):
+        structure = str(jax.tree_util.tree_structure(tree)).replace("PyTreeDef", "", 1)
+        things = "positional arguments" if what == "in_axes" else "outputs"
+        raise FoldaxValueError(
+            f"vmap({name}): {what}={spec!r} does not fit the {things}, whose structure is "
+            f"{structure} (* marks an array): {what} must be a pytree prefix of it. Fix: give one "
+            f"entry per {things[:-1]} (or a single int/None for all). (JAX: vmap {what} "
+            f"specification must be a tree prefix of the corresponding value)") from None
+    return [s for sub in jax.tree_util.tree_leaves(per_subtree, is_leaf=lambda x: isinstance(x, list))
+            for s in sub]
+
+
+def _parameter_names(fun: Callable, n_args: int) -> list[str | None]:
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return [None] * n_args
+    names: list[str | None] = []
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            names += [f"*{p.name}"] * (n_args - len(names))
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+    return (names + [None] * n_args)[:n_args]
+
+
+def _describe_leaves(fun: Callable, in_tree: PyTreeDef, n_args: int) -> list[str]:
+    """``args[0]['w'] (parameter 'params')``-style names of every input leaf."""
+    params = _parameter_names(fun, n_args)
+    out = []
+    for path in variable_paths(in_tree, [True] * in_tree.num_leaves):
+        if path.startswith("args["):
+            i = int(path[5:path.index("]")])
+            if params[i] is not None:
+                path = f"{path} (parameter '{params[i]}')"
+        out.append(path)
+    return out
+
+
+# -- the mapped function ------------------------------------------------------------------------
+class _Call:
+    """What one call of a vmapped function maps: leaves, their axes, and the batch size."""
+
+    def __init__(self, vf: "VmapFunction", args: tuple, kwargs: dict) -> None:
+        name = vf.name
+        in_axes = vf.in_axes
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise FoldaxValueError(
+                f"vmap({name}): in_axes={in_axes!r} has {len(in_axes)} entries but the call passes "
+                f"{len(args)} positional argument(s). Give one entry per positional argument "
+                f"(keyword arguments are always mapped along axis 0). (JAX: vmap in_axes must be "
+                f"an int, None, or a tuple of entries corresponding to the positional arguments "
+                f"passed to the function, but got len(in_axes)={len(in_axes)}, len(args)={len(args)})")
+        self.leaves, self.in_tree = flatten((tuple(args), dict(kwargs)))
+        axes = broadcast_prefix(in_axes, tuple(args), "in_axes", name)
+        axes += [0] * (len(self.leaves) - len(axes))  # keyword arguments: mapped along axis 0
+        self.names = _describe_leaves(vf.fun, self.in_tree, len(args))
+        self.axes = [self._normalise(i, a, name) for i, a in enumerate(axes)]
+        self.size = self._size(vf.axis_size, name)
+
+    def _normalise(self, i: int, axis: int | None, name: str) -> int | None:
+        if axis is None:
+            return None
+        x = self.leaves[i]
+        if leaf_kind(x) == STATIC:
+            raise FoldaxTypeError(
+                f"vmap({name}): in_axes maps input {self.names[i]} along axis {axis}, but it is a "
+                f"{type(x).__name__}, not an array. Give it in_axes None (or pass an array).")
+        rank = np.ndim(x)
+        if not -rank <= axis < rank:
+            raise FoldaxIndexError(
+                f"vmap({name}): in_axes maps input {self.names[i]} along axis {axis}, but it has "
+                f"rank {rank} (shape {np.shape(x)}); the axis must be in [{-rank}, {rank}). "
+                f"(JAX: vmap was requested to map its argument along axis {axis}, which implies "
+                f"that its rank should be at least {axis + 1 if axis >= 0 else -axis}, but is only "
+                f"{rank})")
+        return axis % rank
+
+    def _size(self, axis_size: int | None, name: str) -> int:
+        sizes = [(self.names[i], a, np.shape(self.leaves[i])[a])
+                 for i, a in enumerate(self.axes) if a is not None]
+        distinct = {s for _, _, s in sizes} | ({axis_size} if axis_size is not None else set())
+        if len(distinct) == 1:
+            return distinct.pop()
+        if not distinct:
+            raise FoldaxValueError(
+                f"vmap({name}): nothing is mapped (in_axes maps no argument and there are no "
+                f"keyword arguments), so the batch size is unknown. Pass axis_size=<batch size>. "
+                f"(JAX: vmap must have at least one non-None value in in_axes or axis_size must be "
+                f"specified)")
+        listed = "; ".join(f"{n} has size {s} along axis {a}" for n, a, s in sizes)
+        if axis_size is not None:
+            listed += f"; axis_size={axis_size}"
+        raise FoldaxValueError(
+            f"vmap({name}): the mapped axes have different sizes: {listed}. Every mapped axis "
+            f"must have the batch size; fix the shapes or in_axes. (JAX: vmap got inconsistent "
+            f"sizes for array axes to be mapped)")
+
+    def per_element(self) -> tuple[tuple, dict, list[bool]]:
+        """Arguments of one element (placeholders for mapped leaves) and which leaves are mapped."""
+        leaves = [x if a is None else _element_placeholder(x, a) for x, a in zip(self.leaves, self.axes)]
+        args, kwargs = unflatten(self.in_tree, leaves)
+        return args, kwargs, [a is not None for a in self.axes]
+
+
+def _element_placeholder(x: Any, axis: int) -> Any:
+    """A leaf with the shape and dtype of one element of ``x`` along ``axis``; only its abstract
+    value is used, so for arrays it is an uninitialised NumPy array (no device work)."""
+    if isinstance(x, np.ndarray):
+        return np.take(x, 0, axis=axis)
+    aval = typeof(x)
+    if aval.weak_type or jax.dtypes.issubdtype(aval.dtype, jax.dtypes.extended):
+        return jax.lax.index_in_dim(x, 0, axis, keepdims=False)
+    return np.empty(aval.shape[:axis] + aval.shape[axis + 1:], aval.dtype)
+
+
+class VmapFunction:
+    """The checked configuration of ``foldax.vmap(fun, ...)``; calling it maps ``fun``."""
+
+    def __init__(self, fun: Callable, in_axes: Any, out_axes: Any, axis_name: Hashable | None,
+                 axis_size: int | None) -> None:
+        self.fun = fun
+        self.name = function_name(fun)
+        if isinstance(in_axes, list):
+            in_axes = tuple(in_axes)
+        if not (in_axes is None or isinstance(in_axes, (int, tuple)) and not isinstance(in_axes, bool)):
+            raise FoldaxTypeError(
+                f"vmap({self.name}, in_axes={in_axes!r}): in_axes must be an int, None, or a tuple "
+                f"with one entry per positional argument, found a {type(in_axes).__name__}. "
+                f"(JAX: vmap in_axes must be an int, None, or a tuple of entries corresponding to "
+                f"the positional arguments passed to the function)")
+        _check_spec_leaves(in_axes, "in_axes", self.name)
+        _check_spec_leaves(out_axes, "out_axes", self.name)
+        if axis_size is not None and (not isinstance(axis_size, int) or axis_size < 0):
+            raise FoldaxValueError(
+                f"vmap({self.name}, axis_size={axis_size!r}): axis_size must be a non-negative int.")
+        self.in_axes, self.out_axes = in_axes, out_axes
+        self.axis_name, self.axis_size = axis_name, axis_size
+
+    def _axis_env(self, size: int) -> Any:
+        return extend_axis_env(self.axis_name, size) if self.axis_name is not None \
+            else contextlib.nullcontext()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        call = _Call(self, args, kwargs)
+        e_args, e_kwargs, mapped = call.per_element()
+        with self._axis_env(call.size):
+            try:
+                program = trace_program(self.fun, e_args, e_kwargs, make_variable=mapped,
+                                        name=self.name)
+            except jax.errors.TracerArrayConversionError as e:
+                raise self._numpy_on_mapped(call) from e
+            interp = BatchInterpreter(call.size, self.axis_name)
+            inputs = [Batched(_as_array(x, a), a) for x, a, is_var in
+                      zip(call.leaves, call.axes, program.variable_mask) if is_var]
+            outs = interp.run(program.jaxpr, *inputs)
+        return self._outputs(program, outs, call.size)
+
+    def _numpy_on_mapped(self, call: _Call) -> Exception:
+        mapped = [n for n, x, a in zip(call.names, call.leaves, call.axes)
+                  if a is not None and leaf_kind(x) == CONSTANT]
+        return FoldaxTypeError(
+            f"vmap({self.name}): NumPy was applied to a traced variable. Mapped inputs are traced "
+            f"variables even when they are NumPy arrays ({', '.join(mapped) or 'none here'} "
+            f"{'is' if len(mapped) == 1 else 'are'} mapped), so NumPy functions cannot run on them. "
+            f"Fix: use jax.numpy for computations on mapped inputs, or give NumPy inputs in_axes "
+            f"None to keep them constants.")
+
+    def _outputs(self, program: Any, outs: list, size: int) -> Any:
+        dummy = unflatten(program.out_tree, list(range(len(program.out_leaves))))
+        axes = broadcast_prefix(self.out_axes, dummy, "out_axes", self.name)
+        names = [f"output{path}" if path else "the output" for path, _ in leaves_with_paths(dummy)]
+        it = iter(outs)
+        leaves = []
+        for slot, axis, path in zip(program.out_leaves, axes, names):
+            if slot is TRACED:
+                leaves.append(self._traced_output(next(it), axis, size, path))
+            else:
+                leaves.append(_constant_output(slot, axis, size))
+        return unflatten(program.out_tree, leaves)
+
+    def _traced_output(self, v: Batched, axis: int | None, size: int, path: str) -> Any:
+        if axis is not None:
+            rank = np.ndim(v.value) + (1 if v.axis is None else 0)
+            if not -rank <= axis < rank:
+                raise FoldaxIndexError(
+                    f"vmap({self.name}): out_axes asks for {path} to be batched "
+                    f"along axis {axis}, but the batched output has rank {rank}; the axis must be "
+                    f"in [{-rank}, {rank}).")
+            axis %= rank
+        try:
+            return match_axis(v, axis, size)
+        except UnmappableOutput as e:
+            raise FoldaxValueError(
+                f"vmap({self.name}): out_axes gives None for {path}, but that "
+                f"output is batched (it depends on a mapped input), so it cannot be returned "
+                f"unmapped. Use an int out_axes there, or compute it from unmapped inputs only. "
+                f"(JAX: at vmap out_axes{path.removeprefix('the output').removeprefix('output')}, got axis spec None but output was "
+                f"batched on axis {e.src})") from None
+
+
+
+def _as_array(x: Any, axis: int | None) -> Any:
+    """A mapped NumPy leaf is a variable: hand it to the interpreter as a JAX array."""
+    return jnp.asarray(x) if axis is not None and leaf_kind(x) == CONSTANT else x
+
+
+def _constant_output(x: Any, axis: int | None, size: int) -> Any:
+    """An output the function computed from constants only: the same for every element, so it
+    stays a NumPy constant, repeated along ``axis``."""
+    if axis is None or leaf_kind(x) == STATIC:
+        return x
+    x = np.asarray(x, dtype=jax.dtypes.canonicalize_dtype(np.result_type(x)))
+    axis %= x.ndim + 1
+    return np.broadcast_to(np.expand_dims(x, axis), x.shape[:axis] + (size,) + x.shape[axis:])
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable | None = None,
+         axis_size: int | None = None) -> Callable:
+    """Vectorise ``fun`` over an axis of its arguments (JAX's ``vmap`` semantics).
+
+    ``in_axes``/``out_axes`` are pytree prefixes of the positional arguments/outputs with an int
+    (the mapped axis, negative counts from the end) or None (not mapped) at each leaf; keyword
+    arguments are mapped along axis 0. ``axis_name`` names the axis for collectives
+    (``jax.lax.psum(x, axis_name)``, ``all_gather``, ``axis_index``, ...); ``axis_size`` gives the
+    batch size when nothing is mapped. A mapped NumPy leaf becomes a variable; unmapped NumPy
+    leaves stay constants (computed once, folded).
+
+    Example:
+        >>> import foldax, jax, jax.numpy as jnp
+        >>> normalise = foldax.vmap(lambda x: x / jax.lax.psum(x, "i"), axis_name="i")
+        >>> normalise(jnp.array([1.0, 3.0]))
+        Array([0.25, 0.75], dtype=float32)
+    """
+    if not callable(fun):
+        raise FoldaxTypeError(f"vmap(fun=...): expected a callable, found {type(fun).__name__}.")
+    mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
+
+    @functools.wraps(fun)
+    def vmapped(*args: Any, **kwargs: Any) -> Any:
+        return mapped(*args, **kwargs)
+
+    return vmapped
