@@ -25,7 +25,14 @@ from foldax.transforms.jit import jit, trace_check  # noqa: E402
 # --- batching (issue 4) ---
 from foldax.transforms.vmap import vmap  # noqa: E402
 # --- checks (issue 5) ---
+from foldax.transforms.check_error import Error  # noqa: E402
+from foldax.transforms.check_primitive import check  # noqa: E402
+from foldax.transforms.checks import (  # noqa: E402
+    all_checks, automatic_checks, checkify, div_checks, float_checks, index_checks,
+    key_reuse_checks, nan_checks, user_checks,
+)
 # --- random (issue 5) ---
+from foldax import random  # noqa: E402
 # --- tensors and linear (issue 6) ---
 # --- inspect (issue 7) ---
 # --- serialisation (issue 8) ---

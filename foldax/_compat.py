@@ -212,3 +212,52 @@ def effects_forbid_select(closed_jaxprs: Sequence[ClosedJaxpr]) -> bool:
 
     return any(eff in (_IOEffect, _OrderedIOEffect) or isinstance(eff, RefEffect)
                for j in closed_jaxprs for eff in j.jaxpr.effects)
+
+
+# -- checks and random keys (issue 5) --------------------------------------------------------
+from jax._src import effects as _effects  # noqa: E402
+from jax._src.random import prng as _prng  # noqa: E402
+from jax._src import random as _jax_random  # noqa: E402
+
+Effect = _effects.Effect
+random_bits_p = _prng.random_bits_p
+random_split_p = _prng.random_split_p
+random_fold_in_p = _prng.random_fold_in_p
+random_seed_p = _prng.random_seed_p
+random_wrap_p = _prng.random_wrap_p
+random_unwrap_p = _prng.random_unwrap_p
+random_clone_p = _jax_random.random_clone_p
+random_gamma_p = _jax_random.random_gamma_p
+
+
+def allow_effect(effect_type: type) -> None:
+    """Let equations with effects of ``effect_type`` be lowered and appear inside control flow,
+    custom derivatives and remat (like checkify's error effect)."""
+    for registry in (_effects.lowerable_effects, _effects.control_flow_allowed_effects,
+                     _effects.custom_derivatives_allowed_effects, _effects.remat_allowed_effects):
+        registry.add_type(effect_type)
+
+
+def register_lowering(primitive: Primitive, rule: Callable) -> None:
+    mlir.register_lowering(primitive, rule)
+
+
+def lower_fun(fun: Callable, multiple_results: bool) -> Callable:
+    """A lowering rule that lowers ``fun`` (written with jax.numpy/lax) in place of a primitive."""
+    return mlir.lower_fun(fun, multiple_results=multiple_results)
+
+
+def split_keys(keys: Any, shape: tuple) -> Any:
+    """``shape`` new keys per key of ``keys`` (any shape): result shape ``keys.shape + shape``."""
+    return _prng.random_split(keys, shape)
+
+
+def fold_in_keys(keys: Any, data: Any) -> Any:
+    """Elementwise ``fold_in`` of a key array (any shape) with uint32 ``data``."""
+    return _prng.random_fold_in(keys, data)
+
+
+def register_source_exclusion(path: str) -> None:
+    """Source lines reported for equations skip frames in ``path`` (a foldax wrapper module),
+    pointing at the user's call instead."""
+    source_info_util.register_exclusion(path)

@@ -44,6 +44,11 @@ class CheckError(FoldaxError, RuntimeError):
     """A runtime check (``foldax.check`` or an automatic error set) failed."""
 
 
+class CheckifyRequiredError(FoldaxError, RuntimeError):
+    """A ``foldax.check`` (or a keyless draw) was compiled without the transformation that
+    removes it (``foldax.checkify``, ``foldax.random.keyed``)."""
+
+
 class KeyReuseError(FoldaxError, RuntimeError):
     """A random key was consumed more than once."""
 

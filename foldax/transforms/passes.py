@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import jax
 import numpy as np
 
 from foldax._compat import (
@@ -28,6 +29,11 @@ from foldax._compat import (
 # inputs, is not folded: XLA materialises broadcasts and iotas better than a stored constant.
 EXPAND_MIN_SIZE = 1 << 14
 EXPAND_RATIO = 4
+
+# Effectful primitives that folding may settle at trace time: ``EFFECT_FOLDERS[prim](eqn, found)``
+# gets ``(is_known, value)`` per input and returns True when the equation can be dropped (it may
+# raise instead, e.g. a ``foldax.check`` whose predicate is a failing constant).
+EFFECT_FOLDERS: dict = {}
 
 
 def _size(aval: Any) -> int:
@@ -81,6 +87,9 @@ class _Folder:
             eqn = eqn.replace(invars=[self.atom(a) for a in eqn.invars])
             found = [self.value(a) for a in eqn.invars]
             all_known = all(k for k, _ in found)
+            folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects else None
+            if folder is not None and folder(eqn, found):
+                continue
             if all_known and not eqn.effects and not _expands(eqn):
                 self.evaluate(eqn, [v for _, v in found])
             elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
@@ -169,7 +178,8 @@ def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJa
             return a
         if a not in replacement:
             val = folder.known[a]
-            if np.shape(val) == () and not is_tracer(val):
+            if np.shape(val) == () and not is_tracer(val) and \
+                    not jax.dtypes.issubdtype(a.aval.dtype, jax.dtypes.extended):  # PRNG keys
                 replacement[a] = new_literal(np.asarray(val, dtype=a.aval.dtype), a.aval)
             else:
                 cv = new_var(a.aval)

@@ -51,11 +51,13 @@ def variable_paths(in_tree: Any, mask: Sequence[bool]) -> list[str]:
 
 def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
                   make_variable: Sequence[bool] | None = None, fold: bool = True,
-                  name: str | None = None) -> Program:
+                  name: str | None = None, simplify_program: bool = True) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
     ``make_variable`` (one bool per leaf of ``(args, kwargs)``) turns chosen constant leaves into
-    variables, as ``grad`` and ``vmap`` do for the leaves they target.
+    variables, as ``grad`` and ``vmap`` do for the leaves they target. ``simplify_program=False``
+    keeps the jaxpr exactly as traced (no folding, CSE or DCE), for analyses that must see every
+    equation the function ran (key-reuse detection); ``passes.simplify`` can follow.
     """
     kwargs = kwargs or {}
     name = name or function_name(fun)
@@ -97,7 +99,8 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
     except jax.errors.ConcretizationTypeError as e:
         raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
     closed = ClosedJaxpr(jaxpr, consts)
-    closed = simplify(closed, fold=fold)
+    if simplify_program:
+        closed = simplify(closed, fold=fold)
     in_slots = tuple(VARIABLE if m else x for x, m in zip(leaves, mask))
     return Program(closed, in_tree, in_slots, out_info["tree"], out_info["slots"], name)
 
