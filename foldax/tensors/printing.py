@@ -1,6 +1,6 @@
 """Printing tensors the way ΦML does.
 
-* a tracer: ``(vectorᶜ=2) int64 jax tracer``
+* a tracer: ``(vectorᶜ=2) int64 jax tracer``; a placeholder: ``(xˢ=3) float32 ShapeDtypeStruct``
 * a scalar: ``2.0``, or ``float64 -0.75...`` when the dtype is not one of bool, int32, float32
 * fewer than `threshold` (8) values, in one row: ``(1, 2) int64``, ``(0.000, 2.000) along valuesᵇ``,
   ``(x=1.000, y=2.000)``, ``0.000; 1.000 (bᵇ=2, xˢ=1)``
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from foldax.errors import FoldaxValueError
-from foldax.tensors.natives import backend_of, is_tracer
+from foldax.tensors.natives import backend_of, is_native, is_tracer
 from foldax.tensors.shape import CHANNEL, SUPERSCRIPT, Shape
 
 LAYOUTS = ('auto', 'summary', 'row', 'numpy')
@@ -33,6 +33,9 @@ def format_tensor(native: Any, shape: Shape, layout: str = 'auto', float_format:
         raise FoldaxValueError(f"layout={layout!r} is not a print layout; use one of {LAYOUTS}")
     if is_tracer(native):
         return f"{shape!r} {_dtype_name(native.dtype)} {backend_of(native)} tracer"
+    if not is_native(native):  # a placeholder child, e.g. a jax.ShapeDtypeStruct from jax.eval_shape
+        dtype = getattr(native, 'dtype', None)
+        return f"{shape!r} {'' if dtype is None else _dtype_name(dtype) + ' '}{type(native).__name__}"
     values = np.asarray(native)
     if layout == 'numpy':
         with np.printoptions(threshold=threshold, **_formatter(float_format)):

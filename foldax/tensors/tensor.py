@@ -131,7 +131,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self.rank:
             raise FoldaxValueError(f"bool(tensor) needs a tensor without dims, but got shape {self._shape!r}; "
-                                   f"reduce it first: t.all, t.any, or all_(t, dim)")
+                                   f"reduce it first: t.all, t.any, or foldax.tensors.all(t, dim)")
         self._require_concrete('bool(tensor)')
         return bool(self._native)
 
@@ -179,12 +179,12 @@ class Tensor:
     # --- reductions as properties (as in ΦML) ------------------------------------------------
     @property
     def all(self) -> Tensor:
-        """True where all values are true; ``(z > 1).all``."""
+        """Whether all values are true, as a tensor without dims: ``if (z > 1).all: ...``."""
         return _reduce_all(self, 'all')
 
     @property
     def any(self) -> Tensor:
-        """True where any value is true; ``(z > 1).any``."""
+        """Whether any value is true, as a tensor without dims: ``if (z > 1).any: ...``."""
         return _reduce_all(self, 'any')
 
     # --- operators ---------------------------------------------------------------------------

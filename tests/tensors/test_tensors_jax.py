@@ -110,7 +110,7 @@ def test_concrete_conversions():
 
 @pytest.mark.parametrize('use, builtin, message', [
     (lambda t: bool(t), ValueError,
-     "bool(tensor) needs a tensor without dims, but got shape (xˢ=2); reduce it first: t.all, t.any, or all_(t, dim)"),
+     "bool(tensor) needs a tensor without dims, but got shape (xˢ=2); reduce it first: t.all, t.any, or foldax.tensors.all(t, dim)"),
     (lambda t: float(t), ValueError,
      "float(tensor) needs a tensor without dims, but got shape (xˢ=2); index or reduce it first, e.g. t.x[0] or sum(t)"),
     (lambda t: t.native('y'), ValueError,

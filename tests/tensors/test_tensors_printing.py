@@ -103,3 +103,10 @@ def test_format_layouts(check_error):
     assert f"{t:numpy}" == str(np.array([0.5, 1.25]))
     check_error(lambda: format_tensor(t.native(), t.shape, layout='full'), ValueError,
                 "layout='full' is not a print layout; use one of ('auto', 'summary', 'row', 'numpy')")
+
+
+def test_placeholder_children_print_their_kind():
+    abstract = jax.eval_shape(lambda t: t * 2, tensor(jnp.ones(3), spatial('x')))
+    assert str(abstract) == '(xˢ=3) float32 ShapeDtypeStruct'
+    placeholder = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(tensor([1.])), [None])
+    assert str(placeholder) == '(vectorᶜ=1) NoneType'
