@@ -43,10 +43,12 @@ class Shape:
         self._sizes = tuple(sizes)
         self._types = tuple(types)
         self._items = tuple(item_names) or (None,) * len(self._names)
-        if not len(self._names) == len(self._sizes) == len(self._types) == len(self._items):
+        if not len(self._names) == len(self._sizes) == len(self._types) == len(self._items) or \
+                not all(t in SUPERSCRIPT for t in self._types):
             raise FoldaxValueError(f"Shape(names, sizes, types, item_names) got {len(self._names)} names, "
                                    f"{len(self._sizes)} sizes, {len(self._types)} types and {len(self._items)} "
-                                   f"item names; give one of each per dim, or build shapes with spatial(x=3) etc.")
+                                   f"item names; give one of each per dim, each type one of {DIM_TYPES}, or build "
+                                   f"shapes with spatial(x=3) etc.")
 
     # --- basic properties ---
     @property

@@ -119,5 +119,9 @@ def test_shape_errors(make, builtin, message, check_error):
     check_error(make, builtin, message)
 
 
-def test_shape_constructor_is_plain():
+def test_shape_constructor_is_plain(check_error):
     assert Shape(('x',), (3,), ('spatial',)) == spatial(x=3)
+    message = ("Shape(names, sizes, types, item_names) got 1 names, 1 sizes, 1 types and 1 item names; give one of "
+               "each per dim, each type one of ('batch', 'dual', 'instance', 'spatial', 'channel'), or build shapes "
+               "with spatial(x=3) etc.")
+    check_error(lambda: Shape(('x',), (3,), ('space',)), ValueError, message)
