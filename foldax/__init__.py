@@ -22,6 +22,8 @@ from foldax.transforms.trace import trace
 # --- jit (issue 2) ---
 from foldax.transforms.jit import jit, trace_check  # noqa: E402
 # --- autodiff (issue 3) ---
+from foldax.transforms.autodiff import grad, gradient, jvp, value_and_grad, vjp  # noqa: E402
+from foldax.transforms.jacobian import hessian, jacfwd, jacobian, jacrev  # noqa: E402
 # --- batching (issue 4) ---
 from foldax.transforms.vmap import vmap  # noqa: E402
 # --- checks (issue 5) ---

@@ -198,7 +198,9 @@ def _merge_branch_consts(traced: list[Traced]) -> tuple[list, list[Jaxpr]]:
             n = len(other.consts)
             invars += t.jaxpr.invars[:n] if j == k else [new_var(typeof(c)) for c in other.consts]
         invars += t.jaxpr.invars[len(t.consts):]
-        jaxprs.append(make_jaxpr_obj([], invars, t.jaxpr.outvars, t.jaxpr.eqns, t.jaxpr.debug_info))
+        info = t.jaxpr.debug_info  # its argument names no longer match the inputs
+        info = info.with_unknown_names() if info is not None else None
+        jaxprs.append(make_jaxpr_obj([], invars, t.jaxpr.outvars, t.jaxpr.eqns, info))
     return all_consts, jaxprs
 
 
