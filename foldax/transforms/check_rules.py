@@ -56,7 +56,7 @@ def _register(kind: str, *primitives: Any) -> Callable[[Rule], Rule]:
 
 
 def is_float(x: Any) -> bool:
-    return jnp.issubdtype(getattr(x, "dtype", np.asarray(x).dtype), jnp.inexact)
+    return jnp.issubdtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype, jnp.inexact)
 
 
 # -- NaN ------------------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ def _broadcast(x: Any, shape: tuple) -> Any:
 
 def _select(take: Any, new: Any, old: Any) -> Any:
     """``new`` where ``take`` (whose axes lead ``old``'s), else ``old``; ``old``'s dtype."""
-    shape, dtype = np.shape(old), np.dtype(getattr(old, "dtype", None) or np.asarray(old).dtype)
+    shape, dtype = np.shape(old), old.dtype if hasattr(old, "dtype") else np.asarray(old).dtype
     new = _broadcast(lax.convert_element_type(new, dtype), shape)
     old = _broadcast(old, shape)
     if np.shape(take) != shape:

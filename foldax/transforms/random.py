@@ -80,7 +80,7 @@ def key(seed: Any, impl: str | None = None) -> jax.Array:
         >>> random.key(42).dtype
         key<fry>
     """
-    dtype = getattr(seed, "dtype", None) or np.asarray(seed).dtype
+    dtype = seed.dtype if hasattr(seed, "dtype") else np.asarray(seed).dtype
     if isinstance(seed, bool) or not jnp.issubdtype(dtype, jnp.integer) or np.ndim(seed) != 0:
         raise FoldaxTypeError(
             f"key(seed={seed!r}): the seed must be a scalar integer (a Python int, NumPy integer "

@@ -1,0 +1,333 @@
+"""foldax.checkify against jax.experimental.checkify on the cases both support (same error, same
+message, same outputs), and against plain Python loops where JAX refuses (batched while)."""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+from jax.experimental import checkify as jc
+
+import foldax
+from corpus import CORPUS, CORPUS_IDS
+
+ERROR_SETS = {  # foldax set -> JAX set
+    "user": (foldax.user_checks, jc.user_checks),
+    "nan": (foldax.nan_checks, jc.nan_checks),
+    "div": (foldax.div_checks, jc.div_checks),
+    "index": (foldax.index_checks, jc.index_checks),
+    "all": (foldax.all_checks, jc.all_checks),
+}
+
+
+def both(make, args, errors="user", jit=True):
+    """Run ``make(check)`` checkified by foldax (with foldax.check) and by JAX (with jc.check)."""
+    ours, theirs = ERROR_SETS[errors]
+    wrap = jax.jit if jit else (lambda f: f)
+    e1, o1 = wrap(foldax.checkify(make(foldax.check), errors=ours))(*args)
+    e2, o2 = wrap(jc.checkify(make(jc.check), errors=theirs))(*args)
+    chex.assert_trees_all_close(o1, o2)
+    return e1.get(), e2.get()
+
+
+def positive_log(check):
+    def f(x):
+        check(jnp.all(x > 0), "log of non-positive {x} (min {m})", x=x, m=jnp.min(x))
+        return jnp.log(x)
+    return f
+
+
+def in_cond(check):
+    def f(x):
+        def big(x):
+            check(x < 10, "too big: {}", x)
+            return x * 2
+        return lax.cond(x > 0, big, lambda x: -x, x)
+    return f
+
+
+def in_switch(check):
+    def f(i, x):
+        def branch(k):
+            def g(x):
+                check(x != k, "branch {} met its own index", np.asarray(k, np.int32))
+                return x + k
+            return g
+        return lax.switch(i, [branch(0), branch(1), branch(2)], x)
+    return f
+
+
+def in_scan(check):
+    def f(xs):
+        def body(c, x):
+            check(x >= 0, "negative {} after total {}", x, c)
+            return c + x, c
+        return lax.scan(body, 0.0, xs)
+    return f
+
+
+def in_while_body(check):
+    def f(x):
+        def body(c):
+            check(c != 5, "hit five")
+            return c + 1
+        return lax.while_loop(lambda c: c < 10, body, x)
+    return f
+
+
+def in_while_cond(check):
+    def f(x):
+        def cond(c):
+            check(c < 100, "condition saw {}", c)
+            return c < 10
+        return lax.while_loop(cond, lambda c: c * 3, x)
+    return f
+
+
+def in_nested_jit_and_remat(check):
+    def f(x):
+        @jax.jit
+        def inner(y):
+            check(y > 1, "inner got {}", y)
+            return jax.checkpoint(lambda z: (check(z < 5, "remat got {}", z), jnp.sin(z))[1])(y)
+        return inner(x) + inner(x * 3)
+    return f
+
+
+def in_fori(check):
+    def f(x):
+        def body(i, c):
+            check(c < 20, "step {} carried {}", i, c)
+            return c * 2
+        return lax.fori_loop(0, 6, body, x)
+    return f
+
+
+def two_checks(check):
+    def f(x):
+        check(x > 0, "first")
+        check(x > 1, "second")
+        return x
+    return f
+
+
+USER_CASES = [
+    ("positive_log", positive_log, [(jnp.array([1.0, 2.0]),), (jnp.array([1.0, -2.0]),)]),
+    ("cond", in_cond, [(jnp.float32(3.0),), (jnp.float32(11.0),), (jnp.float32(-20.0),)]),
+    ("switch", in_switch, [(jnp.int32(1), jnp.float32(5.0)), (jnp.int32(2), jnp.float32(2.0))]),
+    ("scan", in_scan, [(jnp.array([1.0, 2.0, 3.0]),), (jnp.array([1.0, -2.0, -3.0]),)]),
+    ("while_body", in_while_body, [(jnp.int32(6),), (jnp.int32(0),)]),
+    ("while_cond", in_while_cond, [(jnp.int32(1),), (jnp.int32(200),), (jnp.int32(5),)]),
+    ("nested_jit_remat", in_nested_jit_and_remat,
+     [(jnp.float32(1.5),), (jnp.float32(0.5),), (jnp.float32(2.0),)]),
+    ("fori", in_fori, [(jnp.float32(1.0),), (jnp.float32(3.0),)]),
+    ("two_checks", two_checks, [(jnp.float32(2.0),), (jnp.float32(0.5),), (jnp.float32(-1.0),)]),
+]
+
+
+@pytest.mark.parametrize("name,make,cases", USER_CASES, ids=[c[0] for c in USER_CASES])
+def test_user_checks_match_jax(name, make, cases):
+    for args in cases:
+        ours, theirs = both(make, args)
+        assert ours == theirs, (name, args)
+
+
+@pytest.mark.parametrize("name,make,cases", USER_CASES[:3], ids=[c[0] for c in USER_CASES[:3]])
+def test_user_checks_eager_match_jax(name, make, cases):
+    for args in cases:
+        ours, theirs = both(make, args, jit=False)
+        assert ours == theirs
+
+
+AUTOMATIC = [
+    ("nan_log", "nan", lambda x: jnp.log(x) * 2, (jnp.array([1.0, -1.0]),)),
+    ("nan_inf_minus_inf", "nan", lambda x: jnp.exp(x) - jnp.exp(x), (jnp.array([1.0, 1000.0]),)),
+    ("nan_none", "nan", lambda x: jnp.sin(x) @ jnp.cos(x), (jnp.ones(3),)),
+    ("nan_in_scan", "nan", lambda x: lax.scan(lambda c, y: (c + jnp.sqrt(y), None), 0.0, x)[0],
+     (jnp.array([1.0, 4.0, -1.0]),)),
+    ("div_int", "div", lambda a, b: a // b + a % 3, (jnp.arange(4), jnp.array([1, 2, 0, 1]))),
+    ("div_none", "div", lambda a, b: a // b, (jnp.arange(4), jnp.array([1, 2, 3, 1]))),
+    ("index_take", "index", lambda x, i: x[i], (jnp.arange(3.0), jnp.int32(5))),
+    ("index_negative", "index", lambda x, i: x[i], (jnp.arange(3.0), jnp.int32(-5))),
+    ("index_fancy", "index", lambda x, i: x[i], (jnp.arange(4.0), jnp.array([0, 7, 1]))),
+    ("index_dynamic_slice", "index", lambda x, i: lax.dynamic_slice(x, (i,), (2,)),
+     (jnp.arange(4.0), jnp.int32(3))),
+    ("index_dynamic_update", "index", lambda x, i: lax.dynamic_update_slice(x, jnp.ones(2), (i,)),
+     (jnp.arange(4.0), jnp.int32(3))),
+    ("index_scatter", "index", lambda x, i: x.at[i].add(1.0, mode="drop"),
+     (jnp.arange(4.0), jnp.array([1, 9]))),
+    ("index_ok", "index", lambda x, i: x[i] + x.at[i].set(0.0)[0], (jnp.arange(4.0), jnp.int32(2))),
+]
+
+
+@pytest.mark.parametrize("name,errors,f,args", AUTOMATIC, ids=[c[0] for c in AUTOMATIC])
+def test_automatic_checks_match_jax(name, errors, f, args):
+    ours, theirs = both(lambda check: f, args, errors)
+    assert ours == theirs
+
+
+def test_all_checks_first_error_is_reported():
+    def f(x, i):
+        y = jnp.log(x)  # NaN first
+        return y[i]  # then out of bounds
+    ours, theirs = both(lambda check: f, (jnp.array([-1.0, 2.0]), jnp.int32(4)), "all")
+    assert ours == theirs == "nan generated by primitive: log."
+
+
+@pytest.mark.parametrize("name,f,make_args", CORPUS, ids=CORPUS_IDS)
+def test_corpus_all_checks_agree_with_jax(name, f, make_args):
+    x = make_args()
+    e1, o1 = jax.jit(foldax.checkify(f, errors=foldax.all_checks))(x)
+    e2, o2 = jax.jit(jc.checkify(f, errors=jc.all_checks))(x)
+    chex.assert_trees_all_close(o1, o2, rtol=1e-5)
+    assert e1.get() == e2.get()
+
+
+@pytest.mark.parametrize("name,f,make_args", [c for c in CORPUS if c[0] in
+                                              ("custom_derivatives", "control_scan", "remat")],
+                         ids=["custom_derivatives", "control_scan", "remat"])
+def test_gradient_through_checkify_keeps_custom_rules(name, f, make_args):
+    x = make_args()
+    checked = lambda y: jnp.sum(foldax.checkify(f, errors=foldax.all_checks)(y)[1])  # noqa: E731
+    chex.assert_trees_all_close(jax.grad(checked)(x), jax.grad(lambda y: jnp.sum(f(y)))(x),
+                                rtol=1e-5)
+
+
+# -- grad: the primal computation is checked ----------------------------------------------------
+def checked_loss(check):
+    def loss(w):
+        check(jnp.all(w > 0), "weights must be positive, min {}", jnp.min(w))
+        return jnp.sum(jnp.log(w) ** 2)
+    return loss
+
+
+@pytest.mark.parametrize("w", [jnp.array([1.0, 2.0]), jnp.array([1.0, -2.0])])
+def test_checkify_of_grad_matches_jax(w):
+    e1, g1 = jax.jit(foldax.checkify(jax.grad(checked_loss(foldax.check))))(w)
+    e2, g2 = jax.jit(jc.checkify(jax.grad(checked_loss(jc.check))))(w)
+    chex.assert_trees_all_close(g1, g2)
+    assert e1.get() == e2.get()
+
+
+def test_checkify_of_foldax_grad_checks_the_primal():
+    w = jnp.array([1.0, -2.0])
+    e1, g1 = foldax.checkify(foldax.grad(checked_loss(foldax.check)))(w)
+    _, g2 = jc.checkify(jax.grad(checked_loss(jc.check)))(w)
+    chex.assert_trees_all_close(g1, g2)
+    assert e1.get() == "weights must be positive, min -2.0 (`check` failed)"
+
+
+# -- vmap ---------------------------------------------------------------------------------------
+def nonpositive(check):
+    def f(x):
+        check(x > 0, "nonpositive {}", x)
+        return x * 2
+    return f
+
+
+XS = jnp.array([1.0, 2.0, -3.0, -4.0])
+
+
+def test_vmap_of_checkify_matches_jax():
+    e1, o1 = jax.vmap(foldax.checkify(nonpositive(foldax.check)))(XS)
+    e2, o2 = jax.vmap(jc.checkify(nonpositive(jc.check)))(XS)
+    chex.assert_trees_all_close(o1, o2)
+    # JAX lists every failing element; foldax reports the first one, in the same words
+    assert e1.get() == e2.get().splitlines()[0] == "at mapped index 2: nonpositive -3.0 (`check` failed)"
+
+
+@pytest.mark.parametrize("vmap", [jax.vmap, foldax.vmap], ids=["jax.vmap", "foldax.vmap"])
+def test_checkify_of_vmap_reports_first_failing_index(vmap):
+    err, out = jax.jit(foldax.checkify(vmap(nonpositive(foldax.check))))(XS)
+    first = next(i for i, x in enumerate(np.asarray(XS)) if not x > 0)  # a plain Python loop
+    assert err.get() == f"at mapped index {first}: nonpositive {float(XS[first])} (`check` failed)"
+    chex.assert_trees_all_close(out, XS * 2)
+
+
+def test_nested_vmap_reports_both_indices():
+    xs = jnp.array([[1.0, 2.0], [3.0, -1.0]])
+    err, _ = foldax.checkify(jax.vmap(jax.vmap(nonpositive(foldax.check))))(xs)
+    assert err.get() == "at mapped index 1, 1: nonpositive -1.0 (`check` failed)"
+    err2, _ = jax.vmap(foldax.checkify(jax.vmap(nonpositive(foldax.check))))(xs)
+    assert err2.get() == err.get()
+
+
+def test_vmap_of_checkify_through_foldax_vmap():
+    err, _ = foldax.vmap(foldax.checkify(nonpositive(foldax.check)))(XS)
+    assert err.get() == "at mapped index 2: nonpositive -3.0 (`check` failed)"
+
+
+# -- batched while (JAX's checkify refuses it): against a plain Python loop ---------------------
+def counting(check):
+    def f(x):
+        def cond(c):
+            check(c[0] < 50, "condition saw {}", c[0])
+            return c[0] < 10
+        def body(c):
+            check(c[0] < 8, "reached {} at step {}", c[0], c[1])
+            return c[0] + 1, c[1] + 1
+        return lax.while_loop(cond, body, (x, 0))
+    return f
+
+
+def python_counting(x):
+    """The same loop in Python: the first failing check's message, per element."""
+    step = 0
+    if not x < 50:
+        return f"condition saw {x}"
+    while x < 10:
+        if not x < 8:
+            return f"reached {x} at step {step}"
+        x, step = x + 1, step + 1
+        if not x < 50:
+            return f"condition saw {x}"
+    return None
+
+
+@pytest.mark.parametrize("xs", [[0, 3, 9, 12], [12, 11, 60, 10], [9, 12, 3, 0], [60, 1, 2, 3],
+                                [10, 11, 12, 13]])
+def test_batched_while_against_python_loop(xs):
+    with pytest.raises(ValueError, match="batched while"):
+        jc.checkify(jax.vmap(counting(jc.check)))(jnp.array(xs))
+    err, out = jax.jit(foldax.checkify(jax.vmap(counting(foldax.check))))(jnp.array(xs))
+    messages = [python_counting(x) for x in xs]
+    expected = next((f"at mapped index {i}: {m} (`check` failed)"
+                     for i, m in enumerate(messages) if m), None)
+    assert err.get() == expected
+    chex.assert_trees_all_close(out[0], jnp.maximum(jnp.array(xs), 10))
+
+
+def test_batched_while_element_that_finished_reports_nothing():
+    def f(x):
+        def body(c):
+            foldax.check(c < 10, "body ran past ten with {}", c)
+            return c + 1
+        return lax.while_loop(lambda c: c < 10, body, x)
+    err, out = foldax.checkify(jax.vmap(f))(jnp.array([0, 9, 10, 25]))
+    assert err.get() is None  # elements 10 and 25 never enter the body
+    chex.assert_trees_all_close(out, jnp.array([10, 10, 10, 25]))
+
+
+# -- composition with foldax.jit, and the error value as a pytree ------------------------------
+def test_foldax_jit_of_checkify_and_error_pytree():
+    f = foldax.jit(foldax.checkify(positive_log(foldax.check), errors=foldax.all_checks))
+    err, _ = f(jnp.array([1.0, -1.0]))
+    assert err.get() == "log of non-positive [ 1. -1.] (min -1.0) (`check` failed)"
+    assert f(jnp.array([1.0, 2.0]))[0].get() is None
+    leaves, tree = jax.tree_util.tree_flatten(err)
+    assert jax.tree_util.tree_unflatten(tree, leaves).get() == err.get()
+
+
+def test_function_without_checks_leaves_no_trace():
+    prog = foldax.trace(foldax.checkify(lambda x: x * 2))(jnp.ones(3))
+    assert prog.num_equations == 1
+    err, out = foldax.checkify(lambda x: x * 2)(jnp.ones(3))
+    assert err.get() is None
+
+
+def test_throw_raises_check_error_with_source_line():
+    err, _ = foldax.checkify(nonpositive(foldax.check))(jnp.float32(-1.0))
+    with pytest.raises(foldax.errors.CheckError, match=r"nonpositive -1.0 \(`check` failed\)") as info:
+        err.throw()
+    assert "test_checks.py" in str(info.value)
+    assert isinstance(err.get_exception(), foldax.errors.CheckError)
