@@ -261,3 +261,38 @@ def register_source_exclusion(path: str) -> None:
     """Source lines reported for equations skip frames in ``path`` (a foldax wrapper module),
     pointing at the user's call instead."""
     source_info_util.register_exclusion(path)
+
+
+# -- autodiff (issue 3): custom derivatives, cotangent accumulation, partial evaluation ---------
+from jax._src import ad_util as _ad_util  # noqa: E402
+
+custom_lin_p = ad.custom_lin_p
+ValAccum = ad.ValAccum
+add_jaxvals = _ad_util.add_jaxvals
+zeros_like_aval = _ad_util.zeros_like_aval
+replace_internal_symbolic_zeros = _ad_util.replace_internal_symbolic_zeros
+replace_rule_output_symbolic_zeros = _ad_util.replace_rule_output_symbolic_zeros
+
+
+def partial_eval_jaxpr_custom(jaxpr: Jaxpr, in_unknowns: Sequence[bool],
+                              out_unknowns: Sequence[bool]) -> tuple[Jaxpr, Jaxpr, int]:
+    """JAX's jaxpr-to-jaxpr partial evaluation, saving every residual (no re-tracing).
+
+    Returns ``(known, staged, num_residuals)``: ``known`` maps the known inputs to the known
+    outputs followed by the residuals; ``staged`` maps the residuals followed by the unknown
+    inputs to the outputs marked in ``out_unknowns``. Both keep ``jaxpr``'s constvars.
+    """
+    known, staged, _, _, num_res = pe.partial_eval_jaxpr_custom(
+        jaxpr, list(in_unknowns), list(in_unknowns), list(out_unknowns), list(out_unknowns),
+        pe.everything_saveable)
+    # the staged jaxpr may also recompute known outputs of higher-order equations: keep only
+    # the requested ones (all available there, as they were ensured instantiated)
+    staged = staged.replace(outvars=[v for v, u in zip(jaxpr.outvars, out_unknowns) if u])
+    return known, staged, num_res
+
+
+def convert_element_type(x: Any, dtype: Any, weak_type: bool) -> Any:
+    """``x`` as ``dtype``, weakly typed or not (as JAX gives Jacobian blocks the input's type)."""
+    from jax._src.lax import lax as _lax
+
+    return _lax._convert_element_type(x, dtype, weak_type)

@@ -1,0 +1,301 @@
+"""Automatic differentiation: ``grad``, ``value_and_grad``, ``jvp``, ``vjp`` (and ΦML's
+``gradient``), with JAX's signatures and results.
+
+Each call traces the function into a Program, then interprets it: forward mode with the JVP
+interpreter (``forward.py``), reverse mode by linearizing (``linearize.py``) and running the linear
+part backwards (``transpose.py``). Everything is evaluated by binding primitives, so these compose
+with ``foldax.jit``, ``jax.jit``, ``vmap`` and with each other (``grad(grad(f))``).
+
+Beyond JAX: ``wrt='x'``, ``'x,y'`` or a tuple of names selects parameters by name (ΦML);
+NumPy arrays and Python numbers that are differentiated become variables for the call (Python
+ints become floats); a dataclass model's gradient is the same dataclass, with gradients in its
+variable fields and its other fields unchanged (so optax can apply it directly); static leaves
+(strings, functions in an equinox Module, ...) get ``None``; a foldax Tensor loss with only batch
+dimensions is summed over them.
+
+Example:
+    >>> import foldax
+    >>> def loss(x, y):
+    ...     return x ** 2 * y
+    >>> foldax.grad(loss, wrt="x,y")(3.0, 2.0)
+    (Array(12., dtype=float32, weak_type=True), Array(9., dtype=float32, weak_type=True))
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+from foldax._compat import ClosedJaxpr
+from foldax.errors import FoldaxTypeError, FoldaxValueError
+from foldax.pytrees.leaves import STATIC, leaf_kind
+from foldax.pytrees.tree import flatten, unflatten
+from foldax._compat import float0
+from foldax.transforms.diff_inputs import (
+    Selection, Targets, canonical_tangent_dtype, dtype_of, zero_cotangent, zeros_for,
+)
+from foldax.transforms.diff_outputs import OutputRecorder, scalar_loss, split_aux
+from foldax.transforms.forward import JVPInterpreter
+from foldax.transforms.linearize import Linearized, linearize
+from foldax.transforms.program import TRACED, VARIABLE, Program
+from foldax.transforms.trace import function_name, trace_program
+
+
+def _no_reduce_axes(reduce_axes: Sequence, what: str) -> None:
+    if reduce_axes:
+        raise FoldaxValueError(f"{what}(reduce_axes={reduce_axes!r}): reduce_axes is not supported "
+                               f"(JAX removed it too); sum over named axes inside the function.")
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = (),
+                   *, wrt: str | Sequence[str] | None = None) -> Callable:
+    """``fun``'s value and its gradient with respect to ``argnums`` (or the parameters named in
+    ``wrt``): ``(value, grad)``, or ``((value, aux), grad)`` with ``has_aux``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.value_and_grad(lambda w: jnp.sum(w ** 2))(jnp.arange(3.0))
+        (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
+    """
+    _no_reduce_axes(reduce_axes, "value_and_grad")
+    selection = Selection(fun, argnums, wrt, "value_and_grad")
+    split = functools.partial(split_aux, has_aux=has_aux, where=selection.describe())
+
+    @functools.wraps(fun)
+    def value_and_grad_fun(*args: Any, **kwargs: Any) -> tuple:
+        value, aux, grads = differentiate(fun, selection, args, kwargs, split, holomorphic,
+                                          allow_int)
+        return ((value, aux), grads) if has_aux else (value, grads)
+
+    return value_and_grad_fun
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = (), *,
+         wrt: str | Sequence[str] | None = None) -> Callable:
+    """The gradient of the scalar function ``fun`` with respect to ``argnums`` (positions) or
+    ``wrt`` (parameter names: ``'x'``, ``'x,y'`` or a tuple). Returns one gradient for an int /
+    a single name, else a tuple; ``(grad, aux)`` with ``has_aux``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.grad(lambda x, y: jnp.sum(x * y), argnums=(0, 1))(jnp.ones(2), jnp.arange(2.))
+        (Array([0., 1.], dtype=float32), Array([1., 1.], dtype=float32))
+    """
+    _no_reduce_axes(reduce_axes, "grad")
+    selection = Selection(fun, argnums, wrt, "grad")
+    split = functools.partial(split_aux, has_aux=has_aux, where=selection.describe())
+
+    @functools.wraps(fun)
+    def grad_fun(*args: Any, **kwargs: Any) -> Any:
+        _, aux, grads = differentiate(fun, selection, args, kwargs, split, holomorphic, allow_int)
+        return (grads, aux) if has_aux else grads
+
+    return grad_fun
+
+
+def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
+             get_output: bool = True) -> Callable:
+    """ΦML's spelling: ``gradient(f, wrt='x,y', get_output=True)(...)`` returns
+    ``(output, grad)`` (``grad`` only with ``get_output=False``). If ``f`` returns a tuple or list,
+    its first element is the loss and the whole result is the output.
+
+    Example:
+        >>> import foldax
+        >>> foldax.gradient(lambda x, y: x ** 2 * y, wrt="x")(x=1.0, y=1.0)
+        (Array(1., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
+    """
+    selection = Selection(f, None, wrt, "gradient")
+
+    def split(out: Any) -> tuple[Any, Any]:
+        return out, None
+
+    def loss_of(out: Any) -> Any:
+        return out[0] if isinstance(out, (tuple, list)) and out else out
+
+    @functools.wraps(f)
+    def gradient_fun(*args: Any, **kwargs: Any) -> Any:
+        value, _, grads = differentiate(f, selection, args, kwargs, split, False, False, loss_of)
+        return (value, grads) if get_output else grads
+
+    return gradient_fun
+
+
+def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict,
+                  split: Callable[[Any], tuple], holomorphic: bool, allow_int: bool,
+                  loss_of: Callable[[Any], Any] = lambda value: value) -> tuple[Any, Any, Any]:
+    """``(value, aux, gradients)`` of one call: trace, linearize, transpose."""
+    targets = Targets(selection, args, kwargs, promote_ints=True, allow_int=allow_int,
+                      holomorphic=holomorphic)
+    where = selection.describe()
+
+    def traced(*a: Any, **k: Any) -> tuple:
+        value, aux = split(fun(*a, **k))
+        return scalar_loss(loss_of(value), where, holomorphic), value, aux
+
+    traced.__name__ = function_name(fun)
+    program = trace_program(traced, targets.args, targets.kwargs,
+                            make_variable=targets.make_variable)
+    variables, diff = targets.variables(program), targets.differentiated(program)
+    if program.out_leaves[0] is TRACED:
+        n_traced = sum(s is TRACED for s in program.out_leaves)
+        lin = linearize(program, variables, diff, outputs=[i == 0 for i in range(n_traced)])
+        seed = jax.lax.full_like(lin.outputs[0], 1)
+        cts = _expand(lin.active, lin.transpose([seed] + [None] * (n_traced - 1)))
+        outputs = lin.outputs
+    else:  # the loss does not depend on the differentiated inputs
+        outputs, cts = program.evaluate(variables), [None] * len(diff)
+    _, value, aux = program.assemble(outputs)
+    return value, aux, targets.gradients(program, [c for c, d in zip(cts, diff) if d])
+
+
+def _expand(active: Sequence[bool], cts: Sequence) -> list:
+    """Cotangents of the active inputs spread over all variable inputs (``None`` elsewhere)."""
+    it = iter(cts)
+    return [next(it) if a else None for a in active]
+
+
+# -- forward mode ---------------------------------------------------------------------------------
+def _check_tuple(x: Any, what: str, name: str) -> tuple:
+    if not isinstance(x, (tuple, list)):
+        raise FoldaxTypeError(
+            f"{what}: {name} must be a tuple or list with one entry per positional argument, "
+            f"found {type(x).__name__}. Wrap a single argument as ({name[:-1]},).")
+    return tuple(x)
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
+    """Forward mode: ``(fun(*primals), J @ tangents)`` (plus ``aux`` with ``has_aux``).
+    Integer and boolean primals take ``float0`` tangents; NumPy and Python-number primals are
+    differentiated too.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.jvp(jnp.sin, (0.0,), (2.0,))
+        (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
+    """
+    where = f"jvp({function_name(fun)})"
+    primals, tangents = _check_tuple(primals, where, "primals"), _check_tuple(tangents, where, "tangents")
+    p_leaves, p_tree = flatten(primals)
+    t_leaves, t_tree = flatten(tangents)
+    if p_tree != t_tree:
+        raise FoldaxValueError(
+            f"{where}: primals and tangents must have the same tree structure, found {p_tree} and "
+            f"{t_tree}.")
+    for n, (p, t) in enumerate(zip(p_leaves, t_leaves)):
+        _check_tangent(p, t, f"{where}: tangent leaf {n}")
+    recorder = OutputRecorder(fun, has_aux, where)
+    program = trace_program(recorder, primals, {},
+                            make_variable=[leaf_kind(p) != STATIC for p in p_leaves], name=where)
+    values = [(p, None if dtype_of(t) == float0 else t)
+              for p, t, s in zip(p_leaves, t_leaves, program.in_leaves) if s is VARIABLE]
+    outs = JVPInterpreter().run(program.jaxpr, *values)
+    out, aux = program.assemble([p for p, _ in outs])
+    out_tangents = _output_tangents(program, recorder, [t for _, t in outs])
+    return (out, out_tangents, aux) if has_aux else (out, out_tangents)
+
+
+def _check_tangent(p: Any, t: Any, where: str) -> None:
+    if leaf_kind(p) == STATIC:
+        return
+    p_dtype, t_dtype = dtype_of(p), dtype_of(t)
+    expected = canonical_tangent_dtype(p_dtype)
+    python_scalar = type(t) in (int, float, complex)
+    same = t_dtype == expected or (expected != float0 and python_scalar) or (
+        expected != float0 and canonical_tangent_dtype(t_dtype) == expected)
+    if np.shape(p) != np.shape(t) or not same:
+        raise FoldaxTypeError(
+            f"{where} has shape {np.shape(t)} and dtype {t_dtype}, but its primal has shape "
+            f"{np.shape(p)} and dtype {p_dtype}: a tangent must have the primal's shape and "
+            f"tangent dtype {expected} (float0 for integer and boolean primals).")
+
+
+def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents: Sequence) -> Any:
+    """The tangent tree of the (non-aux) output: zeros for untouched or constant outputs."""
+    it = iter(zip(program.out_avals, traced_tangents))
+    leaves = []
+    for slot in program.out_leaves[:recorder.num_leaves]:
+        if slot is TRACED:
+            aval, t = next(it)
+            leaves.append(zeros_for(aval.shape, aval.dtype) if t is None else t)
+        else:
+            leaves.append(None if leaf_kind(slot) == STATIC else zero_cotangent(slot))
+    return unflatten(recorder.tree, leaves)
+
+
+# -- reverse mode ---------------------------------------------------------------------------------
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequence = ()) -> tuple:
+    """Reverse mode: ``(fun(*primals), pullback)`` (plus ``aux`` with ``has_aux``), where
+    ``pullback(cotangent)`` returns one cotangent per primal (a tuple). Integer and boolean
+    primals get ``float0`` cotangents.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> y, pullback = foldax.vjp(lambda x: x * 3.0, jnp.ones(2))
+        >>> pullback(jnp.array([1.0, 2.0]))
+        (Array([3., 6.], dtype=float32),)
+    """
+    _no_reduce_axes(reduce_axes, "vjp")
+    where = f"vjp({function_name(fun)})"
+    selection = Selection(lambda *a: None, tuple(range(len(primals))), None, "vjp")
+    targets = Targets(selection, primals, {}, promote_ints=False, allow_int=True)
+    recorder = OutputRecorder(fun, has_aux, where)
+    program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable,
+                            name=where)
+    lin = linearize(program, targets.variables(program), targets.differentiated(program))
+    out, aux = program.assemble(lin.outputs)
+    pullback = Pullback(lin, program, targets, recorder, where)
+    return (out, pullback, aux) if has_aux else (out, pullback)
+
+
+class Pullback:
+    """The linear map ``cotangent of the output -> cotangents of the primals`` of ``vjp``.
+
+    A pytree (its leaves are the residuals), so it can be returned from ``jit`` like JAX's.
+    """
+
+    def __init__(self, lin: Linearized, program: Program, targets: Targets,
+                 recorder: OutputRecorder, where: str) -> None:
+        self.lin, self.program, self.targets = lin, program, targets
+        self.recorder, self.where = recorder, where
+
+    def __call__(self, cotangent: Any) -> tuple:
+        program, where = self.program, self.where
+        leaves, tree = flatten(cotangent)
+        if tree != self.recorder.tree:
+            raise FoldaxValueError(
+                f"{where}: the cotangent must have the output's tree structure "
+                f"{self.recorder.tree}, found {tree}.")
+        cts = []
+        for n, (slot, ct) in enumerate(zip(program.out_leaves[:self.recorder.num_leaves], leaves)):
+            if slot is TRACED:
+                aval = program.out_avals[len(cts)]
+                if np.shape(ct) != aval.shape:
+                    raise FoldaxValueError(
+                        f"{where}: cotangent leaf {n} has shape {np.shape(ct)}, but the output "
+                        f"it belongs to has shape {aval.shape} ({aval.dtype}).")
+                cts.append(None if dtype_of(ct) == float0 else ct)
+        cts += [None] * (len(self.lin.outputs) - len(cts))
+        grads = _expand(self.lin.active, self.lin.transpose(cts))
+        diff = self.targets.differentiated(program)
+        return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
+
+
+def _flatten_pullback(pb: Pullback) -> tuple:
+    lin = pb.lin
+    return (lin.residuals, list(lin.linear.consts)), (pb, len(lin.residuals))
+
+
+def _unflatten_pullback(aux: tuple, children: Any) -> Pullback:
+    pb, _ = aux
+    residuals, consts = children
+    lin = dataclasses.replace(pb.lin, residuals=list(residuals),
+                              linear=ClosedJaxpr(pb.lin.linear.jaxpr, list(consts)))
+    return Pullback(lin, pb.program, pb.targets, pb.recorder, pb.where)
+
+
+jax.tree_util.register_pytree_node(Pullback, _flatten_pullback, _unflatten_pullback)

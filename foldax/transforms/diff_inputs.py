@@ -1,0 +1,244 @@
+"""What a derivative is taken with respect to: ``argnums`` or ``wrt`` names, and per leaf.
+
+``Selection`` validates ``argnums``/``wrt`` when a transformation is created; ``Targets`` resolves
+it for one call: which leaves of ``(args, kwargs)`` are differentiated (NumPy arrays and Python
+numbers among them become variables for the call), dtype checks, and rebuilding per-argument
+results (gradients, Jacobian blocks) from per-leaf ones. A dataclass argument yields a result of
+the same dataclass: only its variable fields are leaves, the others live in the tree structure.
+
+Example:
+    >>> sel = Selection(lambda x, y: x * y, None, "y", "grad")
+    >>> Targets(sel, (1.0,), {"y": 2.0}, promote_ints=True).make_variable
+    [False, True]
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+from foldax._compat import float0
+from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError
+from foldax.pytrees.leaves import STATIC, leaf_kind
+from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.program import VARIABLE, Program
+from foldax.transforms.trace import function_name
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _signature(fun: Callable) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None
+
+
+class Selection:
+    """The arguments selected by ``argnums`` (positions) or ``wrt`` (parameter names, ΦML).
+
+    ``single``: the result is one value (``argnums=0``, ``wrt='x'``), not a tuple.
+    """
+
+    def __init__(self, fun: Callable, argnums: int | Sequence[int] | None,
+                 wrt: str | Sequence[str] | None, what: str) -> None:
+        if not callable(fun):
+            raise FoldaxTypeError(f"{what}(fun=...): expected a callable, found {type(fun).__name__}.")
+        self.what, self.fname, self.signature = what, function_name(fun), _signature(fun)
+        self.argnums: tuple[int, ...] = ()
+        self.names: tuple[str, ...] = ()
+        if wrt is not None:
+            if argnums not in (None, 0):
+                raise FoldaxValueError(
+                    f"{what}({self.fname}, argnums={argnums!r}, wrt={wrt!r}): pass either argnums "
+                    f"(positions) or wrt (parameter names), not both.")
+            self.names, self.single = self._parse_names(wrt)
+        else:
+            self.argnums, self.single = self._parse_argnums(0 if argnums is None else argnums)
+
+    def describe(self) -> str:
+        if self.names:
+            return f"{self.what}({self.fname}, wrt={','.join(self.names)!r})"
+        nums = self.argnums[0] if self.single else self.argnums
+        return f"{self.what}({self.fname}, argnums={nums})"
+
+    def _parse_argnums(self, argnums: Any) -> tuple[tuple[int, ...], bool]:
+        single = not isinstance(argnums, (tuple, list))
+        nums = (argnums,) if single else tuple(argnums)
+        if not nums or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                               for i in nums):
+            raise FoldaxTypeError(
+                f"{self.what}({self.fname}, argnums={argnums!r}): argnums must be an int or a "
+                f"non-empty tuple of ints (positions of the arguments to differentiate).")
+        return tuple(int(i) for i in nums), single
+
+    def _parse_names(self, wrt: Any) -> tuple[tuple[str, ...], bool]:
+        if isinstance(wrt, str):
+            names, single = tuple(n.strip() for n in wrt.split(",") if n.strip()), "," not in wrt
+        elif isinstance(wrt, (tuple, list)) and all(isinstance(n, str) for n in wrt):
+            names, single = tuple(wrt), False
+        else:
+            names, single = (), False
+        if not names:
+            raise FoldaxTypeError(
+                f"{self.what}({self.fname}, wrt={wrt!r}): wrt must name parameters: 'x', 'x,y' or "
+                f"a tuple of names.")
+        params = self._parameters()
+        if params is not None:
+            known = [p.name for p in params.values() if p.kind != p.VAR_POSITIONAL
+                     and p.kind != p.VAR_KEYWORD]
+            open_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+            for n in names:
+                if n not in known and not open_kwargs:
+                    raise FoldaxValueError(
+                        f"{self.what}({self.fname}, wrt={wrt!r}): {self.fname} has no parameter "
+                        f"'{n}'; its parameters are {known}.")
+        return names, single
+
+    def _parameters(self) -> Any:
+        return None if self.signature is None else self.signature.parameters
+
+    # -- resolving one call --------------------------------------------------------------------
+    def bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[tuple[int, Any]]]:
+        """``(args, kwargs, keys)``: ``keys`` locate each selected argument, ``(0, position)`` or
+        ``(1, keyword)``; a selected parameter left at its default is passed explicitly."""
+        if not self.names:
+            keys = []
+            for i in self.argnums:
+                j = i + len(args) if i < 0 else i
+                if not 0 <= j < len(args):
+                    raise FoldaxIndexError(
+                        f"{self.describe()}: argnums contains {i}, but {self.fname} was called "
+                        f"with {len(args)} positional argument(s). Pass that argument "
+                        f"positionally, fix argnums, or select parameters by name with wrt='name'.")
+                keys.append((0, j))
+            return args, kwargs, keys
+        params = self._parameters() or {}
+        keys, kwargs = [], dict(kwargs)
+        positional = [n for n, p in params.items() if p.kind in _POSITIONAL]
+        for n in self.names:
+            if n in positional and positional.index(n) < len(args):
+                keys.append((0, positional.index(n)))
+            elif n in kwargs:
+                keys.append((1, n))
+            elif n in params and params[n].default is not inspect.Parameter.empty \
+                    and params[n].kind != inspect.Parameter.POSITIONAL_ONLY:
+                kwargs[n] = params[n].default
+                keys.append((1, n))
+            else:
+                raise FoldaxTypeError(
+                    f"{self.describe()}: the call passes no argument '{n}' to {self.fname}; pass "
+                    f"it positionally or as {n}=... .")
+        return args, kwargs, keys
+
+
+def dtype_of(x: Any) -> np.dtype:
+    dtype = getattr(x, "dtype", None)
+    return np.dtype(np.asarray(x).dtype if dtype is None else dtype)
+
+
+def _promote_int(x: Any) -> Any:
+    return float(x) if type(x) is int else x
+
+
+class Targets:
+    """The differentiated leaves of one call (see the module docstring).
+
+    ``promote_ints``: Python ints that are differentiated become floats (ΦML's behaviour);
+    integer and boolean arrays follow JAX: an error unless ``allow_int`` (then float0 zeros).
+    """
+
+    def __init__(self, selection: Selection, args: tuple, kwargs: dict, *, promote_ints: bool,
+                 allow_int: bool = False, holomorphic: bool = False) -> None:
+        args, kwargs, keys = selection.bind(tuple(args), dict(kwargs))
+        if promote_ints:
+            args = tuple(jax.tree_util.tree_map(_promote_int, a) if (0, i) in keys else a
+                         for i, a in enumerate(args))
+            kwargs = {k: jax.tree_util.tree_map(_promote_int, v) if (1, k) in keys else v
+                      for k, v in kwargs.items()}
+        self.selection, self.args, self.kwargs, self.keys = selection, args, kwargs, keys
+        self.leaves, self.in_tree = flatten((args, kwargs))
+        paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((args, kwargs))[0]]
+        position = {key: n for n, key in enumerate(keys)}
+        self.target_of = [position.get((path[0].idx, _key(path[1]))) for path in paths]
+        self.target_trees = [flatten(args[i] if kind == 0 else kwargs[i])[1] for kind, i in keys]
+        self.make_variable = [t is not None and leaf_kind(x) != STATIC
+                              for t, x in zip(self.target_of, self.leaves)]
+        for n, (x, var) in enumerate(zip(self.leaves, self.make_variable)):
+            if var:
+                self._check_dtype(x, paths[n], allow_int, holomorphic)
+
+    def _check_dtype(self, x: Any, path: Any, allow_int: bool, holomorphic: bool) -> None:
+        dtype = dtype_of(x)
+        where = f"{self.selection.describe()}: input leaf {_path_text(path)}"
+        if holomorphic and not np.issubdtype(dtype, np.complexfloating):
+            raise NonDifferentiableError(
+                f"{where} has dtype {dtype}, but holomorphic=True requires complex inputs. "
+                f"Convert it with .astype(complex) or drop holomorphic=True.")
+        if not np.issubdtype(dtype, np.inexact) and not allow_int:
+            raise NonDifferentiableError(
+                f"{where} has dtype {dtype}; only float and complex values can be differentiated "
+                f"(JAX: grad requires real- or complex-valued inputs). Convert it to float, pass "
+                f"allow_int=True to get float0 zeros for it, make it a static or value field of "
+                f"your dataclass, or pass it in an argument that is not differentiated.")
+
+    # -- the Program's view ------------------------------------------------------------------
+    def variables(self, program: Program) -> list:
+        """The values of the Program's variable inputs, in order."""
+        return [x for x, s in zip(self.leaves, program.in_leaves) if s is VARIABLE]
+
+    def differentiated(self, program: Program) -> list[bool]:
+        """Per variable input of the Program: whether it is differentiated."""
+        return [t is not None for t, s in zip(self.target_of, program.in_leaves) if s is VARIABLE]
+
+    def build(self, per_leaf: Callable[[int, Any], Any]) -> Any:
+        """The selected arguments with every leaf ``x`` (at leaf index ``n``) replaced by
+        ``per_leaf(n, x)`` for variables and by ``None`` for static leaves; one value or a
+        tuple, as selected."""
+        groups: list[list] = [[] for _ in self.keys]
+        for n, (x, t, var) in enumerate(zip(self.leaves, self.target_of, self.make_variable)):
+            if t is not None:
+                groups[t].append(per_leaf(n, x) if var else None)
+        out = tuple(unflatten(tree, g) for tree, g in zip(self.target_trees, groups))
+        return out[0] if self.selection.single else out
+
+    def gradients(self, program: Program, cts: Sequence) -> Any:
+        """Gradients from the cotangents of the differentiated variable inputs (``None`` for
+        zero): zeros where none arrived, float0 zeros for integers, ``None`` for static leaves."""
+        ct_of_leaf, it = {}, iter(cts)
+        for n, (t, s) in enumerate(zip(self.target_of, program.in_leaves)):
+            if s is VARIABLE and t is not None:
+                ct_of_leaf[n] = next(it)
+        return self.build(lambda n, x: zero_cotangent(x) if ct_of_leaf[n] is None
+                          else ct_of_leaf[n])
+
+
+def canonical_tangent_dtype(dtype: Any) -> np.dtype:
+    """The tangent dtype of values of ``dtype``: float0 for integers and booleans."""
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.inexact):
+        return np.dtype(float0)
+    return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+
+
+def zeros_for(shape: tuple, dtype: Any) -> Any:
+    """Zero tangents of this shape for values of ``dtype`` (float0 for integers)."""
+    dtype = canonical_tangent_dtype(dtype)
+    return np.zeros(shape, float0) if dtype == float0 else jax.numpy.zeros(shape, dtype)
+
+
+def zero_cotangent(x: Any, extra_shape: tuple = ()) -> Any:
+    """Zeros shaped like ``extra_shape + shape(x)`` with ``x``'s tangent dtype."""
+    return zeros_for(tuple(extra_shape) + tuple(np.shape(x)), dtype_of(x))
+
+
+def _key(k: Any) -> Any:
+    return getattr(k, "idx", getattr(k, "key", k))
+
+
+def _path_text(path: Any) -> str:
+    text = jax.tree_util.keystr(tuple(path))
+    return text.replace("[0]", "args", 1) if text.startswith("[0]") else \
+        text.replace("[1]", "kwargs", 1)
