@@ -223,9 +223,11 @@ def check(pred: Any, msg: str, *fmt_args: Any, **fmt_kwargs: Any) -> None:
     spec = CheckSpec(msg, fmt_tree, constants)
     pred = _scalar_predicate(pred, msg)
     if not is_tracer(pred):
-        if not bool(pred):
+        if bool(pred):
+            return
+        if not any(is_tracer(x) for x in traced):
             raise CheckError(spec.format([np.asarray(x) for x in traced]))
-        return
+    # traced: decided when run (or at trace time, if folding makes the predicate a constant)
     check_p.bind(pred, *traced, spec=spec, batch_ndim=0)
 
 
