@@ -36,5 +36,8 @@ from foldax.transforms.checks import (  # noqa: E402
 # --- random (issue 5) ---
 from foldax import random  # noqa: E402
 # --- tensors and linear (issue 6) ---
+from foldax import tensors  # noqa: E402
+from foldax.transforms.linear import matrix_from_function  # noqa: E402
 # --- inspect (issue 7) ---
 # --- serialisation (issue 8) ---
+from foldax.serialisation import load, save  # noqa: E402

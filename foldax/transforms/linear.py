@@ -347,7 +347,21 @@ def matrix_from_function(f: Callable, x: Any, *args: Any, **kwargs: Any) -> tupl
         inputs.append(Affine(idx, idx + offsets[i], np.ones(sizes[i], dtype),
                              np.zeros(shape, dtype), shape, dtype))
     outs = LinearInterpreter().run(program.jaxpr, *inputs, *params)
-    return _assemble(outs, int(offsets[-1]))
+    matrix, bias = _assemble(outs, int(offsets[-1]))
+    return _named(matrix, bias, x, program)
+
+
+def _named(matrix: Any, bias: Any, x: Any, program: Any) -> tuple[Any, Any]:
+    """For named-dimension tensors: a SparseMatrix with row/column dims and a Tensor bias."""
+    from foldax.tensors import Tensor, is_tensor
+    from foldax.tensors.sparse import SparseMatrix
+
+    from foldax.transforms.program import TRACED
+
+    out = program.assemble([None] * sum(s is TRACED for s in program.out_leaves))
+    if not (is_tensor(x) and is_tensor(out)):
+        return matrix, bias
+    return SparseMatrix(matrix, out.shape, x.shape), Tensor(bias.reshape(out.shape.sizes), out.shape)
 
 
 def _first_arg_mask(x: Any, args: tuple, kwargs: dict) -> list[bool]:
