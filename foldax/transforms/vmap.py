@@ -286,7 +286,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
         raise FoldaxTypeError(f"vmap(fun=...): expected a callable, found {type(fun).__name__}.")
     mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
 
-    @functools.wraps(fun)
+    @functools.wraps(fun, updated=())  # not fun.__dict__: a wrapper's state is its own
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         return mapped(*args, **kwargs)
 
