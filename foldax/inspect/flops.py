@@ -1,0 +1,107 @@
+"""FLOP estimates of single equations, one rule per primitive.
+
+The model (the one XLA's cost analysis uses for these primitives):
+
+* ``dot_general``: ``2 * output size * contracted size``; ``conv_general_dilated``:
+  ``2 * output size * input features per group * kernel window`` (padding counted as work);
+* reductions (``reduce_sum``, ``reduce_max``, ``argmax``, ...): ``input size - output size``;
+* ``integer_pow``: the multiplications of exponentiation by squaring, per element;
+* data movement and bookkeeping (reshape, broadcast, slice, gather, transpose, select,
+  convert, iota, copy, ...): 0;
+* every other first-order primitive (arithmetic, comparisons, transcendentals, cumulative
+  sums, sorts, ...): 1 per output element.
+
+Higher-order primitives are not counted here: their bodies are (see ``figures``). Register a
+rule for another primitive with ``register_flops``.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> closed = jax.make_jaxpr(jnp.dot)(jnp.ones((8, 16)), jnp.ones((16, 4)))
+    >>> equation_flops(closed.jaxpr.eqns[0])
+    1024
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from foldax._compat import JaxprEqn
+
+FlopRule = Callable[[JaxprEqn], int]
+FLOP_RULES: dict[str, FlopRule] = {}
+
+# Primitives that move, reinterpret or select data, or only carry structure: no arithmetic.
+MOVEMENT = frozenset("""
+    reshape broadcast_in_dim squeeze expand_dims transpose slice dynamic_slice
+    dynamic_update_slice gather concatenate pad rev select_n convert_element_type copy copy_p
+    iota bitcast_convert_type device_put sharding_constraint split tile stack unstack real imag
+    optimization_barrier stop_gradient random_bits random_seed random_wrap random_unwrap
+    random_fold_in random_split threefry2x32 pvary mesh_cast reshard axis_index create_token
+    after_all full_like empty
+""".split())
+
+
+def register_flops(*primitive_names: str) -> Callable[[FlopRule], FlopRule]:
+    """Decorator registering ``rule(eqn) -> flops`` for primitives given by name.
+
+    Example:
+        >>> @register_flops("my_op")
+        ... def _my_op(eqn):
+        ...     return 3 * _size(eqn.outvars[0].aval)
+        >>> del FLOP_RULES["my_op"]
+    """
+
+    def decorate(rule: FlopRule) -> FlopRule:
+        for name in primitive_names:
+            FLOP_RULES[name] = rule
+        return rule
+
+    return decorate
+
+
+def _size(aval: object) -> int:
+    return int(math.prod(getattr(aval, "shape", ())))
+
+
+def _out_size(eqn: JaxprEqn) -> int:
+    return sum(_size(v.aval) for v in eqn.outvars)
+
+
+def equation_flops(eqn: JaxprEqn) -> int:
+    """The FLOP estimate of one first-order equation (see the module docstring)."""
+    name = eqn.primitive.name
+    rule = FLOP_RULES.get(name)
+    if rule is not None:
+        return int(rule(eqn))
+    if name in MOVEMENT:
+        return 0
+    return _out_size(eqn)
+
+
+@register_flops("dot_general")
+def _dot_general(eqn: JaxprEqn) -> int:
+    (lhs_contract, _), _ = eqn.params["dimension_numbers"]
+    shape = eqn.invars[0].aval.shape
+    contracted = math.prod(shape[d] for d in lhs_contract)
+    return 2 * _out_size(eqn) * contracted
+
+
+@register_flops("conv_general_dilated")
+def _conv(eqn: JaxprEqn) -> int:
+    rhs_spec = eqn.params["dimension_numbers"].rhs_spec  # (out feature, in feature, *spatial)
+    rhs = eqn.invars[1].aval.shape
+    window = math.prod(rhs[d] for d in rhs_spec[2:])
+    return 2 * _out_size(eqn) * rhs[rhs_spec[1]] * window
+
+
+@register_flops("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
+                "reduce_or", "reduce_xor", "argmax", "argmin")
+def _reduction(eqn: JaxprEqn) -> int:
+    return max(0, sum(_size(a.aval) for a in eqn.invars) - _out_size(eqn))
+
+
+@register_flops("integer_pow")
+def _integer_pow(eqn: JaxprEqn) -> int:
+    y = abs(int(eqn.params["y"]))
+    multiplies = 0 if y < 2 else y.bit_length() - 1 + bin(y).count("1") - 1
+    return _out_size(eqn) * (multiplies + (eqn.params["y"] < 0))
