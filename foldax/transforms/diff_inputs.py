@@ -22,7 +22,7 @@ import numpy as np
 from foldax._compat import float0
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
-from foldax.pytrees.tree import flatten, unflatten
+from foldax.pytrees.tree import flatten, map_variables, unflatten
 from foldax.transforms.program import VARIABLE, Program
 from foldax.transforms.trace import function_name
 
@@ -154,9 +154,9 @@ class Targets:
                  allow_int: bool = False, holomorphic: bool = False) -> None:
         args, kwargs, keys = selection.bind(tuple(args), dict(kwargs))
         if promote_ints:
-            args = tuple(jax.tree_util.tree_map(_promote_int, a) if (0, i) in keys else a
+            args = tuple(map_variables(_promote_int, a) if (0, i) in keys else a
                          for i, a in enumerate(args))
-            kwargs = {k: jax.tree_util.tree_map(_promote_int, v) if (1, k) in keys else v
+            kwargs = {k: map_variables(_promote_int, v) if (1, k) in keys else v
                       for k, v in kwargs.items()}
         self.selection, self.args, self.kwargs, self.keys = selection, args, kwargs, keys
         self.leaves, self.in_tree = flatten((args, kwargs))

@@ -85,8 +85,9 @@ def _describe(x: Any) -> str:
         return f"a {type(x).__name__} of length {len(x)}"
     if x is None:
         return "None"
-    shape = np.shape(x) if leaf_kind(x) != STATIC else None
-    return f"a {type(x).__name__}" + (f" of shape {shape}" if shape else "")
+    if leaf_kind(x) != STATIC:
+        return f"an array of shape {np.shape(x)} ({dtype_of(x)})"
+    return f"a {type(x).__name__}"
 
 
 class OutputRecorder:

@@ -86,7 +86,14 @@ class JVPInterpreter(Interpreter):
             out_p, out_t = jvp(primals, tangents, **params)
             return (out_p, out_t) if multiple else ([out_p], [out_t])
 
-        return self.apply(rule, invals)
+        try:
+            return self.apply(rule, invals)
+        except NotImplementedError as e:
+            if isinstance(e, MissingRuleError):
+                raise
+            raise MissingRuleError(
+                f"differentiation: JAX's rule for the primitive '{eqn.primitive}' (used at "
+                f"{eqn_source_line(eqn)}) does not cover this use: {e}") from e
 
     def apply(self, rule: JVPRule, invals: Sequence) -> list:
         """Run a JVP rule on ``invals``' tangents (``None`` passed as JAX's symbolic ``Zero``);

@@ -178,4 +178,11 @@ def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list
             f"cotangent per arg (None for non-linear args), or a foldax rule with "
             f"`@foldax.transforms.transpose.TransposeInterpreter.register_transpose({prim}_p)`. "
             f"Forward mode (jvp, jacfwd) needs only the JVP rule.")
-    return interp.apply(functional, cts, avals)
+    try:
+        return interp.apply(functional, cts, avals)
+    except NotImplementedError as e:
+        if isinstance(e, MissingRuleError):
+            raise
+        raise MissingRuleError(
+            f"reverse-mode differentiation: JAX's transpose rule for the primitive '{prim}' "
+            f"(used at {eqn_source_line(eqn)}) does not cover this use: {e}") from e
