@@ -31,7 +31,6 @@ import os
 import string
 from typing import Any, Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

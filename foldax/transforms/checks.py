@@ -2,22 +2,12 @@
 
 The error value is the interpreter's *state* (``get_state``/``set_state``): ``[failed, code,
 index, *payload slots]`` (see ``check_error``), so the interpreter core's generic rules carry it
-into and out of ``jit``, ``closed_call``, ``remat``, ``cond`` (every branch) and ``scan`` (as a
-carry). The first failure wins: later failures leave the error unchanged. Rules of its own:
-
-* ``check_p`` (``foldax.check``) and the automatic checks (``check_rules``) update the error;
-* ``while``: the condition's checks run on the initial carry and, inside the body, on each new
-  carry (the loop itself only evaluates the predicate). A *batched* predicate (a ``while`` under
-  ``jax.vmap`` whose condition differs per element, which JAX's checkify refuses) gets one error
-  per batch element, so an element that has finished does not report checks of the iterations it
-  sits out; they are reduced to the first failing element after the loop;
-* ``custom_jvp_call``/``custom_vjp_call`` are bound unchanged, so an outer ``grad`` still uses the
-  custom rule, and their primal body is interpreted alongside for its checks only (XLA merges the
-  duplicate computation); so under ``grad`` the primal computation is checked;
-* a sub-jaxpr with nothing to check is bound unchanged (no re-tracing).
-
-Payload slots are shared by all sites with the same payload signature; the signatures are
-collected before interpretation, so the state has one fixed layout everywhere.
+through ``jit``, ``cond``, ``scan``, ... (``check_control`` adds ``while`` and custom
+derivatives). ``foldax.check`` (``check_p``) and the automatic checks (``check_rules``) call
+``report``; the first failure wins, later ones leave the error unchanged. Payload slots are shared
+by all sites with the same payload signature, collected before interpretation, so the state has
+one fixed layout everywhere. A failure of a check batched by ``vmap`` records its first failing
+element (``index``).
 
 Example:
     >>> import foldax, jax, jax.numpy as jnp
@@ -31,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from typing import Any, Callable, Iterator, Sequence
 
@@ -39,20 +30,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import (
-    ClosedJaxpr, Jaxpr, JaxprEqn, closed_call_p, cond_p, custom_jvp_call_p, custom_vjp_call_p,
-    eqn_source_line, eval_jaxpr, is_tracer, jaxprs_in_params, jit_p, remat_p, scan_p,
-    trace_to_jaxpr, typeof, while_p,
-)
+from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jaxprs_in_params
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
-from foldax.pytrees.tree import flatten
 from foldax.transforms import passes
 from foldax.transforms.check_error import (
     DIV, INDEX, KEY_REUSE, NAN, USER, Error, ErrorLayout, Site, initial_state,
 )
 from foldax.transforms.check_primitive import check_p
 from foldax.transforms.check_rules import AUTOMATIC, NAN_PRESERVING, is_float
-from foldax.transforms.higher_order import HIGHER_ORDER_RULES, while_rule
 from foldax.transforms.interpreter import Interpreter, bind_eqn
 from foldax.transforms.trace import function_name, trace_program
 
@@ -282,124 +267,6 @@ def _user_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> lis
     return []
 
 
-def _unless_unchecked(generic: Callable) -> Callable:
-    def rule(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
-        if not any(interp.registry.checks_inside(j) for j in jaxprs_in_params(eqn.params)):
-            return bind_eqn(eqn, invals)
-        return generic(interp, eqn, invals)
-
-    return rule
-
-
-for _prim in (jit_p, closed_call_p, remat_p, cond_p, scan_p):
-    CheckifyInterpreter.register(_prim)(_unless_unchecked(HIGHER_ORDER_RULES[_prim]))
-
-
-@CheckifyInterpreter.register(custom_jvp_call_p, custom_vjp_call_p)
-def _custom_derivative(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
-    body = eqn.params["call_jaxpr"]
-    if not interp.registry.checks_inside(body.jaxpr):
-        return bind_eqn(eqn, invals)
-    outs = bind_eqn(eqn, invals, call_jaxpr=without_user_checks(body)) \
-        if any(e.primitive is check_p for e in iter_equations(body.jaxpr)) \
-        else bind_eqn(eqn, invals)
-    interp.run(body, *invals)  # the primal body, for its checks only
-    return outs
-
-
-@functools.lru_cache(maxsize=256)
-def _stripped(body: ClosedJaxpr) -> ClosedJaxpr:
-    return _Stripper().retrace(body)
-
-
-def without_user_checks(body: ClosedJaxpr) -> ClosedJaxpr:
-    """``body`` with every ``check_p`` removed (also inside its sub-jaxprs)."""
-    return _stripped(body)
-
-
-class _Stripper(Interpreter):
-    transformation = "checkify"
-
-    def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
-        return bind_eqn(eqn, invals)
-
-    def retrace(self, body: ClosedJaxpr) -> ClosedJaxpr:
-        jaxpr, _, consts = trace_to_jaxpr(lambda *a: self.run(body, *a), body.in_avals)
-        return ClosedJaxpr(jaxpr, consts)
-
-
-_Stripper.register(check_p)(lambda interp, eqn, invals: [])
-
-
-@CheckifyInterpreter.register(while_p)
-def _while(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
-    p = eqn.params
-    cn, bn = p["cond_nconsts"], p["body_nconsts"]
-    if not any(interp.registry.checks_inside(j.jaxpr) for j in (p["cond_jaxpr"], p["body_jaxpr"])):
-        return bind_eqn(eqn, invals)
-    cond_consts, init = invals[:cn], invals[cn + bn:]
-    pred_shape = tuple(p["cond_jaxpr"].out_avals[0].shape)
-    outer_shape = interp.batch_shape
-    batched = bool(pred_shape) and pred_shape != outer_shape
-    if batched:
-        _widen(interp, pred_shape)
-    if interp.registry.checks_inside(p["cond_jaxpr"].jaxpr):
-        interp.run(p["cond_jaxpr"], *cond_consts, *init)  # checks of the first predicate
-        fused = interp.registry.fused.get(id(eqn))
-        if fused is None:
-            fused = interp.registry.fused[id(eqn)] = _condition_checked_in_body(eqn)
-            interp.registry.keep.append(eqn)
-        eqn, invals = fused, [*cond_consts, *invals]
-    outs = while_rule(interp, eqn, invals)
-    if batched:
-        _narrow(interp, outer_shape)
-    return outs
-
-
-def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
-    """``eqn`` whose body also evaluates the condition on its new carry (for its checks; the
-    predicate itself is unused), taking the condition's consts first."""
-    p = eqn.params
-    cond, body = p["cond_jaxpr"], p["body_jaxpr"]
-    cn, bn = p["cond_nconsts"], p["body_nconsts"]
-
-    def body_then_cond(*args: Any) -> list:
-        out = eval_jaxpr(body.jaxpr, body.consts, *args[cn:])
-        eval_jaxpr(cond.jaxpr, cond.consts, *args[:cn], *out)
-        return out
-
-    avals = [*cond.in_avals[:cn], *body.in_avals]
-    jaxpr, _, consts = trace_to_jaxpr(body_then_cond, avals, name="while_body")
-    return eqn.replace(params=dict(p, body_jaxpr=ClosedJaxpr(jaxpr, consts),
-                                   body_nconsts=cn + bn))
-
-
-def _widen(interp: CheckifyInterpreter, shape: tuple) -> None:
-    """Give every batch element of a batched ``while`` its own copy of the error."""
-    if shape[:len(interp.batch_shape)] != interp.batch_shape:
-        raise MissingRuleError(
-            f"checkify: a batched while loop with predicate shape {shape} inside one with "
-            f"predicate shape {interp.batch_shape} is not supported; move the inner vmap out.")
-    extra = shape[len(interp.batch_shape):]
-    inner = len(interp.batch_shape)
-    interp.set_state([jnp.broadcast_to(jnp.expand_dims(a, tuple(range(inner, inner + len(extra))))
-                                       if extra else a,
-                                       shape + np.shape(a)[inner:])
-                      for a in interp.get_state()])
-    interp.batch_shape = shape
-
-
-def _narrow(interp: CheckifyInterpreter, shape: tuple) -> None:
-    """Reduce per-element errors to the first failing element of the extra batch axes."""
-    failed, code, index, *slots = interp.get_state()
-    k = len(shape)
-    rest = tuple(np.shape(failed)[k:])
-    flat = jnp.reshape(failed, shape + (-1,))
-    picked_fail, _, picked = first_along(flat, [code, index, *slots], k, rest)
-    interp.batch_shape = shape
-    interp.set_state([picked_fail, *picked])
-
-
 # -- the transformation -------------------------------------------------------------------------
 def _validate_errors(errors: Any) -> frozenset:
     try:
@@ -465,8 +332,6 @@ def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tupl
 
     raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
     reuse = find_key_reuse(raw)
-    import dataclasses
-
     return dataclasses.replace(raw, jaxpr=passes.simplify(raw.jaxpr)), reuse
 
 
@@ -474,3 +339,7 @@ def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None
     code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""),
                                 error)
     interp.failed, interp.code = np.asarray(True), np.asarray(code, np.int32)
+
+
+# The rules for control flow and custom derivatives register themselves on import.
+from foldax.transforms import check_control  # noqa: E402,F401

@@ -27,14 +27,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import jax
 import numpy as np
 from jax import lax
 
 from foldax._compat import (
-    ClosedJaxpr, JaxprEqn, closed_call_p, cond_p, custom_jvp_call_p, custom_vjp_call_p,
+    JaxprEqn, closed_call_p, cond_p, custom_jvp_call_p, custom_vjp_call_p,
     eqn_source_line, eval_context, is_tracer, jit_p, random_bits_p, random_clone_p,
     random_fold_in_p, random_gamma_p, random_seed_p, random_split_p, random_unwrap_p,
     random_wrap_p, remat_p, scan_p, while_p,
