@@ -41,8 +41,8 @@ Selection = int | str | Sequence[int | str] | None
 _PATH = re.compile(r"args\[(\d+)\]|kwargs\[['\"](.+)['\"]\]")
 
 
-def _selected_positions(variables: Selection, n_args: int, kwargs: dict,
-                        signature: _pyinspect.Signature | None, where: str) -> tuple[set, set]:
+def selected_arguments(variables: Selection, n_args: int, kwargs: dict,
+                       signature: _pyinspect.Signature | None, where: str) -> tuple[set, set]:
     """(positions, keyword names) of the arguments ``variables`` selects."""
     if isinstance(variables, str):
         variables = [v.strip() for v in variables.split(",") if v.strip()]
@@ -62,7 +62,7 @@ def _selected_positions(variables: Selection, n_args: int, kwargs: dict,
         elif _PATH.fullmatch(v):
             index, key = _PATH.fullmatch(v).groups()
             if index is not None:
-                positions.update(_selected_positions(int(index), n_args, kwargs, None, where)[0])
+                positions.update(selected_arguments(int(index), n_args, kwargs, None, where)[0])
             elif key in kwargs:
                 names.add(key)
             else:
@@ -89,7 +89,7 @@ def select_variables(args: Sequence, kwargs: dict, variables: Selection, *,
     if variables is None:
         leaves, _ = flatten((args, kwargs))
         return args, kwargs, [leaf_kind(x) == VARIABLE_KIND for x in leaves]
-    positions, names = _selected_positions(variables, len(args), kwargs, signature, where)
+    positions, names = selected_arguments(variables, len(args), kwargs, signature, where)
 
     def convert(value: Any, selected: bool) -> Any:
         if selected:

@@ -1,7 +1,9 @@
 """A program as a function of its declared variables (autoray's ``lazy.Function``).
 
-``Function(f, *args, variables=..., **kwargs)`` traces ``f`` with the declared arguments as
-variables and every other argument as a constant; ``Function(program)`` takes a Program (or
+``Function(f, *args, variables=..., **kwargs)`` traces ``f`` as a function of the declared
+arguments (``variables`` as in ``declare_variables``; default: the arguments holding a
+``jax.Array``); the others are closed over as constants: NumPy code on them runs at trace time,
+jax arrays (a PRNG key, say) are folded by the passes. ``Function(program)`` takes a Program (or
 ClosedJaxpr) as it is, and ``Function(program, *values, variables=...)`` first turns the
 undeclared inputs into constants with those values. Constants are folded unless
 ``fold_constants=False``, which keeps what is computed from them in the program (and so in
@@ -29,10 +31,11 @@ import jax.numpy as jnp
 from foldax._compat import ClosedJaxpr
 from foldax.errors import FoldaxTypeError
 from foldax.inspect.declare import (
-    Selection, bind_inputs, check_value, declared_inputs, select_variables, signature_of,
+    Selection, bind_inputs, check_value, declared_inputs, selected_arguments, signature_of,
 )
 from foldax.inspect.program import as_program
 from foldax.inspect.source import Source, source
+from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.passes import eliminate_dead_code, fold_constants as fold_jaxpr
 from foldax.transforms.program import VARIABLE, Program
@@ -57,13 +60,8 @@ class Function:
                                   program.in_leaves, program.out_tree, program.out_leaves,
                                   program.name)
         elif callable(fun):
-            signature = signature_of(fun)
-            a, kw, mask = select_variables(args, kwargs, variables, signature=signature,
-                                           where="Function")
-            if signature is not None:
-                self._param_names = list(signature.parameters)
-            program = trace_program(fun, a, kw, make_variable=mask, fold=fold_constants,
-                                    name=function_name(fun))
+            program, self._param_names = _trace_declared(fun, args, kwargs, variables,
+                                                         fold_constants)
         else:
             raise FoldaxTypeError(f"Function(fun=...): expected a callable, a foldax Program or a "
                                   f"ClosedJaxpr, found {type(fun).__name__}.")
@@ -119,3 +117,37 @@ class Function:
 
 def _has_variable(tree: Any) -> bool:
     return any(x is VARIABLE for x in flatten(tree)[0])
+
+
+def _trace_declared(fun: Callable, args: tuple, kwargs: dict, variables: Selection,
+                    fold: bool) -> tuple[Program, list[str]]:
+    """Trace ``fun`` as a function of the declared arguments only; the others are closed over
+    as constants (NumPy runs at trace time, jax arrays are folded by the passes). Returns the
+    Program and the names of its positional arguments."""
+    signature = signature_of(fun)
+    if variables is None:
+        positions = {i for i, a in enumerate(args) if _has_jax_array(a)}
+        names = {k for k, v in kwargs.items() if _has_jax_array(v)}
+    else:
+        positions, names = selected_arguments(variables, len(args), kwargs, signature, "Function")
+    order = sorted(positions)
+    var_args = tuple(args[i] for i in order)
+    var_kwargs = {k: kwargs[k] for k in names}
+
+    def declared(*new_args: Any, **new_kwargs: Any) -> Any:
+        full = list(args)
+        for i, value in zip(order, new_args):
+            full[i] = value
+        return fun(*full, **{**kwargs, **new_kwargs})
+
+    mask = None
+    if variables is not None:  # every array leaf of a declared argument is a variable
+        mask = [leaf_kind(x) != STATIC for x in flatten((var_args, var_kwargs))[0]]
+    program = trace_program(declared, var_args, var_kwargs, make_variable=mask, fold=fold,
+                            name=function_name(fun))
+    params = list(signature.parameters) if signature is not None else []
+    return program, [params[i] if i < len(params) else f"args[{i}]" for i in order]
+
+
+def _has_jax_array(tree: Any) -> bool:
+    return any(leaf_kind(x) == VARIABLE_KIND for x in flatten(tree)[0])

@@ -17,7 +17,9 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+import contextlib
+import gc
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from foldax._compat import ClosedJaxpr, Jaxpr, JaxprEqn
 from foldax.inspect.program import arg_names, as_program
@@ -25,6 +27,23 @@ from foldax.transforms.interpreter import Interpreter
 
 INPUT, CONST, EQN = "input", "const", "eqn"
 _NBYTES: dict = {}  # (shape, dtype) -> bytes
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large graph is built or rewritten.
+
+    Building creates many long-lived objects and no cycles to collect; with the collector on,
+    its full collections re-scan every object built so far and the cost grows faster than the
+    number of equations.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def nbytes_of(aval: Any) -> int:
@@ -146,7 +165,9 @@ class Graph:
     def of(cls, program: Any, where: str = "Graph.of") -> "Graph":
         """The graph of a Program or ClosedJaxpr (``where`` names the caller in errors)."""
         program = as_program(program, where)
-        return cls(program.jaxpr.jaxpr, program.jaxpr.consts, program.name, arg_names(program))
+        with paused_gc():
+            return cls(program.jaxpr.jaxpr, program.jaxpr.consts, program.name,
+                       arg_names(program))
 
     def _add(self, kind: str, primitive: str, label: str, eqn: JaxprEqn | None, inputs: tuple,
              avals: list) -> list[int]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from foldax.inspect.declare import Selection, declare_variables
 from foldax.inspect.figures import Figures, figures, format_bytes
+from foldax.inspect.graph import paused_gc
 from foldax.inspect.program import as_program
 from foldax.transforms.passes import (
     eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
@@ -61,6 +62,11 @@ def whatif(program: Any, *args: Any, variables: Selection = None, **kwargs: Any)
     which stay variable (default: the ``jax.Array`` ones).
     """
     program = as_program(program, "whatif")
+    with paused_gc():
+        return _whatif(program, args, kwargs, variables)
+
+
+def _whatif(program: Program, args: tuple, kwargs: dict, variables: Selection) -> WhatIf:
     if args or kwargs:
         folded = declare_variables(program, *args, variables=variables, **kwargs)
     else:

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from programs import mgs
+from programs import mgs, primitive_counts
 
 import foldax
 from foldax.errors import FoldaxTypeError, FoldaxValueError
@@ -49,6 +49,19 @@ def test_from_program_closed_jaxpr_and_keywords():
     chex.assert_trees_all_close(partial(jnp.float32(5)), f(X, Y, 5.0), rtol=1e-6)
     closed = jax.make_jaxpr(mgs)(X)
     chex.assert_trees_all_close(Function(closed)(X)[0], mgs(X), rtol=1e-5)
+
+
+def test_a_jax_array_declared_constant_is_folded():
+    def noisy(x, key):
+        return x + jax.random.normal(key, x.shape)
+
+    key = jax.random.key(0)
+    folded = Function(noisy, X, key, variables="x")
+    kept = Function(noisy, X, key, variables="x", fold_constants=False)
+    chex.assert_trees_all_close(folded(X), noisy(X, key), rtol=1e-6)
+    chex.assert_trees_all_close(kept(X), noisy(X, key), rtol=1e-6)
+    assert primitive_counts(folded.program.jaxpr) == {"add": 1}  # the noise is a constant now
+    assert primitive_counts(kept.program.jaxpr)["random_bits"] == 1
 
 
 def test_print_source_and_repr(capsys):

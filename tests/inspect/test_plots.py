@@ -64,6 +64,18 @@ def test_graph_drawing_has_one_point_per_node(layout):
         assert len(wires.get_segments()) >= len(Graph.of(PROG).edges)
 
 
+@pytest.mark.parametrize("name", ["control_scan", "control_while", "linear_algebra"])
+def test_plots_of_programs_with_bodies(name):
+    from corpus import CORPUS
+
+    _, fn, make = next(c for c in CORPUS if c[0] == name)
+    prog = foldax.jit(fn).trace(make())  # the Program behind a jitted function
+    assert _points(plot_graph(prog)[1]) == len(Graph.of(prog).nodes)
+    executed = {k: v for k, v in figures(prog).executed.items() if v}
+    assert len(plot_counts(prog, by="executed", top=50)[1].patches) == len(executed)
+    assert len(plot_footprint(prog)[1].collections[0].get_paths()) == 1
+
+
 def test_large_graph_is_summarised():
     prog = foldax.trace(mgs)(jnp.ones((20, 20)))
     n = len(Graph.of(prog).nodes)
