@@ -30,11 +30,12 @@ import numpy as np
 from jax import lax
 
 from foldax._compat import (
-    Jaxpr, JaxprEqn, axis_data as make_axis_data, bind_params, fancy_primitive_batchers,
-    jaxprs_in_params,
+    Jaxpr, JaxprEqn, axis_data as make_axis_data, bind_params, closed_call_p, eval_context,
+    fancy_primitive_batchers, is_tracer, jaxprs_in_params, jit_p,
 )
 from foldax.errors import FoldaxValueError
 from foldax.transforms.interpreter import Interpreter, bind_eqn
+from foldax.transforms.passes import _expands as expands
 
 
 class Batched(NamedTuple):
@@ -94,13 +95,17 @@ def at_front(v: Batched, size: int) -> Any:
 class BatchInterpreter(Interpreter):
     """Interprets a per-example jaxpr on ``Batched`` values of a batch of ``size`` elements.
 
-    ``axis_name`` names the mapped axis for collectives (``psum``, ``all_gather``, ...).
+    ``axis_name`` names the mapped axis for collectives (``psum``, ``all_gather``, ...). With
+    ``fold``, equations whose inputs are all concrete constants are computed right away (so the
+    Program needs no separate folding pass), except those that would blow a small constant up
+    into a large one (``passes``' rule).
     """
 
     transformation = "vmap"
 
-    def __init__(self, size: int, axis_name: Hashable | None = None) -> None:
+    def __init__(self, size: int, axis_name: Hashable | None = None, fold: bool = True) -> None:
         self.size = size
+        self.fold = fold
         self.axis_name = axis_name
         self.axis_data = make_axis_data(axis_name, size)
         self._names_axis: dict[int, bool] = {}
@@ -110,8 +115,23 @@ class BatchInterpreter(Interpreter):
 
     def process_eqn(self, eqn: JaxprEqn, invals: list) -> list:
         if all(v.axis is None for v in invals) and not self.names_axis(eqn):
-            return [Batched(x, None) for x in bind_eqn(eqn, [v.value for v in invals])]
+            values = [v.value for v in invals]
+            if self.fold and not eqn.effects and not any(map(is_tracer, values)) \
+                    and not expands(eqn):
+                return self.fold_eqn(eqn, invals)
+            return [Batched(x, None) for x in bind_eqn(eqn, values)]
         return super().process_eqn(eqn, invals)
+
+    def fold_eqn(self, eqn: JaxprEqn, invals: list) -> list:
+        """Compute an equation of constants now (constant folding as the program is evaluated);
+        a ``jit`` of constants is folded equation by equation."""
+        body = eqn.params.get("jaxpr") if eqn.primitive in (jit_p, closed_call_p) else None
+        if body is None and eqn.primitive is closed_call_p:
+            body = eqn.params["call_jaxpr"]
+        if body is not None:
+            return self.run(body, *invals)
+        with eval_context():
+            return [Batched(x, None) for x in bind_eqn(eqn, [v.value for v in invals])]
 
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
         batcher = fancy_primitive_batchers.get(eqn.primitive)

@@ -27,6 +27,7 @@ from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
 from foldax.transforms.batching import Batched, BatchInterpreter, UnmappableOutput, match_axis
+from foldax.transforms.passes import eliminate_dead_code
 from foldax.transforms.program import TRACED
 from foldax.transforms.trace import function_name, trace_program, variable_paths
 
@@ -104,9 +105,14 @@ class _Call:
         self.leaves, self.in_tree = flatten((tuple(args), dict(kwargs)))
         axes = broadcast_prefix(in_axes, tuple(args), "in_axes", name)
         axes += [0] * (len(self.leaves) - len(axes))  # keyword arguments: mapped along axis 0
-        self.names = _describe_leaves(vf.fun, self.in_tree, len(args))
+        self._fun, self._n_args = vf.fun, len(args)
         self.axes = [self._normalise(i, a, name) for i, a in enumerate(axes)]
         self.size = self._size(vf.axis_size, name)
+
+    @functools.cached_property
+    def names(self) -> list[str]:
+        """Readable names of the input leaves (for error messages only)."""
+        return _describe_leaves(self._fun, self.in_tree, self._n_args)
 
     def _normalise(self, i: int, axis: int | None, name: str) -> int | None:
         if axis is None:
@@ -127,8 +133,8 @@ class _Call:
         return axis % rank
 
     def _size(self, axis_size: int | None, name: str) -> int:
-        sizes = [(self.names[i], a, np.shape(self.leaves[i])[a])
-                 for i, a in enumerate(self.axes) if a is not None]
+        sizes = [(i, a, np.shape(self.leaves[i])[a]) for i, a in enumerate(self.axes)
+                 if a is not None]
         distinct = {s for _, _, s in sizes} | ({axis_size} if axis_size is not None else set())
         if len(distinct) == 1:
             return distinct.pop()
@@ -138,7 +144,7 @@ class _Call:
                 f"keyword arguments), so the batch size is unknown. Pass axis_size=<batch size>. "
                 f"(JAX: vmap must have at least one non-None value in in_axes or axis_size must be "
                 f"specified)")
-        listed = "; ".join(f"{n} has size {s} along axis {a}" for n, a, s in sizes)
+        listed = "; ".join(f"{self.names[i]} has size {s} along axis {a}" for i, a, s in sizes)
         if axis_size is not None:
             listed += f"; axis_size={axis_size}"
         raise FoldaxValueError(
@@ -197,13 +203,13 @@ class VmapFunction:
         with self._axis_env(call.size):
             try:
                 program = trace_program(self.fun, e_args, e_kwargs, make_variable=mapped,
-                                        name=self.name)
+                                        name=self.name, simplify_program=False)
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e
             interp = BatchInterpreter(call.size, self.axis_name)
             inputs = [Batched(_as_array(x, a), a) for x, a, is_var in
                       zip(call.leaves, call.axes, program.variable_mask) if is_var]
-            outs = interp.run(program.jaxpr, *inputs)
+            outs = interp.run(eliminate_dead_code(program.jaxpr), *inputs)
         return self._outputs(program, outs, call.size)
 
     def _numpy_on_mapped(self, call: _Call) -> Exception:
@@ -219,22 +225,22 @@ class VmapFunction:
     def _outputs(self, program: Any, outs: list, size: int) -> Any:
         dummy = unflatten(program.out_tree, list(range(len(program.out_leaves))))
         axes = broadcast_prefix(self.out_axes, dummy, "out_axes", self.name)
-        names = [f"output{path}" if path else "the output" for path, _ in leaves_with_paths(dummy)]
         it = iter(outs)
         leaves = []
-        for slot, axis, path in zip(program.out_leaves, axes, names):
+        for i, (slot, axis) in enumerate(zip(program.out_leaves, axes)):
             if slot is TRACED:
-                leaves.append(self._traced_output(next(it), axis, size, path))
+                leaves.append(self._traced_output(next(it), axis, size, lambda i=i: _output_name(dummy, i)))
             else:
                 leaves.append(_constant_output(slot, axis, size))
         return unflatten(program.out_tree, leaves)
 
-    def _traced_output(self, v: Batched, axis: int | None, size: int, path: str) -> Any:
+    def _traced_output(self, v: Batched, axis: int | None, size: int,
+                       path: Callable[[], str]) -> Any:
         if axis is not None:
             rank = np.ndim(v.value) + (1 if v.axis is None else 0)
             if not -rank <= axis < rank:
                 raise FoldaxIndexError(
-                    f"vmap({self.name}): out_axes asks for {path} to be batched "
+                    f"vmap({self.name}): out_axes asks for {path()} to be batched "
                     f"along axis {axis}, but the batched output has rank {rank}; the axis must be "
                     f"in [{-rank}, {rank}).")
             axis %= rank
@@ -242,12 +248,22 @@ class VmapFunction:
             return match_axis(v, axis, size)
         except UnmappableOutput as e:
             raise FoldaxValueError(
-                f"vmap({self.name}): out_axes gives None for {path}, but that "
+                f"vmap({self.name}): out_axes gives None for {path()}, but that "
                 f"output is batched (it depends on a mapped input), so it cannot be returned "
                 f"unmapped. Use an int out_axes there, or compute it from unmapped inputs only. "
-                f"(JAX: at vmap out_axes{path.removeprefix('the output').removeprefix('output')}, got axis spec None but output was "
-                f"batched on axis {e.src})") from None
+                f"(JAX: at vmap out_axes{_jax_path(path())}, got axis spec None but output "
+                f"was batched on axis {e.src})") from None
 
+
+
+def _output_name(outputs: Any, i: int) -> str:
+    """``output['a'][0]`` (or ``the output``) for leaf ``i`` of the outputs."""
+    path = leaves_with_paths(outputs)[i][0]
+    return f"output{path}" if path else "the output"
+
+
+def _jax_path(name: str) -> str:
+    return name.removeprefix("the output").removeprefix("output")
 
 
 def _as_array(x: Any, axis: int | None) -> Any:

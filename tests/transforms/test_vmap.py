@@ -104,6 +104,22 @@ def test_unmapped_numpy_leaf_stays_a_folded_constant():
     chex.assert_trees_all_close(program(xs, table), jax.vmap(f, in_axes=(0, None))(xs, table))
 
 
+def test_constants_are_folded_under_jax_own_traces_too():
+    def f(x, table):
+        big = jnp.broadcast_to(jnp.float32(1.0), (200, 200))  # would blow up: left for XLA
+        return x * jnp.cos(jnp.asarray(table) ** 2).sum() + big[0, :3]
+
+    table = np.linspace(0.0, 1.0, 3).astype(np.float32)
+    ours = jax.make_jaxpr(lambda x: foldax.vmap(f, in_axes=(0, None))(x, table))(jnp.ones((4, 3)))
+    theirs = jax.make_jaxpr(lambda x: jax.vmap(f, in_axes=(0, None))(x, table))(jnp.ones((4, 3)))
+    names = [e.primitive.name for e in ours.jaxpr.eqns]
+    assert "cos" in [e.primitive.name for e in theirs.jaxpr.eqns]
+    assert "cos" not in names and "integer_pow" not in names  # computed once, at trace time
+    assert "broadcast_in_dim" in names
+    chex.assert_trees_all_close(foldax.vmap(f, in_axes=(0, None))(jnp.ones((4, 3)), table),
+                                jax.vmap(f, in_axes=(0, None))(jnp.ones((4, 3)), table))
+
+
 def test_mapped_numpy_leaf_becomes_a_variable():
     def f(x, row):
         return x * jnp.sum(row)
