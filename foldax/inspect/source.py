@@ -7,7 +7,8 @@ primitive's own ``bind`` (``lax.reduce_sum_p.bind(a, axes=(0,), out_sharding=Non
 Bodies of higher-order equations become functions defined once and called with ``jax.jit``,
 ``lax.scan``, ``lax.while_loop``, ``lax.switch`` or ``jax.checkpoint``; the bodies of
 ``custom_jvp``/``custom_vjp`` functions are called directly (values are reproduced, the
-custom derivative rule is not). Large constants and objects without a literal form live in
+custom derivative rule is not), and a nested ``jit``'s shardings and donation are left out.
+A higher-order primitive without a JAX form here is bound as it was traced (``eqn_k``). Large constants and objects without a literal form live in
 ``Source.namespace``; ``Source.function()`` executes the text with it.
 
 Example:

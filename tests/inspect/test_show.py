@@ -92,6 +92,9 @@ def test_options_and_printing():
     with_params = tree_lines(prog, params=True)
     assert with_params[0] == "   0 reduce_sum(#, axes=(0,)) → []"
     assert with_params[1] == "   1 ╰─mul(#, 2.0) → [3]"
+    scanned = jax.make_jaxpr(lambda x: jax.lax.scan(lambda c, r: (c + r, c), 0.0, x))(jnp.ones(3))
+    assert [ln for ln in tree_lines(scanned, subgraphs=False) if "⤷" in ln] == []
+    assert tree_lines(scanned)[2] == "   2 ╰─⤷ body: <lambda> ×3"
     buffer = io.StringIO()
     show(prog, file=buffer)
     assert buffer.getvalue().splitlines() == tree_lines(prog)
