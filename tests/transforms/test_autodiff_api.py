@@ -3,6 +3,8 @@ transformations of the same functions: argnums and wrt, has_aux, NumPy and Pytho
 dataclass / equinox / dict pytrees, optax updates, integer inputs and composition."""
 from __future__ import annotations
 
+import re
+
 import chex
 import equinox as eqx
 import jax
@@ -286,3 +288,22 @@ def test_tensor_loss_with_only_batch_dims_is_summed():
     chex.assert_trees_all_close(g.native(), jax.grad(lambda v: jnp.sum(v ** 2))(x.native()))
     with pytest.raises(foldax.errors.FoldaxTypeError, match="non-batch dimensions"):
         foldax.grad(lambda v: v ** 2)(tensor(np.ones(3, np.float32), channel("c")))
+
+
+def _optimized_hlo(fn, *args):
+    """The optimized XLA program without source locations and instruction numbering."""
+    text = jax.jit(fn).lower(*args).compile().as_text()
+    text = text[text.index("StackFrames"):] if "StackFrames" in text else text
+    text = re.sub(r", metadata=\{[^}]*\}", "", text[text.index("\n\n"):])
+    return re.sub(r"\.\d+", "", text)
+
+
+def test_jitted_gradient_is_the_same_xla_program_as_jax():
+    params = [(Y.T, jnp.zeros(2)), (Y, X)]
+
+    def mlp(p, x):
+        for w, b in p:
+            x = jnp.tanh(x @ w + b)
+        return jnp.mean(x ** 2)
+
+    assert _optimized_hlo(foldax.grad(mlp), params, X) == _optimized_hlo(jax.grad(mlp), params, X)
