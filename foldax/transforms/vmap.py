@@ -48,7 +48,8 @@ def broadcast_prefix(spec: Any, tree: Any, what: str, name: str) -> list:
     """One axis per leaf of ``tree``, from ``spec``, a pytree prefix of it (None is a leaf)."""
     try:
         per_subtree = jax.tree_util.tree_map(
-            lambda s, sub: [s] * len(flatten(sub)[0]), spec, tree, is_leaf=lambda x: x is None)
+            lambda s, sub: _Repeated(s, len(flatten(sub)[0])), spec, tree,
+            is_leaf=lambda x: x is None)
     except (ValueError, TypeError):
         structure = str(jax.tree_util.tree_structure(tree)).replace("PyTreeDef", "", 1)
         things = "positional arguments" if what == "in_axes" else "outputs"
@@ -57,8 +58,15 @@ def broadcast_prefix(spec: Any, tree: Any, what: str, name: str) -> list:
             f"{structure} (* marks an array): {what} must be a pytree prefix of it. Fix: give one "
             f"entry per {things[:-1]} (or a single int/None for all). (JAX: vmap {what} "
             f"specification must be a tree prefix of the corresponding value)") from None
-    return [s for sub in jax.tree_util.tree_leaves(per_subtree, is_leaf=lambda x: isinstance(x, list))
-            for s in sub]
+    repeated = jax.tree_util.tree_leaves(per_subtree, is_leaf=lambda x: isinstance(x, _Repeated))
+    return [r.axis for r in repeated for _ in range(r.count)]
+
+
+class _Repeated:
+    """An axis spec leaf standing for ``count`` leaves of the tree (not a pytree)."""
+
+    def __init__(self, axis: int | None, count: int) -> None:
+        self.axis, self.count = axis, count
 
 
 def _parameter_names(fun: Callable, n_args: int) -> list[str | None]:
@@ -282,7 +290,7 @@ def _constant_output(x: Any, axis: int | None, size: int) -> Any:
 
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable | None = None,
-         axis_size: int | None = None) -> Callable:
+         axis_size: int | None = None, *, dims: Any = None) -> Callable:
     """Vectorise ``fun`` over an axis of its arguments (JAX's ``vmap`` semantics).
 
     ``in_axes``/``out_axes`` are pytree prefixes of the positional arguments/outputs with an int
@@ -292,6 +300,10 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
     batch size when nothing is mapped. A mapped NumPy leaf becomes a variable; unmapped NumPy
     leaves stay constants (computed once, folded).
 
+    ``dims`` (ΦML style, instead of in_axes/out_axes): map the named dimension(s) of foldax
+    Tensor arguments (``'b'``, ``'b,seed'`` or a type such as ``foldax.tensors.batch``); Tensors
+    returned get them back, first (see ``vmap_dims``).
+
     Example:
         >>> import foldax, jax, jax.numpy as jnp
         >>> normalise = foldax.vmap(lambda x: x / jax.lax.psum(x, "i"), axis_name="i")
@@ -300,6 +312,15 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
     """
     if not callable(fun):
         raise FoldaxTypeError(f"vmap(fun=...): expected a callable, found {type(fun).__name__}.")
+    if dims is not None:
+        if in_axes != 0 or out_axes != 0 or axis_size is not None:
+            raise FoldaxValueError(
+                f"vmap({function_name(fun)}, dims={dims!r}): dims selects what is mapped by name, "
+                f"so in_axes, out_axes and axis_size cannot be given with it. Use either dims (for "
+                f"foldax Tensors) or in_axes/out_axes (for arrays).")
+        from foldax.transforms.vmap_dims import vmap_dims
+
+        return vmap_dims(fun, dims, axis_name)
     mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
 
     @functools.wraps(fun, updated=())  # not fun.__dict__: a wrapper's state is its own
