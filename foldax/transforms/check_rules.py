@@ -2,10 +2,13 @@
 out-of-bounds indexing, as per-primitive rules ``rule(interp, eqn, invals, outvals)``.
 
 The semantics follow ``jax.experimental.checkify`` (same messages), with one refinement: a NaN
-error is reported where a NaN is *produced* from NaN-free inputs, not at every primitive a NaN
-merely flows through. Whether a value holds a NaN is computed once per value
-(``interp.has_nan``) and carried through layout-only primitives (reshape, transpose, ...), so
-checking an input costs nothing when the primitive that made it was checked already.
+error is reported where a primitive *produces* a NaN, not where one merely flows through. Whether
+a value holds a NaN is known for constants, for the outputs of checked primitives (computed once,
+``interp.has_nan``) and through layout-only primitives (reshape, transpose, ...); an input of
+which nothing is known (an argument, the output of a primitive that cannot make a NaN) is taken
+to be NaN-free, as JAX takes every input, so the refinement costs no extra reductions. So
+``x + jnp.nan`` (a NaN constant going in) is not an error, and a NaN made by one primitive is
+reported there, also when a later checked primitive is the first that JAX would see.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -66,7 +69,8 @@ def nan_produced(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
     if not outs:
         return
     produced = _any(outs)
-    inputs = [interp.has_nan(x) for x in invals if is_float(x)]
+    inputs = [interp.known_nan(x) for x in invals if is_float(x)]
+    inputs = [f for f in inputs if f is not None]
     if inputs:
         before = _any(inputs)
         if before is True:

@@ -153,6 +153,13 @@ class CheckifyInterpreter(Interpreter):
                 self.nan_flags[id(outs[0])] = (outs[0], flag[1])
         return outs
 
+    def known_nan(self, x: Any) -> Any:
+        """Whether ``x`` holds a NaN if that is known without a new reduction, else ``None``."""
+        if not is_tracer(x) and not isinstance(x, jax.Array):
+            return bool(np.isnan(np.asarray(x)).any())
+        hit = self.nan_flags.get(id(x))
+        return hit[1] if hit is not None and hit[0] is x else None
+
     def has_nan(self, x: Any) -> Any:
         """Whether ``x`` holds a NaN: a Python bool for constants, else a traced boolean
         (computed once per value)."""
@@ -212,20 +219,20 @@ class CheckifyInterpreter(Interpreter):
         return slot
 
     def _update(self, fail: Any, code: int, index: Any, slot: int, payload: Sequence) -> None:
-        failed_before = self.failed
+        """Record ``fail`` unless an earlier check failed: ``code``, ``index`` and the payload are
+        written wherever nothing had failed before (and are ignored where nothing failed)."""
+        before = self.failed
         fail = _broadcast(fail, self.batch_shape)
-        if isinstance(failed_before, np.ndarray) and not failed_before.any():
-            take, self.failed = fail, fail  # nothing failed yet
-        else:
-            take = lax.bitwise_and(fail, lax.bitwise_not(failed_before))
-            self.failed = lax.bitwise_or(failed_before, fail)
-        self.code = _select(take, np.int32(code), self.code)
+        fresh = isinstance(before, np.ndarray) and not before.any()  # nothing failed so far
+        self.failed = fail if fresh else lax.bitwise_or(before, fail)
+        self.code = _keep_or(None if fresh else before, self.code, np.int32(code))
         if index is not None:
-            self.index = _select(take, index, self.index)
+            self.index = _keep_or(None if fresh else before, self.index, index)
         if slot >= 0:
             start = sum(len(s) for s in self.registry.slots[:slot])
             for i, p in enumerate(payload):
-                self.slots[start + i] = _select(take, p, self.slots[start + i])
+                old = self.slots[start + i]
+                self.slots[start + i] = _keep_or(None if fresh else before, old, p)
 
 
 def _broadcast(x: Any, shape: tuple) -> Any:
@@ -234,14 +241,16 @@ def _broadcast(x: Any, shape: tuple) -> Any:
     return x if x.shape == tuple(shape) else jnp.broadcast_to(x, shape)
 
 
-def _select(take: Any, new: Any, old: Any) -> Any:
-    """``new`` where ``take`` (whose axes lead ``old``'s), else ``old``; ``old``'s dtype."""
+def _keep_or(keep: Any, old: Any, new: Any) -> Any:
+    """``old`` where ``keep`` (whose axes lead ``old``'s), else ``new``, in ``old``'s dtype and
+    shape; ``keep=None`` means nowhere."""
     shape, dtype = np.shape(old), old.dtype if hasattr(old, "dtype") else np.asarray(old).dtype
     new = _broadcast(lax.convert_element_type(new, dtype), shape)
-    old = _broadcast(old, shape)
-    if np.shape(take) != shape:
-        take = lax.broadcast_in_dim(take, shape, tuple(range(np.ndim(take))))
-    return lax.select(take, new, old)
+    if keep is None:
+        return new
+    if np.shape(keep) != shape:
+        keep = lax.broadcast_in_dim(keep, shape, tuple(range(np.ndim(keep))))
+    return lax.select(keep, _broadcast(old, shape), new)
 
 
 def first_along(fail: Any, payload: Sequence, axis: int, rest: tuple) -> tuple:
