@@ -42,6 +42,15 @@ def test_prefix_axes_match_jax(in_axes, out_axes):
                                 expected)
 
 
+def test_prefix_with_list_entries():
+    f = lambda pair, s: pair[0] * s + pair[1]  # noqa: E731
+    args = ([jnp.arange(6.0).reshape(3, 2), jnp.ones(2)], jnp.arange(3.0))
+    for in_axes in [([0, None], 0), ([1, None], None)]:
+        a = args if in_axes[0][0] == 0 else ([args[0][0].T, args[0][1]], 2.0)
+        chex.assert_trees_all_close(foldax.vmap(f, in_axes=in_axes)(*a),
+                                    jax.vmap(f, in_axes=in_axes)(*a))
+
+
 def test_keyword_arguments_are_mapped_along_axis_0():
     f = lambda x, *, y: x * y  # noqa: E731
     x, y = jnp.arange(3.0), jnp.arange(6.0).reshape(3, 2)

@@ -72,21 +72,33 @@ def f2(x):
 X = jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)
 
 
-@pytest.mark.parametrize("how", ["vmap(vmap)", "grad(vmap)", "jacfwd(vmap)", "jacrev(vmap)",
-                                 "vmap(jit)", "vmap(jacfwd)", "hessian(vmap)"])
-def test_named_orderings(how):
-    def build_with(vmap, jit):
-        return {
-            "vmap(vmap)": lambda: vmap(vmap(f2))(X[..., None] * jnp.ones(2)),
-            "grad(vmap)": lambda: jax.grad(lambda x: vmap(f2)(x).sum())(X),
-            "jacfwd(vmap)": lambda: jax.jacfwd(vmap(f2))(X),
-            "jacrev(vmap)": lambda: jax.jacrev(vmap(f2))(X),
-            "vmap(jit)": lambda: vmap(jit(f2))(X),
-            "vmap(jacfwd)": lambda: vmap(jax.jacfwd(f2))(X),
-            "hessian(vmap)": lambda: jax.hessian(lambda x: vmap(f2)(x).sum())(X[0]),
-        }[how]()
+ORDERINGS = ["vmap(vmap)", "grad(vmap)", "jacfwd(vmap)", "jacrev(vmap)", "vmap(jit)",
+             "vmap(jacfwd)", "hessian(vmap)", "vmap(grad)"]
+DIFF = {"jax": (jax.grad, jax.jacfwd, jax.jacrev, jax.hessian)}
+if hasattr(foldax, "jacfwd"):
+    DIFF["foldax"] = (foldax.grad, foldax.jacfwd, foldax.jacrev, foldax.hessian)
 
-    chex.assert_trees_all_close(build_with(foldax.vmap, foldax.jit), build_with(jax.vmap, jax.jit),
+
+def build_ordering(how, vmap, jit, diff):
+    grad, jacfwd, jacrev, hessian = diff
+    return {
+        "vmap(vmap)": lambda: vmap(vmap(f2))(X[..., None] * jnp.ones(2)),
+        "grad(vmap)": lambda: grad(lambda x: vmap(f2)(x).sum())(X),
+        "jacfwd(vmap)": lambda: jacfwd(vmap(f2))(X),
+        "jacrev(vmap)": lambda: jacrev(vmap(f2))(X),
+        "vmap(jit)": lambda: vmap(jit(f2))(X),
+        "vmap(jacfwd)": lambda: vmap(jacfwd(f2))(X),
+        "hessian(vmap)": lambda: hessian(lambda x: vmap(f2)(x).sum())(X[0]),
+        "vmap(grad)": lambda: vmap(grad(lambda x: f2(x).sum()))(X),
+    }[how]()
+
+
+@pytest.mark.parametrize("diff", list(DIFF))
+@pytest.mark.parametrize("how", ORDERINGS)
+def test_named_orderings(how, diff):
+    """foldax's vmap/jit with JAX's or foldax's differentiation vs JAX's transformations."""
+    chex.assert_trees_all_close(build_ordering(how, foldax.vmap, foldax.jit, DIFF[diff]),
+                                build_ordering(how, jax.vmap, jax.jit, DIFF["jax"]),
                                 rtol=1e-5, atol=1e-6)
 
 
