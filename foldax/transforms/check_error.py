@@ -101,7 +101,9 @@ class Error:
         found = self._first_failure()
         if found is None:
             return None
-        return CheckError(f"{self.get()}\n  (the failing check is at {found[0].source})")
+        source = found[0].source
+        where = f"\n  (the failing check is at {source})" if source not in ("", "<unknown>") else ""
+        return CheckError(f"{self.get()}{where}")
 
     def throw(self) -> None:
         """Raise ``CheckError`` with the formatted message if a check failed."""

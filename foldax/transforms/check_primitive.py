@@ -127,7 +127,8 @@ def _lowering(ctx: Any, *args: Any, spec: CheckSpec, batch_ndim: int) -> list:
 def _lowering_source(ctx: Any) -> str:
     from foldax._compat import source_info_util
 
-    frame = source_info_util.user_frame(getattr(ctx, "traceback", None))
+    traceback = getattr(ctx, "traceback", None) or source_info_util.current().traceback
+    frame = source_info_util.user_frame(traceback)
     return f" at {frame.file_name}:{frame.start_line} ({frame.function_name})" if frame else ""
 
 

@@ -63,7 +63,8 @@ def test_eager_grad_checks_the_primal():
 @pytest.mark.parametrize("jit", [jax.jit, foldax.jit], ids=["jax.jit", "foldax.jit"])
 def test_compiled_without_checkify_says_how_to_fix(jit):
     with pytest.raises(CheckifyRequiredError,
-                       match=r"foldax.check\('x must be positive, got \{\}'\).*without "
+                       match=r"foldax.check\('x must be positive, got \{\}'\) at .*"
+                             r"test_checks_errors.py:\d+ \(positive\) was compiled.*without "
                              r"foldax.checkify.*foldax.jit\(foldax.checkify\(f\)\)"):
         jit(positive)(jnp.float32(1.0))
 
