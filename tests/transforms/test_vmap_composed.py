@@ -3,6 +3,8 @@
 grad(vmap), jacfwd/jacrev/hessian(vmap), vmap(jit), vmap(jacfwd), checkify and random keys."""
 from __future__ import annotations
 
+import itertools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -113,21 +115,20 @@ def checked_jax(x):
     return jnp.log(x)
 
 
-@pytest.mark.parametrize("order", ["checkify(vmap)", "vmap(checkify)", "jit(vmap(checkify))",
-                                   "checkify(jit(vmap))"])
+CHECK_ORDERS = [("checkify", "vmap"), ("vmap", "checkify")] + list(
+    itertools.permutations(("checkify", "jit", "vmap")))
+
+
+@pytest.mark.parametrize("order", CHECK_ORDERS, ids=["(".join(o) for o in CHECK_ORDERS])
 def test_checkify_composes_with_vmap(order):
-    ours = {
-        "checkify(vmap)": lambda: foldax.checkify(foldax.vmap(checked)),
-        "vmap(checkify)": lambda: foldax.vmap(foldax.checkify(checked)),
-        "jit(vmap(checkify))": lambda: foldax.jit(foldax.vmap(foldax.checkify(checked))),
-        "checkify(jit(vmap))": lambda: foldax.checkify(foldax.jit(foldax.vmap(checked))),
-    }[order]()
-    theirs = {
-        "checkify(vmap)": lambda: jax_checkify.checkify(jax.vmap(checked_jax)),
-        "vmap(checkify)": lambda: jax.vmap(jax_checkify.checkify(checked_jax)),
-        "jit(vmap(checkify))": lambda: jax.jit(jax.vmap(jax_checkify.checkify(checked_jax))),
-        "checkify(jit(vmap))": lambda: jax_checkify.checkify(jax.jit(jax.vmap(checked_jax))),
-    }[order]()
+    def build(checkify, jit, vmap, f):
+        wrap = {"checkify": checkify, "jit": jit, "vmap": vmap}
+        for name in reversed(order):
+            f = wrap[name](f)
+        return f
+
+    ours = build(foldax.checkify, foldax.jit, foldax.vmap, checked)
+    theirs = build(jax_checkify.checkify, jax.jit, jax.vmap, checked_jax)
     for xs in (jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, -2.0, 3.0])):
         (err, out), (jerr, jout) = ours(xs), theirs(xs)
         chex.assert_trees_all_close(out, jout)
