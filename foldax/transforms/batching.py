@@ -24,16 +24,17 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Hashable, NamedTuple, Sequence
 
 import numpy as np
 from jax import lax
 
 from foldax._compat import (
-    Jaxpr, JaxprEqn, axis_data as make_axis_data, bind_params, closed_call_p, eval_context,
-    fancy_primitive_batchers, is_tracer, jaxprs_in_params, jit_p,
+    Jaxpr, JaxprEqn, axis_data as make_axis_data, bind_params, closed_call_p, eqn_source_line,
+    eval_context, extend_axis_env, fancy_primitive_batchers, is_tracer, jaxprs_in_params, jit_p,
 )
-from foldax.errors import FoldaxValueError
+from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.interpreter import Interpreter, bind_eqn
 from foldax.transforms.passes import _expands as expands
 
@@ -110,6 +111,12 @@ class BatchInterpreter(Interpreter):
         self.axis_data = make_axis_data(axis_name, size)
         self._names_axis: dict[int, bool] = {}
 
+    def axis_env(self) -> Any:
+        """Context naming the mapped axis for collectives (for rules that run later, such as a
+        custom_vjp's backward function)."""
+        return extend_axis_env(self.axis_name, self.size) if self.axis_name is not None \
+            else contextlib.nullcontext()
+
     def lift(self, constant: Any) -> Batched:
         return Batched(constant, None)
 
@@ -139,7 +146,16 @@ class BatchInterpreter(Interpreter):
             return map_equation(self, eqn, invals)
         values = [v.value for v in invals]
         axes = [v.axis for v in invals]
-        out, out_axes = batcher(self.axis_data, values, axes, **bind_params(eqn))
+        try:
+            out, out_axes = batcher(self.axis_data, values, axes, **bind_params(eqn))
+        except NotImplementedError as e:  # JAX's rule refuses these params
+            if not self.names_axis(eqn):  # elementwise semantics: map the equation instead
+                return map_equation(self, eqn, invals)
+            raise MissingRuleError(
+                f"vmap: JAX's batching rule for '{eqn.primitive}' (used at "
+                f"{eqn_source_line(eqn)}) does not support this use over the mapped axis "
+                f"{self.axis_name!r}, and a collective cannot be mapped one element at a time. "
+                f"(JAX: {e})") from e
         if eqn.primitive.multiple_results:
             return [Batched(x, d) for x, d in zip(out, out_axes)]
         return [Batched(out, out_axes)]

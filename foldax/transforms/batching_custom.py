@@ -43,6 +43,16 @@ def _run_all_batched(interp: BatchInterpreter, body: Any, axes: Sequence) -> Cal
     return fun
 
 
+def _in_axis_env(interp: BatchInterpreter, fun: Callable) -> Callable:
+    """``fun`` run with the mapped axis named (custom rules may run after ``vmap`` returned)."""
+
+    def run(*xs: Any) -> Any:
+        with interp.axis_env():
+            return fun(*xs)
+
+    return run
+
+
 def _is_zero(x: Any) -> bool:
     return isinstance(x, (Zero, SymbolicZero))
 
@@ -71,7 +81,8 @@ def custom_jvp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
 
     fun = _run_all_batched(interp, p["call_jaxpr"], axes)
     outs = custom_jvp_call_p.bind(*args, subfuns=(wrap_fun(fun, "vmap_custom_jvp_fun"),
-                                                  wrap_fun(jvp, "vmap_custom_jvp_rule")),
+                                                  wrap_fun(_in_axis_env(interp, jvp),
+                                                           "vmap_custom_jvp_rule")),
                                   symbolic_zeros=p["symbolic_zeros"])
     return [Batched(o, 0) for o in outs]
 
@@ -105,8 +116,9 @@ def custom_vjp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
     bwd = _batched_bwd(interp, bind_params(eqn)["subfuns"][2], res_axes, axes)
     fun = _run_all_batched(interp, p["call_jaxpr"], axes)
     outs = custom_vjp_call_p.bind(
-        *args, subfuns=(wrap_fun(fun, "vmap_custom_vjp_fun"), wrap_fun(fwd, "vmap_custom_vjp_fwd"),
-                        wrap_fun(bwd, "vmap_custom_vjp_bwd")),
+        *args, subfuns=(wrap_fun(fun, "vmap_custom_vjp_fun"),
+                        wrap_fun(_in_axis_env(interp, fwd), "vmap_custom_vjp_fwd"),
+                        wrap_fun(_in_axis_env(interp, bwd), "vmap_custom_vjp_bwd")),
         out_trees=out_trees, symbolic_zeros=p["symbolic_zeros"])
     return [Batched(o, 0) for o in outs]
 

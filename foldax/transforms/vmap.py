@@ -13,7 +13,6 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 from typing import Any, Callable, Hashable, Sequence
@@ -22,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from foldax._compat import extend_axis_env, typeof
+from foldax._compat import typeof
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
@@ -201,20 +200,16 @@ class VmapFunction:
         self.in_axes, self.out_axes = in_axes, out_axes
         self.axis_name, self.axis_size = axis_name, axis_size
 
-    def _axis_env(self, size: int) -> Any:
-        return extend_axis_env(self.axis_name, size) if self.axis_name is not None \
-            else contextlib.nullcontext()
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = _Call(self, args, kwargs)
         e_args, e_kwargs, mapped = call.per_element()
-        with self._axis_env(call.size):
+        interp = BatchInterpreter(call.size, self.axis_name)
+        with interp.axis_env():
             try:
                 program = trace_program(self.fun, e_args, e_kwargs, make_variable=mapped,
                                         name=self.name, simplify_program=False)
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e
-            interp = BatchInterpreter(call.size, self.axis_name)
             inputs = [Batched(_as_array(x, a), a) for x, a, is_var in
                       zip(call.leaves, call.axes, program.variable_mask) if is_var]
             outs = interp.run(eliminate_dead_code(program.jaxpr), *inputs)

@@ -220,3 +220,13 @@ def test_custom_jvp_with_symbolic_zeros():
         grads = [jax.grad(loss_of(v, q, (0, None)), argnums=argnums)(X, 2.0)
                  for v in (foldax.vmap, jax.vmap)]
         chex.assert_trees_all_close(*grads)
+
+
+def test_custom_vjp_backward_with_a_collective_runs_after_vmap_returned():
+    @jax.custom_vjp
+    def f(x):
+        return x * 2
+
+    f.defvjp(lambda x: (x * 2, None), lambda _, ct: (lax.psum(ct, "i") * 10,))
+    grads = [jax.grad(lambda x: v(f, axis_name="i")(x).sum())(X) for v in (foldax.vmap, jax.vmap)]
+    chex.assert_trees_all_close(*grads)

@@ -163,3 +163,14 @@ def test_every_error_is_a_foldax_error():
                  lambda: foldax.vmap(add, in_axes=(3, 0))(jnp.ones(3), jnp.ones(3))]:
         with pytest.raises(FoldaxError):
             call()
+
+
+def test_collective_jax_cannot_batch_gets_a_foldax_sentence():
+    f = lambda x: jax.lax.psum(x, "i", axis_index_groups=[[0, 1], [2, 3]])  # noqa: E731
+    with pytest.raises(NotImplementedError):
+        jax.vmap(f, axis_name="i")(jnp.arange(4.0))
+    with pytest.raises(FoldaxError) as e:
+        foldax.vmap(f, axis_name="i")(jnp.arange(4.0))
+    assert "JAX's batching rule for 'psum'" in str(e.value)
+    assert "over the mapped axis 'i'" in str(e.value)
+    assert "axis_index_groups not supported" in str(e.value)
