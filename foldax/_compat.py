@@ -296,3 +296,14 @@ def convert_element_type(x: Any, dtype: Any, weak_type: bool) -> Any:
     from jax._src.lax import lax as _lax
 
     return _lax._convert_element_type(x, dtype, weak_type)
+
+
+def unknown_outputs(eqn: JaxprEqn, unknown_in: Sequence[bool]) -> list[bool]:
+    """Which outputs of ``eqn`` depend on its inputs marked unknown, by JAX's partial-evaluation
+    rule for the primitive (a first-order primitive: all outputs if any input)."""
+    rule = pe.partial_eval_jaxpr_custom_rules.get(eqn.primitive)
+    if rule is None or not any(unknown_in):
+        return [any(unknown_in)] * len(eqn.outvars)
+    _, _, unknown_out, _, _ = rule(pe.everything_saveable, list(unknown_in),
+                                   [True] * len(unknown_in), eqn)
+    return list(unknown_out)

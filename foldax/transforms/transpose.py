@@ -32,8 +32,9 @@ import jax
 import jax.numpy as jnp
 
 from foldax._compat import (
-    ClosedJaxpr, JaxprEqn, UndefinedPrimal, ValAccum, Zero, add_jaxvals, eqn_context,
-    eqn_source_line, fancy_transposes, float0, primitive_transposes,
+    ClosedJaxpr, JaxprEqn, UndefinedPrimal, ValAccum, Zero, add_jaxvals, closed_call_p,
+    eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, float0, jaxprs_in_params,
+    make_jaxpr_obj, new_var, partial_eval_jaxpr, primitive_transposes, unknown_outputs, while_p,
 )
 from foldax.errors import MissingRuleError
 from foldax.transforms.interpreter import Interpreter, bind_eqn
@@ -88,11 +89,38 @@ class TransposeInterpreter(Interpreter):
 
     # -- forward sweep ----------------------------------------------------------------------
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
-        if any(type(x) is Cotangent for x in invals):
-            outs = [Cotangent(v.aval) for v in eqn.outvars]
-            self.tape.append((eqn, invals, outs))
-            return outs
-        return bind_eqn(eqn, invals)
+        linear = [type(x) is Cotangent for x in invals]
+        if not any(linear):
+            return bind_eqn(eqn, invals)
+        if any(True for _ in jaxprs_in_params(eqn.params)):
+            unknown = unknown_outputs(eqn, linear)
+            # (a while loop with a linear output stays whole: its transpose rule refuses it)
+            if not all(unknown) and not (eqn.primitive is while_p and any(unknown)):
+                return self._split(eqn, invals, linear)
+        outs = [Cotangent(v.aval) for v in eqn.outvars]
+        self.tape.append((eqn, invals, outs))
+        return outs
+
+    def _split(self, eqn: JaxprEqn, invals: list, linear: list[bool]) -> list:
+        """A higher-order equation with some non-linear outputs (a primal value recomputed in a
+        remat body, a loop counter next to a linear carry): its non-linear part is evaluated
+        now; its linear part goes on the tape as a call."""
+        ins = [new_var(a.aval) for a in eqn.invars]
+        outs = [new_var(v.aval) for v in eqn.outvars]
+        single = ClosedJaxpr(make_jaxpr_obj([], ins, outs, [eqn.replace(invars=ins, outvars=outs)]),
+                             [])
+        known, lin, out_unknown, _ = partial_eval_jaxpr(single, linear, False)
+        values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, l in zip(invals, linear) if not l])
+        n_known = out_unknown.count(False)
+        known_outs, residuals = iter(values[:n_known]), values[n_known:]
+        results = [Cotangent(v.aval) if u else next(known_outs)
+                   for v, u in zip(eqn.outvars, out_unknown)]
+        call = eqn.replace(primitive=closed_call_p, params={"call_jaxpr": lin},
+                           invars=[new_var(a) for a in lin.in_avals],
+                           outvars=[new_var(a) for a in lin.out_avals])
+        self.tape.append((call, list(residuals) + [x for x, l in zip(invals, linear) if l],
+                          [r for r in results if type(r) is Cotangent]))
+        return results
 
     # -- backward sweep ---------------------------------------------------------------------
     def transpose(self, closed: ClosedJaxpr, args: Sequence, cts_out: Sequence) -> list:

@@ -175,3 +175,28 @@ def test_cond_inside_scan_forward_and_reverse():
                               (jax.grad(cond_in_scan)(x), jax.jacfwd(cond_in_scan)(x))))
     ours, expected = both(X)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5)
+
+
+def _indexed_loop(x, t):
+    def body(i, c):
+        return c * jnp.sin(jax.lax.dynamic_index_in_dim(x, i, keepdims=False)) + c
+
+    return jax.lax.fori_loop(0, 3, body, t)
+
+
+def primal_outputs_reused(x):
+    """Higher-order equations whose primal outputs are used again next to their tangents:
+    cond and jit outputs squared, a remat around a loop with a counter, a loop in a jit."""
+    y = jax.lax.cond(x.sum() > 0, jnp.sin, jnp.cos, x)
+    u, v = jax.jit(lambda a: (jnp.sin(a), a * 2))(x)
+    looped = jax.checkpoint(_indexed_loop)(x, x[0]) + jax.jit(_indexed_loop)(x, x[1])
+    return jnp.sum(y * y * x + u * v) * looped
+
+
+def test_higher_order_equations_with_primal_outputs():
+    both = jax.jit(lambda x: ((foldax.grad(primal_outputs_reused)(x),
+                               foldax.jacrev(lambda v: v * primal_outputs_reused(v))(x)),
+                              (jax.grad(primal_outputs_reused)(x),
+                               jax.jacrev(lambda v: v * primal_outputs_reused(v))(x))))
+    ours, expected = both(X)
+    chex.assert_trees_all_close(ours, expected, rtol=1e-5)
