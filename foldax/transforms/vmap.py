@@ -170,7 +170,7 @@ def _element_placeholder(x: Any, axis: int) -> Any:
     """A leaf with the shape and dtype of one element of ``x`` along ``axis``; only its abstract
     value is used, so for arrays it is an uninitialised NumPy array (no device work)."""
     if isinstance(x, np.ndarray):
-        return np.take(x, 0, axis=axis)
+        return np.empty(x.shape[:axis] + x.shape[axis + 1:], x.dtype)
     aval = typeof(x)
     if aval.weak_type or jax.dtypes.issubdtype(aval.dtype, jax.dtypes.extended):
         return jax.lax.index_in_dim(x, 0, axis, keepdims=False)

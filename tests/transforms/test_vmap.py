@@ -51,6 +51,13 @@ def test_prefix_with_list_entries():
                                     jax.vmap(f, in_axes=in_axes)(*a))
 
 
+def test_empty_batch():
+    f = lambda x, y: (jnp.sin(x) @ y, x.sum())  # noqa: E731
+    for x in (jnp.ones((0, 3)), np.ones((0, 3), np.float32)):
+        ours = foldax.vmap(f, in_axes=(0, None))(x, jnp.ones((3, 2)))
+        chex.assert_trees_all_close(ours, jax.vmap(f, in_axes=(0, None))(x, jnp.ones((3, 2))))
+
+
 def test_keyword_arguments_are_mapped_along_axis_0():
     f = lambda x, *, y: x * y  # noqa: E731
     x, y = jnp.arange(3.0), jnp.arange(6.0).reshape(3, 2)
