@@ -132,11 +132,9 @@ class BatchInterpreter(Interpreter):
     def fold_eqn(self, eqn: JaxprEqn, invals: list) -> list:
         """Compute an equation of constants now (constant folding as the program is evaluated);
         a ``jit`` of constants is folded equation by equation."""
-        body = eqn.params.get("jaxpr") if eqn.primitive in (jit_p, closed_call_p) else None
-        if body is None and eqn.primitive is closed_call_p:
-            body = eqn.params["call_jaxpr"]
+        body = _CALL_BODIES.get(eqn.primitive)
         if body is not None:
-            return self.run(body, *invals)
+            return self.run(eqn.params[body], *invals)
         with eval_context():
             return [Batched(x, None) for x in bind_eqn(eqn, [v.value for v in invals])]
 
@@ -209,6 +207,9 @@ class BatchInterpreter(Interpreter):
 
     def child(self) -> "BatchInterpreter":
         return self
+
+
+_CALL_BODIES = {jit_p: "jaxpr", closed_call_p: "call_jaxpr"}  # the body param of call primitives
 
 
 def _params_name(params: dict, name: Hashable) -> bool:
