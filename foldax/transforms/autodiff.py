@@ -145,18 +145,12 @@ def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict
         n_traced = sum(s is TRACED for s in program.out_leaves)
         lin = linearize(program, variables, diff, outputs=[i == 0 for i in range(n_traced)])
         seed = jax.lax.full_like(lin.outputs[0], 1)
-        cts = _expand(lin.active, lin.transpose([seed] + [None] * (n_traced - 1)))
+        cts = lin.transpose([seed] + [None] * (n_traced - 1))
         outputs = lin.outputs
     else:  # the loss does not depend on the differentiated inputs
         outputs, cts = program.evaluate(variables), [None] * len(diff)
     _, value, aux = program.assemble(outputs)
     return value, aux, targets.gradients(program, [c for c, d in zip(cts, diff) if d])
-
-
-def _expand(active: Sequence[bool], cts: Sequence) -> list:
-    """Cotangents of the active inputs spread over all variable inputs (``None`` elsewhere)."""
-    it = iter(cts)
-    return [next(it) if a else None for a in active]
 
 
 # -- forward mode ---------------------------------------------------------------------------------
@@ -241,7 +235,9 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequen
     """
     _no_reduce_axes(reduce_axes, "vjp")
     where = f"vjp({function_name(fun)})"
-    selection = Selection(lambda *a: None, tuple(range(len(primals))), None, "vjp")
+    if not primals:
+        raise FoldaxTypeError(f"{where}: pass at least one primal to differentiate at.")
+    selection = Selection(fun, tuple(range(len(primals))), None, "vjp")
     targets = Targets(selection, primals, {}, promote_ints=False, allow_int=True)
     recorder = OutputRecorder(fun, has_aux, where)
     program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable,
@@ -280,7 +276,7 @@ class Pullback:
                         f"it belongs to has shape {aval.shape} ({aval.dtype}).")
                 cts.append(None if dtype_of(ct) == float0 else ct)
         cts += [None] * (len(self.lin.outputs) - len(cts))
-        grads = _expand(self.lin.active, self.lin.transpose(cts))
+        grads = self.lin.transpose(cts)
         diff = self.targets.differentiated(program)
         return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
 

@@ -139,8 +139,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             cts = [None] * n_traced
             for j, b in zip(kept, basis):
                 cts[j] = b
-            it = iter(lin.transpose(cts, basis=total))
-            cts_by_var = [next(it) if a else None for a in lin.active]
+            cts_by_var = lin.transpose(cts, basis=total)
         row = dict(zip(kept, zip(offsets, shapes)))
         ct_of_leaf = dict(zip(call.leaf_of_var, cts_by_var))
 

@@ -53,12 +53,13 @@ class Linearized:
     has_tangent: list[bool]
 
     def transpose(self, cts: Sequence, basis: int | None = None) -> list:
-        """Cotangents of the active inputs (``None`` for zero), given one cotangent per traced
-        output (``None`` for zero). ``basis``: size of a leading batch axis of the cotangents."""
+        """One cotangent per variable input (``None`` for zero and for inputs without a
+        tangent), given one per traced output (``None`` for zero). ``basis``: size of a leading
+        batch axis of the cotangents."""
         cts = [ct for ct, has in zip(cts, self.has_tangent) if has]
         args = list(self.residuals) + [Cotangent(a) for a in self.tangent_avals]
-        out = TransposeInterpreter(basis).transpose(self.linear, args, cts)
-        return out[len(self.residuals):]
+        out = iter(TransposeInterpreter(basis).transpose(self.linear, args, cts)[len(self.residuals):])
+        return [next(out) if act else None for act in self.active]
 
 
 def linearize(program: Program, variables: Sequence, differentiate: Sequence[bool],
