@@ -314,7 +314,6 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
         Traceback (most recent call last):
         ...
         foldax.errors.CheckError: division by zero
-        ...
     """
     enabled = _validate_errors(errors)
     if not callable(fun):
