@@ -161,11 +161,11 @@ class Targets:
         self.selection, self.args, self.kwargs, self.keys = selection, args, kwargs, keys
         self.leaves, self.in_tree = flatten((args, kwargs))
         paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((args, kwargs))[0]]
-        position = {key: n for n, key in enumerate(keys)}
-        self.target_of = [position.get((path[0].idx, _key(path[1]))) for path in paths]
+        self.key_of = [(path[0].idx, _key(path[1])) for path in paths]  # the argument of a leaf
+        self.selected = [k in keys for k in self.key_of]
         self.target_trees = [flatten(args[i] if kind == 0 else kwargs[i])[1] for kind, i in keys]
-        self.make_variable = [t is not None and leaf_kind(x) != STATIC
-                              for t, x in zip(self.target_of, self.leaves)]
+        self.make_variable = [sel and leaf_kind(x) != STATIC
+                              for sel, x in zip(self.selected, self.leaves)]
         for n, (x, var) in enumerate(zip(self.leaves, self.make_variable)):
             if var:
                 self._check_dtype(x, paths[n], allow_int, holomorphic)
@@ -191,25 +191,24 @@ class Targets:
 
     def differentiated(self, program: Program) -> list[bool]:
         """Per variable input of the Program: whether it is differentiated."""
-        return [t is not None for t, s in zip(self.target_of, program.in_leaves) if s is VARIABLE]
+        return [sel for sel, s in zip(self.selected, program.in_leaves) if s is VARIABLE]
 
     def build(self, per_leaf: Callable[[int, Any], Any]) -> Any:
         """The selected arguments with every leaf ``x`` (at leaf index ``n``) replaced by
         ``per_leaf(n, x)`` for variables and by ``None`` for static leaves; one value or a
         tuple, as selected."""
-        groups: list[list] = [[] for _ in self.keys]
-        for n, (x, t, var) in enumerate(zip(self.leaves, self.target_of, self.make_variable)):
-            if t is not None:
-                groups[t].append(per_leaf(n, x) if var else None)
-        out = tuple(unflatten(tree, g) for tree, g in zip(self.target_trees, groups))
+        rows = list(enumerate(zip(self.leaves, self.key_of, self.make_variable)))
+        out = tuple(unflatten(tree, [per_leaf(n, x) if var else None
+                                     for n, (x, k, var) in rows if k == key])
+                    for key, tree in zip(self.keys, self.target_trees))
         return out[0] if self.selection.single else out
 
     def gradients(self, program: Program, cts: Sequence) -> Any:
         """Gradients from the cotangents of the differentiated variable inputs (``None`` for
         zero): zeros where none arrived, float0 zeros for integers, ``None`` for static leaves."""
         ct_of_leaf, it = {}, iter(cts)
-        for n, (t, s) in enumerate(zip(self.target_of, program.in_leaves)):
-            if s is VARIABLE and t is not None:
+        for n, (sel, s) in enumerate(zip(self.selected, program.in_leaves)):
+            if s is VARIABLE and sel:
                 ct_of_leaf[n] = next(it)
         return self.build(lambda n, x: zero_cotangent(x) if ct_of_leaf[n] is None
                           else ct_of_leaf[n])

@@ -38,6 +38,10 @@ def test_grad_argnums_matches_jax(argnums):
     assert_same(foldax.value_and_grad(f3, argnums), jax.value_and_grad(f3, argnums), *ARGS)
 
 
+def test_an_argument_selected_twice_gets_its_gradient_twice():
+    assert_same(foldax.grad(f3, (1, 1)), lambda *a: (jax.grad(f3, 1)(*a),) * 2, *ARGS)
+
+
 def test_has_aux_matches_jax():
     def f(x, y):
         return jnp.sum(x * y), {"pred": x * 2, "n": 3}
