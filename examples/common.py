@@ -1,0 +1,106 @@
+"""What every example shares: the command line (``--quick``, ``--out``), a progress bar, saving
+a plot, timing medians and the synthetic regression data.
+
+Each example runs as a script, ``python examples/<name>.py [--quick] [--out DIR]``; the quick
+configuration (also selected by the environment variable ``FOLDAX_EXAMPLE_QUICK=1``) is the
+small, fast one the tests run.
+
+Example:
+    >>> from common import example_options
+    >>> example_options(["--quick", "--out", "/tmp/foldax-out"])
+    {'quick': True, 'out_dir': PosixPath('/tmp/foldax-out')}
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+
+matplotlib.use("Agg")  # plots go to files: no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+import foldax  # noqa: E402
+from foldax import random  # noqa: E402
+
+QUICK_ENV = "FOLDAX_EXAMPLE_QUICK"
+
+
+def quick_from_env() -> bool:
+    """Whether ``FOLDAX_EXAMPLE_QUICK`` asks for the small configuration."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def example_options(argv: Sequence[str] | None = None, description: str = "") -> dict[str, Any]:
+    """``main``'s keyword arguments from the command line: ``quick`` and ``out_dir``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small, fast configuration (as {QUICK_ENV}=1)")
+    parser.add_argument("--out", default="out", help="directory for plots and checkpoints")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return {"quick": args.quick or quick_from_env(), "out_dir": pathlib.Path(args.out)}
+
+
+def output_dir(out_dir: str | pathlib.Path) -> pathlib.Path:
+    """``out_dir`` as a path, created if needed."""
+    path = pathlib.Path(out_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def progress(iterable: Iterable, desc: str, total: int | None = None) -> tqdm:
+    """A tqdm progress bar on stderr (``bar.set_postfix(loss=...)`` shows the latest loss)."""
+    return tqdm(iterable, desc=desc, total=total, dynamic_ncols=True, mininterval=0.5)
+
+
+def save_curves(path: pathlib.Path, curves: dict[str, tuple[Sequence, Sequence]], title: str,
+                xlabel: str = "step", ylabel: str = "loss", log: bool = True) -> pathlib.Path:
+    """Plot ``{label: (xs, ys)}`` into one figure and save it as ``path`` (PNG)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (xs, ys) in curves.items():
+        ax.plot(xs, ys, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int, number: int) -> float:
+    """The median over ``repeats`` runs of the time per call of ``fn`` (``number`` calls a run,
+    after one warm-up call), waiting for every result."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            out = fn()
+        jax.block_until_ready(out)
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def target_function(x: jax.Array) -> jax.Array:
+    """The function the regression examples learn: smooth, non-linear, of the first 3 inputs."""
+    return (jnp.sin(jnp.pi * x[..., :1]) * jnp.cos(jnp.pi * x[..., 1:2])
+            + 0.5 * x[..., 2:3] ** 2)
+
+
+@foldax.jit  # n, dim and noise are Python numbers: constants of the compiled program
+def regression_data(key: jax.Array, n: int, dim: int = 4,
+                    noise: float = 0.05) -> tuple[jax.Array, jax.Array]:
+    """``n`` inputs uniform in ``[-1, 1]^dim`` and noisy targets ``target_function(x)`` (n, 1)."""
+    x_key, noise_key = random.split(key)
+    x = random.uniform(x_key, (n, dim), minval=-1.0, maxval=1.0)
+    return x, target_function(x) + noise * random.normal(noise_key, (n, 1))

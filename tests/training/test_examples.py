@@ -1,0 +1,278 @@
+"""Every example in its quick configuration: its loss falls below a threshold taken from the data
+(predicting the mean, chance level, the first loss), and its pieces match a reference: the same
+step under JAX's own transformations, equinox's, optax's DP aggregation, a Python loop over
+examples, the single-device run for the data-parallel one."""
+import importlib
+import pathlib
+import subprocess
+import sys
+
+import chex
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+import foldax
+from foldax import random
+from foldax.errors import CheckError
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+train_mlp = importlib.import_module("train_mlp")
+per_example = importlib.import_module("per_example_grads")
+inverse = importlib.import_module("inverse_problem")
+equinox_model = importlib.import_module("equinox_model")
+data_parallel = importlib.import_module("data_parallel")
+common = importlib.import_module("common")
+
+
+def _is_png(path: pathlib.Path) -> bool:
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- train_mlp -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train_mlp")
+    return train_mlp.main(quick=True, out_dir=out), out
+
+
+def test_train_mlp_learns_plots_and_reloads(mlp_run):
+    results, out = mlp_run
+    assert results["test_losses"][-1] < 0.5 * results["baseline"]  # well below predicting the mean
+    assert results["test_losses"][-1] < results["test_losses"][0]
+    assert len(results["train_losses"]) == train_mlp.QUICK.total_steps
+    assert _is_png(out / "train_mlp_loss.png")
+    assert results["checkpoint"] == out / "mlp.eqx" and results["checkpoint"].exists()
+    chex.assert_trees_all_equal(results["restored"], (results["model"], results["opt_state"]))
+    assert jax.tree.structure(results["restored"][0]) == jax.tree.structure(results["model"])
+    assert results["restored"][0].activation == train_mlp.QUICK.activation
+
+
+def _quick_model(key):  # the quick configuration's shapes: its compiled programs are reused
+    cfg = train_mlp.QUICK
+    return train_mlp.init_mlp(key, (4, *cfg.hidden, 1), cfg.activation, cfg.dropout)
+
+
+def _quick_batch(key):
+    cfg = train_mlp.QUICK
+    x, y = common.regression_data(key, cfg.n_train + cfg.n_test)
+    return x[:cfg.batch_size], y[:cfg.batch_size]
+
+
+def test_train_step_matches_jax_value_and_grad():
+    cfg = train_mlp.QUICK
+    model = _quick_model(random.key(1))
+    optimiser = train_mlp.make_optimiser(cfg)
+    ours = foldax.jit(train_mlp.make_train_step(optimiser))
+    reference = jax.jit(train_mlp.make_train_step(optimiser, jax.value_and_grad))
+    x, y = _quick_batch(random.key(2))
+    a = b = (model, optimiser.init(model))
+    for i in range(3):  # dropout keys per step, schedule, Adam moments: all must agree
+        a = ours(*a[:2], x, y, random.fold_in(random.key(3), i))
+        b = reference(*b[:2], x, y, random.fold_in(random.key(3), i))
+        chex.assert_trees_all_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_only_with_a_key():
+    model = foldax.replace(_quick_model(random.key(0)), dropout=0.5)
+    x, key = jnp.ones((3, 4)), random.key(1)
+
+    @jax.jit
+    def by_hand(m, x, key):  # dropout written out with jax.random
+        *hidden, last = m.layers
+        for layer, k in zip(hidden, jax.random.split(key, len(hidden))):
+            x = jax.nn.gelu(x @ layer.w + layer.b)
+            x = jnp.where(jax.random.bernoulli(k, 0.5, x.shape), x / 0.5, 0.0)
+        return x @ last.w + last.b
+
+    apply = foldax.jit(lambda m, x, key: (m(x), m(x, key)))
+    deterministic, dropped = apply(model, x, key)
+    chex.assert_trees_all_close(dropped, by_hand(model, x, key), rtol=1e-5)
+    chex.assert_trees_all_close(deterministic, jax.jit(lambda m, x: m(x))(model, x))
+    assert not np.allclose(dropped, deterministic)
+
+
+def test_nan_guard_names_the_operation_and_the_bad_input():
+    model = train_mlp.MLP((train_mlp.Dense(jnp.full((4, 2), 0.1), jnp.zeros(2)),  # small: a
+                           train_mlp.Dense(jnp.full((2, 1), 0.1), jnp.zeros(1))))  # small program
+    optimiser = optax.sgd(0.1)
+    step = train_mlp.GuardedStep(train_mlp.make_train_step(optimiser))
+    x, y, key = jnp.ones((2, 4)), jnp.ones((2, 1)), random.key(0)
+    state = optimiser.init(model)
+    out = step(model, state, x, y, key)  # finite: the plain step's result
+    chex.assert_trees_all_close(out, foldax.jit(train_mlp.make_train_step(optimiser))(
+        model, state, x, y, key))
+    exploding = train_mlp.MLP((train_mlp.Dense(jnp.full((4, 2), 1e38), jnp.zeros(2)),
+                               train_mlp.Dense(jnp.zeros((2, 1)), jnp.zeros(1))))
+    with pytest.raises(CheckError, match=r"(?s)nan generated by primitive: dot_general.*"
+                                         r"train_mlp\.py:\d+ \(MLP.__call__\)"):
+        step(exploding, state, x * 1e38, y, key)  # inf @ 0 in the second layer
+    with pytest.raises(FloatingPointError, match=r"the step's inputs y hold NaN or inf: check "
+                                                 r"the data"):
+        step(model, state, x, y.at[0, 0].set(jnp.nan), key)
+    with pytest.raises(FloatingPointError, match=r"produced no NaN: an infinity overflowed"):
+        step(model, state, x, jnp.full((2, 1), 1e30), key)  # (1e30)^2 overflows
+
+
+# -- per_example_grads --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dp_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("per_example_grads")
+    return per_example.main(quick=True, out_dir=out), out
+
+
+def test_dp_sgd_learns_and_matches_the_loop(dp_run):
+    results, out = dp_run
+    assert results["test_loss"] < 0.8 * np.log(2.0)  # below chance level
+    assert results["test_accuracy"] > 0.7
+    chex.assert_trees_all_close(results["vectorised"], results["looped"], rtol=1e-5, atol=1e-6)
+    assert _is_png(out / "per_example_grads_loss.png")
+
+
+def _classifier_batch(n=6):  # the quick configuration's shapes: its programs are reused
+    cfg = per_example.QUICK
+    model = train_mlp.init_mlp(random.key(0), (2, *cfg.hidden, 1), activation="tanh")
+    x, y = per_example.classification_data(random.key(1), cfg.n_train + cfg.n_test)
+    return model, x[:n], y[:n]
+
+
+def test_per_example_grads_match_jax_and_a_loop():
+    model, x, y = _classifier_batch()
+    ours = per_example.per_example_grads(model, x, y)
+    chex.assert_trees_all_close(
+        ours, jax.jit(jax.vmap(jax.grad(per_example.example_loss), in_axes=(None, 0, 0)))(
+            model, x, y), rtol=1e-5, atol=1e-6)
+    for i in range(x.shape[0]):
+        chex.assert_trees_all_close(jax.tree.map(lambda g: g[i], ours),
+                                    jax.grad(per_example.example_loss)(model, x[i], y[i]),
+                                    rtol=1e-5, atol=1e-6)
+
+
+def test_clipping_matches_optax_dp_aggregate_and_noise_is_keyed():
+    model, x, y = _classifier_batch()
+    clip = 0.05  # small enough that every example is clipped
+    private_gradient = foldax.jit(per_example.private_gradient)  # noise as an array: one program
+    ours = private_gradient(model, x, y, random.key(0), clip, jnp.float32(0.0))
+    aggregate = optax.contrib.differentially_private_aggregate(clip, 0.0, key=0)
+    reference, _ = jax.jit(aggregate.update)(per_example.per_example_grads(model, x, y),
+                                             aggregate.init(model))
+    chex.assert_trees_all_close(ours, reference, rtol=1e-5, atol=1e-7)
+    noisy = private_gradient(model, x, y, random.key(5), clip, jnp.float32(2.0))
+
+    @jax.jit
+    def expected(clipped, key):  # one normal draw per leaf, std = noise_multiplier * clip / n
+        leaves, treedef = jax.tree.flatten(clipped)
+        keys = jax.random.split(key, len(leaves))
+        return jax.tree.unflatten(treedef, [g + 2.0 * clip * jax.random.normal(k, g.shape) / x.shape[0]
+                                            for g, k in zip(leaves, keys)])
+
+    chex.assert_trees_all_close(noisy, expected(ours, random.key(5)), rtol=1e-5, atol=1e-6)
+
+
+# -- inverse_problem --------------------------------------------------------------------------------
+def _scan_count(jaxpr) -> int:
+    return sum(eqn.primitive.name == "scan" for eqn in jaxpr.eqns)
+
+
+def test_inverse_problem_recovers_the_state_and_folds_the_observation(tmp_path):
+    results = inverse.main(quick=True, out_dir=tmp_path)
+    assert results["losses"][-1] < 0.05 * results["losses"][0]
+    naive = np.linalg.norm(results["observation"] - results["truth"]) / np.linalg.norm(
+        results["truth"])  # taking the observation for the initial state
+    assert results["relative_error"] < 0.8 * naive
+    assert set(results["step_times"]) == {"foldax.jit", "jax.jit"}
+    assert all(_is_png(p) for p in results["plots"])
+    # the same step: equal results; foldax's program has one simulation loop fewer
+    cfg, optimiser = inverse.QUICK, optax.adam(0.05)
+    u0 = jnp.asarray(results["recovered"])
+    state = optimiser.init(u0)
+    folded = foldax.jit(inverse.make_step(cfg, optimiser))
+    plain = inverse.make_step(cfg, optimiser, jax.value_and_grad)
+    chex.assert_trees_all_close(folded(u0, state, results["observation"]),
+                                jax.jit(plain)(u0, state, results["observation"]),
+                                rtol=1e-4, atol=1e-7)
+    program = folded.trace(u0, state, results["observation"])
+    reference = jax.make_jaxpr(plain)(u0, state, results["observation"])
+    assert _scan_count(program.jaxpr.jaxpr) == _scan_count(reference.jaxpr) - 1 == 4
+
+
+# -- equinox_model ---------------------------------------------------------------------------------
+def test_equinox_model_learns(tmp_path):
+    results = equinox_model.main(quick=True, out_dir=tmp_path)
+    assert results["test_loss"] < 0.5 * results["baseline"]
+    assert isinstance(results["model"], eqx.nn.MLP)
+    assert _is_png(results["plot"])
+
+
+def test_equinox_step_matches_equinox_filter_transformations():
+    cfg = equinox_model.QUICK
+    model = eqx.nn.MLP(4, 1, cfg.width, cfg.depth, activation=jax.nn.gelu, key=random.key(0))
+    optimiser = optax.adamw(1e-2)
+    x, y = _quick_batch(random.key(1))
+    ours = foldax.jit(equinox_model.make_train_step(optimiser))
+    reference = eqx.filter_jit(equinox_model.make_train_step(optimiser,
+                                                             eqx.filter_value_and_grad))
+    a = b = (model, optimiser.init(eqx.filter(model, eqx.is_array)))
+    for _ in range(3):
+        a, b = ours(*a[:2], x, y), reference(*b[:2], x, y)
+        chex.assert_trees_all_close(eqx.filter(a, eqx.is_array), eqx.filter(b, eqx.is_array),
+                                    rtol=1e-5, atol=1e-6)
+    assert a[0].activation is model.activation
+
+
+# -- data_parallel ---------------------------------------------------------------------------------
+def test_data_parallel_matches_the_single_device_run(tmp_path):
+    results = data_parallel.main(quick=True, out_dir=tmp_path)
+    np.testing.assert_allclose(results["sharded"]["train_losses"],
+                               results["single"]["train_losses"], rtol=1e-4)
+    np.testing.assert_allclose(results["sharded"]["test_losses"],
+                               results["single"]["test_losses"], rtol=1e-4)
+    chex.assert_trees_all_close(results["sharded"]["model"], results["single"]["model"],
+                                rtol=1e-3, atol=1e-5)
+    assert results["relative_difference"] < 1e-4
+    mesh = results["mesh"]
+    assert mesh.size == 8 and data_parallel.is_replicated(results["sharded"]["model"], mesh)
+    assert data_parallel.is_replicated(results["sharded"]["opt_state"], mesh)
+    errors = results["per_example_errors"]
+    assert errors.sharding.is_equivalent_to(NamedSharding(mesh, P("data")), 1)
+    x, y = results["sharded"]["test_data"]
+    chex.assert_trees_all_close(errors, jax.vmap(data_parallel.squared_errors, (None, 0, 0))(
+        results["single"]["model"], x, y), rtol=1e-3, atol=1e-6)
+    assert _is_png(results["plot"])
+
+
+def test_too_few_devices_is_a_clear_error():
+    with pytest.raises(RuntimeError, match=r"needs 64 devices, found 8\. On a CPU set "
+                                           r"XLA_FLAGS=--xla_force_host_platform_device_count=8"):
+        data_parallel.make_mesh(64)
+
+
+def test_uneven_batch_is_a_clear_error():
+    cfg = train_mlp.Config(batch_size=12, n_test=16)
+    with pytest.raises(ValueError, match=r"batch size \(12\) and the test set \(16\) must divide "
+                                         r"evenly over the 8 devices"):
+        data_parallel.train_sharded(cfg, data_parallel.make_mesh())
+
+
+# -- running as scripts ----------------------------------------------------------------------------
+def test_quick_flag_and_environment_variable(monkeypatch):
+    monkeypatch.delenv(common.QUICK_ENV, raising=False)
+    assert common.example_options([]) == {"quick": False, "out_dir": pathlib.Path("out")}
+    assert common.example_options(["--quick", "--out", "x"]) == {"quick": True,
+                                                                  "out_dir": pathlib.Path("x")}
+    monkeypatch.setenv(common.QUICK_ENV, "1")
+    assert common.example_options([])["quick"] is True
+
+
+def test_example_runs_as_a_script(tmp_path):
+    env = {**__import__("os").environ, common.QUICK_ENV: "1"}
+    env.pop("XLA_FLAGS", None)  # the data-parallel script sets it itself
+    done = subprocess.run([sys.executable, str(EXAMPLES / "data_parallel.py"), "--out",
+                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mesh of 8 devices" in done.stdout and _is_png(tmp_path / "data_parallel_loss.png")
