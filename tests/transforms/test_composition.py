@@ -78,7 +78,7 @@ def test_nesting_matches_jax(nested_results, names, grad):
 
 
 @pytest.mark.parametrize("names", [("vmap", "vmap"), ("grad", "vmap"), ("vmap", "grad"),
-                                   ("vmap", "jit")])
+                                   ("vmap", "jit"), ("grad", "jit"), ("grad", "jit", "vmap")])
 @pytest.mark.parametrize("grad", list(GRADS))
 def test_nesting_eagerly(names, grad):
     x = input_for(names)
