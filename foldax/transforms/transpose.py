@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from foldax._compat import (
     ClosedJaxpr, JaxprEqn, UndefinedPrimal, ValAccum, Zero, add_jaxvals, closed_call_p,
     eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, float0, jaxprs_in_params,
-    make_jaxpr_obj, new_var, partial_eval_jaxpr, primitive_transposes, unknown_outputs, while_p,
+    new_var, partial_eval_jaxpr, primitive_transposes, trace_to_jaxpr, unknown_outputs, while_p,
 )
 from foldax.errors import MissingRuleError
 from foldax.transforms.interpreter import Interpreter, bind_eqn
@@ -105,11 +105,9 @@ class TransposeInterpreter(Interpreter):
         """A higher-order equation with some non-linear outputs (a primal value recomputed in a
         remat body, a loop counter next to a linear carry): its non-linear part is evaluated
         now; its linear part goes on the tape as a call."""
-        ins = [new_var(a.aval) for a in eqn.invars]
-        outs = [new_var(v.aval) for v in eqn.outvars]
-        single = ClosedJaxpr(make_jaxpr_obj([], ins, outs, [eqn.replace(invars=ins, outvars=outs)]),
-                             [])
-        known, lin, out_unknown, _ = partial_eval_jaxpr(single, linear, False)
+        jaxpr, _, consts = trace_to_jaxpr(lambda *a: bind_eqn(eqn, a),
+                                          [a.aval for a in eqn.invars], name=str(eqn.primitive))
+        known, lin, out_unknown, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), linear, False)
         values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, l in zip(invals, linear) if not l])
         n_known = out_unknown.count(False)
         known_outs, residuals = iter(values[:n_known]), values[n_known:]
