@@ -391,7 +391,7 @@ def test_nan_from_a_nan_input_is_not_produced_there():
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(-3, 3), min_size=4, max_size=4),
        st.lists(st.integers(-6, 6), min_size=2, max_size=2),
        st.floats(-2.0, 2.0, allow_nan=False))
