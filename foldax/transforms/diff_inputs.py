@@ -164,7 +164,9 @@ class Targets:
         self.key_of = [(path[0].idx, _key(path[1])) for path in paths]  # the argument of a leaf
         self.selected = [k in keys for k in self.key_of]
         self.target_trees = [flatten(args[i] if kind == 0 else kwargs[i])[1] for kind, i in keys]
-        self.make_variable = [sel and leaf_kind(x) != STATIC
+        # Python bools are flags (eqx.nn.Dropout's `inference`), never differentiated: they stay
+        # constants, so Python control flow on them works, and get None like static leaves.
+        self.make_variable = [sel and leaf_kind(x) != STATIC and not isinstance(x, bool)
                               for sel, x in zip(self.selected, self.leaves)]
         for n, (x, var) in enumerate(zip(self.leaves, self.make_variable)):
             if var:

@@ -168,19 +168,20 @@ def test_equinox_batch_norm_state_through_foldax_vmap_with_axis_name():
                                 jax.jit(grad_x(jax.vmap, jax.grad))(x), **TOL)
 
 
-def test_grad_of_equinox_module_with_a_bool_field_regression():
-    """eqx.nn.Dropout and eqx.nn.BatchNorm hold ``inference: bool`` as an ordinary leaf (so
-    ``eqx.nn.inference_mode`` can flip it). equinox's own ``filter_grad`` leaves it alone (None);
-    ``foldax.grad`` with respect to the Module refuses it as a non-differentiable input, so a
-    model containing Dropout or BatchNorm cannot be trained with ``foldax.value_and_grad``
-    without filtering: FAILS until foldax.grad treats bool leaves as non-differentiated."""
+def test_grad_of_equinox_module_with_bool_and_float_fields():
+    """eqx.nn.Dropout holds ``inference: bool`` and ``p: float`` as ordinary leaves. foldax
+    leaves Python bools alone (None, as equinox does; they stay constants, so Dropout's Python
+    ``if`` works) and, as ΦML does, differentiates Python floats of a differentiated argument."""
     model = eqx.nn.Sequential([eqx.nn.Linear(3, 2, key=random.key(0)), eqx.nn.Dropout(0.5)])
     loss = lambda m, x, k: jnp.sum(m(x, key=k) ** 2)  # noqa: E731
     x, key = jnp.arange(3.0), random.key(1)
     ours = foldax.value_and_grad(loss)(model, x, key)
     reference = eqx.filter_value_and_grad(loss)(model, x, key)
-    chex.assert_trees_all_close(_eqx_arrays(ours), _eqx_arrays(reference), **TOL)
+    chex.assert_trees_all_close(ours[0], reference[0], **TOL)
+    chex.assert_trees_all_close(_eqx_arrays(ours[1].layers[0]), _eqx_arrays(reference[1].layers[0]), **TOL)
     assert ours[1].layers[1].inference is None
+    with_p = lambda p: loss(eqx.tree_at(lambda m: m.layers[1].p, model, p), x, key)  # noqa: E731
+    chex.assert_trees_all_close(ours[1].layers[1].p, jax.grad(with_p)(jnp.float32(0.5)), **TOL)
 
 
 class _Scaled(eqx.Module):
