@@ -98,8 +98,9 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue], name: str =
 
     The returned jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
     """
-    names = tuple(arg_names) if arg_names is not None else tuple(f"arg{i}" for i in range(len(in_avals)))
-    dbg = api_util.debug_info(name, fun, list(in_avals), {})._replace(arg_names=names)
+    dbg = api_util.debug_info(name, fun, list(in_avals), {})
+    if arg_names is not None:
+        dbg = dbg._replace(arg_names=tuple(arg_names))
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
     return jaxpr, list(out_avals), list(consts)

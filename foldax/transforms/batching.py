@@ -93,6 +93,11 @@ def at_front(v: Batched, size: int) -> Any:
 
 
 # -- the interpreter --------------------------------------------------------------------------
+# Primitives whose result differs per batch element even when no input is batched (keyless
+# random draws of foldax.random.keyed): always batched by their rule, never bound unchanged.
+PER_ELEMENT_PRIMITIVES: set = set()
+
+
 class BatchInterpreter(Interpreter):
     """Interprets a per-example jaxpr on ``Batched`` values of a batch of ``size`` elements.
 
@@ -121,7 +126,8 @@ class BatchInterpreter(Interpreter):
         return Batched(constant, None)
 
     def process_eqn(self, eqn: JaxprEqn, invals: list) -> list:
-        if all(v.axis is None for v in invals) and not self.names_axis(eqn):
+        if all(v.axis is None for v in invals) and not self.names_axis(eqn) \
+                and eqn.primitive not in PER_ELEMENT_PRIMITIVES:
             values = [v.value for v in invals]
             if self.fold and not eqn.effects and not any(map(is_tracer, values)) \
                     and not expands(eqn):

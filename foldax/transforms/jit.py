@@ -110,7 +110,7 @@ class JitFunction:
         self.trace_count = 0
         self._last_trace: tuple | None = None
         self._warned = False
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun, updated=())
 
     # -- argument handling ----------------------------------------------------------------
     def _parameters(self) -> list[inspect.Parameter]:

@@ -44,6 +44,7 @@ from foldax._compat import (
 )
 from foldax.errors import CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
 from foldax.transforms.checks import iter_equations
+from foldax.transforms.batching import PER_ELEMENT_PRIMITIVES
 from foldax.transforms.higher_order import HIGHER_ORDER_RULES
 from foldax.transforms.interpreter import Interpreter, bind_eqn
 from foldax.transforms.random import single_key
@@ -119,6 +120,7 @@ def _site_key_batch(axis_data: Any, vals: list, dims: list, *, site: int, shape:
 
 
 fancy_primitive_batchers[site_key_p] = _site_key_batch
+PER_ELEMENT_PRIMITIVES.update({keyless_key_p, site_key_p})
 
 
 # -- call sites ----------------------------------------------------------------------------------

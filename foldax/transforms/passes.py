@@ -84,7 +84,8 @@ class _Folder:
 
     def run(self, eqns: Sequence[JaxprEqn]) -> None:
         for eqn in eqns:
-            eqn = eqn.replace(invars=[self.atom(a) for a in eqn.invars])
+            if self.subst:
+                eqn = _substituted(eqn, self.atom)
             found = [self.value(a) for a in eqn.invars]
             all_known = all(k for k, _ in found)
             folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects else None
@@ -152,6 +153,14 @@ def _fresh_copy(eqns: Sequence[JaxprEqn]) -> tuple[list[JaxprEqn], dict[Var, Var
     return out, rename
 
 
+def _substituted(eqn: JaxprEqn, atom: Any) -> JaxprEqn:
+    """``eqn`` with ``atom`` applied to its inputs; the same object when nothing changes."""
+    invars = [atom(a) for a in eqn.invars]
+    if all(a is b for a, b in zip(invars, eqn.invars)):
+        return eqn
+    return eqn.replace(invars=invars)
+
+
 def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Evaluate now everything that depends only on concrete constants (see module docstring)."""
     jaxpr = closed.jaxpr
@@ -188,7 +197,7 @@ def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJa
                 replacement[a] = cv
         return replacement[a]
 
-    eqns = [e.replace(invars=[use(a) for a in e.invars]) for e in folder.eqns]
+    eqns = [_substituted(e, use) for e in folder.eqns]
     outs = [use(a) for a in outvars]
     new = make_jaxpr_obj(constvars, jaxpr.invars, outs, eqns, jaxpr.debug_info)
     return ClosedJaxpr(new, consts)
@@ -241,8 +250,9 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
     subst: dict[Var, Any] = {}
     eqns = []
     for eqn in jaxpr.eqns:
-        invars = [subst.get(a, a) if isinstance(a, Var) else a for a in eqn.invars]
-        eqn = eqn.replace(invars=invars)
+        if subst:
+            eqn = _substituted(eqn, lambda a: subst.get(a, a) if isinstance(a, Var) else a)
+        invars = eqn.invars
         if eqn.effects or any(isinstance(v, DropVar) for v in eqn.outvars):
             eqns.append(eqn)
             continue

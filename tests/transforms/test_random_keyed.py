@@ -73,14 +73,15 @@ def _per_element(x):
     return x + random.normal(shape=()), random.bits(shape=())
 
 
+@pytest.mark.parametrize("vmap", [jax.vmap, foldax.vmap], ids=["jax.vmap", "foldax.vmap"])
 @pytest.mark.parametrize("where", ["vmap inside", "vmap outside, one key", "vmap outside, keys"])
-def test_batch_elements_independent_and_equal_in_distribution_to_splitting(where):
+def test_batch_elements_independent_and_equal_in_distribution_to_splitting(where, vmap):
     if where == "vmap inside":
-        draws, bits = random.keyed(lambda xs: jax.vmap(_per_element)(xs))(KEY, jnp.zeros(N))
+        draws, bits = random.keyed(lambda xs: vmap(_per_element)(xs))(KEY, jnp.zeros(N))
     elif where == "vmap outside, one key":
-        draws, bits = jax.vmap(random.keyed(_per_element), in_axes=(None, 0))(KEY, jnp.zeros(N))
+        draws, bits = vmap(random.keyed(_per_element), in_axes=(None, 0))(KEY, jnp.zeros(N))
     else:
-        draws, bits = jax.vmap(random.keyed(_per_element))(random.split(KEY, N), jnp.zeros(N))
+        draws, bits = vmap(random.keyed(_per_element))(random.split(KEY, N), jnp.zeros(N))
     draws = np.asarray(draws)
     assert len(np.unique(np.asarray(bits))) == N  # 32 random bits: no element shares a key
     explicit = np.asarray(_explicit(jax.random.key(123), N))
