@@ -2,6 +2,7 @@
 (predicting the mean, chance level, the first loss), and its pieces match a reference: the same
 step under JAX's own transformations, equinox's, optax's DP aggregation, a Python loop over
 examples, the single-device run for the data-parallel one."""
+import doctest
 import importlib
 import pathlib
 import subprocess
@@ -267,6 +268,13 @@ def test_quick_flag_and_environment_variable(monkeypatch):
                                                                   "out_dir": pathlib.Path("x")}
     monkeypatch.setenv(common.QUICK_ENV, "1")
     assert common.example_options([])["quick"] is True
+
+
+@pytest.mark.parametrize("module", [common, train_mlp, per_example, inverse, equinox_model,
+                                    data_parallel], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
 
 
 def test_example_runs_as_a_script(tmp_path):
