@@ -36,14 +36,8 @@ def _is_png(path: pathlib.Path) -> bool:
 
 
 # -- train_mlp -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def mlp_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train_mlp")
-    return train_mlp.main(quick=True, out_dir=out), out
-
-
-def test_train_mlp_learns_plots_and_reloads(mlp_run):
-    results, out = mlp_run
+def test_train_mlp_learns_plots_and_reloads(tmp_path):
+    results, out = train_mlp.main(quick=True, out_dir=tmp_path), tmp_path
     assert results["test_losses"][-1] < 0.5 * results["baseline"]  # well below predicting the mean
     assert results["test_losses"][-1] < results["test_losses"][0]
     assert len(results["train_losses"]) == train_mlp.QUICK.total_steps
@@ -121,14 +115,8 @@ def test_nan_guard_names_the_operation_and_the_bad_input():
 
 
 # -- per_example_grads --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dp_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("per_example_grads")
-    return per_example.main(quick=True, out_dir=out), out
-
-
-def test_dp_sgd_learns_and_matches_the_loop(dp_run):
-    results, out = dp_run
+def test_dp_sgd_learns_and_matches_the_loop(tmp_path):
+    results, out = per_example.main(quick=True, out_dir=tmp_path), tmp_path
     assert results["test_loss"] < 0.8 * np.log(2.0)  # below chance level
     assert results["test_accuracy"] > 0.7
     chex.assert_trees_all_close(results["vectorised"], results["looped"], rtol=1e-5, atol=1e-6)
