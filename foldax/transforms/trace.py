@@ -93,10 +93,10 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
         out_info["tree"], out_info["slots"] = out_tree, tuple(slots)
         return traced
 
+    arg_names = variable_paths(in_tree, mask)  # JAX's error messages name the inputs by these
     try:
-        jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name)
+        jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names)
     except jax.errors.ConcretizationTypeError as e:
-        arg_names = variable_paths(in_tree, mask)  # only on this path: it costs a tree walk
         raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
     closed = ClosedJaxpr(jaxpr, consts)
     if simplify_program:
