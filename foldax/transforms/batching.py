@@ -96,6 +96,10 @@ def at_front(v: Batched, size: int) -> Any:
 # Primitives whose result differs per batch element even when no input is batched (keyless
 # random draws of foldax.random.keyed): always batched by their rule, never bound unchanged.
 PER_ELEMENT_PRIMITIVES: set = set()
+# Primitives whose first operand is a predicate that must hold only for the elements whose
+# results are kept (foldax.check): inside a branch or loop body that runs for the whole batch
+# but is kept only for some elements, the predicate is forced true for the others.
+MASKED_PREDICATE_PRIMITIVES: set = set()
 
 
 class BatchInterpreter(Interpreter):
@@ -115,6 +119,17 @@ class BatchInterpreter(Interpreter):
         self.axis_name = axis_name
         self.axis_data = make_axis_data(axis_name, size)
         self._names_axis: dict[int, bool] = {}
+        self.active: Any = None  # bool[size]: elements whose results are kept (None: all)
+
+    @contextlib.contextmanager
+    def keeping_only(self, kept: Any):
+        """Within the block, only elements where ``kept`` (bool[size]) holds are kept."""
+        outer = self.active
+        self.active = kept if outer is None else lax.bitwise_and(outer, kept)
+        try:
+            yield
+        finally:
+            self.active = outer
 
     def axis_env(self) -> Any:
         """Context naming the mapped axis for collectives (for rules that run later, such as a
@@ -126,6 +141,10 @@ class BatchInterpreter(Interpreter):
         return Batched(constant, None)
 
     def process_eqn(self, eqn: JaxprEqn, invals: list) -> list:
+        if self.active is not None and eqn.primitive in MASKED_PREDICATE_PRIMITIVES:
+            pred = at_front(invals[0], self.size)
+            dropped = lax.broadcast_in_dim(lax.bitwise_not(self.active), pred.shape, (0,))
+            invals = [Batched(lax.bitwise_or(pred, dropped), 0), *invals[1:]]
         if all(v.axis is None for v in invals) and not self.names_axis(eqn) \
                 and eqn.primitive not in PER_ELEMENT_PRIMITIVES:
             values = [v.value for v in invals]

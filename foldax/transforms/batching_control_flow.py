@@ -61,7 +61,8 @@ def cond_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
         taken = which == i
         guarded = [lax.select(_per_element(taken, x), x, lax.stop_gradient(x)) if _inexact(x)
                    else x for x in ops]
-        outs = interp.run(branch, *[Batched(x, 0) for x in guarded])
+        with interp.keeping_only(taken):
+            outs = interp.run(branch, *[Batched(x, 0) for x in guarded])
         results.append([at_front(o, size) for o in outs])
     if len(branches) == 1:
         return [Batched(o, 0) for o in results[0]]
@@ -115,7 +116,8 @@ def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts
 
     def body(carry: list) -> list:
         going = predicate(carry)
-        new = interp.run(p["body_jaxpr"], *body_consts, *[Batched(c, 0) for c in carry])
+        with interp.keeping_only(going):
+            new = interp.run(p["body_jaxpr"], *body_consts, *[Batched(c, 0) for c in carry])
         return [lax.select(_per_element(going, n), n, c)
                 for n, c in zip((at_front(v, size) for v in new), carry)]
 

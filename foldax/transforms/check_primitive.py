@@ -42,6 +42,7 @@ from foldax.errors import CheckError, CheckifyRequiredError, FoldaxTypeError, Fo
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
 from foldax.transforms import passes
+from foldax.transforms.batching import MASKED_PREDICATE_PRIMITIVES
 
 register_source_exclusion(os.path.abspath(__file__))
 CHECK_FAILED = " (`check` failed)"
@@ -155,6 +156,7 @@ def _batch(args: Sequence, dims: Sequence, *, spec: CheckSpec, batch_ndim: int) 
 
 
 batching.primitive_batchers[check_p] = _batch
+MASKED_PREDICATE_PRIMITIVES.add(check_p)  # foldax.vmap: only kept elements are checked
 
 
 def _fold(eqn: Any, found: Sequence) -> bool:

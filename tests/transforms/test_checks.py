@@ -297,15 +297,36 @@ def test_batched_while_against_python_loop(xs):
     chex.assert_trees_all_close(out[0], jnp.maximum(jnp.array(xs), 10))
 
 
-def test_batched_while_element_that_finished_reports_nothing():
+@pytest.mark.parametrize("vmap", [jax.vmap, foldax.vmap], ids=["jax.vmap", "foldax.vmap"])
+def test_batched_while_element_that_finished_reports_nothing(vmap):
+    """With foldax.vmap inside checkify the loop runs while any element goes; the elements that
+    have finished (or never started) must not be checked."""
     def f(x):
         def body(c):
             foldax.check(c < 10, "body ran past ten with {}", c)
             return c + 1
         return lax.while_loop(lambda c: c < 10, body, x)
-    err, out = foldax.checkify(jax.vmap(f))(jnp.array([0, 9, 10, 25]))
+    err, out = foldax.checkify(vmap(f))(jnp.array([0, 9, 10, 25]))
     assert err.get() is None  # elements 10 and 25 never enter the body
     chex.assert_trees_all_close(out, jnp.array([10, 10, 10, 25]))
+
+
+def test_batched_cond_checks_only_the_branch_each_element_takes():
+    def f(x):
+        def positive(v):
+            foldax.check(v > 0, "positive branch got {}", v)
+            return v
+        def negative(v):
+            foldax.check(v <= 0, "negative branch got {}", v)
+            return -v
+        return lax.cond(x > 0, positive, negative, x)
+
+    xs = jnp.array([1.0, -1.0, 2.0])
+    err, out = foldax.checkify(foldax.vmap(f))(xs)
+    assert err.get() is None  # a Python loop over the elements raises nothing
+    chex.assert_trees_all_close(out, jnp.abs(xs))
+    err, _ = foldax.checkify(foldax.vmap(lambda x: f(x) + (foldax.check(x < 2, "big {}", x), 0)[1]))(xs)
+    assert err.get() == "at mapped index 2: big 2.0 (`check` failed)"
 
 
 # -- composition with foldax.jit, and the error value as a pytree ------------------------------
