@@ -54,6 +54,7 @@ def _class_kinds(cls: type) -> _Kinds:
     return _Kinds(names, variable, value, static)
 
 
+@functools.lru_cache(maxsize=None)
 def _uses_protocol(cls: type) -> bool:
     return hasattr(cls, "__value_attrs__") or hasattr(cls, "__variable_attrs__")
 

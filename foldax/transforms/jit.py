@@ -146,6 +146,9 @@ class JitFunction:
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple, tuple]:
         """(dynamic args, dynamic kwargs, static key, auxiliary leaves) of a call."""
+        if not self.static_argnums and not self.aux_argnums and not self.static_argnames \
+                and not self.auxiliary_args:
+            return args, kwargs, (), ()
         n = len(args)
         static, aux = [], []
         dyn_args = []
@@ -213,7 +216,8 @@ class JitFunction:
         entry = self.entries.get(key)
         if entry is None:
             entry = self._new_entry(key, variables, parts)
-        outs = entry.jitted(entry.hoisted, *variables)
+        outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else \
+            entry.jitted(*variables)
         if entry.all_traced:
             return unflatten(entry.out_info[0], outs)
         if entry.uniform_out:
@@ -246,7 +250,7 @@ class JitFunction:
         return program
 
     def _make_jitted(self, entry: _Entry, key: tuple, parts: tuple) -> Callable:
-        def run(hoisted: list, *variables: Any) -> list:
+        def run_hoisted(hoisted: list, *variables: Any) -> list:
             program = entry.programs.get(_avals_key(variables))
             if program is None:
                 program = self._trace(key, parts, variables)
@@ -255,11 +259,18 @@ class JitFunction:
             consts = [by_id.get(id(c), c) for c in program.jaxpr.consts]
             return core.eval_jaxpr(program.jaxpr.jaxpr, consts, *variables)
 
+        def run_plain(*variables: Any) -> list:  # no hoisted constants: one argument fewer
+            return run_hoisted([], *variables)
+
+        run = run_hoisted if entry.hoisted else run_plain
         run.__name__ = run.__qualname__ = self.name
         donate = self._donated_variables(parts)
+        if not entry.hoisted:
+            donate = tuple(i - 1 for i in donate)
         kwargs = dict(self.jax_jit_kwargs)
         if kwargs.get("in_shardings") is not None:
-            kwargs["in_shardings"] = (None, *self._variable_shardings(kwargs["in_shardings"], parts))
+            kwargs["in_shardings"] = ((None,) if entry.hoisted else ()) + tuple(
+                self._variable_shardings(kwargs["in_shardings"], parts))
         if kwargs.get("out_shardings") is not None:
             program = next(iter(entry.programs.values()))
             kwargs["out_shardings"] = _traced_output_shardings(kwargs["out_shardings"], program)
@@ -315,7 +326,8 @@ class JitFunction:
         """JAX's ``Lowered`` for this call (``.as_text()`` gives the StableHLO)."""
         key, variables, parts = self._key(args, kwargs)
         entry = self.entries.get(key) or self._new_entry(key, variables, parts)
-        return entry.jitted.lower(entry.hoisted, *variables)
+        return entry.jitted.lower(entry.hoisted, *variables) if entry.hoisted else \
+            entry.jitted.lower(*variables)
 
     def check(self, *args: Any, **kwargs: Any) -> tuple[bool, str]:
         """``(True, '')`` if a call with these arguments reuses a compiled program, else
