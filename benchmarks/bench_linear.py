@@ -29,7 +29,7 @@ def _case(n: int, dense: bool) -> Case:
 
         u = math.zeros(math.spatial(x=n, y=n))
         math.matrix_from_function(phiml_laplace, u)
-        fns["phiml"] = lambda: lambda: math.matrix_from_function(phiml_laplace, u)[0] and None
+        fns["phiml"] = lambda: lambda: (math.matrix_from_function(phiml_laplace, u), None)[1]
     except Exception:  # noqa: BLE001 - ΦML is optional
         pass
     reference = "phiml" if "phiml" in fns else "foldax"
