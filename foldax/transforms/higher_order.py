@@ -188,7 +188,7 @@ def _plain_array(interp: Any, value: Any, what: str, eqn: JaxprEqn) -> Any:
     return arrays[0]
 
 
-def _merge_branch_consts(traced: list[Traced]) -> tuple[list, list[Jaxpr]]:
+def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[Jaxpr]]:
     """Give every branch the same leading const inputs (each ignores the others')."""
     all_consts = [c for t in traced for c in t.consts]
     jaxprs = []
@@ -219,7 +219,7 @@ def cond_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
                     [t.out_specs for t in traced])
     if any(t.out_specs != joined for t in traced):
         traced = trace_all(joined)
-    consts, jaxprs = _merge_branch_consts(traced)
+    consts, jaxprs = merge_branch_consts(traced)
     params = dict(eqn.params, branches=tuple(ClosedJaxpr(j, ()) for j in jaxprs))
     outs = _bind(cond_p, [index, *consts, *state, *arrays], params)
     return _finish(interp, outs, traced[0])

@@ -30,7 +30,7 @@ from foldax._compat import (
     trace_to_jaxpr, typeof, while_p,
 )
 from foldax.errors import NonDifferentiableError
-from foldax.transforms.higher_order import Traced, _merge_branch_consts
+from foldax.transforms.higher_order import Traced, merge_branch_consts
 from foldax.transforms.transpose import Cotangent, TransposeInterpreter
 
 register = TransposeInterpreter.register_transpose
@@ -100,7 +100,7 @@ def _cond_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
     for branch in eqn.params["branches"]:
         jaxpr, consts = trace_transposed(interp, branch, linear, residuals, cts)
         traced.append(Traced(jaxpr, consts, [], [], 0))
-    consts, jaxprs = _merge_branch_consts(traced)
+    consts, jaxprs = merge_branch_consts(traced)
     outs = cond_p.bind(index, *consts, *residuals, *[c for c in cts if c is not None],
                        **dict(eqn.params, branches=tuple(ClosedJaxpr(j, ()) for j in jaxprs)))
     return [None] + _scatter(linear, outs)
