@@ -32,7 +32,8 @@ from foldax.pytrees.dataclass import register_protocol_class
 from foldax.pytrees.leaves import CONSTANT, STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.errors import RetraceWarning
-from foldax.transforms.program import Program
+from foldax.transforms.program import TRACED, Program
+from foldax.transforms.program import VARIABLE as VARIABLE_SLOT
 from foldax.transforms.trace import function_name, trace_program, variable_paths
 
 EMBED_MAX_BYTES = 1 << 16
@@ -303,7 +304,7 @@ class JitFunction:
     # -- retracing diagnostics ---------------------------------------------------------------
     def _count_trace(self, key: tuple, program: Program) -> None:
         self.trace_count += 1
-        signature = (program.in_tree, [("var", a.str_short()) if s is _variable_slot() else
+        signature = (program.in_tree, [("var", a.str_short()) if s is VARIABLE_SLOT else
                                        ("const", ByValue(s)) for s, a in _slots_avals(program)])
         previous, self._last_trace = self._last_trace, signature
         if self.trace_count > RETRACE_WARN_AFTER and not self._warned and previous is not None:
@@ -370,22 +371,14 @@ def _broadcast_leaves(prefix: Any, full: Any, what: str, name: str) -> list:
 
 
 def _traced_output_shardings(out_shardings: Any, program: Program) -> list:
-    from foldax.transforms.program import TRACED
-
     placeholder = unflatten(program.out_tree, list(range(len(program.out_leaves))))
     per_leaf = _broadcast_leaves(out_shardings, placeholder, "out_shardings", program.name)
     return [sh for sh, slot in zip(per_leaf, program.out_leaves) if slot is TRACED]
 
 
-def _variable_slot() -> Any:
-    from foldax.transforms.program import VARIABLE as slot
-
-    return slot
-
-
 def _slots_avals(program: Program) -> list:
     avals = iter(program.in_avals)
-    return [(s, next(avals) if s is _variable_slot() else None) for s in program.in_leaves]
+    return [(s, next(avals) if s is VARIABLE_SLOT else None) for s in program.in_leaves]
 
 
 def _retrace_message(name: str, count: int, previous: tuple, current: tuple) -> str:
@@ -417,8 +410,6 @@ def _describe(slot: Any) -> str:
 
 
 def _is_traced_slot(s: ByValue) -> bool:
-    from foldax.transforms.program import TRACED
-
     return s.value is TRACED
 
 

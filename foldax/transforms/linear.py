@@ -68,23 +68,28 @@ def _evaluate(eqn: JaxprEqn, args: Sequence) -> list:
     return [np.asarray(o) for o in out] if all(_is_numpy(a) for a in args) else out
 
 
+def _expand_rows(a: Affine, out_rows: np.ndarray, src_rows: np.ndarray, factor: Any,
+                 shape: tuple, bias: Any) -> Affine:
+    """For each pair (out_rows[k], src_rows[k]): every entry of ``a`` in row src_rows[k], moved
+    to row out_rows[k] and scaled by factor[k] (``None``: unscaled). O(entries produced)."""
+    order = np.argsort(a.rows, kind="stable")
+    counts = np.bincount(a.rows, minlength=a.size)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n = counts[src_rows]
+    new_rows = np.repeat(out_rows, n)
+    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    pick = order[np.repeat(starts[src_rows], n) + offsets]
+    vals = a.vals[pick] if _is_numpy(a.vals) else jnp.take(a.vals, jnp.asarray(pick))
+    if factor is not None:
+        vals = vals * np.repeat(factor, n)
+    return Affine(new_rows, a.cols[pick], vals, bias, tuple(shape), a.dtype)
+
+
 def _gather_rows(a: Affine, source: np.ndarray, shape: tuple, bias: Any) -> Affine:
     """Output position p takes input position source[p] (or nothing where source[p] < 0)."""
     source = np.asarray(source).ravel()
-    order = np.argsort(a.rows, kind="stable")
-    rows_sorted = a.rows[order]
-    counts = np.bincount(a.rows, minlength=a.size)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    valid = source >= 0
-    out_pos = np.nonzero(valid)[0]
-    src = source[valid]
-    n = counts[src]
-    new_rows = np.repeat(out_pos, n)
-    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    pick = order[np.repeat(starts[src], n) + offsets]
-    del rows_sorted
-    vals = a.vals[pick] if _is_numpy(a.vals) else jnp.take(a.vals, jnp.asarray(pick))
-    return Affine(new_rows, a.cols[pick], vals, bias, tuple(shape), a.dtype)
+    out_pos = np.nonzero(source >= 0)[0]
+    return _expand_rows(a, out_pos, source[out_pos], None, shape, bias)
 
 
 class LinearInterpreter(Interpreter):
@@ -140,8 +145,7 @@ def _structural(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 
 STRUCTURAL = [
     lax.reshape_p, lax.transpose_p, lax.slice_p, lax.pad_p, lax.broadcast_in_dim_p, lax.squeeze_p,
-    lax.rev_p, lax.gather_p, lax.dynamic_slice_p, lax.copy_p, lax.expand_dims_p
-    if hasattr(lax, "expand_dims_p") else lax.copy_p,
+    lax.rev_p, lax.gather_p, lax.dynamic_slice_p, lax.copy_p,
 ]
 for _p in STRUCTURAL:
     LinearInterpreter.register(_p)(_structural)
@@ -264,11 +268,9 @@ def _reduce_sum(interp: Any, eqn: JaxprEqn, invals: list) -> list:
         return _evaluate(eqn, invals)
     axes = tuple(eqn.params["axes"])
     out_shape = tuple(eqn.outvars[0].aval.shape)
-    kept = [i for i in range(len(a.shape)) if i not in axes]
     out_index = np.arange(int(np.prod(out_shape, dtype=np.int64))).reshape(out_shape)
     expanded = np.expand_dims(out_index, axes) if axes else out_index
     target = np.broadcast_to(expanded, a.shape).reshape(-1)
-    del kept
     return [Affine(target[a.rows], a.cols, a.vals, _evaluate(eqn, [a.bias])[0], out_shape, a.dtype)]
 
 
@@ -298,24 +300,15 @@ def _dense_fallback(eqn: JaxprEqn, invals: list) -> list:
         return bind_eqn(eqn, args)[0]
 
     with jax.ensure_compile_time_eval():
-        jac = jax.jacfwd(local)(jnp.zeros(a.shape, a.bias.dtype if hasattr(a.bias, "dtype")
-                                          else jnp.float32))
+        dtype = jax.dtypes.canonicalize_dtype(np.result_type(a.bias))
+        jac = jax.jacfwd(local)(jnp.zeros(a.shape, dtype))  # one equation's Jacobian
     out_shape = tuple(eqn.outvars[0].aval.shape)
     jac = np.asarray(jac).reshape(int(np.prod(out_shape, dtype=np.int64)), a.size)
     j = scipy.sparse.coo_matrix(jac)
-    # new entry for each (out row r, in row k) of J and each entry of a with row k
-    order = np.argsort(a.rows, kind="stable")
-    counts = np.bincount(a.rows, minlength=a.size)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    n = counts[j.col]
-    new_rows = np.repeat(j.row, n)
-    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    pick = order[np.repeat(starts[j.col], n) + offsets]
-    factor = np.repeat(j.data, n)
-    vals = (a.vals[pick] if _is_numpy(a.vals) else jnp.take(a.vals, jnp.asarray(pick))) * factor
     bias_args = list(others)
     bias_args[pos] = a.bias
-    return [Affine(new_rows, a.cols[pick], vals, _evaluate(eqn, bias_args)[0], out_shape, a.dtype)]
+    bias = _evaluate(eqn, bias_args)[0]
+    return [_expand_rows(a, j.row, j.col, j.data, out_shape, bias)]
 
 
 for _p in (lax.dot_general_p, lax.conv_general_dilated_p, lax.cumsum_p, lax.reduce_precision_p,
