@@ -10,6 +10,8 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any, Callable, Sequence
 
 from jax._src import api_util, core, dtypes, linear_util as lu, source_info_util
@@ -23,8 +25,9 @@ from jax._src.interpreters import ad, batching, mlir
 from jax._src.interpreters import partial_eval as pe
 from jax._src.lax.control_flow.conditionals import cond_p
 from jax._src.lax.control_flow.loops import scan_p, while_p
-from jax._src.pjit import jit_p
+from jax._src.pjit import _pjit_batcher_for_sharding, jit_p
 from jax._src.shard_map import shard_map_p
+from jax._src import sharding_impls
 from jax._src.sharding_impls import UNSPECIFIED
 
 Jaxpr = core.Jaxpr
@@ -93,14 +96,21 @@ def make_jaxpr_obj(constvars: Sequence[Var], invars: Sequence[Var], outvars: Seq
 
 
 def trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue], name: str = "fun",
-                   arg_names: Sequence[str] | None = None) -> tuple[Jaxpr, list[AbstractValue], list]:
+                   arg_names: Sequence[str] | None = None,
+                   source: Callable | None = None) -> tuple[Jaxpr, list[AbstractValue], list]:
     """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
 
-    The returned jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
+    ``source`` is the user function ``fun`` wraps: JAX's messages and the jaxpr's debug info
+    name it (and ``arg_names``) instead of the wrapper. The returned jaxpr has constvars for the
+    consts (concrete arrays or tracers of outer traces).
     """
-    dbg = api_util.debug_info(name, fun, list(in_avals), {})
-    if arg_names is not None:
-        dbg = dbg._replace(arg_names=tuple(arg_names))
+    if source is not None and arg_names is not None:  # no signature inspection needed
+        dbg = core.DebugInfo("foldax", api_util.fun_sourceinfo(source), tuple(arg_names),
+                             core.initial_result_paths)
+    else:
+        dbg = api_util.debug_info(name, fun, list(in_avals), {})
+        if arg_names is not None:
+            dbg = dbg._replace(arg_names=tuple(arg_names))
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
     return jaxpr, list(out_avals), list(consts)
@@ -128,10 +138,16 @@ def bind_params(eqn: JaxprEqn) -> dict:
 
 
 def eqn_context(eqn: JaxprEqn):
-    """Context that attributes the ops bound for ``eqn`` to its source line and name stack."""
-    name_stack = source_info_util.current_name_stack() + eqn.source_info.name_stack
-    return _EqnContext(source_info_util.user_context(eqn.source_info.traceback,
-                                                     name_stack=name_stack), eqn.ctx.manager)
+    """Context that attributes the ops bound for ``eqn`` to its source line and name stack (and
+    restores its config context: compute type, mesh, ... when that differs from the current)."""
+    info = eqn.source_info
+    name_stack = source_info_util.current_name_stack()
+    if info.name_stack.stack:
+        name_stack = name_stack + info.name_stack
+    user = source_info_util.user_context(info.traceback, name_stack=name_stack)
+    if eqn.ctx is core.current_jaxpr_eqn_context():  # interned: identity means equal
+        return user
+    return _EqnContext(user, eqn.ctx.manager)
 
 
 class _EqnContext:
@@ -187,14 +203,54 @@ mapped_aval = core.mapped_aval  # (size, axis, aval) -> aval without that axis
 unmapped_aval = core.unmapped_aval  # (size, axis, aval) -> aval with that axis inserted
 
 
-def axis_data(name: Any, size: int) -> Any:
-    """JAX's description of a vmapped axis (no SPMD or explicit mesh axis)."""
-    return batching.AxisData(core.no_axis_name if name is None else name, size, None, None)
+def axis_data(name: Any, size: int, spmd_name: tuple | None = None,
+              explicit_mesh_axis: tuple | None = None) -> Any:
+    """JAX's description of a vmapped axis: its name and size, the mesh axes its batch dimension
+    is sharded over (``spmd_axis_name``), or the Explicit mesh axis the mapped inputs carry."""
+    return batching.AxisData(core.no_axis_name if name is None else name, size, spmd_name,
+                             explicit_mesh_axis)
 
 
-def extend_axis_env(name: Any, size: int):
-    """Context in which collectives (psum, axis_index, ...) may name the axis ``name``."""
-    return core.extend_axis_env_nd([(name, size)])
+def batch_axis_env(data: Any):
+    """Context of a vmapped axis while its rules run: collectives may name it, and its SPMD and
+    Explicit mesh axes are declared (as ``jax.vmap`` declares them)."""
+    stack = contextlib.ExitStack()
+    if data.name is not core.no_axis_name:
+        stack.enter_context(core.extend_axis_env_nd([(data.name, data.size)]))
+    if data.spmd_name is not None:
+        stack.enter_context(core.add_spmd_axis_names(data.spmd_name))
+    if data.explicit_mesh_axis is not None:
+        stack.enter_context(core.add_explicit_mesh_axis_names(data.explicit_mesh_axis))
+    return stack
+
+
+def mapped_axis_spec(aval: Any, axis: int) -> Any:
+    """The mesh axes (Explicit sharding in types) along ``axis`` of an array, or None."""
+    try:
+        return aval.sharding.spec[axis]
+    except (IndexError, TypeError, AttributeError):
+        return None
+
+
+def sharded_mesh_axes(aval: Any) -> set:
+    """Every mesh axis name that shards some dimension of ``aval``."""
+    try:
+        return set(sharding_impls.flatten_spec(aval.sharding.spec))
+    except (TypeError, AttributeError):
+        return set()
+
+
+def broadcast_batch_axis(x: Any, size: int, axis: int, mesh_axis: Any) -> Any:
+    """``x`` repeated ``size`` times along a new ``axis`` that is sharded like the mapped inputs
+    (``mesh_axis``, an Explicit mesh axis, or None)."""
+    return batching.broadcast(x, size, axis, mesh_axis)
+
+
+def batched_sharding(sharding: Any, dim: int, spmd_name: tuple | None, mesh: Any,
+                     ndim: int) -> Any:
+    """A jit in/out sharding with a batch dimension inserted at ``dim`` (sharded over the mesh
+    axes ``spmd_name``, else unconstrained), as ``jax.vmap`` rewrites a jit's shardings."""
+    return _pjit_batcher_for_sharding(sharding, dim, spmd_name, mesh, ndim)
 
 
 def wrap_fun(fun: Callable, name: str = "fun") -> Any:

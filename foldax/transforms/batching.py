@@ -31,8 +31,9 @@ import numpy as np
 from jax import lax
 
 from foldax._compat import (
-    Jaxpr, JaxprEqn, axis_data as make_axis_data, bind_params, closed_call_p, eqn_source_line,
-    eval_context, extend_axis_env, fancy_primitive_batchers, is_tracer, jaxprs_in_params, jit_p,
+    Jaxpr, JaxprEqn, axis_data as make_axis_data, batch_axis_env, batched_sharding, bind_params,
+    broadcast_batch_axis, closed_call_p, eqn_source_line, eval_context, fancy_primitive_batchers,
+    is_tracer, jaxprs_in_params, jit_p, typeof,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.interpreter import Interpreter, bind_eqn
@@ -56,12 +57,24 @@ def move_axis(x: Any, src: int, dst: int) -> Any:
     return lax.transpose(x, perm)
 
 
-def broadcast_axis(x: Any, size: int, axis: int) -> Any:
-    """``x`` repeated ``size`` times along a new axis at ``axis``."""
+def broadcast_axis(x: Any, size: int, axis: int, mesh_axis: Any = None) -> Any:
+    """``x`` repeated ``size`` times along a new axis at ``axis`` (sharded over the Explicit mesh
+    axis ``mesh_axis`` of the mapped inputs, if any)."""
+    if mesh_axis is not None:
+        return broadcast_batch_axis(x, size, axis, mesh_axis)
     shape = list(np.shape(x))
     shape.insert(axis, size)
     dims = tuple(i for i in range(len(shape)) if i != axis)
     return lax.broadcast_in_dim(x, shape, dims)
+
+
+def per_element(mask: Any, x: Any) -> Any:
+    """``mask`` (shape ``(batch,)``) broadcast against ``x`` (batch axis first), sharded like
+    ``x`` when ``x`` is sharded in its type (Explicit mesh axes)."""
+    sharding = typeof(x).sharding
+    if sharding.mesh.empty:
+        return lax.broadcast_in_dim(mask, np.shape(x), (0,))
+    return lax.broadcast_in_dim(mask, np.shape(x), (0,), out_sharding=sharding)
 
 
 class UnmappableOutput(Exception):
@@ -72,24 +85,20 @@ class UnmappableOutput(Exception):
         self.src = src
 
 
-def match_axis(v: Batched, dst: int | None, size: int, sum_match: bool = False) -> Any:
+def match_axis(v: Batched, dst: int | None, size: int, sum_match: bool = False,
+               mesh_axis: Any = None) -> Any:
     """The array of ``v`` with its batch axis at ``dst`` (``None``: unbatched; a batched value
     is then summed over its batch axis if ``sum_match``, else ``UnmappableOutput``)."""
     src, x = v.axis, v.value
     if src == dst:
         return x
     if src is None:
-        return broadcast_axis(x, size, dst)
+        return broadcast_axis(x, size, dst, mesh_axis)
     if dst is None:
         if sum_match:
             return x.sum(src)
         raise UnmappableOutput(src)
     return move_axis(x, src, dst)
-
-
-def at_front(v: Batched, size: int) -> Any:
-    """The array of ``v`` batched along axis 0 (broadcast if it was not batched)."""
-    return match_axis(v, 0, size)
 
 
 # -- the interpreter --------------------------------------------------------------------------
@@ -113,11 +122,13 @@ class BatchInterpreter(Interpreter):
 
     transformation = "vmap"
 
-    def __init__(self, size: int, axis_name: Hashable | None = None, fold: bool = True) -> None:
+    def __init__(self, size: int, axis_name: Hashable | None = None, fold: bool = True,
+                 spmd_axis_name: tuple | None = None, mesh_axis: tuple | None = None) -> None:
         self.size = size
         self.fold = fold
         self.axis_name = axis_name
-        self.axis_data = make_axis_data(axis_name, size)
+        self.mesh_axis = mesh_axis
+        self.axis_data = make_axis_data(axis_name, size, spmd_axis_name, mesh_axis)
         self._names_axis: dict[int, bool] = {}
         self.active: Any = None  # bool[size]: elements whose results are kept (None: all)
 
@@ -132,18 +143,21 @@ class BatchInterpreter(Interpreter):
             self.active = outer
 
     def axis_env(self) -> Any:
-        """Context naming the mapped axis for collectives (for rules that run later, such as a
-        custom_vjp's backward function)."""
-        return extend_axis_env(self.axis_name, self.size) if self.axis_name is not None \
-            else contextlib.nullcontext()
+        """Context naming the mapped axis for collectives and declaring its mesh axes (also for
+        rules that run later, such as a custom_vjp's backward function)."""
+        return batch_axis_env(self.axis_data)
+
+    def front(self, v: Batched) -> Any:
+        """The array of ``v`` batched along axis 0 (broadcast if it was not batched)."""
+        return match_axis(v, 0, self.size, mesh_axis=self.mesh_axis)
 
     def lift(self, constant: Any) -> Batched:
         return Batched(constant, None)
 
     def process_eqn(self, eqn: JaxprEqn, invals: list) -> list:
         if self.active is not None and eqn.primitive in MASKED_PREDICATE_PRIMITIVES:
-            pred = at_front(invals[0], self.size)
-            dropped = lax.broadcast_in_dim(lax.bitwise_not(self.active), pred.shape, (0,))
+            pred = self.front(invals[0])
+            dropped = per_element(lax.bitwise_not(self.active), pred)
             invals = [Batched(lax.bitwise_or(pred, dropped), 0), *invals[1:]]
         if all(v.axis is None for v in invals) and not self.names_axis(eqn) \
                 and eqn.primitive not in PER_ELEMENT_PRIMITIVES:
@@ -218,12 +232,19 @@ class BatchInterpreter(Interpreter):
     def from_stacked_arrays(self, arrays: Sequence, spec: bool) -> Batched:
         return Batched(arrays[0], 1 if spec else None)
 
+    def boundary_sharding(self, sharding: Any, old: Any, new: Any, mesh: Any) -> Any:
+        """A batched array crossing a ``jit`` keeps the jit's sharding, with the batch dimension
+        (at 0) sharded over ``spmd_axis_name`` (else unconstrained), as under ``jax.vmap``."""
+        if new.ndim != old.ndim + 1 or new.shape[1:] != old.shape:
+            return super().boundary_sharding(sharding, old, new, mesh)
+        return batched_sharding(sharding, 0, self.axis_data.spmd_name, mesh, new.ndim)
+
     def join(self, a: bool, b: bool) -> bool:
         return a or b
 
     def coerce(self, value: Batched, spec: bool) -> Batched:
         if spec and value.axis is None:
-            return Batched(broadcast_axis(value.value, self.size, 0), 0)
+            return Batched(broadcast_axis(value.value, self.size, 0, self.mesh_axis), 0)
         if not spec and value.axis is not None:
             raise FoldaxValueError(
                 "vmap: a batched value was asked to become unbatched at a control-flow boundary; "
@@ -253,8 +274,8 @@ def map_equation(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
     batched = [i for i, v in enumerate(invals) if v.axis is not None]
     if not batched:  # e.g. an input-less primitive naming the axis: the same for every element
         out = bind_eqn(eqn, [v.value for v in invals])
-        return [Batched(broadcast_axis(x, interp.size, 0), 0) for x in out]
-    xs = [at_front(invals[i], interp.size) for i in batched]
+        return [Batched(broadcast_axis(x, interp.size, 0, interp.mesh_axis), 0) for x in out]
+    xs = [interp.front(invals[i]) for i in batched]
 
     def one(slices: list) -> list:
         args = [v.value for v in invals]

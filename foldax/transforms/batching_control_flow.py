@@ -25,15 +25,10 @@ from jax import lax
 
 from foldax._compat import JaxprEqn, cond_p, effects_forbid_select, typeof, while_p
 from foldax.errors import MissingRuleError
-from foldax.transforms.batching import Batched, BatchInterpreter, at_front
+from foldax.transforms.batching import Batched, BatchInterpreter, per_element
 from foldax.transforms.higher_order import (
     _fixed_point_specs, cond_rule, flatten_values, trace_body, while_rule,
 )
-
-
-def _per_element(pred: Any, x: Any) -> Any:
-    """``pred`` (shape ``(batch,)``) broadcast against ``x`` (batch axis first)."""
-    return lax.broadcast_in_dim(pred, x.shape, (0,))
 
 
 def _inexact(x: Any) -> bool:
@@ -53,20 +48,19 @@ def cond_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
             "callbacks or state effects; vmap runs every branch and selects, which would run those "
             "effects for branches that were not taken. Make the predicate unbatched, or move the "
             "effect out of the branch.")
-    size = interp.size
-    which = at_front(index, size)
-    ops = [at_front(v, size) for v in ops]
+    which = interp.front(index)
+    ops = [interp.front(v) for v in ops]
     results = []
     for i, branch in enumerate(branches):
         taken = which == i
-        guarded = [lax.select(_per_element(taken, x), x, lax.stop_gradient(x)) if _inexact(x)
+        guarded = [lax.select(per_element(taken, x), x, lax.stop_gradient(x)) if _inexact(x)
                    else x for x in ops]
         with interp.keeping_only(taken):
             outs = interp.run(branch, *[Batched(x, 0) for x in guarded])
-        results.append([at_front(o, size) for o in outs])
+        results.append([interp.front(o) for o in outs])
     if len(branches) == 1:
         return [Batched(o, 0) for o in results[0]]
-    return [Batched(lax.select_n(_per_element(which, cases[0]), *cases), 0)
+    return [Batched(lax.select_n(per_element(which, cases[0]), *cases), 0)
             for cases in zip(*results)]
 
 
@@ -108,19 +102,18 @@ def _predicate_batched(interp: BatchInterpreter, p: dict, cond_consts: list, ini
 def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts: list,
                init: list) -> list:
     """Loop while any element's condition holds; finished elements keep their carry."""
-    size = interp.size
 
     def predicate(carry: list) -> Any:
         out, = interp.run(p["cond_jaxpr"], *cond_consts, *[Batched(c, 0) for c in carry])
-        return at_front(out, size)
+        return interp.front(out)
 
     def body(carry: list) -> list:
         going = predicate(carry)
         with interp.keeping_only(going):
             new = interp.run(p["body_jaxpr"], *body_consts, *[Batched(c, 0) for c in carry])
-        return [lax.select(_per_element(going, n), n, c)
-                for n, c in zip((at_front(v, size) for v in new), carry)]
+        return [lax.select(per_element(going, n), n, c)
+                for n, c in zip((interp.front(v) for v in new), carry)]
 
     carry = lax.while_loop(lambda c: jnp.any(predicate(c)), body,
-                           [at_front(v, size) for v in init])
+                           [interp.front(v) for v in init])
     return [Batched(c, 0) for c in carry]

@@ -24,7 +24,7 @@ from foldax._compat import (
     CustomVJPException, JaxprEqn, SymbolicZero, Zero, bind_params, custom_jvp_call_p,
     custom_vjp_call_p, mapped_aval, trace_to_jaxpr, typeof, unmapped_aval, wrap_fun,
 )
-from foldax.transforms.batching import Batched, BatchInterpreter, at_front, match_axis, move_axis
+from foldax.transforms.batching import Batched, BatchInterpreter, match_axis, move_axis
 
 
 def _front(invals: Sequence[Batched]) -> tuple[list, list]:
@@ -38,7 +38,7 @@ def _run_all_batched(interp: BatchInterpreter, body: Any, axes: Sequence) -> Cal
 
     def fun(*xs: Any) -> list:
         outs = interp.run(body, *[Batched(x, d) for x, d in zip(xs, axes)])
-        return [at_front(o, interp.size) for o in outs]
+        return [interp.front(o) for o in outs]
 
     return fun
 
@@ -62,7 +62,7 @@ def _is_zero(x: Any) -> bool:
 def custom_jvp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     args, axes = _front(invals)
-    num_consts, jvp_jaxpr_fun, size = p["num_consts"], p["jvp_jaxpr_fun"], interp.size
+    num_consts, jvp_jaxpr_fun = p["num_consts"], p["jvp_jaxpr_fun"]
 
     def jvp(*xs: Any) -> list:
         n = len(xs) // 2
@@ -73,10 +73,10 @@ def custom_jvp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
         ins = [Batched(x, d) for x, d in zip(primals, prim_axes)]
         ins += [Batched(t, d) for t, d, z in zip(tangents, prim_axes, zeros) if not z]
         outs = interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts], ins)
-        out_primals = [at_front(o, size) for o in outs[:len(out_zeros)]]
+        out_primals = [interp.front(o) for o in outs[:len(out_zeros)]]
         nonzero = iter(outs[len(out_zeros):])
         out_tangents = [SymbolicZero(typeof(x).to_tangent_aval()) if z
-                        else at_front(next(nonzero), size) for x, z in zip(out_primals, out_zeros)]
+                        else interp.front(next(nonzero)) for x, z in zip(out_primals, out_zeros)]
         return [*out_primals, *out_tangents]
 
     fun = _run_all_batched(interp, p["call_jaxpr"], axes)
@@ -93,7 +93,7 @@ def custom_vjp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
     p = eqn.params
     args, axes = _front(invals)
     num_consts, fwd_jaxpr_thunk, out_trees = p["num_consts"], p["fwd_jaxpr_thunk"], p["out_trees"]
-    n_out, size = len(eqn.outvars), interp.size
+    n_out = len(eqn.outvars)
     residual_axes: list = []
 
     def fwd(*xs: Any) -> list:
@@ -105,8 +105,8 @@ def custom_vjp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
         outs = interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts], ins)
         residuals, primals = outs[:len(outs) - n_out], outs[len(outs) - n_out:]
         residual_axes[:] = [None if r.axis is None else 0 for r in residuals]
-        return [*(r.value if r.axis is None else at_front(r, size) for r in residuals),
-                *(at_front(o, size) for o in primals)]
+        return [*(r.value if r.axis is None else interp.front(r) for r in residuals),
+                *(interp.front(o) for o in primals)]
 
     def res_axes() -> list:
         _, _, input_forwards = out_trees()
@@ -149,12 +149,12 @@ def _batched_bwd(interp: BatchInterpreter, bwd: Any, res_axes: Callable[[], list
         jaxpr, _, consts = trace_to_jaxpr(flat, avals, name="vmap_custom_vjp_bwd")
         outs = iter(interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts],
                                      [Batched(x, d) for x, d in nonzero]))
-        return [_zero_to_axis(z, d, size) if z is not None
-                else match_axis(next(outs), d, size, sum_match=True)
+        return [_zero_to_axis(z, d, size, interp.mesh_axis) if z is not None
+                else match_axis(next(outs), d, size, sum_match=True, mesh_axis=interp.mesh_axis)
                 for z, d in zip(zero_out, in_axes)]
 
     return batched
 
 
-def _zero_to_axis(z: Any, axis: int | None, size: int) -> Any:
-    return z if axis is None else type(z)(unmapped_aval(size, axis, z.aval))
+def _zero_to_axis(z: Any, axis: int | None, size: int, mesh_axis: Any) -> Any:
+    return z if axis is None else type(z)(unmapped_aval(size, axis, z.aval, mesh_axis))

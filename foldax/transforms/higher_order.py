@@ -142,27 +142,37 @@ def _call_rule(body_param: str, closed_body: bool) -> Callable:
         params = dict(eqn.params)
         params[body_param] = ClosedJaxpr(traced.jaxpr, ()) if closed_body else traced.jaxpr
         if eqn.primitive is jit_p:
-            params.update(_jit_io_params(eqn, traced, counts, arrays, len(state)))
+            params.update(_jit_io_params(interp, eqn, traced, counts, len(state)))
         outs = _bind(eqn.primitive, [*traced.consts, *state, *arrays], params)
         return _finish(interp, outs, traced)
 
     return rule
 
 
-def _jit_io_params(eqn: JaxprEqn, traced: Traced, counts: list, arrays: list, n_state: int) -> dict:
-    """Keep each input's/output's sharding, layout and donation where its array is unchanged."""
+def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_state: int) -> dict:
+    """Keep each input's/output's sharding, layout and donation where its array is unchanged;
+    the interpreter says what sharding an array it reshaped gets (``boundary_sharding``)."""
     p = eqn.params
     in_avals = [v.aval for v in traced.jaxpr.invars]
     origin = [None] * (len(traced.consts) + n_state)
     for i, n in enumerate(counts):
         origin += [i] * n
 
-    def pick(seq: Sequence, default: Any, src: list, avals_new: list, avals_old: list) -> tuple:
+    def pick(seq: Sequence, default: Any, src: list, avals_new: list, avals_old: list,
+             reshaped: Callable | None = None) -> tuple:
         out = []
         for j, i in enumerate(src):
-            same = i is not None and avals_new[j].shape == avals_old[i].shape
-            out.append(seq[i] if same else default)
+            if i is None:
+                out.append(default)
+            elif avals_new[j].shape == avals_old[i].shape:
+                out.append(seq[i])
+            else:
+                out.append(default if reshaped is None
+                           else reshaped(seq[i], avals_old[i], avals_new[j]))
         return tuple(out)
+
+    def resharded(sharding: Any, old: Any, new: Any) -> Any:
+        return interp.boundary_sharding(sharding, old, new, p.get("ctx_mesh"))
     old_in = [v.aval for v in eqn.invars]
     out_origin = [None] * traced.n_state_out
     for i, n in enumerate(traced.out_counts):
@@ -170,10 +180,11 @@ def _jit_io_params(eqn: JaxprEqn, traced: Traced, counts: list, arrays: list, n_
     old_out = [v.aval for v in eqn.outvars]
     new_out = [v.aval for v in traced.jaxpr.outvars]
     return dict(
-        in_shardings=pick(p["in_shardings"], UNSPECIFIED, origin, in_avals, old_in),
+        in_shardings=pick(p["in_shardings"], UNSPECIFIED, origin, in_avals, old_in, resharded),
         in_layouts=pick(p["in_layouts"], None, origin, in_avals, old_in),
         donated_invars=pick(p["donated_invars"], False, origin, in_avals, old_in),
-        out_shardings=pick(p["out_shardings"], UNSPECIFIED, out_origin, new_out, old_out),
+        out_shardings=pick(p["out_shardings"], UNSPECIFIED, out_origin, new_out, old_out,
+                           resharded),
         out_layouts=pick(p["out_layouts"], None, out_origin, new_out, old_out),
     )
 

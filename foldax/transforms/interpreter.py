@@ -34,7 +34,8 @@ import copy
 from typing import Any, Callable, ClassVar, Hashable, Sequence
 
 from foldax._compat import (
-    ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Primitive, bind_params, eqn_context,
+    UNSPECIFIED, ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Primitive, bind_params,
+    eqn_context,
 )
 from foldax.errors import MissingRuleError
 
@@ -81,8 +82,12 @@ class Interpreter:
 
     @classmethod
     def rule_for(cls, primitive: Primitive) -> Rule | None:
-        for klass in cls.__mro__:
-            rule = klass.__dict__.get("rules", {}).get(primitive)
+        tables = cls.__dict__.get("_rule_tables")
+        if tables is None:  # the rules dicts along the MRO (the dicts themselves, so later
+            tables = [k.__dict__["rules"] for k in cls.__mro__ if "rules" in k.__dict__]
+            cls._rule_tables = tables  # registrations are seen)
+        for table in tables:
+            rule = table.get(primitive)
             if rule is not None:
                 return rule
         return None
@@ -164,6 +169,11 @@ class Interpreter:
     def coerce(self, value: Any, spec: Hashable) -> Any:
         """``value`` re-expressed with spec ``spec`` (which is ``join``-above its own)."""
         return value
+
+    def boundary_sharding(self, sharding: Any, old: Any, new: Any, mesh: Any) -> Any:
+        """The ``jit`` in/out sharding of an array whose abstract value this interpreter changed
+        from ``old`` to ``new`` (default: unspecified, the compiler chooses)."""
+        return UNSPECIFIED
 
     def get_state(self) -> list:
         """Arrays threaded through every sub-jaxpr (e.g. an error value); default none."""

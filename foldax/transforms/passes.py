@@ -206,6 +206,8 @@ def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJa
 def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Remove equations (and consts) no output depends on; effectful equations stay."""
     jaxpr = closed.jaxpr
+    if not _may_have_dead_code(jaxpr):
+        return closed
     n_consts = len(jaxpr.constvars)
     opened = convert_constvars_jaxpr(jaxpr)
     keep_inputs = [False] * n_consts + [True] * len(jaxpr.invars)
@@ -216,6 +218,30 @@ def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
     new = make_jaxpr_obj(constvars, pruned.invars[len(constvars):], pruned.outvars, pruned.eqns,
                          jaxpr.debug_info)
     return ClosedJaxpr(new, consts)
+
+
+def _may_have_dead_code(jaxpr: Jaxpr) -> bool:
+    """A cheap liveness walk: False when every const and every effect-free equation is used
+    (equations with sub-jaxprs count as possibly dead inside, for JAX's DCE to look into)."""
+    used = {v for v in jaxpr.outvars if type(v) is not Literal}
+    for eqn in reversed(jaxpr.eqns):
+        if not eqn.effects:
+            for v in eqn.outvars:
+                if v in used:
+                    break
+            else:
+                return True
+        for value in eqn.params.values():
+            if isinstance(value, _JAXPRS) or type(value) is tuple and value \
+                    and isinstance(value[0], _JAXPRS):
+                return True
+        for v in eqn.invars:
+            if type(v) is not Literal:
+                used.add(v)
+    return not used.issuperset(jaxpr.constvars)
+
+
+_JAXPRS = (Jaxpr, ClosedJaxpr)
 
 
 def _params_key(params: dict) -> Any:

@@ -37,27 +37,41 @@ def function_name(f: Callable) -> str:
 
 def variable_paths(in_tree: Any, mask: Sequence[bool]) -> list[str]:
     """Readable paths (``args[0]``, ``kwargs['y'].w``) of the variable leaves."""
+    try:
+        paths = _cached_leaf_paths(in_tree)
+    except TypeError:  # a node's static data is unhashable
+        paths = _leaf_paths(in_tree)
+    return [path for path, is_var in zip(paths, mask) if is_var]
+
+
+def _leaf_paths(in_tree: Any) -> tuple[str, ...]:
+    """The paths of every leaf of an ``(args, kwargs)`` tree."""
     dummy = unflatten(in_tree, list(range(in_tree.num_leaves)))
     paths, _ = jax.tree_util.tree_flatten_with_path(dummy)
     names = []
-    for (path, _), is_var in zip(paths, mask):
-        if is_var:
-            text = jax.tree_util.keystr(path)
-            text = text.replace("[0]", "args", 1) if text.startswith("[0]") else \
-                text.replace("[1]", "kwargs", 1)
-            names.append(text)
-    return names
+    for path, _ in paths:
+        text = jax.tree_util.keystr(path)
+        text = text.replace("[0]", "args", 1) if text.startswith("[0]") else \
+            text.replace("[1]", "kwargs", 1)
+        names.append(text)
+    return tuple(names)
+
+
+_cached_leaf_paths = functools.lru_cache(maxsize=64)(_leaf_paths)  # treedefs hash by structure
 
 
 def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
                   make_variable: Sequence[bool] | None = None, fold: bool = True,
-                  name: str | None = None, simplify_program: bool = True) -> Program:
+                  name: str | None = None, simplify_program: bool = True,
+                  leaf_avals: Sequence | None = None) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
     ``make_variable`` (one bool per leaf of ``(args, kwargs)``) turns chosen constant leaves into
     variables, as ``grad`` and ``vmap`` do for the leaves they target. ``simplify_program=False``
     keeps the jaxpr exactly as traced (no folding, CSE or DCE), for analyses that must see every
     equation the function ran (key-reuse detection); ``passes.simplify`` can follow.
+    ``leaf_avals`` (one per leaf, None to keep the leaf's own) gives variables another abstract
+    value than their leaf's, as ``vmap`` traces one element of its mapped leaves.
     """
     kwargs = kwargs or {}
     name = name or function_name(fun)
@@ -72,7 +86,11 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
                         f"is a {type(leaves[i]).__name__}, which cannot be traced. Only arrays and "
                         f"numbers can be variables.")
                 mask[i] = True
-    in_avals = [shaped_abstractify(x) for x, m in zip(leaves, mask) if m]
+    if leaf_avals is None:
+        in_avals = [shaped_abstractify(x) for x, m in zip(leaves, mask) if m]
+    else:
+        in_avals = [shaped_abstractify(x) if a is None else a
+                    for x, m, a in zip(leaves, mask, leaf_avals) if m]
     out_info: dict[str, Any] = {}
 
     def flat_fun(*variables: Any) -> list:
@@ -95,7 +113,8 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
 
     arg_names = variable_paths(in_tree, mask)  # JAX's error messages name the inputs by these
     try:
-        jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names)
+        jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names,
+                                          source=fun)
     except jax.errors.ConcretizationTypeError as e:
         raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
     closed = ClosedJaxpr(jaxpr, consts)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from foldax._compat import typeof
+from foldax._compat import (
+    mapped_aval, mapped_axis_spec, shaped_abstractify, sharded_mesh_axes,
+)
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
@@ -43,14 +45,23 @@ def _check_spec_leaves(spec: Any, what: str, name: str) -> None:
             f"leaves.)")
 
 
-def broadcast_prefix(spec: Any, tree: Any, what: str, name: str) -> list:
-    """One axis per leaf of ``tree``, from ``spec``, a pytree prefix of it (None is a leaf)."""
+def broadcast_prefix(spec: Any, treedef: PyTreeDef, what: str, name: str) -> list:
+    """One axis per leaf of the tree ``treedef`` describes, from ``spec``, a pytree prefix of it
+    (None is a leaf)."""
+    try:
+        return list(_cached_axes_per_leaf(spec, treedef, what, name))
+    except TypeError:  # an unhashable spec (a dict prefix) or tree node data
+        return list(_axes_per_leaf(spec, treedef, what, name))
+
+
+def _axes_per_leaf(spec: Any, treedef: PyTreeDef, what: str, name: str) -> tuple:
+    tree = unflatten(treedef, list(range(treedef.num_leaves)))
     try:
         per_subtree = jax.tree_util.tree_map(
             lambda s, sub: _Repeated(s, len(flatten(sub)[0])), spec, tree,
             is_leaf=lambda x: x is None)
     except (ValueError, TypeError):
-        structure = str(jax.tree_util.tree_structure(tree)).replace("PyTreeDef", "", 1)
+        structure = str(treedef).replace("PyTreeDef", "", 1)
         things = "positional arguments" if what == "in_axes" else "outputs"
         raise FoldaxValueError(
             f"vmap({name}): {what}={spec!r} does not fit the {things}, whose structure is "
@@ -58,7 +69,10 @@ def broadcast_prefix(spec: Any, tree: Any, what: str, name: str) -> list:
             f"entry per {things[:-1]} (or a single int/None for all). (JAX: vmap {what} "
             f"specification must be a tree prefix of the corresponding value)") from None
     repeated = jax.tree_util.tree_leaves(per_subtree, is_leaf=lambda x: isinstance(x, _Repeated))
-    return [r.axis for r in repeated for _ in range(r.count)]
+    return tuple(r.axis for r in repeated for _ in range(r.count))
+
+
+_cached_axes_per_leaf = functools.lru_cache(maxsize=64)(_axes_per_leaf)
 
 
 class _Repeated:
@@ -110,7 +124,7 @@ class _Call:
                 f"an int, None, or a tuple of entries corresponding to the positional arguments "
                 f"passed to the function, but got len(in_axes)={len(in_axes)}, len(args)={len(args)})")
         self.leaves, self.in_tree = flatten((tuple(args), dict(kwargs)))
-        axes = broadcast_prefix(in_axes, tuple(args), "in_axes", name)
+        axes = broadcast_prefix(in_axes, self.in_tree.children()[0], "in_axes", name)
         axes += [0] * (len(self.leaves) - len(axes))  # keyword arguments: mapped along axis 0
         self._fun, self._n_args = vf.fun, len(args)
         self.axes = [self._normalise(i, a, name) for i, a in enumerate(axes)]
@@ -159,31 +173,67 @@ class _Call:
             f"must have the batch size; fix the shapes or in_axes. (JAX: vmap got inconsistent "
             f"sizes for array axes to be mapped)")
 
-    def per_element(self) -> tuple[tuple, dict, list[bool]]:
-        """Arguments of one element (placeholders for mapped leaves) and which leaves are mapped."""
-        leaves = [x if a is None else _element_placeholder(x, a) for x, a in zip(self.leaves, self.axes)]
-        args, kwargs = unflatten(self.in_tree, leaves)
-        return args, kwargs, [a is not None for a in self.axes]
+    def per_element(self) -> tuple[list, list[bool]]:
+        """The abstract value of one element of each mapped leaf (None for the unmapped), and
+        which leaves are mapped."""
+        avals = [None if a is None else mapped_aval(self.size, a, shaped_abstractify(x))
+                 for x, a in zip(self.leaves, self.axes)]
+        return avals, [a is not None for a in self.axes]
+
+    def mesh_axis(self, spmd_axis_name: tuple | None, name: str) -> tuple | None:
+        """The Explicit mesh axis the mapped inputs are sharded over along their mapped axis
+        (JAX's rule: all the same; unmapped inputs not sharded over it)."""
+        specs = {i: mapped_axis_spec(shaped_abstractify(self.leaves[i]), a)
+                 for i, a in enumerate(self.axes) if a is not None}
+        distinct = set(specs.values())
+        if len(distinct) > 1:
+            listed = "; ".join(f"{self.names[i]} along {s!r}" for i, s in specs.items())
+            raise FoldaxValueError(
+                f"vmap({name}): the mapped inputs are sharded differently along their mapped "
+                f"axis: {listed}. Reshard them (jax.sharding.reshard) so the mapped axes are "
+                f"sharded the same. (JAX: Mapped away dimension of inputs passed to vmap should "
+                f"be sharded the same)")
+        spec = distinct.pop() if distinct else None
+        if spec is None:
+            return None
+        mesh_axis = spec if isinstance(spec, tuple) else (spec,)
+        if spmd_axis_name is not None and tuple(spmd_axis_name) != mesh_axis:
+            raise FoldaxValueError(
+                f"vmap({name}, spmd_axis_name={spmd_axis_name!r}): the mapped inputs are already "
+                f"sharded over the Explicit mesh axis {mesh_axis!r} along their mapped axis; give "
+                f"spmd_axis_name={mesh_axis!r} or none. (JAX: Only one of spmd_axis_name or "
+                f"arrays sharded on `Explicit` mesh axis type is allowed)")
+        for i, a in enumerate(self.axes):
+            if a is None and sharded_mesh_axes(shaped_abstractify(self.leaves[i])) & set(mesh_axis):
+                raise FoldaxValueError(
+                    f"vmap({name}): the unmapped input {self.names[i]} is sharded over the mesh "
+                    f"axis {mesh_axis!r} that the mapped axis is sharded over. Map it too, or "
+                    f"reshard it. (JAX: Unmapped values passed to vmap cannot be sharded along "
+                    f"the mesh axis you are vmapping over)")
+        return mesh_axis
 
 
-def _element_placeholder(x: Any, axis: int) -> Any:
-    """A leaf with the shape and dtype of one element of ``x`` along ``axis``; only its abstract
-    value is used, so for arrays it is an uninitialised NumPy array (no device work)."""
-    if isinstance(x, np.ndarray):
-        return np.empty(x.shape[:axis] + x.shape[axis + 1:], x.dtype)
-    aval = typeof(x)
-    if aval.weak_type or jax.dtypes.issubdtype(aval.dtype, jax.dtypes.extended):
-        return jax.lax.index_in_dim(x, 0, axis, keepdims=False)
-    return np.empty(aval.shape[:axis] + aval.shape[axis + 1:], aval.dtype)
+def _spmd_names(spmd_axis_name: Any, name: str) -> tuple | None:
+    """``spmd_axis_name`` as a tuple of mesh axis names (None: not sharded)."""
+    if spmd_axis_name is None:
+        return None
+    names = spmd_axis_name if isinstance(spmd_axis_name, tuple) else (spmd_axis_name,)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise FoldaxTypeError(
+            f"vmap({name}, spmd_axis_name={spmd_axis_name!r}): spmd_axis_name must be a mesh axis "
+            f"name (a str) or a non-empty tuple of them, the mesh axes the batch dimension is "
+            f"sharded over.")
+    return names
 
 
 class VmapFunction:
     """The checked configuration of ``foldax.vmap(fun, ...)``; calling it maps ``fun``."""
 
     def __init__(self, fun: Callable, in_axes: Any, out_axes: Any, axis_name: Hashable | None,
-                 axis_size: int | None) -> None:
+                 axis_size: int | None, spmd_axis_name: Hashable | tuple | None = None) -> None:
         self.fun = fun
         self.name = function_name(fun)
+        self.spmd_axis_name = _spmd_names(spmd_axis_name, self.name)
         if isinstance(in_axes, list):
             in_axes = tuple(in_axes)
         if not (in_axes is None or isinstance(in_axes, (int, tuple)) and not isinstance(in_axes, bool)):
@@ -202,18 +252,22 @@ class VmapFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = _Call(self, args, kwargs)
-        e_args, e_kwargs, mapped = call.per_element()
-        interp = BatchInterpreter(call.size, self.axis_name)
+        avals, mapped = call.per_element()
+        mesh_axis = call.mesh_axis(self.spmd_axis_name, self.name)
+        spmd = None if mesh_axis is not None else self.spmd_axis_name
+        interp = BatchInterpreter(call.size, self.axis_name, spmd_axis_name=spmd,
+                                  mesh_axis=mesh_axis)
         with interp.axis_env():
             try:
-                program = trace_program(self.fun, e_args, e_kwargs, make_variable=mapped,
-                                        name=self.name, simplify_program=False)
+                program = trace_program(self.fun, args, kwargs, make_variable=mapped,
+                                        name=self.name, simplify_program=False,
+                                        leaf_avals=avals)
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e
             inputs = [Batched(_as_array(x, a), a) for x, a, is_var in
                       zip(call.leaves, call.axes, program.variable_mask) if is_var]
             outs = interp.run(eliminate_dead_code(program.jaxpr), *inputs)
-        return self._outputs(program, outs, call.size)
+        return self._outputs(program, outs, call.size, mesh_axis)
 
     def _numpy_on_mapped(self, call: _Call) -> Exception:
         mapped = [n for n, x, a in zip(call.names, call.leaves, call.axes)
@@ -225,19 +279,20 @@ class VmapFunction:
             f"Fix: use jax.numpy for computations on mapped inputs, or give NumPy inputs in_axes "
             f"None to keep them constants.")
 
-    def _outputs(self, program: Any, outs: list, size: int) -> Any:
-        dummy = unflatten(program.out_tree, list(range(len(program.out_leaves))))
-        axes = broadcast_prefix(self.out_axes, dummy, "out_axes", self.name)
+    def _outputs(self, program: Any, outs: list, size: int, mesh_axis: tuple | None) -> Any:
+        axes = broadcast_prefix(self.out_axes, program.out_tree, "out_axes", self.name)
+        dummy = lambda: unflatten(program.out_tree, list(range(len(program.out_leaves))))
         it = iter(outs)
         leaves = []
         for i, (slot, axis) in enumerate(zip(program.out_leaves, axes)):
             if slot is TRACED:
-                leaves.append(self._traced_output(next(it), axis, size, lambda i=i: _output_name(dummy, i)))
+                leaves.append(self._traced_output(next(it), axis, size, mesh_axis,
+                                                  lambda i=i: _output_name(dummy(), i)))
             else:
                 leaves.append(_constant_output(slot, axis, size))
         return unflatten(program.out_tree, leaves)
 
-    def _traced_output(self, v: Batched, axis: int | None, size: int,
+    def _traced_output(self, v: Batched, axis: int | None, size: int, mesh_axis: tuple | None,
                        path: Callable[[], str]) -> Any:
         if axis is not None:
             rank = np.ndim(v.value) + (1 if v.axis is None else 0)
@@ -248,7 +303,7 @@ class VmapFunction:
                     f"in [{-rank}, {rank}).")
             axis %= rank
         try:
-            return match_axis(v, axis, size)
+            return match_axis(v, axis, size, mesh_axis=mesh_axis)
         except UnmappableOutput as e:
             raise FoldaxValueError(
                 f"vmap({self.name}): out_axes gives None for {path()}, but that "
@@ -285,15 +340,19 @@ def _constant_output(x: Any, axis: int | None, size: int) -> Any:
 
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable | None = None,
-         axis_size: int | None = None, *, dims: Any = None) -> Callable:
+         axis_size: int | None = None, spmd_axis_name: Hashable | tuple | None = None, *,
+         dims: Any = None) -> Callable:
     """Vectorise ``fun`` over an axis of its arguments (JAX's ``vmap`` semantics).
 
     ``in_axes``/``out_axes`` are pytree prefixes of the positional arguments/outputs with an int
     (the mapped axis, negative counts from the end) or None (not mapped) at each leaf; keyword
     arguments are mapped along axis 0. ``axis_name`` names the axis for collectives
     (``jax.lax.psum(x, axis_name)``, ``all_gather``, ``axis_index``, ...); ``axis_size`` gives the
-    batch size when nothing is mapped. A mapped NumPy leaf becomes a variable; unmapped NumPy
-    leaves stay constants (computed once, folded).
+    batch size when nothing is mapped. ``spmd_axis_name`` (a mesh axis name or tuple of them)
+    shards the batch dimension over those mesh axes wherever a sharding is named inside ``fun``
+    (``with_sharding_constraint``, a ``jit``'s in/out shardings), as ``jax.vmap`` does; inputs
+    sharded over an Explicit mesh axis along the mapped axis keep it. A mapped NumPy leaf becomes
+    a variable; unmapped NumPy leaves stay constants (computed once, folded).
 
     ``dims`` (ΦML style, instead of in_axes/out_axes): map the named dimension(s) of foldax
     Tensor arguments (``'b'``, ``'b,seed'`` or a type such as ``foldax.tensors.batch``); Tensors
@@ -308,15 +367,15 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
     if not callable(fun):
         raise FoldaxTypeError(f"vmap(fun=...): expected a callable, found {type(fun).__name__}.")
     if dims is not None:
-        if in_axes != 0 or out_axes != 0 or axis_size is not None:
+        if in_axes != 0 or out_axes != 0 or axis_size is not None or spmd_axis_name is not None:
             raise FoldaxValueError(
                 f"vmap({function_name(fun)}, dims={dims!r}): dims selects what is mapped by name, "
-                f"so in_axes, out_axes and axis_size cannot be given with it. Use either dims (for "
-                f"foldax Tensors) or in_axes/out_axes (for arrays).")
+                f"so in_axes, out_axes, axis_size and spmd_axis_name cannot be given with it. Use "
+                f"either dims (for foldax Tensors) or in_axes/out_axes (for arrays).")
         from foldax.transforms.vmap_dims import vmap_dims
 
         return vmap_dims(fun, dims, axis_name)
-    mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
+    mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size, spmd_axis_name)
 
     @functools.wraps(fun, updated=())  # not fun.__dict__: a wrapper's state is its own
     def vmapped(*args: Any, **kwargs: Any) -> Any:

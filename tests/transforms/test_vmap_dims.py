@@ -103,5 +103,5 @@ def test_errors():
     with pytest.raises(FoldaxValueError, match=r"mapped along 'b' have different sizes: args\[0\] "
                                                r"has b=3; args\[1\] has b=5"):
         foldax.vmap(lambda a, c: a, dims="b")(t, other)
-    with pytest.raises(FoldaxValueError, match="in_axes, out_axes and axis_size cannot be given"):
+    with pytest.raises(FoldaxValueError, match="in_axes, out_axes, axis_size and spmd_axis_name cannot be given"):
         foldax.vmap(per_example, in_axes=1, dims="b")
