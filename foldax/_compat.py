@@ -14,7 +14,7 @@ import contextlib
 
 from typing import Any, Callable, Sequence
 
-from jax._src import api_util, core, dtypes, linear_util as lu, source_info_util
+from jax._src import api_util, config, core, dtypes, linear_util as lu, source_info_util
 from jax._src.ad_checkpoint import remat_p
 from jax._src.custom_derivatives import (
     SymbolicZero,
@@ -189,6 +189,11 @@ def pp_jaxpr(jaxpr: ClosedJaxpr) -> str:
 def eval_context():
     """Context in which binding a primitive computes it now, even inside an outer trace."""
     return core.eval_context()
+
+
+def trace_context() -> tuple:
+    """The JAX config values tracing depends on (JAX's own trace caches key on them)."""
+    return config.trace_context()
 
 
 def shaped_abstractify(x: Any) -> AbstractValue:

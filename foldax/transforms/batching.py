@@ -36,6 +36,7 @@ from foldax._compat import (
     is_tracer, jaxprs_in_params, jit_p, typeof,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
+from foldax.transforms.batching_cache import Hashed, batched_by_cache, cache_key
 from foldax.transforms.interpreter import Interpreter, bind_eqn
 from foldax.transforms.passes import _expands as expands
 
@@ -129,6 +130,7 @@ class BatchInterpreter(Interpreter):
         self.axis_name = axis_name
         self.mesh_axis = mesh_axis
         self.axis_data = make_axis_data(axis_name, size, spmd_axis_name, mesh_axis)
+        self.axis_key = Hashed(self.axis_data)  # part of batching_cache keys
         self._names_axis: dict[int, bool] = {}
         self.active: Any = None  # bool[size]: elements whose results are kept (None: all)
 
@@ -183,8 +185,17 @@ class BatchInterpreter(Interpreter):
             return map_equation(self, eqn, invals)
         values = [v.value for v in invals]
         axes = [v.axis for v in invals]
+        params = bind_params(eqn)
+        multiple = eqn.primitive.multiple_results
+
+        def rule(xs: list) -> tuple[list, list]:
+            out, out_axes = batcher(self.axis_data, xs, axes, **params)
+            return (list(out), list(out_axes)) if multiple else ([out], [out_axes])
+
+        key = None if self.names_axis(eqn) else cache_key(eqn, values, axes, self.axis_key)
         try:
-            out, out_axes = batcher(self.axis_data, values, axes, **bind_params(eqn))
+            done = None if key is None else batched_by_cache(key, rule, values)
+            outs, out_axes = rule(values) if done is None else done
         except NotImplementedError as e:  # JAX's rule refuses these params
             if not self.names_axis(eqn):  # elementwise semantics: map the equation instead
                 return map_equation(self, eqn, invals)
@@ -193,9 +204,7 @@ class BatchInterpreter(Interpreter):
                 f"{eqn_source_line(eqn)}) does not support this use over the mapped axis "
                 f"{self.axis_name!r}, and a collective cannot be mapped one element at a time. "
                 f"(JAX: {e})") from e
-        if eqn.primitive.multiple_results:
-            return [Batched(x, d) for x, d in zip(out, out_axes)]
-        return [Batched(out, out_axes)]
+        return [Batched(x, d) for x, d in zip(outs, out_axes)]
 
     # -- collectives over the mapped axis ----------------------------------------------------
     def names_axis(self, eqn: JaxprEqn) -> bool:

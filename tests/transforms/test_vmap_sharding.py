@@ -101,7 +101,7 @@ def test_batched_cond_on_explicit_sharded_inputs_equals_a_loop():
     with jax.set_mesh(EXPLICIT):
         got = foldax.vmap(f, in_axes=(0, None))(x, w)
     xs, ws = np.asarray(x), np.asarray(w)
-    want = np.stack([xs[i] * ws if xs[i].sum() > 20 else ws for i in range(8)])  # both
+    want = np.stack([xs[i] * ws if xs[i].sum() > 20 else ws for i in range(8)])  # rows 4-7 take a*w
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert jax.typeof(got).sharding.spec == P("x", "y")
 
