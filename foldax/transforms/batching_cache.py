@@ -2,18 +2,19 @@
 
 ``jax.vmap`` batches each jnp function once per input types and caches the batched jaxpr, so
 re-tracing a vmapped model costs little more than binding. foldax interprets equations, so it
-remembers at the equation level: the first time an equation (primitive, params, input types,
-batch axes, mapped axis, JAX's trace config) is batched its JAX rule just runs; after that
-the rule is traced into a jaxpr (the third time: tracing costs a few rule runs, so rules seen
-once or twice just run), which that and every later occurrence replay, binding only what the
-rule bound (under the current equation's source line). Only equations whose inputs are all
-traced (a rule could look at a concrete value), with hashable params, no effects and no
-collective over the mapped axis are remembered.
+remembers at the equation level. An equation is known by its primitive, params, input types,
+batch axes, mapped axis and JAX's trace config. The first ``CAPTURE_AT - 1`` times such an
+equation is batched, its JAX rule just runs (tracing a rule costs a few rule runs, so a model
+traced once with a few layers pays nothing). At the next sighting the rule is traced into a
+jaxpr, which that and every later sighting replay, binding only what the rule bound, under the
+current equation's source line. Only equations whose inputs are all traced (a rule could look
+at a concrete value), with hashable params, no effects and no collective over the mapped axis
+are remembered.
 
 Example:
     >>> import jax, jax.numpy as jnp, foldax
     >>> f = foldax.vmap(lambda x, b: jnp.tanh(x + b), in_axes=(0, None))
-    >>> for _ in range(4):  # from the third trace on, the add's rule is replayed
+    >>> for _ in range(CAPTURE_AT + 1):  # the last traces replay the add's and tanh's rules
     ...     closed = jax.make_jaxpr(f)(jnp.ones((4, 3)), jnp.ones(3))
     >>> [str(e.primitive) for e in closed.jaxpr.eqns]
     ['broadcast_in_dim', 'add', 'tanh']
