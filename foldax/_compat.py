@@ -251,6 +251,39 @@ def broadcast_batch_axis(x: Any, size: int, axis: int, mesh_axis: Any) -> Any:
     return batching.broadcast(x, size, axis, mesh_axis)
 
 
+def bind_shard_map(args: Sequence, body: Callable[..., tuple[list, tuple]], params: dict,
+                   in_specs: Sequence, explicit_mesh_axis: tuple | None) -> list:
+    """Bind ``shard_map`` on ``args`` with a new body: ``body(*per_shard_args) -> (outputs,
+    out_specs)`` runs inside the shard_map (in its manual-axes context) and says how each output
+    is laid out; ``params`` are the equation's (mesh, check_vma, newly_manual_axes)."""
+    from jax._src.tree_util import FlatTree
+
+    def fun(*xs: Any) -> Any:
+        outs, out_specs = body(*xs)
+        return FlatTree.flatten(list(outs)).with_aux(tuple(out_specs))
+
+    with core.remove_explicit_mesh_axis_names(explicit_mesh_axis or ()):
+        out = shard_map_p.bind(*args, subfuns=(fun,), mesh=params["mesh"],
+                               in_specs=tuple(in_specs), check_vma=params["check_vma"],
+                               newly_manual_axes=params["newly_manual_axes"],
+                               debug_info=params["jaxpr"].debug_info)
+    return list(out)
+
+
+def spec_with_batch_dim(spec: Any, dim: int, mesh_axes: tuple | None) -> Any:
+    """A PartitionSpec with a batch dimension inserted at ``dim`` (over ``mesh_axes`` or None)."""
+    from jax._src.interpreters.pxla import batch_spec
+
+    return batch_spec(spec, dim, mesh_axes)
+
+
+def spec_axis_names(spec: Any) -> set:
+    """The mesh axis names a shard_map in/out spec uses."""
+    from jax._src.shard_map import used_axis_names
+
+    return set(used_axis_names(spec))
+
+
 def batched_sharding(sharding: Any, dim: int, spmd_name: tuple | None, mesh: Any,
                      ndim: int) -> Any:
     """A jit in/out sharding with a batch dimension inserted at ``dim`` (sharded over the mesh

@@ -295,5 +295,7 @@ def map_equation(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
     return [Batched(x, 0) for x in lax.map(one, xs)]
 
 
-# The rules for control flow and custom derivatives register themselves on import.
-from foldax.transforms import batching_control_flow, batching_custom  # noqa: E402,F401
+# The rules for control flow, custom derivatives and shard_map register themselves on import.
+from foldax.transforms import (  # noqa: E402,F401
+    batching_control_flow, batching_custom, batching_shard_map,
+)

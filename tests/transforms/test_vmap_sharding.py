@@ -151,3 +151,57 @@ def test_spmd_axis_name_conflicting_with_explicit_sharding():
             call(foldax.vmap)
         same = foldax.vmap(jnp.sin, spmd_axis_name="x")(x)  # naming the same axis is fine
     assert jax.typeof(same) == jax.typeof(jax.vmap(jnp.sin)(x))
+
+
+# -- shard_map inside vmap -----------------------------------------------------------------------
+def _shard_mapped():
+    scale = jax.shard_map(lambda a: a * 2, mesh=AUTO, in_specs=P("x"), out_specs=P("x"))
+    reduce = jax.shard_map(lambda a, b: (jax.lax.psum(a * b, "x"), a), mesh=AUTO,
+                           in_specs=(P("x"), P()), out_specs=(P(), P("x")))
+    xs = jnp.arange(16.0).reshape(2, 8)
+    return [("scale", scale, (0,), (xs,)),
+            ("psum, unbatched weight", reduce, (0, None), (xs, jnp.float32(3.0))),
+            ("psum, batched weight", reduce, (0, 0), (xs, jnp.arange(2.0)))]
+
+
+@pytest.mark.parametrize("spmd", [None, "y"])
+@pytest.mark.parametrize("case", _shard_mapped(), ids=lambda c: c[0])
+def test_shard_map_body_is_batched_like_jax(case, spmd):
+    """The shard_map is batched inside (same program as jax.vmap, with the batch dimension in
+    its specs), not mapped one element at a time."""
+    _, fun, in_axes, args = case
+    ours = jax.make_jaxpr(foldax.vmap(fun, in_axes=in_axes, spmd_axis_name=spmd))(*args)
+    theirs = jax.make_jaxpr(jax.vmap(fun, in_axes=in_axes, spmd_axis_name=spmd))(*args)
+    assert str(ours) == str(theirs)
+    with jax.set_mesh(AUTO):
+        got = jax.jit(foldax.vmap(fun, in_axes=in_axes, spmd_axis_name=spmd))(*args)
+        want = jax.jit(jax.vmap(fun, in_axes=in_axes, spmd_axis_name=spmd))(*args)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    eager = foldax.vmap(fun, in_axes=in_axes, spmd_axis_name=spmd)(*args) if spmd is None else got
+    for g, w in zip(jax.tree.leaves(eager), jax.tree.leaves(want)):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_shard_map_specs_cannot_use_the_batch_mesh_axis():
+    _, fun, in_axes, args = _shard_mapped()[1]
+    call = lambda vmap: vmap(fun, in_axes=in_axes, spmd_axis_name="x")(*args)  # noqa: E731
+    with jax.set_mesh(AUTO):
+        with pytest.raises(ValueError, match="spmd_axis_name cannot appear in shard_map"):
+            call(jax.vmap)
+        with pytest.raises(FoldaxValueError, match=r"sharded over the mesh axes \('x',\).*a "
+                                                   r"shard_map inside uses \['x'\] in its "
+                                                   r"in_specs"):
+            call(foldax.vmap)
+
+
+def test_docstring_example():
+    import doctest
+
+    from foldax.transforms import batching_shard_map
+
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder().find(batching_shard_map,
+                                             globs=dict(vars(batching_shard_map))):
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
