@@ -7,7 +7,8 @@ reaches are bound unchanged (activity analysis: they are not differentiated, and
 the primitive's JVP rule registered with JAX (``jax.interpreters.ad.primitive_jvps``). Custom
 rules are honoured: ``custom_jvp`` calls run the user's JVP, ``custom_vjp`` calls run the user's
 ``fwd`` and leave a ``custom_lin`` equation that reverse mode transposes with the user's ``bwd``.
-``jit``, ``cond``, ``while``, ``scan`` and ``remat`` go through the generic higher-order rules.
+``jit``, ``cond``, ``while``, ``scan`` and ``remat`` go through the generic higher-order rules;
+``shard_map`` is differentiated inside its body.
 
 With ``basis=n`` every tangent carries a leading axis of size ``n`` (one tangent per basis
 vector, as ``jacfwd`` needs); each JVP rule then runs under ``jax.vmap`` — on that one rule.
@@ -29,7 +30,8 @@ import jax.numpy as jnp
 from foldax._compat import (
     CustomVJPException, JaxprEqn, Zero, bind_params, custom_jvp_call_p, custom_lin_p,
     custom_vjp_call_p, eqn_source_line, float0, instantiate_zeros, primitive_jvps,
-    replace_internal_symbolic_zeros, replace_rule_output_symbolic_zeros, typeof,
+    replace_internal_symbolic_zeros, replace_rule_output_symbolic_zeros, shard_map_p,
+    bind_shard_map, spec_with_batch_dim, typeof,
 )
 from foldax.errors import MissingRuleError, NonDifferentiableError
 from foldax.transforms.interpreter import Interpreter, bind_eqn
@@ -222,3 +224,36 @@ def _custom_vjp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
         out_avals=[tangent_aval(p) for p in primals_out], symbolic_zeros=params["symbolic_zeros"],
         in_zeros=[t is None for t in tangents])
     return [(p, _nonzero(t)) for p, t in zip(primals_out, tangents_out)]
+
+
+# -- shard_map -----------------------------------------------------------------------------------
+@JVPInterpreter.register(shard_map_p)
+def _shard_map_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """Differentiate inside the shard_map: each tangent is laid out like its primal (with the
+    basis axis, if any, unsharded in front), as JAX's own shard_map JVP does."""
+    primals = [p for p, _ in invals]
+    if all(t is None for _, t in invals):
+        return [(x, None) for x in bind_eqn(eqn, primals)]
+    p = eqn.params
+
+    def pair_specs(spec: Any, has_tangent: bool) -> list:
+        if not has_tangent:
+            return [spec]
+        return [spec, spec if interp.basis is None else spec_with_batch_dim(spec, 0, None)]
+
+    has_tangent = [t is not None for _, t in invals]
+    arrays = [x for p_, t in invals for x in ((p_,) if t is None else (p_, t))]
+    in_specs = [s for spec, h in zip(p["in_specs"], has_tangent) for s in pair_specs(spec, h)]
+    out_has_tangent: list[bool] = []
+
+    def body(*xs: Any) -> tuple[list, list]:
+        it = iter(xs)
+        values = [(next(it), next(it) if h else None) for h in has_tangent]
+        outs = interp.child().run_jaxpr(p["jaxpr"], [], values)
+        out_has_tangent[:] = [t is not None for _, t in outs]
+        specs = [s for spec, (_, t) in zip(p["out_specs"], outs)
+                 for s in pair_specs(spec, t is not None)]
+        return [x for o, t in outs for x in ((o,) if t is None else (o, t))], specs
+
+    it = iter(bind_shard_map(arrays, body, p, in_specs, None))
+    return [(next(it), next(it) if h else None) for h in out_has_tangent]
