@@ -262,11 +262,12 @@ def bind_shard_map(args: Sequence, body: Callable[..., tuple[list, tuple]], para
         outs, out_specs = body(*xs)
         return FlatTree.flatten(list(outs)).with_aux(tuple(out_specs))
 
+    dbg = params["jaxpr"].debug_info  # the body's inputs and outputs are not the user's now
+    dbg = dbg if dbg is None else dbg._replace(arg_names=None, result_paths=None)
     with core.remove_explicit_mesh_axis_names(explicit_mesh_axis or ()):
         out = shard_map_p.bind(*args, subfuns=(fun,), mesh=params["mesh"],
                                in_specs=tuple(in_specs), check_vma=params["check_vma"],
-                               newly_manual_axes=params["newly_manual_axes"],
-                               debug_info=params["jaxpr"].debug_info)
+                               newly_manual_axes=params["newly_manual_axes"], debug_info=dbg)
     return list(out)
 
 

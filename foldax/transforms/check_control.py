@@ -14,7 +14,9 @@ this module only adds what those cannot express:
 * ``custom_jvp_call``/``custom_vjp_call`` are bound unchanged (minus any ``foldax.check`` inside),
   so an outer ``grad`` still uses the custom rule, and their primal body is interpreted
   alongside for its checks only (XLA merges the duplicated computation). So the primal
-  computation is checked, also when it is differentiated.
+  computation is checked, also when it is differentiated;
+* ``shard_map``: the body is checked inside, every shard returns its own error and the first
+  failing shard's (in mesh order) is kept.
 
 Example:
     >>> import foldax, jax, jax.numpy as jnp
@@ -34,10 +36,12 @@ from typing import Any, Callable
 
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
 from foldax._compat import (
-    ClosedJaxpr, JaxprEqn, closed_call_p, cond_p, custom_jvp_call_p, custom_vjp_call_p,
-    eval_jaxpr, jaxprs_in_params, jit_p, remat_p, scan_p, trace_to_jaxpr, while_p,
+    ClosedJaxpr, JaxprEqn, bind_shard_map, closed_call_p, cond_p, custom_jvp_call_p,
+    custom_vjp_call_p, eval_jaxpr, jaxprs_in_params, jit_p, remat_p, scan_p, shard_map_p,
+    trace_to_jaxpr, while_p,
 )
 from foldax.errors import MissingRuleError
 from foldax.transforms.check_primitive import check_p
@@ -162,3 +166,33 @@ def _narrow(interp: CheckifyInterpreter, shape: tuple) -> None:
     picked_fail, _, picked = first_along(flat, [code, index, *slots], k, rest)
     interp.batch_shape = shape
     interp.set_state([picked_fail, *picked])
+
+
+@CheckifyInterpreter.register(shard_map_p)
+def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """The body is checked inside the shard_map; each shard returns its own error (along a
+    leading axis over the manual mesh axes) and the first failing shard's error is kept."""
+    p = eqn.params
+    if not interp.registry.checks_inside(p["jaxpr"]):
+        return bind_eqn(eqn, invals)
+    if interp.batch_shape:
+        raise MissingRuleError(
+            "checkify: a shard_map with checks inside a batched while loop is not supported; "
+            "move the shard_map out of the vmapped loop or the check out of the shard_map.")
+    state = interp.get_state()
+    manual = tuple(a for a in p["mesh"].axis_names if a in p["newly_manual_axes"])
+    n_in, n_out = len(invals), len(eqn.outvars)
+
+    def body(*xs: Any) -> tuple[list, list]:
+        inner = interp.child()
+        inner.set_state(list(xs[n_in:]))
+        outs = inner.run_jaxpr(p["jaxpr"], [], list(xs[:n_in]))
+        per_shard = [jnp.expand_dims(a, 0) for a in inner.get_state()]
+        return [*outs, *per_shard], [*p["out_specs"], *[P(manual)] * len(per_shard)]
+
+    outs = bind_shard_map([*invals, *state], body, p, [*p["in_specs"], *[P()] * len(state)],
+                          None)
+    failed, code, index, *slots = outs[n_out:]
+    picked_fail, _, picked = first_along(failed, [code, index, *slots], 0, tuple(failed.shape))
+    interp.set_state([picked_fail, *picked])
+    return outs[:n_out]
