@@ -118,7 +118,9 @@ class BatchInterpreter(Interpreter):
     ``axis_name`` names the mapped axis for collectives (``psum``, ``all_gather``, ...). With
     ``fold``, equations whose inputs are all concrete constants are computed right away (so the
     Program needs no separate folding pass), except those that would blow a small constant up
-    into a large one (``passes``' rule).
+    into a large one (``passes``' rule). ``spmd_axis_name`` (mesh axes the batch dimension is
+    sharded over wherever a sharding is named) and ``mesh_axis`` (the Explicit mesh axis the
+    mapped inputs carry along the mapped axis) are JAX's ``AxisData`` fields of the same roles.
     """
 
     transformation = "vmap"
