@@ -12,7 +12,8 @@ time the result may be any input element and consuming it consumes them all (as 
 Control flow: a ``cond`` consumes what *either* branch consumes; a ``while``/``scan`` body is
 followed through two iterations, so a key consumed in the body without being replaced by the
 next carry (or closed over) is found as reuse between iterations. ``vmap`` needs nothing special:
-the batched primitives act on whole key arrays.
+the batched primitives act on whole key arrays. A ``shard_map`` body is followed for its first
+shard's block of each key.
 
 Example:
     >>> from foldax import random
@@ -37,7 +38,7 @@ from foldax._compat import (
     JaxprEqn, closed_call_p, cond_p, custom_jvp_call_p, custom_vjp_call_p,
     eqn_source_line, eval_context, is_tracer, jit_p, random_bits_p, random_clone_p,
     random_fold_in_p, random_gamma_p, random_seed_p, random_split_p, random_unwrap_p,
-    random_wrap_p, remat_p, scan_p, while_p,
+    random_wrap_p, remat_p, scan_p, shard_map_p, while_p,
 )
 from foldax.errors import KeyReuseError
 from foldax.transforms import passes
@@ -267,6 +268,37 @@ def _call(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
     body = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
     with interp.analysis.inside(eqn):
         return interp.run(body, *invals)
+
+
+@_rule(shard_map_p)
+def _shard_map(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """The body runs once per shard on that shard's block: followed for the first shard (a
+    replicated key is the same key in every shard; blocks of a sharded key are disjoint). Key
+    outputs laid out over mesh axes are assembled from every shard, so they get fresh ids."""
+    p = eqn.params
+    shape_of = p["mesh"].shape
+    blocks = [_first_block(x, spec, shape_of) if isinstance(x, Keys) else x
+              for x, spec in zip(invals, p["in_specs"])]
+    with interp.analysis.inside(eqn, " (in a shard_map)"):
+        outs = interp.run_jaxpr(p["jaxpr"], [], blocks)
+    return [o if not isinstance(o, Keys) or not _spec_axes(spec) else
+            interp.analysis.fresh(v.aval.shape)
+            for o, spec, v in zip(outs, p["out_specs"], eqn.outvars)]
+
+
+def _spec_axes(spec: Any) -> list:
+    """Per dimension, the mesh axes a PartitionSpec shards it over (empty: replicated)."""
+    axes = []
+    for entry in spec:
+        axes.append(() if entry is None else entry if isinstance(entry, tuple) else (entry,))
+    return axes if any(axes) else []
+
+
+def _first_block(keys: Keys, spec: Any, mesh_shape: Any) -> Keys:
+    """The ids of the first shard's block of a key array laid out by ``spec``."""
+    index = tuple(slice(0, n // int(np.prod([mesh_shape[a] for a in axes], dtype=np.int64)))
+                  for n, axes in zip(keys.ids.shape, _spec_axes(spec)))
+    return Keys(keys.ids[index]) if index else keys
 
 
 @_rule(remat_p)

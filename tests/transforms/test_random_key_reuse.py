@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import pytest
 from jax import lax
 from jax.experimental.key_reuse._core import check_key_reuse as jax_check_key_reuse
+from jax.sharding import AxisType
+from jax.sharding import PartitionSpec as P
 
 import foldax
 from foldax import random
@@ -142,6 +144,37 @@ def keyed_draws(k):
 
 
 # (function, args, reuse expected, JAX's checker agrees)
+MESH = jax.make_mesh((4, 2), ("d", "e"), axis_types=(AxisType.Auto,) * 2)
+X8 = jnp.ones(8)
+
+
+def _shard(f, in_specs, out_specs):
+    return jax.shard_map(f, mesh=MESH, in_specs=in_specs, out_specs=out_specs)
+
+
+def shard_map_twice(k, x):
+    draw = lambda k, a: a + random.normal(k, a.shape) + random.normal(k, a.shape)  # noqa: E731
+    return _shard(draw, (P(), P("d")), P("d"))(k, x)
+
+
+def shard_map_once(k, x):  # a replicated key, used once by every shard
+    return _shard(lambda k, a: a + random.normal(k, a.shape), (P(), P("d")), P("d"))(k, x)
+
+
+def shard_map_own_key(ks, x):  # one key per shard
+    return _shard(lambda ks, a: a + random.normal(ks[0], a.shape), (P("d"), P("d")), P("d"))(ks, x)
+
+
+def shard_map_own_key_twice(ks, x):
+    draw = lambda ks, a: random.normal(ks[0], a.shape) + random.uniform(ks[0], a.shape)  # noqa: E731
+    return _shard(draw, (P("d"), P("d")), P("d"))(ks, x)
+
+
+def shard_map_then_outside(k, x):
+    passed, _ = _shard(lambda k, a: (k, a), (P(), P("d")), (P(), P("d")))(k, x)
+    return random.normal(k) + random.normal(passed)
+
+
 CATALOGUE = [
     (twice, (KEY,), True, True),
     (each_subkey_once, (KEY,), False, True),
@@ -170,6 +203,11 @@ CATALOGUE = [
     (dynamic_elements, (KEYS, jnp.int32(0)), True, True),  # indices unknown: conservative
     (clone_then_use, (KEY,), False, True),
     (keyed_draws, (KEY,), False, False),  # JAX does not know keyed's site keys
+    (shard_map_twice, (KEY, X8), True, True),
+    (shard_map_once, (KEY, X8), False, True),
+    (shard_map_own_key, (KEYS, X8), False, True),
+    (shard_map_own_key_twice, (KEYS, X8), True, True),
+    (shard_map_then_outside, (KEY, X8), True, True),
 ]
 
 
