@@ -26,8 +26,10 @@ from jax._src.interpreters import partial_eval as pe
 from jax._src.lax.control_flow.conditionals import cond_p
 from jax._src.lax.control_flow.loops import scan_p, while_p
 from jax._src.pjit import _pjit_batcher_for_sharding, jit_p
-from jax._src.shard_map import shard_map_p
+from jax._src.interpreters.pxla import batch_spec
+from jax._src.shard_map import shard_map_p, used_axis_names
 from jax._src import sharding_impls
+from jax._src.tree_util import FlatTree
 from jax._src.sharding_impls import UNSPECIFIED
 
 Jaxpr = core.Jaxpr
@@ -256,8 +258,6 @@ def bind_shard_map(args: Sequence, body: Callable[..., tuple[list, tuple]], para
     """Bind ``shard_map`` on ``args`` with a new body: ``body(*per_shard_args) -> (outputs,
     out_specs)`` runs inside the shard_map (in its manual-axes context) and says how each output
     is laid out; ``params`` are the equation's (mesh, check_vma, newly_manual_axes)."""
-    from jax._src.tree_util import FlatTree
-
     def fun(*xs: Any) -> Any:
         outs, out_specs = body(*xs)
         return FlatTree.flatten(list(outs)).with_aux(tuple(out_specs))
@@ -273,15 +273,11 @@ def bind_shard_map(args: Sequence, body: Callable[..., tuple[list, tuple]], para
 
 def spec_with_batch_dim(spec: Any, dim: int, mesh_axes: tuple | None) -> Any:
     """A PartitionSpec with a batch dimension inserted at ``dim`` (over ``mesh_axes`` or None)."""
-    from jax._src.interpreters.pxla import batch_spec
-
     return batch_spec(spec, dim, mesh_axes)
 
 
 def spec_axis_names(spec: Any) -> set:
     """The mesh axis names a shard_map in/out spec uses."""
-    from jax._src.shard_map import used_axis_names
-
     return set(used_axis_names(spec))
 
 

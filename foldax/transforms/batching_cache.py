@@ -14,10 +14,11 @@ are remembered.
 Example:
     >>> import jax, jax.numpy as jnp, foldax
     >>> f = foldax.vmap(lambda x, b: jnp.tanh(x + b), in_axes=(0, None))
-    >>> for _ in range(CAPTURE_AT + 1):  # the last traces replay the add's and tanh's rules
-    ...     closed = jax.make_jaxpr(f)(jnp.ones((4, 3)), jnp.ones(3))
-    >>> [str(e.primitive) for e in closed.jaxpr.eqns]
-    ['broadcast_in_dim', 'add', 'tanh']
+    >>> clear()
+    >>> for _ in range(CAPTURE_AT + 1):  # a fresh trace each time; the last ones replay
+    ...     closed = jax.make_jaxpr(lambda x, b: f(x, b))(jnp.ones((4, 3)), jnp.ones(3))
+    >>> [str(e.primitive) for e in closed.jaxpr.eqns], replay_count()  # add's and tanh's rules
+    (['broadcast_in_dim', 'add', 'tanh'], 2)
 """
 from __future__ import annotations
 
@@ -123,6 +124,11 @@ def _replay(closed: ClosedJaxpr, values: Sequence) -> list:
     for eqn in jaxpr.eqns:
         env.update(zip(eqn.outvars, bind_eqn(eqn, [read(a) for a in eqn.invars])))
     return [read(a) for a in jaxpr.outvars]
+
+
+def replay_count() -> int:
+    """How many rule results are remembered for replay (tests check that replays happen)."""
+    return sum(type(entry) is Replay for entry in _entries.values())
 
 
 def clear() -> None:

@@ -19,36 +19,37 @@ import math
 from foldax._compat import JaxprEqn, bind_shard_map, shard_map_p, spec_axis_names, \
     spec_with_batch_dim
 from foldax.errors import FoldaxValueError
-from foldax.transforms.batching import Batched, BatchInterpreter, move_axis
+from foldax.transforms.batching import BatchInterpreter
 
 
 @BatchInterpreter.register(shard_map_p)
 def shard_map_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     spmd = interp.axis_data.spmd_name
-    _check_specs_free_of(spmd or interp.mesh_axis, p["in_specs"], "in_specs")
-    arrays = [v.value if v.axis is None else move_axis(v.value, v.axis, 0) for v in invals]
-    dims = [None if v.axis is None else 0 for v in invals]
-    in_specs = [s if d is None else spec_with_batch_dim(s, 0, spmd)
-                for s, d in zip(p["in_specs"], dims)]
+    for what in ("in_specs", "out_specs"):
+        _check_specs_free_of(spmd or interp.mesh_axis, p[what], what)
+    crossing = [interp.to_arrays(v) for v in invals]  # batch axis at 0 across the boundary
+    arrays, batched = [x for xs, _ in crossing for x in xs], [b for _, b in crossing]
+    in_specs = [spec_with_batch_dim(s, 0, spmd) if b else s for s, b in zip(p["in_specs"], batched)]
     # each shard sees its part of the batch when the batch dimension is sharded over spmd axes;
     # no folding inside (a constant computed eagerly would leave the shard_map's manual axes)
     shards = math.prod(p["mesh"].shape[n] for n in spmd) if spmd else 1
     inner = BatchInterpreter(interp.size // shards, interp.axis_name, False, spmd,
                              interp.mesh_axis)
-    out_dims: list = []
+    out_batched: list = []
 
     def body(*xs):
         with inner.axis_env():
-            outs = inner.run_jaxpr(p["jaxpr"], [], [Batched(x, d) for x, d in zip(xs, dims)])
-        out_dims[:] = [None if o.axis is None else 0 for o in outs]
-        specs = [s if o.axis is None else spec_with_batch_dim(s, 0, spmd)
-                 for s, o in zip(p["out_specs"], outs)]
-        _check_specs_free_of(spmd or interp.mesh_axis, p["out_specs"], "out_specs")
-        return [o.value if o.axis is None else move_axis(o.value, o.axis, 0) for o in outs], specs
+            outs = inner.run_jaxpr(p["jaxpr"], [], [inner.from_arrays([x], b)
+                                                    for x, b in zip(xs, batched)])
+        leaving = [inner.to_arrays(o) for o in outs]
+        out_batched[:] = [b for _, b in leaving]
+        specs = [spec_with_batch_dim(s, 0, spmd) if b else s
+                 for s, b in zip(p["out_specs"], out_batched)]
+        return [x for xs, _ in leaving for x in xs], specs
 
     outs = bind_shard_map(arrays, body, p, in_specs, interp.mesh_axis)
-    return [Batched(x, d) for x, d in zip(outs, out_dims)]
+    return [interp.from_arrays([x], b) for x, b in zip(outs, out_batched)]
 
 
 def _check_specs_free_of(mesh_axes: tuple | None, specs: tuple, what: str) -> None:

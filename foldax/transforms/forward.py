@@ -241,19 +241,21 @@ def _shard_map_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> list
             return [spec]
         return [spec, spec if interp.basis is None else spec_with_batch_dim(spec, 0, None)]
 
-    has_tangent = [t is not None for _, t in invals]
-    arrays = [x for p_, t in invals for x in ((p_,) if t is None else (p_, t))]
+    entering = [interp.to_arrays(v) for v in invals]  # (primal[, tangent]), has tangent
+    has_tangent = [h for _, h in entering]
+    arrays = [x for xs, _ in entering for x in xs]
     in_specs = [s for spec, h in zip(p["in_specs"], has_tangent) for s in pair_specs(spec, h)]
     out_has_tangent: list[bool] = []
 
     def body(*xs: Any) -> tuple[list, list]:
         it = iter(xs)
-        values = [(next(it), next(it) if h else None) for h in has_tangent]
-        outs = interp.child().run_jaxpr(p["jaxpr"], [], values)
-        out_has_tangent[:] = [t is not None for _, t in outs]
-        specs = [s for spec, (_, t) in zip(p["out_specs"], outs)
-                 for s in pair_specs(spec, t is not None)]
-        return [x for o, t in outs for x in ((o,) if t is None else (o, t))], specs
+        values = [interp.from_arrays([next(it)] + ([next(it)] if h else []), h)
+                  for h in has_tangent]
+        leaving = [interp.to_arrays(o) for o in interp.child().run_jaxpr(p["jaxpr"], [], values)]
+        out_has_tangent[:] = [h for _, h in leaving]
+        specs = [s for spec, h in zip(p["out_specs"], out_has_tangent) for s in pair_specs(spec, h)]
+        return [x for xs_, _ in leaving for x in xs_], specs
 
     it = iter(bind_shard_map(arrays, body, p, in_specs, None))
-    return [(next(it), next(it) if h else None) for h in out_has_tangent]
+    return [interp.from_arrays([next(it)] + ([next(it)] if h else []), h)
+            for h in out_has_tangent]
