@@ -15,7 +15,7 @@ from jax import lax
 
 import foldax
 from foldax.inspect import Graph, figures, footprint, source, tree_lines, whatif
-from foldax.transforms.passes import count_equations
+from foldax.transforms.core.passes import count_equations
 from harness import Case
 
 

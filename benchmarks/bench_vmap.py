@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import foldax
-from foldax.transforms import batching_cache
+from foldax.transforms.batching import cache as batching_cache
 from harness import Case
 
 BATCH, WIDTH, DEPTH = 128, 256, 3

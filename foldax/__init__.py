@@ -15,21 +15,21 @@ from foldax.pytrees import (
     leaf_kind, leaves_with_paths, map_values, map_variables, partition, replace, value_attrs,
     variable_attrs,
 )
-from foldax.transforms.interpreter import EvalInterpreter, Interpreter
-from foldax.transforms.program import Program
-from foldax.transforms.trace import trace
+from foldax.transforms.core.interpreter import EvalInterpreter, Interpreter
+from foldax.transforms.core.program import Program
+from foldax.transforms.core.trace import trace
 
 # --- jit (issue 2) ---
 from foldax.transforms.jit import jit, trace_check  # noqa: E402
 # --- autodiff (issue 3) ---
-from foldax.transforms.autodiff import grad, gradient, jvp, value_and_grad, vjp  # noqa: E402
-from foldax.transforms.jacobian import hessian, jacfwd, jacobian, jacrev  # noqa: E402
+from foldax.transforms.autodiff.api import grad, gradient, jvp, value_and_grad, vjp  # noqa: E402
+from foldax.transforms.autodiff.jacobian import hessian, jacfwd, jacobian, jacrev  # noqa: E402
 # --- batching (issue 4) ---
-from foldax.transforms.vmap import vmap  # noqa: E402
+from foldax.transforms.batching.vmap import vmap  # noqa: E402
 # --- checks (issue 5) ---
-from foldax.transforms.check_error import Error  # noqa: E402
-from foldax.transforms.check_primitive import check  # noqa: E402
-from foldax.transforms.checks import (  # noqa: E402
+from foldax.transforms.checks.error import Error  # noqa: E402
+from foldax.transforms.checks.check import check  # noqa: E402
+from foldax.transforms.checks.checkify import (  # noqa: E402
     all_checks, automatic_checks, checkify, div_checks, float_checks, index_checks,
     key_reuse_checks, nan_checks, user_checks,
 )

@@ -7,9 +7,9 @@ Example:
     >>> random.uniform(sub, (2,)).shape
     (2,)
 """
-from foldax.transforms.keyed import keyed
-from foldax.transforms.key_reuse import check_key_reuse, find_key_reuse
-from foldax.transforms.random import (
+from foldax.transforms.random.keyed import keyed
+from foldax.transforms.random.key_reuse import check_key_reuse, find_key_reuse
+from foldax.transforms.random.keys import (
     bernoulli, beta, bits, categorical, choice, clone, dirichlet, dropout, exponential, fold_in,
     gamma, gumbel, is_typed_key, key, key_data, laplace, logistic, multivariate_normal, normal,
     permutation, poisson, randint, split, truncated_normal, uniform, wrap_key_data,

@@ -3,7 +3,7 @@
 This is autoray's ``compute_constants(variables=...)`` on a Program: given values for its
 inputs, ``declare_variables`` keeps the declared ones as inputs, turns every other one into a
 constant with the given value and (by default) folds everything that depends on constants
-alone with ``foldax.transforms.passes``.
+alone with ``foldax.transforms.core.passes``.
 
 Which inputs are variables follows foldax's leaf rule unless ``variables`` says otherwise:
 a ``jax.Array`` stays a variable, a NumPy array or Python number becomes a constant. With
@@ -33,9 +33,9 @@ from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.inspect.program import as_program
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, ByValue, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
-from foldax.transforms.passes import eliminate_dead_code, fold_constants
-from foldax.transforms.program import VARIABLE, Program
-from foldax.transforms.trace import variable_paths
+from foldax.transforms.core.passes import eliminate_dead_code, fold_constants
+from foldax.transforms.core.program import VARIABLE, Program
+from foldax.transforms.core.trace import variable_paths
 
 Selection = int | str | Sequence[int | str] | None
 _PATH = re.compile(r"args\[(\d+)\]|kwargs\[['\"](.+)['\"]\]")

@@ -37,9 +37,9 @@ from foldax.inspect.program import as_program
 from foldax.inspect.source import Source, source
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
-from foldax.transforms.passes import eliminate_dead_code, fold_constants as fold_jaxpr
-from foldax.transforms.program import VARIABLE, Program
-from foldax.transforms.trace import function_name, trace_program, variable_paths
+from foldax.transforms.core.passes import eliminate_dead_code, fold_constants as fold_jaxpr
+from foldax.transforms.core.program import VARIABLE, Program
+from foldax.transforms.core.trace import function_name, trace_program, variable_paths
 
 
 class Function:

@@ -5,7 +5,7 @@ id*; a node lists the value ids it reads (``inputs``, literals left out) and wri
 (``outputs``). Higher-order equations (``jit``, ``scan``, ``cond``, ``while``, custom
 derivatives, ``remat``, ...) expose their bodies as ``node.subgraphs``, built on first use and
 shared between equations that carry the same jaxpr. The graph is built by the interpreter core
-(``foldax.transforms.interpreter``) with values that are value ids.
+(``foldax.transforms.core.interpreter``) with values that are value ids.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -23,7 +23,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 
 from foldax._compat import ClosedJaxpr, Jaxpr, JaxprEqn
 from foldax.inspect.program import arg_names, as_program
-from foldax.transforms.interpreter import Interpreter
+from foldax.transforms.core.interpreter import Interpreter
 
 INPUT, CONST, EQN = "input", "const", "eqn"
 _NBYTES: dict = {}  # (shape, dtype) -> bytes

@@ -16,7 +16,7 @@ from typing import Any
 from foldax._compat import ClosedJaxpr
 from foldax.errors import FoldaxTypeError
 from foldax.pytrees.tree import flatten
-from foldax.transforms.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.program import TRACED, VARIABLE, Program
 
 Inspectable = Program | ClosedJaxpr
 

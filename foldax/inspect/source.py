@@ -44,7 +44,7 @@ from foldax._compat import ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal
 from foldax.inspect.expressions import Namespace
 from foldax.inspect.graph import sub_jaxprs
 from foldax.inspect.program import arg_names, as_program
-from foldax.transforms.interpreter import bind_eqn
+from foldax.transforms.core.interpreter import bind_eqn
 
 HEADER = "import jax\nimport jax.numpy as jnp\nimport numpy as np\nfrom jax import lax\n"
 _RESERVED = frozenset(keyword.kwlist) | {"np", "jnp", "jax", "lax", "float", "int", "_"}

@@ -2,7 +2,7 @@
 elimination, side by side (``80 -> 70`` unique nodes).
 
 The *folded* view declares some inputs variables and the others constants (values given as for
-``declare_variables``) and folds with ``foldax.transforms.passes``; without values it folds the
+``declare_variables``) and folds with ``foldax.transforms.core.passes``; without values it folds the
 constants the program already holds. The *cse* view then merges identical equations (and drops
 the dead ones). Each view is cumulative.
 
@@ -22,10 +22,10 @@ from foldax.inspect.declare import Selection, declare_variables
 from foldax.inspect.figures import Figures, figures, format_bytes
 from foldax.inspect.graph import paused_gc
 from foldax.inspect.program import as_program
-from foldax.transforms.passes import (
+from foldax.transforms.core.passes import (
     eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
 )
-from foldax.transforms.program import Program
+from foldax.transforms.core.program import Program
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,9 +32,9 @@ from foldax.pytrees.dataclass import register_protocol_class
 from foldax.pytrees.leaves import CONSTANT, STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.errors import RetraceWarning
-from foldax.transforms.program import TRACED, Program
-from foldax.transforms.program import VARIABLE as VARIABLE_SLOT
-from foldax.transforms.trace import function_name, trace_program, variable_paths
+from foldax.transforms.core.program import TRACED, Program
+from foldax.transforms.core.program import VARIABLE as VARIABLE_SLOT
+from foldax.transforms.core.trace import function_name, trace_program, variable_paths
 
 EMBED_MAX_BYTES = 1 << 16
 _VARIABLE_TYPES: set[type] = set()  # leaf types seen to be variables (jax.Array implementations)

@@ -33,8 +33,8 @@ from foldax._compat import (
 from foldax.errors import FoldaxTypeError, NonLinearError
 from foldax.pytrees.leaves import VARIABLE, leaf_kind
 from foldax.pytrees.tree import flatten
-from foldax.transforms.interpreter import Interpreter, bind_eqn
-from foldax.transforms.trace import trace_program
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.trace import trace_program
 
 
 @dataclasses.dataclass
@@ -349,7 +349,7 @@ def _named(matrix: Any, bias: Any, x: Any, program: Any) -> tuple[Any, Any]:
     from foldax.tensors import Tensor, is_tensor
     from foldax.tensors.sparse import SparseMatrix
 
-    from foldax.transforms.program import TRACED
+    from foldax.transforms.core.program import TRACED
 
     out = program.assemble([None] * sum(s is TRACED for s in program.out_leaves))
     if not (is_tensor(x) and is_tensor(out)):

@@ -126,6 +126,6 @@ def test_peak_memory_matches_brute_force_on_random_programs(steps):
 def test_figures_print_as_a_table():
     prog = foldax.trace(mgs)(jnp.ones((4, 4)))
     text = str(figures(prog))
-    n = prog.num_equations  # counted by foldax.transforms.passes, independently
+    n = prog.num_equations  # counted by foldax.transforms.core.passes, independently
     assert text.splitlines()[0] == f"mgs: {n} equations, {n + 1} unique nodes (1 inputs, 0 constants)"
     assert "dot_general" in text and "peak memory" in text

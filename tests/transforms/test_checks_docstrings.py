@@ -4,10 +4,10 @@ import importlib
 
 import pytest
 
-MODULES = ["foldax.transforms.check_primitive", "foldax.transforms.check_error",
-           "foldax.transforms.check_rules", "foldax.transforms.checks",
-           "foldax.transforms.check_control", "foldax.transforms.random",
-           "foldax.transforms.keyed", "foldax.transforms.key_reuse", "foldax.random"]
+MODULES = ["foldax.transforms.checks.check", "foldax.transforms.checks.error",
+           "foldax.transforms.checks.rules", "foldax.transforms.checks.checkify",
+           "foldax.transforms.checks.control", "foldax.transforms.random.keys",
+           "foldax.transforms.random.keyed", "foldax.transforms.random.key_reuse", "foldax.random"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -9,7 +9,7 @@ from jax.extend.core import Var, jaxpr_as_fun
 
 import foldax
 from foldax.transforms import jit as jit_module
-from foldax.transforms.passes import (
+from foldax.transforms.core.passes import (
     count_equations, eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
 )
 

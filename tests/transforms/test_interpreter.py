@@ -9,7 +9,7 @@ from jax.extend.core import Primitive
 
 from corpus import CORPUS, CORPUS_IDS
 from foldax.errors import MissingRuleError
-from foldax.transforms.interpreter import EvalInterpreter, Interpreter, bind_eqn
+from foldax.transforms.core.interpreter import EvalInterpreter, Interpreter, bind_eqn
 
 
 class Regenerating(Interpreter):

@@ -15,7 +15,7 @@ import pytest
 import foldax
 from corpus import CORPUS, CORPUS_IDS
 from foldax._compat import eqn_source_line
-from foldax.transforms import batching_cache
+from foldax.transforms.batching import cache as batching_cache
 
 
 def _trace(f, *args):
@@ -102,7 +102,7 @@ def test_the_mapped_axis_is_part_of_what_is_remembered():
 
 def test_concrete_inputs_and_unhashable_params_are_not_remembered():
     eqn = jax.make_jaxpr(lambda x: x + 1.0)(1.0).jaxpr.eqns[0]
-    data = foldax.transforms.batching.BatchInterpreter(3).axis_key
+    data = foldax.transforms.batching.interpreter.BatchInterpreter(3).axis_key
     assert batching_cache.cache_key(eqn, [jnp.ones(3), 1.0], [0, None], data) is None
     with_array_param = eqn.replace(params={"table": np.ones(2)})
 
@@ -116,7 +116,7 @@ def test_concrete_inputs_and_unhashable_params_are_not_remembered():
 
 def test_trace_config_is_part_of_the_key():
     eqn = jax.make_jaxpr(lambda x: x + x)(1.0).jaxpr.eqns[0]
-    data = foldax.transforms.batching.BatchInterpreter(3).axis_key
+    data = foldax.transforms.batching.interpreter.BatchInterpreter(3).axis_key
     keys = []
 
     def key_of(x):

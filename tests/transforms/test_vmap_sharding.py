@@ -198,7 +198,7 @@ def test_shard_map_specs_cannot_use_the_batch_mesh_axis():
 def test_docstring_example():
     import doctest
 
-    from foldax.transforms import batching_shard_map
+    from foldax.transforms.batching import shard_map as batching_shard_map
 
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     for test in doctest.DocTestFinder().find(batching_shard_map,

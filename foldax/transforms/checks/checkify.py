@@ -32,14 +32,14 @@ from jax import lax
 
 from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jaxprs_in_params
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
-from foldax.transforms import passes
-from foldax.transforms.check_error import (
+from foldax.transforms.core import passes
+from foldax.transforms.checks.error import (
     DIV, INDEX, KEY_REUSE, NAN, USER, Error, ErrorLayout, Site, initial_state,
 )
-from foldax.transforms.check_primitive import check_p
-from foldax.transforms.check_rules import AUTOMATIC, NAN_PRESERVING, is_float
-from foldax.transforms.interpreter import Interpreter, bind_eqn
-from foldax.transforms.trace import function_name, trace_program
+from foldax.transforms.checks.check import check_p
+from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.trace import function_name, trace_program
 
 # -- error sets (combine them with |, as in JAX) --------------------------------------------------
 user_checks = frozenset({USER})
@@ -336,7 +336,7 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
     if KEY_REUSE not in enabled:
         return trace_program(fun, args, kwargs, name=function_name(fun)), None
-    from foldax.transforms.key_reuse import find_key_reuse
+    from foldax.transforms.random.key_reuse import find_key_reuse
 
     raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
     reuse = find_key_reuse(raw)
@@ -350,4 +350,4 @@ def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None
 
 
 # The rules for control flow and custom derivatives register themselves on import.
-from foldax.transforms import check_control  # noqa: E402,F401
+from foldax.transforms.checks import control as check_control  # noqa: E402,F401

@@ -41,11 +41,11 @@ from foldax._compat import (
     random_wrap_p, remat_p, scan_p, shard_map_p, while_p,
 )
 from foldax.errors import KeyReuseError
-from foldax.transforms import passes
-from foldax.transforms.interpreter import Interpreter
-from foldax.transforms.keyed import keyless_key_p, site_key_p
-from foldax.transforms.program import Program
-from foldax.transforms.trace import function_name, trace_program
+from foldax.transforms.core import passes
+from foldax.transforms.core.interpreter import Interpreter
+from foldax.transforms.random.keyed import keyless_key_p, site_key_p
+from foldax.transforms.core.program import Program
+from foldax.transforms.core.trace import function_name, trace_program
 
 
 def _is_key(aval: Any) -> bool:

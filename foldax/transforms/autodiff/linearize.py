@@ -11,7 +11,7 @@ everything else is plain primal computation (activity analysis).
 
 Example:
     >>> import jax.numpy as jnp, foldax
-    >>> from foldax.transforms.trace import trace_program
+    >>> from foldax.transforms.core.trace import trace_program
     >>> prog = trace_program(lambda x: jnp.sum(jnp.sin(x)), (jnp.zeros(2),))
     >>> lin = linearize(prog, [jnp.zeros(2)], [True])
     >>> lin.transpose([1.0])
@@ -26,10 +26,10 @@ from foldax._compat import (
     ClosedJaxpr, Jaxpr, eval_jaxpr, jaxprs_in_params, partial_eval_jaxpr,
     partial_eval_jaxpr_custom, scan_p, trace_to_jaxpr,
 )
-from foldax.transforms.forward import JVPInterpreter, is_differentiable
-from foldax.transforms.program import Program
-from foldax.transforms.transpose import Cotangent, TransposeInterpreter
-import foldax.transforms.transpose_control  # noqa: F401  (registers the control-flow rules)
+from foldax.transforms.autodiff.forward import JVPInterpreter, is_differentiable
+from foldax.transforms.core.program import Program
+from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
+import foldax.transforms.autodiff.transpose_control  # noqa: F401  (registers the control-flow rules)
 
 
 @dataclasses.dataclass

@@ -25,8 +25,8 @@ from foldax._compat import is_tracer, shaped_abstractify, trace_to_jaxpr
 from foldax.errors import FoldaxTypeError, TracerControlFlowError
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
-from foldax.transforms.passes import simplify
-from foldax.transforms.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.passes import simplify
+from foldax.transforms.core.program import TRACED, VARIABLE, Program
 
 from foldax._compat import ClosedJaxpr
 

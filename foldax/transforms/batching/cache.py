@@ -27,7 +27,7 @@ from typing import Any, Callable, Hashable, NamedTuple, Sequence
 from foldax._compat import (
     ClosedJaxpr, JaxprEqn, Literal, is_tracer, trace_context, trace_to_jaxpr, typeof,
 )
-from foldax.transforms.interpreter import bind_eqn
+from foldax.transforms.core.interpreter import bind_eqn
 
 MAX_ENTRIES = 4096
 

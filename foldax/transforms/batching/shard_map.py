@@ -19,7 +19,7 @@ import math
 from foldax._compat import JaxprEqn, bind_shard_map, shard_map_p, spec_axis_names, \
     spec_with_batch_dim
 from foldax.errors import FoldaxValueError
-from foldax.transforms.batching import BatchInterpreter
+from foldax.transforms.batching.interpreter import BatchInterpreter
 
 
 @BatchInterpreter.register(shard_map_p)

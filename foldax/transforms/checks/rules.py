@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax.transforms.check_error import DIV, INDEX, NAN
+from foldax.transforms.checks.error import DIV, INDEX, NAN
 
 # Every primitive that can turn NaN-free floating-point inputs into a NaN (JAX's list, plus div).
 NAN_PRIMITIVES = [

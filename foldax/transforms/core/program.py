@@ -24,7 +24,7 @@ from foldax._compat import ClosedJaxpr, core
 from foldax.errors import FoldaxValueError
 from foldax.pytrees.leaves import ByValue
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
-from foldax.transforms.passes import count_equations
+from foldax.transforms.core.passes import count_equations
 
 
 class _Slot:

@@ -11,7 +11,7 @@ equation's primitive, runs it inside the equation's source-info context, and wri
   ``from_arrays``, ``join`` / ``coerce`` for branches and loop carries) and, optionally, state
   threaded through every sub-jaxpr (``get_state`` / ``set_state``, e.g. checkify's error).
 
-With that, ``foldax.transforms.higher_order`` handles ``jit``, ``closed_call``, ``remat``,
+With that, ``foldax.transforms.core.higher_order`` handles ``jit``, ``closed_call``, ``remat``,
 ``cond``, ``while``, ``scan``, ``custom_jvp_call`` and ``custom_vjp_call`` for every
 interpreter, by re-tracing their bodies with a child interpreter and re-binding the primitive.
 Interpreters compose because every rule evaluates by *binding* primitives, which the next outer
@@ -130,7 +130,7 @@ class Interpreter:
         if rule is not None:
             return list(rule(self, eqn, invals))
         if self.generic_higher_order:
-            from foldax.transforms.higher_order import HIGHER_ORDER_RULES
+            from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES
 
             generic = HIGHER_ORDER_RULES.get(eqn.primitive)
             if generic is not None:

@@ -34,7 +34,7 @@ from foldax._compat import (
     bind_shard_map, spec_with_batch_dim, typeof,
 )
 from foldax.errors import MissingRuleError, NonDifferentiableError
-from foldax.transforms.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 
 # rule(tangents with symbolic Zeros) -> (primal outputs, tangent outputs)
 JVPRule = Callable[[list], tuple[Sequence, Sequence]]
@@ -164,7 +164,7 @@ def missing_jvp_message(eqn: JaxprEqn) -> str:
         f"ad.primitive_jvps[{name}_p] = rule` with rule(primals, tangents, **params) -> "
         f"(primal_out, tangent_out) (reverse mode also needs `ad.primitive_transposes` for the "
         f"linear primitives the rule uses), or a foldax rule with "
-        f"`@foldax.transforms.forward.JVPInterpreter.register({name}_p)`. If the value does not "
+        f"`@foldax.transforms.autodiff.forward.JVPInterpreter.register({name}_p)`. If the value does not "
         f"need a derivative, wrap it in jax.lax.stop_gradient.")
 
 

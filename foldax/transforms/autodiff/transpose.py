@@ -37,7 +37,7 @@ from foldax._compat import (
     new_var, partial_eval_jaxpr, primitive_transposes, trace_to_jaxpr, unknown_outputs, while_p,
 )
 from foldax.errors import MissingRuleError
-from foldax.transforms.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 
 # rule(interp, eqn, invals (arrays or Cotangents), cts_out (None = zero)) -> cts_in (None = zero)
 TransposeRule = Callable[["TransposeInterpreter", JaxprEqn, list, list], Sequence]
@@ -202,7 +202,7 @@ def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list
             f"transpose rule. Register one with JAX: `from jax.interpreters import ad; "
             f"ad.primitive_transposes[{prim}_p] = rule` with rule(ct, *args, **params) -> one "
             f"cotangent per arg (None for non-linear args), or a foldax rule with "
-            f"`@foldax.transforms.transpose.TransposeInterpreter.register_transpose({prim}_p)`. "
+            f"`@foldax.transforms.autodiff.transpose.TransposeInterpreter.register_transpose({prim}_p)`. "
             f"Forward mode (jvp, jacfwd) needs only the JVP rule.")
     try:
         return interp.apply(functional, cts, avals)

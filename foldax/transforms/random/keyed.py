@@ -43,12 +43,12 @@ from foldax._compat import (
     split_keys,
 )
 from foldax.errors import CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
-from foldax.transforms.checks import iter_equations
-from foldax.transforms.batching import PER_ELEMENT_PRIMITIVES
-from foldax.transforms.higher_order import HIGHER_ORDER_RULES
-from foldax.transforms.interpreter import Interpreter, bind_eqn
-from foldax.transforms.random import single_key
-from foldax.transforms.trace import function_name, trace_program
+from foldax.transforms.checks.checkify import iter_equations
+from foldax.transforms.batching.interpreter import PER_ELEMENT_PRIMITIVES
+from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.random.keys import single_key
+from foldax.transforms.core.trace import function_name, trace_program
 
 register_source_exclusion(os.path.abspath(__file__))
 _FOLDAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

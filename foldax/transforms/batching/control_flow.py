@@ -25,8 +25,8 @@ from jax import lax
 
 from foldax._compat import JaxprEqn, cond_p, effects_forbid_select, typeof, while_p
 from foldax.errors import MissingRuleError
-from foldax.transforms.batching import Batched, BatchInterpreter, per_element
-from foldax.transforms.higher_order import (
+from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, per_element
+from foldax.transforms.core.higher_order import (
     _fixed_point_specs, cond_rule, flatten_values, trace_body, while_rule,
 )
 

@@ -34,14 +34,14 @@ from foldax.errors import FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax._compat import float0
-from foldax.transforms.diff_inputs import (
+from foldax.transforms.autodiff.inputs import (
     Selection, Targets, canonical_tangent_dtype, dtype_of, zero_cotangent, zeros_for,
 )
-from foldax.transforms.diff_outputs import OutputRecorder, scalar_loss, split_aux
-from foldax.transforms.forward import JVPInterpreter
-from foldax.transforms.linearize import Linearized, linearize
-from foldax.transforms.program import TRACED, VARIABLE, Program
-from foldax.transforms.trace import function_name, trace_program
+from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, split_aux
+from foldax.transforms.autodiff.forward import JVPInterpreter
+from foldax.transforms.autodiff.linearize import Linearized, linearize
+from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.trace import function_name, trace_program
 
 
 def _no_reduce_axes(reduce_axes: Sequence, what: str) -> None:

@@ -27,12 +27,12 @@ from foldax._compat import convert_element_type, float0, typeof
 from foldax.errors import NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import unflatten
-from foldax.transforms.diff_inputs import Selection, Targets, canonical_tangent_dtype, dtype_of, zeros_for
-from foldax.transforms.diff_outputs import OutputRecorder
-from foldax.transforms.forward import JVPInterpreter
-from foldax.transforms.linearize import linearize
-from foldax.transforms.program import TRACED, VARIABLE, Program
-from foldax.transforms.trace import trace_program
+from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tangent_dtype, dtype_of, zeros_for
+from foldax.transforms.autodiff.outputs import OutputRecorder
+from foldax.transforms.autodiff.forward import JVPInterpreter
+from foldax.transforms.autodiff.linearize import linearize
+from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.trace import trace_program
 
 
 class _Call:

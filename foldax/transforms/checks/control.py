@@ -44,10 +44,10 @@ from foldax._compat import (
     trace_to_jaxpr, while_p,
 )
 from foldax.errors import MissingRuleError
-from foldax.transforms.check_primitive import check_p
-from foldax.transforms.checks import CheckifyInterpreter, first_along, iter_equations
-from foldax.transforms.higher_order import HIGHER_ORDER_RULES, while_rule
-from foldax.transforms.interpreter import Interpreter, bind_eqn
+from foldax.transforms.checks.check import check_p
+from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along, iter_equations
+from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 
 
 def _unless_unchecked(generic: Callable) -> Callable:

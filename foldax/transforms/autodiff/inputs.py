@@ -23,8 +23,8 @@ from foldax._compat import float0
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import flatten, map_variables, unflatten
-from foldax.transforms.program import VARIABLE, Program
-from foldax.transforms.trace import function_name
+from foldax.transforms.core.program import VARIABLE, Program
+from foldax.transforms.core.trace import function_name
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 

@@ -36,9 +36,9 @@ from foldax._compat import (
     is_tracer, jaxprs_in_params, jit_p, typeof,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
-from foldax.transforms.batching_cache import Hashed, batched_by_cache, cache_key
-from foldax.transforms.interpreter import Interpreter, bind_eqn
-from foldax.transforms.passes import _expands as expands
+from foldax.transforms.batching.cache import Hashed, batched_by_cache, cache_key
+from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.passes import _expands as expands
 
 
 class Batched(NamedTuple):
@@ -298,6 +298,6 @@ def map_equation(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
 
 
 # The rules for control flow, custom derivatives and shard_map register themselves on import.
-from foldax.transforms import (  # noqa: E402,F401
-    batching_control_flow, batching_custom, batching_shard_map,
+from foldax.transforms.batching import (  # noqa: E402,F401
+    control_flow, custom, shard_map,
 )

@@ -41,8 +41,8 @@ from foldax._compat import (
 from foldax.errors import CheckError, CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
-from foldax.transforms import passes
-from foldax.transforms.batching import MASKED_PREDICATE_PRIMITIVES
+from foldax.transforms.core import passes
+from foldax.transforms.batching.interpreter import MASKED_PREDICATE_PRIMITIVES
 
 register_source_exclusion(os.path.abspath(__file__))
 CHECK_FAILED = " (`check` failed)"

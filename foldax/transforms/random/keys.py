@@ -59,7 +59,7 @@ def typed_key(key: Any, where: str) -> Any:
 def single_key(key: Any, where: str) -> Any:
     """A typed key of shape ``()``; ``None`` draws from ``keyed``'s key (inside ``keyed``)."""
     if key is None:
-        from foldax.transforms.keyed import keyless_key
+        from foldax.transforms.random.keyed import keyless_key
 
         return keyless_key(where)
     key = typed_key(key, where)

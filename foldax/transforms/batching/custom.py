@@ -24,7 +24,7 @@ from foldax._compat import (
     CustomVJPException, JaxprEqn, SymbolicZero, Zero, bind_params, custom_jvp_call_p,
     custom_vjp_call_p, mapped_aval, trace_to_jaxpr, typeof, unmapped_aval, wrap_fun,
 )
-from foldax.transforms.batching import Batched, BatchInterpreter, match_axis, move_axis
+from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, match_axis, move_axis
 
 
 def _front(invals: Sequence[Batched]) -> tuple[list, list]:

@@ -12,7 +12,7 @@
 
 Example:
     >>> import jax, jax.numpy as jnp
-    >>> from foldax.transforms.transpose import Cotangent, TransposeInterpreter
+    >>> from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
     >>> closed = jax.make_jaxpr(lambda t: jax.lax.cond(True, lambda u: 2 * u, lambda u: -u, t))(1.0)
     >>> TransposeInterpreter().transpose(closed, [Cotangent(closed.in_avals[0])], [1.0])
     [Array(2., dtype=float32, weak_type=True)]
@@ -30,8 +30,8 @@ from foldax._compat import (
     trace_to_jaxpr, typeof, while_p,
 )
 from foldax.errors import NonDifferentiableError
-from foldax.transforms.higher_order import Traced, merge_branch_consts
-from foldax.transforms.transpose import Cotangent, TransposeInterpreter
+from foldax.transforms.core.higher_order import Traced, merge_branch_consts
+from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
 
 register = TransposeInterpreter.register_transpose
 

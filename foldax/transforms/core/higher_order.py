@@ -11,7 +11,7 @@ boundary (``vmap``) registers its own rules for the primitives where that matter
 
 Example:
     >>> import jax, jax.numpy as jnp
-    >>> from foldax.transforms.interpreter import Interpreter
+    >>> from foldax.transforms.core.interpreter import Interpreter
     >>> class Plain(Interpreter):
     ...     def default_rule(self, eqn, invals):
     ...         return [eqn.primitive.bind(*invals, **eqn.params)]

@@ -18,7 +18,7 @@ import numpy as np
 from foldax.errors import FoldaxTypeError, NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import flatten
-from foldax.transforms.diff_inputs import dtype_of
+from foldax.transforms.autodiff.inputs import dtype_of
 
 try:  # named-dimension tensors are optional for autodiff
     from foldax.tensors import batch_reduce_sum, is_tensor

@@ -67,7 +67,7 @@ def _selected_names(fun: Callable, dims: Any, args: tuple, kwargs: dict) -> tupl
 def _map_one(fun: Callable, name: str, axis_name: Hashable | None) -> Callable:
     from foldax.tensors import Tensor, is_tensor
     from foldax.tensors.shape import concat_shapes
-    from foldax.transforms.vmap import VmapFunction
+    from foldax.transforms.batching.vmap import VmapFunction
 
     def mapped(*args: Any, **kwargs: Any) -> Any:
         paths_leaves, tree = jax.tree_util.tree_flatten_with_path((args, kwargs),

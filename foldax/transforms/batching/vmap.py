@@ -27,10 +27,10 @@ from foldax._compat import (
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
-from foldax.transforms.batching import Batched, BatchInterpreter, UnmappableOutput, match_axis
-from foldax.transforms.passes import eliminate_dead_code
-from foldax.transforms.program import TRACED
-from foldax.transforms.trace import function_name, trace_program, variable_paths
+from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, UnmappableOutput, match_axis
+from foldax.transforms.core.passes import eliminate_dead_code
+from foldax.transforms.core.program import TRACED
+from foldax.transforms.core.trace import function_name, trace_program, variable_paths
 
 
 # -- axis specifications ------------------------------------------------------------------------
@@ -372,7 +372,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
                 f"vmap({function_name(fun)}, dims={dims!r}): dims selects what is mapped by name, "
                 f"so in_axes, out_axes, axis_size and spmd_axis_name cannot be given with it. Use "
                 f"either dims (for foldax Tensors) or in_axes/out_axes (for arrays).")
-        from foldax.transforms.vmap_dims import vmap_dims
+        from foldax.transforms.batching.dims import vmap_dims
 
         return vmap_dims(fun, dims, axis_name)
     mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size, spmd_axis_name)

@@ -1,0 +1,1 @@
+"""Automatic differentiation: forward mode, linearisation, transposition and the public grad/jvp/vjp/jacobian API."""

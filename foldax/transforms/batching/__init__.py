@@ -1,0 +1,1 @@
+"""Batching: the vmap interpreter, its rules for control flow, custom derivatives and shard_map, and the public vmap."""

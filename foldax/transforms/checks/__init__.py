@@ -1,0 +1,1 @@
+"""Runtime checks: the check primitive, the checkify interpreter, its rules and the Error value."""

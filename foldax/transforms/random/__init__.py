@@ -1,0 +1,1 @@
+"""Random keys: keyed draws, key threading and key-reuse detection."""
