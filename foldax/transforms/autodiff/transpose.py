@@ -28,15 +28,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Sequence
 
-import jax
 import jax.numpy as jnp
 
 from foldax._compat import (
     ClosedJaxpr, JaxprEqn, UndefinedPrimal, ValAccum, Zero, add_jaxvals, closed_call_p,
-    eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, float0, jaxprs_in_params,
+    eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, jaxprs_in_params,
     new_var, partial_eval_jaxpr, primitive_transposes, trace_to_jaxpr, unknown_outputs, while_p,
 )
 from foldax.errors import MissingRuleError
+from foldax.transforms.autodiff.basis import apply_linear_rule
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 
 # rule(interp, eqn, invals (arrays or Cotangents), cts_out (None = zero)) -> cts_in (None = zero)
@@ -154,26 +154,8 @@ class TransposeInterpreter(Interpreter):
         """Run ``rule(cts with symbolic Zeros) -> cts_in``; with a basis, under ``jax.vmap``
         over the cotangents' leading axis. Returns ``None`` for zero cotangents."""
         zeros = [Zero(a.to_ct_aval()) if ct is None else None for ct, a in zip(cts, avals)]
-        if self.basis is None:
-            return [_nonzero(c) for c in rule([z if c is None else c for z, c in zip(zeros, cts)])]
-        kept: list[bool] = []
-
-        def one(*nonzero: Any) -> list:
-            it = iter(nonzero)
-            outs = [_nonzero(c) for c in rule([z if c is None else next(it)
-                                               for z, c in zip(zeros, cts)])]
-            kept[:] = [c is not None for c in outs]
-            return [c for c in outs if c is not None]
-
-        outs = jax.vmap(one)(*[c for c in cts if c is not None])
-        it = iter(outs)
-        return [next(it) if k else None for k in kept]
-
-
-def _nonzero(ct: Any) -> Any:
-    if ct is None or type(ct) is Zero or getattr(ct, "dtype", None) == float0:
-        return None
-    return ct
+        _, cts_in = apply_linear_rule(lambda given: ((), rule(given)), cts, zeros, self.basis)
+        return cts_in
 
 
 def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list,

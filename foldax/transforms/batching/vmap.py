@@ -27,6 +27,7 @@ from foldax._compat import (
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
+from foldax.transforms.batching.dims import vmap_dims
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, UnmappableOutput, match_axis
 from foldax.transforms.core.passes import eliminate_dead_code
 from foldax.transforms.core.program import TRACED
@@ -372,9 +373,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
                 f"vmap({function_name(fun)}, dims={dims!r}): dims selects what is mapped by name, "
                 f"so in_axes, out_axes, axis_size and spmd_axis_name cannot be given with it. Use "
                 f"either dims (for foldax Tensors) or in_axes/out_axes (for arrays).")
-        from foldax.transforms.batching.dims import vmap_dims
-
-        return vmap_dims(fun, dims, axis_name)
+        return vmap_dims(fun, dims, axis_name, VmapFunction)
     mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size, spmd_axis_name)
 
     @functools.wraps(fun, updated=())  # not fun.__dict__: a wrapper's state is its own

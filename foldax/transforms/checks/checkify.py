@@ -23,14 +23,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jaxprs_in_params
+from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.core import passes
 from foldax.transforms.checks.error import (
@@ -39,6 +39,7 @@ from foldax.transforms.checks.error import (
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.trace import function_name, trace_program
 
 # -- error sets (combine them with |, as in JAX) --------------------------------------------------
@@ -54,14 +55,6 @@ _KINDS = all_checks
 
 
 # -- what a jaxpr holds ---------------------------------------------------------------------------
-def iter_equations(jaxpr: Jaxpr) -> Iterator[JaxprEqn]:
-    """Every equation of ``jaxpr`` and, recursively, of its sub-jaxprs."""
-    for eqn in jaxpr.eqns:
-        yield eqn
-        for sub in jaxprs_in_params(eqn.params):
-            yield from iter_equations(sub)
-
-
 def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
     if eqn.primitive is check_p:
         return True  # a user check must be removed even when user checks are off
@@ -347,7 +340,3 @@ def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None
     code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""),
                                 error)
     interp.failed, interp.code = np.asarray(True), np.asarray(code, np.int32)
-
-
-# The rules for control flow and custom derivatives register themselves on import.
-from foldax.transforms.checks import control as check_control  # noqa: E402,F401
