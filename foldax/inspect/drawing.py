@@ -56,7 +56,7 @@ def summarise(graph: Graph, max_nodes: int = 300) -> DrawGraph:
         prims[nd.index // block][nd.primitive] += 1
     edges = sorted({(p // block, c // block) for p, c in graph.edges if p // block != c // block})
     labels, dominant, members = [], [], []
-    for b, counter in enumerate(prims):
+    for _b, counter in enumerate(prims):
         top = counter.most_common(2)
         dominant.append(top[0][0])
         labels.append(" ".join(f"{p}×{k}" for p, k in top))

@@ -45,7 +45,7 @@ class _Kinds:
 
 
 def _class_kinds(cls: type) -> _Kinds:
-    fields = [f for f in dataclasses.fields(cls)]
+    fields = list(dataclasses.fields(cls))
     names = tuple(f.name for f in fields)
     kinds = {f.name: declared_kind(f) for f in fields}
     variable = tuple(n for n in names if kinds[n] == FieldKind.VARIABLE)
@@ -54,7 +54,7 @@ def _class_kinds(cls: type) -> _Kinds:
     return _Kinds(names, variable, value, static)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _uses_protocol(cls: type) -> bool:
     return hasattr(cls, "__value_attrs__") or hasattr(cls, "__variable_attrs__")
 
@@ -81,7 +81,7 @@ def variable_attrs(obj: Any) -> tuple[str, ...]:
     return _kinds_of(cls).variable
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kinds_of(cls: type) -> _Kinds:
     return _class_kinds(cls)
 
@@ -90,7 +90,7 @@ def _aux_item(cls: type, name: str, value: Any) -> tuple[str, ByValue]:
     return name, ByValue(value, where=f"field '{name}' of {cls.__name__}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _layout(cls: type, variables: tuple[str, ...]) -> tuple[str, ...]:
     """The names of the fields that are not variables (they go into the tree structure)."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.name not in variables)

@@ -24,7 +24,7 @@ from foldax.errors import FoldaxValueError
 KIND_KEY = "foldax_kind"
 
 
-class FieldKind(str, enum.Enum):
+class FieldKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(kind))
     VARIABLE = "variable"
     VALUE = "value"
     STATIC = "static"

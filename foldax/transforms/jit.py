@@ -29,7 +29,7 @@ import numpy as np
 from foldax._compat import core, typeof
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.dataclass import register_protocol_class
-from foldax.pytrees.leaves import CONSTANT, STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
+from foldax.pytrees.leaves import STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.errors import RetraceWarning
 from foldax.transforms.core.program import TRACED, Program

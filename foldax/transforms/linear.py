@@ -162,7 +162,7 @@ def _concatenate(interp: Any, eqn: JaxprEqn, invals: list) -> list:
                            if isinstance(v, Affine) else np.full(shape, -1, np.int32))
         offsets.append(total)
         total += size if isinstance(v, Affine) else 0
-    stacked = _stack([v for v in affines])
+    stacked = _stack(list(affines))
     with jax.ensure_compile_time_eval():
         source = np.asarray(bind_eqn(eqn, [jnp.asarray(i) for i in index_parts])[0])
     biases = [v.bias if isinstance(v, Affine) else v for v in invals]

@@ -133,7 +133,7 @@ class JVPInterpreter(Interpreter):
             return p, self.zeros(p)
         return value
 
-    def child(self) -> "JVPInterpreter":
+    def child(self) -> JVPInterpreter:
         return JVPInterpreter(self.basis, self.linearize)
 
 

@@ -84,7 +84,7 @@ class TransposeInterpreter(Interpreter):
 
         return decorate
 
-    def child(self) -> "TransposeInterpreter":
+    def child(self) -> TransposeInterpreter:
         return TransposeInterpreter(self.basis)
 
     # -- forward sweep ----------------------------------------------------------------------
@@ -108,7 +108,7 @@ class TransposeInterpreter(Interpreter):
         jaxpr, _, consts = trace_to_jaxpr(lambda *a: bind_eqn(eqn, a),
                                           [a.aval for a in eqn.invars], name=str(eqn.primitive))
         known, lin, out_unknown, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), linear, False)
-        values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, l in zip(invals, linear) if not l])
+        values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, is_lin in zip(invals, linear) if not is_lin])
         n_known = out_unknown.count(False)
         known_outs, residuals = iter(values[:n_known]), values[n_known:]
         results = [Cotangent(v.aval) if u else next(known_outs)
@@ -116,7 +116,7 @@ class TransposeInterpreter(Interpreter):
         call = eqn.replace(primitive=closed_call_p, params={"call_jaxpr": lin},
                            invars=[new_var(a) for a in lin.in_avals],
                            outvars=[new_var(a) for a in lin.out_avals])
-        self.tape.append((call, list(residuals) + [x for x, l in zip(invals, linear) if l],
+        self.tape.append((call, list(residuals) + [x for x, is_lin in zip(invals, linear) if is_lin],
                           [r for r in results if type(r) is Cotangent]))
         return results
 

@@ -262,7 +262,7 @@ class BatchInterpreter(Interpreter):
                 "this is a bug in foldax's batching rules, please report it.")
         return value
 
-    def child(self) -> "BatchInterpreter":
+    def child(self) -> BatchInterpreter:
         return self
 
 

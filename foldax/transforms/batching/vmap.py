@@ -114,7 +114,7 @@ def _describe_leaves(fun: Callable, in_tree: PyTreeDef, n_args: int) -> list[str
 class _Call:
     """What one call of a vmapped function maps: leaves, their axes, and the batch size."""
 
-    def __init__(self, vf: "VmapFunction", args: tuple, kwargs: dict) -> None:
+    def __init__(self, vf: VmapFunction, args: tuple, kwargs: dict) -> None:
         name = vf.name
         in_axes = vf.in_axes
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
@@ -282,7 +282,8 @@ class VmapFunction:
 
     def _outputs(self, program: Any, outs: list, size: int, mesh_axis: tuple | None) -> Any:
         axes = broadcast_prefix(self.out_axes, program.out_tree, "out_axes", self.name)
-        dummy = lambda: unflatten(program.out_tree, list(range(len(program.out_leaves))))
+        def dummy():
+            return unflatten(program.out_tree, list(range(len(program.out_leaves))))
         it = iter(outs)
         leaves = []
         for i, (slot, axis) in enumerate(zip(program.out_leaves, axes)):

@@ -181,7 +181,7 @@ class _Unknown:
     def __format__(self, spec: str) -> str:
         return f"<traced {self.aval.str_short()}>"
 
-    def __getitem__(self, index: Any) -> "_Unknown":
+    def __getitem__(self, index: Any) -> _Unknown:
         return self
 
 

@@ -129,7 +129,7 @@ class CheckifyInterpreter(Interpreter):
         self.failed, self.code, self.index, *slots = arrays
         self.slots = list(slots)
 
-    def child(self) -> "CheckifyInterpreter":
+    def child(self) -> CheckifyInterpreter:
         other = copy.copy(self)
         other.nan_flags = {}
         return other

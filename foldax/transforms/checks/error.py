@@ -83,7 +83,7 @@ class Error:
         return (self.failed, self.code, self.index, *self.payload), self.layout
 
     @classmethod
-    def tree_unflatten(cls, layout: ErrorLayout, leaves: Sequence) -> "Error":
+    def tree_unflatten(cls, layout: ErrorLayout, leaves: Sequence) -> Error:
         return cls(leaves[0], leaves[1], leaves[2], leaves[3:], layout)
 
     # -- reading --------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ def _inlinable(eqn: JaxprEqn) -> bool:
         return False
     if eqn.primitive is closed_call_p:
         return True
-    plain = lambda seq: all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
-                            for s in seq)  # noqa: E731
+    def plain(seq):
+        return all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
+                                for s in seq)  # noqa: E731
     return (plain(p["in_shardings"]) and plain(p["out_shardings"]) and not any(p["donated_invars"])
             and all(x is None for x in p["in_layouts"]) and all(x is None for x in p["out_layouts"])
             and not p.get("compiler_options_kvs"))

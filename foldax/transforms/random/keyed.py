@@ -181,7 +181,7 @@ class KeyedInterpreter(Interpreter):
     def set_state(self, arrays: Any) -> None:
         (self.key,) = arrays
 
-    def child(self) -> "KeyedInterpreter":
+    def child(self) -> KeyedInterpreter:
         other = copy.copy(self)
         other.drew = False
         return other
