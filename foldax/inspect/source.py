@@ -349,5 +349,31 @@ def source(program: Any, name: str | None = None) -> Source:
 
 
 def print_source(program: Any, name: str | None = None, file: TextIO | None = None) -> None:
-    """Print the Python source of a Program or ClosedJaxpr (see ``source``)."""
+    """Print a program as runnable Python calling ``jax.lax`` (see ``foldax.inspect.source``).
+
+    Arguments:
+        program: a ``Program`` or ``ClosedJaxpr``.
+        name: the generated function's name (default: the program's).
+        file: where to print (default ``sys.stdout``).
+
+    Returns:
+        ``None``.
+
+    Raises:
+        FoldaxTypeError: ``program`` is neither a ``Program`` nor a ``ClosedJaxpr``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.print_source(foldax.trace(lambda x: jnp.sin(x) * 2)(jnp.ones(2)), name="f")
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+        from jax import lax
+        <BLANKLINE>
+        <BLANKLINE>
+        def f(args_0):
+            a = lax.sin(args_0)
+            b = lax.mul(a, np.float32(2.0))
+            return (b,)
+    """
     print(source(program, name).text.rstrip("\n"), file=file or sys.stdout)

@@ -124,8 +124,28 @@ def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, allow_int: bool = False, *,
            wrt: str | Sequence[str] | None = None) -> Callable:
-    """The Jacobian of ``fun`` by reverse mode: one linearization, one backward pass per output
-    element (batched). Returns ``jacobian`` or ``(jacobian, aux)``.
+    """The Jacobian of ``fun`` by reverse mode (``jax.jacrev``; ``foldax.jacobian`` is the same).
+
+    ``fun`` is linearized once and one cotangent per output element is pulled back through the
+    transpose interpreter, all at once (batched over a basis axis).
+
+    Arguments:
+        fun: the function; its outputs may be any pytree of arrays.
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
+        allow_int: allow integer inputs (their blocks are ``float0`` zeros).
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning the Jacobian: a tree shaped like the output whose leaves are trees
+        shaped like the selected input(s), each block of shape ``output.shape + input.shape``
+        (``(jacobian, aux)`` with ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: an input or output is complex without ``holomorphic=True``
+            (``NonDifferentiableError``), or an integer input is differentiated.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -168,8 +188,25 @@ jacobian = jacrev
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, *, wrt: str | Sequence[str] | None = None) -> Callable:
-    """The Jacobian of ``fun`` by forward mode: one pass of the JVP interpreter whose tangents
-    carry one basis vector per input element. Returns ``jacobian`` or ``(jacobian, aux)``.
+    """The Jacobian of ``fun`` by forward mode (``jax.jacfwd``).
+
+    One pass of the JVP interpreter whose tangents carry one basis vector per input element.
+
+    Arguments:
+        fun: the function; its outputs may be any pytree of arrays.
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning the Jacobian, laid out as ``jacrev``'s (``(jacobian, aux)`` with
+        ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: an input or output is complex without ``holomorphic=True``
+            (``NonDifferentiableError``), or an integer input is differentiated.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -214,8 +251,23 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False, *, wrt: str | Sequence[str] | None = None) -> Callable:
-    """``jacfwd(jacrev(fun))``: the Hessian of a scalar function (blocks for every pair of
-    selected inputs).
+    """The Hessian of a scalar function: ``jacfwd(jacrev(fun))`` (``jax.hessian``).
+
+    Arguments:
+        fun: the function; its outputs may be any pytree of arrays.
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning the Hessian: blocks for every pair of selected inputs, each of shape
+        ``input_i.shape + input_j.shape`` (``(hessian, aux)`` with ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: an input or output is complex without ``holomorphic=True``
+            (``NonDifferentiableError``), or an integer input is differentiated.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``.
 
     Example:
         >>> import foldax

@@ -45,7 +45,28 @@ R = TypeVar("R", bound=Rule)
 
 
 class Interpreter:
-    """Base class of every foldax interpreter (see the module docstring)."""
+    """Base class of every foldax interpreter: walks a closed jaxpr equation by equation.
+
+    A subclass chooses what a value is, registers per-primitive rules with
+    ``@MyInterpreter.register(primitive)`` (a rule gets ``(interp, eqn, invals)`` and returns the
+    output values) and may override ``default_rule`` for primitives without one. Higher-order
+    primitives (``jit``, ``cond``, ``while``, ``scan``, custom derivatives, ``remat``) are handled
+    for every interpreter by the core (see the module docstring of
+    ``foldax.transforms.core.interpreter``).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from jax import lax
+        >>> from foldax import EvalInterpreter
+        >>> class SinToCos(EvalInterpreter):
+        ...     pass
+        >>> @SinToCos.register(lax.sin_p)
+        ... def _cos(interp, eqn, invals):
+        ...     return [lax.cos(*invals)]
+        >>> closed = jax.make_jaxpr(jnp.sin)(0.0)
+        >>> SinToCos().run(closed, 0.0)
+        [Array(1., dtype=float32, weak_type=True)]
+    """
 
     rules: ClassVar[dict[Primitive, Rule]] = {}
     _rule_tables: ClassVar[list[dict[Primitive, Rule]]]  # set per class on first lookup
@@ -197,9 +218,17 @@ def _source(eqn: JaxprEqn) -> str:
 
 
 class EvalInterpreter(Interpreter):
-    """Evaluates a jaxpr by binding each primitive with its bind-form params.
+    """The plainest interpreter: evaluates a jaxpr by binding each primitive with its params.
 
-    Under an outer trace the bound primitives are recorded by it; eagerly they run.
+    Under an outer trace the bound primitives are recorded by it; eagerly they run. A base for
+    interpreters that change a few primitives and evaluate the rest.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from foldax import EvalInterpreter
+        >>> closed = jax.make_jaxpr(lambda x: jnp.sin(x) * 2)(1.0)
+        >>> [round(float(y), 4) for y in EvalInterpreter().run(closed, 1.0)]
+        [1.6829]
     """
 
     transformation = "eval"
