@@ -14,11 +14,10 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+from jax.tree_util import PyTreeDef
 
 from foldax.pytrees.dataclass import register_protocol_class, value_attrs, variable_attrs
 from foldax.pytrees.leaves import STATIC, leaf_kind
-
-PyTreeDef = jax.tree_util.PyTreeDef
 
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
