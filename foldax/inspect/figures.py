@@ -220,8 +220,8 @@ def figures(program: Any, include_inputs: bool = True) -> Figures:
 
     Returns:
         A ``Figures`` with ``equations`` (per primitive, in the program text), ``executed`` (scan
-        bodies times their length), ``flops``, ``largest`` (the largest intermediate),
-        ``peak_memory`` and more; ``summary()`` gives the scalar figures.
+            bodies times their length), ``flops``, ``largest`` (the largest intermediate),
+            ``peak_memory`` and more; ``summary()`` gives the scalar figures.
 
     Raises:
         FoldaxTypeError: ``program`` is none of the accepted types.

@@ -139,7 +139,7 @@ def partition(tree: Any, predicate: Callable[[Any], bool]) -> tuple[Any, Any]:
 
     Returns:
         ``(selected, rest)``: two trees of ``tree``'s structure, each with ``None`` where the other
-        has the leaf. ``combine`` puts them back together.
+            has the leaf. ``combine`` puts them back together.
 
     Example:
         >>> import foldax

@@ -473,8 +473,8 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | No
 
     Returns:
         A ``JitFunction`` that calls the compiled program, with the same signature as ``fun``.
-        ``f.trace(*args)`` gives the ``Program`` it compiles, ``f.trace_count`` how often it
-        traced, and ``foldax.trace_check(f, *args)`` whether a call would retrace.
+            ``f.trace(*args)`` gives the ``Program`` it compiles, ``f.trace_count`` how often it
+            traced, and ``foldax.trace_check(f, *args)`` whether a call would retrace.
 
     Raises:
         FoldaxTypeError: ``fun`` is not callable; a static argument is not hashable.

@@ -334,9 +334,9 @@ def matrix_from_function(f: Callable, x: Any, *args: Any, **kwargs: Any) -> tupl
 
     Returns:
         ``(matrix, bias)`` with ``f(x).ravel() == matrix @ x.ravel() + bias`` (pytree inputs and
-        outputs flattened and concatenated): a ``scipy.sparse.csr_matrix`` when nothing involves
-        JAX arrays, else a ``jax.experimental.sparse.BCOO``; for foldax Tensors, Tensors with a
-        dual dimension per input dimension.
+            outputs flattened and concatenated): a ``scipy.sparse.csr_matrix`` when nothing involves
+            JAX arrays, else a ``jax.experimental.sparse.BCOO``; for foldax Tensors, Tensors with a
+            dual dimension per input dimension.
 
     Raises:
         NonLinearError: ``f`` applies a non-linear operation to ``x`` (the message names it).

@@ -115,7 +115,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
     Returns:
         A function with ``fun``'s signature returning the gradient: one tree for an int ``argnums``
-        or a single name, else a tuple of them (``(grad, aux)`` with ``has_aux``).
+            or a single name, else a tuple of them (``(grad, aux)`` with ``has_aux``).
 
     Raises:
         FoldaxTypeError: ``fun`` is not callable, or returns a non-scalar or non-float output
@@ -157,7 +157,7 @@ def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
 
     Returns:
         A function returning ``(output, grad)`` or ``grad``; ``grad`` is one tree for a single
-        name, else a tuple. The whole result of ``f`` is the output.
+            name, else a tuple. The whole result of ``f`` is the output.
 
     Raises:
         FoldaxTypeError: ``fun`` is not callable, or returns a non-scalar or non-float output
@@ -309,8 +309,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequen
 
     Returns:
         ``(fun(*primals), pullback)`` (plus ``aux`` with ``has_aux``), where
-        ``pullback(cotangent)`` returns a tuple with one cotangent per primal (``float0`` for
-        integer and boolean primals). ``pullback`` is a pytree, so it may be returned from ``jit``.
+            ``pullback(cotangent)`` returns a tuple with one cotangent per primal (``float0`` for
+            integer and boolean primals). ``pullback`` is a pytree, so it may be returned from ``jit``.
 
     Raises:
         FoldaxTypeError: no primal is given.

@@ -139,8 +139,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     Returns:
         A function returning the Jacobian: a tree shaped like the output whose leaves are trees
-        shaped like the selected input(s), each block of shape ``output.shape + input.shape``
-        (``(jacobian, aux)`` with ``has_aux``).
+            shaped like the selected input(s), each block of shape ``output.shape + input.shape``
+            (``(jacobian, aux)`` with ``has_aux``).
 
     Raises:
         FoldaxTypeError: an input or output is complex without ``holomorphic=True``
@@ -201,7 +201,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     Returns:
         A function returning the Jacobian, laid out as ``jacrev``'s (``(jacobian, aux)`` with
-        ``has_aux``).
+            ``has_aux``).
 
     Raises:
         FoldaxTypeError: an input or output is complex without ``holomorphic=True``
@@ -262,7 +262,7 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 
     Returns:
         A function returning the Hessian: blocks for every pair of selected inputs, each of shape
-        ``input_i.shape + input_j.shape`` (``(hessian, aux)`` with ``has_aux``).
+            ``input_i.shape + input_j.shape`` (``(hessian, aux)`` with ``has_aux``).
 
     Raises:
         FoldaxTypeError: an input or output is complex without ``holomorphic=True``
