@@ -51,7 +51,7 @@ def summarise(graph: Graph, max_nodes: int = 300) -> DrawGraph:
         return DrawGraph([nd.label for nd in graph.nodes], [nd.primitive for nd in graph.nodes],
                          [1] * n, graph.edges, 1, n)
     count = math.ceil(n / block)
-    prims = [Counter() for _ in range(count)]
+    prims: list[Counter] = [Counter() for _ in range(count)]
     for nd in graph.nodes:
         prims[nd.index // block][nd.primitive] += 1
     edges = sorted({(p // block, c // block) for p, c in graph.edges if p // block != c // block})
