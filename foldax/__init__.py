@@ -43,3 +43,29 @@ from foldax import inspect  # noqa: E402  (foldax.inspect.figures, .whatif, .plo
 from foldax.inspect import figures, print_source, show  # noqa: E402
 # --- serialisation (issue 8) ---
 from foldax.serialisation import load, save  # noqa: E402
+
+__all__ = [
+    # errors
+    "errors", "FoldaxError",
+    # pytrees
+    "ByValue", "FieldKind", "combine", "dataclass", "field", "is_array", "is_constant",
+    "is_model", "is_variable", "leaf_kind", "leaves_with_paths", "map_values", "map_variables",
+    "partition", "replace", "value_attrs", "variable_attrs",
+    # the interpreter core
+    "EvalInterpreter", "Interpreter", "Program", "trace",
+    # jit
+    "jit", "trace_check",
+    # autodiff
+    "grad", "gradient", "jvp", "value_and_grad", "vjp", "hessian", "jacfwd", "jacobian", "jacrev",
+    # batching
+    "vmap",
+    # checks
+    "Error", "check", "checkify", "all_checks", "automatic_checks", "div_checks", "float_checks",
+    "index_checks", "key_reuse_checks", "nan_checks", "user_checks",
+    # random keys, tensors, linear tracing
+    "random", "tensors", "matrix_from_function",
+    # inspection
+    "inspect", "figures", "print_source", "show",
+    # saving models
+    "load", "save",
+]

@@ -64,12 +64,13 @@ not_mapped = None  # JAX 0.10 marks an unbatched value with bdim None
 __all__ = [
     "api_util", "core", "dtypes", "lu", "source_info_util", "pe", "ad", "batching",
     "jit_p", "cond_p", "while_p", "scan_p", "remat_p", "custom_jvp_call_p", "custom_vjp_call_p",
-    "closed_call_p", "call_p", "shard_map_p", "SymbolicZero",
+    "closed_call_p", "call_p", "shard_map_p", "SymbolicZero", "UNSPECIFIED",
 ]
 
 
-def typeof(x: Any) -> AbstractValue:
-    """The abstract value (shape, dtype, weak type, sharding) of an array or tracer."""
+def typeof(x: Any) -> Any:
+    """The abstract value (shape, dtype, weak type, sharding) of an array or tracer (typed Any:
+    JAX annotates it as the AbstractValue base, which has none of those attributes)."""
     return core.typeof(x)
 
 

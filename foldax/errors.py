@@ -13,7 +13,21 @@ from __future__ import annotations
 
 
 class FoldaxError(Exception):
-    """Base class of every error foldax raises for a user's mistake."""
+    """Base class of every error foldax raises for a user's mistake.
+
+    Each concrete foldax error also derives from the builtin exception JAX raises for the same
+    misuse (``TypeError``, ``ValueError``, ``IndexError``, ``NotImplementedError``,
+    ``RuntimeError``), so ``except TypeError`` keeps working; its message names the argument,
+    what was found and the fix.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> try:
+        ...     foldax.jit(3)
+        ... except foldax.FoldaxError as e:
+        ...     print(type(e).__name__, isinstance(e, TypeError))
+        FoldaxTypeError True
+    """
 
 
 class FoldaxTypeError(FoldaxError, TypeError):

@@ -34,7 +34,29 @@ def _describe(tree: Any) -> list[list]:
 
 
 def save(path: str | pathlib.Path, tree: Any) -> None:
-    """Write the leaves of ``tree`` (a model, an optimiser state, any pytree) to ``path``."""
+    """Write the leaves of ``tree`` (a model, an optimiser state, any pytree) to the file ``path``.
+
+    The file holds a small header describing every leaf (its path, shape and dtype) followed by
+    the leaves in equinox's serialisation format; static fields are not stored (they come from
+    the ``like`` tree given to ``load``).
+
+    Arguments:
+        path: the file to write (a ``str`` or ``pathlib.Path``); it is overwritten.
+        tree: any pytree of arrays and scalars.
+
+    Returns:
+        ``None``.
+
+    Raises:
+        OSError: the file cannot be written.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.foldax"
+        >>> foldax.save(path, {"w": jnp.ones(2), "step": 3})
+        >>> foldax.load(path, {"w": jnp.zeros(2), "step": 0})
+        {'step': 3, 'w': Array([1., 1.], dtype=float32)}
+    """
     header = np.frombuffer(json.dumps({"format": FORMAT, "leaves": _describe(tree)}).encode(),
                            dtype=np.uint8)
     with open(path, "wb") as f:
@@ -43,7 +65,28 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
 
 
 def load(path: str | pathlib.Path, like: Any) -> Any:
-    """Read a tree saved by ``save`` into the structure of ``like`` (same leaves, same shapes)."""
+    """Read a tree written by ``save`` into the structure of ``like``.
+
+    Arguments:
+        path: the file written by ``foldax.save``.
+        like: a tree with the same structure, leaf shapes and dtypes as the saved one (for
+            example a freshly initialised model); its static fields are kept.
+
+    Returns:
+        A tree like ``like`` whose leaves are the saved values.
+
+    Raises:
+        FoldaxValueError: the file was not written by ``foldax.save``, or its leaves differ from
+            ``like``'s (the message names the first differing leaf, its shape and dtype).
+        OSError: the file cannot be read.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "pair.foldax"
+        >>> foldax.save(path, (jnp.arange(3.0), jnp.int32(7)))
+        >>> foldax.load(path, (jnp.zeros(3), jnp.int32(0)))
+        (Array([0., 1., 2.], dtype=float32), Array(7, dtype=int32))
+    """
     with open(path, "rb") as f:
         try:
             header = json.loads(np.load(f).tobytes().decode())

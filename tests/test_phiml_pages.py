@@ -3,7 +3,6 @@ their printed outputs asserted against the pages (and against ΦML itself where 
 import contextlib
 import io
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse

@@ -73,7 +73,7 @@ def selected_arguments(variables: Selection, n_args: int, kwargs: dict,
         elif v in params and params.index(v) < n_args:
             positions.add(params.index(v))
         else:
-            known = [p for p in params[:n_args]] + list(kwargs)
+            known = list(params[:n_args]) + list(kwargs)
             raise FoldaxValueError(f"{where}(variables=...): '{v}' names no argument of this call "
                                    f"(named: {known or 'none'}). Use a position (0, 1, ...), "
                                    f"'args[i]', or a keyword argument's name.")

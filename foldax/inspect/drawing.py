@@ -51,12 +51,12 @@ def summarise(graph: Graph, max_nodes: int = 300) -> DrawGraph:
         return DrawGraph([nd.label for nd in graph.nodes], [nd.primitive for nd in graph.nodes],
                          [1] * n, graph.edges, 1, n)
     count = math.ceil(n / block)
-    prims = [Counter() for _ in range(count)]
+    prims: list[Counter] = [Counter() for _ in range(count)]
     for nd in graph.nodes:
         prims[nd.index // block][nd.primitive] += 1
     edges = sorted({(p // block, c // block) for p, c in graph.edges if p // block != c // block})
     labels, dominant, members = [], [], []
-    for b, counter in enumerate(prims):
+    for _b, counter in enumerate(prims):
         top = counter.most_common(2)
         dominant.append(top[0][0])
         labels.append(" ".join(f"{p}×{k}" for p, k in top))

@@ -212,7 +212,27 @@ def footprint(program: Any, include_inputs: bool = True) -> np.ndarray:
 
 
 def figures(program: Any, include_inputs: bool = True) -> Figures:
-    """The figures of a Program, ClosedJaxpr or Graph (see the module docstring)."""
+    """The figures of a program: equations per primitive, largest intermediate, peak memory, FLOPs.
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``), a ``ClosedJaxpr`` or a ``Graph``.
+        include_inputs: count the inputs in the peak memory (as live from the start).
+
+    Returns:
+        A ``Figures`` with ``equations`` (per primitive, in the program text), ``executed`` (scan
+            bodies times their length), ``flops``, ``largest`` (the largest intermediate),
+            ``peak_memory`` and more; ``summary()`` gives the scalar figures.
+
+    Raises:
+        FoldaxTypeError: ``program`` is none of the accepted types.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> figs = foldax.figures(prog)
+        >>> figs.equations, figs.largest.nbytes
+        ({'sin': 1, 'mul': 1}, 12)
+    """
     graph = graph_of(program, "figures")
     t = _totals(graph, {})
     peak = int(_footprint(graph, include_inputs, t.extra).max(initial=0))

@@ -31,14 +31,15 @@ FlopRule = Callable[[JaxprEqn], int]
 FLOP_RULES: dict[str, FlopRule] = {}
 
 # Primitives that move, reinterpret or select data, or only carry structure: no arithmetic.
-MOVEMENT = frozenset("""
-    reshape broadcast_in_dim squeeze expand_dims transpose slice dynamic_slice
-    dynamic_update_slice gather concatenate pad rev select_n convert_element_type copy copy_p
-    iota bitcast_convert_type device_put sharding_constraint split tile stack unstack real imag
-    optimization_barrier stop_gradient random_bits random_seed random_wrap random_unwrap
-    random_fold_in random_split threefry2x32 pvary mesh_cast reshard axis_index create_token
-    after_all full_like empty
-""".split())
+MOVEMENT = frozenset([
+    "reshape", "broadcast_in_dim", "squeeze", "expand_dims", "transpose", "slice", "dynamic_slice",
+    "dynamic_update_slice", "gather", "concatenate", "pad", "rev", "select_n",
+    "convert_element_type", "copy", "copy_p", "iota", "bitcast_convert_type", "device_put",
+    "sharding_constraint", "split", "tile", "stack", "unstack", "real", "imag",
+    "optimization_barrier", "stop_gradient", "random_bits", "random_seed", "random_wrap",
+    "random_unwrap", "random_fold_in", "random_split", "threefry2x32", "pvary", "mesh_cast",
+    "reshard", "axis_index", "create_token", "after_all", "full_like", "empty",
+])
 
 
 def register_flops(*primitive_names: str) -> Callable[[FlopRule], FlopRule]:

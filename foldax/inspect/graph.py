@@ -63,7 +63,7 @@ class Subgraph(NamedTuple):
     """
 
     label: str
-    graph: "Graph"
+    graph: Graph
     times: int | None
     group: str | None = None
 
@@ -74,7 +74,7 @@ class Node:
     __slots__ = ("graph", "index", "kind", "primitive", "label", "eqn", "inputs", "outputs",
                  "_subgraphs")
 
-    def __init__(self, graph: "Graph", index: int, kind: str, primitive: str, label: str,
+    def __init__(self, graph: Graph, index: int, kind: str, primitive: str, label: str,
                  eqn: JaxprEqn | None, inputs: tuple, outputs: tuple):
         self.graph, self.index, self.kind = graph, index, kind
         self.primitive, self.label, self.eqn = primitive, label, eqn
@@ -118,7 +118,7 @@ class _Builder(Interpreter):
     generic_higher_order = False
     source_context = False
 
-    def __init__(self, graph: "Graph"):
+    def __init__(self, graph: Graph):
         self.graph = graph
 
     def lift(self, constant: Any) -> None:
@@ -162,7 +162,7 @@ class Graph:
         self.outputs: list[int | None] = _Builder(self).run_jaxpr(jaxpr, const_vals, in_vals)
 
     @classmethod
-    def of(cls, program: Any, where: str = "Graph.of") -> "Graph":
+    def of(cls, program: Any, where: str = "Graph.of") -> Graph:
         """The graph of a Program or ClosedJaxpr (``where`` names the caller in errors)."""
         program = as_program(program, where)
         with paused_gc():
@@ -185,7 +185,7 @@ class Graph:
         self.nodes.append(Node(self, index, kind, primitive, label, eqn, inputs, tuple(outs)))
         return outs
 
-    def subgraph(self, body: ClosedJaxpr | Jaxpr) -> "Graph":
+    def subgraph(self, body: ClosedJaxpr | Jaxpr) -> Graph:
         """The graph of a sub-jaxpr (built once per jaxpr object, shared by the whole tree)."""
         key = id(body)
         hit = self._cache.get(key)

@@ -117,15 +117,34 @@ def tree_lines(program: Any, max_lines: int | None = None, max_depth: int | None
 def show(program: Any, max_lines: int | None = None, max_depth: int | None = None, *,
          subgraphs: bool = True, dtypes: bool = False, params: bool = False,
          file: TextIO | None = None) -> None:
-    """Print the tree view of a Program, ClosedJaxpr or Graph.
+    """Print the tree view of a program (autoray's ``show()``).
 
-    Args:
+    Each line is an equation with its output shape; its inputs are indented below it, and a value
+    used again is printed once and then referred to by line.
+
+    Arguments:
+        program: a ``Program``, ``ClosedJaxpr`` or ``Graph``.
         max_lines: stop after this many lines.
         max_depth: do not expand nodes deeper than this.
         subgraphs: also show the bodies of higher-order equations (``jit``, ``scan``, ...).
         dtypes: show ``f32[6]`` instead of ``[6]``.
         params: show each equation's operands (``#``) and params, as ``slice(#, ...) → [1, 6]``.
         file: where to print (default ``sys.stdout``).
+
+    Returns:
+        ``None`` (``tree_lines`` returns the lines instead).
+
+    Raises:
+        FoldaxTypeError: ``program`` is none of the accepted types.
+        FoldaxValueError: ``max_lines``/``max_depth`` is negative or not an int.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.show(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
+           0 mul[3]
+           1 ├─sin[3]
+           2 │ ╰─←[3] args[0]
+           3 ╰─ ... (←[3] args[0] from line 2)
     """
     text = "\n".join(tree_lines(program, max_lines, max_depth, subgraphs, dtypes, params))
     print(text, file=file or sys.stdout)

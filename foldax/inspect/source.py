@@ -8,8 +8,9 @@ Bodies of higher-order equations become functions defined once and called with `
 ``lax.scan``, ``lax.while_loop``, ``lax.switch`` or ``jax.checkpoint``; the bodies of
 ``custom_jvp``/``custom_vjp`` functions are called directly (values are reproduced, the
 custom derivative rule is not), and a nested ``jit``'s shardings and donation are left out.
-A higher-order primitive without a JAX form here is bound as it was traced (``eqn_k``). Large constants and objects without a literal form live in
-``Source.namespace``; ``Source.function()`` executes the text with it.
+A higher-order primitive without a JAX form here is bound as it was traced (``eqn_k``). Large
+constants and objects without a literal form live in ``Source.namespace``;
+``Source.function()`` executes the text with it.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -51,15 +52,18 @@ _RESERVED = frozenset(keyword.kwlist) | {"np", "jnp", "jax", "lax", "float", "in
 
 # Primitives whose public jax.lax function takes the operands positionally and the params as
 # keywords, and does nothing but bind: printed as ``lax.<function>(...)``.
-_READABLE = {name: name for name in """
-    abs acos acosh asin asinh atan atan2 atanh cbrt ceil clz cos cosh digamma erf erfc erf_inv
-    exp exp2 expm1 floor imag is_finite lgamma log log1p logistic neg nextafter population_count
-    real round rsqrt sign sin sinh sqrt square tan tanh add sub mul div rem pow max min eq ne lt
-    le gt ge complex shift_left shift_right_arithmetic shift_right_logical squeeze slice
-    dot_general reduce_sum reduce_max reduce_min reduce_prod reduce_and reduce_or transpose
-    cumsum cumprod cummax cummin cumlogsumexp integer_pow select_n rev pad clamp
-    broadcast_in_dim conv_general_dilated gather
-""".split()}
+_READABLE = {name: name for name in [
+    "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "clz", "cos",
+    "cosh", "digamma", "erf", "erfc", "erf_inv", "exp", "exp2", "expm1", "floor", "imag",
+    "is_finite", "lgamma", "log", "log1p", "logistic", "neg", "nextafter", "population_count",
+    "real", "round", "rsqrt", "sign", "sin", "sinh", "sqrt", "square", "tan", "tanh", "add", "sub",
+    "mul", "div", "rem", "pow", "max", "min", "eq", "ne", "lt", "le", "gt", "ge", "complex",
+    "shift_left", "shift_right_arithmetic", "shift_right_logical", "squeeze", "slice",
+    "dot_general", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
+    "reduce_or", "transpose", "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp",
+    "integer_pow", "select_n", "rev", "pad", "clamp", "broadcast_in_dim", "conv_general_dilated",
+    "gather",
+]}
 _READABLE.update({"and": "bitwise_and", "or": "bitwise_or", "not": "bitwise_not",
                   "xor": "bitwise_xor", "iota": "broadcasted_iota"})
 # Params the public function spells differently (new name), or leaves out (None: printed only
@@ -211,7 +215,7 @@ def _primitive_owner(prim: Any) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signature(fname: str) -> _pyinspect.Signature | None:
     try:
         return _pyinspect.signature(getattr(lax, fname))
@@ -345,5 +349,31 @@ def source(program: Any, name: str | None = None) -> Source:
 
 
 def print_source(program: Any, name: str | None = None, file: TextIO | None = None) -> None:
-    """Print the Python source of a Program or ClosedJaxpr (see ``source``)."""
+    """Print a program as runnable Python calling ``jax.lax`` (see ``foldax.inspect.source``).
+
+    Arguments:
+        program: a ``Program`` or ``ClosedJaxpr``.
+        name: the generated function's name (default: the program's).
+        file: where to print (default ``sys.stdout``).
+
+    Returns:
+        ``None``.
+
+    Raises:
+        FoldaxTypeError: ``program`` is neither a ``Program`` nor a ``ClosedJaxpr``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.print_source(foldax.trace(lambda x: jnp.sin(x) * 2)(jnp.ones(2)), name="f")
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+        from jax import lax
+        <BLANKLINE>
+        <BLANKLINE>
+        def f(args_0):
+            a = lax.sin(args_0)
+            b = lax.mul(a, np.float32(2.0))
+            return (b,)
+    """
     print(source(program, name).text.rstrip("\n"), file=file or sys.stdout)

@@ -74,10 +74,12 @@ def _whatif(program: Program, args: tuple, kwargs: dict, variables: Selection) -
     shared = _with_jaxpr(folded, eliminate_dead_code(eliminate_common_subexpressions(folded.jaxpr)))
     programs = {"program": program, "folded": folded, "cse": shared}
     views: dict[str, Figures] = {}
-    previous = None
+    previous: tuple[Program, Figures] | None = None
     for key, prog in programs.items():
-        same = previous is not None and _same_structure(previous[0], prog)
-        views[key] = previous[1] if same else figures(prog)
+        if previous is not None and _same_structure(previous[0], prog):
+            views[key] = previous[1]
+        else:
+            views[key] = figures(prog)
         previous = (prog, views[key])
     return WhatIf(views, programs)
 

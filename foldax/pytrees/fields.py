@@ -24,7 +24,16 @@ from foldax.errors import FoldaxValueError
 KIND_KEY = "foldax_kind"
 
 
-class FieldKind(str, enum.Enum):
+class FieldKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(kind))
+    """The kind of a dataclass field: ``VARIABLE``, ``VALUE`` or ``STATIC`` (see ``foldax.dataclass``).
+
+    A ``str`` enum: ``FieldKind('value')`` and ``FieldKind.VALUE == 'value'`` both work.
+
+    Example:
+        >>> import foldax
+        >>> foldax.FieldKind("static") is foldax.FieldKind.STATIC, foldax.FieldKind.VALUE == "value"
+        (True, True)
+    """
     VARIABLE = "variable"
     VALUE = "value"
     STATIC = "static"
@@ -33,12 +42,27 @@ class FieldKind(str, enum.Enum):
 def field(*, kind: str | FieldKind = FieldKind.VARIABLE, static: bool = False, **kwargs: Any) -> Any:
     """A dataclass field with a foldax kind (``'variable'``, ``'value'`` or ``'static'``).
 
-    ``static=True`` is accepted as equinox's spelling of ``kind='static'``. Other keyword
-    arguments (``default``, ``default_factory``, ``repr``, ...) go to ``dataclasses.field``.
+    Arguments:
+        kind: the field's kind (a string or ``FieldKind``); ``'variable'`` by default. See
+            ``foldax.dataclass`` for what each kind means.
+        static: ``True`` is equinox's spelling of ``kind='static'``.
+        **kwargs: passed to ``dataclasses.field`` (``default``, ``default_factory``, ``repr``,
+            ``metadata``, ...).
+
+    Returns:
+        A ``dataclasses.Field`` whose metadata records the kind.
+
+    Raises:
+        FoldaxValueError: ``kind`` is not one of the three kinds.
 
     Example:
         >>> import foldax
-        >>> f = foldax.field(kind="static", default="tanh")
+        >>> @foldax.dataclass
+        ... class Model:
+        ...     w: float
+        ...     activation: str = foldax.field(kind="static", default="tanh")
+        >>> Model(1.0)
+        Model(w=1.0, activation='tanh')
     """
     if static:
         kind = FieldKind.STATIC

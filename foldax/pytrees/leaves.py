@@ -28,7 +28,22 @@ _kind_by_type: dict[type, str] = {}
 
 
 def leaf_kind(x: Any) -> str:
-    """``'variable'``, ``'constant'`` or ``'static'`` (cached per type)."""
+    """The kind of a pytree leaf: ``'variable'``, ``'constant'`` or ``'static'``.
+
+    ``jax.Array`` and tracers are variables; NumPy arrays and NumPy/Python scalars are constants;
+    anything else (strings, functions, ``None``) is static. The answer is cached per type.
+
+    Arguments:
+        x: a leaf.
+
+    Returns:
+        ``'variable'``, ``'constant'`` or ``'static'``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, numpy as np
+        >>> foldax.leaf_kind(jnp.ones(2)), foldax.leaf_kind(np.ones(2)), foldax.leaf_kind("tanh")
+        ('variable', 'constant', 'static')
+    """
     t = type(x)
     kind = _kind_by_type.get(t)
     if kind is None:
@@ -43,15 +58,53 @@ def leaf_kind(x: Any) -> str:
 
 
 def is_variable(x: Any) -> bool:
+    """Whether the leaf ``x`` is a variable (a ``jax.Array`` or tracer): traced by transformations.
+
+    Arguments:
+        x: a leaf.
+
+    Returns:
+        ``True`` for ``leaf_kind(x) == 'variable'``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, numpy as np
+        >>> foldax.is_variable(jnp.ones(2)), foldax.is_variable(np.ones(2))
+        (True, False)
+    """
     return leaf_kind(x) == VARIABLE
 
 
 def is_constant(x: Any) -> bool:
+    """Whether the leaf ``x`` is a constant (NumPy array or scalar): computed with at trace time.
+
+    Arguments:
+        x: a leaf.
+
+    Returns:
+        ``True`` for ``leaf_kind(x) == 'constant'``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, numpy as np
+        >>> foldax.is_constant(np.ones(2)), foldax.is_constant(jnp.ones(2))
+        (True, False)
+    """
     return leaf_kind(x) == CONSTANT
 
 
 def is_array(x: Any) -> bool:
-    """A JAX or NumPy array or scalar (anything with a shape and dtype that jnp accepts)."""
+    """Whether ``x`` is an array or scalar that ``jnp`` accepts: a variable or a constant leaf.
+
+    Arguments:
+        x: a leaf.
+
+    Returns:
+        ``True`` unless ``x`` is static (a string, a function, ``None``, ...).
+
+    Example:
+        >>> import foldax, numpy as np
+        >>> foldax.is_array(np.float32(1)), foldax.is_array("relu")
+        (True, False)
+    """
     return leaf_kind(x) != STATIC
 
 
@@ -88,10 +141,21 @@ def _short(x: Any) -> str:
 class ByValue:
     """Wraps a value so that ``==`` and ``hash`` compare it by value (arrays by content).
 
+    foldax uses it to put NumPy arrays into cache keys and tree structures (static and value
+    fields, constants of ``jit``).
+
+    Arguments:
+        value: any value; NumPy arrays are compared by dtype, shape and bytes.
+        where: how to name the value in the error raised when it cannot be hashed.
+
+    Raises:
+        FoldaxTypeError: ``value`` is neither an array nor hashable.
+
     Example:
         >>> import numpy as np
-        >>> ByValue(np.ones(3)) == ByValue(np.ones(3))
-        True
+        >>> from foldax import ByValue
+        >>> ByValue(np.ones(3)) == ByValue(np.ones(3)), hash(ByValue(np.ones(3))) == hash(ByValue(np.ones(3)))
+        (True, True)
     """
 
     __slots__ = ("value", "key", "_hash")

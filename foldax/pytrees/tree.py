@@ -14,11 +14,10 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+from jax.tree_util import PyTreeDef
 
 from foldax.pytrees.dataclass import register_protocol_class, value_attrs, variable_attrs
 from foldax.pytrees.leaves import STATIC, leaf_kind
-
-PyTreeDef = jax.tree_util.PyTreeDef
 
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
@@ -35,10 +34,17 @@ def unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
 
 
 def leaves_with_paths(tree: Any) -> list[tuple[str, Any]]:
-    """``[(path, leaf), ...]`` with readable paths such as ``"[0].layers[1].w"``.
+    """The leaves of ``tree`` with readable paths such as ``"[0].layers[1].w"``.
+
+    Arguments:
+        tree: any pytree (dataclass models, dicts, lists, ...).
+
+    Returns:
+        A list of ``(path, leaf)`` pairs in flattening order.
 
     Example:
-        >>> leaves_with_paths({"a": [1, 2]})
+        >>> import foldax
+        >>> foldax.leaves_with_paths({"a": [1, 2]})
         [("['a'][0]", 1), ("['a'][1]", 2)]
     """
     flatten(tree)  # registers protocol classes
@@ -47,15 +53,38 @@ def leaves_with_paths(tree: Any) -> list[tuple[str, Any]]:
 
 
 def is_model(x: Any) -> bool:
-    """A dataclass instance (foldax or ΦML-protocol) whose fields have kinds."""
+    """Whether ``x`` is a dataclass instance (a ``foldax.dataclass`` or a ΦML-protocol dataclass).
+
+    Arguments:
+        x: any object.
+
+    Returns:
+        ``True`` for a dataclass instance (not a dataclass type).
+
+    Example:
+        >>> import foldax
+        >>> @foldax.dataclass
+        ... class P:
+        ...     x: float
+        >>> foldax.is_model(P(1.0)), foldax.is_model(P), foldax.is_model({"x": 1.0})
+        (True, False, False)
+    """
     return dataclasses.is_dataclass(x) and not isinstance(x, type)
 
 
 def map_variables(f: Callable[[Any], Any], tree: Any) -> Any:
     """Apply ``f`` to every leaf in a variable field (and every leaf outside dataclasses).
 
+    Arguments:
+        f: a function of one leaf.
+        tree: any pytree; value and static fields of dataclasses are left as they are.
+
+    Returns:
+        A tree of the same structure.
+
     Example:
-        >>> map_variables(lambda x: x * 2, {"a": 1.0})
+        >>> import foldax
+        >>> foldax.map_variables(lambda x: x * 2, {"a": 1.0})
         {'a': 2.0}
     """
     flatten(tree)
@@ -63,11 +92,19 @@ def map_variables(f: Callable[[Any], Any], tree: Any) -> Any:
 
 
 def map_values(f: Callable[[Any], Any], tree: Any) -> Any:
-    """Apply ``f`` to every leaf in a value field (variable fields are values too), as ΦML's
-    value operations do (``l2_loss``, ``model * 2``); static fields are left alone.
+    """Apply ``f`` to every leaf in a value field, as ΦML's value operations do (``l2_loss``,
+    ``model * 2``); variable fields are values too, static fields are left alone.
+
+    Arguments:
+        f: a function of one leaf.
+        tree: any pytree.
+
+    Returns:
+        A tree of the same structure.
 
     Example:
-        >>> map_values(lambda x: -x, [1.0, (2.0,)])
+        >>> import foldax
+        >>> foldax.map_values(lambda x: -x, [1.0, (2.0,)])
         [-1.0, (-2.0,)]
     """
 
@@ -93,10 +130,20 @@ def variable_names(obj: Any) -> tuple[str, ...]:
 
 
 def partition(tree: Any, predicate: Callable[[Any], bool]) -> tuple[Any, Any]:
-    """Split ``tree`` into ``(selected, rest)``: same structure, ``None`` in the other's places.
+    """Split ``tree`` into ``(selected, rest)`` by a predicate on its leaves.
+
+    Arguments:
+        tree: any pytree.
+        predicate: a function of one leaf returning whether it is selected (``foldax.is_array``,
+            ``foldax.is_variable``, ...).
+
+    Returns:
+        ``(selected, rest)``: two trees of ``tree``'s structure, each with ``None`` where the other
+            has the leaf. ``combine`` puts them back together.
 
     Example:
-        >>> partition([1, "a"], lambda x: isinstance(x, int))
+        >>> import foldax
+        >>> foldax.partition([1, "a"], lambda x: isinstance(x, int))
         ([1, None], [None, 'a'])
     """
     leaves, treedef = flatten(tree)
@@ -107,10 +154,17 @@ def partition(tree: Any, predicate: Callable[[Any], bool]) -> tuple[Any, Any]:
 
 
 def combine(*trees: Any) -> Any:
-    """Inverse of ``partition``: for each leaf position take the first non-``None`` leaf.
+    """The inverse of ``partition``: for each leaf position take the first non-``None`` leaf.
+
+    Arguments:
+        *trees: trees of one structure, with ``None`` where another holds the leaf.
+
+    Returns:
+        One tree of that structure.
 
     Example:
-        >>> combine([1, None], [None, "a"])
+        >>> import foldax
+        >>> foldax.combine([1, None], [None, "a"])
         [1, 'a']
     """
     is_none = lambda x: x is None  # noqa: E731

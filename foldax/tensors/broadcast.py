@@ -13,7 +13,7 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Sequence
 
 from foldax.tensors.natives import is_number, namespace
 from foldax.tensors.shape import Shape, merge_shapes
@@ -39,7 +39,7 @@ def expand(native: Any, shape: Shape, target: Shape) -> Any:
     return native
 
 
-def align(operands: Sequence[Tuple[Any, Shape]]) -> Tuple[Shape, List[Any]]:
+def align(operands: Sequence[tuple[Any, Shape]]) -> tuple[Shape, list[Any]]:
     """Merges the operands' shapes and expands every native to the merged shape's axes.
 
     Shared dims must agree in type and size (a `FoldaxValueError` names the dim and both shapes).

@@ -7,7 +7,7 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Sequence
 
 from foldax.errors import FoldaxTypeError, FoldaxValueError
 from foldax.tensors.broadcast import expand
@@ -16,14 +16,15 @@ from foldax.tensors.shape import DIM_TYPES, Shape, merge_shapes
 from foldax.tensors.tensor import Tensor, as_operand
 
 
-def stack(values: Union[Sequence[Any], Dict[str, Any]], dim: Shape) -> Tensor:
+def stack(values: Sequence[Any] | dict[str, Any], dim: Shape) -> Tensor:
     """Stacks tensors (or numbers) along the new dim `dim`, broadcasting their other dims by name. A dict's
     keys become the item names. The new dim goes before the first dim of a later type (batch, dual,
     instance, spatial, channel).
 
     Example: ``stack({'x': 1., 'y': 2.}, channel('vector'))`` -> ``(x=1.000, y=2.000) float64``.
     """
-    items = tuple(values) if isinstance(values, dict) else dim.item_names[0] if isinstance(dim, Shape) and dim.rank == 1 else None
+    items = tuple(values) if isinstance(values, dict) \
+        else dim.item_names[0] if isinstance(dim, Shape) and dim.rank == 1 else None
     values = list(values.values()) if isinstance(values, dict) else values
     if not isinstance(dim, Shape) or dim.rank != 1:
         raise FoldaxTypeError(f"stack(values, dim): dim must be a Shape with one dim, but got {dim!r}; "
@@ -50,7 +51,7 @@ def stack(values: Union[Sequence[Any], Dict[str, Any]], dim: Shape) -> Tensor:
     return Tensor._make(xp.stack(natives, axis=position), new)
 
 
-def concat(values: Sequence[Tensor], dim: Union[str, Shape]) -> Tensor:
+def concat(values: Sequence[Tensor], dim: str | Shape) -> Tensor:
     """Concatenates tensors along their existing dim `dim`, broadcasting their other dims by name.
 
     Example: ``concat([a, b], 'x')`` for ``a``, ``b`` with dims ``(xˢ=2)`` has shape ``(xˢ=4)``.
@@ -77,7 +78,7 @@ def concat(values: Sequence[Tensor], dim: Union[str, Shape]) -> Tensor:
     return Tensor._make(xp.concatenate(natives, axis=base.index(name)), base.with_size(name, size, joined))
 
 
-def _merge(func: str, shapes: List[Shape]) -> Shape:
+def _merge(func: str, shapes: list[Shape]) -> Shape:
     try:
         return merge_shapes(*shapes)
     except FoldaxValueError as err:

@@ -10,7 +10,7 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +27,7 @@ DEFAULT_FLOAT = np.float32
 _RNG = np.random.default_rng()
 
 
-def tensor(data: Any, *dims: Shape, backend: Optional[str] = None) -> Tensor:
+def tensor(data: Any, *dims: Shape, backend: str | None = None) -> Tensor:
     """A Tensor from `data` with axes named by `dims` (in order). Python numbers and lists become NumPy
     arrays (floats as float32), NumPy and jax arrays are kept; `backend='jax'` or ``'numpy'`` converts.
     Without dims, 1-D data gets the channel dim ``vector`` and 0-D data no dim. A list of Tensors is stacked.
@@ -153,7 +153,7 @@ def _like(func: str, value: Tensor, fill: int) -> Tensor:
 
 
 def random_uniform(*shape: Shape, low: float = 0., high: float = 1., dtype: Any = DEFAULT_FLOAT,
-                   key: Optional[jax.Array] = None) -> Tensor:
+                   key: jax.Array | None = None) -> Tensor:
     """Uniform random values in [low, high): NumPy-backed, or JAX-backed when a jax random `key` is given.
 
     Example: ``random_uniform(batch(b=3)).default_backend == 'numpy'``.
@@ -164,7 +164,7 @@ def random_uniform(*shape: Shape, low: float = 0., high: float = 1., dtype: Any 
     return Tensor._make(_RNG.uniform(low, high, full.sizes).astype(dtype), full)
 
 
-def random_normal(*shape: Shape, dtype: Any = DEFAULT_FLOAT, key: Optional[jax.Array] = None) -> Tensor:
+def random_normal(*shape: Shape, dtype: Any = DEFAULT_FLOAT, key: jax.Array | None = None) -> Tensor:
     """Standard normal random values: NumPy-backed, or JAX-backed when a jax random `key` is given.
 
     Example: ``random_normal(spatial(x=4)).shape == spatial(x=4)``.

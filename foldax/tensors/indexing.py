@@ -6,32 +6,33 @@ comma-separated item names ``'x,y'`` or a list of ints / item names (kept, with 
 Example:
     >>> import numpy as np
     >>> from foldax.tensors.shape import spatial, channel
-    >>> native, shape = select(np.zeros((4, 2)), spatial(x=4) & channel(vector='x,y'), {'x': slice(1, None), 'vector': 'y'})
+    >>> native, shape = select(np.zeros((4, 2)), spatial(x=4) & channel(vector='x,y'),
+    ...                        {'x': slice(1, None), 'vector': 'y'})
     >>> native.shape, shape
     ((3,), (xˢ=3))
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any
 
 import numpy as np
 
 from foldax.errors import FoldaxError, FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.tensors.shape import Shape, parse_names
 
-Selection = Union[int, slice, str, List[int], List[str], Tuple[int, ...], Tuple[str, ...]]
+Selection = int | slice | str | list[int] | list[str] | tuple[int, ...] | tuple[str, ...]
 
 
 class UnknownDimError(FoldaxError, AttributeError):
     """``tensor.name`` where the tensor has no dim called `name`."""
 
 
-def select(native: Any, shape: Shape, selection: Dict[str, Selection]) -> Tuple[Any, Shape]:
+def select(native: Any, shape: Shape, selection: dict[str, Selection]) -> tuple[Any, Shape]:
     """Applies a ``{dim name: selection}`` dict to a native whose axes are in the order of `shape`."""
     if not isinstance(selection, dict):
         raise FoldaxTypeError(f"tensor[{selection!r}]: index a tensor by name with a dict such as "
                               f"{{'x': slice(1, None)}} or through the dim: tensor.x[1:]")
-    index: List[Any] = [slice(None)] * shape.rank
+    index: list[Any] = [slice(None)] * shape.rank
     names, sizes, types, items = (list(part) for part in (shape.names, shape.sizes, shape.types, shape.item_names))
     for name, sel in selection.items():
         if not isinstance(name, str) or name not in shape.names:
@@ -40,13 +41,14 @@ def select(native: Any, shape: Shape, selection: Dict[str, Selection]) -> Tuple[
         i = shape.index(name)
         index[i], sizes[i], items[i] = _select_dim(name, shape.sizes[i], shape.item_names[i], sel)
     keep = [i for i, s in enumerate(sizes) if s is not None]
-    new_shape = Shape([names[i] for i in keep], [sizes[i] for i in keep], [types[i] for i in keep], [items[i] for i in keep])
+    new_shape = Shape([names[i] for i in keep], [sizes[i] for i in keep], [types[i] for i in keep],
+                      [items[i] for i in keep])
     if all(isinstance(ix, slice) and ix == slice(None) for ix in index):
         return native, new_shape
     return _apply(native, index), new_shape
 
 
-def _apply(native: Any, index: List[Any]) -> Any:
+def _apply(native: Any, index: list[Any]) -> Any:
     """Applies ints and slices at once, then each list on its own axis (lists never combine NumPy-style)."""
     basic = tuple(slice(None) if isinstance(ix, list) else ix for ix in index)
     if any(ix != slice(None) for ix in basic):
@@ -60,7 +62,7 @@ def _apply(native: Any, index: List[Any]) -> Any:
     return native
 
 
-def _select_dim(name: str, size: int, items: Any, sel: Selection) -> Tuple[Any, Any, Any]:
+def _select_dim(name: str, size: int, items: Any, sel: Selection) -> tuple[Any, Any, Any]:
     """Returns (native index, new size or None if removed, new item names) for one dim."""
     where = f"tensor.{name}[{sel!r}]"
     if isinstance(sel, str):
@@ -78,8 +80,9 @@ def _select_dim(name: str, size: int, items: Any, sel: Selection) -> Tuple[Any, 
         return positions, len(positions), None if items is None else tuple(items[p] for p in positions)
     if hasattr(sel, '__index__') and not isinstance(sel, bool):
         return _position(where, name, size, sel), None, None
-    raise FoldaxTypeError(f"{where}: a selection must be an int, a slice, item names or a list of them, but got "
-                          f"{type(sel).__name__}; use e.g. tensor.{name}[0], tensor.{name}[1:] or tensor.{name}[[0, 2]]")
+    raise FoldaxTypeError(f"{where}: a selection must be an int, a slice, item names or a list of them, "
+                          f"but got {type(sel).__name__}; use e.g. tensor.{name}[0], tensor.{name}[1:] "
+                          f"or tensor.{name}[[0, 2]]")
 
 
 def _position(where: str, name: str, size: int, index: Any) -> int:

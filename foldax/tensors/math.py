@@ -70,7 +70,9 @@ def ceil(x: Any) -> Tensor:
 
 
 def round_(x: Any) -> Tensor:
-    """Elementwise rounding, halves to even as NumPy (exported as ``round``). Example: ``round_(wrap(2.5))`` -> ``float64 2.0``."""
+    """Elementwise rounding, halves to even as NumPy (exported as ``round``).
+
+    Example: ``round_(wrap(2.5))`` -> ``float64 2.0``."""
     return elementwise('round', x, where='round(x)')
 
 

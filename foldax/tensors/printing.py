@@ -14,7 +14,7 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -26,7 +26,7 @@ from foldax.tensors.shape import CHANNEL, SUPERSCRIPT, Shape
 LAYOUTS = ('auto', 'summary', 'row', 'numpy')
 
 
-def format_tensor(native: Any, shape: Shape, layout: str = 'auto', float_format: Optional[str] = None,
+def format_tensor(native: Any, shape: Shape, layout: str = 'auto', float_format: str | None = None,
                   threshold: int = 8) -> str:
     """The text of a tensor holding `native` with `shape`; `layout` is one of ``'auto', 'summary', 'row', 'numpy'``."""
     if layout not in LAYOUTS:
@@ -45,7 +45,7 @@ def format_tensor(native: Any, shape: Shape, layout: str = 'auto', float_format:
     return _row(values, shape, float_format)
 
 
-def _formatter(float_format: Optional[str]) -> dict:
+def _formatter(float_format: str | None) -> dict:
     return {'formatter': {'float_kind': ('{:' + float_format + '}').format}} if float_format else {}
 
 
@@ -62,7 +62,7 @@ def _with_dtype(text: str, dtype: Any) -> str:
     return f"{text} {_dtype_name(dtype)}" if _unexpected_dtype(dtype) else text
 
 
-def _number(value: Any, dtype: Any, float_format: Optional[str]) -> str:
+def _number(value: Any, dtype: Any, float_format: str | None) -> str:
     if float_format is not None:
         return format(value, float_format)
     if jnp.issubdtype(dtype, np.bool_):
@@ -74,14 +74,14 @@ def _number(value: Any, dtype: Any, float_format: Optional[str]) -> str:
     return str(value)
 
 
-def _vector(values: np.ndarray, items: Any, float_format: Optional[str]) -> str:
+def _vector(values: np.ndarray, items: Any, float_format: str | None) -> str:
     numbers = [_number(v, values.dtype, float_format) for v in values.reshape(-1)]
     if items is not None:
         numbers = [f"{item}={number}" for item, number in zip(items, numbers)]
     return f"({', '.join(numbers)})"
 
 
-def _row(values: np.ndarray, shape: Shape, float_format: Optional[str]) -> str:
+def _row(values: np.ndarray, shape: Shape, float_format: str | None) -> str:
     """All values in one line, like ΦML's ``format_row``."""
     if shape.rank == 1:
         content = _vector(values, shape.item_names[0], float_format)
@@ -101,7 +101,7 @@ def _row(values: np.ndarray, shape: Shape, float_format: Optional[str]) -> str:
     return _with_dtype(f"{content} {shape!r}", values.dtype)
 
 
-def _summary(values: np.ndarray, shape: Shape, float_format: Optional[str]) -> str:
+def _summary(values: np.ndarray, shape: Shape, float_format: str | None) -> str:
     """Shape, dtype and a summary of the values, like ΦML's ``format_summary``."""
     tokens = [repr(shape)] if shape.rank else []
     if _unexpected_dtype(values.dtype):
@@ -119,7 +119,7 @@ def _summary(values: np.ndarray, shape: Shape, float_format: Optional[str]) -> s
     return ' '.join(tokens)
 
 
-def _statistics(values: np.ndarray, float_format: Optional[str]) -> list:
+def _statistics(values: np.ndarray, float_format: str | None) -> list:
     """Computed as ΦML does (in the values' own dtype), so that the printed digits agree."""
     is_finite = np.isfinite(values)
     finite = values[is_finite]

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, Sequence
 
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 
@@ -22,7 +22,7 @@ DIM_TYPES = (BATCH, DUAL, INSTANCE, SPATIAL, CHANNEL)
 SUPERSCRIPT = {BATCH: 'ᵇ', DUAL: 'ᵈ', INSTANCE: 'ⁱ', SPATIAL: 'ˢ', CHANNEL: 'ᶜ'}
 _NAME = re.compile(r'~?[A-Za-z_]\w*$')
 
-ItemNames = Optional[Tuple[str, ...]]
+ItemNames = tuple[str, ...] | None
 
 
 class Shape:
@@ -37,7 +37,7 @@ class Shape:
     """
     __slots__ = ('_names', '_sizes', '_types', '_items')
 
-    def __init__(self, names: Sequence[str] = (), sizes: Sequence[Optional[int]] = (),
+    def __init__(self, names: Sequence[str] = (), sizes: Sequence[int | None] = (),
                  types: Sequence[str] = (), item_names: Sequence[ItemNames] = ()):
         self._names = tuple(names)
         self._sizes = tuple(sizes)
@@ -52,22 +52,22 @@ class Shape:
 
     # --- basic properties ---
     @property
-    def names(self) -> Tuple[str, ...]:
+    def names(self) -> tuple[str, ...]:
         """The dim names in order, e.g. ``('x', 'y')``; dual names start with ``~``."""
         return self._names
 
     @property
-    def sizes(self) -> Tuple[Optional[int], ...]:
+    def sizes(self) -> tuple[int | None, ...]:
         """The dim sizes in order; ``None`` for a dim whose size is not known yet."""
         return self._sizes
 
     @property
-    def types(self) -> Tuple[str, ...]:
+    def types(self) -> tuple[str, ...]:
         """The dim types in order, each one of ``'batch', 'dual', 'instance', 'spatial', 'channel'``."""
         return self._types
 
     @property
-    def item_names(self) -> Tuple[ItemNames, ...]:
+    def item_names(self) -> tuple[ItemNames, ...]:
         """Per dim, the tuple of item names or ``None``, e.g. ``((('x', 'y'),)`` for ``channel(vector='x,y')``."""
         return self._items
 
@@ -77,7 +77,7 @@ class Shape:
         return len(self._names)
 
     @property
-    def volume(self) -> Optional[int]:
+    def volume(self) -> int | None:
         """The product of the sizes; ``None`` if any size is unknown."""
         result = 1
         for size in self._sizes:
@@ -92,7 +92,7 @@ class Shape:
         return self._names[self._single('name')]
 
     @property
-    def size(self) -> Optional[int]:
+    def size(self) -> int | None:
         """The size of the only dim of a rank-1 shape."""
         return self._sizes[self._single('size')]
 
@@ -103,8 +103,9 @@ class Shape:
 
     def _single(self, what: str) -> int:
         if self.rank != 1:
+            first = (self._names or ('x',))[0]
             raise FoldaxValueError(f"Shape.{what} needs a shape with exactly one dim, but {self!r} has "
-                                   f"{self.rank}; select one dim first, e.g. shape.only('{(self._names or ('x',))[0]}')")
+                                   f"{self.rank}; select one dim first, e.g. shape.only('{first}')")
         return 0
 
     # --- filtering by type ---
@@ -129,7 +130,7 @@ class Shape:
             raise FoldaxValueError(f"dim '{name}' is not in shape {self!r}; use one of {self._names}")
         return self._names.index(name)
 
-    def get_size(self, name: str) -> Optional[int]:
+    def get_size(self, name: str) -> int | None:
         """The size of dim `name`. Example: ``spatial(x=4).get_size('x') == 4``."""
         return self._sizes[self.index(name)]
 
@@ -141,7 +142,7 @@ class Shape:
         """The item names of dim `name` or ``None``. Example: ``channel(v='a,b').get_item_names('v') == ('a', 'b')``."""
         return self._items[self.index(name)]
 
-    def __getitem__(self, key: Union[str, int]) -> Optional[int]:
+    def __getitem__(self, key: str | int) -> int | None:
         """``shape['x']`` (by name) or ``shape[0]`` (by position) -> the size of that dim."""
         if isinstance(key, str):
             return self.get_size(key)
@@ -192,7 +193,7 @@ class Shape:
             return NotImplemented
         return merge_shapes(self, other)
 
-    def with_size(self, name: str, size: Optional[int], item_names: ItemNames = None) -> Shape:
+    def with_size(self, name: str, size: int | None, item_names: ItemNames = None) -> Shape:
         """A copy where dim `name` has the given size (and item names)."""
         i = self.index(name)
         sizes, items = list(self._sizes), list(self._items)
@@ -225,7 +226,7 @@ class Shape:
         return '(' + ', '.join(_dim_repr(*dim) for dim in zip(*self._key())) + ')'
 
 
-def _dim_repr(name: str, size: Optional[int], dim_type: str, items: ItemNames) -> str:
+def _dim_repr(name: str, size: int | None, dim_type: str, items: ItemNames) -> str:
     base = f"{name}{SUPERSCRIPT[dim_type]}"
     if size is None:
         return base
@@ -261,7 +262,8 @@ def merge_shapes(*shapes: Shape) -> Shape:
                                        f"a name must have one type: rename one of the dims")
             if sizes[i] is not None and size is not None and sizes[i] != size:
                 raise FoldaxValueError(f"dim '{name}' has size {sizes[i]} in {first!r} but {size} in {shape!r}; "
-                                       f"shared dims must have equal sizes: slice one, e.g. t.{name}[:{min(sizes[i], size)}]")
+                                       f"shared dims must have equal sizes: slice one, e.g. "
+                                       f"t.{name}[:{min(sizes[i], size)}]")
             if items[i] is not None and item is not None and items[i] != item:
                 raise FoldaxValueError(f"dim '{name}' has item names {items[i]} in {first!r} but {item} in {shape!r}; "
                                        f"select matching items, e.g. t.{name}['{','.join(items[i])}']")
@@ -271,7 +273,9 @@ def merge_shapes(*shapes: Shape) -> Shape:
 
 
 def concat_shapes(*shapes: Shape) -> Shape:
-    """Concatenates shapes that share no dim name. Example: ``concat_shapes(spatial('x'), channel('c')).names == ('x', 'c')``."""
+    """Concatenates shapes that share no dim name.
+
+    Example: ``concat_shapes(spatial('x'), channel('c')).names == ('x', 'c')``."""
     names = [n for s in shapes for n in s.names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -281,7 +285,7 @@ def concat_shapes(*shapes: Shape) -> Shape:
                  [x for s in shapes for x in s.item_names])
 
 
-def parse_names(names: str) -> Tuple[str, ...]:
+def parse_names(names: str) -> tuple[str, ...]:
     """Splits a comma-separated name list. Example: ``parse_names('x, y') == ('x', 'y')``."""
     return tuple(n.strip() for n in names.split(',') if n.strip())
 
@@ -301,7 +305,7 @@ def _build(dim_type: str, func: str, args: tuple, kwargs: dict) -> Shape:
     return concat_shapes(Shape(names, [d[1] for d in dims], [dim_type] * len(dims), [d[2] for d in dims]))
 
 
-def _arg_names(func: str, arg: Any) -> Tuple[str, ...]:
+def _arg_names(func: str, arg: Any) -> tuple[str, ...]:
     if not isinstance(arg, str):
         raise FoldaxTypeError(f"{func}() takes dim names as str, but got {type(arg).__name__} {arg!r}; "
                               f"use e.g. {func}('x,y') or {func}(x=3)")
@@ -317,7 +321,7 @@ def _checked_name(func: str, dim_type: str, name: str) -> str:
     return name
 
 
-def _size_and_items(func: str, name: str, value: Any) -> Tuple[Optional[int], ItemNames]:
+def _size_and_items(func: str, name: str, value: Any) -> tuple[int | None, ItemNames]:
     if isinstance(value, str):
         value = parse_names(value)
     if isinstance(value, (tuple, list)):
@@ -376,11 +380,11 @@ def _shape_of(value: Any, func: str) -> Shape:
 _TYPE_FILTERS: dict = {batch: (BATCH,), dual: (DUAL,), instance: (INSTANCE,), spatial: (SPATIAL,),
                        channel: (CHANNEL,), non_batch: (DUAL, INSTANCE, SPATIAL, CHANNEL)}
 
-DimSpec = Union[None, str, Sequence[str], Shape, Callable]
+DimSpec = None | str | Sequence[str] | Shape | Callable
 """What selects dims: ``None``, ``'x,y'``, ``['x', 'y']``, a Shape, or a type filter such as `spatial`."""
 
 
-def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, where: str = '') -> Tuple[str, ...]:
+def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, where: str = '') -> tuple[str, ...]:
     """The names in `shape` selected by `dims`; ``None`` selects all. With `require`, names not in
     `shape` raise. `where` names the call in error messages.
 
@@ -401,8 +405,8 @@ def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, where: str 
     elif isinstance(dims, (tuple, list)) and all(isinstance(n, str) for n in dims):
         names = tuple(dims)
     else:
-        raise FoldaxTypeError(f"{where}: got {type(dims).__name__}, which does not select dims; use a name such as 'x', "
-                              f"'x,y', a list of names, a Shape, or a type such as spatial")
+        raise FoldaxTypeError(f"{where}: got {type(dims).__name__}, which does not select dims; use a name "
+                              f"such as 'x', 'x,y', a list of names, a Shape, or a type such as spatial")
     missing = [n for n in names if n not in shape.names]
     if require and missing:
         raise FoldaxValueError(f"{where}: dims {missing} are not in shape {shape!r}; use names from {shape.names}")

@@ -14,7 +14,7 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -26,7 +26,7 @@ from foldax.tensors.natives import backend_of, is_native, is_number, is_tracer, 
 from foldax.tensors.printing import LAYOUTS, format_tensor
 from foldax.tensors.shape import EMPTY_SHAPE, Shape, parse_names
 
-Order = Union[None, str, Sequence[str], Shape]
+Order = None | str | Sequence[str] | Shape
 
 
 class Tensor:
@@ -89,7 +89,8 @@ class Tensor:
         """
         if order is None:
             return self._native
-        names = order.names if isinstance(order, Shape) else parse_names(order) if isinstance(order, str) else tuple(order)
+        names = order.names if isinstance(order, Shape) \
+            else parse_names(order) if isinstance(order, str) else tuple(order)
         missing = [n for n in self._shape.names if n not in names]
         if missing or len(set(names)) != len(names):
             raise FoldaxValueError(f"native(order={order!r}): the order must name every dim of {self._shape!r} "
@@ -124,7 +125,7 @@ class Tensor:
                 float_format = part
         return format_tensor(self._native, self._shape, layout, float_format)
 
-    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         self._require_concrete('np.asarray(tensor)')
         return np.asarray(self._native, dtype=dtype)
 
@@ -243,7 +244,7 @@ class BoundDim:
         return self._tensor.shape.get_size(self._name)
 
     @property
-    def item_names(self) -> Optional[Tuple[str, ...]]:
+    def item_names(self) -> tuple[str, ...] | None:
         """The dim's item names or None."""
         return self._tensor.shape.get_item_names(self._name)
 
@@ -259,7 +260,7 @@ def is_tensor(value: Any) -> bool:
     return isinstance(value, Tensor)
 
 
-def as_operand(value: Any, where: str) -> Tuple[Any, Shape]:
+def as_operand(value: Any, where: str) -> tuple[Any, Shape]:
     """A Tensor, a Python number or a rank-0 native as ``(native, shape)``; anything else raises."""
     if isinstance(value, Tensor):
         return value._native, value._shape
@@ -282,7 +283,7 @@ def as_tensor(value: Any, where: str) -> Tensor:
     return Tensor._make(np.asarray(native) if is_number(native) else native, shape)
 
 
-def elementwise(op: str, *values: Any, where: Optional[str] = None) -> Tensor:
+def elementwise(op: str, *values: Any, where: str | None = None) -> Tensor:
     """Applies a NumPy/jax.numpy function named `op` to `values` broadcast by dim name. The result is
     NumPy-backed when all inputs are NumPy data or numbers, else JAX-backed.
 
@@ -298,9 +299,10 @@ def elementwise(op: str, *values: Any, where: Optional[str] = None) -> Tensor:
     return Tensor._make(getattr(xp, op)(*natives), shape)
 
 
-def _flatten_with_keys(t: Tensor) -> Tuple[Tuple[Tuple[Any, Any], ...], Shape]:
+def _flatten_with_keys(t: Tensor) -> tuple[tuple[tuple[Any, Any], ...], Shape]:
     return ((jax.tree_util.GetAttrKey('native'), t._native),), t._shape
 
 
-jax.tree_util.register_pytree_with_keys(Tensor, _flatten_with_keys, lambda shape, children: Tensor._make(children[0], shape),
+jax.tree_util.register_pytree_with_keys(Tensor, _flatten_with_keys,
+                                        lambda shape, children: Tensor._make(children[0], shape),
                                         lambda t: ((t._native,), t._shape))

@@ -29,7 +29,7 @@ import numpy as np
 from foldax._compat import core, typeof
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.dataclass import register_protocol_class
-from foldax.pytrees.leaves import CONSTANT, STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
+from foldax.pytrees.leaves import STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.errors import RetraceWarning
 from foldax.transforms.core.program import TRACED, Program
@@ -447,17 +447,53 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | No
         donate_argnums: int | Sequence[int] | None = None,
         auxiliary_args: str | Sequence[str] | None = None, fold: bool = True,
         **jax_jit_kwargs: Any) -> Any:
-    """Compile ``fun``, tracing it once per distinct structure, static/auxiliary args and
-    constants (see the module docstring). Usable as ``@jit`` or ``@jit(...)``.
+    """Compile ``fun`` with XLA, tracing it once per distinct call signature and folding constants.
 
-    ``auxiliary_args`` (ΦML): parameter names whose values are constants by value, so Python
-    control flow may depend on them; jax arrays passed there are fetched to NumPy. Other keyword
-    arguments (``in_shardings``, ``out_shardings``, ``keep_unused``, ...) go to ``jax.jit``.
+    A drop-in for ``jax.jit``. The cache key of a call is the tree structure of the arguments
+    (including the static and value fields of dataclasses), the static and auxiliary arguments,
+    and every *constant* leaf by value; the shapes and dtypes of the *variable* leaves are keyed by
+    ``jax.jit``'s own dispatch. Variables are ``jax.Array`` leaves (and Python scalars, which are
+    traced weakly typed as ``jax.jit`` does); constants are NumPy arrays and scalars. Whatever is
+    computed from constants alone runs once, while tracing, and is folded into the program, so
+    Python control flow on constants works inside ``fun``. Usable as ``@jit`` or ``@jit(...)``.
+
+    Arguments:
+        fun: the function to compile. Omit it to use ``jit(...)`` as a decorator factory.
+        static_argnums: positions of arguments that are static: hashed into the cache key and
+            passed to ``fun`` as they are (as in ``jax.jit``).
+        static_argnames: names of static arguments (``'a'``, ``'a,b'`` or a sequence).
+        donate_argnums: positions of arguments whose buffers XLA may reuse for the outputs.
+        auxiliary_args: names of arguments (ΦML's ``auxiliary_args``) whose values are constants
+            by value, so Python control flow may depend on them; JAX arrays passed there are
+            fetched to NumPy. A change of value retraces.
+        fold: fold what is computed from constants into the program (default ``True``);
+            ``False`` keeps that computation in the compiled program.
+        **jax_jit_kwargs: passed to ``jax.jit`` (``in_shardings``, ``out_shardings``,
+            ``keep_unused``, ...).
+
+    Returns:
+        A ``JitFunction`` that calls the compiled program, with the same signature as ``fun``.
+            ``f.trace(*args)`` gives the ``Program`` it compiles, ``f.trace_count`` how often it
+            traced, and ``foldax.trace_check(f, *args)`` whether a call would retrace.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable; a static argument is not hashable.
+        FoldaxValueError: a ``static_argnames``/``auxiliary_args`` name is not a parameter of
+            ``fun``; a sharding's structure does not match the arguments.
+        FoldaxIndexError: a ``static_argnums``/``donate_argnums`` position is out of range.
+        TracerControlFlowError: ``fun`` branches in Python on a traced (variable) value.
 
     Example:
-        >>> import foldax, jax.numpy as jnp
-        >>> foldax.jit(lambda x: 2 * x)(jnp.ones(2))
-        Array([2., 2.], dtype=float32)
+        >>> import foldax, jax.numpy as jnp, numpy as np
+        >>> @foldax.jit
+        ... def f(x, table):
+        ...     if table.sum() > 0:          # table is NumPy: a constant, so Python may branch
+        ...         return x * np.sin(table)
+        ...     return x
+        >>> f(jnp.ones(2), np.array([0.0, np.pi / 2]))
+        Array([0., 1.], dtype=float32)
+        >>> f.trace(jnp.ones(2), np.array([0.0, np.pi / 2])).num_equations   # sin was folded
+        1
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
@@ -470,14 +506,28 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | No
 
 
 def trace_check(f: Any, *args: Any, **kwargs: Any) -> tuple[bool, str]:
-    """Whether calling the jitted ``f`` with these arguments reuses a compiled program:
-    ``(True, '')`` or ``(False, reason)`` (ΦML's ``trace_check``).
+    """Whether calling the jitted ``f`` with these arguments reuses a compiled program (ΦML's
+    ``trace_check``).
+
+    Arguments:
+        f: a function made by ``foldax.jit``.
+        *args: the positional arguments of the call to check.
+        **kwargs: its keyword arguments.
+
+    Returns:
+        ``(True, '')`` when the call would reuse a compiled program, else ``(False, reason)``.
+
+    Raises:
+        FoldaxTypeError: ``f`` was not made by ``foldax.jit``.
 
     Example:
         >>> import foldax, jax.numpy as jnp
         >>> g = foldax.jit(lambda x: x + 1)
         >>> foldax.trace_check(g, jnp.ones(2))
         (False, 'Function has not yet been traced')
+        >>> _ = g(jnp.ones(2))
+        >>> foldax.trace_check(g, jnp.ones(2))
+        (True, '')
     """
     if not isinstance(f, JitFunction):
         raise FoldaxTypeError(

@@ -162,7 +162,7 @@ def _concatenate(interp: Any, eqn: JaxprEqn, invals: list) -> list:
                            if isinstance(v, Affine) else np.full(shape, -1, np.int32))
         offsets.append(total)
         total += size if isinstance(v, Affine) else 0
-    stacked = _stack([v for v in affines])
+    stacked = _stack(list(affines))
     with jax.ensure_compile_time_eval():
         source = np.asarray(bind_eqn(eqn, [jnp.asarray(i) for i in index_parts])[0])
     biases = [v.bias if isinstance(v, Affine) else v for v in invals]
@@ -319,11 +319,35 @@ for _p in (lax.dot_general_p, lax.conv_general_dilated_p, lax.cumsum_p, lax.redu
 
 
 def matrix_from_function(f: Callable, x: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """``(matrix, bias)`` with ``f(x).ravel() == matrix @ x.ravel() + bias`` for affine ``f``.
+    """The sparse matrix (and bias) of a linear or affine function: ``f(x) == matrix @ x + bias``.
 
-    ``f`` must be linear/affine in its first argument; the other arguments are parameters. The
-    matrix is a ``scipy.sparse.csr_matrix`` when nothing involves JAX arrays, else a
-    ``jax.experimental.sparse.BCOO``. Pytree inputs/outputs are flattened and concatenated.
+    ``f`` is traced with an ``Affine`` value for ``x`` that records, for every output element, which
+    input elements it depends on and how; no dense Jacobian is formed. When nothing in ``f``
+    involves JAX arrays the matrix is computed at trace time, in NumPy.
+
+    Arguments:
+        f: a function linear or affine in its first argument; its other arguments are parameters.
+        x: an example input (an array, a foldax Tensor or a pytree of them; only shapes and dtypes
+            matter).
+        *args: the parameters passed to ``f`` after ``x``.
+        **kwargs: keyword parameters passed to ``f``.
+
+    Returns:
+        ``(matrix, bias)`` with ``f(x).ravel() == matrix @ x.ravel() + bias`` (pytree inputs and
+            outputs flattened and concatenated): a ``scipy.sparse.csr_matrix`` when nothing involves
+            JAX arrays, else a ``jax.experimental.sparse.BCOO``; for foldax Tensors, Tensors with a
+            dual dimension per input dimension.
+
+    Raises:
+        NonLinearError: ``f`` applies a non-linear operation to ``x`` (the message names it).
+        FoldaxTypeError: an output of ``f`` does not depend on ``x``.
+
+    Example:
+        >>> import foldax, numpy as np
+        >>> matrix, bias = foldax.matrix_from_function(lambda x: 2 * x[1:] + 1, np.zeros(3, np.float32))
+        >>> matrix.toarray(), bias
+        (array([[0., 2., 0.],
+               [0., 0., 2.]], dtype=float32), array([1., 1.], dtype=float32))
     """
     x_leaves, _ = flatten(x)
     program = trace_program(lambda x_, *a, **k: f(x_, *a, **k), (x, *args), kwargs,

@@ -28,10 +28,7 @@ def operands(draw, count=2, dtype=np.float64):
     for _ in range(count):
         names = draw(st.permutations([n for n, _ in UNIVERSE]))[:draw(st.integers(0, len(UNIVERSE)))]
         shape = Shape(names, [sizes[n] for n in names], [dict(UNIVERSE)[n] for n in names])
-        if dtype == np.int64:
-            data = rng.integers(1, 6, shape.sizes)
-        else:
-            data = rng.uniform(0.5, 2.0, shape.sizes)
+        data = rng.integers(1, 6, shape.sizes) if dtype == np.int64 else rng.uniform(0.5, 2.0, shape.sizes)
         result.append((data, shape))
     return sizes, result
 

@@ -14,7 +14,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import foldax
 from foldax import random
 
-TOL = dict(rtol=1e-5, atol=1e-6)
+TOL = {"rtol": 1e-5, "atol": 1e-6}
 
 
 @foldax.dataclass

@@ -106,7 +106,7 @@ def inputs(data):
     return x, jnp.asarray(rng.normal(size=(4, 4)).astype(np.float32)), rng
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(name):
     fn = CASES[name]
     weights = jnp.cos(jnp.arange(jax.eval_shape(fn, BASE).size, dtype=jnp.float32))

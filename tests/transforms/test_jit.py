@@ -44,7 +44,9 @@ def test_body_runs_once_per_cache_key():
         return x * n
 
     x = jnp.ones(3)
-    f(x, 2); f(x + 1, 2); f(x * 3, 2)            # same shapes, same constant: one trace
+    f(x, 2)                                        # same shapes, same constant: one trace
+    f(x + 1, 2)
+    f(x * 3, 2)
     assert len(calls) == 1 and f.trace_count == 1
     f(x, 3)                                        # new constant value
     f(jnp.ones(4), 3)                              # new shape

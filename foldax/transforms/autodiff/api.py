@@ -53,8 +53,27 @@ def _no_reduce_axes(reduce_axes: Sequence, what: str) -> None:
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = (),
                    *, wrt: str | Sequence[str] | None = None) -> Callable:
-    """``fun``'s value and its gradient with respect to ``argnums`` (or the parameters named in
-    ``wrt``): ``(value, grad)``, or ``((value, aux), grad)`` with ``has_aux``.
+    """``fun``'s value together with its gradient (``jax.value_and_grad``).
+
+    Arguments:
+        fun: a function returning a scalar (and auxiliary data with ``has_aux``).
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(scalar, aux)``.
+        holomorphic: ``fun`` is holomorphic in complex inputs.
+        allow_int: allow integer inputs (their gradients are ``float0`` zeros).
+        reduce_axes: not supported; must be empty.
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning ``(value, grad)``, or ``((value, aux), grad)`` with ``has_aux``.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, or returns a non-scalar or non-float output
+            (``NonDifferentiableError``); an integer input is differentiated without ``allow_int``.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``, or ``reduce_axes``
+            is given.
+        TracerControlFlowError: ``fun`` branches in Python on a differentiated value (foldax traces
+            before differentiating; see "Differences from JAX").
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -77,14 +96,41 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
          holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = (), *,
          wrt: str | Sequence[str] | None = None) -> Callable:
-    """The gradient of the scalar function ``fun`` with respect to ``argnums`` (positions) or
-    ``wrt`` (parameter names: ``'x'``, ``'x,y'`` or a tuple). Returns one gradient for an int /
-    a single name, else a tuple; ``(grad, aux)`` with ``has_aux``.
+    """The gradient of the scalar function ``fun`` with respect to some of its arguments.
+
+    A drop-in for ``jax.grad``: ``fun`` is traced once into a program, which foldax's JVP and
+    transpose interpreters differentiate. Dataclass models give gradients shaped like the model
+    (only variable fields are differentiated). NumPy and Python-number arguments are differentiated
+    when selected.
+
+    Arguments:
+        fun: a function returning a scalar (and auxiliary data with ``has_aux``).
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(scalar, aux)``; the gradient function then returns
+            ``(grad, aux)``.
+        holomorphic: ``fun`` is holomorphic in complex inputs (as in ``jax.grad``).
+        allow_int: allow integer inputs (their gradients are ``float0`` zeros).
+        reduce_axes: not supported (removed from JAX); must be empty.
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function with ``fun``'s signature returning the gradient: one tree for an int ``argnums``
+            or a single name, else a tuple of them (``(grad, aux)`` with ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, or returns a non-scalar or non-float output
+            (``NonDifferentiableError``); an integer input is differentiated without ``allow_int``.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``, or ``reduce_axes``
+            is given.
+        TracerControlFlowError: ``fun`` branches in Python on a differentiated value (foldax traces
+            before differentiating; see "Differences from JAX").
 
     Example:
         >>> import foldax, jax.numpy as jnp
         >>> foldax.grad(lambda x, y: jnp.sum(x * y), argnums=(0, 1))(jnp.ones(2), jnp.arange(2.))
         (Array([0., 1.], dtype=float32), Array([1., 1.], dtype=float32))
+        >>> foldax.grad(lambda x, y: x ** 2 * y, wrt="y")(3.0, 1.0)
+        Array(9., dtype=float32, weak_type=True)
     """
     _no_reduce_axes(reduce_axes, "grad")
     selection = Selection(fun, argnums, wrt, "grad")
@@ -100,9 +146,26 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 
 def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
              get_output: bool = True) -> Callable:
-    """ΦML's spelling: ``gradient(f, wrt='x,y', get_output=True)(...)`` returns
-    ``(output, grad)`` (``grad`` only with ``get_output=False``). If ``f`` returns a tuple or list,
-    its first element is the loss and the whole result is the output.
+    """ΦML's spelling of ``value_and_grad``: select arguments by name, get the output too.
+
+    Arguments:
+        f: a function returning a scalar (batch dimensions of a foldax Tensor are summed), or a
+            tuple/list whose first element is that scalar.
+        wrt: the parameter names to differentiate with respect to (``'x'``, ``'x,y'`` or a
+            sequence); by default the first parameter.
+        get_output: return ``(output, grad)`` (the default), or only ``grad``.
+
+    Returns:
+        A function returning ``(output, grad)`` or ``grad``; ``grad`` is one tree for a single
+            name, else a tuple. The whole result of ``f`` is the output.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, or returns a non-scalar or non-float output
+            (``NonDifferentiableError``); an integer input is differentiated without ``allow_int``.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``, or ``reduce_axes``
+            is given.
+        TracerControlFlowError: ``fun`` branches in Python on a differentiated value (foldax traces
+            before differentiating; see "Differences from JAX").
 
     Example:
         >>> import foldax
@@ -163,9 +226,22 @@ def _check_tuple(x: Any, what: str, name: str) -> tuple:
 
 
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
-    """Forward mode: ``(fun(*primals), J @ tangents)`` (plus ``aux`` with ``has_aux``).
-    Integer and boolean primals take ``float0`` tangents; NumPy and Python-number primals are
-    differentiated too.
+    """Forward mode: ``fun``'s value and its Jacobian applied to ``tangents`` (``jax.jvp``).
+
+    Arguments:
+        fun: the function to differentiate.
+        primals: a tuple or list of the arguments to evaluate ``fun`` at.
+        tangents: a tuple or list of tangents, one per primal, with the same structure, shapes and
+            tangent dtypes (``float0`` for integer and boolean primals).
+        has_aux: ``fun`` returns ``(output, aux)``.
+
+    Returns:
+        ``(fun(*primals), J @ tangents)``, or ``(output, tangent_out, aux)`` with ``has_aux``.
+
+    Raises:
+        FoldaxTypeError: ``primals``/``tangents`` are not tuples or lists, or a tangent's dtype
+            does not match its primal.
+        FoldaxValueError: ``primals`` and ``tangents`` differ in length, structure or shapes.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -223,9 +299,23 @@ def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents
 
 # -- reverse mode ---------------------------------------------------------------------------------
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequence = ()) -> tuple:
-    """Reverse mode: ``(fun(*primals), pullback)`` (plus ``aux`` with ``has_aux``), where
-    ``pullback(cotangent)`` returns one cotangent per primal (a tuple). Integer and boolean
-    primals get ``float0`` cotangents.
+    """Reverse mode: ``fun``'s value and a function pulling cotangents back (``jax.vjp``).
+
+    Arguments:
+        fun: the function to differentiate.
+        *primals: the arguments to evaluate ``fun`` at (at least one).
+        has_aux: ``fun`` returns ``(output, aux)``.
+        reduce_axes: not supported; must be empty.
+
+    Returns:
+        ``(fun(*primals), pullback)`` (plus ``aux`` with ``has_aux``), where
+            ``pullback(cotangent)`` returns a tuple with one cotangent per primal (``float0`` for
+            integer and boolean primals). ``pullback`` is a pytree, so it may be returned from ``jit``.
+
+    Raises:
+        FoldaxTypeError: no primal is given.
+        FoldaxValueError: the cotangent passed to ``pullback`` does not match the output's
+            structure, shapes or dtypes.
 
     Example:
         >>> import foldax, jax.numpy as jnp

@@ -24,16 +24,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import jax
 import jax.numpy as jnp
 
 from foldax._compat import (
     CustomVJPException, JaxprEqn, Zero, bind_params, custom_jvp_call_p, custom_lin_p,
-    custom_vjp_call_p, eqn_source_line, float0, instantiate_zeros, primitive_jvps,
+    custom_vjp_call_p, eqn_source_line, instantiate_zeros, primitive_jvps,
     replace_internal_symbolic_zeros, replace_rule_output_symbolic_zeros, shard_map_p,
     bind_shard_map, spec_with_batch_dim, typeof,
 )
 from foldax.errors import MissingRuleError, NonDifferentiableError
+from foldax.transforms.autodiff.basis import apply_linear_rule, nonzero
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 
 # rule(tangents with symbolic Zeros) -> (primal outputs, tangent outputs)
@@ -48,13 +48,6 @@ def tangent_aval(primal: Any) -> Any:
 def is_differentiable(aval: Any) -> bool:
     """Whether values of this abstract value have non-trivial tangents (float or complex)."""
     return jnp.issubdtype(aval.dtype, jnp.inexact)
-
-
-def _nonzero(tangent: Any) -> Any:
-    """``tangent``, or ``None`` for a symbolic zero or a ``float0`` tangent."""
-    if tangent is None or type(tangent) is Zero or getattr(tangent, "dtype", None) == float0:
-        return None
-    return tangent
 
 
 class JVPInterpreter(Interpreter):
@@ -102,20 +95,8 @@ class JVPInterpreter(Interpreter):
         with a basis, under ``jax.vmap`` over the tangents' leading axis."""
         tangents = [t for _, t in invals]
         zeros = [Zero(tangent_aval(p)) if t is None else None for p, t in invals]
-        if self.basis is None:
-            out_p, out_t = rule([z if t is None else t for z, t in zip(zeros, tangents)])
-            return [(p, _nonzero(t)) for p, t in zip(out_p, out_t)]
-        kept: list[bool] = []
-
-        def one(*nonzero: Any) -> tuple:
-            it = iter(nonzero)
-            out_p, out_t = rule([z if t is None else next(it) for z, t in zip(zeros, tangents)])
-            kept[:] = [_nonzero(t) is not None for t in out_t]
-            return list(out_p), [t for t, k in zip(out_t, kept) if k]
-
-        out_p, out_t = jax.vmap(one, out_axes=(None, 0))(*[t for t in tangents if t is not None])
-        it = iter(out_t)
-        return [(p, next(it) if k else None) for p, k in zip(out_p, kept)]
+        out_p, out_t = apply_linear_rule(rule, tangents, zeros, self.basis)
+        return list(zip(out_p, out_t))
 
     def zeros(self, primal: Any) -> Any:
         """A materialised zero tangent for ``primal`` (with the basis axis, if any)."""
@@ -152,7 +133,7 @@ class JVPInterpreter(Interpreter):
             return p, self.zeros(p)
         return value
 
-    def child(self) -> "JVPInterpreter":
+    def child(self) -> JVPInterpreter:
         return JVPInterpreter(self.basis, self.linearize)
 
 
@@ -223,7 +204,7 @@ def _custom_vjp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
         *res, *[t for t in tangents if t is not None], num_res=res_tree.num_leaves, bwd=bwd,
         out_avals=[tangent_aval(p) for p in primals_out], symbolic_zeros=params["symbolic_zeros"],
         in_zeros=[t is None for t in tangents])
-    return [(p, _nonzero(t)) for p, t in zip(primals_out, tangents_out)]
+    return [(p, nonzero(t)) for p, t in zip(primals_out, tangents_out)]
 
 
 # -- shard_map -----------------------------------------------------------------------------------

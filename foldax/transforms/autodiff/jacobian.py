@@ -31,7 +31,7 @@ from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tang
 from foldax.transforms.autodiff.outputs import OutputRecorder
 from foldax.transforms.autodiff.forward import JVPInterpreter
 from foldax.transforms.autodiff.linearize import linearize
-from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.program import TRACED, VARIABLE
 from foldax.transforms.core.trace import trace_program
 
 
@@ -55,8 +55,8 @@ class _Call:
         self.leaf_of_var = [n for n, s in enumerate(self.program.in_leaves) if s is VARIABLE]
 
     def result(self, outputs: Sequence, block: Callable[[int, int, Any], Any]) -> tuple:
-        """``(jacobian, aux)``: ``block(j, n, x)`` gives the block of traced output ``j`` (or
-        ``None`` for a constant output) with respect to input leaf ``n`` (value ``x``)."""
+        """``(jacobian, aux)``: ``block(j, n, x)`` gives the block of traced output ``j`` with
+        respect to input leaf ``n`` (value ``x``), or ``None`` where it is zero."""
         out_avals, slots = self.program.out_avals, self.program.out_leaves
         leaves = []
         for i, slot in enumerate(slots[:self.recorder.num_leaves]):
@@ -65,9 +65,15 @@ class _Call:
             if j is None and leaf_kind(slot) == STATIC:
                 leaves.append(None)
                 continue
-            leaves.append(self.targets.build(
-                lambda n, x, j=j, shape=shape: _like(block(j, n, x), x) if j is not None
-                else zeros_for(tuple(shape) + np.shape(x), dtype_of(x))))
+
+            def leaf(n: int, x: Any, j: int | None = j, shape: tuple = shape) -> Any:
+                found = None if j is None else block(j, n, x)
+                if found is not None:
+                    return _like(found, x)
+                zeros = zeros_for(tuple(shape) + np.shape(x), dtype_of(x))
+                return zeros if j is None else _like(zeros, x)
+
+            leaves.append(self.targets.build(leaf))
         _, aux = self.program.assemble(outputs)
         return unflatten(self.recorder.tree, leaves), aux
 
@@ -81,22 +87,30 @@ def _like(block: Any, x: Any) -> Any:
     return convert_element_type(block, dtype, weak)
 
 
-def _sizes(shapes: Sequence[tuple]) -> tuple[list[int], int]:
-    offsets, total = [], 0
-    for shape in shapes:
-        offsets.append(total)
-        total += int(np.prod(shape, dtype=np.int64))
-    return offsets, total
+class _Segments:
+    """Leaves laid end to end along one flat basis axis: leaf ``k`` (of shape ``shape_k``) owns
+    the rows ``offset_k : offset_k + size_k``."""
 
+    def __init__(self, keys: Sequence, shapes: Sequence[tuple]) -> None:
+        self.shapes = [tuple(s) for s in shapes]
+        sizes = [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
+        self.offsets = [sum(sizes[:k]) for k in range(len(sizes))]
+        self.total = sum(sizes)
+        self.where = dict(zip(keys, zip(self.offsets, self.shapes, sizes)))
 
-def _basis(shapes: Sequence[tuple], dtypes: Sequence, total: int) -> list:
-    """One batch of unit vectors per shape: leaf ``k`` gets ``(total, *shape_k)``."""
-    offsets, _ = _sizes(shapes)
-    out = []
-    for off, shape, dtype in zip(offsets, shapes, dtypes):
-        size = int(np.prod(shape, dtype=np.int64))
-        out.append(jnp.eye(total, size, -off, dtype=dtype).reshape((total, *shape)))
-    return out
+    def unit_vectors(self, dtypes: Sequence) -> list:
+        """One batch of unit vectors per leaf: leaf ``k`` gets ``(total, *shape_k)``."""
+        return [jnp.eye(self.total, int(np.prod(shape, dtype=np.int64)), -off, dtype=dtype)
+                .reshape((self.total, *shape))
+                for off, shape, dtype in zip(self.offsets, self.shapes, dtypes)]
+
+    def rows(self, stacked: Any, key: Any, trailing: tuple) -> Any:
+        """The rows of leaf ``key`` in ``stacked`` (``(total, *trailing)``), reshaped to
+        ``shape_key + trailing``; ``None`` if ``stacked`` is ``None`` or ``key`` has no rows."""
+        if stacked is None or key not in self.where:
+            return None
+        off, shape, size = self.where[key]
+        return stacked[off:off + size].reshape(shape + tuple(trailing))
 
 
 def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
@@ -110,8 +124,28 @@ def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, allow_int: bool = False, *,
            wrt: str | Sequence[str] | None = None) -> Callable:
-    """The Jacobian of ``fun`` by reverse mode: one linearization, one backward pass per output
-    element (batched). Returns ``jacobian`` or ``(jacobian, aux)``.
+    """The Jacobian of ``fun`` by reverse mode (``jax.jacrev``; ``foldax.jacobian`` is the same).
+
+    ``fun`` is linearized once and one cotangent per output element is pulled back through the
+    transpose interpreter, all at once (batched over a basis axis).
+
+    Arguments:
+        fun: the function; its outputs may be any pytree of arrays.
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
+        allow_int: allow integer inputs (their blocks are ``float0`` zeros).
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning the Jacobian: a tree shaped like the output whose leaves are trees
+            shaped like the selected input(s), each block of shape ``output.shape + input.shape``
+            (``(jacobian, aux)`` with ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: an input or output is complex without ``holomorphic=True``
+            (``NonDifferentiableError``), or an integer input is differentiated.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -131,26 +165,17 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
                 for j, a in enumerate(program.out_avals)]
         lin = linearize(program, call.variables, call.diff, outputs=keep)
         kept = [j for j in range(n_traced) if keep[j]]
-        shapes = [program.out_avals[j].shape for j in kept]
-        offsets, total = _sizes(shapes)
+        rows = _Segments(kept, [program.out_avals[j].shape for j in kept])
         cts_by_var: list = [None] * len(call.variables)
-        if total:
-            basis = _basis(shapes, [program.out_avals[j].dtype for j in kept], total)
-            cts = [None] * n_traced
-            for j, b in zip(kept, basis):
+        if rows.total:
+            cts: list = [None] * n_traced
+            for j, b in zip(kept, rows.unit_vectors([program.out_avals[j].dtype for j in kept])):
                 cts[j] = b
-            cts_by_var = lin.transpose(cts, basis=total)
-        row = dict(zip(kept, zip(offsets, shapes)))
+            cts_by_var = lin.transpose(cts, basis=rows.total)
         ct_of_leaf = dict(zip(call.leaf_of_var, cts_by_var))
 
         def block(j: int, n: int, x: Any) -> Any:
-            ct = ct_of_leaf.get(n)
-            out_shape = program.out_avals[j].shape
-            if ct is None or j not in row:
-                return zeros_for(tuple(out_shape) + np.shape(x), dtype_of(x))
-            off, shape = row[j]
-            size = int(np.prod(shape, dtype=np.int64))
-            return ct[off:off + size].reshape(tuple(shape) + np.shape(x))
+            return rows.rows(ct_of_leaf.get(n), j, np.shape(x))
 
         jac, aux = call.result(lin.outputs, block)
         return (jac, aux) if has_aux else jac
@@ -163,8 +188,25 @@ jacobian = jacrev
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, *, wrt: str | Sequence[str] | None = None) -> Callable:
-    """The Jacobian of ``fun`` by forward mode: one pass of the JVP interpreter whose tangents
-    carry one basis vector per input element. Returns ``jacobian`` or ``(jacobian, aux)``.
+    """The Jacobian of ``fun`` by forward mode (``jax.jacfwd``).
+
+    One pass of the JVP interpreter whose tangents carry one basis vector per input element.
+
+    Arguments:
+        fun: the function; its outputs may be any pytree of arrays.
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning the Jacobian, laid out as ``jacrev``'s (``(jacobian, aux)`` with
+            ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: an input or output is complex without ``holomorphic=True``
+            (``NonDifferentiableError``), or an integer input is differentiated.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -184,26 +226,22 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
                     f"{selection.describe()}: an input has dtype {a.dtype}; forward-mode "
                     f"Jacobians of complex inputs need holomorphic=True, or use jvp.")
         diff_avals = [a for a, d in zip(program.in_avals, call.diff) if d]
-        shapes = [a.shape for a in diff_avals]
-        offsets, total = _sizes(shapes)
-        basis = iter(_basis(shapes, [canonical_tangent_dtype(a.dtype) for a in diff_avals], total))
+        columns = _Segments([n for n, d in zip(call.leaf_of_var, call.diff) if d],
+                            [a.shape for a in diff_avals])
+        total = columns.total
+        basis = iter(columns.unit_vectors([canonical_tangent_dtype(a.dtype) for a in diff_avals]))
         values = [(x, next(basis) if d and total else None)
                   for x, d in zip(call.variables, call.diff)]
         outs = JVPInterpreter(basis=total or None).run(program.jaxpr, *values) if total else \
             [(o, None) for o in program.evaluate(call.variables)]
-        column = dict(zip([n for n, d in zip(call.leaf_of_var, call.diff) if d],
-                          zip(offsets, shapes)))
 
         def block(j: int, n: int, x: Any) -> Any:
-            t = outs[j][1]
             out_shape = tuple(program.out_avals[j].shape)
-            if t is None or n not in column:
-                return zeros_for(out_shape + np.shape(x), dtype_of(x))
-            off, shape = column[n]
-            size = int(np.prod(shape, dtype=np.int64))
-            t = t[off:off + size].reshape(tuple(shape) + out_shape)
-            return jnp.moveaxis(t, tuple(range(len(shape))),
-                                tuple(range(len(out_shape), len(out_shape) + len(shape))))
+            t = columns.rows(outs[j][1], n, out_shape)  # input dims first: move them last
+            if t is None:
+                return None
+            k = t.ndim - len(out_shape)
+            return jnp.moveaxis(t, tuple(range(k)), tuple(range(len(out_shape), t.ndim)))
 
         jac, aux = call.result([p for p, _ in outs], block)
         return (jac, aux) if has_aux else jac
@@ -213,8 +251,23 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False, *, wrt: str | Sequence[str] | None = None) -> Callable:
-    """``jacfwd(jacrev(fun))``: the Hessian of a scalar function (blocks for every pair of
-    selected inputs).
+    """The Hessian of a scalar function: ``jacfwd(jacrev(fun))`` (``jax.hessian``).
+
+    Arguments:
+        fun: the function; its outputs may be any pytree of arrays.
+        argnums: the position(s) of the arguments to differentiate with respect to.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
+        wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
+
+    Returns:
+        A function returning the Hessian: blocks for every pair of selected inputs, each of shape
+            ``input_i.shape + input_j.shape`` (``(hessian, aux)`` with ``has_aux``).
+
+    Raises:
+        FoldaxTypeError: an input or output is complex without ``holomorphic=True``
+            (``NonDifferentiableError``), or an integer input is differentiated.
+        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``.
 
     Example:
         >>> import foldax

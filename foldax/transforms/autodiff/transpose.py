@@ -28,15 +28,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Sequence
 
-import jax
 import jax.numpy as jnp
 
 from foldax._compat import (
     ClosedJaxpr, JaxprEqn, UndefinedPrimal, ValAccum, Zero, add_jaxvals, closed_call_p,
-    eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, float0, jaxprs_in_params,
+    eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, jaxprs_in_params,
     new_var, partial_eval_jaxpr, primitive_transposes, trace_to_jaxpr, unknown_outputs, while_p,
 )
 from foldax.errors import MissingRuleError
+from foldax.transforms.autodiff.basis import apply_linear_rule
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 
 # rule(interp, eqn, invals (arrays or Cotangents), cts_out (None = zero)) -> cts_in (None = zero)
@@ -84,7 +84,7 @@ class TransposeInterpreter(Interpreter):
 
         return decorate
 
-    def child(self) -> "TransposeInterpreter":
+    def child(self) -> TransposeInterpreter:
         return TransposeInterpreter(self.basis)
 
     # -- forward sweep ----------------------------------------------------------------------
@@ -108,7 +108,7 @@ class TransposeInterpreter(Interpreter):
         jaxpr, _, consts = trace_to_jaxpr(lambda *a: bind_eqn(eqn, a),
                                           [a.aval for a in eqn.invars], name=str(eqn.primitive))
         known, lin, out_unknown, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), linear, False)
-        values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, l in zip(invals, linear) if not l])
+        values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, is_lin in zip(invals, linear) if not is_lin])
         n_known = out_unknown.count(False)
         known_outs, residuals = iter(values[:n_known]), values[n_known:]
         results = [Cotangent(v.aval) if u else next(known_outs)
@@ -116,7 +116,7 @@ class TransposeInterpreter(Interpreter):
         call = eqn.replace(primitive=closed_call_p, params={"call_jaxpr": lin},
                            invars=[new_var(a) for a in lin.in_avals],
                            outvars=[new_var(a) for a in lin.out_avals])
-        self.tape.append((call, list(residuals) + [x for x, l in zip(invals, linear) if l],
+        self.tape.append((call, list(residuals) + [x for x, is_lin in zip(invals, linear) if is_lin],
                           [r for r in results if type(r) is Cotangent]))
         return results
 
@@ -154,26 +154,8 @@ class TransposeInterpreter(Interpreter):
         """Run ``rule(cts with symbolic Zeros) -> cts_in``; with a basis, under ``jax.vmap``
         over the cotangents' leading axis. Returns ``None`` for zero cotangents."""
         zeros = [Zero(a.to_ct_aval()) if ct is None else None for ct, a in zip(cts, avals)]
-        if self.basis is None:
-            return [_nonzero(c) for c in rule([z if c is None else c for z, c in zip(zeros, cts)])]
-        kept: list[bool] = []
-
-        def one(*nonzero: Any) -> list:
-            it = iter(nonzero)
-            outs = [_nonzero(c) for c in rule([z if c is None else next(it)
-                                               for z, c in zip(zeros, cts)])]
-            kept[:] = [c is not None for c in outs]
-            return [c for c in outs if c is not None]
-
-        outs = jax.vmap(one)(*[c for c in cts if c is not None])
-        it = iter(outs)
-        return [next(it) if k else None for k in kept]
-
-
-def _nonzero(ct: Any) -> Any:
-    if ct is None or type(ct) is Zero or getattr(ct, "dtype", None) == float0:
-        return None
-    return ct
+        _, cts_in = apply_linear_rule(lambda given: ((), rule(given)), cts, zeros, self.basis)
+        return cts_in
 
 
 def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list,

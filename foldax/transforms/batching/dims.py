@@ -25,15 +25,20 @@ import jax
 from foldax.errors import FoldaxValueError
 
 
-def vmap_dims(fun: Callable, dims: Any, axis_name: Hashable | None) -> Callable:
-    """``fun`` mapped over the named dims ``dims`` of its Tensor arguments (see module doc)."""
+def vmap_dims(fun: Callable, dims: Any, axis_name: Hashable | None,
+              map_arrays: Callable) -> Callable:
+    """``fun`` mapped over the named dims ``dims`` of its Tensor arguments (see module doc).
+
+    ``map_arrays(f, in_axes, out_axes, axis_name, axis_size)`` maps ``f`` over arrays (the
+    batching package's ``VmapFunction``); each named dimension becomes one such map.
+    """
 
     @functools.wraps(fun, updated=())
     def mapped(*args: Any, **kwargs: Any) -> Any:
         names = _selected_names(fun, dims, args, kwargs)
         f = fun
         for name in reversed(names):  # the first name is the outermost map
-            f = _map_one(f, name, axis_name)
+            f = _map_one(f, name, axis_name, map_arrays)
         return f(*args, **kwargs)
 
     return mapped
@@ -64,10 +69,10 @@ def _selected_names(fun: Callable, dims: Any, args: tuple, kwargs: dict) -> tupl
     return tuple(names)
 
 
-def _map_one(fun: Callable, name: str, axis_name: Hashable | None) -> Callable:
+def _map_one(fun: Callable, name: str, axis_name: Hashable | None,
+             map_arrays: Callable) -> Callable:
     from foldax.tensors import Tensor, is_tensor
     from foldax.tensors.shape import concat_shapes
-    from foldax.transforms.batching.vmap import VmapFunction
 
     def mapped(*args: Any, **kwargs: Any) -> Any:
         paths_leaves, tree = jax.tree_util.tree_flatten_with_path((args, kwargs),
@@ -91,7 +96,7 @@ def _map_one(fun: Callable, name: str, axis_name: Hashable | None) -> Callable:
             return [o.native() if is_tensor(o) else o for o in out_leaves]
 
         per_element.__name__ = getattr(fun, "__name__", "fun")
-        outs = VmapFunction(per_element, (axes, None), 0, axis_name, dim.size)(natives, others)
+        outs = map_arrays(per_element, (axes, None), 0, axis_name, dim.size)(natives, others)
         rebuilt = [Tensor(o, concat_shapes(dim, s)) if s is not None else o
                    for o, s in zip(outs, out_info["shapes"])]
         return jax.tree_util.tree_unflatten(out_info["tree"], rebuilt)

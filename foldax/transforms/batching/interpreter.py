@@ -262,7 +262,7 @@ class BatchInterpreter(Interpreter):
                 "this is a bug in foldax's batching rules, please report it.")
         return value
 
-    def child(self) -> "BatchInterpreter":
+    def child(self) -> BatchInterpreter:
         return self
 
 
@@ -295,9 +295,3 @@ def map_equation(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
         return bind_eqn(eqn, args)
 
     return [Batched(x, 0) for x in lax.map(one, xs)]
-
-
-# The rules for control flow, custom derivatives and shard_map register themselves on import.
-from foldax.transforms.batching import (  # noqa: E402,F401
-    control_flow, custom, shard_map,
-)

@@ -27,6 +27,7 @@ from foldax._compat import (
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
+from foldax.transforms.batching.dims import vmap_dims
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, UnmappableOutput, match_axis
 from foldax.transforms.core.passes import eliminate_dead_code
 from foldax.transforms.core.program import TRACED
@@ -113,7 +114,7 @@ def _describe_leaves(fun: Callable, in_tree: PyTreeDef, n_args: int) -> list[str
 class _Call:
     """What one call of a vmapped function maps: leaves, their axes, and the batch size."""
 
-    def __init__(self, vf: "VmapFunction", args: tuple, kwargs: dict) -> None:
+    def __init__(self, vf: VmapFunction, args: tuple, kwargs: dict) -> None:
         name = vf.name
         in_axes = vf.in_axes
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
@@ -281,7 +282,8 @@ class VmapFunction:
 
     def _outputs(self, program: Any, outs: list, size: int, mesh_axis: tuple | None) -> Any:
         axes = broadcast_prefix(self.out_axes, program.out_tree, "out_axes", self.name)
-        dummy = lambda: unflatten(program.out_tree, list(range(len(program.out_leaves))))
+        def dummy():
+            return unflatten(program.out_tree, list(range(len(program.out_leaves))))
         it = iter(outs)
         leaves = []
         for i, (slot, axis) in enumerate(zip(program.out_leaves, axes)):
@@ -342,24 +344,45 @@ def _constant_output(x: Any, axis: int | None, size: int) -> Any:
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable | None = None,
          axis_size: int | None = None, spmd_axis_name: Hashable | tuple | None = None, *,
          dims: Any = None) -> Callable:
-    """Vectorise ``fun`` over an axis of its arguments (JAX's ``vmap`` semantics).
+    """Vectorise ``fun`` over an axis of its arguments (``jax.vmap``).
 
-    ``in_axes``/``out_axes`` are pytree prefixes of the positional arguments/outputs with an int
-    (the mapped axis, negative counts from the end) or None (not mapped) at each leaf; keyword
-    arguments are mapped along axis 0. ``axis_name`` names the axis for collectives
-    (``jax.lax.psum(x, axis_name)``, ``all_gather``, ``axis_index``, ...); ``axis_size`` gives the
-    batch size when nothing is mapped. ``spmd_axis_name`` (a mesh axis name or tuple of them)
-    shards the batch dimension over those mesh axes wherever a sharding is named inside ``fun``
-    (``with_sharding_constraint``, a ``jit``'s in/out shardings), as ``jax.vmap`` does; inputs
-    sharded over an Explicit mesh axis along the mapped axis keep it. A mapped NumPy leaf becomes
-    a variable; unmapped NumPy leaves stay constants (computed once, folded).
+    ``fun`` is traced once for one element and the batching interpreter runs the program on the
+    whole batch. A mapped NumPy leaf becomes a variable; unmapped NumPy leaves stay constants
+    (computed once, folded).
 
-    ``dims`` (ΦML style, instead of in_axes/out_axes): map the named dimension(s) of foldax
-    Tensor arguments (``'b'``, ``'b,seed'`` or a type such as ``foldax.tensors.batch``); Tensors
-    returned get them back, first (see ``vmap_dims``).
+    Arguments:
+        fun: the function to map.
+        in_axes: a pytree prefix of the positional arguments with, at each leaf, the mapped axis
+            (an int; negative counts from the end) or ``None`` (not mapped). Keyword arguments are
+            mapped along axis 0.
+        out_axes: a pytree prefix of the output with the axis each output leaf gets (or ``None``
+            for an output that is the same for every element).
+        axis_name: a name for the mapped axis, for collectives inside ``fun``
+            (``jax.lax.psum(x, axis_name)``, ``all_gather``, ``axis_index``, ...).
+        axis_size: the batch size, needed when nothing is mapped.
+        spmd_axis_name: mesh axis name(s) over which the batch dimension is sharded wherever a
+            sharding is named inside ``fun`` (``with_sharding_constraint``, a ``jit``'s shardings),
+            as ``jax.vmap`` does; inputs sharded over an Explicit mesh axis along the mapped axis
+            keep it.
+        dims: ΦML style, instead of ``in_axes``/``out_axes``: the named dimension(s) of foldax
+            Tensor arguments to map (``'b'``, ``'b,seed'`` or a type such as
+            ``foldax.tensors.batch``); returned Tensors get them back, first.
+
+    Returns:
+        A function with ``fun``'s signature that maps it over the batch.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, or an ``in_axes``/``out_axes`` entry is not an
+            int or ``None``.
+        FoldaxValueError: ``in_axes``/``out_axes`` do not match the arguments'/outputs' structure,
+            mapped axes differ in size, nothing is mapped and ``axis_size`` is missing, or ``dims``
+            is given with ``in_axes``/``out_axes``/``axis_size``/``spmd_axis_name``.
+        FoldaxIndexError: a mapped axis is out of range for its argument.
 
     Example:
         >>> import foldax, jax, jax.numpy as jnp
+        >>> foldax.vmap(jnp.dot, in_axes=(0, None))(jnp.ones((3, 2)), jnp.arange(2.0))
+        Array([1., 1., 1.], dtype=float32)
         >>> normalise = foldax.vmap(lambda x: x / jax.lax.psum(x, "i"), axis_name="i")
         >>> normalise(jnp.array([1.0, 3.0]))
         Array([0.25, 0.75], dtype=float32)
@@ -372,9 +395,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
                 f"vmap({function_name(fun)}, dims={dims!r}): dims selects what is mapped by name, "
                 f"so in_axes, out_axes, axis_size and spmd_axis_name cannot be given with it. Use "
                 f"either dims (for foldax Tensors) or in_axes/out_axes (for arrays).")
-        from foldax.transforms.batching.dims import vmap_dims
-
-        return vmap_dims(fun, dims, axis_name)
+        return vmap_dims(fun, dims, axis_name, VmapFunction)
     mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size, spmd_axis_name)
 
     @functools.wraps(fun, updated=())  # not fun.__dict__: a wrapper's state is its own

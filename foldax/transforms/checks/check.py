@@ -181,7 +181,7 @@ class _Unknown:
     def __format__(self, spec: str) -> str:
         return f"<traced {self.aval.str_short()}>"
 
-    def __getitem__(self, index: Any) -> "_Unknown":
+    def __getitem__(self, index: Any) -> _Unknown:
         return self
 
 
@@ -199,11 +199,26 @@ def _constant_failure(spec: CheckSpec, pred: np.ndarray, traced: Sequence, sourc
 
 # -- the user-facing function ---------------------------------------------------------------------
 def check(pred: Any, msg: str, *fmt_args: Any, **fmt_kwargs: Any) -> None:
-    """Assert ``pred`` (a scalar boolean); on failure the error carries ``msg`` formatted with
-    ``fmt_args``/``fmt_kwargs`` (their runtime values).
+    """Assert ``pred`` at run time; on failure the error carries ``msg`` formatted with values.
 
-    Runs anywhere: eagerly it raises ``CheckError`` at once; inside ``foldax.checkify(f)`` it
-    becomes part of the returned error value; a constant predicate is decided at trace time.
+    Runs anywhere: evaluated eagerly, a failing check raises ``CheckError`` at once; inside
+    ``foldax.checkify(f)`` it becomes part of the returned ``Error`` value (so it works under
+    ``jit``, ``vmap`` and ``grad``); a constant predicate (NumPy, Python) is decided at trace time.
+
+    Arguments:
+        pred: a scalar boolean (a JAX or NumPy array, or a Python bool).
+        msg: the message, a ``str.format`` template for ``fmt_args``/``fmt_kwargs``.
+        *fmt_args: values (arrays, at their run-time values) formatted into ``msg``.
+        **fmt_kwargs: named values formatted into ``msg``.
+
+    Returns:
+        ``None``.
+
+    Raises:
+        CheckError: the check fails eagerly, or its predicate is a failing constant.
+        CheckifyRequiredError: a traced check is compiled or evaluated without ``checkify``
+            around it (a compiled program cannot raise a Python exception).
+        FoldaxTypeError: ``pred`` is not a scalar boolean, or ``msg`` is not a string.
 
     Example:
         >>> import foldax, numpy as np

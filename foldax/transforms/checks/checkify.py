@@ -23,14 +23,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jaxprs_in_params
+from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.core import passes
 from foldax.transforms.checks.error import (
@@ -39,14 +39,62 @@ from foldax.transforms.checks.error import (
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.trace import function_name, trace_program
 
 # -- error sets (combine them with |, as in JAX) --------------------------------------------------
-user_checks = frozenset({USER})
-nan_checks = frozenset({NAN})
-div_checks = frozenset({DIV})
-index_checks = frozenset({INDEX})
-key_reuse_checks = frozenset({KEY_REUSE})
+class ErrorSet(frozenset):
+    """A set of error kinds for ``foldax.checkify(f, errors=...)``; combine sets with ``|``.
+
+    The sets foldax exports (the same names as ``jax.experimental.checkify``'s):
+
+    * ``user_checks``: ``foldax.check`` calls (the default);
+    * ``nan_checks``: a floating-point operation that makes a NaN from non-NaN inputs;
+    * ``div_checks``: integer division (or remainder) by zero;
+    * ``index_checks``: an out-of-bounds index in a gather, scatter or dynamic slice;
+    * ``key_reuse_checks``: a random key consumed twice (found at trace time);
+    * ``float_checks`` = ``nan_checks | div_checks``;
+    * ``automatic_checks`` = ``float_checks | index_checks``;
+    * ``all_checks``: every kind above.
+
+    An ``ErrorSet`` is a ``frozenset`` of kind names; ``|``, ``&``, ``-`` and ``^`` of two
+    sets give an ``ErrorSet``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> errors = foldax.nan_checks | foldax.div_checks
+        >>> errors == foldax.float_checks, sorted(errors)
+        (True, ['div', 'nan'])
+        >>> err, _ = foldax.checkify(jnp.log, errors=errors)(jnp.array(-1.0))
+        >>> err.get() is not None
+        True
+    """
+
+    __slots__ = ()
+
+    def __or__(self, other: Any) -> ErrorSet:
+        return ErrorSet(frozenset.__or__(self, other))
+
+    def __and__(self, other: Any) -> ErrorSet:
+        return ErrorSet(frozenset.__and__(self, other))
+
+    def __sub__(self, other: Any) -> ErrorSet:
+        return ErrorSet(frozenset.__sub__(self, other))
+
+    def __xor__(self, other: Any) -> ErrorSet:
+        return ErrorSet(frozenset.__xor__(self, other))
+
+    __ror__, __rand__, __rxor__ = __or__, __and__, __xor__
+
+    def __repr__(self) -> str:
+        return f"ErrorSet({sorted(self)})"
+
+
+user_checks = ErrorSet({USER})
+nan_checks = ErrorSet({NAN})
+div_checks = ErrorSet({DIV})
+index_checks = ErrorSet({INDEX})
+key_reuse_checks = ErrorSet({KEY_REUSE})
 float_checks = nan_checks | div_checks
 automatic_checks = float_checks | index_checks
 all_checks = automatic_checks | user_checks | key_reuse_checks
@@ -54,14 +102,6 @@ _KINDS = all_checks
 
 
 # -- what a jaxpr holds ---------------------------------------------------------------------------
-def iter_equations(jaxpr: Jaxpr) -> Iterator[JaxprEqn]:
-    """Every equation of ``jaxpr`` and, recursively, of its sub-jaxprs."""
-    for eqn in jaxpr.eqns:
-        yield eqn
-        for sub in jaxprs_in_params(eqn.params):
-            yield from iter_equations(sub)
-
-
 def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
     if eqn.primitive is check_p:
         return True  # a user check must be removed even when user checks are off
@@ -136,7 +176,7 @@ class CheckifyInterpreter(Interpreter):
         self.failed, self.code, self.index, *slots = arrays
         self.slots = list(slots)
 
-    def child(self) -> "CheckifyInterpreter":
+    def child(self) -> CheckifyInterpreter:
         other = copy.copy(self)
         other.nan_flags = {}
         return other
@@ -298,14 +338,25 @@ def _jax_error_kind(e: Any) -> Any:
 
 
 def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tuple[Error, Any]]:
-    """``checkify(f, errors)(*args) -> (error, out)``: run ``f`` with its checks turned into an
-    error value instead of exceptions.
+    """Run ``fun`` with its checks turned into an error value instead of exceptions.
 
-    ``errors`` selects what is checked: ``user_checks`` (``foldax.check``, the default),
-    ``nan_checks``, ``div_checks`` (integer division by zero), ``index_checks`` (out-of-bounds
-    gather/scatter/dynamic slices), ``key_reuse_checks`` (a random key consumed twice, found at
-    trace time), or unions such as ``float_checks``, ``automatic_checks``, ``all_checks``.
-    Composes with ``jit``, ``vmap`` and ``grad`` in any order.
+    ``checkify(f, errors)(*args)`` returns ``(error, out)``: ``error.get()`` is the message of the
+    first failing check (or ``None``), ``error.throw()`` raises it. Composes with ``jit``, ``vmap``
+    and ``grad`` in any order, as ``jax.experimental.checkify.checkify`` does.
+
+    Arguments:
+        fun: the function to check.
+        errors: an ``ErrorSet`` of what to check: ``user_checks`` (``foldax.check``, the
+            default), ``nan_checks``, ``div_checks``, ``index_checks``, ``key_reuse_checks``, or a
+            union such as ``float_checks``, ``automatic_checks``, ``all_checks``. JAX's checkify
+            error sets are accepted too.
+
+    Returns:
+        A function with ``fun``'s signature returning ``(Error, output)``.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, or ``errors`` is not a set of known kinds.
+        MissingRuleError: a higher-order primitive inside ``fun`` has no checkify rule.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -347,7 +398,3 @@ def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None
     code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""),
                                 error)
     interp.failed, interp.code = np.asarray(True), np.asarray(code, np.int32)
-
-
-# The rules for control flow and custom derivatives register themselves on import.
-from foldax.transforms.checks import control as check_control  # noqa: E402,F401

@@ -45,9 +45,10 @@ from foldax._compat import (
 )
 from foldax.errors import MissingRuleError
 from foldax.transforms.checks.check import check_p
-from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along, iter_equations
+from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.passes import iter_equations
 
 
 def _unless_unchecked(generic: Callable) -> Callable:

@@ -67,9 +67,21 @@ class ErrorLayout:
 
 @jax.tree_util.register_pytree_node_class
 class Error:
-    """The error of a checkified call: ``get()`` gives the message or ``None``, ``throw()``
-    raises ``CheckError``. Under ``vmap`` the message names the first failing batch element as
-    ``at mapped index i: ...``.
+    """The error value of a checkified call: which check failed first, and its message.
+
+    A pytree (so it can be returned from ``jit`` and ``vmap``). Under ``vmap`` the message names
+    the first failing batch element as ``at mapped index i: ...``.
+
+    Methods:
+        get(): the message of the first failure, or ``None`` if nothing failed.
+        get_exception(): the ``CheckError`` to raise, or ``None``.
+        throw(): raise that ``CheckError`` if a check failed.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> error, _ = foldax.checkify(lambda x: jnp.log(x), errors=foldax.nan_checks)(jnp.array(-1.0))
+        >>> error.get() is not None, foldax.checkify(jnp.log, errors=foldax.nan_checks)(2.0)[0].get()
+        (True, None)
     """
 
     def __init__(self, failed: Any, code: Any, index: Any, payload: Sequence,
@@ -83,7 +95,7 @@ class Error:
         return (self.failed, self.code, self.index, *self.payload), self.layout
 
     @classmethod
-    def tree_unflatten(cls, layout: ErrorLayout, leaves: Sequence) -> "Error":
+    def tree_unflatten(cls, layout: ErrorLayout, leaves: Sequence) -> Error:
         return cls(leaves[0], leaves[1], leaves[2], leaves[3:], layout)
 
     # -- reading --------------------------------------------------------------------------------

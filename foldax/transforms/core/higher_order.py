@@ -179,14 +179,14 @@ def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_s
         out_origin += [i] * n
     old_out = [v.aval for v in eqn.outvars]
     new_out = [v.aval for v in traced.jaxpr.outvars]
-    return dict(
-        in_shardings=pick(p["in_shardings"], UNSPECIFIED, origin, in_avals, old_in, resharded),
-        in_layouts=pick(p["in_layouts"], None, origin, in_avals, old_in),
-        donated_invars=pick(p["donated_invars"], False, origin, in_avals, old_in),
-        out_shardings=pick(p["out_shardings"], UNSPECIFIED, out_origin, new_out, old_out,
+    return {
+        "in_shardings": pick(p["in_shardings"], UNSPECIFIED, origin, in_avals, old_in, resharded),
+        "in_layouts": pick(p["in_layouts"], None, origin, in_avals, old_in),
+        "donated_invars": pick(p["donated_invars"], False, origin, in_avals, old_in),
+        "out_shardings": pick(p["out_shardings"], UNSPECIFIED, out_origin, new_out, old_out,
                            resharded),
-        out_layouts=pick(p["out_layouts"], None, out_origin, new_out, old_out),
-    )
+        "out_layouts": pick(p["out_layouts"], None, out_origin, new_out, old_out),
+    }
 
 
 # -- cond -------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, ClassVar, Hashable, Sequence
+from typing import Any, Callable, ClassVar, Hashable, Sequence, TypeVar
 
 from foldax._compat import (
     UNSPECIFIED, ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Primitive, bind_params,
@@ -39,13 +39,37 @@ from foldax._compat import (
 )
 from foldax.errors import MissingRuleError
 
-Rule = Callable[["Interpreter", JaxprEqn, list], Sequence[Any]]
+# A rule gets the interpreter (a subclass of Interpreter), the equation and its input values.
+Rule = Callable[[Any, JaxprEqn, list], Sequence[Any]]
+R = TypeVar("R", bound=Rule)
 
 
 class Interpreter:
-    """Base class of every foldax interpreter (see the module docstring)."""
+    """Base class of every foldax interpreter: walks a closed jaxpr equation by equation.
+
+    A subclass chooses what a value is, registers per-primitive rules with
+    ``@MyInterpreter.register(primitive)`` (a rule gets ``(interp, eqn, invals)`` and returns the
+    output values) and may override ``default_rule`` for primitives without one. Higher-order
+    primitives (``jit``, ``cond``, ``while``, ``scan``, custom derivatives, ``remat``) are handled
+    for every interpreter by the core (see the module docstring of
+    ``foldax.transforms.core.interpreter``).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from jax import lax
+        >>> from foldax import EvalInterpreter
+        >>> class SinToCos(EvalInterpreter):
+        ...     pass
+        >>> @SinToCos.register(lax.sin_p)
+        ... def _cos(interp, eqn, invals):
+        ...     return [lax.cos(*invals)]
+        >>> closed = jax.make_jaxpr(jnp.sin)(0.0)
+        >>> SinToCos().run(closed, 0.0)
+        [Array(1., dtype=float32, weak_type=True)]
+    """
 
     rules: ClassVar[dict[Primitive, Rule]] = {}
+    _rule_tables: ClassVar[list[dict[Primitive, Rule]]]  # set per class on first lookup
     transformation: ClassVar[str] = "interpreter"
     # Whether higher-order primitives without a registered rule get the generic treatment
     # (re-trace the body with a child interpreter); False binds them unchanged.
@@ -60,7 +84,7 @@ class Interpreter:
 
     # -- rule registry ---------------------------------------------------------------------
     @classmethod
-    def register(cls, *primitives: Primitive) -> Callable[[Rule], Rule]:
+    def register(cls, *primitives: Primitive) -> Callable[[R], R]:
         """Decorator registering ``rule(interp, eqn, invals) -> outvals`` for ``primitives``.
 
         A user can register a rule for a new primitive the same way.
@@ -73,7 +97,7 @@ class Interpreter:
             >>> del EvalInterpreter.rules[lax.sin_p]
         """
 
-        def decorate(rule: Rule) -> Rule:
+        def decorate(rule: R) -> R:
             for p in primitives:
                 cls.rules[p] = rule
             return rule
@@ -150,7 +174,7 @@ class Interpreter:
         """The raw arrays that carry ``value`` through a sub-jaxpr, and a spec to rebuild it."""
         return [value], None
 
-    def from_arrays(self, arrays: Sequence, spec: Hashable) -> Any:
+    def from_arrays(self, arrays: Sequence, spec: Any) -> Any:
         return arrays[0]
 
     def to_stacked_arrays(self, value: Any) -> tuple[list, Hashable]:
@@ -158,15 +182,15 @@ class Interpreter:
         ys): every array must keep that axis first. Default: ``to_arrays``."""
         return self.to_arrays(value)
 
-    def from_stacked_arrays(self, arrays: Sequence, spec: Hashable) -> Any:
+    def from_stacked_arrays(self, arrays: Sequence, spec: Any) -> Any:
         """Inverse of ``to_stacked_arrays``. Default: ``from_arrays``."""
         return self.from_arrays(arrays, spec)
 
-    def join(self, a: Hashable, b: Hashable) -> Hashable:
+    def join(self, a: Any, b: Any) -> Any:
         """The least spec both ``a`` and ``b`` coerce to (branch outputs, loop carries)."""
         return a
 
-    def coerce(self, value: Any, spec: Hashable) -> Any:
+    def coerce(self, value: Any, spec: Any) -> Any:
         """``value`` re-expressed with spec ``spec`` (which is ``join``-above its own)."""
         return value
 
@@ -182,7 +206,7 @@ class Interpreter:
     def set_state(self, arrays: Sequence) -> None:
         del arrays
 
-    def child(self) -> "Interpreter":
+    def child(self) -> Interpreter:
         """An interpreter for a sub-jaxpr: same configuration, its own state."""
         return copy.copy(self)
 
@@ -194,9 +218,17 @@ def _source(eqn: JaxprEqn) -> str:
 
 
 class EvalInterpreter(Interpreter):
-    """Evaluates a jaxpr by binding each primitive with its bind-form params.
+    """The plainest interpreter: evaluates a jaxpr by binding each primitive with its params.
 
-    Under an outer trace the bound primitives are recorded by it; eagerly they run.
+    Under an outer trace the bound primitives are recorded by it; eagerly they run. A base for
+    interpreters that change a few primitives and evaluate the rest.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from foldax import EvalInterpreter
+        >>> closed = jax.make_jaxpr(lambda x: jnp.sin(x) * 2)(1.0)
+        >>> [round(float(y), 4) for y in EvalInterpreter().run(closed, 1.0)]
+        [1.6829]
     """
 
     transformation = "eval"

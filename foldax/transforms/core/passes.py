@@ -14,7 +14,7 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -57,8 +57,9 @@ def _inlinable(eqn: JaxprEqn) -> bool:
         return False
     if eqn.primitive is closed_call_p:
         return True
-    plain = lambda seq: all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
-                            for s in seq)  # noqa: E731
+    def plain(seq):
+        return all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
+                                for s in seq)  # noqa: E731
     return (plain(p["in_shardings"]) and plain(p["out_shardings"]) and not any(p["donated_invars"])
             and all(x is None for x in p["in_layouts"]) and all(x is None for x in p["out_layouts"])
             and not p.get("compiler_options_kvs"))
@@ -307,12 +308,14 @@ def simplify(closed: ClosedJaxpr, fold: bool = True) -> ClosedJaxpr:
     return eliminate_dead_code(closed)
 
 
+def iter_equations(jaxpr: Jaxpr) -> Iterator[JaxprEqn]:
+    """Every equation of ``jaxpr`` and, recursively, of its sub-jaxprs (each one once per use)."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for sub in core.jaxprs_in_params(eqn.params):
+            yield from iter_equations(sub)
+
+
 def count_equations(jaxpr: Jaxpr | ClosedJaxpr) -> int:
     """Number of equations, counting into every sub-jaxpr (each sub-jaxpr counted once)."""
-    jaxpr = jaxpr.jaxpr if isinstance(jaxpr, ClosedJaxpr) else jaxpr
-    total = 0
-    for eqn in jaxpr.eqns:
-        total += 1
-        for sub in core.jaxprs_in_params(eqn.params):
-            total += count_equations(sub)
-    return total
+    return sum(1 for _ in iter_equations(jaxpr.jaxpr if isinstance(jaxpr, ClosedJaxpr) else jaxpr))

@@ -52,6 +52,18 @@ class Program:
         out_tree: tree structure of the output.
         out_leaves: per output leaf, ``TRACED`` or the constant value returned as is.
         name: the traced function's name.
+
+    Made by ``foldax.trace(f)(*args)`` or ``jitted.trace(*args)``; ``evaluate`` runs it on the
+    variable leaves and ``assemble`` rebuilds the output tree.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp, numpy as np
+        >>> prog = foldax.trace(lambda x, c: x * np.sin(c))(jnp.ones(2), np.ones(2))
+        >>> prog.num_equations, prog.variable_mask
+        (1, (True, False))
+        >>> out = prog.assemble(prog.evaluate(prog.variables_of((2 * jnp.ones(2), np.ones(2)), {})))
+        >>> [round(float(v), 3) for v in out]
+        [1.683, 1.683]
     """
 
     jaxpr: ClosedJaxpr

@@ -150,10 +150,22 @@ def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Excep
 
 
 def trace(fun: Callable, *, fold: bool = True) -> Callable[..., Program]:
-    """``foldax.trace(f)(*args, **kwargs)`` -> the Program of ``f`` on these arguments.
+    """Trace ``fun`` into a ``Program``: ``foldax.trace(f)(*args, **kwargs)``.
 
-    ``fold=False`` keeps everything computed from constants in the program (still eliminating
-    dead code and common subexpressions).
+    The program is what foldax's transformations interpret: a closed jaxpr of the variable leaves
+    (``jax.Array``), with everything computed from constants (NumPy) folded into it.
+
+    Arguments:
+        fun: the function to trace.
+        fold: fold what is computed from constants (default ``True``); ``False`` keeps it in the
+            program (dead code and common subexpressions are still eliminated).
+
+    Returns:
+        A function taking ``fun``'s arguments and returning their ``Program``.
+
+    Raises:
+        TracerControlFlowError: ``fun`` branches in Python on a variable.
+        FoldaxTypeError: an output leaf is not an array, number or static value.
 
     Example:
         >>> import foldax, jax.numpy as jnp, numpy as np

@@ -43,11 +43,11 @@ from foldax._compat import (
     split_keys,
 )
 from foldax.errors import CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
-from foldax.transforms.checks.checkify import iter_equations
 from foldax.transforms.batching.interpreter import PER_ELEMENT_PRIMITIVES
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
-from foldax.transforms.random.keys import single_key
+from foldax.transforms.core.passes import iter_equations
+from foldax.transforms.random.validation import one_key
 from foldax.transforms.core.trace import function_name, trace_program
 
 register_source_exclusion(os.path.abspath(__file__))
@@ -181,7 +181,7 @@ class KeyedInterpreter(Interpreter):
     def set_state(self, arrays: Any) -> None:
         (self.key,) = arrays
 
-    def child(self) -> "KeyedInterpreter":
+    def child(self) -> KeyedInterpreter:
         other = copy.copy(self)
         other.drew = False
         return other
@@ -238,7 +238,7 @@ def keyed(fun: Callable) -> Callable:
     def with_key(key: Any, *args: Any, **kwargs: Any) -> Any:
         if key is None:
             raise FoldaxValueError(f"keyed({name}): call it with a key first: {name}(key, ...).")
-        key = single_key(key, f"keyed({name})(key=...)")
+        key = one_key(key, f"keyed({name})(key=...)")
         _stack().append(_Context(key.dtype, name))
         try:
             program = trace_program(fun, args, kwargs, name=name)

@@ -26,6 +26,8 @@ import numpy as np
 
 from foldax._compat import register_source_exclusion
 from foldax.errors import FoldaxTypeError, FoldaxValueError
+from foldax.transforms.random.keyed import keyless_key
+from foldax.transforms.random.validation import one_key, typed_key
 
 register_source_exclusion(os.path.abspath(__file__))
 
@@ -33,42 +35,9 @@ Shape = Sequence[int]
 
 
 # -- key validation ----------------------------------------------------------------------------
-def is_typed_key(x: Any) -> bool:
-    """Whether ``x`` is an array of typed PRNG keys (``key<impl>`` dtype)."""
-    return jnp.issubdtype(getattr(x, "dtype", np.float32), jax.dtypes.prng_key)
-
-
-def typed_key(key: Any, where: str) -> Any:
-    """``key`` if it is a typed key array, else a clear error (naming ``where``)."""
-    if is_typed_key(key):
-        return key
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and np.dtype(dtype) == np.uint32:
-        raise FoldaxTypeError(
-            f"{where}: got a legacy uint32 key array of shape {tuple(np.shape(key))} (as made by "
-            f"jax.random.PRNGKey); foldax.random needs a typed key. Fix: create keys with "
-            f"foldax.random.key(seed), or convert this one with jax.random.wrap_key_data(key).")
-    hint = (" This looks like a shape: the first argument is the key, so without a key write "
-            "shape=... (e.g. normal(shape=(3,)) inside foldax.random.keyed).")\
-        if isinstance(key, (tuple, list, int)) else ""
-    raise FoldaxTypeError(
-        f"{where}: expected a typed PRNG key (foldax.random.key(seed)), found "
-        f"{type(key).__name__}{'' if dtype is None else f' of dtype {dtype}'}.{hint}")
-
-
 def single_key(key: Any, where: str) -> Any:
     """A typed key of shape ``()``; ``None`` draws from ``keyed``'s key (inside ``keyed``)."""
-    if key is None:
-        from foldax.transforms.random.keyed import keyless_key
-
-        return keyless_key(where)
-    key = typed_key(key, where)
-    if np.shape(key) != ():
-        raise FoldaxValueError(
-            f"{where}: needs a single key, but was given a key array of shape "
-            f"{tuple(np.shape(key))}. Fix: pick one (keys[i]) or map over them, e.g. "
-            f"foldax.vmap(lambda k: {where.split('(')[0]}(k, ...))(keys).")
-    return key
+    return keyless_key(where) if key is None else one_key(key, where)
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""The import graph of ``foldax/`` has no circles, and the layers import only downwards.
+
+The graph is built from the source with ``ast``: one node per module (a package is its
+``__init__``), one edge per ``import``/``from ... import`` anywhere in the file, at module level
+or inside a function (a function-level import is a circle postponed, not removed). ``from a.b
+import c`` is an edge to ``a.b.c`` when that is a module, else to ``a.b``.
+
+Not an edge: the implicit import of a module's parent packages. Each folder's ``__init__``
+imports its rule modules so that the rules register, and those rule modules import the
+interpreter beside them; Python runs the ``__init__`` first whichever module is imported, which
+is the point. What must not happen is a file importing a module that imports it back.
+
+Layers: ``transforms/core`` is the bottom of the transformations and imports nothing else of
+foldax but ``foldax._compat`` (the only door to private JAX), ``foldax.errors`` and
+``foldax.pytrees`` (which sits below ``core``: the leaf kinds and tree utilities every trace
+uses). ``foldax.pytrees``, ``foldax.errors`` and ``foldax._compat`` import no transformation.
+"""
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import networkx as nx
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "foldax"
+CORE = "foldax.transforms.core"
+CORE_MAY_IMPORT = ("foldax._compat", "foldax.errors", "foldax.pytrees")
+BELOW_TRANSFORMS = ("foldax._compat", "foldax.errors", "foldax.pytrees")
+
+
+def _module_name(path: pathlib.Path, root: pathlib.Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules(root: pathlib.Path) -> dict[str, pathlib.Path]:
+    return {_module_name(p, root): p for p in sorted((root / "foldax").rglob("*.py"))}
+
+
+def _imported_names(module: str, path: pathlib.Path, modules: dict) -> list[str]:
+    """Every dotted name ``module`` imports (relative imports resolved), anywhere in the file:
+    for ``from a import b``, ``a.b`` if that is a module, else ``a``."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            names += [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                      for alias in node.names]
+    return names
+
+
+def _resolve(name: str, modules: dict) -> str | None:
+    """The longest prefix of ``name`` that is a foldax module."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph(root: pathlib.Path = ROOT) -> nx.DiGraph:
+    """Modules of ``root/foldax`` and an edge for every import between them."""
+    modules = _modules(root)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(modules)
+    for module, path in modules.items():
+        for name in _imported_names(module, path, modules):
+            target = _resolve(name, modules)
+            if target is not None and target != module:
+                graph.add_edge(module, target)
+    return graph
+
+
+def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_graph_sees_the_package():
+    graph = import_graph()
+    # the test is only as good as the graph: it must see the known edges, including
+    # function-level ones and the __init__ registrations
+    assert ("foldax", "foldax.transforms.jit") in graph.edges
+    assert ("foldax.transforms.batching", "foldax.transforms.batching.control_flow") in graph.edges
+    assert ("foldax.transforms.checks.checkify", "foldax.transforms.random.key_reuse") in graph.edges
+    assert graph.number_of_nodes() == len(list(PACKAGE.rglob("*.py")))
+
+
+def test_no_import_circles():
+    cycles = sorted((" -> ".join(c + [c[0]]) for c in nx.simple_cycles(import_graph())), key=len)
+    assert cycles == [], "import circles:\n" + "\n".join(cycles)
+
+
+def test_a_circle_would_be_found(tmp_path):
+    # the same graph code on a small package: a function-level import back, and a relative one
+    (tmp_path / "foldax" / "sub").mkdir(parents=True)
+    (tmp_path / "foldax" / "__init__.py").write_text("")
+    (tmp_path / "foldax" / "a.py").write_text("from foldax.b import g\n")
+    (tmp_path / "foldax" / "b.py").write_text("def g():\n    from foldax import a\n")
+    (tmp_path / "foldax" / "sub" / "__init__.py").write_text("from . import c\n")
+    (tmp_path / "foldax" / "sub" / "c.py").write_text("from ..sub import d\nfrom . import e\n")
+    (tmp_path / "foldax" / "sub" / "e.py").write_text("")
+    (tmp_path / "foldax" / "sub" / "d.py").write_text("import foldax.sub.c\n")
+    cycles = sorted(map(sorted, nx.simple_cycles(import_graph(tmp_path))))
+    assert cycles == [["foldax.a", "foldax.b"], ["foldax.sub.c", "foldax.sub.d"]]
+
+
+@pytest.mark.parametrize("layer, allowed", [
+    (CORE, (CORE,) + CORE_MAY_IMPORT),
+    ("foldax.pytrees", BELOW_TRANSFORMS),
+    ("foldax.errors", BELOW_TRANSFORMS),
+    ("foldax._compat", BELOW_TRANSFORMS),
+])
+def test_layer_imports_only_below(layer, allowed):
+    graph = import_graph()
+    outside = sorted(f"{m} imports {t}" for m, t in graph.edges
+                     if _within(m, (layer,)) and not _within(t, allowed))
+    assert outside == [], f"{layer} may import only {allowed}:\n" + "\n".join(outside)
