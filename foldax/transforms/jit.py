@@ -77,7 +77,9 @@ class _Entry:
 
 
 def _avals_key(variables: Sequence) -> tuple:
-    return tuple((a.shape, a.dtype, a.weak_type) for a in map(typeof, variables))
+    # The sharding is part of the type on an Explicit mesh: a Program traced there reshards to it.
+    return tuple((a.shape, a.dtype, a.weak_type, getattr(a, "sharding", None))
+                 for a in map(typeof, variables))
 
 
 class JitFunction:

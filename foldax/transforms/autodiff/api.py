@@ -41,6 +41,8 @@ from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, spli
 from foldax.transforms.autodiff.forward import JVPInterpreter
 from foldax.transforms.autodiff.linearize import Linearized, linearize
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.mesh import on_argument_devices
+
 from foldax.transforms.core.trace import function_name, trace_program
 
 
@@ -125,6 +127,7 @@ def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
     return gradient_fun
 
 
+@on_argument_devices
 def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict,
                   split: Callable[[Any], tuple], holomorphic: bool, allow_int: bool,
                   loss_of: Callable[[Any], Any] = lambda value: value) -> tuple[Any, Any, Any]:
@@ -162,6 +165,7 @@ def _check_tuple(x: Any, what: str, name: str) -> tuple:
     return tuple(x)
 
 
+@on_argument_devices
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
     """Forward mode: ``(fun(*primals), J @ tangents)`` (plus ``aux`` with ``has_aux``).
     Integer and boolean primals take ``float0`` tangents; NumPy and Python-number primals are
@@ -222,6 +226,7 @@ def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents
 
 
 # -- reverse mode ---------------------------------------------------------------------------------
+@on_argument_devices
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequence = ()) -> tuple:
     """Reverse mode: ``(fun(*primals), pullback)`` (plus ``aux`` with ``has_aux``), where
     ``pullback(cotangent)`` returns one cotangent per primal (a tuple). Integer and boolean
