@@ -35,6 +35,7 @@ from foldax.errors import RetraceWarning
 from foldax.transforms.core.program import TRACED, Program
 from foldax.transforms.core.program import VARIABLE as VARIABLE_SLOT
 from foldax.transforms.core.trace import function_name, trace_program, variable_paths
+from foldax.transforms.processes import check_same_on_every_process
 
 EMBED_MAX_BYTES = 1 << 16
 _VARIABLE_TYPES: set[type] = set()  # leaf types seen to be variables (jax.Array implementations)
@@ -233,6 +234,7 @@ class JitFunction:
 
     def _new_entry(self, key: tuple, variables: list, parts: tuple) -> _Entry:
         entry = _Entry()
+        check_same_on_every_process(key[3], variables, self.name)  # key[3]: the constants
         program = self._trace(key, parts)
         entry.add(_avals_key(variables), program)
         entry.hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]
