@@ -21,9 +21,10 @@ This script is both the *launcher* and the *worker*:
   - the data order and the dropout keys derive from the step number alone, so any step can be
     recomputed (``Trainer.run(start, stop)``: the hook where a checkpoint restore and
     ``on_step`` saves go);
-  - Python numbers (the step) and NumPy constants behave the same on every process; a NumPy
-    constant that differs between processes makes ``foldax.jit`` raise
-    ``ProcessMismatchError`` instead of computing something else on each process.
+  - Python numbers and NumPy constants (sizes, rates, the seed) are compiled in the same way on
+    every process; one that differs between processes makes ``foldax.jit`` raise
+    ``ProcessMismatchError`` instead of computing something else on each process. The step
+    number changes every step, so it goes in as a (replicated, global) array and is traced.
 
 On a GPU or TPU cluster the worker runs unchanged: start one per host (``srun`` under SLURM,
 every TPU VM on Cloud TPU) with ``--worker --coordinator auto``: ``jax.distributed.initialize()``
@@ -34,7 +35,7 @@ Run: ``python examples/distributed_training.py [--quick] [--out DIR] [--processe
 
 Example:
     >>> cfg = RunConfig(processes=2, devices_per_process=2)
-    >>> cfg.mesh_shape
+    >>> cfg.mesh_shape(cfg.devices)
     (2, 2)
 """
 from __future__ import annotations
@@ -77,11 +78,12 @@ class RunConfig:
     def devices(self) -> int:
         return self.processes * self.devices_per_process
 
-    @property
-    def mesh_shape(self) -> tuple[int, int]:
-        if self.devices % self.fsdp:
-            raise ValueError(f"--fsdp {self.fsdp} must divide the {self.devices} devices.")
-        return self.devices // self.fsdp, self.fsdp
+    def mesh_shape(self, devices: int) -> tuple[int, int]:
+        """``(data, fsdp)`` sizes of the mesh over ``devices`` devices (all processes')."""
+        if devices % self.fsdp or self.batch_size % (devices // self.fsdp):
+            raise ValueError(f"fsdp={self.fsdp} must divide the {devices} devices, and the data "
+                             f"axis ({devices // self.fsdp}) the batch size {self.batch_size}.")
+        return devices // self.fsdp, self.fsdp
 
 
 JOINED = "joined the run"  # what a worker prints once jax.distributed.initialize returned
@@ -261,7 +263,7 @@ class Trainer:
         from train_mlp import init_mlp, make_train_step
 
         self.cfg = cfg
-        self.mesh = jax.make_mesh(cfg.mesh_shape, ("data", "fsdp"),
+        self.mesh = jax.make_mesh(cfg.mesh_shape(jax.device_count()), ("data", "fsdp"),
                                   axis_types=(AxisType.Auto, AxisType.Auto))
         self.batch_sharding = NamedSharding(self.mesh, P("data"))
         replicated = NamedSharding(self.mesh, P())
