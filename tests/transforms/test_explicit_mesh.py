@@ -28,6 +28,11 @@ COMPOSITIONS = {
     "vmap(grad)": lambda t: t.vmap(t.grad(per_example), in_axes=(None, 0)),
     "jit(grad(jit))": lambda t: t.jit(t.grad(t.jit(loss))),
     "value_and_grad": lambda t: t.value_and_grad(loss),
+    "vjp": lambda t: lambda w, x: t.vjp(loss, w, x)[1](jnp.float32(1.0)),
+    "jvp": lambda t: lambda w, x: t.jvp(loss, (w, x), (w, x)),
+    "jacrev": lambda t: t.jacrev(per_example),
+    "jacfwd": lambda t: t.jacfwd(per_example),
+    "jit(hessian)": lambda t: t.jit(t.hessian(per_example)),
 }
 
 

@@ -41,7 +41,7 @@ from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, spli
 from foldax.transforms.autodiff.forward import JVPInterpreter
 from foldax.transforms.autodiff.linearize import Linearized, linearize
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
-from foldax.transforms.core.mesh import on_argument_devices
+from foldax.transforms.core.mesh import devices_of, on_argument_devices
 
 from foldax.transforms.core.trace import function_name, trace_program
 
@@ -281,7 +281,8 @@ class Pullback:
                         f"it belongs to has shape {aval.shape} ({aval.dtype}).")
                 cts.append(None if dtype_of(ct) == float0 else ct)
         cts += [None] * (len(self.lin.outputs) - len(cts))
-        grads = self.lin.transpose(cts)
+        with devices_of((cts, self.lin.residuals)):  # the mesh of the point vjp was taken at
+            grads = self.lin.transpose(cts)
         diff = self.targets.differentiated(program)
         return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
 
