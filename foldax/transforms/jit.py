@@ -234,7 +234,7 @@ class JitFunction:
 
     def _new_entry(self, key: tuple, variables: list, parts: tuple) -> _Entry:
         entry = _Entry()
-        check_same_on_every_process(key[3], variables, self.name)  # key[3]: the constants
+        check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
         program = self._trace(key, parts)
         entry.add(_avals_key(variables), program)
         entry.hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]

@@ -11,7 +11,9 @@ across processes (one small all-gather per new trace, none per cached call) and 
 Example:
     >>> import numpy as np
     >>> from foldax.pytrees.leaves import ByValue
-    >>> check_same_on_every_process([(0, ByValue(np.ones(3)))], [], "f")  # one process: no-op
+    >>> import jax
+    >>> tree = jax.tree_util.tree_structure(((np.ones(3),), {}))
+    >>> check_same_on_every_process(tree, [(0, ByValue(np.ones(3)))], [], "f")  # 1 process: no-op
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import numpy as np
 from foldax._compat import is_tracer
 from foldax.errors import ProcessMismatchError
 from foldax.pytrees.leaves import ByValue, _short
+from foldax.transforms.core.trace import variable_paths
 
 
 def _digest(value: ByValue) -> np.ndarray:
@@ -39,12 +42,13 @@ def _gather(local: np.ndarray) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(local, tiled=False))
 
 
-def check_same_on_every_process(constants: Sequence[tuple[int, ByValue]], variables: Sequence,
-                                where: str) -> None:
+def check_same_on_every_process(tree: Any, constants: Sequence[tuple[int, ByValue]],
+                                variables: Sequence, where: str) -> None:
     """Raise unless every process passes equal ``constants`` (no-op on one process, and inside
     an outer trace, whose own call was checked).
 
     Arguments:
+        tree: the tree structure of the call's ``(args, kwargs)`` leaves.
         constants: ``(argument leaf index, ByValue(value))`` of the constants of one call.
         variables: the call's traced arguments.
         where: the function's name, for the message.
@@ -70,7 +74,8 @@ def check_same_on_every_process(constants: Sequence[tuple[int, ByValue]], variab
     per_leaf = _gather(digests)
     differing = [i for i, (leaf, _) in enumerate(constants)
                  if not (per_leaf[:, i] == per_leaf[0, i]).all()]
-    leaves = ", ".join(f"argument leaf {constants[i][0]}" for i in differing)
+    paths = variable_paths(tree, [True] * tree.num_leaves)
+    leaves = ", ".join(paths[constants[i][0]] for i in differing)
     raise ProcessMismatchError(
         f"{where}: the constant {leaves} differs between processes (process "
         f"{jax.process_index()} has {_short(constants[differing[0]][1].value)}). NumPy arrays and "

@@ -55,4 +55,4 @@ def test_constants_must_agree_across_processes(tmp_path):
         _, value, _, reference = same.split()
         assert float(value) == float(reference)
         assert "differing: ProcessMismatchError" in text
-        assert "argument leaf 1 differs between processes" in text
+        assert "the constant args[1] differs between processes" in text
