@@ -400,3 +400,18 @@ def unknown_outputs(eqn: JaxprEqn, unknown_in: Sequence[bool]) -> list[bool]:
     _, _, unknown_out, _, _ = rule(pe.everything_saveable, list(unknown_in),
                                    [True] * len(unknown_in), eqn)
     return list(unknown_out)
+
+
+# -- device meshes (issue 16) ---------------------------------------------------------------------
+def concrete_mesh() -> Any:
+    """The concrete device mesh in context (``jax.set_mesh``), or ``None``."""
+    from jax._src.mesh import get_concrete_mesh
+
+    mesh = get_concrete_mesh()
+    return None if mesh.empty else mesh
+
+
+def use_concrete_mesh(mesh: Any):
+    """Context making ``mesh`` the concrete mesh (the devices behind abstract-mesh shardings)
+    without changing the abstract mesh tracing sees, as ``jax.jit`` does when it lowers."""
+    return sharding_impls._internal_use_concrete_mesh(mesh)

@@ -71,5 +71,10 @@ class NonLinearError(FoldaxValueError):
     """A function traced as linear contains a non-linear primitive."""
 
 
+class ProcessMismatchError(FoldaxValueError, AssertionError):
+    """A value that must be the same on every process of a multi-process run differs
+    (``AssertionError`` as ``jax.experimental.multihost_utils.assert_equal``)."""
+
+
 class RetraceWarning(UserWarning):
     """A jitted function was traced again and again; the message names the changing argument."""

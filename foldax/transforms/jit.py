@@ -35,6 +35,7 @@ from foldax.errors import RetraceWarning
 from foldax.transforms.core.program import TRACED, Program
 from foldax.transforms.core.program import VARIABLE as VARIABLE_SLOT
 from foldax.transforms.core.trace import function_name, trace_program, variable_paths
+from foldax.transforms.processes import check_same_on_every_process
 
 EMBED_MAX_BYTES = 1 << 16
 _VARIABLE_TYPES: set[type] = set()  # leaf types seen to be variables (jax.Array implementations)
@@ -77,7 +78,9 @@ class _Entry:
 
 
 def _avals_key(variables: Sequence) -> tuple:
-    return tuple((a.shape, a.dtype, a.weak_type) for a in map(typeof, variables))
+    # The sharding is part of the type on an Explicit mesh: a Program traced there reshards to it.
+    return tuple((a.shape, a.dtype, a.weak_type, getattr(a, "sharding", None))
+                 for a in map(typeof, variables))
 
 
 class JitFunction:
@@ -231,6 +234,7 @@ class JitFunction:
 
     def _new_entry(self, key: tuple, variables: list, parts: tuple) -> _Entry:
         entry = _Entry()
+        check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
         program = self._trace(key, parts)
         entry.add(_avals_key(variables), program)
         entry.hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]

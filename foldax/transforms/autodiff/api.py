@@ -41,6 +41,8 @@ from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, spli
 from foldax.transforms.autodiff.forward import JVPInterpreter
 from foldax.transforms.autodiff.linearize import Linearized, linearize
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.core.mesh import devices_of, on_argument_devices
+
 from foldax.transforms.core.trace import function_name, trace_program
 
 
@@ -188,6 +190,7 @@ def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
     return gradient_fun
 
 
+@on_argument_devices
 def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict,
                   split: Callable[[Any], tuple], holomorphic: bool, allow_int: bool,
                   loss_of: Callable[[Any], Any] = lambda value: value) -> tuple[Any, Any, Any]:
@@ -225,6 +228,7 @@ def _check_tuple(x: Any, what: str, name: str) -> tuple:
     return tuple(x)
 
 
+@on_argument_devices
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
     """Forward mode: ``fun``'s value and its Jacobian applied to ``tangents`` (``jax.jvp``).
 
@@ -298,6 +302,7 @@ def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents
 
 
 # -- reverse mode ---------------------------------------------------------------------------------
+@on_argument_devices
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequence = ()) -> tuple:
     """Reverse mode: ``fun``'s value and a function pulling cotangents back (``jax.vjp``).
 
@@ -366,7 +371,8 @@ class Pullback:
                         f"it belongs to has shape {aval.shape} ({aval.dtype}).")
                 cts.append(None if dtype_of(ct) == float0 else ct)
         cts += [None] * (len(self.lin.outputs) - len(cts))
-        grads = self.lin.transpose(cts)
+        with devices_of((cts, self.lin.residuals)):  # the mesh of the point vjp was taken at
+            grads = self.lin.transpose(cts)
         diff = self.targets.differentiated(program)
         return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
 

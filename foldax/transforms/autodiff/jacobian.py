@@ -33,6 +33,7 @@ from foldax.transforms.autodiff.forward import JVPInterpreter
 from foldax.transforms.autodiff.linearize import linearize
 from foldax.transforms.core.program import TRACED, VARIABLE
 from foldax.transforms.core.trace import trace_program
+from foldax.transforms.core.mesh import on_argument_devices
 
 
 class _Call:
@@ -156,6 +157,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     selection = Selection(fun, argnums, wrt, "jacrev")
 
     @functools.wraps(fun)
+    @on_argument_devices
     def jacrev_fun(*args: Any, **kwargs: Any) -> Any:
         call = _Call(fun, selection, args, kwargs, has_aux, allow_int, holomorphic)
         program = call.program
@@ -217,6 +219,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     selection = Selection(fun, argnums, wrt, "jacfwd")
 
     @functools.wraps(fun)
+    @on_argument_devices
     def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
         call = _Call(fun, selection, args, kwargs, has_aux, False, holomorphic)
         program = call.program

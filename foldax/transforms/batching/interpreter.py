@@ -39,6 +39,7 @@ from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.batching.cache import Hashed, batched_by_cache, cache_key
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.passes import _expands as expands
+from foldax.transforms.core.mesh import needs_devices
 
 
 class Batched(NamedTuple):
@@ -167,7 +168,7 @@ class BatchInterpreter(Interpreter):
                 and eqn.primitive not in PER_ELEMENT_PRIMITIVES:
             values = [v.value for v in invals]
             if self.fold and not eqn.effects and not any(map(is_tracer, values)) \
-                    and not expands(eqn):
+                    and not expands(eqn) and not needs_devices(eqn):
                 return self.fold_eqn(eqn, invals)
             return [Batched(x, None) for x in bind_eqn(eqn, values)]
         return super().process_eqn(eqn, invals)

@@ -32,6 +32,7 @@ from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, Un
 from foldax.transforms.core.passes import eliminate_dead_code
 from foldax.transforms.core.program import TRACED
 from foldax.transforms.core.trace import function_name, trace_program, variable_paths
+from foldax.transforms.core.mesh import on_argument_devices
 
 
 # -- axis specifications ------------------------------------------------------------------------
@@ -399,6 +400,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
     mapped = VmapFunction(fun, in_axes, out_axes, axis_name, axis_size, spmd_axis_name)
 
     @functools.wraps(fun, updated=())  # not fun.__dict__: a wrapper's state is its own
+    @on_argument_devices
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         return mapped(*args, **kwargs)
 

@@ -41,6 +41,7 @@ from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.trace import function_name, trace_program
+from foldax.transforms.core.mesh import on_argument_devices
 
 # -- error sets (combine them with |, as in JAX) --------------------------------------------------
 class ErrorSet(frozenset):
@@ -371,6 +372,7 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
         raise FoldaxTypeError(f"checkify(fun=...): expected a callable, found {type(fun).__name__}.")
 
     @functools.wraps(fun)
+    @on_argument_devices
     def checked(*args: Any, **kwargs: Any) -> tuple[Error, Any]:
         program, reuse = _trace(fun, args, kwargs, enabled)
         registry = _Registry(enabled, _slot_signatures(program.jaxpr.jaxpr, enabled))

@@ -24,6 +24,7 @@ from foldax._compat import (
     convert_constvars_jaxpr, dce_jaxpr, eqn_context, eval_context, is_tracer, jit_p,
     make_jaxpr_obj, new_literal, new_var,
 )
+from foldax.transforms.core.mesh import needs_devices
 
 # An equation whose output has more elements than this, and more than EXPAND_RATIO times its
 # inputs, is not folded: XLA materialises broadcasts and iotas better than a stored constant.
@@ -92,7 +93,7 @@ class _Folder:
             folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects else None
             if folder is not None and folder(eqn, found):
                 continue
-            if all_known and not eqn.effects and not _expands(eqn):
+            if all_known and not eqn.effects and not _expands(eqn) and not needs_devices(eqn):
                 self.evaluate(eqn, [v for _, v in found])
             elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
                 self.inline(eqn)

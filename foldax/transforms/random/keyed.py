@@ -49,6 +49,7 @@ from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.random.validation import one_key
 from foldax.transforms.core.trace import function_name, trace_program
+from foldax.transforms.core.mesh import on_argument_devices
 
 register_source_exclusion(os.path.abspath(__file__))
 _FOLDAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -235,6 +236,7 @@ def keyed(fun: Callable) -> Callable:
     name = function_name(fun)
 
     @functools.wraps(fun)
+    @on_argument_devices
     def with_key(key: Any, *args: Any, **kwargs: Any) -> Any:
         if key is None:
             raise FoldaxValueError(f"keyed({name}): call it with a key first: {name}(key, ...).")

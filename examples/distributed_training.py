@@ -1,0 +1,414 @@
+"""Multi-process training with ``jax.distributed``: one program on N processes, the batch split
+over a ``data`` mesh axis, parameters and optimiser state split over an ``fsdp`` axis.
+
+This script is both the *launcher* and the *worker*:
+
+* ``python examples/distributed_training.py --processes 2 --devices-per-process 4`` starts 2
+  local worker processes (this machine simulates 4 CPU devices in each) on a free port, shows
+  process 0's progress, and fails with the worker's error if one fails, or after ``--timeout``
+  seconds if they hang. ``--processes 1`` runs the same program in one process, the reference
+  a multi-process run is compared with.
+* Each worker calls ``jax.distributed.initialize(...)`` (gloo carries the CPU collectives; a
+  process that does not join within ``--join-timeout`` seconds makes the others fail with an
+  error saying so), builds the global mesh ``(data, fsdp)`` over all processes' devices and
+  trains the ``train_mlp`` dataclass MLP with optax through
+  ``foldax.jit(foldax.value_and_grad(...))``:
+
+  - the parameters' layout is declared once, as one sharding per field of the dataclass
+    (``fsdp_layout``); the optimiser state takes it over (``optax.tree_map_params``);
+  - each process reads only its own rows of each batch from the data set on disk
+    (``jax.make_array_from_process_local_data``);
+  - the data order and the dropout keys derive from the step number alone, so any step can be
+    recomputed (``Trainer.run(start, stop)``: the hook where a checkpoint restore and
+    ``on_step`` saves go);
+  - Python numbers and NumPy constants (sizes, rates, the seed) are compiled in the same way on
+    every process; one that differs between processes makes ``foldax.jit`` raise
+    ``ProcessMismatchError`` instead of computing something else on each process. The step
+    number changes every step, so it goes in as a (replicated, global) array and is traced.
+
+On a GPU or TPU cluster the worker runs unchanged: start one per host (``srun`` under SLURM,
+every TPU VM on Cloud TPU) with ``--worker --coordinator auto``: ``jax.distributed.initialize()``
+then finds the processes itself (README, "Running on a cluster").
+
+Run: ``python examples/distributed_training.py [--quick] [--out DIR] [--processes N]
+[--devices-per-process D]``.
+
+Example:
+    >>> cfg = RunConfig(processes=2, devices_per_process=2)
+    >>> cfg.mesh_shape(cfg.devices)
+    (2, 2)
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One distributed run: processes and devices, model and data sizes, limits."""
+
+    processes: int = 2
+    devices_per_process: int = 4
+    fsdp: int = 2  # devices each parameter is split over; the rest of the mesh is ``data``
+    steps: int = 300
+    batch_size: int = 64
+    hidden: tuple[int, ...] = (128, 128)
+    n_examples: int = 8192
+    dim: int = 4
+    learning_rate: float = 3e-3
+    dropout: float = 0.05
+    seed: int = 0
+    join_timeout: int = 60  # seconds for every process to join the coordinator
+    timeout: float = 900.0  # seconds for the whole run
+
+    @property
+    def devices(self) -> int:
+        return self.processes * self.devices_per_process
+
+    def mesh_shape(self, devices: int) -> tuple[int, int]:
+        """``(data, fsdp)`` sizes of the mesh over ``devices`` devices (all processes')."""
+        if devices % self.fsdp or self.batch_size % (devices // self.fsdp):
+            raise ValueError(f"fsdp={self.fsdp} must divide the {devices} devices, and the data "
+                             f"axis ({devices // self.fsdp}) the batch size {self.batch_size}.")
+        return devices // self.fsdp, self.fsdp
+
+
+JOINED = "joined the run"  # what a worker prints once jax.distributed.initialize returned
+QUICK = dict(steps=12, batch_size=32, hidden=(32, 32), n_examples=1024)
+
+
+# -- the launcher -------------------------------------------------------------------------------
+def free_port() -> int:
+    """A TCP port nothing listens on now (the coordinator's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_dataset(cfg: RunConfig, out: pathlib.Path) -> pathlib.Path:
+    """The synthetic regression data set as ``x.npy``/``y.npy`` in ``out/data`` (the workers
+    memory-map it and read only their rows)."""
+    from common import target_function
+
+    folder = out / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    x = rng.uniform(-1.0, 1.0, (cfg.n_examples, cfg.dim)).astype(np.float32)
+    y = np.asarray(target_function(x)) + 0.05 * rng.normal(size=(cfg.n_examples, 1))
+    np.save(folder / "x.npy", x)
+    np.save(folder / "y.npy", y.astype(np.float32))
+    return folder
+
+
+def launch(cfg: RunConfig, out: pathlib.Path, show_progress: bool = True) -> dict[str, Any]:
+    """Run ``cfg.processes`` local workers to the end; returns process 0's results.
+
+    Raises:
+        RuntimeError: a worker failed (its log's tail is in the message; the others are
+            stopped).
+        TimeoutError: the run took longer than ``cfg.timeout`` seconds (all are stopped).
+    """
+    from common import progress
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_dataset(cfg, out)
+    coordinator = f"127.0.0.1:{free_port()}"
+    commands = [[sys.executable, __file__, "--worker", "--config",
+                 json.dumps(dataclasses.asdict(cfg)), "--process-id", str(i),
+                 "--coordinator", coordinator, "--out", str(out)] for i in range(cfg.processes)]
+    logs = [out / f"process_{i}.log" for i in range(cfg.processes)]
+    bar = progress(range(cfg.steps), f"{cfg.processes} process(es)") if show_progress else None
+
+    def show(_: list) -> None:
+        if bar is not None and (done := _steps_done(logs[0])) != bar.n:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        run_processes(commands, logs, cfg.devices_per_process, cfg.timeout, show)
+    finally:
+        if bar is not None:
+            bar.close()
+    return json.loads((out / "results.json").read_text())
+
+
+def run_processes(commands: Sequence[Sequence[str]], logs: Sequence[pathlib.Path],
+                  devices_per_process: int, timeout: float,
+                  on_poll: Callable[[list], None] | None = None) -> None:
+    """Run one local process per command (CPU, ``devices_per_process`` simulated devices each,
+    output to its log) until all exit.
+
+    Raises:
+        RuntimeError: a process exited with an error (its log's tail is in the message; the
+            others are stopped).
+        TimeoutError: they ran longer than ``timeout`` seconds (all are stopped).
+    """
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_per_process}")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXAMPLES), env.get("PYTHONPATH")) if p)
+    procs = []
+    try:
+        for command, log in zip(commands, logs):
+            with open(log, "w") as f:
+                procs.append(subprocess.Popen(list(command), stdout=f, stderr=subprocess.STDOUT,
+                                              env=env))
+        _wait(procs, logs, timeout, on_poll)
+    finally:
+        _stop(procs)
+
+
+def _wait(procs: list, logs: Sequence[pathlib.Path], timeout: float,
+          on_poll: Callable[[list], None] | None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        codes = [p.poll() for p in procs]
+        failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
+        if failed:
+            i = failed[0]
+            why = "" if JOINED in logs[i].read_text(errors="replace") else (
+                " before it joined the coordinator (jax.distributed.initialize): not all "
+                "processes joined within the join timeout, or the coordinator is unreachable")
+            raise RuntimeError(f"process {i} exited with code {codes[i]}{why}; the others were "
+                               f"stopped. End of {logs[i]}:\n{_tail(logs[i])}")
+        if on_poll is not None:
+            on_poll(codes)
+        if all(c == 0 for c in codes):
+            return
+        if time.monotonic() > deadline:
+            running = [i for i, c in enumerate(codes) if c is None]
+            raise TimeoutError(f"processes {running} still ran after {timeout} s and were "
+                               f"stopped. End of {logs[running[0]]}:\n{_tail(logs[running[0]])}")
+        time.sleep(0.1)
+
+
+def _stop(procs: list) -> None:
+    """Stop the workers still running: SIGTERM, then SIGKILL after 5 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _tail(path: pathlib.Path, lines: int = 25) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _steps_done(log: pathlib.Path) -> int:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text.count("\nstep ") + text.startswith("step ")
+
+
+# -- the worker ---------------------------------------------------------------------------------
+def join(coordinator: str, cfg: RunConfig, process_id: int) -> None:
+    """Join the run: gloo for CPU collectives, then ``jax.distributed.initialize``
+    (``coordinator="auto"``: no arguments, as under SLURM or on Cloud TPU)."""
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if coordinator == "auto":
+        jax.distributed.initialize()
+    elif cfg.processes > 1:
+        # Not every process joining within the timeout aborts this one (JAX's coordination
+        # service ends it with DEADLINE_EXCEEDED); the launcher names it from the missing line.
+        jax.distributed.initialize(coordinator, num_processes=cfg.processes,
+                                   process_id=process_id, initialization_timeout=cfg.join_timeout)
+    print(f"process {jax.process_index()} of {jax.process_count()} {JOINED}", flush=True)
+
+
+def fsdp_layout(model: Any, mesh: Any) -> Any:
+    """The model's layout, declared once per field of the dataclass: every weight matrix split
+    along its input axis over ``fsdp`` (each device holds 1/fsdp of it; XLA gathers it where
+    it is used), biases replicated."""
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    from train_mlp import Dense
+
+    weight, bias = NamedSharding(mesh, P("fsdp", None)), NamedSharding(mesh, P())
+    return dataclasses.replace(model, layers=tuple(Dense(w=weight, b=bias) for _ in model.layers))
+
+
+class Trainer:
+    """The training state on the global mesh and the compiled step.
+
+    ``run(start, stop, on_step)`` trains steps ``start..stop-1`` from the current state: the
+    batch and the dropout key of a step derive from its number only, so restoring
+    ``(model, opt_state)`` saved after step ``k - 1`` and calling ``run(k, ...)`` continues
+    exactly (where a checkpoint manager plugs in: ``on_step(step, trainer)`` after each step).
+    """
+
+    def __init__(self, cfg: RunConfig, data_dir: pathlib.Path) -> None:
+        import jax
+        import optax
+        from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+
+        import foldax
+        from foldax import random
+        from train_mlp import init_mlp, make_train_step
+
+        self.cfg = cfg
+        self.mesh = jax.make_mesh(cfg.mesh_shape(jax.device_count()), ("data", "fsdp"),
+                                  axis_types=(AxisType.Auto, AxisType.Auto))
+        self.batch_sharding = NamedSharding(self.mesh, P("data"))
+        replicated = NamedSharding(self.mesh, P())
+        self.x = np.load(data_dir / "x.npy", mmap_mode="r")
+        self.y = np.load(data_dir / "y.npy", mmap_mode="r")
+        self.rows = self._local_rows()
+        self.step_seconds: list[float] = []  # wall time of each step run (the first compiles)
+
+        sizes = (cfg.dim, *cfg.hidden, 1)
+        self.optimiser = optax.chain(optax.clip_by_global_norm(1.0),
+                                     optax.adam(cfg.learning_rate))
+        like = jax.eval_shape(lambda: init_mlp(random.key(cfg.seed), sizes, "gelu", cfg.dropout))
+        self.model_sharding = fsdp_layout(like, self.mesh)
+        self.opt_sharding = optax.tree_map_params(
+            self.optimiser, lambda _, s: s, jax.eval_shape(self.optimiser.init, like),
+            self.model_sharding, transform_non_params=lambda _: replicated)
+
+        def init() -> tuple:
+            model = init_mlp(random.key(cfg.seed), sizes, "gelu", cfg.dropout)
+            return model, self.optimiser.init(model)
+
+        # every process computes its own shards of the same initial state
+        self.model, self.opt_state = foldax.jit(
+            init, out_shardings=(self.model_sharding, self.opt_sharding))()
+        train_step = make_train_step(self.optimiser)
+        dropout_key = random.fold_in(random.key(cfg.seed), 1)
+
+        def step(model: Any, opt_state: Any, x: Any, y: Any, number: int) -> tuple:
+            return train_step(model, opt_state, x, y, random.fold_in(dropout_key, number))
+
+        self.replicated = replicated
+        self.step = foldax.jit(
+            step,
+            in_shardings=(self.model_sharding, self.opt_sharding, self.batch_sharding,
+                          self.batch_sharding, replicated),
+            out_shardings=(self.model_sharding, self.opt_sharding, replicated))
+
+    def _local_rows(self) -> slice:
+        """The rows of a global batch this process's devices hold (one contiguous block)."""
+        shape = (self.cfg.batch_size, self.cfg.dim)
+        blocks = self.batch_sharding.addressable_devices_indices_map(shape).values()
+        start = min(b[0].start or 0 for b in blocks)
+        stop = max(shape[0] if b[0].stop is None else b[0].stop for b in blocks)
+        return slice(start, stop)
+
+    def batch_indices(self, step: int) -> np.ndarray:
+        """The examples of global batch ``step``: a permutation per epoch, seeded by it."""
+        per_epoch = self.cfg.n_examples // self.cfg.batch_size
+        epoch, i = divmod(step, per_epoch)
+        order = np.random.default_rng([self.cfg.seed, epoch]).permutation(self.cfg.n_examples)
+        return order[i * self.cfg.batch_size:(i + 1) * self.cfg.batch_size]
+
+    def batch(self, step: int) -> tuple:
+        """Global batch ``step`` as arrays sharded over ``data``; this process reads only its
+        rows of it from disk."""
+        import jax
+
+        mine = self.batch_indices(step)[self.rows]
+        local_x, local_y = self.x[mine], self.y[mine]  # reads these rows of the memory map
+        n = self.cfg.batch_size
+        return (jax.make_array_from_process_local_data(self.batch_sharding, local_x,
+                                                       (n, self.cfg.dim)),
+                jax.make_array_from_process_local_data(self.batch_sharding, local_y, (n, 1)))
+
+    def run(self, start: int, stop: int,
+            on_step: Callable[[int, "Trainer"], None] | None = None) -> list[float]:
+        """Train steps ``start..stop-1``; returns their losses."""
+        import jax
+
+        losses = []
+        for number in range(start, stop):
+            started = time.perf_counter()
+            # the step number is traced (one compiled step), the same global value everywhere
+            traced_number = jax.make_array_from_process_local_data(
+                self.replicated, np.asarray(number, np.int32))
+            self.model, self.opt_state, loss = self.step(self.model, self.opt_state,
+                                                         *self.batch(number), traced_number)
+            losses.append(float(loss))  # waits for the step
+            self.step_seconds.append(time.perf_counter() - started)
+            print(f"step {number} loss {losses[-1]:.6f}", flush=True)
+            if on_step is not None:
+                on_step(number, self)
+        return losses
+
+
+def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path) -> None:
+    """One process of the run: join, train, and (process 0) write ``results.json``."""
+    join(coordinator, cfg, process_id)
+    import jax
+
+    trainer = Trainer(cfg, out / "data")
+    losses = trainer.run(0, cfg.steps)
+    layer = trainer.model.layers[0].w
+    if jax.process_index() == 0:
+        (out / "results.json").write_text(json.dumps({
+            "losses": losses, "step_seconds": float(np.median(trainer.step_seconds[1:] or [0.0])),
+            "processes": jax.process_count(),
+            "devices": jax.device_count(), "mesh": dict(trainer.mesh.shape),
+            "first_weight_shards": len(layer.addressable_shards),
+            "first_weight_shard_shape": list(layer.addressable_shards[0].data.shape)}))
+    if cfg.processes > 1 and coordinator != "auto":
+        jax.distributed.shutdown()
+
+
+# -- command line -------------------------------------------------------------------------------
+def main(quick: bool = False, out_dir: str | pathlib.Path = "out", processes: int = 2,
+         devices_per_process: int = 4, show_progress: bool = True, **overrides: Any) -> dict:
+    """Launch a run of ``processes`` x ``devices_per_process`` and print its summary; returns
+    process 0's results (losses, step time, mesh)."""
+    cfg = RunConfig(processes=processes, devices_per_process=devices_per_process,
+                    **{**(QUICK if quick else {}), **overrides})
+    out = pathlib.Path(out_dir) / f"distributed_{processes}x{devices_per_process}"
+    results = launch(cfg, out, show_progress)
+    print(f"{processes} process(es) x {devices_per_process} devices, mesh {results['mesh']}: "
+          f"loss {results['losses'][0]:.4f} -> {results['losses'][-1]:.4f} in {cfg.steps} steps "
+          f"({results['step_seconds'] * 1e3:.1f} ms/step after compiling); logs in {out}")
+    return results
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small, fast configuration")
+    parser.add_argument("--out", default="out", help="directory for logs, data and results")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--devices-per-process", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--coordinator", default="auto",
+                        help="host:port of process 0, or 'auto' (SLURM, Cloud TPU)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = _parse(sys.argv[1:])
+    if args.worker:
+        config = json.loads(args.config) if args.config else {}
+        config["hidden"] = tuple(config.get("hidden", RunConfig.hidden))
+        worker(RunConfig(**config), args.process_id, args.coordinator, pathlib.Path(args.out))
+    else:
+        from common import quick_from_env
+
+        overrides = {k: v for k, v in (("steps", args.steps), ("timeout", args.timeout))
+                     if v is not None}
+        main(args.quick or quick_from_env(), args.out, args.processes, args.devices_per_process,
+             **overrides)

@@ -1,0 +1,58 @@
+"""Multi-process runs on this machine (local processes, gloo collectives): the example's loss
+trajectory on 2 processes x 2 devices equals the 1-process x 4-device run; a process that never
+joins fails the others in bounded time; a NumPy constant that differs between processes is an
+error, equal constants work. Every process runs under a timeout on a free port."""
+import importlib
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+distributed = importlib.import_module("distributed_training")
+
+STEPS = 4
+SMALL = dict(steps=STEPS, batch_size=16, hidden=(16, 16), n_examples=256, timeout=240.0)
+
+
+def test_two_processes_follow_the_one_process_trajectory(tmp_path):
+    two = distributed.launch(
+        distributed.RunConfig(processes=2, devices_per_process=2, **SMALL), tmp_path / "2x2",
+        show_progress=False)
+    one = distributed.launch(
+        distributed.RunConfig(processes=1, devices_per_process=4, **SMALL), tmp_path / "1x4",
+        show_progress=False)
+    assert (two["processes"], two["devices"], one["processes"], one["devices"]) == (2, 4, 1, 4)
+    assert len(two["losses"]) == len(one["losses"]) == STEPS
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=0, atol=1e-6)
+    # FSDP: each device holds 1/fsdp of the first weight matrix (dim x hidden)
+    cfg = distributed.RunConfig()
+    assert two["first_weight_shard_shape"] == [cfg.dim // cfg.fsdp, SMALL["hidden"][0]]
+
+
+def test_a_process_that_never_joins_is_an_error_in_bounded_time(tmp_path):
+    cfg = distributed.RunConfig(processes=2, devices_per_process=2, join_timeout=5, **SMALL)
+    distributed.write_dataset(cfg, tmp_path)
+    command = [sys.executable, str(EXAMPLES / "distributed_training.py"), "--worker", "--config",
+               json.dumps(dict(vars(cfg), hidden=list(cfg.hidden))), "--process-id", "0",
+               "--coordinator", f"127.0.0.1:{distributed.free_port()}", "--out", str(tmp_path)]
+    with pytest.raises(RuntimeError, match="before it joined the coordinator"):
+        distributed.run_processes([command], [tmp_path / "process_0.log"], 2, timeout=120)
+
+
+def test_constants_must_agree_across_processes(tmp_path):
+    coordinator = f"127.0.0.1:{distributed.free_port()}"
+    script = pathlib.Path(__file__).with_name("constants_worker.py")
+    logs = [tmp_path / f"process_{i}.log" for i in range(2)]
+    distributed.run_processes([[sys.executable, str(script), str(i), "2", coordinator]
+                               for i in range(2)], logs, 2, timeout=180)
+    for log in logs:
+        text = log.read_text()
+        same = next(line for line in text.splitlines() if line.startswith("same "))
+        _, value, _, reference = same.split()
+        assert float(value) == float(reference)
+        assert "differing: ProcessMismatchError" in text
+        assert "the constant args[1] differs between processes" in text
