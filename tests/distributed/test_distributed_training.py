@@ -15,7 +15,7 @@ sys.path.insert(0, str(EXAMPLES))
 distributed = importlib.import_module("distributed_training")
 
 STEPS = 4
-SMALL = dict(steps=STEPS, batch_size=16, hidden=(16, 16), n_examples=256, timeout=240.0)
+SMALL = {"steps": STEPS, "batch_size": 16, "hidden": (16, 16), "n_examples": 256, "timeout": 240.0}
 
 
 def test_two_processes_follow_the_one_process_trajectory(tmp_path):
