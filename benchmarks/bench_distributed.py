@@ -45,7 +45,7 @@ def _run(processes: int, devices_per_process: int, steps: int, **sizes: Any) -> 
 
 def cases(quick: bool) -> list[Case]:
     steps = 8 if quick else 40
-    sizes = dict(batch_size=256, hidden=(256, 256), n_examples=4096)
+    sizes = {"batch_size": 256, "hidden": (256, 256), "n_examples": 4096}
     return [ReportedCase(
         f"distributed MLP step, global batch {sizes['batch_size']}, mesh (data=4, fsdp=2)",
         "1x8", {"1x8": lambda: _run(1, 8, steps, **sizes), "2x4": lambda: _run(2, 4, steps, **sizes)},

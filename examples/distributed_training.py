@@ -87,7 +87,7 @@ class RunConfig:
 
 
 JOINED = "joined the run"  # what a worker prints once jax.distributed.initialize returned
-QUICK = dict(steps=12, batch_size=32, hidden=(32, 32), n_examples=1024)
+QUICK = {"steps": 12, "batch_size": 32, "hidden": (32, 32), "n_examples": 1024}
 
 
 # -- the launcher -------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ class Trainer:
                 jax.make_array_from_process_local_data(self.batch_sharding, local_y, (n, 1)))
 
     def run(self, start: int, stop: int,
-            on_step: Callable[[int, "Trainer"], None] | None = None) -> list[float]:
+            on_step: Callable[[int, Trainer], None] | None = None) -> list[float]:
         """Train steps ``start..stop-1``; returns their losses."""
         import jax
 
