@@ -1,0 +1,171 @@
+"""The single-file checkpoint format (version 2) and the checks that read it back.
+
+Layout, in this order::
+
+    magic        8 bytes   b"\\x89FOLDAX\\n"
+    length       8 bytes   little-endian unsigned length L of the header
+    header       L bytes   UTF-8 JSON, see below
+    digest      32 bytes   SHA-256 of the header bytes
+    leaf blocks            each leaf's bytes, C order, little-endian, back to back, nothing after
+
+The header is ``{"format": "foldax-checkpoint", "version": 2, "leaves": [record, ...]}`` with
+one record per leaf, in ``jax.tree.leaves`` order::
+
+    {"path": "[0].w", "shape": [3, 2], "dtype": "float32", "data_shape": [3, 2],
+     "data_dtype": "float32", "nbytes": 24, "sha256": "<hex digest of the block>",
+     "key_impl": null}
+
+A typed PRNG key has ``dtype`` ``"key<fry>"``, its ``key_impl`` (``"threefry2x32"``) and its
+``jax.random.key_data`` as the block (``data_shape``/``data_dtype``). The header digest catches
+a flipped byte in the header, each block's digest one in that leaf, and the file's size (known
+from the header) a truncated file or trailing bytes. Nothing is unpickled: dtypes are looked up
+by name in a fixed table, and blocks are read as raw bytes.
+
+Example:
+    >>> import io, numpy as np
+    >>> from foldax.checkpoint.leaves import encode
+    >>> record, data = encode("['w']", np.arange(3.0))
+    >>> blob = encode_header([with_digest(record, data)])
+    >>> records, start = read_header(io.BytesIO(blob + data.tobytes()), "m.ckpt")
+    >>> records[0].path, records[0].shape, start == len(blob)
+    ("['w']", (3,), True)
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import struct
+from collections.abc import Callable
+from typing import IO, Any
+
+import numpy as np
+
+from foldax.checkpoint.dtypes import dtype_from_name
+from foldax.checkpoint.leaves import Record, short
+from foldax.errors import CheckpointError
+
+MAGIC = b"\x89FOLDAX\n"
+FORMAT = "foldax-checkpoint"
+VERSION = 2
+_LENGTH = struct.Struct("<Q")
+_DIGEST_SIZE = 32
+_MAX_HEADER = 1 << 31
+
+
+def digest(data: Any) -> str:
+    """SHA-256 hex digest of a buffer (a contiguous array's bytes)."""
+    return hashlib.sha256(memoryview(data).cast("B")).hexdigest()
+
+
+def with_digest(record: Record, data: np.ndarray) -> Record:
+    return dataclasses.replace(record, sha256=digest(data.reshape(-1).view(np.uint8)))
+
+
+def encode_header(records: list[Record]) -> bytes:
+    """Magic, length, JSON header and its digest: everything before the first leaf block."""
+    body = json.dumps({"format": FORMAT, "version": VERSION,
+                       "leaves": [dataclasses.asdict(r) for r in records]}).encode()
+    return MAGIC + _LENGTH.pack(len(body)) + body + hashlib.sha256(body).digest()
+
+
+def damaged(file: str, where: str, cause: str, fix: str | None = None) -> CheckpointError:
+    """The error for a file that cannot be loaded: names the file, the place and the cause."""
+    fix = fix or ("Load another checkpoint (an earlier one, or a backup), or save this one "
+                  "again with foldax.save.")
+    return CheckpointError(f"load(path={file!r}): {where}: {cause}. {fix}")
+
+
+def read_header(f: IO[bytes], file: str) -> tuple[list[Record], int]:
+    """The leaf records and the offset of the first block, checked against their digest.
+
+    Raises:
+        CheckpointError: the file is empty, not a foldax checkpoint, truncated in its header,
+            or its header is damaged or not a foldax header.
+    """
+    head = f.read(len(MAGIC) + _LENGTH.size)
+    where = "in the header, before any leaf"
+    if not head:
+        raise damaged(file, where, "the file is empty (0 bytes): the save that wrote it never "
+                      "finished")
+    if not MAGIC.startswith(head[:len(MAGIC)]):
+        raise damaged(file, where, f"the file is not a foldax checkpoint (it starts with "
+                      f"{head[:8]!r}, not {MAGIC!r})",
+                      "Load files written by foldax.save (files of foldax 0.1's format, "
+                      "'foldax-1', must be saved again).")
+    if len(head) < len(MAGIC) + _LENGTH.size:
+        raise damaged(file, where, f"the file is truncated after {len(head)} bytes")
+    (length,) = _LENGTH.unpack(head[len(MAGIC):])
+    if length > _MAX_HEADER:
+        raise damaged(file, where, f"the header claims {length} bytes, more than any header")
+    body, stored = f.read(length), f.read(_DIGEST_SIZE)
+    if len(body) < length or len(stored) < _DIGEST_SIZE:
+        raise damaged(file, where, f"the file is truncated inside the header (it ends "
+                      f"{len(head) + len(body) + len(stored)} bytes in, the header needs "
+                      f"{len(head) + length + _DIGEST_SIZE})")
+    if hashlib.sha256(body).digest() != stored:
+        raise damaged(file, where, "the header's checksum does not match: the header bytes "
+                      "were altered after saving")
+    try:
+        header = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise damaged(file, where, f"the header is not valid JSON ({e})") from None
+    return _records(header, file), len(head) + length + _DIGEST_SIZE
+
+
+def _records(header: Any, file: str) -> list[Record]:
+    """Validate the decoded JSON field by field and build the records."""
+    def bad(place: str, expected: str, found: Any) -> CheckpointError:
+        found = "nothing" if found is _MISSING else short(found)
+        return damaged(file, place, f"the header is valid JSON but not a foldax header: "
+                       f"{expected} expected, found {found}")
+
+    def need(obj: Any, key: str, ok: Callable[[Any], bool], expected: str, place: str) -> Any:
+        value = obj.get(key, _MISSING)
+        if value is _MISSING or not ok(value):
+            raise bad(f"{place}, field {key!r}", expected, value)
+        return value
+
+    where = "in the header"
+    if not isinstance(header, dict):
+        raise bad(where, "a JSON object", header)
+    need(header, "format", lambda v: v == FORMAT, repr(FORMAT), where)
+    need(header, "version", lambda v: v == VERSION, f"version {VERSION}", where)
+    leaves = need(header, "leaves", lambda v: isinstance(v, list), "a list of leaf records", where)
+    records = []
+    for i, entry in enumerate(leaves):
+        place = f"header record of leaf {i}"
+        if not isinstance(entry, dict):
+            raise bad(place, "a JSON object", entry)
+        path = need(entry, "path", _is_str, "a string", place)
+        place = f"header record of leaf {i} ({path})"
+        shape = need(entry, "shape", _is_shape, "a list of non-negative ints", place)
+        dtype = need(entry, "dtype", _is_str, "a dtype name", place)
+        data_shape = need(entry, "data_shape", _is_shape, "a list of non-negative ints", place)
+        data_dtype = need(entry, "data_dtype", lambda v: _is_str(v) and dtype_from_name(v)
+                          is not None, "a dtype JAX supports", place)
+        key_impl = need(entry, "key_impl", lambda v: v is None or _is_str(v),
+                        "null or a PRNG implementation name", place)
+        size = math.prod(data_shape) * dtype_from_name(data_dtype).itemsize
+        need(entry, "nbytes", size.__eq__, f"{size} (the size of its data)", place)
+        need(entry, "sha256", lambda v: _is_str(v) and len(v) == 64, "a SHA-256 hex digest",
+             place)
+        if key_impl is None and (data_shape, data_dtype) != (shape, dtype):
+            raise bad(place, f"data of shape {shape} and dtype {dtype}",
+                      f"{data_shape} and {data_dtype}")
+        records.append(Record(path, tuple(shape), dtype, tuple(data_shape), data_dtype, size,
+                              entry["sha256"], key_impl))
+    return records
+
+
+_MISSING = object()
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_shape(v: Any) -> bool:
+    return isinstance(v, list) and all(type(d) is int and d >= 0 for d in v)
+
