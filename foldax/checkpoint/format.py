@@ -26,7 +26,7 @@ Example:
     >>> from foldax.checkpoint.leaves import encode
     >>> record, data = encode("['w']", np.arange(3.0))
     >>> blob = encode_header([with_digest(record, data)])
-    >>> records, start = read_header(io.BytesIO(blob + data.tobytes()), "m.ckpt")
+    >>> records, start = read_header(io.BytesIO(blob + data.tobytes()), "load(path='m.ckpt')")
     >>> records[0].path, records[0].shape, start == len(blob)
     ("['w']", (3,), True)
 """
@@ -70,15 +70,17 @@ def encode_header(records: list[Record]) -> bytes:
     return MAGIC + _LENGTH.pack(len(body)) + body + hashlib.sha256(body).digest()
 
 
-def damaged(file: str, where: str, cause: str, fix: str | None = None) -> CheckpointError:
-    """The error for a file that cannot be loaded: names the file, the place and the cause."""
+def damaged(source: str, where: str, cause: str, fix: str | None = None) -> CheckpointError:
+    """The error for a checkpoint that cannot be loaded. ``source`` names the call and the
+    file (``"load(path='m.ckpt')"``), ``where`` the leaf or header part, ``cause`` what is wrong."""
     fix = fix or ("Load another checkpoint (an earlier one, or a backup), or save this one "
                   "again with foldax.save.")
-    return CheckpointError(f"load(path={file!r}): {where}: {cause}. {fix}")
+    return CheckpointError(f"{source}: {where}: {cause}. {fix}")
 
 
-def read_header(f: IO[bytes], file: str) -> tuple[list[Record], int]:
+def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
     """The leaf records and the offset of the first block, checked against their digest.
+    ``source`` names the call and file in errors (``"load(path='m.ckpt')"``).
 
     Raises:
         CheckpointError: the file is empty, not a foldax checkpoint, truncated in its header,
@@ -87,38 +89,39 @@ def read_header(f: IO[bytes], file: str) -> tuple[list[Record], int]:
     head = f.read(len(MAGIC) + _LENGTH.size)
     where = "in the header, before any leaf"
     if not head:
-        raise damaged(file, where, "the file is empty (0 bytes): the save that wrote it never "
+        raise damaged(source, where, "the file is empty (0 bytes): the save that wrote it never "
                       "finished")
     if not MAGIC.startswith(head[:len(MAGIC)]):
-        raise damaged(file, where, f"the file is not a foldax checkpoint (it starts with "
+        raise damaged(source, where, f"the file is not a foldax checkpoint (it starts with "
                       f"{head[:8]!r}, not {MAGIC!r})",
                       "Load files written by foldax.save (files of foldax 0.1's format, "
                       "'foldax-1', must be saved again).")
     if len(head) < len(MAGIC) + _LENGTH.size:
-        raise damaged(file, where, f"the file is truncated after {len(head)} bytes")
+        raise damaged(source, where, f"the file is truncated after {len(head)} bytes")
     (length,) = _LENGTH.unpack(head[len(MAGIC):])
     if length > _MAX_HEADER:
-        raise damaged(file, where, f"the header claims {length} bytes, more than any header")
+        raise damaged(source, where, f"the header claims {length} bytes, more than any header")
     body, stored = f.read(length), f.read(_DIGEST_SIZE)
     if len(body) < length or len(stored) < _DIGEST_SIZE:
-        raise damaged(file, where, f"the file is truncated inside the header (it ends "
+        raise damaged(source, where, f"the file is truncated inside the header (it ends "
                       f"{len(head) + len(body) + len(stored)} bytes in, the header needs "
                       f"{len(head) + length + _DIGEST_SIZE})")
     if hashlib.sha256(body).digest() != stored:
-        raise damaged(file, where, "the header's checksum does not match: the header bytes "
+        raise damaged(source, where, "the header's checksum does not match: the header bytes "
                       "were altered after saving")
     try:
         header = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise damaged(file, where, f"the header is not valid JSON ({e})") from None
-    return _records(header, file), len(head) + length + _DIGEST_SIZE
+        raise damaged(source, where, f"the header is not valid JSON ({e})") from None
+    return records_from_json(header, source), len(head) + length + _DIGEST_SIZE
 
 
-def _records(header: Any, file: str) -> list[Record]:
-    """Validate the decoded JSON field by field and build the records."""
+def records_from_json(header: Any, source: str, checksums: bool = True) -> list[Record]:
+    """Validate a decoded JSON header field by field and build the records (``checksums=False``
+    for headers that describe data stored elsewhere, without sizes and digests)."""
     def bad(place: str, expected: str, found: Any) -> CheckpointError:
         found = "nothing" if found is _MISSING else short(found)
-        return damaged(file, place, f"the header is valid JSON but not a foldax header: "
+        return damaged(source, place, f"the header is valid JSON but not a foldax header: "
                        f"{expected} expected, found {found}")
 
     def need(obj: Any, key: str, ok: Callable[[Any], bool], expected: str, place: str) -> Any:
@@ -147,10 +150,10 @@ def _records(header: Any, file: str) -> list[Record]:
                           is not None, "a dtype JAX supports", place)
         key_impl = need(entry, "key_impl", lambda v: v is None or _is_str(v),
                         "null or a PRNG implementation name", place)
-        size = math.prod(data_shape) * dtype_from_name(data_dtype).itemsize
+        size = math.prod(data_shape) * dtype_from_name(data_dtype).itemsize if checksums else 0
         need(entry, "nbytes", size.__eq__, f"{size} (the size of its data)", place)
-        need(entry, "sha256", lambda v: _is_str(v) and len(v) == 64, "a SHA-256 hex digest",
-             place)
+        need(entry, "sha256", lambda v: _is_str(v) and len(v) == (64 if checksums else 0),
+             "a SHA-256 hex digest", place)
         if key_impl is None and (data_shape, data_dtype) != (shape, dtype):
             raise bad(place, f"data of shape {shape} and dtype {dtype}",
                       f"{data_shape} and {data_dtype}")

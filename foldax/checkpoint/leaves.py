@@ -49,62 +49,78 @@ def is_key(x: Any) -> bool:
     return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def encode(path: str, leaf: Any) -> tuple[Record, np.ndarray]:
-    """The header record (without checksum) and the little-endian C-ordered array to write.
+def describe(path: str, leaf: Any) -> Record:
+    """The header record of ``leaf`` (without size and checksum), refusing what cannot be loaded
+    back. Nothing is copied: sharded arrays spread over processes are described too.
 
     Raises:
         FoldaxTypeError: ``leaf`` is not an array or number, is an object/string array, or is
             a tracer (``save`` called under a transformation).
         FoldaxOverflowError: ``leaf`` is a Python int outside the 64-bit range.
-        FoldaxValueError: ``leaf`` is a jax.Array spread over several processes.
     """
-    key_impl = None
     if isinstance(leaf, Tracer):
         raise FoldaxTypeError(
             f"save(tree=...): leaf {path} is a tracer ({leaf.aval.str_short()}): save was called "
             f"inside a transformation (jit, grad, vmap, ...). Save concrete values: return them "
-            f"from the transformed function and call foldax.save outside it.")
-    if isinstance(leaf, jax.Array):
-        if not leaf.is_fully_addressable:
-            raise FoldaxValueError(
-                f"save(tree=...): leaf {path} is sharded over several processes, so no process "
-                f"holds all of it. Save such trees with foldax.CheckpointManager, where each "
-                f"process writes its own shards.")
-        shape, dtype = leaf.shape, dtype_name(leaf.dtype)
-        if is_key(leaf):
-            key_impl = str(jax.random.key_impl(leaf))
-            leaf = jax.random.key_data(leaf)
-        data = np.asarray(leaf)
-    elif type(leaf) in _PYTHON_SCALARS:
-        data = _python_scalar(path, leaf)
-        shape, dtype = (), data.dtype.name
-    elif isinstance(leaf, (np.ndarray, np.generic)):
-        data = np.asarray(leaf)
-        shape, dtype = data.shape, dtype_name(data.dtype)
-    else:
+            f"from the transformed function and call the save outside it.")
+    if type(leaf) in _PYTHON_SCALARS:
+        _python_scalar(path, leaf)
+        dtype = _PYTHON_SCALARS[type(leaf)]
+        return Record(path, (), dtype, (), dtype, 0)
+    if not isinstance(leaf, (jax.Array, np.ndarray, np.generic)):
         raise FoldaxTypeError(
             f"save(tree=...): leaf {path} is a {type(leaf).__name__} ({short(leaf)}), which is "
             f"not an array or number and cannot be written. Make it a static field of a "
             f"foldax.dataclass (its value then comes from `like` when loading), or leave it out "
             f"of the saved tree.")
-    if not is_savable(data.dtype):
+    shape = tuple(leaf.shape)
+    if is_key(leaf):
+        data = jax.eval_shape(jax.random.key_data, leaf)
+        return Record(path, shape, dtype_name(leaf.dtype), tuple(data.shape),
+                      dtype_name(data.dtype), 0, key_impl=str(jax.random.key_impl(leaf)))
+    if not is_savable(leaf.dtype):
         raise FoldaxTypeError(
-            f"save(tree=...): leaf {path} is an array of dtype {data.dtype} (shape {data.shape}), "
+            f"save(tree=...): leaf {path} is an array of dtype {leaf.dtype} (shape {shape}), "
             f"which cannot be loaded back without running code. Convert it to a numeric dtype, "
             f"or leave it out of the saved tree.")
-    data = np.asarray(data, dtype=dtype_from_name(dtype_name(data.dtype)), order="C")
-    record = Record(path, tuple(shape), dtype, data.shape, dtype_name(data.dtype), data.nbytes,
-                    key_impl=key_impl)
-    return record, data
+    return Record(path, shape, dtype_name(leaf.dtype), shape, dtype_name(leaf.dtype), 0)
 
 
-def _python_scalar(path: str, x: bool | int | float | complex) -> np.ndarray:
+def stored_value(record: Record, leaf: Any) -> Any:
+    """What is stored for ``leaf``: a typed key's ``key_data``, a NumPy array for a Python or
+    NumPy number (a copy, so that later changes to ``leaf`` do not reach the file), else the
+    array itself."""
+    if record.key_impl is not None:
+        return jax.random.key_data(leaf)
+    if isinstance(leaf, jax.Array):
+        return leaf
+    return np.array(leaf, dtype=dtype_from_name(record.data_dtype))
+
+
+def encode(path: str, leaf: Any) -> tuple[Record, np.ndarray]:
+    """The header record (without checksum) and the little-endian C-ordered host array to write.
+
+    Raises:
+        FoldaxTypeError, FoldaxOverflowError: as ``describe``.
+        FoldaxValueError: ``leaf`` is a jax.Array spread over several processes.
+    """
+    record = describe(path, leaf)
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        raise FoldaxValueError(
+            f"save(tree=...): leaf {path} is sharded over several processes, so no process "
+            f"holds all of it. Save such trees with foldax.CheckpointManager, where each "
+            f"process writes its own shards.")
+    data = np.asarray(stored_value(record, leaf), dtype=dtype_from_name(record.data_dtype),
+                      order="C")
+    return dataclasses.replace(record, nbytes=data.nbytes), data
+
+
+def _python_scalar(path: str, x: complex) -> None:
     if type(x) is int and not -2**63 <= x < 2**63:
         raise FoldaxOverflowError(
             f"save(tree=...): leaf {path} is the Python int {short(x)}, which needs more than 64 "
             f"bits, so no dtype holds it. Store it as a float, split it into 64-bit parts, or "
             f"make it a static field of a foldax.dataclass.")
-    return np.asarray(x, dtype=_PYTHON_SCALARS[type(x)])
 
 
 def expected(leaf: Any) -> tuple[tuple[int, ...], str] | None:
@@ -116,15 +132,17 @@ def expected(leaf: Any) -> tuple[tuple[int, ...], str] | None:
     return None
 
 
-def decode(record: Record, data: np.ndarray, like: Any) -> Any:
-    """The loaded leaf, of the same kind as ``like``'s: a jax.Array placed with ``like``'s
-    sharding (a ShapeDtypeStruct's too), a NumPy array or scalar, or a Python number."""
+def decode(record: Record, data: Any, like: Any) -> Any:
+    """The loaded leaf from its stored value (a NumPy array, or a jax.Array restored by orbax),
+    of the same kind as ``like``'s: a jax.Array placed with ``like``'s sharding (a
+    ShapeDtypeStruct's too), a NumPy array or scalar, or a Python number."""
     if isinstance(like, (jax.Array, jax.ShapeDtypeStruct)):
-        x = jax.device_put(data)
+        x = data if isinstance(data, jax.Array) else jax.device_put(data)
         if record.key_impl is not None:
             x = jax.random.wrap_key_data(x, impl=record.key_impl)
         sharding = _sharding(like)
-        return x if sharding is None else jax.device_put(x, sharding)
+        return x if sharding is None or x.sharding == sharding else jax.device_put(x, sharding)
+    data = np.asarray(data.addressable_data(0) if isinstance(data, jax.Array) else data)
     if isinstance(like, np.ndarray):
         return data
     if isinstance(like, np.generic):

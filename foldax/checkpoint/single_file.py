@@ -26,7 +26,8 @@ import numpy as np
 from foldax.checkpoint import format as fmt
 from foldax.checkpoint.atomic import atomic_write
 from foldax.checkpoint.dtypes import dtype_from_name
-from foldax.checkpoint.leaves import Record, decode, encode, expected
+from foldax.checkpoint.leaves import Record, decode, encode
+from foldax.checkpoint.structure import check_structure
 from foldax.errors import CheckpointNotFoundError
 from foldax.pytrees.tree import flatten, leaves_with_paths, unflatten
 
@@ -83,6 +84,7 @@ def load(path: str | pathlib.Path, like: Any) -> Any:
         {'step': 3}
     """
     file = os.fspath(path)
+    source = f"load(path={file!r})"
     try:
         f = open(file, "rb")
     except FileNotFoundError:
@@ -90,54 +92,36 @@ def load(path: str | pathlib.Path, like: Any) -> Any:
             f"load(path={file!r}): there is no such file. Pass the path given to foldax.save.") \
             from None
     with f:
-        records, start = fmt.read_header(f, file)
-        _check_size(records, os.fstat(f.fileno()).st_size - start, file)
+        records, start = fmt.read_header(f, source)
+        _check_size(records, os.fstat(f.fileno()).st_size - start, source)
         like_leaves = leaves_with_paths(like)
-        _check_structure(records, like_leaves, file)
-        leaves = [decode(r, _read_block(f, r, file), x) for r, (_, x) in zip(records, like_leaves)]
+        check_structure(records, like_leaves, source)
+        leaves = [decode(r, _read_block(f, r, source), x)
+                  for r, (_, x) in zip(records, like_leaves)]
     return unflatten(flatten(like)[1], leaves)
 
 
-def _check_size(records: list[Record], available: int, file: str) -> None:
+def _check_size(records: list[Record], available: int, source: str) -> None:
     """Truncation (naming the first leaf cut short) and trailing bytes, from the header's sizes."""
     end = 0
     for r in records:
         end += r.nbytes
         if end > available:
-            raise fmt.damaged(file, f"leaf {r.path}", f"the file is truncated inside this leaf "
+            raise fmt.damaged(source, f"leaf {r.path}", f"the file is truncated inside this leaf "
                               f"({available} bytes of leaf data, {sum(x.nbytes for x in records)} "
                               f"expected)")
     if available > end:
         last = f"after the last leaf {records[-1].path}" if records else "after the header"
-        raise fmt.damaged(file, last, f"the file has {available - end} trailing bytes that no "
+        raise fmt.damaged(source, last, f"the file has {available - end} trailing bytes that no "
                           f"leaf accounts for")
 
 
-def _check_structure(records: list[Record], like: list[tuple[str, Any]], file: str) -> None:
-    """The first leaf where the file and ``like`` differ in path, shape or dtype, if any."""
-    fix = "Build `like` with the same configuration as the saved tree."
-    counts = (f" (the file holds {len(records)} leaves, `like` has {len(like)})"
-              if len(records) != len(like) else "")
-    for i, (r, (path, x)) in enumerate(zip(records, like)):
-        found = expected(x)
-        if found is None or (r.path, r.shape, r.dtype) != (path, *found):
-            has = (f"shape {found[0]} and dtype {found[1]}" if found else
-                   f"a {type(x).__name__}, which is not an array")
-            raise fmt.damaged(file, f"leaf {i}", f"the file holds {r.path} with shape {r.shape} "
-                              f"and dtype {r.dtype}, `like` has {path} with {has}{counts}", fix)
-    if counts:
-        extra = (f"the file's {records[len(like)].path}" if len(records) > len(like)
-                 else f"`like`'s {like[len(records)][0]}")
-        raise fmt.damaged(file, f"leaf {min(len(records), len(like))}",
-                          f"{extra} has no counterpart{counts}", fix)
-
-
-def _read_block(f: IO[bytes], record: Record, file: str) -> np.ndarray:
+def _read_block(f: IO[bytes], record: Record, source: str) -> np.ndarray:
     data = np.empty(record.data_shape, dtype_from_name(record.data_dtype))
     raw = data.reshape(-1).view(np.uint8)
     if f.readinto(memoryview(raw)) != record.nbytes:
-        raise fmt.damaged(file, f"leaf {record.path}", "the file changed while it was read")
+        raise fmt.damaged(source, f"leaf {record.path}", "the file changed while it was read")
     if hashlib.sha256(memoryview(raw)).hexdigest() != record.sha256:
-        raise fmt.damaged(file, f"leaf {record.path}", "the leaf's checksum does not match: its "
+        raise fmt.damaged(source, f"leaf {record.path}", "the leaf's checksum does not match: its "
                           "bytes were altered after saving")
     return data

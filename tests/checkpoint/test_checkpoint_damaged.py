@@ -38,7 +38,8 @@ def load_fails(path, cause, leaf=None, like=None):
 
 def regions(path):
     """Byte offsets where each part of the file starts: header, digest, each leaf."""
-    records, start = fmt.read_header(open(path, "rb"), str(path))
+    with open(path, "rb") as f:
+        records, start = fmt.read_header(f, str(path))
     (length,) = struct.unpack("<Q", path.read_bytes()[8:16])
     offsets, at = {}, start
     for r in records:

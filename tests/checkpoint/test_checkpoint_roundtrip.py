@@ -140,7 +140,8 @@ def test_tracers_are_refused(tmp_path):
         f(jnp.ones(2))
 
 
-@pytest.mark.parametrize("module", ["dtypes", "leaves", "format", "atomic", "single_file"])
+@pytest.mark.parametrize(
+    "module", ["dtypes", "leaves", "format", "atomic", "structure", "single_file"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(f"foldax.checkpoint.{module}"))
     assert result.failed == 0 and result.attempted > 0
