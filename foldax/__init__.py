@@ -42,4 +42,4 @@ from foldax.transforms.linear import matrix_from_function  # noqa: E402
 from foldax import inspect  # noqa: E402  (foldax.inspect.figures, .whatif, .plot_graph, .Function, ...)
 from foldax.inspect import figures, print_source, show  # noqa: E402
 # --- checkpoints (issues 8, 14) ---
-from foldax.checkpoint import load, save  # noqa: E402
+from foldax.checkpoint import CheckpointManager, load, save  # noqa: E402

@@ -4,32 +4,15 @@ import importlib
 
 import jax
 import jax.numpy as jnp
-import ml_dtypes
 import numpy as np
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
-from trees import assert_bitwise_equal, make_model, training_state
+from trees import assert_bitwise_equal, make_model, sample, training_state
 
 import foldax
 from foldax.checkpoint.dtypes import DTYPES
 from foldax.errors import FoldaxOverflowError, FoldaxTypeError
-
-SUB_BYTE = {"int2", "int4", "uint2", "uint4", "float4_e2m1fn"}
-
-
-def sample(name: str, shape=(4, 5)) -> np.ndarray:
-    """Arbitrary bit patterns (NaNs and infinities included); sub-byte types get every value."""
-    dtype = DTYPES[name]
-    if name == "float0":
-        return np.zeros(shape, dtype)
-    if name in SUB_BYTE:
-        info = ml_dtypes.finfo(dtype) if name.startswith("float") else ml_dtypes.iinfo(dtype)
-        values = np.arange(np.prod(shape)) % 4 if name.startswith("float") else (
-            np.arange(np.prod(shape)) % (int(info.max) - int(info.min) + 1) + int(info.min))
-        return values.astype(dtype).reshape(shape)
-    raw = np.random.default_rng(0).integers(0, 256, (*shape, dtype.itemsize), dtype=np.uint8)
-    return raw.view(dtype).reshape(shape)
 
 
 @pytest.mark.parametrize("name", sorted(DTYPES))
@@ -141,7 +124,8 @@ def test_tracers_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["dtypes", "leaves", "format", "atomic", "structure", "single_file"])
+    "module", ["dtypes", "leaves", "format", "atomic", "structure", "single_file", "manager",
+               "orbax_dtypes"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(f"foldax.checkpoint.{module}"))
     assert result.failed == 0 and result.attempted > 0

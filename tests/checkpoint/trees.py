@@ -1,11 +1,13 @@
 """Trees the checkpoint tests save: a dataclass model with every field kind, optax state, keys,
-and a bitwise comparison of two trees."""
+arrays of every dtype, and a bitwise comparison of two trees."""
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 import optax
 
 import foldax
+from foldax.checkpoint.dtypes import DTYPES
 
 
 @foldax.dataclass
@@ -45,3 +47,22 @@ def assert_bitwise_equal(got, want):
     assert jax.tree.structure(got) == jax.tree.structure(want)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         assert bits(g) == bits(w)
+
+
+SUB_BYTE = {"int2", "int4", "uint2", "uint4", "float4_e2m1fn"}
+
+
+def sample(name: str, shape=(4, 5)) -> np.ndarray:
+    """Arbitrary bit patterns (NaNs and infinities included); sub-byte types get every value."""
+    dtype = DTYPES[name]
+    if name == "float0":
+        return np.zeros(shape, dtype)
+    if name == "bool":
+        return np.random.default_rng(0).integers(0, 2, shape).astype(bool)
+    if name in SUB_BYTE:
+        info = ml_dtypes.finfo(dtype) if name.startswith("float") else ml_dtypes.iinfo(dtype)
+        values = np.arange(np.prod(shape)) % 4 if name.startswith("float") else (
+            np.arange(np.prod(shape)) % (int(info.max) - int(info.min) + 1) + int(info.min))
+        return values.astype(dtype).reshape(shape)
+    raw = np.random.default_rng(0).integers(0, 256, (*shape, dtype.itemsize), dtype=np.uint8)
+    return raw.view(dtype).reshape(shape)
