@@ -34,7 +34,7 @@ class CheckpointError(FoldaxValueError):
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
-    """The checkpoint file (or checkpoint step) asked for does not exist."""
+    """The checkpoint file or step asked for, or the directory to save into, does not exist."""
 
 
 class FoldaxIndexError(FoldaxError, IndexError):

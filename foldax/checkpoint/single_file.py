@@ -44,12 +44,19 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
         FoldaxTypeError: a leaf is something else (a string, a function, an object array, a
             tracer); the message names its path. Nothing is written.
         FoldaxOverflowError: a leaf is a Python int beyond 64 bits. Nothing is written.
+        CheckpointNotFoundError: the directory of ``path`` does not exist (a
+            ``FileNotFoundError``, as ``open`` raises).
         OSError: the file could not be written; the previous file at ``path`` is intact.
 
     Example:
         >>> import foldax, numpy as np, tempfile, os
         >>> foldax.save(os.path.join(tempfile.mkdtemp(), "c.ckpt"), {"step": 3, "m": np.ones(2)})
     """
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(directory):
+        raise CheckpointNotFoundError(
+            f"save(path={os.fspath(path)!r}): the directory {directory!r} does not exist. "
+            f"Create it first: os.makedirs({directory!r}, exist_ok=True).")
     encoded = [encode(p, leaf) for p, leaf in leaves_with_paths(tree)]
     records = [fmt.with_digest(record, data) for record, data in encoded]
     with atomic_write(path) as f:

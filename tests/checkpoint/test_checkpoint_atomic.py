@@ -78,6 +78,14 @@ def test_failing_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, step
     assert_intact(path)
 
 
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError):  # what open(path, "wb") raises
+        open(tmp_path / "missing" / "c.ckpt", "wb")
+    with pytest.raises(foldax.errors.CheckpointNotFoundError,
+                       match=r"the directory .*missing' does not exist. Create it first"):
+        foldax.save(tmp_path / "missing" / "c.ckpt", {"x": 1})
+
+
 def test_refused_leaf_keeps_the_previous_checkpoint(tmp_path):
     path = previous_checkpoint(tmp_path)
     with pytest.raises(foldax.errors.FoldaxTypeError):
