@@ -87,7 +87,12 @@ class CheckpointManager:
         Raises:
             FoldaxTypeError, FoldaxOverflowError: a leaf cannot be saved (as for
                 ``foldax.save``); the message names its path.
+            FoldaxValueError: ``step`` is negative or not an int, or (with ``force``) already
+                saved.
         """
+        if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 0:
+            raise FoldaxValueError(
+                f"CheckpointManager.save(step={step!r}): steps are non-negative ints.")
         pairs = leaves_with_paths(tree)
         records = [describe(path, leaf) for path, leaf in pairs]
         values = [to_storage(stored_value(r, leaf), r.data_dtype)
@@ -95,8 +100,13 @@ class CheckpointManager:
         header = {"format": FORMAT, "version": VERSION,
                   "leaves": [dataclasses.asdict(r) for r in records]}
         args = self._ocp.args
-        return self._manager.save(step, force=force, args=args.Composite(
-            leaves=args.StandardSave(values), header=args.JsonSave(header)))
+        try:
+            return self._manager.save(step, force=force, args=args.Composite(
+                leaves=args.StandardSave(values), header=args.JsonSave(header)))
+        except self._ocp.checkpoint_manager.StepAlreadyExistsError:
+            raise FoldaxValueError(
+                f"CheckpointManager.save(step={step!r}, force=True): step {step} is already saved "
+                f"in {self.directory!r}. Save a later step.") from None
 
     def restore(self, like: Any, step: int | None = None) -> Any:
         """The tree saved at ``step`` (the latest finished one by default), in ``like``'s

@@ -158,6 +158,18 @@ def test_unsavable_leaves_are_refused(manager, leaf, error):
     assert manager.all_steps() == []
 
 
+def test_bad_steps(manager):
+    manager.save(3, {"w": jnp.ones(2)})
+    manager.wait_until_finished()
+    assert not manager.save(3, {"w": jnp.zeros(2)})  # orbax skips steps not after the latest
+    with pytest.raises(FoldaxValueError, match=r"step 3 is already saved"):
+        manager.save(3, {"w": jnp.zeros(2)}, force=True)
+    for step in (-1, 2.5, True):
+        with pytest.raises(FoldaxValueError, match=r"steps are non-negative ints"):
+            manager.save(step, {"w": jnp.zeros(2)})
+    np.testing.assert_array_equal(manager.restore({"w": jnp.zeros(2)})["w"], np.ones(2))
+
+
 @pytest.mark.parametrize("option, value", [("max_to_keep", 0), ("save_interval_steps", 0)])
 def test_bad_options(tmp_path, option, value):
     with pytest.raises(FoldaxValueError, match=rf"CheckpointManager\({option}={value}\)"):
