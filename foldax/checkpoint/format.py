@@ -5,19 +5,20 @@ Layout, in this order::
     magic        8 bytes   b"\\x89FOLDAX\\n"
     length       8 bytes   little-endian unsigned length L of the header
     header       L bytes   UTF-8 JSON, see below
-    digest      32 bytes   SHA-256 of the header bytes
+    checksum     4 bytes   little-endian CRC-32 of the header bytes
     leaf blocks            each leaf's bytes, C order, little-endian, back to back, nothing after
 
 The header is ``{"format": "foldax-checkpoint", "version": 2, "leaves": [record, ...]}`` with
 one record per leaf, in ``jax.tree.leaves`` order::
 
     {"path": "[0].w", "shape": [3, 2], "dtype": "float32", "data_shape": [3, 2],
-     "data_dtype": "float32", "nbytes": 24, "sha256": "<hex digest of the block>",
+     "data_dtype": "float32", "nbytes": 24, "crc32": <CRC-32 of the block>,
      "key_impl": null}
 
 A typed PRNG key has ``dtype`` ``"key<fry>"``, its ``key_impl`` (``"threefry2x32"``) and its
-``jax.random.key_data`` as the block (``data_shape``/``data_dtype``). The header digest catches
-a flipped byte in the header, each block's digest one in that leaf, and the file's size (known
+``jax.random.key_data`` as the block (``data_shape``/``data_dtype``). The header checksum catches
+a flipped byte in the header, each block's checksum one in that leaf (CRC-32 detects every
+error of up to 32 consecutive bits, so every flipped byte), and the file's size (known
 from the header) a truncated file or trailing bytes. Nothing is unpickled: dtypes are looked up
 by name in a fixed table, and blocks are read as raw bytes.
 
@@ -25,7 +26,7 @@ Example:
     >>> import io, numpy as np
     >>> from foldax.checkpoint.leaves import encode
     >>> record, data = encode("['w']", np.arange(3.0))
-    >>> blob = encode_header([with_digest(record, data)])
+    >>> blob = encode_header([with_checksum(record, data)])
     >>> records, start = read_header(io.BytesIO(blob + data.tobytes()), "load(path='m.ckpt')")
     >>> records[0].path, records[0].shape, start == len(blob)
     ("['w']", (3,), True)
@@ -33,10 +34,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import struct
+import zlib
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -50,24 +51,24 @@ MAGIC = b"\x89FOLDAX\n"
 FORMAT = "foldax-checkpoint"
 VERSION = 2
 _LENGTH = struct.Struct("<Q")
-_DIGEST_SIZE = 32
+_CHECKSUM = struct.Struct("<I")
 _MAX_HEADER = 1 << 31
 
 
-def digest(data: Any) -> str:
-    """SHA-256 hex digest of a buffer (a contiguous array's bytes)."""
-    return hashlib.sha256(memoryview(data).cast("B")).hexdigest()
+def checksum(data: Any) -> int:
+    """CRC-32 of a buffer (bytes, or a contiguous array's bytes)."""
+    return zlib.crc32(memoryview(data).cast("B"))
 
 
-def with_digest(record: Record, data: np.ndarray) -> Record:
-    return dataclasses.replace(record, sha256=digest(data.reshape(-1).view(np.uint8)))
+def with_checksum(record: Record, data: np.ndarray) -> Record:
+    return dataclasses.replace(record, crc32=checksum(data.reshape(-1).view(np.uint8)))
 
 
 def encode_header(records: list[Record]) -> bytes:
-    """Magic, length, JSON header and its digest: everything before the first leaf block."""
+    """Magic, length, JSON header and its checksum: everything before the first leaf block."""
     body = json.dumps({"format": FORMAT, "version": VERSION,
                        "leaves": [dataclasses.asdict(r) for r in records]}).encode()
-    return MAGIC + _LENGTH.pack(len(body)) + body + hashlib.sha256(body).digest()
+    return MAGIC + _LENGTH.pack(len(body)) + body + _CHECKSUM.pack(checksum(body))
 
 
 def damaged(source: str, where: str, cause: str, fix: str | None = None) -> CheckpointError:
@@ -79,7 +80,7 @@ def damaged(source: str, where: str, cause: str, fix: str | None = None) -> Chec
 
 
 def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
-    """The leaf records and the offset of the first block, checked against their digest.
+    """The leaf records and the offset of the first block, checked against their checksum.
     ``source`` names the call and file in errors (``"load(path='m.ckpt')"``).
 
     Raises:
@@ -101,24 +102,24 @@ def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
     (length,) = _LENGTH.unpack(head[len(MAGIC):])
     if length > _MAX_HEADER:
         raise damaged(source, where, f"the header claims {length} bytes, more than any header")
-    body, stored = f.read(length), f.read(_DIGEST_SIZE)
-    if len(body) < length or len(stored) < _DIGEST_SIZE:
+    body, stored = f.read(length), f.read(_CHECKSUM.size)
+    if len(body) < length or len(stored) < _CHECKSUM.size:
         raise damaged(source, where, f"the file is truncated inside the header (it ends "
                       f"{len(head) + len(body) + len(stored)} bytes in, the header needs "
-                      f"{len(head) + length + _DIGEST_SIZE})")
-    if hashlib.sha256(body).digest() != stored:
+                      f"{len(head) + length + _CHECKSUM.size})")
+    if _CHECKSUM.pack(checksum(body)) != stored:
         raise damaged(source, where, "the header's checksum does not match: the header bytes "
                       "were altered after saving")
     try:
         header = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise damaged(source, where, f"the header is not valid JSON ({e})") from None
-    return records_from_json(header, source), len(head) + length + _DIGEST_SIZE
+    return records_from_json(header, source), len(head) + length + _CHECKSUM.size
 
 
 def records_from_json(header: Any, source: str, checksums: bool = True) -> list[Record]:
     """Validate a decoded JSON header field by field and build the records (``checksums=False``
-    for headers that describe data stored elsewhere, without sizes and digests)."""
+    for headers that describe data stored elsewhere, without sizes and checksums)."""
     def bad(place: str, expected: str, found: Any) -> CheckpointError:
         found = "nothing" if found is _MISSING else short(found)
         return damaged(source, place, f"the header is valid JSON but not a foldax header: "
@@ -152,13 +153,12 @@ def records_from_json(header: Any, source: str, checksums: bool = True) -> list[
                         "null or a PRNG implementation name", place)
         size = math.prod(data_shape) * dtype_from_name(data_dtype).itemsize if checksums else 0
         need(entry, "nbytes", size.__eq__, f"{size} (the size of its data)", place)
-        need(entry, "sha256", lambda v: _is_str(v) and len(v) == (64 if checksums else 0),
-             "a SHA-256 hex digest", place)
+        need(entry, "crc32", lambda v: type(v) is int and 0 <= v < 2**32, "a CRC-32", place)
         if key_impl is None and (data_shape, data_dtype) != (shape, dtype):
             raise bad(place, f"data of shape {shape} and dtype {dtype}",
                       f"{data_shape} and {data_dtype}")
         records.append(Record(path, tuple(shape), dtype, tuple(data_shape), data_dtype, size,
-                              entry["sha256"], key_impl))
+                              entry["crc32"], key_impl))
     return records
 
 

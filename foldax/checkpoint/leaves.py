@@ -32,7 +32,7 @@ class Record:
 
     ``shape``/``dtype`` are the leaf as the user sees it (``"key<fry>"`` for a typed key);
     ``data_shape``/``data_dtype`` are the stored block (a key's ``key_data``); ``nbytes`` and
-    ``sha256`` describe the block in the file.
+    ``crc32`` describe the block in the file.
     """
 
     path: str
@@ -41,7 +41,7 @@ class Record:
     data_shape: tuple[int, ...]
     data_dtype: str
     nbytes: int
-    sha256: str = ""
+    crc32: int = 0
     key_impl: str | None = None
 
 

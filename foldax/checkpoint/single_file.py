@@ -16,7 +16,6 @@ Example:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 from typing import IO, Any
@@ -58,7 +57,7 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
             f"save(path={os.fspath(path)!r}): the directory {directory!r} does not exist. "
             f"Create it first: os.makedirs({directory!r}, exist_ok=True).")
     encoded = [encode(p, leaf) for p, leaf in leaves_with_paths(tree)]
-    records = [fmt.with_digest(record, data) for record, data in encoded]
+    records = [fmt.with_checksum(record, data) for record, data in encoded]
     with atomic_write(path) as f:
         f.write(fmt.encode_header(records))
         for _, data in encoded:
@@ -128,7 +127,7 @@ def _read_block(f: IO[bytes], record: Record, source: str) -> np.ndarray:
     raw = data.reshape(-1).view(np.uint8)
     if f.readinto(memoryview(raw)) != record.nbytes:
         raise fmt.damaged(source, f"leaf {record.path}", "the file changed while it was read")
-    if hashlib.sha256(memoryview(raw)).hexdigest() != record.sha256:
+    if fmt.checksum(raw) != record.crc32:
         raise fmt.damaged(source, f"leaf {record.path}", "the leaf's checksum does not match: its "
                           "bytes were altered after saving")
     return data
