@@ -1,7 +1,10 @@
 """foldax.CheckpointManager (orbax-checkpoint underneath): round trips compared bitwise with the
 saved trees, orbax's step policies, asynchronous saves and interrupted saves."""
+import json
 import os
+import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -206,3 +209,46 @@ def test_an_interrupted_step_is_never_restored(tmp_path):
     with foldax.CheckpointManager(directory) as m:
         assert m.all_steps() == [1] and m.latest_step() == 1
         np.testing.assert_array_equal(m.restore({"w": jnp.zeros(8)})["w"], np.full(8, 1.0))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_save_their_shards_and_one_restores_all(tmp_path):
+    """2 processes x 2 devices save a tree sharded over 4 devices, each restores its shards;
+    then this process (8 devices) restores it onto an 8-device mesh. Compared with NumPy."""
+    worker = pathlib.Path(__file__).with_name("multiprocess_worker.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("XLA_FLAGS", None)
+    port, directory = free_port(), tmp_path / "run"
+    procs = [subprocess.Popen([sys.executable, str(worker), str(i), "2", str(port), str(directory)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+             for i in range(2)]
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=240)[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    x = np.arange(16.0, dtype=np.float32).reshape(8, 2)
+    key_data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), 8)))
+    for i, out in enumerate(outputs):
+        local = json.loads(next(line for line in out.splitlines()
+                                if line.startswith("RESULT "))[len("RESULT "):])
+        np.testing.assert_array_equal(np.concatenate(local["x"]), x[4 * i:4 * i + 4])
+        np.testing.assert_array_equal(np.concatenate(local["keys"]), key_data[4 * i:4 * i + 4])
+        assert local["step"] == 3 and local["host"] == [1.0] * 3 and local["sharding_kept"]
+    mesh = jax.make_mesh((len(jax.devices()),), ("d",))
+    like = {"x": jax.ShapeDtypeStruct((8, 2), jnp.float32, sharding=NamedSharding(mesh, P("d"))),
+            "keys": jax.random.split(jax.random.key(1), 8), "step": 0, "host": np.zeros(3)}
+    with foldax.CheckpointManager(directory) as m:
+        restored = m.restore(like)
+    expected = {"x": jnp.asarray(x), "keys": jax.random.wrap_key_data(jnp.asarray(key_data)),
+                "step": 3, "host": np.ones(3)}
+    assert_bitwise_equal(restored, expected)
+    assert restored["x"].sharding == NamedSharding(mesh, P("d"))
