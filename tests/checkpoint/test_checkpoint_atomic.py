@@ -14,7 +14,7 @@ from trees import assert_bitwise_equal, training_state
 import foldax
 from foldax.checkpoint import atomic
 
-LARGE = 64 * 2**20  # float32 elements per leaf: 256 MiB each, two leaves
+LARGE = 32 * 2**20  # float32 elements per leaf: 128 MiB each, two leaves
 
 
 def previous_checkpoint(tmp_path):
@@ -115,7 +115,7 @@ SAVER = textwrap.dedent("""
 
 
 def kill_during_save(path):
-    """Start a process saving 512 MiB over ``path``; SIGKILL it once its temporary file has
+    """Start a process saving 256 MiB over ``path``; SIGKILL it once its temporary file has
     data. Returns whether it was killed mid-save (its temporary file was left behind)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE,

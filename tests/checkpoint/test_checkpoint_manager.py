@@ -188,7 +188,7 @@ KILLED_SAVER = textwrap.dedent("""
     manager.save(2, {"w": jnp.full(%d, 2.0)})
     manager.wait_until_finished()
     print("step 2 saved", flush=True)
-""") % (2 * 2**20 * 64,)
+""") % (32 * 2**20,)  # 128 MiB: the save of step 2 takes a while
 
 
 def test_an_interrupted_step_is_never_restored(tmp_path):
