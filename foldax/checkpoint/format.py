@@ -90,8 +90,8 @@ def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
     head = f.read(len(MAGIC) + _LENGTH.size)
     where = "in the header, before any leaf"
     if not head:
-        raise damaged(source, where, "the file is empty (0 bytes): the save that wrote it never "
-                      "finished")
+        raise damaged(source, where, "the file is empty (0 bytes): it was truncated, or never "
+                      "written by foldax.save")
     if not MAGIC.startswith(head[:len(MAGIC)]):
         raise damaged(source, where, f"the file is not a foldax checkpoint (it starts with "
                       f"{head[:8]!r}, not {MAGIC!r})",
