@@ -265,7 +265,7 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
          "held-out": (epochs_at, results["test_losses"]),
          "predict the mean": (epochs_at, [results["baseline"]] * len(epochs_at))},
         title="MLP regression, foldax + optax")
-    results["checkpoint"] = out / "mlp.eqx"
+    results["checkpoint"] = out / "mlp.ckpt"
     results["restored"] = save_and_reload(results["checkpoint"], cfg, results["model"],
                                           results["opt_state"])
     print(f"held-out MSE {results['test_losses'][0]:.4f} -> {results['test_losses'][-1]:.4f} "

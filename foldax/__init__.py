@@ -41,8 +41,8 @@ from foldax.transforms.linear import matrix_from_function  # noqa: E402
 # --- inspect (issue 7) ---
 from foldax import inspect  # noqa: E402  (foldax.inspect.figures, .whatif, .plot_graph, .Function, ...)
 from foldax.inspect import figures, print_source, show  # noqa: E402
-# --- serialisation (issue 8) ---
-from foldax.serialisation import load, save  # noqa: E402
+# --- checkpoints (issues 8, 14) ---
+from foldax.checkpoint import CheckpointManager, load, save  # noqa: E402
 
 __all__ = [
     # errors
@@ -67,5 +67,5 @@ __all__ = [
     # inspection
     "inspect", "figures", "print_source", "show",
     # saving models
-    "load", "save",
+    "load", "save", "CheckpointManager",
 ]

@@ -38,6 +38,19 @@ class FoldaxValueError(FoldaxError, ValueError):
     """A value of the right kind but wrong content (shape, size, unknown name)."""
 
 
+class FoldaxOverflowError(FoldaxError, OverflowError):
+    """A number too large for any dtype that can hold it (a Python int beyond 64 bits)."""
+
+
+class CheckpointError(FoldaxValueError):
+    """A checkpoint cannot be loaded: the file is damaged, not foldax's, or holds another tree.
+    The message names the file, the leaf path and the cause."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint file or step asked for, or the directory to save into, does not exist."""
+
+
 class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 

@@ -42,7 +42,7 @@ def test_train_mlp_learns_plots_and_reloads(tmp_path):
     assert results["test_losses"][-1] < results["test_losses"][0]
     assert len(results["train_losses"]) == train_mlp.QUICK.total_steps
     assert _is_png(out / "train_mlp_loss.png")
-    assert results["checkpoint"] == out / "mlp.eqx" and results["checkpoint"].exists()
+    assert results["checkpoint"] == out / "mlp.ckpt" and results["checkpoint"].exists()
     chex.assert_trees_all_equal(results["restored"], (results["model"], results["opt_state"]))
     assert jax.tree.structure(results["restored"][0]) == jax.tree.structure(results["model"])
     assert results["restored"][0].activation == train_mlp.QUICK.activation
