@@ -39,6 +39,9 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
         tree: any pytree whose leaves are jax.Arrays (typed PRNG keys included), NumPy arrays
             or scalars of a dtype JAX supports, or Python bools, ints (64-bit), floats, complexes.
 
+    Returns:
+        ``None``; the file at ``path`` holds the new checkpoint, whole.
+
     Raises:
         FoldaxTypeError: a leaf is something else (a string, a function, an object array, a
             tracer); the message names its path. Nothing is written.
@@ -92,7 +95,7 @@ def load(path: str | pathlib.Path, like: Any) -> Any:
     file = os.fspath(path)
     source = f"load(path={file!r})"
     try:
-        f = open(file, "rb")
+        f = open(file, "rb")  # noqa: SIM115 (closed by the `with f` below, once it is known to exist)
     except FileNotFoundError:
         raise CheckpointNotFoundError(
             f"load(path={file!r}): there is no such file. Pass the path given to foldax.save.") \

@@ -80,7 +80,7 @@ def test_failing_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, step
 
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):  # what open(path, "wb") raises
-        open(tmp_path / "missing" / "c.ckpt", "wb")
+        open(tmp_path / "missing" / "c.ckpt", "wb").close()  # noqa: SIM115
     with pytest.raises(foldax.errors.CheckpointNotFoundError,
                        match=r"the directory .*missing' does not exist. Create it first"):
         foldax.save(tmp_path / "missing" / "c.ckpt", {"x": 1})
