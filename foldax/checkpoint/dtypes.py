@@ -46,6 +46,10 @@ def dtype_from_name(name: str) -> np.dtype | None:
     return DTYPES.get(name)
 
 
+def known_dtype(name: str) -> np.dtype:
+    """The dtype stored under ``name``, a name already accepted by ``dtype_from_name``."""
+    return DTYPES[name]
+
 
 def is_savable(dtype: Any) -> bool:
     """Whether arrays of ``dtype`` can be written (object, string and record arrays cannot)."""

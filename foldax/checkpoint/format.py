@@ -43,7 +43,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from foldax.checkpoint.dtypes import dtype_from_name
+from foldax.checkpoint.dtypes import dtype_from_name, known_dtype
 from foldax.checkpoint.leaves import Record, short
 from foldax.errors import CheckpointError
 
@@ -151,7 +151,7 @@ def records_from_json(header: Any, source: str, checksums: bool = True) -> list[
                           is not None, "a dtype JAX supports", place)
         key_impl = need(entry, "key_impl", lambda v: v is None or _is_str(v),
                         "null or a PRNG implementation name", place)
-        size = math.prod(data_shape) * dtype_from_name(data_dtype).itemsize if checksums else 0
+        size = math.prod(data_shape) * known_dtype(data_dtype).itemsize if checksums else 0
         need(entry, "nbytes", size.__eq__, f"{size} (the size of its data)", place)
         need(entry, "crc32", lambda v: type(v) is int and 0 <= v < 2**32, "a CRC-32", place)
         if key_impl is None and (data_shape, data_dtype) != (shape, dtype):

@@ -77,7 +77,7 @@ def describe(path: str, leaf: Any) -> Record:
     if is_key(leaf):
         data = jax.eval_shape(jax.random.key_data, leaf)
         return Record(path, shape, dtype_name(leaf.dtype), tuple(data.shape),
-                      dtype_name(data.dtype), 0, key_impl=str(jax.random.key_impl(leaf)))
+                      dtype_name(data.dtype), 0, key_impl=str(jax.random.key_impl(leaf)))  # type: ignore[arg-type]
     if not is_savable(leaf.dtype):
         raise FoldaxTypeError(
             f"save(tree=...): leaf {path} is an array of dtype {leaf.dtype} (shape {shape}), "

@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from foldax.checkpoint.dtypes import dtype_from_name
+from foldax.checkpoint.dtypes import known_dtype
 
 
 @functools.cache
@@ -27,7 +27,7 @@ def storage_dtype(name: str) -> np.dtype:
     """The dtype in which TensorStore holds arrays of dtype ``name``."""
     import tensorstore as ts  # orbax's storage layer; imported with orbax, on first use
 
-    dtype = dtype_from_name(name)
+    dtype = known_dtype(name)
     try:
         ts.dtype(name)
         return dtype
@@ -55,4 +55,4 @@ def to_storage(x: Any, name: str) -> Any:
 
 def from_storage(x: Any, name: str) -> Any:
     """The inverse of ``to_storage``."""
-    return _convert(x, dtype_from_name(name))
+    return _convert(x, known_dtype(name))

@@ -24,7 +24,7 @@ import numpy as np
 
 from foldax.checkpoint import format as fmt
 from foldax.checkpoint.atomic import atomic_write
-from foldax.checkpoint.dtypes import dtype_from_name
+from foldax.checkpoint.dtypes import known_dtype
 from foldax.checkpoint.leaves import Record, decode, encode
 from foldax.checkpoint.structure import check_structure
 from foldax.errors import CheckpointNotFoundError
@@ -64,7 +64,7 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
     with atomic_write(path) as f:
         f.write(fmt.encode_header(records))
         for _, data in encoded:
-            f.write(memoryview(data.reshape(-1).view(np.uint8)))
+            f.write(data.reshape(-1).view(np.uint8).data)
 
 
 def load(path: str | pathlib.Path, like: Any) -> Any:
@@ -126,9 +126,9 @@ def _check_size(records: list[Record], available: int, source: str) -> None:
 
 
 def _read_block(f: IO[bytes], record: Record, source: str) -> np.ndarray:
-    data = np.empty(record.data_shape, dtype_from_name(record.data_dtype))
+    data = np.empty(record.data_shape, known_dtype(record.data_dtype))
     raw = data.reshape(-1).view(np.uint8)
-    if f.readinto(memoryview(raw)) != record.nbytes:
+    if f.readinto(raw.data) != record.nbytes:  # type: ignore[attr-defined]
         raise fmt.damaged(source, f"leaf {record.path}", "the file changed while it was read")
     if fmt.checksum(raw) != record.crc32:
         raise fmt.damaged(source, f"leaf {record.path}", "the leaf's checksum does not match: its "
