@@ -399,3 +399,22 @@ def unknown_outputs(eqn: JaxprEqn, unknown_in: Sequence[bool]) -> list[bool]:
     _, _, unknown_out, _, _ = rule(pe.everything_saveable, list(unknown_in),
                                    [True] * len(unknown_in), eqn)
     return list(unknown_out)
+
+
+# -- JAX's checkify (issue 12): its check primitive and exception types, so that
+# ``jax.experimental.checkify.check``/``debug_check``/``check_error`` are functionalised by
+# ``foldax.checkify`` and foldax's error value is one JAX's ``check_error`` accepts --------------
+from jax._src import checkify as _jax_checkify  # noqa: E402
+
+jax_check_p = _jax_checkify.check_p
+JaxException = _jax_checkify.JaxException
+ErrorEffect = _jax_checkify.ErrorEffect
+FailedCheckError = _jax_checkify.FailedCheckError
+NaNError = _jax_checkify.NaNError
+DivisionByZeroError = _jax_checkify.DivisionByZeroError
+OOBError = _jax_checkify.OOBError
+
+
+def current_traceback() -> Any:
+    """The traceback JAX's checkify stores with an error (``JaxException.traceback_info``)."""
+    return source_info_util.current().traceback

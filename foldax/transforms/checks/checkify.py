@@ -30,11 +30,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jaxprs_in_params
+from foldax._compat import (
+    Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p, jaxprs_in_params,
+)
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.core import passes
 from foldax.transforms.checks.error import (
-    DIV, INDEX, KEY_REUSE, NAN, USER, Error, ErrorLayout, Site, initial_state,
+    DIV, INDEX, KEY_REUSE, KIND_OF_JAX_ERROR, NAN, USER, Error, ErrorLayout, JaxSite, Site,
+    initial_state,
 )
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
@@ -63,7 +66,7 @@ def iter_equations(jaxpr: Jaxpr) -> Iterator[JaxprEqn]:
 
 
 def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
-    if eqn.primitive is check_p:
+    if eqn.primitive is check_p or eqn.primitive is jax_check_p:
         return True  # a user check must be removed even when user checks are off
     return any(kind in enabled for kind, _ in AUTOMATIC.get(eqn.primitive, ()))
 
@@ -76,9 +79,22 @@ def _slot_signatures(jaxpr: Jaxpr, enabled: frozenset) -> tuple:
             k = eqn.params["batch_ndim"]
             slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name)
                                    for v in eqn.invars[1:]), None)
+        elif eqn.primitive is jax_check_p:
+            error = _jax_error(eqn, [v.aval for v in eqn.invars])
+            for effect in error._pred:
+                if KIND_OF_JAX_ERROR.get(effect.error_type, USER) in enabled:
+                    payload = jax.tree_util.tree_leaves(error._payload[effect])
+                    slots.setdefault((((), "int32"), *((tuple(a.shape), a.dtype.name)
+                                                       for a in payload)), None)
         elif INDEX in enabled and any(kind == INDEX for kind, _ in AUTOMATIC.get(eqn.primitive, ())):
             slots.setdefault((((3,), "int32"),), None)
     return tuple(s for s in slots if s)
+
+
+def _jax_error(eqn: JaxprEqn, leaves: Sequence) -> Any:
+    """The error value (JAX's ``checkify.Error``, or foldax's) a JAX ``check_p`` equation checks,
+    with ``leaves`` (values or abstract values) as its arrays."""
+    return jax.tree_util.tree_unflatten(eqn.params["err_tree"], list(leaves))
 
 
 class _Registry:
@@ -176,8 +192,9 @@ class CheckifyInterpreter(Interpreter):
 
     # -- recording a failure -------------------------------------------------------------------
     def report(self, eqn: JaxprEqn, kind: str, fail: Any, payload: Sequence = (),
-               detail: Any = None) -> None:
-        """Record that the check ``kind`` at ``eqn`` fails where ``fail`` is True.
+               detail: Any = None, key: Any = None) -> None:
+        """Record that the check ``kind`` at ``eqn`` fails where ``fail`` is True (``key``
+        tells apart several sites of one equation).
 
         ``fail`` has the check's batch shape (``()`` for most checks; a batched ``foldax.check``
         has its vmapped axes in front), ``payload`` arrays have it in front of their own shape.
@@ -203,7 +220,7 @@ class CheckifyInterpreter(Interpreter):
             index = np.arange(int(np.prod(batch)), dtype=np.int32).reshape(batch)
         slot = self._slot(payload, len(lead))
         code = self.registry.code(
-            (id(eqn), kind, batch),
+            (id(eqn), kind, key, batch),
             lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn)), eqn)
         self._update(fail, code, index, slot, payload)
 
@@ -276,6 +293,23 @@ def _user_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> lis
     return []
 
 
+@CheckifyInterpreter.register(jax_check_p)
+def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """JAX's ``checkify.check``/``debug_check``/``check_error``: each error effect of the checked
+    error value whose kind is enabled becomes a site (its payload JAX's code and payload, its
+    message JAX's exception's); the others are dropped, as JAX's checkify drops them."""
+    error = _jax_error(eqn, invals)
+    for effect in sorted(error._pred):
+        kind = KIND_OF_JAX_ERROR.get(effect.error_type, USER)
+        if kind not in interp.enabled:
+            continue
+        code = lax.convert_element_type(jnp.asarray(error._code[effect]), np.int32)
+        payload = [code, *jax.tree_util.tree_leaves(error._payload[effect])]
+        interp.report(eqn, kind, error._pred[effect], [jnp.asarray(p) for p in payload],
+                      detail=JaxSite(effect.error_type, dict(error._metadata)), key=effect)
+    return []
+
+
 # -- the transformation -------------------------------------------------------------------------
 def _validate_errors(errors: Any) -> frozenset:
     try:
@@ -292,9 +326,7 @@ def _validate_errors(errors: Any) -> frozenset:
 
 def _jax_error_kind(e: Any) -> Any:
     """Accept JAX's checkify error classes too (FailedCheckError, NaNError, ...)."""
-    names = {"FailedCheckError": USER, "NaNError": NAN, "DivisionByZeroError": DIV,
-             "OOBError": INDEX}
-    return names.get(getattr(e, "__name__", None), e)
+    return KIND_OF_JAX_ERROR.get(e, e) if isinstance(e, type) else e
 
 
 def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tuple[Error, Any]]:

@@ -39,7 +39,7 @@ NAN_PRIMITIVES = [
     lax.reduce_sum_p, lax.reduce_window_p, lax.reduce_window_sum_p,
     lax.regularized_incomplete_beta_p, lax.rem_p, lax.rng_uniform_p, lax.rsqrt_p, lax.sin_p,
     lax.sinh_p, lax.sqrt_p, lax.square_p, lax.sub_p, lax.tan_p, lax.tanh_p, lax.scatter_add_p,
-    lax.scatter_mul_p, lax.scatter_sub_p,
+    lax.scatter_mul_p, lax.scatter_sub_p, lax.psum_p,
 ]
 # Primitives whose output holds a NaN exactly when their (first) input does.
 NAN_PRESERVING = {lax.reshape_p, lax.transpose_p, lax.broadcast_in_dim_p, lax.squeeze_p,
@@ -59,6 +59,7 @@ def _register(kind: str, *primitives: Any) -> Callable[[Rule], Rule]:
 
 
 def is_float(x: Any) -> bool:
+    """Whether ``x`` has an inexact (floating or complex) dtype."""
     return jnp.issubdtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype, jnp.inexact)
 
 
@@ -94,13 +95,17 @@ def _any(flags: list) -> Any:
 
 
 # -- division by zero -------------------------------------------------------------------------------
-@_register(DIV, lax.div_p, lax.rem_p)
-def integer_division_by_zero(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
+def division_by_zero(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
+    """A zero divisor, of any dtype (JAX's check; x / 0.0 is reported before the NaN 0 / 0 makes).
+    The integer remainder by zero is checked too (a float one makes a NaN instead)."""
     divisor = invals[1]
-    if not jnp.issubdtype(np.asarray(divisor).dtype if not hasattr(divisor, "dtype")
-                          else divisor.dtype, jnp.integer):
+    if eqn.primitive is lax.rem_p and is_float(divisor):
         return
     interp.report(eqn, DIV, jnp.any(jnp.equal(divisor, 0)))
+
+
+for _prim in (lax.div_p, lax.rem_p):  # before the NaN check, as JAX orders them
+    AUTOMATIC.setdefault(_prim, []).insert(0, (DIV, division_by_zero))
 
 
 # -- out-of-bounds indexing (the bounds JAX's lowering clamps to) ------------------------------
