@@ -11,7 +11,6 @@ Example:
 """
 from __future__ import annotations
 
-from jax.errors import UnexpectedTracerError
 from jax.experimental.checkify import JaxRuntimeError
 
 
@@ -58,11 +57,6 @@ class CheckifyRequiredError(FoldaxError, RuntimeError, ValueError):
     """A ``foldax.check`` (or a keyless draw) was compiled without the transformation that
     removes it (``foldax.checkify``, ``foldax.random.keyed``); a ``ValueError`` like JAX's
     "Cannot abstractly evaluate a checkify.check which was not functionalized"."""
-
-
-class EscapedTracerError(FoldaxError, UnexpectedTracerError):
-    """A traced value of a transformation was used after the transformation returned (stored
-    in a global or on an object, or returned through a side channel)."""
 
 
 class KeyReuseError(FoldaxError, RuntimeError):
