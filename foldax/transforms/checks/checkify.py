@@ -333,11 +333,15 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
     """``checkify(f, errors)(*args) -> (error, out)``: run ``f`` with its checks turned into an
     error value instead of exceptions.
 
-    ``errors`` selects what is checked: ``user_checks`` (``foldax.check``, the default),
-    ``nan_checks``, ``div_checks`` (integer division by zero), ``index_checks`` (out-of-bounds
-    gather/scatter/dynamic slices), ``key_reuse_checks`` (a random key consumed twice, found at
-    trace time), or unions such as ``float_checks``, ``automatic_checks``, ``all_checks``.
-    Composes with ``jit``, ``vmap`` and ``grad`` in any order.
+    ``errors`` selects what is checked: ``user_checks`` (``foldax.check`` and JAX's
+    ``checkify.check``/``debug_check``/``check_error``, the default), ``nan_checks``,
+    ``div_checks`` (division by zero, integer or float, and integer remainder by zero),
+    ``index_checks`` (out-of-bounds gather/scatter/dynamic slices), ``key_reuse_checks`` (a
+    random key consumed twice, found at trace time), or unions such as ``float_checks``,
+    ``automatic_checks``, ``all_checks``; JAX's sets (``checkify.float_checks``, ...) work too.
+    Composes with ``jit``, ``vmap`` and ``grad`` in any order. The error is a
+    ``jax.experimental.checkify.Error``; ``throw()`` raises ``CheckError``, a
+    ``checkify.JaxRuntimeError``.
 
     Example:
         >>> import foldax, jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""The automatic checks of ``foldax.checkify``: NaN produced, integer division by zero, and
+"""The automatic checks of ``foldax.checkify``: NaN produced, division by zero, and
 out-of-bounds indexing, as per-primitive rules ``rule(interp, eqn, invals, outvals)``.
 
 The semantics follow ``jax.experimental.checkify`` (same messages), with one refinement: a NaN
@@ -27,7 +27,8 @@ from jax import lax
 
 from foldax.transforms.checks.error import DIV, INDEX, NAN
 
-# Every primitive that can turn NaN-free floating-point inputs into a NaN (JAX's list, plus div).
+# Every primitive that can turn NaN-free floating-point inputs into a NaN (JAX's list, plus div
+# and a few more).
 NAN_PRIMITIVES = [
     lax.acos_p, lax.acosh_p, lax.add_p, lax.asin_p, lax.asinh_p, lax.atan2_p, lax.atan_p,
     lax.atanh_p, lax.bessel_i0e_p, lax.bessel_i1e_p, lax.cbrt_p, lax.conv_general_dilated_p,
