@@ -185,3 +185,11 @@ def test_escaped_tracer_is_jax_unexpected_tracer_error(transform):
         t(lambda x: leaked.append(x) or x.sum())(jnp.arange(5.0))
         with pytest.raises(jax.errors.UnexpectedTracerError):
             leaked[0] + 1
+
+
+@pytest.mark.parametrize("axis", [-2, 1])
+def test_out_axis_out_of_range_for_a_constant_output(axis):
+    call = lambda vmap: vmap(lambda *xs: xs, in_axes=(0, None),  # noqa: E731
+                             out_axes=(0, axis))(np.arange(5), 7)
+    error = _raises_like_jax(call, FoldaxIndexError, match=r"out_axes asks for output\[1\]")
+    assert f"axis {axis} is out of bounds for array of dimension 1" in str(error)

@@ -296,20 +296,26 @@ class VmapFunction:
                     f"vmap, or as an array. (JAX: Output from batched function {slot!r} with type "
                     f"{type(slot)} is not a valid JAX type)")
             else:
+                if axis is not None and leaf_kind(slot) == CONSTANT:
+                    axis = self._output_axis(axis, np.ndim(slot) + 1,
+                                             lambda i=i: _output_name(dummy(), i))
                 leaves.append(_constant_output(slot, axis, size))
         return unflatten(program.out_tree, leaves)
+
+    def _output_axis(self, axis: int, rank: int, path: Callable[[], str]) -> int:
+        """``axis`` of out_axes for a batched output of rank ``rank``, made non-negative."""
+        if not -rank <= axis < rank:
+            raise AxisOutOfRangeError(
+                f"vmap({self.name}): out_axes asks for {path()} to be batched "
+                f"along axis {axis}, but the batched output has rank {rank}; the axis must be "
+                f"in [{-rank}, {rank}). (JAX: axis {axis} is out of bounds for array of "
+                f"dimension {rank})")
+        return axis % rank
 
     def _traced_output(self, v: Batched, axis: int | None, size: int, mesh_axis: tuple | None,
                        path: Callable[[], str]) -> Any:
         if axis is not None:
-            rank = np.ndim(v.value) + (1 if v.axis is None else 0)
-            if not -rank <= axis < rank:
-                raise AxisOutOfRangeError(
-                    f"vmap({self.name}): out_axes asks for {path()} to be batched "
-                    f"along axis {axis}, but the batched output has rank {rank}; the axis must be "
-                    f"in [{-rank}, {rank}). (JAX: axis {axis} is out of bounds for array of "
-                    f"dimension {rank})")
-            axis %= rank
+            axis = self._output_axis(axis, np.ndim(v.value) + (1 if v.axis is None else 0), path)
         try:
             return match_axis(v, axis, size, mesh_axis=mesh_axis)
         except UnmappableOutput as e:
