@@ -415,3 +415,22 @@ def use_concrete_mesh(mesh: Any):
     """Context making ``mesh`` the concrete mesh (the devices behind abstract-mesh shardings)
     without changing the abstract mesh tracing sees, as ``jax.jit`` does when it lowers."""
     return sharding_impls._internal_use_concrete_mesh(mesh)
+
+
+# -- JAX's checkify (issue 12): its check primitive and exception types, so that
+# ``jax.experimental.checkify.check``/``debug_check``/``check_error`` are functionalised by
+# ``foldax.checkify`` and foldax's error value is one JAX's ``check_error`` accepts --------------
+from jax._src import checkify as _jax_checkify  # noqa: E402
+
+jax_check_p = _jax_checkify.check_p
+JaxException = _jax_checkify.JaxException
+ErrorEffect = _jax_checkify.ErrorEffect
+FailedCheckError = _jax_checkify.FailedCheckError
+NaNError = _jax_checkify.NaNError
+DivisionByZeroError = _jax_checkify.DivisionByZeroError
+OOBError = _jax_checkify.OOBError
+
+
+def current_traceback() -> Any:
+    """The traceback JAX's checkify stores with an error (``JaxException.traceback_info``)."""
+    return source_info_util.current().traceback

@@ -11,6 +11,8 @@ Example:
 """
 from __future__ import annotations
 
+from jax.experimental.checkify import JaxRuntimeError
+
 
 class FoldaxError(Exception):
     """Base class of every error foldax raises for a user's mistake.
@@ -55,6 +57,11 @@ class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 
 
+class AxisOutOfRangeError(FoldaxIndexError, ValueError):
+    """A mapped axis (vmap's in_axes/out_axes) out of range for its value's rank; a ``ValueError``
+    as in JAX."""
+
+
 class TracerControlFlowError(FoldaxTypeError):
     """A traced variable was used where Python needs a concrete value (if, while, bool, int)."""
 
@@ -67,13 +74,16 @@ class NonDifferentiableError(FoldaxTypeError):
     """Differentiation was asked for something that has no derivative."""
 
 
-class CheckError(FoldaxError, RuntimeError):
-    """A runtime check (``foldax.check`` or an automatic error set) failed."""
+class CheckError(FoldaxError, RuntimeError, JaxRuntimeError):
+    """A runtime check (``foldax.check``, JAX's ``checkify.check`` or an automatic error set)
+    failed; also a ``jax.experimental.checkify.JaxRuntimeError`` (a ``ValueError``), which JAX's
+    ``Error.throw`` raises."""
 
 
-class CheckifyRequiredError(FoldaxError, RuntimeError):
+class CheckifyRequiredError(FoldaxError, RuntimeError, ValueError):
     """A ``foldax.check`` (or a keyless draw) was compiled without the transformation that
-    removes it (``foldax.checkify``, ``foldax.random.keyed``)."""
+    removes it (``foldax.checkify``, ``foldax.random.keyed``); a ``ValueError`` like JAX's
+    "Cannot abstractly evaluate a checkify.check which was not functionalized"."""
 
 
 class KeyReuseError(FoldaxError, RuntimeError):

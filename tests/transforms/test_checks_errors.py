@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from jax.experimental import checkify as jc
 
 import foldax
 from foldax.errors import CheckError, CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
@@ -137,3 +138,29 @@ def test_reading_a_traced_error_is_explained():
     with pytest.raises(FoldaxTypeError, match=r"Error.get\(\)/throw\(\): the error holds traced "
                                               r"values.*return the error"):
         jax.jit(f)(jnp.float32(1.0))
+
+
+# -- JAX users' except clauses: each foldax error is an instance of the builtin JAX raises --------
+def _jax_positive(x):
+    jc.check(x > 0, "x must be positive, got {}", x)
+    return x * 2
+
+
+@pytest.mark.parametrize("name,ours,theirs,match", [
+    ("eager failure", lambda: positive(jnp.float32(-1.0)), lambda: _jax_positive(jnp.float32(-1.0)),
+     "x must be positive, got -1.0"),
+    ("compiled without checkify", lambda: jax.jit(positive)(jnp.float32(1.0)),
+     lambda: jax.jit(_jax_positive)(jnp.float32(1.0)), "without foldax.checkify"),
+    ("non-scalar predicate", lambda: foldax.check(jnp.ones(3) > 0, "m"),
+     lambda: jc.check(jnp.ones(3) > 0, "m"), "check takes a scalar pred"),
+    ("thrown error", lambda: foldax.checkify(positive)(jnp.float32(-1.0))[0].throw(),
+     lambda: jc.checkify(_jax_positive)(jnp.float32(-1.0))[0].throw(),
+     "x must be positive, got -1.0"),
+])
+def test_misuse_raises_an_instance_of_what_jax_raises(name, ours, theirs, match):
+    with pytest.raises(Exception) as jax_error:
+        theirs()
+    with pytest.raises(foldax.errors.FoldaxError, match=match) as e:
+        ours()
+    assert isinstance(e.value, type(jax_error.value)), (type(e.value).__mro__,
+                                                        type(jax_error.value))

@@ -15,17 +15,23 @@ def add(x, y):
     return x + y
 
 
-def _jax_raises(call):
-    with pytest.raises((ValueError, TypeError, IndexError)):
+def _raises_like_jax(call, foldax_class, match=None):
+    """The foldax error ``call(foldax.vmap)`` raises: a ``foldax_class`` that is also an instance
+    of the builtin class of the error ``call(jax.vmap)`` raises (JAX users' ``except`` clauses
+    keep working)."""
+    with pytest.raises(Exception) as jax_error:
         call(jax.vmap)
+    with pytest.raises(foldax_class, match=match) as e:
+        call(foldax.vmap)
+    builtin = next(c for c in type(jax_error.value).__mro__ if c.__module__ == "builtins")
+    assert isinstance(e.value, builtin), (type(e.value).__mro__, type(jax_error.value).__mro__)
+    return e.value
 
 
 def test_mapped_sizes_differ_names_each_argument_and_size():
     call = lambda vmap: vmap(add)(jnp.ones(3), jnp.ones((4, 2)))  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxValueError) as e:
-        call(foldax.vmap)
-    msg = str(e.value)
+    error = _raises_like_jax(call, FoldaxValueError)
+    msg = str(error)
     assert "args[0] (parameter 'x') has size 3 along axis 0" in msg
     assert "args[1] (parameter 'y') has size 4 along axis 0" in msg
     assert "vmap got inconsistent sizes" in msg
@@ -44,39 +50,31 @@ def test_sizes_of_nested_leaves_are_named_by_path():
 
 def test_in_axes_tuple_of_wrong_length_shows_both():
     call = lambda vmap: vmap(add, in_axes=(0, 0, 0))(jnp.ones(3), jnp.ones(3))  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxValueError, match=r"in_axes=\(0, 0, 0\) has 3 entries but the call "
-                                               r"passes 2 positional argument"):
-        call(foldax.vmap)
+    _raises_like_jax(call, FoldaxValueError, match=r"in_axes=\(0, 0, 0\) has 3 entries but the call "
+                                               r"passes 2 positional argument")
 
 
 def test_in_axes_structure_not_fitting_shows_both():
     call = lambda vmap: vmap(add, in_axes=({"a": 0}, 0))(jnp.ones(3), jnp.ones(3))  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxValueError) as e:
-        call(foldax.vmap)
+    error = _raises_like_jax(call, FoldaxValueError)
     assert "in_axes=({'a': 0}, 0) does not fit the positional arguments, whose structure is " \
-           "((*, *))" in str(e.value)
-    assert "pytree prefix" in str(e.value)
+           "((*, *))" in str(error)
+    assert "pytree prefix" in str(error)
 
 
 def test_out_axes_structure_not_fitting_shows_both():
     call = lambda vmap: vmap(add, out_axes=(0, 1))(jnp.ones(3), jnp.ones(3))  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxValueError, match=r"out_axes=\(0, 1\) does not fit the outputs, "
-                                               r"whose structure is \(\*\)"):
-        call(foldax.vmap)
+    _raises_like_jax(call, FoldaxValueError, match=r"out_axes=\(0, 1\) does not fit the outputs, "
+                                               r"whose structure is \(\*\)")
 
 
 @pytest.mark.parametrize("axis", [1, 5, -2])
 def test_in_axis_out_of_range_for_rank(axis):
     call = lambda vmap: vmap(add, in_axes=(axis, None))(jnp.ones(3), 1.0)  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxIndexError) as e:
-        call(foldax.vmap)
+    error = _raises_like_jax(call, FoldaxIndexError)
     assert f"in_axes maps input args[0] (parameter 'x') along axis {axis}, but it has rank 1 " \
-           f"(shape (3,)); the axis must be in [-1, 1)" in str(e.value)
-    assert isinstance(e.value, IndexError)
+           f"(shape (3,)); the axis must be in [-1, 1)" in str(error)
+    assert isinstance(error, IndexError)  # foldax's class, and JAX's ValueError
 
 
 def test_mapping_a_python_scalar_is_out_of_range():
@@ -88,26 +86,20 @@ def test_mapping_a_python_scalar_is_out_of_range():
 def test_out_axes_none_for_a_batched_output():
     call = lambda vmap: vmap(lambda x: {"a": x, "b": 1.0 * x.sum()},  # noqa: E731
                              out_axes={"a": 0, "b": None})(jnp.ones((3, 2)))
-    _jax_raises(call)
-    with pytest.raises(FoldaxValueError) as e:
-        call(foldax.vmap)
-    assert "out_axes gives None for output['b'], but that output is batched" in str(e.value)
-    assert "got axis spec None but output was batched on axis 0" in str(e.value)
+    error = _raises_like_jax(call, FoldaxValueError)
+    assert "out_axes gives None for output['b'], but that output is batched" in str(error)
+    assert "got axis spec None but output was batched on axis 0" in str(error)
 
 
 def test_out_axis_out_of_range():
     call = lambda vmap: vmap(lambda x: x * 2, out_axes=2)(jnp.ones(3))  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxIndexError, match="out_axes asks for the output to be batched along "
-                                               r"axis 2, but the batched output has rank 1"):
-        call(foldax.vmap)
+    _raises_like_jax(call, FoldaxIndexError, match="out_axes asks for the output to be batched along "
+                                               r"axis 2, but the batched output has rank 1")
 
 
 def test_nothing_mapped_needs_axis_size():
     call = lambda vmap: vmap(add, in_axes=None)(jnp.ones(3), jnp.ones(3))  # noqa: E731
-    _jax_raises(call)
-    with pytest.raises(FoldaxValueError, match="nothing is mapped .* Pass axis_size="):
-        call(foldax.vmap)
+    _raises_like_jax(call, FoldaxValueError, match="nothing is mapped .* Pass axis_size=")
 
 
 @pytest.mark.parametrize("spec,found", [("a", "str"), ((0, 1.5), "float"), ((0, [True]), "bool")])
@@ -174,3 +166,30 @@ def test_collective_jax_cannot_batch_gets_a_foldax_sentence():
     assert "JAX's batching rule for 'psum'" in str(e.value)
     assert "over the mapped axis 'i'" in str(e.value)
     assert "axis_index_groups not supported" in str(e.value)
+
+
+@pytest.mark.parametrize("output", ["hello", {"a": 1.0, "b": [2.0, "label"]}])
+def test_non_array_output_is_a_type_error_as_in_jax(output):
+    call = lambda vmap: vmap(lambda x: output)(jnp.arange(5))  # noqa: E731
+    error = _raises_like_jax(call, FoldaxTypeError, match="cannot be batched")
+    assert "is not a valid JAX type" in str(error)
+    assert "Fix:" in str(error)
+
+
+@pytest.mark.parametrize("transform", [foldax.vmap, foldax.jit, foldax.grad, foldax.checkify])
+def test_escaped_tracer_is_jax_unexpected_tracer_error(transform):
+    # JAX's checkify closes over its arguments instead of tracing them: nothing of it escapes
+    reference = {foldax.vmap: jax.vmap, foldax.jit: jax.jit, foldax.grad: jax.grad}
+    for t in (transform, *([reference[transform]] if transform in reference else [])):
+        leaked = []
+        t(lambda x: leaked.append(x) or x.sum())(jnp.arange(5.0))
+        with pytest.raises(jax.errors.UnexpectedTracerError):
+            leaked[0] + 1
+
+
+@pytest.mark.parametrize("axis", [-2, 1])
+def test_out_axis_out_of_range_for_a_constant_output(axis):
+    call = lambda vmap: vmap(lambda *xs: xs, in_axes=(0, None),  # noqa: E731
+                             out_axes=(0, axis))(np.arange(5), 7)
+    error = _raises_like_jax(call, FoldaxIndexError, match=r"out_axes asks for output\[1\]")
+    assert f"axis {axis} is out of bounds for array of dimension 1" in str(error)

@@ -24,7 +24,7 @@ import numpy as np
 from foldax._compat import (
     mapped_aval, mapped_axis_spec, shaped_abstractify, sharded_mesh_axes,
 )
-from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
+from foldax.errors import AxisOutOfRangeError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
 from foldax.transforms.batching.dims import vmap_dims
@@ -147,12 +147,12 @@ class _Call:
                 f"{type(x).__name__}, not an array. Give it in_axes None (or pass an array).")
         rank = np.ndim(x)
         if not -rank <= axis < rank:
-            raise FoldaxIndexError(
+            raise AxisOutOfRangeError(
                 f"vmap({name}): in_axes maps input {self.names[i]} along axis {axis}, but it has "
                 f"rank {rank} (shape {np.shape(x)}); the axis must be in [{-rank}, {rank}). "
                 f"(JAX: vmap was requested to map its argument along axis {axis}, which implies "
                 f"that its rank should be at least {axis + 1 if axis >= 0 else -axis}, but is only "
-                f"{rank})")
+                f"{rank} (its shape is {np.shape(x)}))")
         return axis % rank
 
     def _size(self, axis_size: int | None, name: str) -> int:
@@ -291,20 +291,34 @@ class VmapFunction:
             if slot is TRACED:
                 leaves.append(self._traced_output(next(it), axis, size, mesh_axis,
                                                   lambda i=i: _output_name(dummy(), i)))
+            elif leaf_kind(slot) == STATIC:
+                raise FoldaxTypeError(
+                    f"vmap({self.name}): {_output_name(dummy(), i)} is {slot!r} of type "
+                    f"{type(slot).__name__}, which cannot be batched: every output of a vmapped "
+                    f"function must be an array or a number. Fix: return it from outside the "
+                    f"vmap, or as an array. (JAX: Output from batched function {slot!r} with type "
+                    f"{type(slot)} is not a valid JAX type)")
             else:
+                if axis is not None and leaf_kind(slot) == CONSTANT:
+                    axis = self._output_axis(axis, np.ndim(slot) + 1,
+                                             lambda i=i: _output_name(dummy(), i))
                 leaves.append(_constant_output(slot, axis, size))
         return unflatten(program.out_tree, leaves)
+
+    def _output_axis(self, axis: int, rank: int, path: Callable[[], str]) -> int:
+        """``axis`` of out_axes for a batched output of rank ``rank``, made non-negative."""
+        if not -rank <= axis < rank:
+            raise AxisOutOfRangeError(
+                f"vmap({self.name}): out_axes asks for {path()} to be batched "
+                f"along axis {axis}, but the batched output has rank {rank}; the axis must be "
+                f"in [{-rank}, {rank}). (JAX: axis {axis} is out of bounds for array of "
+                f"dimension {rank})")
+        return axis % rank
 
     def _traced_output(self, v: Batched, axis: int | None, size: int, mesh_axis: tuple | None,
                        path: Callable[[], str]) -> Any:
         if axis is not None:
-            rank = np.ndim(v.value) + (1 if v.axis is None else 0)
-            if not -rank <= axis < rank:
-                raise FoldaxIndexError(
-                    f"vmap({self.name}): out_axes asks for {path()} to be batched "
-                    f"along axis {axis}, but the batched output has rank {rank}; the axis must be "
-                    f"in [{-rank}, {rank}).")
-            axis %= rank
+            axis = self._output_axis(axis, np.ndim(v.value) + (1 if v.axis is None else 0), path)
         try:
             return match_axis(v, axis, size, mesh_axis=mesh_axis)
         except UnmappableOutput as e:

@@ -122,7 +122,8 @@ def _lowering(ctx: Any, *args: Any, spec: CheckSpec, batch_ndim: int) -> list:
         f"foldax.check({spec.msg!r}){source} was compiled (jax.jit, foldax.jit, or a loop/cond "
         f"body) without foldax.checkify around it; a compiled program cannot raise a Python "
         f"exception. Fix: wrap the function with foldax.checkify and throw outside, e.g. "
-        f"`err, out = foldax.jit(foldax.checkify(f))(x); err.throw()`.")
+        f"`err, out = foldax.jit(foldax.checkify(f))(x); err.throw()`. (JAX: Cannot abstractly "
+        f"evaluate a checkify.check which was not functionalized)")
 
 
 def _lowering_source(ctx: Any) -> str:
@@ -254,7 +255,8 @@ def _scalar_predicate(pred: Any, msg: str) -> Any:
         kind = f"{np.dtype(dtype).name}{list(shape)}" if not isinstance(pred, bool) else "bool"
         raise FoldaxTypeError(
             f"check(pred=..., msg={msg!r}): pred must be a scalar boolean, found {kind}. Fix: "
-            f"reduce it with jnp.all(...)/jnp.any(...), or compare it (x > 0).")
+            f"reduce it with jnp.all(...)/jnp.any(...), or compare it (x > 0). (JAX: check takes "
+            f"a scalar pred as argument)")
     return pred
 
 

@@ -30,11 +30,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer
+from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.core import passes
 from foldax.transforms.checks.error import (
-    DIV, INDEX, KEY_REUSE, NAN, USER, Error, ErrorLayout, Site, initial_state,
+    DIV, INDEX, KEY_REUSE, KIND_OF_JAX_ERROR, NAN, USER, Error, ErrorLayout, JaxSite, Site,
+    initial_state,
 )
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
@@ -104,7 +105,7 @@ _KINDS = all_checks
 
 # -- what a jaxpr holds ---------------------------------------------------------------------------
 def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
-    if eqn.primitive is check_p:
+    if eqn.primitive is check_p or eqn.primitive is jax_check_p:
         return True  # a user check must be removed even when user checks are off
     return any(kind in enabled for kind, _ in AUTOMATIC.get(eqn.primitive, ()))
 
@@ -117,9 +118,22 @@ def _slot_signatures(jaxpr: Jaxpr, enabled: frozenset) -> tuple:
             k = eqn.params["batch_ndim"]
             slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name)
                                    for v in eqn.invars[1:]), None)
+        elif eqn.primitive is jax_check_p:
+            error = _jax_error(eqn, [v.aval for v in eqn.invars])
+            for effect in error._pred:
+                if KIND_OF_JAX_ERROR.get(effect.error_type, USER) in enabled:
+                    payload = jax.tree_util.tree_leaves(error._payload[effect])
+                    slots.setdefault((((), "int32"), *((tuple(a.shape), a.dtype.name)
+                                                       for a in payload)), None)
         elif INDEX in enabled and any(kind == INDEX for kind, _ in AUTOMATIC.get(eqn.primitive, ())):
             slots.setdefault((((3,), "int32"),), None)
     return tuple(s for s in slots if s)
+
+
+def _jax_error(eqn: JaxprEqn, leaves: Sequence) -> Any:
+    """The error value (JAX's ``checkify.Error``, or foldax's) a JAX ``check_p`` equation checks,
+    with ``leaves`` (values or abstract values) as its arrays."""
+    return jax.tree_util.tree_unflatten(eqn.params["err_tree"], list(leaves))
 
 
 class _Registry:
@@ -217,8 +231,9 @@ class CheckifyInterpreter(Interpreter):
 
     # -- recording a failure -------------------------------------------------------------------
     def report(self, eqn: JaxprEqn, kind: str, fail: Any, payload: Sequence = (),
-               detail: Any = None) -> None:
-        """Record that the check ``kind`` at ``eqn`` fails where ``fail`` is True.
+               detail: Any = None, key: Any = None) -> None:
+        """Record that the check ``kind`` at ``eqn`` fails where ``fail`` is True (``key``
+        tells apart several sites of one equation).
 
         ``fail`` has the check's batch shape (``()`` for most checks; a batched ``foldax.check``
         has its vmapped axes in front), ``payload`` arrays have it in front of their own shape.
@@ -244,7 +259,7 @@ class CheckifyInterpreter(Interpreter):
             index = np.arange(int(np.prod(batch)), dtype=np.int32).reshape(batch)
         slot = self._slot(payload, len(lead))
         code = self.registry.code(
-            (id(eqn), kind, batch),
+            (id(eqn), kind, key, batch),
             lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn)), eqn)
         self._update(fail, code, index, slot, payload)
 
@@ -317,6 +332,23 @@ def _user_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> lis
     return []
 
 
+@CheckifyInterpreter.register(jax_check_p)
+def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """JAX's ``checkify.check``/``debug_check``/``check_error``: each error effect of the checked
+    error value whose kind is enabled becomes a site (its payload JAX's code and payload, its
+    message JAX's exception's); the others are dropped, as JAX's checkify drops them."""
+    error = _jax_error(eqn, invals)
+    for effect in sorted(error._pred):
+        kind = KIND_OF_JAX_ERROR.get(effect.error_type, USER)
+        if kind not in interp.enabled:
+            continue
+        code = lax.convert_element_type(jnp.asarray(error._code[effect]), np.int32)
+        payload = [code, *jax.tree_util.tree_leaves(error._payload[effect])]
+        interp.report(eqn, kind, error._pred[effect], [jnp.asarray(p) for p in payload],
+                      detail=JaxSite(effect.error_type, dict(error._metadata)), key=effect)
+    return []
+
+
 # -- the transformation -------------------------------------------------------------------------
 def _validate_errors(errors: Any) -> frozenset:
     try:
@@ -333,24 +365,27 @@ def _validate_errors(errors: Any) -> frozenset:
 
 def _jax_error_kind(e: Any) -> Any:
     """Accept JAX's checkify error classes too (FailedCheckError, NaNError, ...)."""
-    names = {"FailedCheckError": USER, "NaNError": NAN, "DivisionByZeroError": DIV,
-             "OOBError": INDEX}
-    return names.get(getattr(e, "__name__", None), e)
+    return KIND_OF_JAX_ERROR.get(e, e) if isinstance(e, type) else e
 
 
 def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tuple[Error, Any]]:
     """Run ``fun`` with its checks turned into an error value instead of exceptions.
 
     ``checkify(f, errors)(*args)`` returns ``(error, out)``: ``error.get()`` is the message of the
-    first failing check (or ``None``), ``error.throw()`` raises it. Composes with ``jit``, ``vmap``
-    and ``grad`` in any order, as ``jax.experimental.checkify.checkify`` does.
+    first failing check (or ``None``), ``error.throw()`` raises it as ``CheckError`` (a
+    ``checkify.JaxRuntimeError``). Composes with ``jit``, ``vmap`` and ``grad`` in any order, as
+    ``jax.experimental.checkify.checkify`` does. The error is a ``jax.experimental.checkify.Error``,
+    so ``checkify.check_error`` accepts it.
 
     Arguments:
         fun: the function to check.
-        errors: an ``ErrorSet`` of what to check: ``user_checks`` (``foldax.check``, the
-            default), ``nan_checks``, ``div_checks``, ``index_checks``, ``key_reuse_checks``, or a
-            union such as ``float_checks``, ``automatic_checks``, ``all_checks``. JAX's checkify
-            error sets are accepted too.
+        errors: an ``ErrorSet`` of what to check: ``user_checks`` (``foldax.check`` and JAX's
+            ``checkify.check``/``debug_check``/``check_error``, the default), ``nan_checks``,
+            ``div_checks`` (division by zero, integer or float, and integer remainder by zero),
+            ``index_checks`` (out-of-bounds gather/scatter/dynamic slices), ``key_reuse_checks``
+            (a random key consumed twice, found at trace time), or a union such as
+            ``float_checks``, ``automatic_checks``, ``all_checks``. JAX's checkify error sets
+            (``checkify.float_checks``, ...) are accepted too.
 
     Returns:
         A function with ``fun``'s signature returning ``(Error, output)``.

@@ -40,8 +40,8 @@ from jax.sharding import PartitionSpec as P
 
 from foldax._compat import (
     ClosedJaxpr, JaxprEqn, bind_shard_map, closed_call_p, cond_p, custom_jvp_call_p,
-    custom_vjp_call_p, eval_jaxpr, jaxprs_in_params, jit_p, remat_p, scan_p, shard_map_p,
-    trace_to_jaxpr, while_p,
+    custom_vjp_call_p, eval_jaxpr, jax_check_p, jaxprs_in_params, jit_p, remat_p, scan_p,
+    shard_map_p, trace_to_jaxpr, while_p,
 )
 from foldax.errors import MissingRuleError
 from foldax.transforms.checks.check import check_p
@@ -70,7 +70,7 @@ def _custom_derivative(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list)
     if not interp.registry.checks_inside(body.jaxpr):
         return bind_eqn(eqn, invals)
     outs = bind_eqn(eqn, invals, call_jaxpr=without_user_checks(body)) \
-        if any(e.primitive is check_p for e in iter_equations(body.jaxpr)) \
+        if any(e.primitive in (check_p, jax_check_p) for e in iter_equations(body.jaxpr)) \
         else bind_eqn(eqn, invals)
     interp.run(body, *invals)  # the primal body, for its checks only
     return outs
@@ -82,7 +82,7 @@ def _stripped(body: ClosedJaxpr) -> ClosedJaxpr:
 
 
 def without_user_checks(body: ClosedJaxpr) -> ClosedJaxpr:
-    """``body`` with every ``check_p`` removed (also inside its sub-jaxprs)."""
+    """``body`` with every check (foldax's and JAX's) removed (also inside its sub-jaxprs)."""
     return _stripped(body)
 
 
@@ -97,7 +97,7 @@ class _Stripper(Interpreter):
         return ClosedJaxpr(jaxpr, consts)
 
 
-_Stripper.register(check_p)(lambda interp, eqn, invals: [])
+_Stripper.register(check_p, jax_check_p)(lambda interp, eqn, invals: [])
 
 
 @CheckifyInterpreter.register(while_p)

@@ -5,8 +5,13 @@ Leaves: ``failed`` (bool), ``code`` (int32: which site failed first, -1 if none)
 *slot* per distinct payload signature (the format arguments of user checks, the offending index
 of an out-of-bounds access). The static part, ``ErrorLayout``, lists the sites (what failed,
 where, how to phrase it) and the slot signatures; it is the pytree's aux data, so the error passes
-through ``jit``, ``vmap`` (leaves gain batch axes: ``get`` reports the first failing element) and
-``scan`` like any other output.
+through ``jit``, ``vmap`` (leaves gain batch axes: ``get`` reports every failing element, as JAX's
+checkify does) and ``scan`` like any other output.
+
+``Error`` is also a ``jax.experimental.checkify.Error``: it presents itself in JAX's form
+(``_pred``/``_code``/``_payload``/``_metadata``, one JAX error effect per kind of site, each
+failure a ``FoldaxFailure`` exception), so ``checkify.check_error(err)`` accepts it, eagerly,
+under JAX's checkify and under foldax's.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -16,16 +21,50 @@ Example:
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
-from typing import Any, Sequence
+import functools
+from typing import Any, Iterator, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify as jax_checkify
 
-from foldax._compat import is_tracer
+from foldax._compat import (
+    DivisionByZeroError, ErrorEffect, FailedCheckError, JaxException, NaNError, OOBError,
+    current_traceback, is_tracer,
+)
 from foldax.errors import CheckError, FoldaxTypeError
 
 USER, NAN, DIV, INDEX, KEY_REUSE = "user", "nan", "div", "index", "key_reuse"
+# The JAX exception type of each kind of check (a key-reuse failure is reported like a check).
+JAX_ERROR_TYPES = {USER: FailedCheckError, NAN: NaNError, DIV: DivisionByZeroError,
+                   INDEX: OOBError, KEY_REUSE: FailedCheckError}
+KIND_OF_JAX_ERROR = {FailedCheckError: USER, NaNError: NAN, DivisionByZeroError: DIV,
+                     OOBError: INDEX}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class JaxSite:
+    """The detail of a site that is one error effect of a JAX ``check_p`` (``checkify.check``,
+    ``debug_check``, ``check_error``): its exception type and JAX's code -> exception treedef
+    table. Its payload is ``[JAX's code, *JAX's payload]``."""
+
+    error_type: type
+    metadata: dict
+
+    def message(self, payload: Sequence) -> str:
+        code, *leaves = payload
+        treedef = self.metadata[int(np.asarray(code))]
+        return str(jax.tree_util.tree_unflatten(treedef, list(leaves)))
+
+    def __eq__(self, other: Any) -> bool:
+        return (isinstance(other, JaxSite) and self.error_type is other.error_type
+                and self.metadata == other.metadata)
+
+    def __hash__(self) -> int:
+        return hash((self.error_type, tuple(sorted(self.metadata))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +77,15 @@ class Site:
     batch_shape: tuple
     source: str
 
+    @property
+    def error_type(self) -> type:
+        """The JAX exception type this site reports as (``checkify.FailedCheckError``, ...)."""
+        return self.detail.error_type if isinstance(self.detail, JaxSite) else \
+            JAX_ERROR_TYPES[self.kind]
+
     def message(self, payload: Sequence) -> str:
+        if isinstance(self.detail, JaxSite):
+            return self.detail.message(payload)
         if self.kind == USER:
             return self.detail.format(payload)
         if self.kind == NAN:
@@ -64,18 +111,73 @@ class ErrorLayout:
     def num_slot_arrays(self) -> tuple:
         return tuple(len(s) for s in self.slots)
 
+    @functools.cached_property
+    def jax_effects(self) -> dict:
+        """JAX's view: one ``ErrorEffect`` per exception type among the sites, mapped to the
+        codes of its sites. Its payload is the whole error state ``[code, index, *slots]``."""
+        state = [((), "int32"), ((), "int32"), *(sig for slot in self.slots for sig in slot)]
+        shapes = tuple(jax.ShapeDtypeStruct(shape, np.dtype(dtype)) for shape, dtype in state)
+        effects: dict = {}
+        for code, site in enumerate(self.sites):
+            effects.setdefault(ErrorEffect(site.error_type, shapes), []).append(code)
+        return {effect: tuple(codes) for effect, codes in effects.items()}
+
+
+class FoldaxFailure(JaxException):
+    """A failure of a foldax ``Error`` as one of JAX checkify's exceptions (what JAX's
+    ``Error.get_exception`` builds from foldax's entries in ``_metadata``); its leaves are the
+    error state of one element, ``[code, index, *slots]``."""
+
+    def __init__(self, traceback_info: Any, layout: ErrorLayout, leaves: Sequence) -> None:
+        super().__init__(current_traceback() if traceback_info is None else traceback_info)
+        self.layout, self.leaves = layout, list(leaves)
+
+    def tree_flatten(self) -> tuple:
+        return list(self.leaves), (None, self.layout)
+
+    @classmethod
+    def tree_unflatten(cls, aux: tuple, leaves: Sequence) -> FoldaxFailure:
+        return cls(aux[0], aux[1], leaves)
+
+    def __str__(self) -> str:
+        code, index, *slots = self.leaves
+        return Error(np.asarray(True), code, index, slots, self.layout).get() or ""
+
+
+class _Predicates(collections.abc.Mapping):
+    """JAX's ``Error._pred`` of a foldax error: computed only when a value is read (its keys are
+    static, which is all JAX's abstract evaluation of ``check_p`` asks for)."""
+
+    def __init__(self, error: Error) -> None:
+        self._error = error
+
+    def __getitem__(self, effect: Any) -> Any:
+        codes = self._error.layout.jax_effects[effect]
+        failed, code = self._error.failed, self._error.code
+        if len(codes) == len(self._error.layout.sites):
+            return failed
+        mine = functools.reduce(jnp.logical_or, [jnp.equal(code, c) for c in codes])
+        return jnp.logical_and(failed, mine)
+
+    def __iter__(self) -> Iterator:
+        return iter(self._error.layout.jax_effects)
+
+    def __len__(self) -> int:
+        return len(self._error.layout.jax_effects)
+
 
 @jax.tree_util.register_pytree_node_class
-class Error:
+class Error(jax_checkify.Error):
     """The error value of a checkified call: which check failed first, and its message.
 
-    A pytree (so it can be returned from ``jit`` and ``vmap``). Under ``vmap`` the message names
-    the first failing batch element as ``at mapped index i: ...``.
+    A pytree (so it can be returned from ``jit`` and ``vmap``). Under ``vmap`` the message lists
+    every failing batch element as ``at mapped index i: ...``, one per line, as JAX's does. It is a
+    ``jax.experimental.checkify.Error``, so ``checkify.check_error`` accepts it.
 
     Methods:
         get(): the message of the first failure, or ``None`` if nothing failed.
         get_exception(): the ``CheckError`` to raise, or ``None``.
-        throw(): raise that ``CheckError`` if a check failed.
+        throw(): raise that ``CheckError`` (a ``checkify.JaxRuntimeError``) if a check failed.
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -83,6 +185,11 @@ class Error:
         >>> error.get() is not None, foldax.checkify(jnp.log, errors=foldax.nan_checks)(2.0)[0].get()
         (True, None)
     """
+
+    __slots__ = ("failed", "code", "index", "payload", "layout")
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+    __setattr__ = object.__setattr__  # JAX's Error is frozen; foldax's fields are its own
 
     def __init__(self, failed: Any, code: Any, index: Any, payload: Sequence,
                  layout: ErrorLayout) -> None:
@@ -98,24 +205,45 @@ class Error:
     def tree_unflatten(cls, layout: ErrorLayout, leaves: Sequence) -> Error:
         return cls(leaves[0], leaves[1], leaves[2], leaves[3:], layout)
 
+    # -- JAX checkify's view (read by checkify.check_error and JAX's check primitive) ------------
+    @property
+    def _pred(self) -> collections.abc.Mapping:
+        return _Predicates(self)
+
+    @property
+    def _code(self) -> dict:
+        return dict.fromkeys(self.layout.jax_effects, self.code)
+
+    @property
+    def _payload(self) -> dict:
+        state = [self.code, self.index, *self.payload]
+        return dict.fromkeys(self.layout.jax_effects, state)
+
+    @property
+    def _metadata(self) -> dict:
+        leaves = [np.zeros(s.shape, s.dtype) for s in
+                  next(iter(self.layout.jax_effects)).shape_dtypes] if self.layout.sites else []
+        treedef = jax.tree_util.tree_structure(FoldaxFailure(None, self.layout, leaves))
+        return dict.fromkeys(range(len(self.layout.sites)), treedef)
+
     # -- reading --------------------------------------------------------------------------------
     def get(self) -> str | None:
-        """The message of the first failure, or ``None`` if nothing failed."""
-        found = self._first_failure()
-        if found is None:
-            return None
-        site, where, payload = found
-        prefix = f"at mapped index {', '.join(map(str, where))}: " if where else ""
-        return prefix + site.message(payload)
+        """The message of the first failure, or ``None`` if nothing failed; a batched error
+        (returned through ``vmap``) gives one line per failing element."""
+        lines = [_prefixed(where, site.message(payload))
+                 for site, where, payload in self._failures()]
+        return "\n".join(lines) if lines else None
 
     def get_exception(self) -> CheckError | None:
         """The ``CheckError`` ``throw`` would raise, or ``None``."""
-        found = self._first_failure()
-        if found is None:
+        failures = self._failures()
+        if not failures:
             return None
-        source = found[0].source
+        source = failures[0][0].source
         where = f"\n  (the failing check is at {source})" if source not in ("", "<unknown>") else ""
-        return CheckError(f"{self.get()}{where}")
+        exc = CheckError(f"{self.get()}{where}")
+        exc.traceback_info = current_traceback()  # JAX's check primitive shows it
+        return exc
 
     def throw(self) -> None:
         """Raise ``CheckError`` with the formatted message if a check failed."""
@@ -123,32 +251,44 @@ class Error:
         if exc is not None:
             raise exc
 
-    def _first_failure(self) -> tuple | None:
+    def _failures(self) -> list:
+        """``(site, batch index, payload)`` of each failing element (outer batch axes in
+        row-major order; a site batched inside the checkified function adds its first failing
+        element's index)."""
         leaves = self.tree_flatten()[0]
         if any(is_tracer(x) for x in leaves):
             raise FoldaxTypeError(
                 "Error.get()/throw(): the error holds traced values (it is being used inside jit, "
                 "vmap or grad). Fix: return the error from the transformed function and call "
-                "get()/throw() on the result outside.")
+                "get()/throw() on the result outside, or use jax.experimental.checkify."
+                "check_error(err) inside.")
         failed = np.asarray(self.failed)
-        if not failed.any():
-            return None
-        outer = np.unravel_index(int(np.argmax(failed.reshape(-1))), failed.shape)
-        code, index = int(np.asarray(self.code)[outer]), int(np.asarray(self.index)[outer])
-        site = self.layout.sites[code]
-        payload = ()
-        if site.slot >= 0:
-            start = sum(self.layout.num_slot_arrays[:site.slot])
-            stop = start + self.layout.num_slot_arrays[site.slot]
-            payload = [np.asarray(x)[outer] for x in self.payload[start:stop]]
-        inner = np.unravel_index(index, site.batch_shape) if site.batch_shape and index >= 0 else ()
-        return site, tuple(int(i) for i in outer + tuple(inner)), payload
+        found = []
+        for outer in zip(*np.nonzero(failed)) if failed.ndim else ([()] if failed else []):
+            outer = tuple(int(i) for i in outer)
+            code, index = int(np.asarray(self.code)[outer]), int(np.asarray(self.index)[outer])
+            site = self.layout.sites[code]
+            payload = ()
+            if site.slot >= 0:
+                start = sum(self.layout.num_slot_arrays[:site.slot])
+                stop = start + self.layout.num_slot_arrays[site.slot]
+                payload = [np.asarray(x)[outer] for x in self.payload[start:stop]]
+            inner = np.unravel_index(index, site.batch_shape) \
+                if site.batch_shape and index >= 0 else ()
+            found.append((site, outer + tuple(int(i) for i in inner), payload))
+        return found
 
     def __repr__(self) -> str:
         try:
             return f"Error({self.get()})"
         except FoldaxTypeError:
             return "Error(<traced>)"
+
+    __str__ = __repr__
+
+
+def _prefixed(where: tuple, message: str) -> str:
+    return f"at mapped index {', '.join(map(str, where))}: {message}" if where else message
 
 
 def no_error(layout: ErrorLayout) -> Error:

@@ -1,4 +1,4 @@
-"""The automatic checks of ``foldax.checkify``: NaN produced, integer division by zero, and
+"""The automatic checks of ``foldax.checkify``: NaN produced, division by zero, and
 out-of-bounds indexing, as per-primitive rules ``rule(interp, eqn, invals, outvals)``.
 
 The semantics follow ``jax.experimental.checkify`` (same messages), with one refinement: a NaN
@@ -27,7 +27,8 @@ from jax import lax
 
 from foldax.transforms.checks.error import DIV, INDEX, NAN
 
-# Every primitive that can turn NaN-free floating-point inputs into a NaN (JAX's list, plus div).
+# Every primitive that can turn NaN-free floating-point inputs into a NaN (JAX's list, plus div
+# and a few more).
 NAN_PRIMITIVES = [
     lax.acos_p, lax.acosh_p, lax.add_p, lax.asin_p, lax.asinh_p, lax.atan2_p, lax.atan_p,
     lax.atanh_p, lax.bessel_i0e_p, lax.bessel_i1e_p, lax.cbrt_p, lax.conv_general_dilated_p,
@@ -39,7 +40,7 @@ NAN_PRIMITIVES = [
     lax.reduce_sum_p, lax.reduce_window_p, lax.reduce_window_sum_p,
     lax.regularized_incomplete_beta_p, lax.rem_p, lax.rng_uniform_p, lax.rsqrt_p, lax.sin_p,
     lax.sinh_p, lax.sqrt_p, lax.square_p, lax.sub_p, lax.tan_p, lax.tanh_p, lax.scatter_add_p,
-    lax.scatter_mul_p, lax.scatter_sub_p,
+    lax.scatter_mul_p, lax.scatter_sub_p, lax.psum_p,
 ]
 # Primitives whose output holds a NaN exactly when their (first) input does.
 NAN_PRESERVING = {lax.reshape_p, lax.transpose_p, lax.broadcast_in_dim_p, lax.squeeze_p,
@@ -59,6 +60,7 @@ def _register(kind: str, *primitives: Any) -> Callable[[Rule], Rule]:
 
 
 def is_float(x: Any) -> bool:
+    """Whether ``x`` has an inexact (floating or complex) dtype."""
     return jnp.issubdtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype, jnp.inexact)
 
 
@@ -94,13 +96,17 @@ def _any(flags: list) -> Any:
 
 
 # -- division by zero -------------------------------------------------------------------------------
-@_register(DIV, lax.div_p, lax.rem_p)
-def integer_division_by_zero(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
+def division_by_zero(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
+    """A zero divisor, of any dtype (JAX's check; x / 0.0 is reported before the NaN 0 / 0 makes).
+    The integer remainder by zero is checked too (a float one makes a NaN instead)."""
     divisor = invals[1]
-    if not jnp.issubdtype(np.asarray(divisor).dtype if not hasattr(divisor, "dtype")
-                          else divisor.dtype, jnp.integer):
+    if eqn.primitive is lax.rem_p and is_float(divisor):
         return
     interp.report(eqn, DIV, jnp.any(jnp.equal(divisor, 0)))
+
+
+for _prim in (lax.div_p, lax.rem_p):  # before the NaN check, as JAX orders them
+    AUTOMATIC.setdefault(_prim, []).insert(0, (DIV, division_by_zero))
 
 
 # -- out-of-bounds indexing (the bounds JAX's lowering clamps to) ------------------------------
