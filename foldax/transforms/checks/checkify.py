@@ -38,6 +38,7 @@ from foldax.transforms.checks.error import (
 )
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
+from foldax.transforms.core.folding import observed_equation, observed_p
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.trace import function_name, trace_program
 
@@ -63,15 +64,22 @@ def iter_equations(jaxpr: Jaxpr) -> Iterator[JaxprEqn]:
 
 
 def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
-    if eqn.primitive is check_p:
+    if eqn.primitive is check_p or eqn.primitive is observed_p:
         return True  # a user check must be removed even when user checks are off
-    return any(kind in enabled for kind, _ in AUTOMATIC.get(eqn.primitive, ()))
+    return _checked_primitive(eqn.primitive, enabled)
+
+
+def _checked_primitive(primitive: Any, enabled: frozenset) -> bool:
+    """Whether an automatic check of ``enabled`` applies to ``primitive``."""
+    return any(kind in enabled for kind, _ in AUTOMATIC.get(primitive, ()))
 
 
 def _slot_signatures(jaxpr: Jaxpr, enabled: frozenset) -> tuple:
     """The payload signatures of every site in ``jaxpr``: the state's fixed slot layout."""
     slots: dict = {}
     for eqn in iter_equations(jaxpr):
+        if eqn.primitive is observed_p:
+            eqn = observed_equation(eqn)
         if eqn.primitive is check_p and USER in enabled:
             k = eqn.params["batch_ndim"]
             slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name)
@@ -276,6 +284,14 @@ def _user_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> lis
     return []
 
 
+@CheckifyInterpreter.register(observed_p)
+def _observed(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """A computation on constants that was folded while tracing: check it here, in program
+    order (computing it again, now or under the outer trace)."""
+    interp.default_rule(observed_equation(eqn), invals)
+    return []
+
+
 # -- the transformation -------------------------------------------------------------------------
 def _validate_errors(errors: Any) -> frozenset:
     try:
@@ -335,12 +351,13 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
     if KEY_REUSE not in enabled:
-        return trace_program(fun, args, kwargs, name=function_name(fun)), None
+        observe = functools.partial(_checked_primitive, enabled=enabled)
+        return trace_program(fun, args, kwargs, name=function_name(fun), observe=observe), None
     from foldax.transforms.random.key_reuse import find_key_reuse
 
     raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
     reuse = find_key_reuse(raw)
-    return dataclasses.replace(raw, jaxpr=passes.simplify(raw.jaxpr)), reuse
+    return dataclasses.replace(raw, jaxpr=passes.simplify(raw.jaxpr, settle_effects=False)), reuse
 
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:
