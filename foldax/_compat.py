@@ -14,6 +14,9 @@ import contextlib
 
 from typing import Any, Callable, Sequence
 
+import jax
+import numpy as np
+
 from jax._src import api_util, config, core, dtypes, linear_util as lu, source_info_util
 from jax._src.ad_checkpoint import remat_p
 from jax._src.custom_derivatives import (
@@ -227,10 +230,22 @@ def evaluate_jaxpr_with(trace: Any, closed: ClosedJaxpr, args: Sequence) -> list
         return core.eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
 
-def cached_effects(primitive: Primitive, args: Sequence, params: dict) -> Any:
-    """The effects binding ``primitive`` on ``args`` would have (JAX's cached abstract eval)."""
-    _, effs = pe._cached_abstract_eval(primitive, *(core.typeof(a) for a in args), **params)
-    return effs
+def abstract_eval(primitive: Primitive, args: Sequence, params: dict) -> tuple[Any, Any]:
+    """``(output aval(s), effects)`` of binding ``primitive`` on ``args`` (JAX's cached abstract
+    evaluation)."""
+    return pe._cached_abstract_eval(primitive, *(core.typeof(a) for a in args), **params)
+
+
+def concrete_array(value: Any, aval: ShapedArray) -> Any:
+    """A ``jax.Array`` holding the NumPy ``value`` with abstract value ``aval`` (its weak type
+    included), as eager evaluation would have returned it."""
+    from jax._src import array
+
+    out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    if aval.weak_type:
+        out = array.ArrayImpl(aval.update(sharding=out.aval.sharding), out.sharding, out._arrays,
+                              committed=False)
+    return out
 
 
 def convert_constvars_jaxpr(jaxpr: Jaxpr) -> Jaxpr:

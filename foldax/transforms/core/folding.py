@@ -34,9 +34,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from foldax._compat import (
-    NOT_FOLDED, Effect, Primitive, allow_effect, cached_effects, closed_call_p, evaluate_jaxpr_with,
-    evaluate_now, jit_p, make_eqn, new_var, register_lowering, register_source_exclusion, typeof,
+    NOT_FOLDED, Effect, Primitive, abstract_eval, allow_effect, closed_call_p, evaluate_jaxpr_with,
+    jit_p, make_eqn, new_var, register_lowering, register_source_exclusion, typeof,
 )
+from foldax.transforms.core.numpy_eval import compute_now
 from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, inlinable_call
 
 register_source_exclusion(os.path.abspath(__file__))
@@ -101,7 +102,7 @@ class FoldingPolicy:
             return evaluate_jaxpr_with(trace, body, args)
         if _has_effects(primitive, args, params):
             return NOT_FOLDED
-        outs = evaluate_now(primitive, args, params)
+        outs = compute_now(primitive, args, params)
         if self.observe is not None and self.observe(primitive):
             _record(trace, primitive, args, params, outs)
         return outs
@@ -113,7 +114,7 @@ _PURE: set = set()  # first-order primitives seen without effects
 def _has_effects(primitive: Primitive, args: Sequence, params: dict) -> bool:
     if primitive in _PURE:
         return False
-    effects = cached_effects(primitive, args, params)
+    _, effects = abstract_eval(primitive, args, params)
     if not effects and not any(_is_jaxpr(v) for v in params.values()):
         _PURE.add(primitive)
     return bool(effects)

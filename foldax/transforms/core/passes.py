@@ -24,6 +24,7 @@ from foldax._compat import (
     convert_constvars_jaxpr, dce_jaxpr, eqn_context, eval_context, is_tracer, jit_p,
     make_jaxpr_obj, new_literal, new_var,
 )
+from foldax.transforms.core.numpy_eval import compute_now
 
 # An equation whose output has more elements than this, and more than EXPAND_RATIO times its
 # inputs, is not folded: XLA materialises broadcasts and iotas better than a stored constant.
@@ -109,7 +110,7 @@ class _Folder:
                 body = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
                 outs = core.eval_jaxpr(body.jaxpr, body.consts, *vals)
             else:
-                outs = eqn.primitive.bind(*vals, **bind_params(eqn))
+                outs = compute_now(eqn.primitive, vals, bind_params(eqn))
         if not eqn.primitive.multiple_results:
             outs = [outs]
         for v, o in zip(eqn.outvars, outs):
