@@ -238,10 +238,13 @@ def abstract_eval(primitive: Primitive, args: Sequence, params: dict) -> tuple[A
 
 def concrete_array(value: Any, aval: ShapedArray) -> Any:
     """A ``jax.Array`` holding the NumPy ``value`` with abstract value ``aval`` (its weak type
-    included), as eager evaluation would have returned it."""
+    included), as eager evaluation would have returned it; None when JAX would store it in
+    another dtype (64-bit values with x64 off)."""
     from jax._src import array
 
     out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    if out.dtype != aval.dtype:
+        return None
     if aval.weak_type:
         out = array.ArrayImpl(aval.update(sharding=out.aval.sharding), out.sharding, out._arrays,
                               committed=False)

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 from typing import Any, Callable, Iterator, Sequence
 
@@ -32,7 +31,6 @@ from jax import lax
 
 from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jaxprs_in_params
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
-from foldax.transforms.core import passes
 from foldax.transforms.checks.error import (
     DIV, INDEX, KEY_REUSE, NAN, USER, Error, ErrorLayout, Site, initial_state,
 )
@@ -350,14 +348,16 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 
 
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
+    """The Program to check (constant computations observed) and, with ``key_reuse_checks``,
+    the key reuse found in the unfolded trace (which must see every key operation)."""
+    observe = functools.partial(_checked_primitive, enabled=enabled)
+    program = trace_program(fun, args, kwargs, name=function_name(fun), observe=observe)
     if KEY_REUSE not in enabled:
-        observe = functools.partial(_checked_primitive, enabled=enabled)
-        return trace_program(fun, args, kwargs, name=function_name(fun), observe=observe), None
+        return program, None
     from foldax.transforms.random.key_reuse import find_key_reuse
 
     raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
-    reuse = find_key_reuse(raw)
-    return dataclasses.replace(raw, jaxpr=passes.simplify(raw.jaxpr, settle_effects=False)), reuse
+    return program, find_key_reuse(raw)
 
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:

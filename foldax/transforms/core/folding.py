@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from foldax._compat import (
-    NOT_FOLDED, Effect, Primitive, abstract_eval, allow_effect, closed_call_p, evaluate_jaxpr_with,
+    NOT_FOLDED, Effect, Primitive, abstract_eval, allow_effect, evaluate_jaxpr_with,
     jit_p, make_eqn, new_var, register_lowering, register_source_exclusion, typeof,
 )
 from foldax.transforms.core.numpy_eval import compute_now

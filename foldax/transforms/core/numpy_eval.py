@@ -45,7 +45,9 @@ def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
         value = evaluate_with_numpy(primitive, args, params)
         if value is not None:
             aval, _ = abstract_eval(primitive, args, params)
-            return concrete_array(value, aval)
+            out = concrete_array(value, aval)
+            if out is not None:
+                return out
     return evaluate_now(primitive, args, params)
 
 
