@@ -14,6 +14,9 @@ import contextlib
 
 from typing import Any, Callable, Sequence
 
+import jax
+import numpy as np
+
 from jax._src import api_util, config, core, dtypes, linear_util as lu, source_info_util
 from jax._src.ad_checkpoint import remat_p
 from jax._src.custom_derivatives import (
@@ -86,6 +89,13 @@ def new_literal(value: Any, aval: AbstractValue) -> Literal:
     return core.Literal(value, aval)
 
 
+def make_eqn(invars: Sequence[Any], outvars: Sequence[Var], primitive: Primitive, params: dict,
+             effects: Any = frozenset(), source_info: Any = None) -> JaxprEqn:
+    """A new equation attributed to ``source_info`` (default: the current source line)."""
+    return core.new_jaxpr_eqn(list(invars), list(outvars), primitive, params, effects,
+                              source_info or source_info_util.current())
+
+
 def new_eqn(eqn: JaxprEqn, **changes: Any) -> JaxprEqn:
     """A copy of ``eqn`` with some of invars/outvars/primitive/params/effects replaced."""
     return eqn.replace(**changes)
@@ -107,16 +117,139 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue], name: str =
     name it (and ``arg_names``) instead of the wrapper. The returned jaxpr has constvars for the
     consts (concrete arrays or tracers of outer traces).
     """
-    if source is not None and arg_names is not None:  # no signature inspection needed
-        dbg = core.DebugInfo("foldax", api_util.fun_sourceinfo(source), tuple(arg_names),
-                             core.initial_result_paths)
-    else:
-        dbg = api_util.debug_info(name, fun, list(in_avals), {})
-        if arg_names is not None:
-            dbg = dbg._replace(arg_names=tuple(arg_names))
+    dbg = _debug_info(fun, in_avals, name, arg_names, source)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
     return jaxpr, list(out_avals), list(consts)
+
+
+NOT_FOLDED = object()  # what a folding hook returns to let the primitive be staged
+source_info_util.register_exclusion(__file__)  # equations staged here belong to the user's line
+
+
+class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
+    """JAX's staging trace, except that a primitive whose inputs are all concrete (no tracer) is
+    first offered to ``fold(trace, primitive, args, params)``, which computes it now or returns
+    ``NOT_FOLDED`` (JAX's ``ensure_compile_time_eval`` mode, with foldax's policy)."""
+
+    fold: Callable
+    keep_source: bool = False  # whether ``call_site`` is recorded (for stage_constant)
+    call_site: Any = None
+    folding: bool = False  # inside a fold (an inlined jit body): keep the outer call site
+
+    def process_primitive(self, primitive, tracers, params, /):
+        if not any(isinstance(x, core.Tracer) for x in tracers):
+            if self.folding:
+                out = self.fold(self, primitive, tracers, params)
+            else:
+                if self.keep_source:  # captured here: deeper, the user's frame is cut off
+                    self.call_site = source_info_util.current()
+                self.folding = True
+                try:
+                    out = self.fold(self, primitive, tracers, params)
+                finally:
+                    self.folding = False
+            if out is not NOT_FOLDED:
+                return out
+        return super().process_primitive(primitive, tracers, params)
+
+    def stage_value(self, val):  # jnp.asarray / jnp.array of a constant stays concrete
+        if isinstance(val, core.Tracer):
+            return super().stage_value(val)
+        return core.eval_trace.stage_value(val)
+
+    def process_custom_jvp_call(self, prim, fun, jvp, tracers, /, *, symbolic_zeros):
+        if any(isinstance(x, core.Tracer) for x in tracers):
+            return super().process_custom_jvp_call(prim, fun, jvp, tracers,
+                                                   symbolic_zeros=symbolic_zeros)
+        with core.set_current_trace(self):  # constants: run the primal function, folding it
+            return fun.call_wrapped(*tracers)
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, /, *, out_trees,
+                                symbolic_zeros):
+        if any(isinstance(x, core.Tracer) for x in tracers):
+            return super().process_custom_vjp_call(prim, fun, fwd, bwd, tracers,
+                                                   out_trees=out_trees,
+                                                   symbolic_zeros=symbolic_zeros)
+        with core.set_current_trace(self):
+            return fun.call_wrapped(*tracers)
+
+    def stage_constant(self, args: Sequence, out_avals: Sequence, primitive: Primitive,
+                       params: dict, effects: Any) -> list:
+        """Record an equation on concrete ``args`` (they become consts or literals), attributed
+        to the call site of the primitive being folded."""
+        info = self.call_site or source_info_util.current()
+        tracers = [self.to_jaxpr_tracer(a, source_info=info) for a in args]
+        return self.emit_eqn(tracers, list(out_avals), primitive, params, effects,
+                             source_info=info)
+
+
+def folding_trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue],
+                           fold: Callable, name: str = "fun",
+                           arg_names: Sequence[str] | None = None,
+                           source: Callable | None = None,
+                           keep_source: bool = False) -> tuple[Jaxpr, list, list]:
+    """``trace_to_jaxpr`` where primitives on concrete inputs go to ``fold`` first (see
+    ``_FoldingJaxprTrace``); mirrors ``pe.trace_to_jaxpr_dynamic``."""
+    dbg = _debug_info(fun, in_avals, name, arg_names, source)
+    wrapped = lu.wrap_init(fun, debug_info=dbg)
+    trace = _FoldingJaxprTrace(dbg, parent_trace=core.trace_ctx.trace)
+    trace.fold, trace.keep_source = fold, keep_source
+    with core.ensure_no_leaks(trace), source_info_util.reset_name_stack(), \
+            pe.TracebackScope():
+        info = source_info_util.current()
+        in_tracers = [trace.new_arg(a, source_info=info) for a in in_avals]
+        with core.set_current_trace(trace):
+            ans = wrapped.call_wrapped(*in_tracers)
+        pe._check_returned_jaxtypes(wrapped.debug_info, ans)
+        ans = [dtypes.canonicalize_value(x) for x in ans]
+        out_tracers = [trace.to_jaxpr_tracer(x, source_info=info) for x in ans]
+        jaxpr, consts = trace.frame.to_jaxpr(trace, out_tracers, wrapped.debug_info, info)
+        del trace, in_tracers, out_tracers, ans, wrapped
+    return jaxpr, [v.aval for v in jaxpr.outvars], list(consts)
+
+
+def _debug_info(fun: Callable, in_avals: Sequence, name: str, arg_names: Sequence[str] | None,
+                source: Callable | None) -> Any:
+    if source is not None and arg_names is not None:  # no signature inspection needed
+        return core.DebugInfo("foldax", api_util.fun_sourceinfo(source), tuple(arg_names),
+                              core.initial_result_paths)
+    dbg = api_util.debug_info(name, fun, list(in_avals), {})
+    return dbg._replace(arg_names=tuple(arg_names)) if arg_names is not None else dbg
+
+
+def evaluate_now(primitive: Primitive, args: Sequence, params: dict) -> Any:
+    """Compute ``primitive`` on concrete ``args`` now (JAX's eager evaluation), whatever the
+    current trace."""
+    with core.set_current_trace(core.eval_trace):
+        return core.eval_trace.process_primitive(primitive, args, params)
+
+
+def evaluate_jaxpr_with(trace: Any, closed: ClosedJaxpr, args: Sequence) -> list:
+    """Evaluate ``closed`` on ``args`` with ``trace`` current (its primitives go to it)."""
+    with core.set_current_trace(trace):
+        return core.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def abstract_eval(primitive: Primitive, args: Sequence, params: dict) -> tuple[Any, Any]:
+    """``(output aval(s), effects)`` of binding ``primitive`` on ``args`` (JAX's cached abstract
+    evaluation)."""
+    return pe._cached_abstract_eval(primitive, *(core.typeof(a) for a in args), **params)
+
+
+def concrete_array(value: Any, aval: ShapedArray) -> Any:
+    """A ``jax.Array`` holding the NumPy ``value`` with abstract value ``aval`` (its weak type
+    included), as eager evaluation would have returned it; None when JAX would store it in
+    another dtype (64-bit values with x64 off)."""
+    from jax._src import array
+
+    out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    if out.dtype != aval.dtype:
+        return None
+    if aval.weak_type:
+        out = array.ArrayImpl(aval.update(sharding=out.aval.sharding), out.sharding, out._arrays,
+                              committed=False)
+    return out
 
 
 def convert_constvars_jaxpr(jaxpr: Jaxpr) -> Jaxpr:

@@ -38,9 +38,16 @@ def test_failing_constant_check_raises_at_trace_time():
         foldax.jit(lambda x: (foldax.check(jnp.all(np.ones(3) < 0), "bad {}", x), x)[1])(jnp.ones(2))
 
 
-def test_failing_constant_check_inside_checkify_raises_immediately():
-    with pytest.raises(CheckError, match="never"):
-        foldax.checkify(lambda x: (foldax.check(np.float32(1) < 0, "never"), x)[1])(jnp.ones(2))
+def test_failing_constant_check_inside_checkify_is_in_the_error_value():
+    """As in JAX's checkify: returned in the error (with its source line), not raised."""
+    from jax.experimental import checkify as jax_checkify
+
+    err, _ = foldax.checkify(lambda x: (foldax.check(np.float32(1) < 0, "never"), x)[1])(
+        jnp.ones(2))
+    jax_err, _ = jax_checkify.checkify(
+        lambda x: (jax_checkify.check(jnp.asarray(np.float32(1) < 0), "never"), x)[1])(jnp.ones(2))
+    assert err.get() == jax_err.get()
+    assert "test_checks_errors.py" in str(err.get_exception())
 
 
 # -- outside checkify ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from jax import lax
 
 from foldax._compat import (
     Jaxpr, JaxprEqn, axis_data as make_axis_data, batch_axis_env, batched_sharding, bind_params,
-    broadcast_batch_axis, closed_call_p, eqn_source_line, eval_context, fancy_primitive_batchers,
+    broadcast_batch_axis, closed_call_p, eqn_source_line, fancy_primitive_batchers,
     is_tracer, jaxprs_in_params, jit_p, typeof,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
@@ -40,6 +40,7 @@ from foldax.transforms.batching.cache import Hashed, batched_by_cache, cache_key
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.passes import _expands as expands
 from foldax.transforms.core.mesh import needs_devices
+from foldax.transforms.core.numpy_eval import compute_now
 
 
 class Batched(NamedTuple):
@@ -179,8 +180,8 @@ class BatchInterpreter(Interpreter):
         body = _CALL_BODIES.get(eqn.primitive)
         if body is not None:
             return self.run(eqn.params[body], *invals)
-        with eval_context():
-            return [Batched(x, None) for x in bind_eqn(eqn, [v.value for v in invals])]
+        outs = compute_now(eqn.primitive, [v.value for v in invals], bind_params(eqn))
+        return [Batched(x, None) for x in (outs if eqn.primitive.multiple_results else [outs])]
 
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
         batcher = fancy_primitive_batchers.get(eqn.primitive)

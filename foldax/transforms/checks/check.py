@@ -42,6 +42,7 @@ from foldax.errors import CheckError, CheckifyRequiredError, FoldaxTypeError, Fo
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
 from foldax.transforms.core import passes
+from foldax.transforms.core.folding import observing
 from foldax.transforms.batching.interpreter import MASKED_PREDICATE_PRIMITIVES
 
 register_source_exclusion(os.path.abspath(__file__))
@@ -240,7 +241,7 @@ def check(pred: Any, msg: str, *fmt_args: Any, **fmt_kwargs: Any) -> None:
                       for x in leaves)
     spec = CheckSpec(msg, fmt_tree, constants)
     pred = _scalar_predicate(pred, msg)
-    if not is_tracer(pred):
+    if not is_tracer(pred) and not observing():  # under checkify it goes to the error value
         if bool(pred):
             return
         if not any(is_tracer(x) for x in traced):

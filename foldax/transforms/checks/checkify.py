@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 from typing import Any, Callable, Sequence
 
@@ -32,13 +31,13 @@ from jax import lax
 
 from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
-from foldax.transforms.core import passes
 from foldax.transforms.checks.error import (
     DIV, INDEX, KEY_REUSE, KIND_OF_JAX_ERROR, NAN, USER, Error, ErrorLayout, JaxSite, Site,
     initial_state,
 )
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
+from foldax.transforms.core.folding import observed_equation, observed_p
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.trace import function_name, trace_program
@@ -105,15 +104,22 @@ _KINDS = all_checks
 
 # -- what a jaxpr holds ---------------------------------------------------------------------------
 def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
-    if eqn.primitive is check_p or eqn.primitive is jax_check_p:
+    if eqn.primitive in (check_p, jax_check_p, observed_p):
         return True  # a user check must be removed even when user checks are off
-    return any(kind in enabled for kind, _ in AUTOMATIC.get(eqn.primitive, ()))
+    return _checked_primitive(eqn.primitive, enabled)
+
+
+def _checked_primitive(primitive: Any, enabled: frozenset) -> bool:
+    """Whether an automatic check of ``enabled`` applies to ``primitive``."""
+    return any(kind in enabled for kind, _ in AUTOMATIC.get(primitive, ()))
 
 
 def _slot_signatures(jaxpr: Jaxpr, enabled: frozenset) -> tuple:
     """The payload signatures of every site in ``jaxpr``: the state's fixed slot layout."""
     slots: dict = {}
     for eqn in iter_equations(jaxpr):
+        if eqn.primitive is observed_p:
+            eqn = observed_equation(eqn)
         if eqn.primitive is check_p and USER in enabled:
             k = eqn.params["batch_ndim"]
             slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name)
@@ -349,6 +355,14 @@ def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
     return []
 
 
+@CheckifyInterpreter.register(observed_p)
+def _observed(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
+    """A computation on constants that was folded while tracing: check it here, in program
+    order (computing it again, now or under the outer trace)."""
+    interp.default_rule(observed_equation(eqn), invals)
+    return []
+
+
 # -- the transformation -------------------------------------------------------------------------
 def _validate_errors(errors: Any) -> frozenset:
     try:
@@ -422,13 +436,16 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 
 
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
+    """The Program to check (constant computations observed) and, with ``key_reuse_checks``,
+    the key reuse found in the unfolded trace (which must see every key operation)."""
+    observe = functools.partial(_checked_primitive, enabled=enabled)
+    program = trace_program(fun, args, kwargs, name=function_name(fun), observe=observe)
     if KEY_REUSE not in enabled:
-        return trace_program(fun, args, kwargs, name=function_name(fun)), None
+        return program, None
     from foldax.transforms.random.key_reuse import find_key_reuse
 
     raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
-    reuse = find_key_reuse(raw)
-    return dataclasses.replace(raw, jaxpr=passes.simplify(raw.jaxpr)), reuse
+    return program, find_key_reuse(raw)
 
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:

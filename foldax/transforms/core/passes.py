@@ -25,6 +25,7 @@ from foldax._compat import (
     make_jaxpr_obj, new_literal, new_var,
 )
 from foldax.transforms.core.mesh import needs_devices
+from foldax.transforms.core.numpy_eval import compute_now
 
 # An equation whose output has more elements than this, and more than EXPAND_RATIO times its
 # inputs, is not folded: XLA materialises broadcasts and iotas better than a stored constant.
@@ -49,14 +50,17 @@ def _expands(eqn: JaxprEqn) -> bool:
 
 
 def _inlinable(eqn: JaxprEqn) -> bool:
+    return inlinable_call(eqn.primitive, eqn.params)
+
+
+def inlinable_call(primitive: Any, p: dict) -> bool:
     """A plain nested ``jit``/``closed_call`` (no shardings, donation or layouts to keep)."""
-    if eqn.primitive not in (jit_p, closed_call_p):
+    if primitive not in (jit_p, closed_call_p):
         return False
-    p = eqn.params
-    body = p["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+    body = p["jaxpr" if primitive is jit_p else "call_jaxpr"]
     if any(is_tracer(c) for c in body.consts):
         return False
-    if eqn.primitive is closed_call_p:
+    if primitive is closed_call_p:
         return True
     def plain(seq):
         return all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
@@ -69,7 +73,8 @@ def _inlinable(eqn: JaxprEqn) -> bool:
 class _Folder:
     """One pass of constant folding over an open jaxpr whose known consts are given."""
 
-    def __init__(self) -> None:
+    def __init__(self, settle_effects: bool = True) -> None:
+        self.settle_effects = settle_effects
         self.known: dict[Var, Any] = {}
         self.subst: dict[Var, Any] = {}
         self.eqns: list[JaxprEqn] = []
@@ -90,7 +95,8 @@ class _Folder:
                 eqn = _substituted(eqn, self.atom)
             found = [self.value(a) for a in eqn.invars]
             all_known = all(k for k, _ in found)
-            folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects else None
+            folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects and self.settle_effects \
+                else None
             if folder is not None and folder(eqn, found):
                 continue
             if all_known and not eqn.effects and not _expands(eqn) and not needs_devices(eqn):
@@ -106,7 +112,7 @@ class _Folder:
                 body = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
                 outs = core.eval_jaxpr(body.jaxpr, body.consts, *vals)
             else:
-                outs = eqn.primitive.bind(*vals, **bind_params(eqn))
+                outs = compute_now(eqn.primitive, vals, bind_params(eqn))
         if not eqn.primitive.multiple_results:
             outs = [outs]
         for v, o in zip(eqn.outvars, outs):
@@ -115,7 +121,7 @@ class _Folder:
 
     def inline(self, eqn: JaxprEqn) -> None:
         body: ClosedJaxpr = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
-        inner = _Folder()
+        inner = _Folder(self.settle_effects)
         inner.known.update(zip(body.jaxpr.constvars, body.consts))
         for v, a in zip(body.jaxpr.invars, eqn.invars):
             known, val = self.value(a)
@@ -163,10 +169,14 @@ def _substituted(eqn: JaxprEqn, atom: Any) -> JaxprEqn:
     return eqn.replace(invars=invars)
 
 
-def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """Evaluate now everything that depends only on concrete constants (see module docstring)."""
+def fold_constants(closed: ClosedJaxpr, settle_effects: bool = True) -> ClosedJaxpr:
+    """Evaluate now everything that depends only on concrete constants (see module docstring).
+
+    ``settle_effects=False`` leaves effectful equations (a ``check`` on a constant) in place, for
+    ``checkify`` to report instead of raising now.
+    """
     jaxpr = closed.jaxpr
-    folder = _Folder()
+    folder = _Folder(settle_effects)
     kept_consts: list[tuple[Var, Any]] = []
     for v, c in zip(jaxpr.constvars, closed.consts):
         if is_tracer(c):
@@ -301,10 +311,11 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
     return ClosedJaxpr(new, closed.consts)
 
 
-def simplify(closed: ClosedJaxpr, fold: bool = True) -> ClosedJaxpr:
-    """Fold constants (unless ``fold=False``), then eliminate common subexpressions and dead code."""
+def simplify(closed: ClosedJaxpr, fold: bool = True, settle_effects: bool = True) -> ClosedJaxpr:
+    """Fold constants (unless ``fold=False``), then eliminate common subexpressions and dead code
+    (``settle_effects``: see ``fold_constants``)."""
     if fold:
-        closed = fold_constants(closed)
+        closed = fold_constants(closed, settle_effects)
     closed = eliminate_common_subexpressions(closed)
     return eliminate_dead_code(closed)
 

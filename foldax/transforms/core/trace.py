@@ -21,10 +21,11 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import is_tracer, shaped_abstractify, trace_to_jaxpr
+from foldax._compat import folding_trace_to_jaxpr, is_tracer, shaped_abstractify, trace_to_jaxpr
 from foldax.errors import FoldaxTypeError, TracerControlFlowError
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.core.folding import fold_while_tracing
 from foldax.transforms.core.passes import simplify
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
 
@@ -63,7 +64,8 @@ _cached_leaf_paths = functools.lru_cache(maxsize=64)(_leaf_paths)  # treedefs ha
 def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
                   make_variable: Sequence[bool] | None = None, fold: bool = True,
                   name: str | None = None, simplify_program: bool = True,
-                  leaf_avals: Sequence | None = None) -> Program:
+                  leaf_avals: Sequence | None = None,
+                  observe: Callable[[Any], bool] | None = None) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
     ``make_variable`` (one bool per leaf of ``(args, kwargs)``) turns chosen constant leaves into
@@ -72,6 +74,9 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
     equation the function ran (key-reuse detection); ``passes.simplify`` can follow.
     ``leaf_avals`` (one per leaf, None to keep the leaf's own) gives variables another abstract
     value than their leaf's, as ``vmap`` traces one element of its mapped leaves.
+    With ``fold`` (and ``simplify_program``), what is computed from constants alone is computed
+    while tracing (``folding``); ``observe(primitive)`` names the computations ``checkify`` must
+    still see, and then checks on constants are left in the program instead of raising.
     """
     kwargs = kwargs or {}
     name = name or function_name(fun)
@@ -113,13 +118,20 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
 
     arg_names = variable_paths(in_tree, mask)  # JAX's error messages name the inputs by these
     try:
-        jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names,
-                                          source=fun)
+        if fold and simplify_program:
+            policy, context = fold_while_tracing(observe)
+            with context:
+                jaxpr, _, consts = folding_trace_to_jaxpr(
+                    flat_fun, in_avals, policy, name=name, arg_names=arg_names, source=fun,
+                    keep_source=observe is not None)
+        else:
+            jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name,
+                                              arg_names=arg_names, source=fun)
     except jax.errors.ConcretizationTypeError as e:
         raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
     closed = ClosedJaxpr(jaxpr, consts)
     if simplify_program:
-        closed = simplify(closed, fold=fold)
+        closed = simplify(closed, fold=fold, settle_effects=observe is None)
     in_slots = tuple(VARIABLE if m else x for x, m in zip(leaves, mask))
     return Program(closed, in_tree, in_slots, out_info["tree"], out_info["slots"], name)
 

@@ -1,0 +1,168 @@
+"""Folding while tracing: a primitive whose inputs are all constants is computed at once.
+
+``trace_program`` traces with a trace that offers every primitive whose inputs are concrete
+(NumPy arrays, Python scalars, literals, results of earlier folding) to ``FoldingPolicy``, which
+computes it now, as JAX's ``ensure_compile_time_eval`` mode does, whichever library the user
+called (NumPy, ``jnp``, ``lax``, ``jax.random``). So Python control flow on such values works and
+the Program holds no equation for them. What the policy leaves alone is staged as usual:
+
+* effectful primitives (``foldax.check``, callbacks, ...): their effect must happen at run time;
+* primitives that blow a small input up into a large output (``broadcast_in_dim``, ``iota``,
+  random bits, ...): XLA materialises those better than a stored constant (``passes`` uses the
+  same threshold);
+* nested ``jit`` calls are inlined, so their insides are folded primitive by primitive.
+
+Checks must still see what folding computes. ``foldax.checkify`` traces with ``observe``: a
+primitive it checks is still computed now, and an ``observed_p`` equation records the computation
+(its primitive, parameters, constant inputs and source line) at that point of the program, for
+the checkify interpreter to check in program order.
+
+Example:
+    >>> import foldax, jax.numpy as jnp, numpy as np
+    >>> def f(x, y):
+    ...     z = jnp.sin(y ** 2)
+    ...     return z * x if z > 1 else z / x
+    >>> foldax.trace(f)(jnp.ones(2), np.float32(2.0)).num_equations
+    1
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from foldax._compat import (
+    NOT_FOLDED, Effect, Primitive, abstract_eval, allow_effect, evaluate_jaxpr_with,
+    jit_p, make_eqn, new_var, register_lowering, register_source_exclusion, typeof,
+)
+from foldax.transforms.core.numpy_eval import compute_now
+from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, inlinable_call
+
+register_source_exclusion(os.path.abspath(__file__))
+_OBSERVING: contextvars.ContextVar = contextvars.ContextVar("foldax_observing", default=False)
+
+
+def observing() -> bool:
+    """Whether the function being traced runs under ``foldax.checkify`` (a check decided at trace
+    time must then become part of the error value instead of raising)."""
+    return _OBSERVING.get()
+
+
+class ObserveEffect(Effect):
+    """Keeps an ``observed_p`` equation alive through dead-code elimination."""
+
+    def __repr__(self) -> str:
+        return "ObserveEffect"
+
+
+observe_effect = ObserveEffect()
+allow_effect(ObserveEffect)
+
+
+class Observed:
+    """The equation a folded computation would have been (checked by ``checkify``)."""
+
+    def __init__(self, equation: Any) -> None:
+        self.equation = equation
+
+    def __repr__(self) -> str:
+        return self.equation.primitive.name
+
+
+observed_p = Primitive("observed_constant")
+observed_p.multiple_results = True
+
+
+@observed_p.def_effectful_abstract_eval
+def _observed_abstract_eval(*avals: Any, equation: Observed) -> tuple[list, set]:
+    del avals, equation
+    return [], {observe_effect}
+
+
+register_lowering(observed_p, lambda ctx, *args, equation: [])  # its value was folded
+
+
+class FoldingPolicy:
+    """``policy(trace, primitive, args, params)``: the outputs of ``primitive`` on the concrete
+    ``args`` computed now, or ``NOT_FOLDED`` to stage it (see the module docstring).
+
+    ``observe(primitive)`` says which computations ``checkify`` must still see.
+    """
+
+    def __init__(self, observe: Callable[[Primitive], bool] | None = None) -> None:
+        self.observe = observe
+
+    def __call__(self, trace: Any, primitive: Primitive, args: Sequence, params: dict) -> Any:
+        if _expands(args, params):
+            return NOT_FOLDED
+        if inlinable_call(primitive, params):
+            body = params["jaxpr" if primitive is jit_p else "call_jaxpr"]
+            return evaluate_jaxpr_with(trace, body, args)
+        if _has_effects(primitive, args, params):
+            return NOT_FOLDED
+        outs = compute_now(primitive, args, params)
+        if self.observe is not None and self.observe(primitive):
+            _record(trace, primitive, args, params, outs)
+        return outs
+
+
+_PURE: set = set()  # first-order primitives seen without effects
+
+
+def _has_effects(primitive: Primitive, args: Sequence, params: dict) -> bool:
+    if primitive in _PURE:
+        return False
+    _, effects = abstract_eval(primitive, args, params)
+    if not effects and not any(_is_jaxpr(v) for v in params.values()):
+        _PURE.add(primitive)
+    return bool(effects)
+
+
+def _is_jaxpr(value: Any) -> bool:
+    return hasattr(value, "eqns") or hasattr(value, "jaxpr") or \
+        (type(value) is tuple and bool(value) and _is_jaxpr(value[0]))
+
+
+def _expands(args: Sequence, params: dict) -> bool:
+    """Whether the output (``params['shape']``) is large and much larger than the inputs."""
+    shape = params.get("shape")
+    if not isinstance(shape, tuple):
+        return False
+    try:
+        out = int(np.prod(shape, dtype=np.int64))
+    except TypeError:  # symbolic sizes
+        return False
+    if out <= EXPAND_MIN_SIZE:
+        return False
+    return out > EXPAND_RATIO * max(1, sum(int(np.size(a)) for a in args))
+
+
+def _record(trace: Any, primitive: Primitive, args: Sequence, params: dict, outs: Any) -> None:
+    """Stage an ``observed_p`` equation for ``primitive(*args)`` (which gave ``outs``)."""
+    results = outs if primitive.multiple_results else [outs]
+    equation = make_eqn([new_var(typeof(a)) for a in args], [new_var(typeof(o)) for o in results],
+                        primitive, params, source_info=trace.call_site)
+    trace.stage_constant(args, [], observed_p, {"equation": Observed(equation)}, {observe_effect})
+
+
+def observed_equation(eqn: Any) -> Any:
+    """The equation an ``observed_p`` equation stands for."""
+    return eqn.params["equation"].equation
+
+
+def fold_while_tracing(observe: Callable[[Primitive], bool] | None) -> tuple:
+    """``(policy, context)``: the folding policy for one trace and the context to trace in."""
+    return FoldingPolicy(observe), _Observing(observe is not None)
+
+
+class _Observing:
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __enter__(self) -> None:
+        self.token = _OBSERVING.set(self.value)
+
+    def __exit__(self, *exc: Any) -> None:
+        _OBSERVING.reset(self.token)
