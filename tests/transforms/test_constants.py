@@ -52,7 +52,7 @@ def sim(u):
 def test_sim_label_with_fori_loop_is_folded():
     pred = jnp.linspace(0, 1, 32)
     label = np.random.default_rng(0).normal(size=32).astype(np.float32)
-    loss = lambda p, l: jnp.sum((sim(p) - sim(l)) ** 2)  # noqa: E731
+    loss = lambda p, lab: jnp.sum((sim(p) - sim(lab)) ** 2)  # noqa: E731
     program = foldax.trace(loss)(pred, label)
     d_label = np.asarray(jax.jit(sim)(label))
     ideal = jax.make_jaxpr(lambda p: jnp.sum((sim(p) - d_label) ** 2))(pred)
@@ -110,18 +110,18 @@ def test_numpy_rules_match_xla(dtype):
     x = np.asarray(rng.normal(size=(2, 3)) * 50).astype(dt)
     which = np.asarray([[0, 1, 1], [1, 0, 0]], bool)
     calls = [
-        (lax.broadcast_in_dim_p, [x], dict(shape=(4, 2, 3), broadcast_dimensions=(1, 2),
-                                           sharding=None)),
-        (lax.reshape_p, [x], dict(new_sizes=(3, 2), dimensions=None, sharding=None)),
-        (lax.squeeze_p, [x[:1]], dict(dimensions=(0,))),
-        (lax.transpose_p, [x], dict(permutation=(1, 0))),
-        (lax.rev_p, [x], dict(dimensions=(1,))),
-        (lax.slice_p, [x], dict(start_indices=(0, 1), limit_indices=(2, 3), strides=(1, 2))),
-        (lax.concatenate_p, [x, x], dict(dimension=1)),
+        (lax.broadcast_in_dim_p, [x], {"shape": (4, 2, 3), "broadcast_dimensions": (1, 2),
+                                           "sharding": None}),
+        (lax.reshape_p, [x], {"new_sizes": (3, 2), "dimensions": None, "sharding": None}),
+        (lax.squeeze_p, [x[:1]], {"dimensions": (0,)}),
+        (lax.transpose_p, [x], {"permutation": (1, 0)}),
+        (lax.rev_p, [x], {"dimensions": (1,)}),
+        (lax.slice_p, [x], {"start_indices": (0, 1), "limit_indices": (2, 3), "strides": (1, 2)}),
+        (lax.concatenate_p, [x, x], {"dimension": 1}),
         (lax.select_n_p, [which, x, x[::-1]], {}),
-        (lax.iota_p, [], dict(dtype=dt, shape=(2, 5), dimension=1, sharding=None)),
-    ] + [(lax.convert_element_type_p, [x], dict(new_dtype=jnp.dtype(t), weak_type=False,
-                                                sharding=None))
+        (lax.iota_p, [], {"dtype": dt, "shape": (2, 5), "dimension": 1, "sharding": None}),
+    ] + [(lax.convert_element_type_p, [x], {"new_dtype": jnp.dtype(t), "weak_type": False,
+                                                "sharding": None})
          for t in ("bool", "int8", "int32", "float32", "float64", "bfloat16", dtype)]
     covered = set()
     for prim, args, params in calls:
@@ -140,7 +140,7 @@ def test_numpy_rules_match_xla(dtype):
 
 def test_numpy_rules_keep_the_weak_type():
     weak = compute_now(lax.broadcast_in_dim_p, [jnp.asarray(2.0)],
-                       dict(shape=(3,), broadcast_dimensions=(), sharding=None))
+                       {"shape": (3,), "broadcast_dimensions": (), "sharding": None})
     assert jax.typeof(weak) == jax.typeof(jnp.broadcast_to(jnp.asarray(2.0), (3,)))
     assert (weak + jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
 

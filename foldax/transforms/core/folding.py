@@ -37,6 +37,7 @@ from foldax._compat import (
     NOT_FOLDED, Effect, Primitive, abstract_eval, allow_effect, evaluate_jaxpr_with,
     jit_p, make_eqn, new_var, register_lowering, register_source_exclusion, typeof,
 )
+from foldax.transforms.core.mesh import avals_need_devices
 from foldax.transforms.core.numpy_eval import compute_now
 from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, inlinable_call
 
@@ -102,6 +103,8 @@ class FoldingPolicy:
             return evaluate_jaxpr_with(trace, body, args)
         if _has_effects(primitive, args, params):
             return NOT_FOLDED
+        if avals_need_devices(abstract_eval(primitive, args, params)[0]):
+            return NOT_FOLDED  # resharding a constant onto the mesh: jit's lowering has the devices
         outs = compute_now(primitive, args, params)
         if self.observe is not None and self.observe(primitive):
             _record(trace, primitive, args, params, outs)

@@ -81,10 +81,23 @@ def needs_devices(eqn: JaxprEqn) -> bool:
     Returns:
         ``True`` if it must stay staged.
     """
+    return avals_need_devices([v.aval for v in eqn.outvars])
+
+
+def avals_need_devices(avals: Any) -> bool:
+    """Whether values of ``avals`` (one aval or a list) can only be made now with a concrete mesh
+    that is not in context: one of them is sharded over a mesh with Explicit axes.
+
+    Arguments:
+        avals: the abstract values of the outputs of a computation on constants.
+
+    Returns:
+        ``True`` if that computation must stay staged.
+    """
     if concrete_mesh() is not None:
         return False
-    for v in eqn.outvars:
-        sharding = getattr(v.aval, "sharding", None)
+    for aval in avals if isinstance(avals, (list, tuple)) else [avals]:
+        sharding = getattr(aval, "sharding", None)
         if sharding is not None and _explicit(sharding.mesh):
             return True
     return False
