@@ -24,6 +24,10 @@ class FoldaxValueError(FoldaxError, ValueError):
     """A value of the right kind but wrong content (shape, size, unknown name)."""
 
 
+class UnhashableStaticError(FoldaxTypeError, ValueError):
+    """A static argument is unhashable (``jax.jit`` raises ``ValueError`` for it)."""
+
+
 class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 

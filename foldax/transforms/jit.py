@@ -30,7 +30,9 @@ import numpy as np
 from foldax._compat import (
     core, is_tracer, jit_disabled, resolve_jit_argnums, trace_context, typeof,
 )
-from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
+from foldax.errors import (
+    FoldaxIndexError, FoldaxTypeError, FoldaxValueError, UnhashableStaticError,
+)
 from foldax.pytrees.dataclass import register_protocol_class
 from foldax.pytrees.leaves import CONSTANT, STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
@@ -304,17 +306,21 @@ class JitFunction:
         return unflatten(tree, [next(it) if _is_traced_slot(s) else s.value for s in slots])
 
     def _new_entry(self, key: tuple, variables: list, parts: tuple) -> _Entry:
-        """Trace a new entry; it is cached unless the function closed over an outer tracer."""
+        """Trace a new entry; it is cached unless the function closed over an outer tracer
+        (then its program runs inline in the outer trace: an inner jax.jit would keep the
+        tracer in JAX's own caches)."""
         cache = self._cache or self._open_cache()
         context = trace_context()
         template = _Template(parts)
         program = self._tracing.program(cache, template, variables)
         entry = _Entry()
         entry.add(_avals_key(variables), program)
+        if _holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
+            entry.jitted = lambda *variables: program.evaluate(variables)
+            return entry
         entry.hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]
         entry.jitted = self._make_jitted(entry, cache, template, parts)
-        if not _holds_tracers(program):
-            cache.entries.setdefault(context, {})[key] = entry
+        cache.entries.setdefault(context, {})[key] = entry
         return entry
 
     def _program(self, key: tuple, variables: list, parts: tuple) -> tuple[_Entry, Program]:
@@ -329,13 +335,15 @@ class JitFunction:
 
     def _make_jitted(self, entry: _Entry, cache: FunctionCache, template: _Template,
                      parts: tuple) -> Callable:
-        tracing, entry_ref = self._tracing, weakref.ref(entry)  # no cycle through the entry
+        # weakly: no reference cycle, so an entry (and the arrays its program closed over) is
+        # freed as soon as its cache or its caller lets go of it
+        tracing, entry_ref, cache_ref = self._tracing, weakref.ref(entry), weakref.ref(cache)
 
         def run_hoisted(hoisted: list, *variables: Any) -> list:
             entry = entry_ref()
             program = entry.programs.get(_avals_key(variables))
             if program is None:  # jax.jit met new shapes or dtypes
-                program = tracing.program(cache, template, variables)
+                program = tracing.program(cache_ref() or FunctionCache(), template, variables)
                 if not _holds_tracers(program):
                     entry.add(_avals_key(variables), program)
             by_id = {id(c): h for c, h in zip(entry.hoisted, hoisted)}
@@ -599,8 +607,9 @@ def _hashable(x: Any, where: str) -> Any:
     try:
         hash(x)
     except TypeError:
-        raise FoldaxTypeError(
-            f"{where} is an unhashable {type(x).__name__}. Static arguments are part of the "
+        raise UnhashableStaticError(
+            f"Non-hashable static arguments are not supported: {where} is an unhashable "
+            f"{type(x).__name__}. Static arguments are part of the "
             f"compiled program's identity and must be hashable: use a tuple instead of a list, "
             f"or pass the value as an ordinary (traced or constant) argument.") from None
     return ByValue(x, where=where) if isinstance(x, np.ndarray) else x
@@ -674,7 +683,7 @@ def _check_callable(fun: Any) -> None:
     if inspect.isgeneratorfunction(fun):
         raise FoldaxTypeError(
             f"jit(fun=...): Expected a function, got a generator function: {_safe_repr(fun)}. "
-            f"A generator's values cannot be traced; fix: return the values (e.g. a list).")
+            f"A generator's values cannot be traced. Fix: return the values (e.g. a list).")
 
 
 def _safe_repr(x: Any) -> str:
