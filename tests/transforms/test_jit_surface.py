@@ -203,20 +203,6 @@ def test_token_arguments_and_outputs_like_jax():
         assert isinstance(jit(lambda x: jax.lax.create_token())(X), type(token))
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["value"], meta_fields=[])
-class _Registered:  # a pytree with __jax_array__: its leaves are traced
-    value: jax.Array
-
-    def __init__(self, value):
-        self.value = value
-
-    def __jax_array__(self):
-        return self.value
-
-    shape = property(lambda self: self.value.shape)
-    dtype = property(lambda self: self.value.dtype)
-
-
 class _Opaque:  # __jax_array__ alone: JAX refuses it as an argument
     def __init__(self, value):
         self.value = value
@@ -226,6 +212,11 @@ class _Opaque:  # __jax_array__ alone: JAX refuses it as an argument
 
     shape = property(lambda self: self.value.shape)
     dtype = property(lambda self: self.value.dtype)
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["value"], meta_fields=[])
+class _Registered(_Opaque):  # the same as a pytree: its leaves are traced
+    pass
 
 
 def test_jax_array_protocol_objects_like_jax():
