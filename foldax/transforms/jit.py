@@ -84,7 +84,11 @@ class _Entry:
 
 
 def _avals_key(variables: Sequence) -> tuple:
-    return tuple((a.shape, a.dtype, a.weak_type) if hasattr(a, "shape") else a  # a token's
+    """The variables' types under JAX's current trace context (``default_matmul_precision``,
+    ``numpy_rank_promotion``, x64, the axis environment ...): a program is traced for these.
+    The entry's jax.jit retraces by itself when the context changes, and then finds no program
+    for the new context, so the function is traced again, as ``jax.jit`` would."""
+    return (trace_context(),) + tuple((a.shape, a.dtype, a.weak_type) if hasattr(a, "shape") else a  # a token's
                  for a in map(typeof, variables))
 
 
@@ -204,9 +208,8 @@ class JitFunction:
 
     @property
     def entries(self) -> dict:
-        """The compiled entries for the current JAX trace context, by cache key."""
-        cache = self._cache or self._open_cache()
-        return cache.entries.get(trace_context(), {})
+        """The compiled entries, by cache key."""
+        return (self._cache or self._open_cache()).entries
 
     @property
     def trace_count(self) -> int:
@@ -289,8 +292,7 @@ class JitFunction:
         if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
             return self.fun(*args, **kwargs)
         key, variables, parts = self._key(args, kwargs)
-        by_key = (self._cache or self._open_cache()).entries.get(trace_context())
-        entry = by_key.get(key) if by_key else None
+        entry = (self._cache or self._open_cache()).entries.get(key)
         if entry is None:
             entry = self._new_entry(key, variables, parts)
         outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else \
@@ -310,7 +312,6 @@ class JitFunction:
         (then its program runs inline in the outer trace: an inner jax.jit would keep the
         tracer in JAX's own caches)."""
         cache = self._cache or self._open_cache()
-        context = trace_context()
         template = _Template(parts)
         program = self._tracing.program(cache, template, variables)
         entry = _Entry()
@@ -320,7 +321,7 @@ class JitFunction:
             return entry
         entry.hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]
         entry.jitted = self._make_jitted(entry, cache, template, parts)
-        cache.entries.setdefault(context, {})[key] = entry
+        cache.entries[key] = entry
         return entry
 
     def _program(self, key: tuple, variables: list, parts: tuple) -> tuple[_Entry, Program]:
@@ -492,7 +493,11 @@ class JitFunction:
             >>> foldax.jit(lambda x: x.sum()).eval_shape(jax.ShapeDtypeStruct((3,), jnp.float32))
             ShapeDtypeStruct(shape=(), dtype=float32)
         """
-        return self.trace(*args, **kwargs).out_info
+        traced = self.trace(*args, **kwargs)
+        if self.jax_jit_kwargs.get("out_shardings") is None:
+            return traced.out_info
+        # the output shardings are known once lowered
+        return traced.out_info_with(jax.tree.leaves(traced.lower().out_info))
 
     def clear_cache(self) -> None:
         """Forget the compiled code of this function (shared by its jits with these options)."""

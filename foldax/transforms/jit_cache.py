@@ -3,9 +3,8 @@
 Every ``foldax.jit(f, **options)`` wrapper of the same function object ``f`` with the same options
 shares one :class:`FunctionCache`, so ``foldax.jit(f)(x)`` in a loop traces once. The cache is
 held by a weak reference to ``f`` (keyed by identity, so equal-but-distinct callables never share
-code) and disappears with it. Inside a cache, entries are grouped by JAX's trace context
-(``jax.config`` values such as ``default_matmul_precision``, ``numpy_rank_promotion``, x64 and the
-axis environment): a change of these settings traces again, as ``jax.jit`` does.
+code) and disappears with it. (Each entry keeps its programs per JAX trace context, see
+``foldax.transforms.jit._avals_key``.)
 
 Nothing here may hold a tracer: the caller stores only entries whose programs have concrete
 constants, and the entries refer to ``f`` weakly.
@@ -30,22 +29,21 @@ class FunctionCache:
     """The compiled entries of one function under one set of jit options.
 
     Attributes:
-        entries: trace context -> cache key -> entry (``foldax.transforms.jit._Entry``).
+        entries: cache key -> entry (``foldax.transforms.jit._Entry``).
         trace_count: how often the Python body ran for these entries.
         last_trace: the signature of the last trace (for ``RetraceWarning`` messages).
         warned: whether a ``RetraceWarning`` was already given.
     """
 
     def __init__(self) -> None:
-        self.entries: dict[tuple, dict[Hashable, Any]] = {}
+        self.entries: dict[Hashable, Any] = {}
         self.trace_count = 0
         self.last_trace: tuple | None = None
         self.warned = False
 
     def size(self) -> int:
         """How many programs (one per argument signature and context) are cached."""
-        return sum(len(entry.programs) for by_key in self.entries.values()
-                   for entry in by_key.values())
+        return sum(len(entry.programs) for entry in self.entries.values())
 
     def clear(self) -> None:
         """Forget every compiled entry (their executables are freed with them)."""

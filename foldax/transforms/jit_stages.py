@@ -80,8 +80,13 @@ class Traced:
     @property
     def out_info(self) -> Any:
         """The output tree with a ``jax.ShapeDtypeStruct`` per array or number leaf."""
-        avals = iter(self.program.out_avals)
-        leaves = [_struct(next(avals)) if slot is TRACED else _shape_of(slot)
+        return self.out_info_with(map(_struct, self.program.out_avals))
+
+    def out_info_with(self, traced_structs: Any) -> Any:
+        """``out_info`` with the traced outputs described by ``traced_structs`` (in order),
+        e.g. the lowered computation's, which know their shardings."""
+        structs = iter(traced_structs)
+        leaves = [next(structs) if slot is TRACED else _shape_of(slot)
                   for slot in self.program.out_leaves]
         return unflatten(self.program.out_tree, leaves)
 

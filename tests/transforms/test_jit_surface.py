@@ -346,3 +346,10 @@ def test_function_without_weak_references_fails_when_called_like_jax():
             g(X)
     with pytest.raises(FoldaxError, match="weak.*Fix"):
         foldax.jit(Slotted())(X)
+
+
+def test_eval_shape_knows_out_shardings_like_jax():
+    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    outs = {k: jit(lambda x: x * 2, out_shardings=sharding).eval_shape(X)
+            for k, jit in JITS.items()}
+    assert outs["foldax"] == outs["jax"] and outs["foldax"].sharding == sharding
