@@ -292,7 +292,13 @@ class JitFunction:
         if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
             return self.fun(*args, **kwargs)
         key, variables, parts = self._key(args, kwargs)
-        entry = (self._cache or self._open_cache()).entries.get(key)
+        try:
+            entry = (self._cache or self._open_cache()).entries.get(key)
+        except Exception as e:  # a static argument's __eq__ failed
+            raise FoldaxValueError(
+                f"jit({self.name}): static arguments should be comparable using __eq__, but "
+                f"comparing this call's with a cached call's raised {type(e).__name__}: {e}. "
+                f"Fix: give the static argument's class an __eq__ that returns a bool.") from e
         if entry is None:
             entry = self._new_entry(key, variables, parts)
         outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else \

@@ -353,3 +353,18 @@ def test_eval_shape_knows_out_shardings_like_jax():
     outs = {k: jit(lambda x: x * 2, out_shardings=sharding).eval_shape(X)
             for k, jit in JITS.items()}
     assert outs["foldax"] == outs["jax"] and outs["foldax"].sharding == sharding
+
+
+def test_static_argument_whose_eq_raises_gives_jax_value_error():
+    class HashableWithoutEq:
+        def __hash__(self):
+            return 1
+
+        def __eq__(self, other):
+            raise NotImplementedError("no comparison")
+
+    for jit in JITS.values():
+        g = jit(lambda x, s: x + 3, static_argnums=1)
+        g(X, HashableWithoutEq())
+        with pytest.raises(ValueError, match="static arguments should be comparable using __eq__"):
+            g(X, HashableWithoutEq())
