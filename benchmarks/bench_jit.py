@@ -79,5 +79,18 @@ def _folded_label_case() -> Case:
                 target="-> sim(pred) alone")
 
 
+def _rewrap_case() -> Case:
+    """``jit(f)(x)`` with a new wrapper at each call: compiled code is cached per function."""
+    x = jnp.ones(16)
+
+    def f(x):
+        return jnp.sin(x) * 2
+
+    return Case("jit(f)(x), a new wrapper of the same f each call", "jax",
+                {"jax": lambda: jax.jit(f)(x), "foldax": lambda: foldax.jit(f)(x)},
+                target="<= 3x")
+
+
 def cases(quick: bool) -> list[Case]:
-    return [_dispatch_case(10), _dispatch_case(100), _compile_case(), _folded_label_case()]
+    return [_dispatch_case(10), _dispatch_case(100), _compile_case(), _folded_label_case(),
+            _rewrap_case()]

@@ -42,6 +42,7 @@ Var = core.Var
 Literal = core.Literal
 DropVar = core.DropVar
 Tracer = core.Tracer
+Token = core.Token
 Primitive = core.Primitive
 ShapedArray = core.ShapedArray
 AbstractValue = core.AbstractValue
@@ -567,3 +568,18 @@ OOBError = _jax_checkify.OOBError
 def current_traceback() -> Any:
     """The traceback JAX's checkify stores with an error (``JaxException.traceback_info``)."""
     return source_info_util.current().traceback
+
+
+# -- jit's surface (foldax.transforms.jit) ---------------------------------------------------------
+def jit_disabled() -> bool:
+    """Whether ``jax.disable_jit()`` is in effect (jitted functions then run their Python body)."""
+    return bool(config.disable_jit.value)
+
+
+def resolve_jit_argnums(fun: Callable, signature: Any, donate_argnums: Any, donate_argnames: Any,
+                        static_argnums: Any, static_argnames: Any) -> tuple[tuple, tuple, tuple, tuple]:
+    """``jax.jit``'s completion and validation of argnums/argnames: names inferred from numbers
+    and back, checked against the signature. Returns ``(donate_argnums, donate_argnames,
+    static_argnums, static_argnames)``; raises JAX's ``ValueError`` for a bad specification."""
+    return api_util.resolve_argnums(fun, signature, donate_argnums, donate_argnames,
+                                    static_argnums, static_argnames)

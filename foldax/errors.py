@@ -53,6 +53,10 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """The checkpoint file or step asked for, or the directory to save into, does not exist."""
 
 
+class UnhashableStaticError(FoldaxTypeError, ValueError):
+    """A static argument is unhashable (``jax.jit`` raises ``ValueError`` for it)."""
+
+
 class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 

@@ -25,6 +25,8 @@ def as_program(obj: Any, where: str = "program") -> Program:
     """``obj`` as a Program (a Program is returned as it is)."""
     if isinstance(obj, Program):
         return obj
+    if isinstance(getattr(obj, "program", None), Program):  # foldax.jit(f).trace(*args)
+        return obj.program
     if isinstance(obj, ClosedJaxpr):
         n_in, n_out = len(obj.jaxpr.invars), len(obj.jaxpr.outvars)
         _, in_tree = flatten(((0,) * n_in, {}))

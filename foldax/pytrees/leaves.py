@@ -1,6 +1,7 @@
 """What kind of leaf a value is: a traced variable, a foldable constant, or a static object.
 
-The rule for every leaf: a ``jax.Array`` (or tracer) is a variable; a NumPy array, NumPy scalar
+The rule for every leaf: a ``jax.Array`` (or tracer, token, ``jax.ShapeDtypeStruct`` standing for
+an array, or object with ``__jax_array__``) is a variable; a NumPy array, NumPy scalar
 or Python number is a constant, part of a compiled function's cache key *by value*; anything
 else (strings, functions, ...) is static and must be hashable.
 
@@ -16,7 +17,7 @@ from typing import Any, Hashable
 import jax
 import numpy as np
 
-from foldax._compat import Tracer
+from foldax._compat import Token, Tracer
 from foldax.errors import FoldaxTypeError
 
 VARIABLE = "variable"
@@ -24,6 +25,8 @@ CONSTANT = "constant"
 STATIC = "static"
 
 _SCALARS = (bool, int, float, complex)
+# what JAX traces: arrays, tracers, tokens, and array descriptions (lowering without data)
+_VARIABLE_TYPES = (jax.Array, Tracer, Token, jax.ShapeDtypeStruct)
 _kind_by_type: dict[type, str] = {}
 
 
@@ -47,7 +50,7 @@ def leaf_kind(x: Any) -> str:
     t = type(x)
     kind = _kind_by_type.get(t)
     if kind is None:
-        if isinstance(x, (jax.Array, Tracer)):
+        if isinstance(x, _VARIABLE_TYPES) or hasattr(t, "__jax_array__"):
             kind = VARIABLE
         elif isinstance(x, (np.ndarray, np.generic) + _SCALARS):
             kind = CONSTANT

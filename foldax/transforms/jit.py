@@ -21,13 +21,18 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
+import weakref
 from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
 
-from foldax._compat import core, typeof
-from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError
+from foldax._compat import (
+    core, is_tracer, jit_disabled, resolve_jit_argnums, trace_context, typeof,
+)
+from foldax.errors import (
+    FoldaxIndexError, FoldaxTypeError, FoldaxValueError, UnhashableStaticError,
+)
 from foldax.pytrees.dataclass import register_protocol_class
 from foldax.pytrees.leaves import STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
@@ -35,7 +40,9 @@ from foldax.errors import RetraceWarning
 from foldax.transforms.core.program import TRACED, Program
 from foldax.transforms.core.program import VARIABLE as VARIABLE_SLOT
 from foldax.transforms.core.trace import function_name, trace_program, variable_paths
+from foldax.transforms.jit_cache import FunctionCache, cache_for
 from foldax.transforms.processes import check_same_on_every_process
+from foldax.transforms.jit_stages import Lowered, Traced, traced_outputs_only, variables_only
 
 EMBED_MAX_BYTES = 1 << 16
 _VARIABLE_TYPES: set[type] = set()  # leaf types seen to be variables (jax.Array implementations)
@@ -78,21 +85,91 @@ class _Entry:
 
 
 def _avals_key(variables: Sequence) -> tuple:
+    """The variables' types under JAX's current trace context (``default_matmul_precision``,
+    ``numpy_rank_promotion``, x64, the axis environment ...): a program is traced for these.
+    The entry's jax.jit retraces by itself when the context changes, and then finds no program
+    for the new context, so the function is traced again, as ``jax.jit`` would."""
     # The sharding is part of the type on an Explicit mesh: a Program traced there reshards to it.
-    return tuple((a.shape, a.dtype, a.weak_type, getattr(a, "sharding", None))
-                 for a in map(typeof, variables))
+    return (trace_context(),) + tuple(
+        (a.shape, a.dtype, a.weak_type, getattr(a, "sharding", None)) if hasattr(a, "shape")
+        else a  # a token's
+        for a in map(typeof, variables))
+
+
+class _Template:
+    """A call's arguments without its variables (entries outlive calls and must hold no tracer):
+    the constant and static leaves in place, ``None`` where a variable goes."""
+
+    def __init__(self, parts: tuple) -> None:
+        dyn_args, dyn_kwargs, self.static, self.aux = parts
+        leaves, self.treedef = flatten((dyn_args, dyn_kwargs))
+        self.mask = [leaf_kind(x) == VARIABLE for x in leaves]
+        self.leaves = [None if m else x for x, m in zip(leaves, self.mask)]
+
+    def fill(self, variables: Sequence) -> tuple:
+        """``(dyn_args, dyn_kwargs, static, aux)`` with ``variables`` in the variable places."""
+        it = iter(variables)
+        leaves = [next(it) if m else x for x, m in zip(self.leaves, self.mask)]
+        dyn_args, dyn_kwargs = unflatten(self.treedef, leaves)
+        return dyn_args, dyn_kwargs, self.static, self.aux
+
+
+class _Tracing:
+    """What tracing a call needs: the function *weakly* (entries are shared by every wrapper of
+    the function and must not keep it alive), its name and the folding switch."""
+
+    def __init__(self, fun: Callable, name: str, fold: bool) -> None:
+        try:
+            self.fun_ref: Callable[[], Callable] = weakref.ref(fun)
+        except TypeError:  # kept by a wrapper's private cache only
+            self.fun_ref = lambda: fun
+        self.name, self.fold = name, fold
+
+    def program(self, cache: FunctionCache, template: _Template, variables: Sequence) -> Program:
+        dyn_args, dyn_kwargs, static, aux = template.fill(variables)
+        bound = _bind(self.fun_ref(), self.name, static, aux)
+        program = trace_program(bound, dyn_args, dyn_kwargs, fold=self.fold, name=self.name)
+        _count_trace(cache, self.name, program)
+        return program
+
+
+def _bind(fun: Callable, name: str, static: tuple, aux: tuple) -> Callable:
+    """``fun`` with static and auxiliary arguments put back in place."""
+    fixed = {k: (v.value if isinstance(v, ByValue) else v) for k, v in static}
+    fixed.update({k: _as_constants(v) for k, v in aux})
+
+    def bound(*dyn_args: Any, **dyn_kwargs: Any) -> Any:
+        args, it = [], iter(dyn_args)
+        total = len(dyn_args) + sum(isinstance(k, int) for k in fixed)
+        for i in range(total):
+            args.append(fixed[i] if i in fixed else next(it))
+        kw = {k: v for k, v in fixed.items() if isinstance(k, str)}
+        return fun(*args, **dyn_kwargs, **kw)
+
+    bound.__name__ = name
+    return bound
+
+
+def _holds_tracers(program: Program) -> bool:
+    """Whether the function closed over a tracer of an outer trace (then nothing is cached)."""
+    return any(is_tracer(c) for c in program.jaxpr.consts)
 
 
 class JitFunction:
     """A function compiled by ``foldax.jit``; call it like the original.
 
-    ``.trace(*args)`` returns the Program, ``.lower(*args)`` JAX's Lowered object,
-    ``.trace_count`` how often the Python body ran.
+    It has ``jax.jit``'s surface: ``.lower(*args)`` (JAX's ``Lowered``, whose ``.compile()`` is
+    called like the function and returns its output structure), ``.trace(*args)`` (a ``Traced``
+    with ``.jaxpr``, ``.lower()``, ``.out_info`` and ``.program``, the foldax Program),
+    ``.eval_shape(*args)``, ``.clear_cache()``, ``__wrapped__`` and the function's attributes.
+    ``.trace_count`` says how often the Python body ran. Compiled code is shared by every
+    ``foldax.jit`` of the same function with the same options, as with ``jax.jit``.
     """
 
     def __init__(self, fun: Callable, static_argnums: Sequence[int], static_argnames: Sequence[str],
-                 donate_argnums: Sequence[int], auxiliary_args: Sequence[str], fold: bool,
-                 jax_jit_kwargs: dict):
+                 donate_argnums: Sequence[int], donate_argnames: Sequence[str],
+                 auxiliary_args: Sequence[str], fold: bool, jax_jit_kwargs: dict):
+        functools.update_wrapper(self, fun)  # first: foldax's attributes win over fun.__dict__'s
         self.fun = fun
         self.name = function_name(fun)
         self.fold = fold
@@ -101,20 +178,47 @@ class JitFunction:
             self.signature: inspect.Signature | None = inspect.signature(fun)
         except (TypeError, ValueError):
             self.signature = None
-        self.static_argnames = tuple(static_argnames)
+        try:
+            donate_nums, donate_names, static_nums, static_names = resolve_jit_argnums(
+                fun, self.signature, donate_argnums or None, donate_argnames or None,
+                static_argnums or None, static_argnames or None)
+        except ValueError as e:
+            raise FoldaxValueError(
+                f"jit({self.name}, ...): {e} Fix the argument numbers/names to match "
+                f"{self.name}'s signature {self.signature}.") from None
+        self.static_argnames = tuple(static_names)
         self.auxiliary_args = tuple(auxiliary_args)
-        self._check_names(self.static_argnames, "static_argnames")
         self._check_names(self.auxiliary_args, "auxiliary_args")
-        self._check_argnums(tuple(static_argnums), "static_argnums")
-        self._check_argnums(tuple(donate_argnums), "donate_argnums")
-        self.static_argnums = tuple(static_argnums) + self._positions(self.static_argnames)
+        self.static_argnums = tuple(static_nums)
         self.aux_argnums = self._positions(self.auxiliary_args)
-        self.donate_argnums = tuple(donate_argnums)
-        self.entries: dict[tuple, _Entry] = {}
-        self.trace_count = 0
-        self._last_trace: tuple | None = None
-        self._warned = False
-        functools.update_wrapper(self, fun, updated=())
+        self.donate_argnums = tuple(donate_nums)
+        self.donate_argnames = tuple(donate_names)
+        self._tracing = _Tracing(fun, self.name, fold)
+        self._options = (self.static_argnums, self.static_argnames, self.donate_argnums,
+                         self.donate_argnames, self.auxiliary_args, fold,
+                         tuple(sorted(jax_jit_kwargs.items())))
+        self._cache: FunctionCache | None = None
+
+    def _open_cache(self) -> FunctionCache:
+        """The cache shared with every jit of this function and options (made at first use,
+        so a function that cannot be weakly referenced fails when called, as with jax.jit)."""
+        try:
+            hash(self._options)
+        except TypeError:  # unhashable jax.jit options (a list of shardings): a private cache
+            self._cache = FunctionCache()
+        else:
+            self._cache = cache_for(self.fun, self._options, self.name)
+        return self._cache
+
+    @property
+    def entries(self) -> dict:
+        """The compiled entries, by cache key."""
+        return (self._cache or self._open_cache()).entries
+
+    @property
+    def trace_count(self) -> int:
+        """How often the Python body ran (for every jit of this function and options)."""
+        return (self._cache or self._open_cache()).trace_count
 
     # -- argument handling ----------------------------------------------------------------
     def _parameters(self) -> list[inspect.Parameter]:
@@ -130,17 +234,6 @@ class JitFunction:
                 raise FoldaxValueError(
                     f"jit({self.name}, {what}=...): '{n}' is not a parameter of {self.name}; its "
                     f"parameters are {known}.")
-
-    def _check_argnums(self, nums: Sequence[int], what: str) -> None:
-        params = self._parameters()
-        if not params or any(p.kind == p.VAR_POSITIONAL for p in params):
-            return
-        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-        for i in nums:
-            if not -n <= i < n:
-                raise FoldaxIndexError(
-                    f"jit({self.name}, {what}={tuple(nums)}): {i} is out of range, {self.name} "
-                    f"takes {n} positional argument(s) ({[p.name for p in params][:n]}).")
 
     def _positions(self, names: Sequence[str]) -> tuple[int, ...]:
         params = self._parameters()
@@ -179,22 +272,6 @@ class JitFunction:
                 dyn_kwargs[k] = v
         return tuple(dyn_args), dyn_kwargs, tuple(static), tuple(aux)
 
-    def _bound(self, static: tuple, aux: tuple) -> Callable:
-        """The user function with static and auxiliary arguments put back in place."""
-        fixed = {k: (v.value if isinstance(v, ByValue) else v) for k, v in static}
-        fixed.update({k: _as_constants(v) for k, v in aux})
-
-        def bound(*dyn_args: Any, **dyn_kwargs: Any) -> Any:
-            args, it = [], iter(dyn_args)
-            total = len(dyn_args) + sum(isinstance(k, int) for k in fixed)
-            for i in range(total):
-                args.append(fixed[i] if i in fixed else next(it))
-            kw = {k: v for k, v in fixed.items() if isinstance(k, str)}
-            return self.fun(*args, **dyn_kwargs, **kw)
-
-        bound.__name__ = self.name
-        return bound
-
     def _key(self, args: tuple, kwargs: dict) -> tuple:
         dyn_args, dyn_kwargs, static, aux = self._split(args, kwargs)
         leaves, treedef = jax.tree_util.tree_flatten((dyn_args, dyn_kwargs))
@@ -216,8 +293,17 @@ class JitFunction:
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
+            return self.fun(*args, **kwargs)
         key, variables, parts = self._key(args, kwargs)
-        entry = self.entries.get(key)
+        cache = self._cache or self._open_cache()
+        try:
+            entry = cache.entries.get(key)
+        except Exception as e:  # a static argument's __eq__ failed
+            raise FoldaxValueError(
+                f"jit({self.name}): static arguments should be comparable using __eq__, but "
+                f"comparing this call's with a cached call's raised {type(e).__name__}: {e}. "
+                f"Fix: give the static argument's class an __eq__ that returns a bool.") from e
         if entry is None:
             entry = self._new_entry(key, variables, parts)
         outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else \
@@ -233,33 +319,46 @@ class JitFunction:
         return unflatten(tree, [next(it) if _is_traced_slot(s) else s.value for s in slots])
 
     def _new_entry(self, key: tuple, variables: list, parts: tuple) -> _Entry:
-        entry = _Entry()
+        """Trace a new entry; it is cached unless the function closed over an outer tracer
+        (then its program runs inline in the outer trace: an inner jax.jit would keep the
+        tracer in JAX's own caches)."""
+        cache = self._cache or self._open_cache()
+        template = _Template(parts)
         check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
-        program = self._trace(key, parts)
+        program = self._tracing.program(cache, template, variables)
+        entry = _Entry()
         entry.add(_avals_key(variables), program)
+        if _holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
+            entry.jitted = lambda *variables: program.evaluate(variables)
+            return entry
         entry.hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]
-        entry.jitted = self._make_jitted(entry, key, parts)
-        self.entries[key] = entry
+        entry.jitted = self._make_jitted(entry, cache, template, parts)
+        cache.entries[key] = entry
         return entry
 
-    def _trace(self, key: tuple, parts: tuple, variables: Sequence | None = None) -> Program:
-        dyn_args, dyn_kwargs, static, aux = parts
-        if variables is not None:  # re-trace for new shapes: put the tracers in place
-            leaves, treedef = flatten((dyn_args, dyn_kwargs))
-            it = iter(variables)
-            leaves = [next(it) if leaf_kind(x) == VARIABLE else x for x in leaves]
-            dyn_args, dyn_kwargs = unflatten(treedef, leaves)
-        program = trace_program(self._bound(static, aux), dyn_args, dyn_kwargs, fold=self.fold,
-                                name=self.name)
-        self._count_trace(key, program)
-        return program
-
-    def _make_jitted(self, entry: _Entry, key: tuple, parts: tuple) -> Callable:
-        def run_hoisted(hoisted: list, *variables: Any) -> list:
-            program = entry.programs.get(_avals_key(variables))
-            if program is None:
-                program = self._trace(key, parts, variables)
+    def _program(self, key: tuple, variables: list, parts: tuple) -> tuple[_Entry, Program]:
+        """The entry and Program of a call (tracing them if needed)."""
+        entry = self.entries.get(key) or self._new_entry(key, variables, parts)
+        program = entry.programs.get(_avals_key(variables))
+        if program is None:
+            program = self._tracing.program(self._cache, _Template(parts), variables)
+            if not _holds_tracers(program):
                 entry.add(_avals_key(variables), program)
+        return entry, program
+
+    def _make_jitted(self, entry: _Entry, cache: FunctionCache, template: _Template,
+                     parts: tuple) -> Callable:
+        # weakly: no reference cycle, so an entry (and the arrays its program closed over) is
+        # freed as soon as its cache or its caller lets go of it
+        tracing, entry_ref, cache_ref = self._tracing, weakref.ref(entry), weakref.ref(cache)
+
+        def run_hoisted(hoisted: list, *variables: Any) -> list:
+            entry = entry_ref()
+            program = entry.programs.get(_avals_key(variables))
+            if program is None:  # jax.jit met new shapes or dtypes
+                program = tracing.program(cache_ref() or FunctionCache(), template, variables)
+                if not _holds_tracers(program):
+                    entry.add(_avals_key(variables), program)
             by_id = {id(c): h for c, h in zip(entry.hoisted, hoisted)}
             consts = [by_id.get(id(c), c) for c in program.jaxpr.consts]
             return core.eval_jaxpr(program.jaxpr.jaxpr, consts, *variables)
@@ -292,61 +391,148 @@ class JitFunction:
         out += [None for x in flatten(dyn_kwargs)[0] if leaf_kind(x) == VARIABLE]
         return out
 
+    def _dynamic_positions(self, count: int) -> list[int]:
+        """The positions in the call of the ``count`` non-static, non-auxiliary positionals."""
+        skipped, positions, i = set(self.static_argnums) | set(self.aux_argnums), [], 0
+        while len(positions) < count:
+            if i not in skipped:
+                positions.append(i)
+            i += 1
+        return positions
+
+    def _donated_arguments(self, parts: tuple) -> tuple[list[bool], dict[str, bool]]:
+        """Per dynamic positional argument and per keyword argument: is it donated?"""
+        dyn_args, dyn_kwargs, _, _ = parts
+        positions = self._dynamic_positions(len(dyn_args))
+        total = positions[-1] + 1 if positions else 0
+        donated = {i % total if total else i for i in self.donate_argnums}
+        return ([p in donated for p in positions],
+                {k: k in self.donate_argnames for k in dyn_kwargs})
+
     def _donated_variables(self, parts: tuple) -> tuple[int, ...]:
-        if not self.donate_argnums:
+        """Indices (from 1: 0 is the hoisted constants) of the donated variable leaves."""
+        if not self.donate_argnums and not self.donate_argnames:
             return ()
         dyn_args, dyn_kwargs, _, _ = parts
+        by_arg, by_name = self._donated_arguments(parts)
+        tops = [(a, d) for a, d in zip(dyn_args, by_arg)] + \
+            [(dyn_kwargs[k], by_name[k]) for k in sorted(dyn_kwargs)]
         out, var_index = [], 0
-        for i, a in enumerate(dyn_args):
-            for x in flatten(a)[0]:
+        for value, donated in tops:
+            for x in flatten(value)[0]:
                 if leaf_kind(x) == VARIABLE:
-                    if i in self.donate_argnums:
+                    if donated:
                         out.append(1 + var_index)
                     var_index += 1
         return tuple(out)
 
-    # -- retracing diagnostics ---------------------------------------------------------------
-    def _count_trace(self, key: tuple, program: Program) -> None:
-        self.trace_count += 1
-        signature = (program.in_tree, [("var", a.str_short()) if s is VARIABLE_SLOT else
-                                       ("const", ByValue(s)) for s, a in _slots_avals(program)])
-        previous, self._last_trace = self._last_trace, signature
-        if self.trace_count > RETRACE_WARN_AFTER and not self._warned and previous is not None:
-            self._warned = True
-            warnings.warn(_retrace_message(self.name, self.trace_count, previous, signature),
-                          RetraceWarning, stacklevel=4)
+    # -- jax.jit's surface ------------------------------------------------------------------
+    def trace(self, *args: Any, **kwargs: Any) -> Traced:
+        """Trace a call (``jax.jit(f).trace``): a ``Traced`` with ``.jaxpr``, ``.out_info``,
+        ``.lower()`` and ``.program``, the foldax Program the call runs.
 
-    # -- inspection ---------------------------------------------------------------------------
-    def trace(self, *args: Any, **kwargs: Any) -> Program:
-        """The Program a call with these arguments runs (tracing it if needed)."""
-        key, variables, parts = self._key(args, kwargs)
-        entry = self.entries.get(key) or self._new_entry(key, variables, parts)
-        program = entry.programs.get(_avals_key(variables))
-        if program is None:
-            program = self._trace(key, parts)
-            entry.add(_avals_key(variables), program)
-        return program
+        Arguments:
+            *args, **kwargs: the call's arguments (``jax.ShapeDtypeStruct`` for variables too).
+        Returns:
+            The ``Traced``; it forwards the Program's attributes (``num_equations``, ...).
 
-    def lower(self, *args: Any, **kwargs: Any) -> Any:
-        """JAX's ``Lowered`` for this call (``.as_text()`` gives the StableHLO)."""
+        Example:
+            >>> import foldax, jax.numpy as jnp, numpy as np
+            >>> f = foldax.jit(lambda x, c: x + np.sin(c))
+            >>> f.trace(jnp.ones(2), np.ones(2)).program.num_equations
+            1
+        """
         key, variables, parts = self._key(args, kwargs)
-        entry = self.entries.get(key) or self._new_entry(key, variables, parts)
-        return entry.jitted.lower(entry.hoisted, *variables) if entry.hoisted else \
-            entry.jitted.lower(*variables)
+        _, program = self._program(key, variables, parts)
+        return Traced(program, lambda: self.lower(*args, **kwargs))
+
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """JAX's ``Lowered`` for this call (``.as_text()`` gives the StableHLO). Its
+        ``.compile()`` is called with the function's arguments and returns its outputs.
+
+        Arguments:
+            *args, **kwargs: the call's arguments (``jax.ShapeDtypeStruct`` for variables too).
+        Returns:
+            The ``Lowered``: JAX's own attributes, ``compile()`` returning a ``Compiled``.
+
+        Example:
+            >>> import foldax, jax.numpy as jnp
+            >>> foldax.jit(lambda x: {"y": 2 * x}).lower(jnp.ones(2)).compile()(jnp.ones(2))
+            {'y': Array([2., 2.], dtype=float32)}
+        """
+        key, variables, parts = self._key(args, kwargs)
+        _, program = self._program(key, variables, parts)
+        dyn_args, dyn_kwargs, _, _ = parts
+        by_arg, by_name = self._donated_arguments(parts)
+
+        # large folded constants stay arguments of the lowered computation (first, if any)
+        hoisted = [c for c in program.jaxpr.consts if _nbytes(c) > EMBED_MAX_BYTES]
+        lead = (hoisted,) if hoisted else ()
+
+        def lowered_fun(*dyn_vars: Any, **kw_vars: Any) -> Any:
+            by_id = dict(zip(map(id, hoisted), dyn_vars[0])) if hoisted else {}
+            consts = [by_id.get(id(c), c) for c in program.jaxpr.consts]
+            variables = jax.tree.leaves((dyn_vars[len(lead):], kw_vars))
+            return traced_outputs_only(program, core.eval_jaxpr(program.jaxpr.jaxpr, consts,
+                                                                *variables))
+
+        lowered_fun.__name__ = lowered_fun.__qualname__ = self.name
+        jitted = jax.jit(lowered_fun,
+                         donate_argnums=tuple(len(lead) + i for i, d in enumerate(by_arg) if d),
+                         donate_argnames=tuple(k for k, d in by_name.items() if d),
+                         **self.jax_jit_kwargs)
+        lowered = jitted.lower(*lead, *variables_only(tuple(dyn_args)),
+                               **variables_only(dyn_kwargs))
+
+        def prepare(call_args: tuple, call_kwargs: dict) -> tuple[tuple, dict]:
+            call_key, _, call_parts = self._key(call_args, call_kwargs)
+            if call_key != key:
+                raise FoldaxTypeError(
+                    f"{self.name}: Function compiled with input pytree does not match the input "
+                    f"pytree it was called with (or a constant argument differs: foldax folded "
+                    f"the NumPy and static arguments of the lowered call into the program). "
+                    f"Fix: call it with arguments like those it was lowered with, or lower "
+                    f"again.")
+            return lead + variables_only(tuple(call_parts[0])), variables_only(call_parts[1])
+
+        return Lowered(lowered, prepare, program)
+
+    def eval_shape(self, *args: Any, **kwargs: Any) -> Any:
+        """The output's shapes and dtypes (``jax.eval_shape``), without running anything.
+
+        Example:
+            >>> import foldax, jax, jax.numpy as jnp
+            >>> foldax.jit(lambda x: x.sum()).eval_shape(jax.ShapeDtypeStruct((3,), jnp.float32))
+            ShapeDtypeStruct(shape=(), dtype=float32)
+        """
+        traced = self.trace(*args, **kwargs)
+        if self.jax_jit_kwargs.get("out_shardings") is None:
+            return traced.out_info
+        # the output shardings are known once lowered
+        return traced.out_info_with(jax.tree.leaves(traced.lower().out_info))
+
+    def clear_cache(self) -> None:
+        """Forget the compiled code of this function (shared by its jits with these options)."""
+        (self._cache or self._open_cache()).clear()
+
+    def _cache_size(self) -> int:
+        """How many programs are cached (``jax.jit``'s ``_cache_size``)."""
+        return (self._cache or self._open_cache()).size()
 
     def check(self, *args: Any, **kwargs: Any) -> tuple[bool, str]:
         """``(True, '')`` if a call with these arguments reuses a compiled program, else
         ``(False, reason)``."""
         key, variables, _ = self._key(args, kwargs)
-        if not self.entries:
+        entries = self.entries
+        if not entries:
             return False, "Function has not yet been traced"
-        entry = self.entries.get(key)
+        entry = entries.get(key)
         if entry is not None:
             if _avals_key(variables) in entry.programs:
                 return True, ""
             return False, "Variable shapes or dtypes do not match"
         treedef, static, aux, consts = key
-        same_tree = [k for k in self.entries if k[0] == treedef]
+        same_tree = [k for k in entries if k[0] == treedef]
         if not same_tree:
             return False, "Argument tree structure does not match"
         if not any(k[1] == static for k in same_tree):
@@ -359,7 +545,20 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __repr__(self) -> str:
-        return f"<foldax.jit {self.name}: {self.trace_count} trace(s)>"
+        count = self._cache.trace_count if self._cache is not None else 0
+        return f"<foldax.jit {self.name}: {count} trace(s)>"
+
+
+# -- retracing diagnostics -------------------------------------------------------------------------
+def _count_trace(cache: FunctionCache, name: str, program: Program) -> None:
+    cache.trace_count += 1
+    signature = (program.in_tree, [("var", a.str_short()) if s is VARIABLE_SLOT else
+                                   ("const", ByValue(s)) for s, a in _slots_avals(program)])
+    previous, cache.last_trace = cache.last_trace, signature
+    if cache.trace_count > RETRACE_WARN_AFTER and not cache.warned and previous is not None:
+        cache.warned = True
+        warnings.warn(_retrace_message(name, cache.trace_count, previous, signature),
+                      RetraceWarning, stacklevel=5)
 
 
 def _broadcast_leaves(prefix: Any, full: Any, what: str, name: str) -> list:
@@ -425,8 +624,9 @@ def _hashable(x: Any, where: str) -> Any:
     try:
         hash(x)
     except TypeError:
-        raise FoldaxTypeError(
-            f"{where} is an unhashable {type(x).__name__}. Static arguments are part of the "
+        raise UnhashableStaticError(
+            f"Non-hashable static arguments are not supported: {where} is an unhashable "
+            f"{type(x).__name__}. Static arguments are part of the "
             f"compiled program's identity and must be hashable: use a tuple instead of a list, "
             f"or pass the value as an ordinary (traced or constant) argument.") from None
     return ByValue(x, where=where) if isinstance(x, np.ndarray) else x
@@ -449,24 +649,29 @@ def _aux_constants(value: Any, name: Any, fname: str) -> tuple:
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,
         static_argnames: str | Sequence[str] | None = None,
         donate_argnums: int | Sequence[int] | None = None,
+        donate_argnames: str | Sequence[str] | None = None,
         auxiliary_args: str | Sequence[str] | None = None, fold: bool = True,
         **jax_jit_kwargs: Any) -> Any:
     """Compile ``fun`` with XLA, tracing it once per distinct call signature and folding constants.
 
     A drop-in for ``jax.jit``. The cache key of a call is the tree structure of the arguments
     (including the static and value fields of dataclasses), the static and auxiliary arguments,
-    and every *constant* leaf by value; the shapes and dtypes of the *variable* leaves are keyed by
-    ``jax.jit``'s own dispatch. Variables are ``jax.Array`` leaves (and Python scalars, which are
-    traced weakly typed as ``jax.jit`` does); constants are NumPy arrays and scalars. Whatever is
-    computed from constants alone runs once, while tracing, and is folded into the program, so
-    Python control flow on constants works inside ``fun``. Usable as ``@jit`` or ``@jit(...)``.
+    every *constant* leaf by value, and JAX's trace context (matmul precision, promotion rules,
+    x64, ...); the shapes and dtypes of the *variable* leaves are keyed by ``jax.jit``'s own
+    dispatch. Variables are ``jax.Array`` leaves; constants are NumPy arrays and Python scalars.
+    Whatever is computed from constants alone runs once, while tracing (with NumPy, ``jnp`` or
+    ``lax``), and is folded into the program, so Python control flow on constants works inside
+    ``fun``. Compiled code is cached per function (weakly), so a new ``jit(f)`` wrapper reuses
+    ``f``'s. Usable as ``@jit`` or ``@jit(...)``.
 
     Arguments:
         fun: the function to compile. Omit it to use ``jit(...)`` as a decorator factory.
         static_argnums: positions of arguments that are static: hashed into the cache key and
-            passed to ``fun`` as they are (as in ``jax.jit``).
+            passed to ``fun`` as they are; completed from ``static_argnames`` as ``jax.jit`` does.
         static_argnames: names of static arguments (``'a'``, ``'a,b'`` or a sequence).
         donate_argnums: positions of arguments whose buffers XLA may reuse for the outputs.
+        donate_argnames: names of donated arguments (positional or keyword, whichever way they
+            are passed).
         auxiliary_args: names of arguments (ΦML's ``auxiliary_args``) whose values are constants
             by value, so Python control flow may depend on them; JAX arrays passed there are
             fetched to NumPy. A change of value retraces.
@@ -476,42 +681,59 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | No
             ``keep_unused``, ...).
 
     Returns:
-        A ``JitFunction`` that calls the compiled program, with the same signature as ``fun``.
-            ``f.trace(*args)`` gives the ``Program`` it compiles, ``f.trace_count`` how often it
-            traced, and ``foldax.trace_check(f, *args)`` whether a call would retrace.
+        A ``JitFunction`` with ``fun``'s signature and attributes and ``jax.jit``'s surface
+        (``lower``, ``trace``, ``eval_shape``, ``clear_cache``); ``f.trace_count`` says how often
+        it traced and ``foldax.trace_check(f, *args)`` whether a call would retrace. A decorator
+        when ``fun`` is omitted.
 
     Raises:
-        FoldaxTypeError: ``fun`` is not callable; a static argument is not hashable.
-        FoldaxValueError: a ``static_argnames``/``auxiliary_args`` name is not a parameter of
-            ``fun``; a sharding's structure does not match the arguments.
-        FoldaxIndexError: a ``static_argnums``/``donate_argnums`` position is out of range.
+        FoldaxTypeError: ``fun`` is not callable, a generator function or a staticmethod; a
+            static argument is not hashable.
+        FoldaxValueError: argument numbers or names that do not fit ``fun``'s signature; a
+            sharding's structure does not match the arguments.
         TracerControlFlowError: ``fun`` branches in Python on a traced (variable) value.
 
     Example:
-        >>> import foldax, jax.numpy as jnp, numpy as np
-        >>> @foldax.jit
-        ... def f(x, table):
-        ...     if table.sum() > 0:          # table is NumPy: a constant, so Python may branch
-        ...         return x * np.sin(table)
-        ...     return x
-        >>> f(jnp.ones(2), np.array([0.0, np.pi / 2]))
-        Array([0., 1.], dtype=float32)
-        >>> f.trace(jnp.ones(2), np.array([0.0, np.pi / 2])).num_equations   # sin was folded
-        1
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.jit(lambda x: 2 * x)(jnp.ones(2))
+        Array([2., 2.], dtype=float32)
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums, auxiliary_args=auxiliary_args,
-                                 fold=fold, **jax_jit_kwargs)
-    if not callable(fun):
-        raise FoldaxTypeError(f"jit(fun=...): expected a callable, found {type(fun).__name__}.")
+                                 donate_argnums=donate_argnums, donate_argnames=donate_argnames,
+                                 auxiliary_args=auxiliary_args, fold=fold, **jax_jit_kwargs)
+    _check_callable(fun)
     return JitFunction(fun, _ints(static_argnums), _names(static_argnames), _ints(donate_argnums),
-                       _names(auxiliary_args), fold, jax_jit_kwargs)
+                       _names(donate_argnames), _names(auxiliary_args), fold, jax_jit_kwargs)
+
+
+def _check_callable(fun: Any) -> None:
+    """jax.jit's checks of ``fun``, with its messages (and the fix)."""
+    if isinstance(fun, staticmethod):
+        raise FoldaxTypeError(
+            f"jit(fun=...): staticmethod arguments are not supported, found {fun!r}. Fix: put "
+            f"@staticmethod above @foldax.jit, so jit wraps the plain function.")
+    if not callable(fun):
+        raise FoldaxTypeError(
+            f"jit(fun=...): Expected a callable value, got {type(fun).__name__} {_safe_repr(fun)}. "
+            f"Fix: pass the function itself (for a classmethod, put @classmethod above "
+            f"@foldax.jit).")
+    if inspect.isgeneratorfunction(fun):
+        raise FoldaxTypeError(
+            f"jit(fun=...): Expected a function, got a generator function: {_safe_repr(fun)}. "
+            f"A generator's values cannot be traced. Fix: return the values (e.g. a list).")
+
+
+def _safe_repr(x: Any) -> str:
+    try:
+        return repr(x)
+    except Exception:  # a user object whose repr fails
+        return f"<{type(x).__name__}>"
 
 
 def trace_check(f: Any, *args: Any, **kwargs: Any) -> tuple[bool, str]:
-    """Whether calling the jitted ``f`` with these arguments reuses a compiled program (ΦML's
-    ``trace_check``).
+    """Whether calling the jitted ``f`` with these arguments reuses a compiled program:
+    ``(True, '')`` or ``(False, reason)`` (ΦML's ``trace_check``).
 
     Arguments:
         f: a function made by ``foldax.jit``.
@@ -519,7 +741,7 @@ def trace_check(f: Any, *args: Any, **kwargs: Any) -> tuple[bool, str]:
         **kwargs: its keyword arguments.
 
     Returns:
-        ``(True, '')`` when the call would reuse a compiled program, else ``(False, reason)``.
+        ``(True, '')`` if the call would reuse a compiled program, else ``(False, reason)``.
 
     Raises:
         FoldaxTypeError: ``f`` was not made by ``foldax.jit``.
@@ -529,9 +751,6 @@ def trace_check(f: Any, *args: Any, **kwargs: Any) -> tuple[bool, str]:
         >>> g = foldax.jit(lambda x: x + 1)
         >>> foldax.trace_check(g, jnp.ones(2))
         (False, 'Function has not yet been traced')
-        >>> _ = g(jnp.ones(2))
-        >>> foldax.trace_check(g, jnp.ones(2))
-        (True, '')
     """
     if not isinstance(f, JitFunction):
         raise FoldaxTypeError(

@@ -22,6 +22,7 @@ Example:
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from typing import Any, Callable, Sequence
@@ -31,7 +32,7 @@ import numpy as np
 
 from foldax._compat import ClosedJaxpr
 from foldax.errors import FoldaxTypeError, FoldaxValueError
-from foldax.pytrees.leaves import STATIC, leaf_kind
+from foldax.pytrees.leaves import STATIC, is_variable, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax._compat import float0
 from foldax.transforms.autodiff.inputs import (
@@ -377,17 +378,36 @@ class Pullback:
         return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
 
 
+def _skeleton(pb: Pullback) -> Pullback:
+    """``pb`` without any value (no residual, output or input, which may be tracers): the
+    pytree node data of a Pullback, kept by treedefs and so by jit's caches. One per Pullback,
+    so that flattening it twice gives equal treedefs."""
+    skeleton = pb.__dict__.get("_skeleton")
+    if skeleton is None:
+        lin = dataclasses.replace(pb.lin, outputs=[None] * len(pb.lin.outputs), residuals=[],
+                                  linear=ClosedJaxpr(pb.lin.linear.jaxpr, []))
+        targets = copy.copy(pb.targets)
+        targets.args = targets.kwargs = None
+        targets.leaves = [jax.ShapeDtypeStruct(np.shape(x), dtype_of(x))
+                          if is_variable(x) else x for x in targets.leaves]
+        skeleton = Pullback(lin, pb.program, targets, pb.recorder, pb.where)
+        skeleton._skeleton = pb._skeleton = skeleton
+    return skeleton
+
+
 def _flatten_pullback(pb: Pullback) -> tuple:
     lin = pb.lin
-    return (lin.residuals, list(lin.linear.consts)), (pb, len(lin.residuals))
+    return (lin.residuals, list(lin.linear.consts)), (_skeleton(pb), len(lin.residuals))
 
 
 def _unflatten_pullback(aux: tuple, children: Any) -> Pullback:
-    pb, _ = aux
+    skeleton, _ = aux
     residuals, consts = children
-    lin = dataclasses.replace(pb.lin, residuals=list(residuals),
-                              linear=ClosedJaxpr(pb.lin.linear.jaxpr, list(consts)))
-    return Pullback(lin, pb.program, pb.targets, pb.recorder, pb.where)
+    lin = dataclasses.replace(skeleton.lin, residuals=list(residuals),
+                              linear=ClosedJaxpr(skeleton.lin.linear.jaxpr, list(consts)))
+    pb = Pullback(lin, skeleton.program, skeleton.targets, skeleton.recorder, skeleton.where)
+    pb._skeleton = skeleton
+    return pb
 
 
 jax.tree_util.register_pytree_node(Pullback, _flatten_pullback, _unflatten_pullback)

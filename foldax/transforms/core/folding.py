@@ -96,7 +96,7 @@ class FoldingPolicy:
         self.observe = observe
 
     def __call__(self, trace: Any, primitive: Primitive, args: Sequence, params: dict) -> Any:
-        if _expands(args, params):
+        if _expands(args, params) or not all(map(_addressable, args)):
             return NOT_FOLDED
         if inlinable_call(primitive, params):
             body = params["jaxpr" if primitive is jit_p else "call_jaxpr"]
@@ -121,6 +121,12 @@ def _has_effects(primitive: Primitive, args: Sequence, params: dict) -> bool:
     if not effects and not any(_is_jaxpr(v) for v in params.values()):
         _PURE.add(primitive)
     return bool(effects)
+
+
+def _addressable(value: Any) -> bool:
+    """Whether this process holds all of ``value`` (a global array of several processes is only
+    known to the compiled program, as under ``jax.jit``)."""
+    return getattr(value, "is_fully_addressable", True)
 
 
 def _is_jaxpr(value: Any) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import jax
 import numpy as np
 from jax import lax
 
@@ -57,6 +58,8 @@ def evaluate_with_numpy(primitive: Any, args: Sequence, params: dict) -> np.ndar
     rule = NUMPY_RULES.get(primitive)
     if rule is None:
         return None
+    if any(jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.extended) for a in args):
+        return None  # typed PRNG keys and other extended dtypes have no NumPy form
     arrays = [np.asarray(a) for a in args]
     if any(a.dtype == object or a.dtype.kind == "V" for a in arrays):
         return None

@@ -199,8 +199,8 @@ def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJa
             return a
         if a not in replacement:
             val = folder.known[a]
-            if np.shape(val) == () and not is_tracer(val) and \
-                    not jax.dtypes.issubdtype(a.aval.dtype, jax.dtypes.extended):  # PRNG keys
+            if np.shape(val) == () and not is_tracer(val) and hasattr(a.aval, "dtype") and \
+                    not jax.dtypes.issubdtype(a.aval.dtype, jax.dtypes.extended):  # keys, tokens
                 replacement[a] = new_literal(np.asarray(val, dtype=a.aval.dtype), a.aval)
             else:
                 cv = new_var(a.aval)

@@ -1,0 +1,94 @@
+"""Where ``foldax.jit`` keeps compiled code: per function, weakly keyed, as ``jax.jit`` does.
+
+Every ``foldax.jit(f, **options)`` wrapper of the same function object ``f`` with the same options
+shares one :class:`FunctionCache`, so ``foldax.jit(f)(x)`` in a loop traces once. The cache is
+held by a weak reference to ``f`` (keyed by identity, so equal-but-distinct callables never share
+code) and disappears with it. (Each entry keeps its programs per JAX trace context, see
+``foldax.transforms.jit._avals_key``.)
+
+Nothing here may hold a tracer: the caller stores only entries whose programs have concrete
+constants, and the entries refer to ``f`` weakly.
+
+Example:
+    >>> def f(x):
+    ...     return x
+    >>> cache_for(f, ()) is cache_for(f, ())
+    True
+    >>> cache_for(f, ()) is cache_for(f, ("other options",))
+    False
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Hashable
+
+from foldax.errors import FoldaxTypeError
+
+
+class FunctionCache:
+    """The compiled entries of one function under one set of jit options.
+
+    Attributes:
+        entries: cache key -> entry (``foldax.transforms.jit._Entry``).
+        trace_count: how often the Python body ran for these entries.
+        last_trace: the signature of the last trace (for ``RetraceWarning`` messages).
+        warned: whether a ``RetraceWarning`` was already given.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[Hashable, Any] = {}
+        self.trace_count = 0
+        self.last_trace: tuple | None = None
+        self.warned = False
+
+    def size(self) -> int:
+        """How many programs (one per argument signature and context) are cached."""
+        return sum(len(entry.programs) for entry in self.entries.values())
+
+    def clear(self) -> None:
+        """Forget every compiled entry (their executables are freed with them)."""
+        self.entries.clear()
+
+
+# id(function) -> (weak reference to the function, options -> FunctionCache)
+_caches: dict[int, tuple[weakref.ref, dict[Hashable, FunctionCache]]] = {}
+
+
+def cache_for(fun: Callable, options: Hashable, name: str = "fun") -> FunctionCache:
+    """The cache shared by the jit wrappers of ``fun`` with these (hashable) options.
+
+    Raises:
+        FoldaxTypeError: ``fun`` cannot be weakly referenced (jax.jit refuses it the same way).
+    """
+    hit = _caches.get(id(fun))
+    if hit is None or hit[0]() is not fun:
+        try:
+            ref = weakref.ref(fun, _forget(id(fun)))
+        except TypeError as e:
+            raise FoldaxTypeError(
+                f"jit({name}): {e}. foldax.jit, like jax.jit, keeps compiled code in a cache "
+                f"weakly keyed on the function, and a {type(fun).__name__} cannot be weakly "
+                f"referenced. Fix: add '__weakref__' to its __slots__, or jit a function that "
+                f"calls it.") from None
+        hit = (ref, {})
+        _caches[id(fun)] = hit
+    per_options = hit[1]
+    cache = per_options.get(options)
+    if cache is None:
+        cache = per_options[options] = FunctionCache()
+    return cache
+
+
+def _forget(key: int) -> Callable[[weakref.ref], None]:
+    def forget(ref: weakref.ref) -> None:
+        hit = _caches.get(key)
+        if hit is not None and hit[0] is ref:
+            del _caches[key]
+    return forget
+
+
+def clear_all() -> None:
+    """Forget the compiled code of every function (``jax.clear_caches`` for foldax.jit)."""
+    for _, per_options in list(_caches.values()):
+        for cache in per_options.values():
+            cache.clear()
