@@ -113,15 +113,19 @@ class _Folder:
 
     def inline(self, eqn: JaxprEqn) -> None:
         body: ClosedJaxpr = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+        # Fresh variables for the body's inputs too: one body inlined at several call sites
+        # (jnp.where's `_where`) must not share an input variable, whose folded value would
+        # otherwise be the last call site's at every site.
+        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns, [*body.jaxpr.constvars,
+                                                           *body.jaxpr.invars])
         inner = _Folder()
-        inner.known.update(zip(body.jaxpr.constvars, body.consts))
+        inner.known.update((rename[v], c) for v, c in zip(body.jaxpr.constvars, body.consts))
         for v, a in zip(body.jaxpr.invars, eqn.invars):
             known, val = self.value(a)
             if known:
-                inner.known[v] = val
+                inner.known[rename[v]] = val
             else:
-                inner.subst[v] = a
-        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns)
+                inner.subst[rename[v]] = a
         inner.run(fresh_eqns)
         self.eqns.extend(inner.eqns)
         self.known.update(inner.known)
@@ -136,9 +140,11 @@ class _Folder:
                 self.subst[out] = a
 
 
-def _fresh_copy(eqns: Sequence[JaxprEqn]) -> tuple[list[JaxprEqn], dict[Var, Var]]:
-    """Copies of ``eqns`` with fresh output variables (so one body can be inlined twice)."""
-    rename: dict[Var, Var] = {}
+def _fresh_copy(eqns: Sequence[JaxprEqn],
+                inputs: Sequence[Var] = ()) -> tuple[list[JaxprEqn], dict[Var, Var]]:
+    """Copies of ``eqns`` with fresh output variables and fresh variables for ``inputs`` (the
+    body's constvars and invars), so one body can be inlined twice; returns the renaming."""
+    rename: dict[Var, Var] = {v: new_var(v.aval) for v in inputs}
     out = []
     for eqn in eqns:
         invars = [rename.get(a, a) if isinstance(a, Var) else a for a in eqn.invars]
