@@ -4,7 +4,8 @@ elimination, and ``simplify`` which runs all three.
 Folding evaluates, at trace time, every equation whose inputs are all concrete constants (consts
 and literals), inlining nested ``jit`` calls that receive some constants so folding reaches
 inside them. Equations that would blow a small constant up into a large one (``broadcast``,
-``iota``) are left for XLA, which folds those for free.
+``iota``) are left for XLA, which folds those for free. Equations that take or make PRNG
+keys are neither folded nor merged, so key-reuse checks see every use of every key.
 
 Example:
     >>> import jax, jax.numpy as jnp, numpy as np
@@ -45,6 +46,26 @@ def _expands(eqn: JaxprEqn) -> bool:
     if out <= EXPAND_MIN_SIZE:
         return False
     return out > EXPAND_RATIO * max(1, sum(_size(v.aval) for v in eqn.invars))
+
+
+def is_key(aval: Any) -> bool:
+    """Whether values of ``aval`` are typed PRNG keys."""
+    return jax.dtypes.issubdtype(getattr(aval, "dtype", np.float32), jax.dtypes.prng_key)
+
+
+def _uses_keys(eqn: JaxprEqn) -> bool:
+    """An equation that takes or makes a PRNG key (a draw, split, fold_in, ``key(0)``, ...)
+    stays in the program, as in JAX: keys are made and consumed when the program runs, where
+    JAX's key-reuse checker (``jax_debug_key_reuse``, ``jax.experimental.key_reuse``) and
+    ``find_key_reuse`` follow them. Bodies of higher-order equations are looked into."""
+    return any(is_key(getattr(v, "aval", None)) for v in (*eqn.invars, *eqn.outvars)) or any(
+        _uses_keys(inner) for body in core.jaxprs_in_params(eqn.params) for inner in body.eqns)
+
+
+def foldable(eqn: JaxprEqn) -> bool:
+    """Whether an equation whose inputs are all constants may be computed at trace time: no
+    effects, no large expansion of a small constant, no PRNG keys."""
+    return not eqn.effects and not _expands(eqn) and not _uses_keys(eqn)
 
 
 def _inlinable(eqn: JaxprEqn) -> bool:
@@ -91,7 +112,7 @@ class _Folder:
             folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects else None
             if folder is not None and folder(eqn, found):
                 continue
-            if all_known and not eqn.effects and not _expands(eqn):
+            if all_known and foldable(eqn):
                 self.evaluate(eqn, [v for _, v in found])
             elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
                 self.inline(eqn)
@@ -285,7 +306,8 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
         if subst:
             eqn = _substituted(eqn, lambda a: subst.get(a, a) if isinstance(a, Var) else a)
         invars = eqn.invars
-        if eqn.effects or any(isinstance(v, DropVar) for v in eqn.outvars):
+        if eqn.effects or any(isinstance(v, DropVar) for v in eqn.outvars) or _uses_keys(eqn):
+            # (two keys made alike stay two keys, two draws from a key stay two uses)
             eqns.append(eqn)
             continue
         try:
