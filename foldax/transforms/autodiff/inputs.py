@@ -156,7 +156,8 @@ def _promote_int(x: Any) -> Any:
 class Targets:
     """The differentiated leaves of one call (see the module docstring).
 
-    ``promote_ints``: Python ints that are differentiated become floats (ΦML's behaviour);
+    ``promote_ints``: Python ints that are differentiated become floats (ΦML's behaviour; off
+    with ``allow_int``, where integers stay integers and get float0 zeros, as in JAX);
     integer and boolean arrays follow JAX: an error unless ``allow_int`` (then float0 zeros).
     """
 
