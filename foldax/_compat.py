@@ -47,6 +47,14 @@ Primitive = core.Primitive
 ShapedArray = core.ShapedArray
 AbstractValue = core.AbstractValue
 float0 = dtypes.float0
+
+
+def primal_tangent_dtype(dtype: Any) -> Any:
+    """JAX's tangent dtype of values of ``dtype``: the dtype itself for every inexact dtype (the
+    ML dtypes bfloat16 and float8_* included), float0 for integers and booleans, and what a key
+    type's rules say for extended dtypes."""
+    return core.primal_dtype_to_tangent_dtype(dtype)
+
 closed_call_p = core.closed_call_p
 call_p = core.call_p
 

@@ -311,3 +311,17 @@ def test_jitted_gradient_is_the_same_xla_program_as_jax():
         return jnp.mean(x ** 2)
 
     assert _optimized_hlo(foldax.grad(mlp), params, X) == _optimized_hlo(jax.grad(mlp), params, X)
+
+
+# -- allow_int: integers stay integers in the primal computation, as in JAX ----------------------
+@pytest.mark.parametrize("index", [1, np.int32(2), jnp.int32(0)], ids=["python", "numpy", "jax"])
+def test_allow_int_keeps_integer_inputs_integer(index):
+    def f(x, i):
+        return jnp.sum(x[i] * x * i)
+
+    x = jnp.arange(3.0)
+    ours = foldax.grad(f, argnums=(0, 1), allow_int=True)(x, index)
+    theirs = jax.grad(f, argnums=(0, 1), allow_int=True)(x, index)
+    chex.assert_trees_all_close(ours[0], theirs[0])
+    assert ours[1].dtype == theirs[1].dtype == jax.dtypes.float0
+    assert ours[1].shape == theirs[1].shape

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from jax import lax
 
 import foldax
-from corpus import CORPUS
+from corpus import CORPUS, OTHER_INEXACT_DTYPES, assert_agrees_with_jax
 from foldax.errors import NonDifferentiableError
 
 
@@ -173,3 +173,42 @@ def test_refusals_match_jax():
         foldax.grad(lambda x: jnp.sum(CASES["control_while"](x)))(BASE)
     with pytest.raises(NonDifferentiableError, match="custom_vjp"):
         foldax.jvp(CASES["custom_derivatives"], (BASE,), (BASE,))
+
+
+def _sides(names, x, t, cts):
+    """foldax's and JAX's derivatives of every named case, at ``x`` with tangent ``t``."""
+    def side(grad, vjp, jvp):
+        out = {}
+        for name in names:
+            fn = CASES[name]
+            loss = lambda x, fn=fn: jnp.sum(fn(x).ravel()).real  # noqa: E731
+            out[name] = {}
+            if name not in NO_REVERSE:
+                out[name]["grad"] = grad(loss)(x)
+                out[name]["vjp"] = vjp(fn, x)[1](cts.get(name))
+            if name not in NO_FORWARD:
+                out[name]["jvp"] = jvp(fn, (x,), (t,))
+        return out
+
+    return (side(foldax.grad, foldax.vjp, foldax.jvp), side(jax.grad, jax.vjp, jax.jvp))
+
+
+@pytest.mark.parametrize("dtype", OTHER_INEXACT_DTYPES, ids=lambda d: d.name)
+def test_every_inexact_dtype_matches_jax(dtype):
+    """The shared corpus in every other float and complex dtype: where JAX cannot differentiate
+    (or even run) a case in this dtype, foldax raises the same builtin error type; the rest
+    must agree, with JAX's tangent dtypes."""
+    x = BASE.astype(dtype)
+    t = jnp.asarray(np.random.default_rng(1).normal(size=BASE.shape)).astype(dtype)
+    cts = {}
+    for name, fn, _ in CORPUS:
+        try:
+            out = jax.eval_shape(fn, x)
+            cts[name] = jnp.cos(jnp.arange(out.size)).reshape(out.shape).astype(out.dtype)
+        except Exception:  # noqa: BLE001 - both sides will raise it below
+            pass
+
+    def run(names, ours):
+        return jax.jit(lambda x, t: _sides(names, x, t, cts)[0 if ours else 1])(x, t)
+
+    assert_agrees_with_jax(run, [name for name, _, _ in CORPUS], dtype)

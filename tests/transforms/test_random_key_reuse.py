@@ -266,3 +266,31 @@ def test_key_reuse_as_a_checkify_error_set():
     chex.assert_trees_all_close(out, twice(KEY))
     err, _ = jax.jit(foldax.checkify(each_subkey_once, errors=foldax.all_checks))(KEY)
     assert err.get() is None
+
+
+# -- JAX's own key-reuse checking sees inside foldax.jit and foldax.vmap ---------------------
+def _bits_twice(_):
+    key = jax.random.key(0)
+    return jax.random.bits(key) + jax.random.bits(key)
+
+
+@pytest.mark.parametrize("transform", ["jit", "vmap"])
+def test_jax_debug_key_reuse_sees_reuse_inside(transform):
+    ours = {"jit": foldax.jit, "vmap": foldax.vmap}[transform]
+    theirs = {"jit": jax.jit, "vmap": jax.vmap}[transform]
+    x = jnp.arange(3)
+    with jax.debug_key_reuse(True):
+        with pytest.raises(jax.errors.KeyReuseError) as expected:
+            theirs(_bits_twice)(x)
+        with pytest.raises(jax.errors.KeyReuseError) as got:
+            ours(_bits_twice)(x)
+    assert str(got.value).split("\n")[0] == str(expected.value).split("\n")[0]
+
+
+def test_closed_over_key_consumed_by_each_call_like_jax_jit():
+    key = jax.random.key(0)
+    f = foldax.jit(lambda: jax.random.uniform(key))
+    with jax.debug_key_reuse(True):
+        f()
+        with pytest.raises(jax.errors.KeyReuseError):
+            f()

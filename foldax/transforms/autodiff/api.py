@@ -196,7 +196,7 @@ def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict
                   split: Callable[[Any], tuple], holomorphic: bool, allow_int: bool,
                   loss_of: Callable[[Any], Any] = lambda value: value) -> tuple[Any, Any, Any]:
     """``(value, aux, gradients)`` of one call: trace, linearize, transpose."""
-    targets = Targets(selection, args, kwargs, promote_ints=True, allow_int=allow_int,
+    targets = Targets(selection, args, kwargs, promote_ints=not allow_int, allow_int=allow_int,
                       holomorphic=holomorphic)
     where = selection.describe()
 

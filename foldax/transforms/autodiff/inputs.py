@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import float0
+from foldax._compat import float0, primal_tangent_dtype
 from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import flatten, map_variables, unflatten
@@ -134,9 +134,19 @@ class Selection:
         return args, kwargs, keys
 
 
-def dtype_of(x: Any) -> np.dtype:
+def dtype_of(x: Any) -> Any:
+    """``x``'s dtype: a NumPy dtype (bfloat16 and float8_* included) or JAX's extended dtype of
+    a typed key array."""
     dtype = getattr(x, "dtype", None)
-    return np.dtype(np.asarray(x).dtype if dtype is None else dtype)
+    if dtype is None:
+        return np.asarray(x).dtype
+    return dtype if jax.dtypes.issubdtype(dtype, jax.dtypes.extended) else np.dtype(dtype)
+
+
+def is_inexact(dtype: Any) -> bool:
+    """Whether ``dtype`` is float or complex on JAX's dtype lattice, which (unlike
+    ``np.issubdtype``) knows bfloat16 and the float8 types."""
+    return jax.dtypes.issubdtype(dtype, np.inexact)
 
 
 def _promote_int(x: Any) -> Any:
@@ -146,7 +156,8 @@ def _promote_int(x: Any) -> Any:
 class Targets:
     """The differentiated leaves of one call (see the module docstring).
 
-    ``promote_ints``: Python ints that are differentiated become floats (ΦML's behaviour);
+    ``promote_ints``: Python ints that are differentiated become floats (ΦML's behaviour; off
+    with ``allow_int``, where integers stay integers and get float0 zeros, as in JAX);
     integer and boolean arrays follow JAX: an error unless ``allow_int`` (then float0 zeros).
     """
 
@@ -175,11 +186,11 @@ class Targets:
     def _check_dtype(self, x: Any, path: Any, allow_int: bool, holomorphic: bool) -> None:
         dtype = dtype_of(x)
         where = f"{self.selection.describe()}: input leaf {_path_text(path)}"
-        if holomorphic and not np.issubdtype(dtype, np.complexfloating):
+        if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
             raise NonDifferentiableError(
                 f"{where} has dtype {dtype}, but holomorphic=True requires complex inputs. "
                 f"Convert it with .astype(complex) or drop holomorphic=True.")
-        if not np.issubdtype(dtype, np.inexact) and not allow_int:
+        if not is_inexact(dtype) and not allow_int:
             raise NonDifferentiableError(
                 f"{where} has dtype {dtype}; only float and complex values can be differentiated "
                 f"(JAX: grad requires real- or complex-valued inputs). Convert it to float, pass "
@@ -217,10 +228,10 @@ class Targets:
 
 
 def canonical_tangent_dtype(dtype: Any) -> np.dtype:
-    """The tangent dtype of values of ``dtype``: float0 for integers and booleans."""
-    dtype = np.dtype(dtype)
-    if not np.issubdtype(dtype, np.inexact):
-        return np.dtype(float0)
+    """The tangent dtype of values of ``dtype``, as JAX's: the (canonical) dtype itself when it
+    is inexact, float0 for integers, booleans and keys."""
+    if not is_inexact(dtype):
+        return np.dtype(primal_tangent_dtype(dtype))
     return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
 
 

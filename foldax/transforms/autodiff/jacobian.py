@@ -41,8 +41,8 @@ class _Call:
 
     def __init__(self, fun: Callable, selection: Selection, args: tuple, kwargs: dict,
                  has_aux: bool, allow_int: bool, holomorphic: bool) -> None:
-        self.targets = Targets(selection, args, kwargs, promote_ints=True, allow_int=allow_int,
-                               holomorphic=holomorphic)
+        self.targets = Targets(selection, args, kwargs, promote_ints=not allow_int,
+                               allow_int=allow_int, holomorphic=holomorphic)
         self.recorder = OutputRecorder(fun, has_aux, selection.describe())
         self.program = trace_program(self.recorder, self.targets.args, self.targets.kwargs,
                                      make_variable=self.targets.make_variable)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import jax
 import numpy as np
 
 from foldax.errors import FoldaxTypeError, NonDifferentiableError
@@ -65,13 +66,13 @@ def scalar_loss(value: Any, where: str, holomorphic: bool = False) -> Any:
         raise FoldaxTypeError(
             f"{where}: Loss must be reduced to a scalar, but the function returned an array of "
             f"shape {shape} ({dtype}). {REDUCE_HINT}")
-    if holomorphic and not np.issubdtype(dtype, np.complexfloating):
+    if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
         raise NonDifferentiableError(
             f"{where}: holomorphic=True requires a complex output, but the function returned "
             f"{dtype}. Drop holomorphic=True for a real-valued function.")
-    if not holomorphic and not np.issubdtype(dtype, np.floating):
+    if not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
         extra = ("For holomorphic differentiation pass holomorphic=True; for a non-holomorphic "
-                 "complex function use vjp." if np.issubdtype(dtype, np.complexfloating) else
+                 "complex function use vjp." if jax.dtypes.issubdtype(dtype, np.complexfloating) else
                  "Integer and boolean outputs have no gradient; use vjp for float0 cotangents, "
                  "or compute the loss in floating point.")
         raise NonDifferentiableError(

@@ -38,9 +38,8 @@ from foldax._compat import (
 from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.batching.cache import Hashed, batched_by_cache, cache_key
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
-from foldax.transforms.core.passes import _expands as expands
-from foldax.transforms.core.mesh import needs_devices
 from foldax.transforms.core.numpy_eval import compute_now
+from foldax.transforms.core.passes import foldable
 
 
 class Batched(NamedTuple):
@@ -168,8 +167,7 @@ class BatchInterpreter(Interpreter):
         if all(v.axis is None for v in invals) and not self.names_axis(eqn) \
                 and eqn.primitive not in PER_ELEMENT_PRIMITIVES:
             values = [v.value for v in invals]
-            if self.fold and not eqn.effects and not any(map(is_tracer, values)) \
-                    and not expands(eqn) and not needs_devices(eqn):
+            if self.fold and foldable(eqn) and not any(map(is_tracer, values)):
                 return self.fold_eqn(eqn, invals)
             return [Batched(x, None) for x in bind_eqn(eqn, values)]
         return super().process_eqn(eqn, invals)

@@ -4,7 +4,8 @@ elimination, and ``simplify`` which runs all three.
 Folding evaluates, at trace time, every equation whose inputs are all concrete constants (consts
 and literals), inlining nested ``jit`` calls that receive some constants so folding reaches
 inside them. Equations that would blow a small constant up into a large one (``broadcast``,
-``iota``) are left for XLA, which folds those for free.
+``iota``) are left for XLA, which folds those for free. Equations that take or make PRNG
+keys are neither folded nor merged, so key-reuse checks see every use of every key.
 
 Example:
     >>> import jax, jax.numpy as jnp, numpy as np
@@ -47,6 +48,27 @@ def _expands(eqn: JaxprEqn) -> bool:
     if out <= EXPAND_MIN_SIZE:
         return False
     return out > EXPAND_RATIO * max(1, sum(_size(v.aval) for v in eqn.invars))
+
+
+def is_key(aval: Any) -> bool:
+    """Whether values of ``aval`` are typed PRNG keys."""
+    return jax.dtypes.issubdtype(getattr(aval, "dtype", np.float32), jax.dtypes.prng_key)
+
+
+def _uses_keys(eqn: JaxprEqn) -> bool:
+    """An equation that takes or makes a PRNG key (a draw, split, fold_in, ``key(0)``, ...)
+    stays in the program, as in JAX: keys are made and consumed when the program runs, where
+    JAX's key-reuse checker (``jax_debug_key_reuse``, ``jax.experimental.key_reuse``) and
+    ``find_key_reuse`` follow them. Bodies of higher-order equations are looked into."""
+    return any(is_key(getattr(v, "aval", None)) for v in (*eqn.invars, *eqn.outvars)) or any(
+        _uses_keys(inner) for body in core.jaxprs_in_params(eqn.params) for inner in body.eqns)
+
+
+def foldable(eqn: JaxprEqn) -> bool:
+    """Whether an equation whose inputs are all constants may be computed at trace time: no
+    effects, no large expansion of a small constant, no PRNG keys, and no output sharded over an
+    Explicit mesh whose devices are not known yet."""
+    return not eqn.effects and not _expands(eqn) and not _uses_keys(eqn) and not needs_devices(eqn)
 
 
 def _inlinable(eqn: JaxprEqn) -> bool:
@@ -99,7 +121,7 @@ class _Folder:
                 else None
             if folder is not None and folder(eqn, found):
                 continue
-            if all_known and not eqn.effects and not _expands(eqn) and not needs_devices(eqn):
+            if all_known and foldable(eqn):
                 self.evaluate(eqn, [v for _, v in found])
             elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
                 self.inline(eqn)
@@ -121,15 +143,19 @@ class _Folder:
 
     def inline(self, eqn: JaxprEqn) -> None:
         body: ClosedJaxpr = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+        # Fresh variables for the body's inputs too: one body inlined at several call sites
+        # (jnp.where's `_where`) must not share an input variable, whose folded value would
+        # otherwise be the last call site's at every site.
+        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns, [*body.jaxpr.constvars,
+                                                           *body.jaxpr.invars])
         inner = _Folder(self.settle_effects)
-        inner.known.update(zip(body.jaxpr.constvars, body.consts))
+        inner.known.update((rename[v], c) for v, c in zip(body.jaxpr.constvars, body.consts))
         for v, a in zip(body.jaxpr.invars, eqn.invars):
             known, val = self.value(a)
             if known:
-                inner.known[v] = val
+                inner.known[rename[v]] = val
             else:
-                inner.subst[v] = a
-        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns)
+                inner.subst[rename[v]] = a
         inner.run(fresh_eqns)
         self.eqns.extend(inner.eqns)
         self.known.update(inner.known)
@@ -144,9 +170,11 @@ class _Folder:
                 self.subst[out] = a
 
 
-def _fresh_copy(eqns: Sequence[JaxprEqn]) -> tuple[list[JaxprEqn], dict[Var, Var]]:
-    """Copies of ``eqns`` with fresh output variables (so one body can be inlined twice)."""
-    rename: dict[Var, Var] = {}
+def _fresh_copy(eqns: Sequence[JaxprEqn],
+                inputs: Sequence[Var] = ()) -> tuple[list[JaxprEqn], dict[Var, Var]]:
+    """Copies of ``eqns`` with fresh output variables and fresh variables for ``inputs`` (the
+    body's constvars and invars), so one body can be inlined twice; returns the renaming."""
+    rename: dict[Var, Var] = {v: new_var(v.aval) for v in inputs}
     out = []
     for eqn in eqns:
         invars = [rename.get(a, a) if isinstance(a, Var) else a for a in eqn.invars]
@@ -291,7 +319,8 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
         if subst:
             eqn = _substituted(eqn, lambda a: subst.get(a, a) if isinstance(a, Var) else a)
         invars = eqn.invars
-        if eqn.effects or any(isinstance(v, DropVar) for v in eqn.outvars):
+        if eqn.effects or any(isinstance(v, DropVar) for v in eqn.outvars) or _uses_keys(eqn):
+            # (two keys made alike stay two keys, two draws from a key stay two uses)
             eqns.append(eqn)
             continue
         try:

@@ -30,7 +30,6 @@ import dataclasses
 import functools
 from typing import Any, Callable
 
-import jax
 import numpy as np
 from jax import lax
 
@@ -42,14 +41,11 @@ from foldax._compat import (
 )
 from foldax.errors import KeyReuseError
 from foldax.transforms.core import passes
+from foldax.transforms.core.passes import is_key as _is_key
 from foldax.transforms.core.interpreter import Interpreter
 from foldax.transforms.random.keyed import keyless_key_p, site_key_p
 from foldax.transforms.core.program import Program
 from foldax.transforms.core.trace import function_name, trace_program
-
-
-def _is_key(aval: Any) -> bool:
-    return jax.dtypes.issubdtype(getattr(aval, "dtype", np.float32), jax.dtypes.prng_key)
 
 
 class Keys:
