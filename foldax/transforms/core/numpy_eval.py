@@ -26,7 +26,7 @@ from jax import lax
 
 from foldax._compat import abstract_eval, concrete_array, evaluate_now
 
-Rule = Callable[..., np.ndarray]
+Rule = Callable[..., "np.ndarray | None"]  # None: no NumPy form for these inputs
 NUMPY_RULES: dict[Any, Rule] = {}
 
 
