@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import jax  # noqa: F401  (the conformance plugin checks foldax modules' `jax` is the real one)
 import jax.numpy as jnp
 
 from foldax._compat import (
