@@ -47,4 +47,6 @@ TRANSFORMS = {
 @pytest.mark.parametrize("name", list(TRANSFORMS))
 def test_autodiff_through_shard_map_matches_jax(name, fun):
     run = TRANSFORMS[name]
-    chex.assert_trees_all_close(run(foldax, fun), run(jax, fun), rtol=1e-5, atol=1e-6)
+    with jax.check_tracer_leaks(False):  # JAX's own jit(grad) of a shard_map psum trips its checker
+        expected = run(jax, fun)
+    chex.assert_trees_all_close(run(foldax, fun), expected, rtol=1e-5, atol=1e-6)
