@@ -39,7 +39,7 @@ from foldax._compat import (
 )
 from foldax.transforms.core.mesh import avals_need_devices
 from foldax.transforms.core.numpy_eval import compute_now
-from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, inlinable_call
+from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, inlinable_call, is_key
 
 register_source_exclusion(os.path.abspath(__file__))
 _OBSERVING: contextvars.ContextVar = contextvars.ContextVar("foldax_observing", default=False)
@@ -103,8 +103,11 @@ class FoldingPolicy:
             return evaluate_jaxpr_with(trace, body, args)
         if _has_effects(primitive, args, params):
             return NOT_FOLDED
-        if avals_need_devices(abstract_eval(primitive, args, params)[0]):
+        out_avals = abstract_eval(primitive, args, params)[0]
+        if avals_need_devices(out_avals):
             return NOT_FOLDED  # resharding a constant onto the mesh: jit's lowering has the devices
+        if any(is_key(typeof(a)) for a in args) or any(map(is_key, _as_list(out_avals))):
+            return NOT_FOLDED  # keys are made and consumed when the program runs, as in JAX
         outs = compute_now(primitive, args, params)
         if self.observe is not None and self.observe(primitive):
             _record(trace, primitive, args, params, outs)
@@ -121,6 +124,10 @@ def _has_effects(primitive: Primitive, args: Sequence, params: dict) -> bool:
     if not effects and not any(_is_jaxpr(v) for v in params.values()):
         _PURE.add(primitive)
     return bool(effects)
+
+
+def _as_list(avals: Any) -> list:
+    return list(avals) if isinstance(avals, (list, tuple)) else [avals]
 
 
 def _addressable(value: Any) -> bool:
