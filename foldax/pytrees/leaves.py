@@ -19,6 +19,7 @@ import numpy as np
 
 from foldax._compat import Token, Tracer
 from foldax.errors import FoldaxTypeError
+from foldax.pytrees.digest import array_key, jax_array_key, scalar_key
 
 VARIABLE = "variable"
 CONSTANT = "constant"
@@ -112,18 +113,19 @@ def is_array(x: Any) -> bool:
 
 
 def value_key(x: Any, where: str = "value") -> Hashable:
-    """A hashable key equal for equal values: arrays by dtype, shape and bytes.
+    """A hashable key equal for equal values: numbers and arrays by dtype, shape and exact bits
+    (a digest for large arrays, see ``foldax.pytrees.digest``); a tracer by identity.
 
     ``where`` names the value in the error raised for an unhashable object.
     """
-    if isinstance(x, np.ndarray):
-        return ("ndarray", x.dtype.str, x.shape, x.tobytes())
-    if isinstance(x, np.generic):
-        return ("npscalar", x.dtype.str, x.tobytes())
-    if isinstance(x, _SCALARS):
-        return (type(x), x)
-    if isinstance(x, (jax.Array, Tracer)):
-        return ("jax-by-identity", id(x))
+    if isinstance(x, (np.ndarray, np.generic)):
+        return array_key(x)
+    if type(x) in _SCALARS:
+        return scalar_key(x)
+    if isinstance(x, Tracer):
+        return ("tracer-by-identity", id(x))
+    if isinstance(x, jax.Array):
+        return jax_array_key(x)
     try:
         hash(x)
     except TypeError:

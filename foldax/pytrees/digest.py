@@ -1,0 +1,92 @@
+"""Exact, cheap keys for constant values: dtype and bits, a digest for large arrays.
+
+A constant is part of a compiled program's identity *by value*, so its key must tell apart
+every two values a program could compute differently with: ``-0.0`` from ``0.0``, ``-0j`` from
+``0j``, ``bfloat16`` from ``float16`` bits; and it must be equal for equal bits, NaN included
+(``float('nan') != float('nan')``, but the same NaN must not retrace). Small arrays are keyed by
+their bytes; arrays above ``DIGEST_MIN_BYTES`` by a 128-bit xxHash (XXH3) of their memory, read
+in place without a copy. The digest of an array nobody can write to (it and every array it views
+are read-only, or it is a ``jax.Array``) is remembered for as long as the array lives.
+
+Example:
+    >>> import numpy as np
+    >>> scalar_key(0.0) == scalar_key(-0.0), scalar_key(float("nan")) == scalar_key(float("nan"))
+    (False, True)
+    >>> array_key(np.zeros(3)) == array_key(np.zeros(3)), array_key(np.zeros(3)) == array_key(-np.zeros(3))
+    (True, False)
+"""
+from __future__ import annotations
+
+import struct
+import weakref
+from typing import Any, Hashable
+
+import numpy as np
+import xxhash
+
+DIGEST_MIN_BYTES = 4096  # arrays up to this size are keyed by their bytes, larger by a digest
+_remembered: dict[int, tuple[weakref.ref, Hashable]] = {}  # id -> (ref, key) of frozen arrays
+
+
+def scalar_key(x: bool | int | float | complex) -> Hashable:
+    """The key of a Python number: its type and exact bits (floats and complex by IEEE bits)."""
+    t = type(x)
+    if t is float:
+        return (float, struct.pack("<d", x))
+    if t is complex:
+        return (complex, struct.pack("<dd", x.real, x.imag))
+    return (t, x)
+
+
+def array_key(a: np.ndarray) -> Hashable:
+    """The key of a NumPy array or scalar: dtype, shape and bytes (or their digest)."""
+    if isinstance(a, np.generic):
+        return ("npscalar", a.dtype, a.tobytes())
+    if a.nbytes <= DIGEST_MIN_BYTES:
+        return ("ndarray", a.dtype, a.shape, a.tobytes())
+    frozen = _is_frozen(a)
+    if frozen:
+        hit = _remembered.get(id(a))
+        if hit is not None and hit[0]() is a:
+            return hit[1]
+    key = ("ndarray", a.dtype, a.shape, _digest(a))
+    if frozen:
+        _remember(a, key)
+    return key
+
+
+def jax_array_key(x: Any) -> Hashable:
+    """The key of a concrete ``jax.Array`` by value (it is immutable, so the key is remembered)."""
+    hit = _remembered.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    key = ("jax",) + array_key(np.asarray(x))[1:]
+    _remember(x, key)
+    return key
+
+
+def _digest(a: np.ndarray) -> bytes:
+    data = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return xxhash.xxh3_128_digest(data.view(np.uint8).reshape(-1) if data.ndim else data.tobytes())
+
+
+def _is_frozen(a: np.ndarray) -> bool:
+    """Whether no one can change ``a``'s memory through NumPy: it and all it views are read-only
+    (a base that is not an ndarray, such as ``bytes``, counts as immutable only if ``bytes``)."""
+    while a is not None:
+        if isinstance(a, np.ndarray):
+            if a.flags.writeable:
+                return False
+            a = a.base
+        else:
+            return isinstance(a, bytes)
+    return True
+
+
+def _remember(x: Any, key: Hashable) -> None:
+    i = id(x)
+    try:
+        ref = weakref.ref(x, lambda _, i=i: _remembered.pop(i, None))
+    except TypeError:  # not weakly referenceable: not remembered
+        return
+    _remembered[i] = (ref, key)
