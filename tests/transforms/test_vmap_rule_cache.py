@@ -134,3 +134,17 @@ def test_docstring_example():
     for test in doctest.DocTestFinder().find(batching_cache, globs=dict(vars(batching_cache))):
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_full_cache_evicts_least_recently_used_not_everything(monkeypatch):
+    from foldax.transforms.batching import cache
+
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 3)
+    cache.clear()
+    rule = lambda values: (values, [0] * len(values))  # noqa: E731
+    for key in ["a", "b", "c"]:
+        cache.batched_by_cache(key, rule, [])
+    cache.batched_by_cache("a", rule, [])            # a is used again: b is now the oldest
+    cache.batched_by_cache("d", rule, [])            # full: evicts b only
+    assert list(cache._entries) == ["c", "a", "d"]
+    cache.clear()

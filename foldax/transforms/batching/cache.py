@@ -2,7 +2,7 @@
 
 ``jax.vmap`` batches each jnp function once per input types and caches the batched jaxpr, so
 re-tracing a vmapped model costs little more than binding. foldax interprets equations, so it
-remembers at the equation level. An equation is known by its primitive, params, input types,
+remembers at the equation level, at most ``MAX_ENTRIES`` of them, least recently used out. An equation is known by its primitive, params, input types,
 batch axes, mapped axis and JAX's trace config. The first ``CAPTURE_AT - 1`` times such an
 equation is batched, its JAX rule just runs (tracing a rule costs a few rule runs, so a model
 traced once with a few layers pays nothing). At the next sighting the rule is traced into a
@@ -22,6 +22,7 @@ Example:
 """
 from __future__ import annotations
 
+import collections
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 from foldax._compat import (
@@ -41,7 +42,8 @@ class Replay(NamedTuple):
 
 CAPTURE_AT = 8  # a rule is traced into a jaxpr on its eighth sighting (before: run directly)
 _NOT_CACHED = object()  # the rule refused when traced: always run it directly
-_entries: dict[Hashable, Any] = {}  # key -> sightings so far (int), a Replay, or _NOT_CACHED
+# key -> sightings so far (int), a Replay, or _NOT_CACHED; least recently used first
+_entries: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
 
 
 class Hashed:
@@ -82,11 +84,15 @@ def batched_by_cache(key: Hashable, rule: Callable[[list], tuple[list, list]],
                      values: list) -> tuple[list, list] | None:
     """``rule(values) -> (outputs, out_axes)`` through the cache, or None when the rule should
     run directly (first sight, or a rule that refused)."""
-    entry = _entries.get(key, 0)
+    entry = _entries.get(key)
+    if entry is None:  # first sighting: make room, the least recently used out
+        entry = 0
+        if len(_entries) >= MAX_ENTRIES:
+            _entries.popitem(last=False)
+    else:
+        _entries.move_to_end(key)
     if type(entry) is int:
         if entry + 1 < CAPTURE_AT:
-            if not entry and len(_entries) >= MAX_ENTRIES:
-                _entries.clear()
             _entries[key] = entry + 1
             return None
         entry = _capture(rule, values)
