@@ -2,14 +2,14 @@
 
 ``jax.vmap`` batches each jnp function once per input types and caches the batched jaxpr, so
 re-tracing a vmapped model costs little more than binding. foldax interprets equations, so it
-remembers at the equation level, at most ``MAX_ENTRIES`` of them, least recently used out. An equation is known by its primitive, params, input types,
-batch axes, mapped axis and JAX's trace config. The first ``CAPTURE_AT - 1`` times such an
-equation is batched, its JAX rule just runs (tracing a rule costs a few rule runs, so a model
-traced once with a few layers pays nothing). At the next sighting the rule is traced into a
-jaxpr, which that and every later sighting replay, binding only what the rule bound, under the
-current equation's source line. Only equations whose inputs are all traced (a rule could look
-at a concrete value), with hashable params, no effects and no collective over the mapped axis
-are remembered.
+remembers at the equation level, at most ``MAX_ENTRIES`` of them, least recently used out. An
+equation is known by its primitive, params, input types, batch axes, mapped axis and JAX's trace
+config. The first ``CAPTURE_AT - 1`` times such an equation is batched, its JAX rule just runs
+(tracing a rule costs a few rule runs, so a model traced once with a few layers pays nothing). At
+the next sighting the rule is traced into a jaxpr, which that and every later sighting replay,
+binding only what the rule bound, under the current equation's source line. Only equations whose
+inputs are all traced (a rule could look at a concrete value), with hashable params, no effects and
+no collective over the mapped axis are remembered.
 
 Example:
     >>> import jax, jax.numpy as jnp, foldax
