@@ -26,7 +26,7 @@ def test_passing_constant_check_leaves_nothing_in_the_program():
     prog = foldax.trace(f)(jnp.ones(3), 2)
     reference = foldax.trace(lambda x, n: x * n)(jnp.ones(3), 2)
     assert prog.num_equations == reference.num_equations == 1
-    chex.assert_trees_all_close(foldax.jit(f)(jnp.ones(3), 2), jnp.full(3, 2.0))
+    chex.assert_trees_all_close(foldax.jit(f)(jnp.ones(3), np.int32(2)), jnp.full(3, 2.0))
 
 
 def test_failing_constant_check_raises_at_trace_time():
