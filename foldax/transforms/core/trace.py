@@ -156,7 +156,8 @@ def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Excep
         f"{name}: a traced variable was used where Python needs a concrete value (an `if`, "
         f"`while`, bool(), int() or float()). Variables are traced and have no value at trace "
         f"time; the variables of this call are: {variables}. Fix: pass the value as a NumPy array "
-        f"or Python number so it is a constant (or list it in static_argnames/auxiliary_args), "
+        f"so it is a constant (foldax.jit traces Python numbers, as jax.jit does: list them in "
+        f"static_argnames/auxiliary_args), "
         f"or express the branch with jnp.where / jax.lax.cond / jax.lax.while_loop. "
         f"(JAX: {first})")
 
