@@ -91,6 +91,48 @@ def _rewrap_case() -> Case:
                 target="<= 3x")
 
 
+def _identity_case() -> Case:
+    """The call path alone: a one-leaf identity (foldax's overhead around its jitted program)."""
+    x = jnp.ones(4)
+    f = lambda x: x  # noqa: E731
+    fx, jj = foldax.jit(f), jax.jit(f)
+    return Case("dispatch, one-leaf identity", "jax", {"jax": lambda: jj(x), "foldax": lambda: fx(x)},
+                target="<= 1.3x")
+
+
+def sim_fori(u, steps: int = 50):
+    """The diffusion of ``diffuse`` written with ``lax.fori_loop``."""
+    return jax.lax.fori_loop(0, steps, lambda _, u: u + 0.2 * (jnp.roll(u, 1) + jnp.roll(u, -1)
+                                                               - 2 * u), u)
+
+
+def _fori_label_case() -> Case:
+    """|sim(pred) - sim(label)|^2 with sim a fori_loop: foldax (label NumPy, folded) against the
+    ideal, jax.jit of the loss with sim(label) computed beforehand by hand."""
+    rng = np.random.default_rng(0)
+    pred = jnp.asarray(rng.normal(size=4096).astype(np.float32))
+    label = rng.normal(size=4096).astype(np.float32)
+    loss = lambda p, l: jnp.sum((sim_fori(p) - sim_fori(l)) ** 2)  # noqa: E731
+    fx, jl = foldax.jit(loss), jax.jit(loss)
+    ideal = jax.jit(lambda p, d: jnp.sum((sim_fori(p) - d) ** 2))
+    d_label = jax.block_until_ready(jax.jit(sim_fori)(jnp.asarray(label)))
+    return Case("steady state, |sim(pred) - sim(label)|^2, sim a fori_loop, label NumPy", "ideal",
+                {"ideal": lambda: ideal(pred, d_label), "foldax": lambda: fx(pred, label),
+                 "jax": lambda: jl(pred, label)}, target="<= 1.05x")
+
+
+def _large_constant_case() -> Case:
+    """A 50 MB NumPy argument each call: foldax keys it (a digest), jax.jit copies it to the
+    device. The key must cost less than the copy."""
+    c = np.random.default_rng(0).normal(size=50_000_000 // 8)
+    f = lambda x, c: x + c[:4].sum()  # noqa: E731
+    fx, jj = foldax.jit(f), jax.jit(f)
+    x = jnp.ones(4)
+    return Case("call with a 50 MB NumPy argument (keyed / copied each call)", "jax",
+                {"jax": lambda: jj(x, c), "foldax": lambda: fx(x, c),
+                 "device_put": lambda: jax.device_put(c)}, target="< 1x")
+
+
 def cases(quick: bool) -> list[Case]:
-    return [_dispatch_case(10), _dispatch_case(100), _compile_case(), _folded_label_case(),
-            _rewrap_case()]
+    return [_identity_case(), _dispatch_case(10), _dispatch_case(100), _compile_case(),
+            _folded_label_case(), _rewrap_case(), _fori_label_case(), _large_constant_case()]

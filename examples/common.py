@@ -97,7 +97,7 @@ def target_function(x: jax.Array) -> jax.Array:
             + 0.5 * x[..., 2:3] ** 2)
 
 
-@foldax.jit  # n, dim and noise are Python numbers: constants of the compiled program
+@foldax.jit(static_argnames=("n", "dim"))  # shapes: static, as jax.jit needs them too
 def regression_data(key: jax.Array, n: int, dim: int = 4,
                     noise: float = 0.05) -> tuple[jax.Array, jax.Array]:
     """``n`` inputs uniform in ``[-1, 1]^dim`` and noisy targets ``target_function(x)`` (n, 1)."""

@@ -113,7 +113,7 @@ FULL = Config()
 QUICK = Config(hidden=(16,), n_train=1024, n_test=512, batch_size=64, steps=80, check_size=16)
 
 
-@foldax.jit
+@foldax.jit(static_argnames="n")
 def classification_data(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
     """Points in the plane labelled by which side of a sine-shaped boundary they fall on."""
     x = random.normal(key, (n, 2))

@@ -8,6 +8,10 @@
   all compiled with ``foldax.jit``.
 * Random keys are split explicitly: one for initialisation, one for the data, and per epoch one
   for shuffling and one per step for dropout.
+* Batches arrive as NumPy arrays, as data loaders (grain, tf.data, PyTorch) yield them. NumPy
+  arguments are constants to ``foldax.jit`` (compiled in by value), so the step names its batch
+  arguments in ``variable_args=("x", "y")``: they are traced like ``jax.Array`` s and one
+  compiled step serves every batch.
 * A NaN guard (``GuardedStep``): each step also reports whether its outputs are finite, and the
   first step that is not is run again under ``foldax.checkify(..., errors=foldax.nan_checks)``,
   whose ``error.throw()`` names the operation and source line that produced the NaN. (As JAX's
@@ -27,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import pathlib
 from typing import Any, Callable
@@ -71,7 +76,7 @@ class MLP:
         return x @ last.w + last.b
 
 
-@foldax.jit  # one compiled program instead of one per random draw (sizes are constants)
+@foldax.jit(static_argnames=("sizes", "dropout"))  # shapes and a static field: static
 def init_mlp(key: jax.Array, sizes: tuple[int, ...], activation: str = "gelu",
              dropout: float = 0.0) -> MLP:
     """An MLP with layer widths ``sizes`` (inputs first), He-normal weights and zero biases."""
@@ -168,8 +173,12 @@ class GuardedStep:
         if "out_shardings" in jit_kwargs:  # outputs: (step's outputs, finite) / (error, outputs)
             jit_kwargs["out_shardings"] = (jit_kwargs["out_shardings"], None)
             checked_kwargs["out_shardings"] = (None, checked_kwargs["out_shardings"])
-        self.fast = foldax.jit(lambda *args: (lambda out: (out, all_finite(out)))(step(*args)),
-                               **jit_kwargs)
+        @functools.wraps(step)  # keeps step's parameter names, which variable_args refers to
+        def fast(*args: Any) -> tuple:
+            out = step(*args)
+            return out, all_finite(out)
+
+        self.fast = foldax.jit(fast, **jit_kwargs)
         self.checked = foldax.jit(foldax.checkify(step, errors=foldax.nan_checks),
                                   **checked_kwargs)
 
@@ -194,7 +203,7 @@ class GuardedStep:
 evaluate = foldax.jit(mse_loss)  # no key: dropout off
 
 
-@foldax.jit
+@foldax.jit(static_argnames="batch_size")
 def batches(key: jax.Array, x: jax.Array, y: jax.Array, batch_size: int) -> tuple:
     """``x`` and ``y`` shuffled by ``key`` and cut into ``(n_batches, batch_size, ...)`` stacks."""
     n = (x.shape[0] // batch_size) * batch_size
@@ -222,12 +231,13 @@ def train(cfg: Config, show_progress: bool = True, place_batch: Callable = _unch
     model = init_mlp(init_key, (x.shape[1], *cfg.hidden, 1), cfg.activation, cfg.dropout)
     optimiser = make_optimiser(cfg)
     model, opt_state = place_state(model, optimiser.init(model))
-    step = GuardedStep(make_train_step(optimiser), **jit_kwargs)
+    step = GuardedStep(make_train_step(optimiser), variable_args=("x", "y"), **jit_kwargs)
     train_losses, test_losses = [], [float(evaluate(model, x_test, y_test))]
     bar = progress(range(cfg.epochs), "train_mlp") if show_progress else range(cfg.epochs)
     for epoch in bar:
         shuffle_key, dropout_key = random.split(random.fold_in(train_key, epoch))
         xb, yb = batches(shuffle_key, x_train, y_train, cfg.batch_size)
+        xb, yb = np.asarray(xb), np.asarray(yb)  # NumPy batches, as a data loader yields them
         for i in range(xb.shape[0]):
             model, opt_state, loss = step(model, opt_state, *place_batch(xb[i], yb[i]),
                                           random.fold_in(dropout_key, i))
