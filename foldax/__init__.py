@@ -20,7 +20,7 @@ from foldax.transforms.core.program import Program
 from foldax.transforms.core.trace import trace
 
 # --- jit (issue 2) ---
-from foldax.transforms.jit import jit, trace_check  # noqa: E402
+from foldax.transforms.jit import jit, jit_cache_limits, trace_check  # noqa: E402
 # --- autodiff (issue 3) ---
 from foldax.transforms.autodiff.api import grad, gradient, jvp, value_and_grad, vjp  # noqa: E402
 from foldax.transforms.autodiff.jacobian import hessian, jacfwd, jacobian, jacrev  # noqa: E402
@@ -54,7 +54,7 @@ __all__ = [
     # the interpreter core
     "EvalInterpreter", "Interpreter", "Program", "trace",
     # jit
-    "jit", "trace_check",
+    "jit", "jit_cache_limits", "trace_check",
     # autodiff
     "grad", "gradient", "jvp", "value_and_grad", "vjp", "hessian", "jacfwd", "jacobian", "jacrev",
     # batching

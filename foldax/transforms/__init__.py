@@ -23,6 +23,8 @@ _FLAT_NAMES = {
     "vmap": "batching.vmap", "vmap_dims": "batching.dims",
     "check_primitive": "checks.check", "check_control": "checks.control", "check_rules": "checks.rules",
     "check_error": "checks.error", "keyed": "random.keyed", "key_reuse": "random.key_reuse",
+    "jit_cache": "jit.cache", "jit_stages": "jit.stages", "jit_keys": "jit.keys",
+    "jit_batches": "jit.batches", "constant_arrays": "jit.constant_arrays",
 }
 
 

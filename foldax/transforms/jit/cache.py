@@ -4,7 +4,8 @@ Every ``foldax.jit(f, **options)`` wrapper of the same function object ``f`` wit
 shares one :class:`FunctionCache`, so ``foldax.jit(f)(x)`` in a loop traces once. The cache is
 held by a weak reference to ``f`` (keyed by identity, so equal-but-distinct callables never share
 code) and disappears with it. (Each entry keeps its programs per JAX trace context, see
-``foldax.transforms.jit._avals_key``.)
+``foldax.transforms.jit.keys.avals_key``.) The entries themselves are bounded, least recently
+used first out (``entries.EntryCache``).
 
 Nothing here may hold a tracer: the caller stores only entries whose programs have concrete
 constants, and the entries refer to ``f`` weakly.
@@ -20,23 +21,25 @@ Example:
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Hashable
+from typing import Callable, Hashable
 
 from foldax.errors import FoldaxTypeError
+from foldax.transforms.jit.entries import EntryCache
 
 
 class FunctionCache:
     """The compiled entries of one function under one set of jit options.
 
     Attributes:
-        entries: cache key -> entry (``foldax.transforms.jit._Entry``).
+        entries: cache key -> entry (``foldax.transforms.jit.entry.Entry``), bounded.
         trace_count: how often the Python body ran for these entries.
         last_trace: the signature of the last trace (for ``RetraceWarning`` messages).
         warned: whether a ``RetraceWarning`` was already given.
     """
 
-    def __init__(self) -> None:
-        self.entries: dict[Hashable, Any] = {}
+    def __init__(self, max_entries: int | None = None, max_constant_bytes: int | None = None,
+                 where: str = "jit") -> None:
+        self.entries: EntryCache = EntryCache(max_entries, max_constant_bytes, where)
         self.trace_count = 0
         self.last_trace: tuple | None = None
         self.warned = False
@@ -54,8 +57,10 @@ class FunctionCache:
 _caches: dict[int, tuple[weakref.ref, dict[Hashable, FunctionCache]]] = {}
 
 
-def cache_for(fun: Callable, options: Hashable, name: str = "fun") -> FunctionCache:
-    """The cache shared by the jit wrappers of ``fun`` with these (hashable) options.
+def cache_for(fun: Callable, options: Hashable, name: str = "fun",
+              limits: tuple[int | None, int | None] = (None, None)) -> FunctionCache:
+    """The cache shared by the jit wrappers of ``fun`` with these (hashable) options
+    (``limits``: ``(max_entries, max_constant_bytes)``, part of ``options``).
 
     Raises:
         FoldaxTypeError: ``fun`` cannot be weakly referenced (jax.jit refuses it the same way).
@@ -75,7 +80,7 @@ def cache_for(fun: Callable, options: Hashable, name: str = "fun") -> FunctionCa
     per_options = hit[1]
     cache = per_options.get(options)
     if cache is None:
-        cache = per_options[options] = FunctionCache()
+        cache = per_options[options] = FunctionCache(*limits, where=f"jit({name})")
     return cache
 
 

@@ -27,15 +27,9 @@ from typing import Any, Callable
 import jax
 
 from foldax._compat import shaped_abstractify
-from foldax.pytrees.leaves import STATIC, VARIABLE, leaf_kind
-from foldax.pytrees.tree import flatten, unflatten
+from foldax.pytrees.leaves import STATIC, leaf_kind
+from foldax.pytrees.tree import unflatten
 from foldax.transforms.core.program import TRACED, Program
-
-
-def variables_only(tree: Any) -> Any:
-    """``tree`` with every non-variable leaf replaced by ``None`` (an empty subtree for JAX)."""
-    leaves, treedef = flatten(tree)
-    return unflatten(treedef, [x if leaf_kind(x) == VARIABLE else None for x in leaves])
 
 
 def traced_outputs_only(program: Program, traced: list) -> Any:
@@ -54,6 +48,16 @@ def _struct(aval: Any) -> Any:
     if not hasattr(aval, "shape"):  # a token
         return aval
     return jax.ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type)
+
+
+def output_values(program: Program) -> tuple:
+    """Per output leaf: ``TRACED``, or the folded constant as ``jax.jit`` would return it (a jax
+    Array with JAX's dtype: NumPy float64 becomes float32 unless x64, Python numbers weakly
+    typed); static outputs (strings, functions) as they are. Made outside any trace, so no
+    tracer is kept."""
+    with jax.ensure_compile_time_eval():
+        return tuple(s if s is TRACED or leaf_kind(s) == STATIC else jax.device_put(s)
+                     for s in program.out_leaves)
 
 
 class Traced:
@@ -133,8 +137,9 @@ class Compiled:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         dyn_args, dyn_kwargs = self._prepare(args, kwargs)
-        out = self._compiled(*dyn_args, **dyn_kwargs)
-        return self._program.assemble(jax.tree.leaves(out))
+        traced = iter(jax.tree.leaves(self._compiled(*dyn_args, **dyn_kwargs)))
+        return unflatten(self._program.out_tree, [next(traced) if v is TRACED else v
+                                                  for v in output_values(self._program)])
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in ("_compiled", "_prepare", "_program"):

@@ -1,0 +1,233 @@
+"""How ``foldax.jit`` reads its options and splits a call's arguments.
+
+:class:`ArgumentSpec` resolves ``static_argnums``/``static_argnames``, ``donate_argnums``/
+``donate_argnames`` (as ``jax.jit`` completes one from the other), ``auxiliary_args`` and
+``variable_args`` against the function's signature, and splits each call into its dynamic
+arguments (traced or folded, leaf by leaf: ``keys``), its static arguments (by hash) and its
+auxiliary arguments (constants by value).
+
+Example:
+    >>> spec = ArgumentSpec(lambda x, n: x, "f", static_argnums=(), static_argnames=("n",),
+    ...                     donate_argnums=(), donate_argnames=(), auxiliary_args=(),
+    ...                     variable_args=())
+    >>> spec.split((1.0, 2), {})
+    ((1.0,), {}, ((1, 2),), ())
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from foldax._compat import resolve_jit_argnums
+from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, UnhashableStaticError
+from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
+from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.jit.constant_arrays import read_only_leaves
+from foldax.transforms.jit.keys import forced_mask
+
+
+def names_of(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Argument names given as ``'a'``, ``'a,b'`` or a sequence."""
+    if spec is None:
+        return ()
+    if isinstance(spec, str):
+        return tuple(s.strip() for s in spec.split(",") if s.strip())
+    return tuple(spec)
+
+
+def ints_of(spec: int | Sequence[int] | None) -> tuple[int, ...]:
+    """Argument positions given as one int or a sequence."""
+    if spec is None:
+        return ()
+    return (spec,) if isinstance(spec, int) else tuple(spec)
+
+
+class ArgumentSpec:
+    """The argument options of one ``foldax.jit`` function, resolved against its signature.
+
+    Raises:
+        FoldaxValueError: numbers or names that do not fit the function's signature.
+    """
+
+    def __init__(self, fun: Callable, name: str, *, static_argnums: Sequence[int],
+                 static_argnames: Sequence[str], donate_argnums: Sequence[int],
+                 donate_argnames: Sequence[str], auxiliary_args: Sequence[str],
+                 variable_args: Sequence[str]) -> None:
+        self.name = name
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self.signature = None
+        try:
+            donate_nums, donate_names, static_nums, static_names = resolve_jit_argnums(
+                fun, self.signature, donate_argnums or None, donate_argnames or None,
+                static_argnums or None, static_argnames or None)
+        except ValueError as e:
+            raise FoldaxValueError(
+                f"jit({name}, ...): {e} Fix the argument numbers/names to match "
+                f"{name}'s signature {self.signature}.") from None
+        self.static_argnames = tuple(static_names)
+        self.static_argnums = tuple(static_nums)
+        self.donate_argnums = tuple(donate_nums)
+        self.donate_argnames = tuple(donate_names)
+        self.auxiliary_args = tuple(auxiliary_args)
+        self._check_names(self.auxiliary_args, "auxiliary_args")
+        self.aux_argnums = self._positions(self.auxiliary_args)
+        self.variable_args = tuple(variable_args)
+        self._check_names(self.variable_args, "variable_args")
+        self.variable_argnums = self._positions(self.variable_args)
+        # nothing static, auxiliary or forced: a call's arguments are all dynamic
+        self.plain = not (self.static_argnums or self.static_argnames or self.auxiliary_args
+                          or self.variable_args)
+
+    def options(self) -> tuple:
+        """The resolved options, hashable (part of the per-function cache's identity)."""
+        return (self.static_argnums, self.static_argnames, self.donate_argnums,
+                self.donate_argnames, self.auxiliary_args, self.variable_args)
+
+    def parameters(self) -> list[inspect.Parameter]:
+        """The function's parameters (empty if it has no signature)."""
+        return list(self.signature.parameters.values()) if self.signature else []
+
+    def _check_names(self, names: Sequence[str], what: str) -> None:
+        params = self.parameters()
+        if not params or any(p.kind == p.VAR_KEYWORD for p in params):
+            return
+        known = [p.name for p in params]
+        for n in names:
+            if n not in known:
+                raise FoldaxValueError(
+                    f"jit({self.name}, {what}=...): '{n}' is not a parameter of {self.name}; its "
+                    f"parameters are {known}.")
+
+    def _positions(self, names: Sequence[str]) -> tuple[int, ...]:
+        params = self.parameters()
+        return tuple(i for i, p in enumerate(params) if p.name in names
+                     and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+    def split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple, tuple]:
+        """``(dynamic args, dynamic kwargs, static key, auxiliary arguments)`` of a call.
+
+        Raises:
+            FoldaxIndexError: a static position the call does not pass.
+            UnhashableStaticError: a static argument is not hashable.
+        """
+        if not self.static_argnums and not self.aux_argnums and not self.static_argnames \
+                and not self.auxiliary_args:
+            return args, kwargs, (), ()
+        n = len(args)
+        static, aux, dyn_args = [], [], []
+        for i, a in enumerate(args):
+            if i in self.static_argnums:
+                static.append((i, hashable(a, f"static argument {i} of {self.name}")))
+            elif i in self.aux_argnums:
+                aux.append((i, a))
+            else:
+                dyn_args.append(a)
+        params = self.parameters()
+        for i in self.static_argnums:
+            if n <= i < len(params) and params[i].name not in kwargs \
+                    and params[i].default is inspect.Parameter.empty:
+                raise FoldaxIndexError(
+                    f"jit({self.name}): static_argnums contains {i} but the call passes only {n} "
+                    f"positional argument(s). Pass argument {i} or fix static_argnums.")
+        dyn_kwargs = {}
+        for k, v in kwargs.items():
+            if k in self.static_argnames:
+                static.append((k, hashable(v, f"static argument '{k}' of {self.name}")))
+            elif k in self.auxiliary_args:
+                aux.append((k, v))
+            else:
+                dyn_kwargs[k] = v
+        return tuple(dyn_args), dyn_kwargs, tuple(static), tuple(aux)
+
+    def forced(self, n_args: int, dyn_args: tuple, dyn_kwargs: dict) -> list[bool] | None:
+        """Per leaf of the dynamic arguments, whether its argument is in ``variable_args``
+        (``None`` when there are none)."""
+        if not self.variable_args:
+            return None
+        skip = set(self.static_argnums) | set(self.aux_argnums)
+        arg_flags = [i in self.variable_argnums for i in range(n_args) if i not in skip]
+        return forced_mask(dyn_args, dyn_kwargs, arg_flags, set(self.variable_args),
+                           f"jit({self.name})")
+
+    def dynamic_positions(self, count: int) -> list[int]:
+        """The positions in the call of the ``count`` non-static, non-auxiliary positionals."""
+        skipped, positions, i = set(self.static_argnums) | set(self.aux_argnums), [], 0
+        while len(positions) < count:
+            if i not in skipped:
+                positions.append(i)
+            i += 1
+        return positions
+
+    def parameter_of_path(self, path: str) -> str | None:
+        """The parameter name of a dynamic leaf path (``args[1]...``, ``kwargs['y']...``)."""
+        if path.startswith("kwargs['"):
+            return path[len("kwargs['"):].split("'")[0]
+        skip = set(self.static_argnums) | set(self.aux_argnums)
+        dyn = [p.name for i, p in enumerate(self.parameters()) if i not in skip
+               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        k = int(path[len("args["):].split("]")[0])
+        return dyn[k] if k < len(dyn) else None
+
+
+def hashable(x: Any, where: str) -> Any:
+    """A static argument as it goes into the key (NumPy arrays by value).
+
+    Raises:
+        UnhashableStaticError: ``x`` is not hashable.
+    """
+    try:
+        hash(x)
+    except TypeError:
+        raise UnhashableStaticError(
+            f"Non-hashable static arguments are not supported: {where} is an unhashable "
+            f"{type(x).__name__}. Static arguments are part of the "
+            f"compiled program's identity and must be hashable: use a tuple instead of a list, "
+            f"or pass the value as an ordinary (traced or constant) argument.") from None
+    return ByValue(x, where=where) if isinstance(x, np.ndarray) else x
+
+
+def as_constants(value: Any) -> Any:
+    """``value`` with every jax array fetched to NumPy (so it is a constant), read-only."""
+    leaves, treedef = flatten(value)
+    leaves = [np.asarray(x) if leaf_kind(x) == VARIABLE else x for x in leaves]
+    return unflatten(treedef, read_only_leaves(leaves))
+
+
+def aux_constants(value: Any, name: Any, fname: str) -> tuple:
+    """Auxiliary arguments are constants: every leaf by value (jax arrays fetched to NumPy)."""
+    leaves, treedef = flatten(value)
+    keys = tuple(ByValue(np.asarray(x) if leaf_kind(x) == VARIABLE else x,
+                         where=f"auxiliary argument {name!r} of {fname}") for x in leaves)
+    return treedef, keys
+
+
+def check_callable(fun: Any) -> None:
+    """jax.jit's checks of ``fun``, with its messages (and the fix).
+
+    Raises:
+        FoldaxTypeError: ``fun`` is a staticmethod, not callable or a generator function.
+    """
+    if isinstance(fun, staticmethod):
+        raise FoldaxTypeError(
+            f"jit(fun=...): staticmethod arguments are not supported, found {fun!r}. Fix: put "
+            f"@staticmethod above @foldax.jit, so jit wraps the plain function.")
+    if not callable(fun):
+        raise FoldaxTypeError(
+            f"jit(fun=...): Expected a callable value, got {type(fun).__name__} {_safe_repr(fun)}. "
+            f"Fix: pass the function itself (for a classmethod, put @classmethod above "
+            f"@foldax.jit).")
+    if inspect.isgeneratorfunction(fun):
+        raise FoldaxTypeError(
+            f"jit(fun=...): Expected a function, got a generator function: {_safe_repr(fun)}. "
+            f"A generator's values cannot be traced. Fix: return the values (e.g. a list).")
+
+
+def _safe_repr(x: Any) -> str:
+    try:
+        return repr(x)
+    except Exception:  # a user object whose repr fails
+        return f"<{type(x).__name__}>"

@@ -1,0 +1,171 @@
+"""The bounded cache of a ``foldax.jit`` function's compiled entries: least recently used first out.
+
+Each distinct key (tree structure, static and auxiliary arguments, constants by value) holds an
+entry: its Programs, the constants it keeps (the NumPy arguments of its key and the folded
+results) and the compiled function. Without a bound, a loop over distinct constants holds them
+all until the function is deleted. The cache keeps at most ``max_entries`` entries and
+``max_constant_bytes`` bytes of held constants; past either, the least recently used entries are
+dropped (the one just added is always kept), and a later call with an evicted key traces again,
+counted in ``trace_count``; ``trace_check`` then says the entry was evicted.
+
+Defaults: ``MAX_ENTRIES`` = 256 entries and ``MAX_CONSTANT_BYTES`` = 512 MiB per function. Set
+them for one function with ``foldax.jit(f, max_entries=..., max_constant_bytes=...)``, or for
+every function without its own with ``foldax.jit_cache_limits(...)``.
+
+Example:
+    >>> import foldax, numpy as np, jax.numpy as jnp
+    >>> f = foldax.jit(lambda x, c: x * c, max_entries=2)
+    >>> for c in range(3):
+    ...     _ = f(jnp.ones(2), np.float32(c))
+    >>> len(f.entries), foldax.trace_check(f, jnp.ones(2), np.float32(0))[1][:7]
+    (2, 'Evicted')
+"""
+from __future__ import annotations
+
+import collections
+from typing import Any, Hashable
+
+import numpy as np
+
+from foldax.errors import FoldaxValueError
+from foldax.pytrees.leaves import ByValue
+
+MAX_ENTRIES = 256
+MAX_CONSTANT_BYTES = 512 << 20
+_limits = {"max_entries": MAX_ENTRIES, "max_constant_bytes": MAX_CONSTANT_BYTES}
+_REMEMBER_EVICTED = 4096  # how many evicted keys trace_check can still explain
+
+
+def jit_cache_limits(max_entries: int | None = None,
+                     max_constant_bytes: int | None = None) -> dict[str, int]:
+    """Set the default bounds of every ``foldax.jit`` cache that has none of its own.
+
+    Arguments:
+        max_entries: most entries (distinct keys) kept per function; None leaves it unchanged.
+        max_constant_bytes: most bytes of constants held per function; None leaves it unchanged.
+
+    Returns:
+        The previous limits, as a dict (pass it back as ``**previous`` to restore them).
+
+    Raises:
+        FoldaxValueError: a limit is not a positive integer.
+
+    Example:
+        >>> import foldax
+        >>> previous = foldax.jit_cache_limits(max_entries=16)
+        >>> _ = foldax.jit_cache_limits(**previous)
+    """
+    previous = dict(_limits)
+    for name, value in (("max_entries", max_entries), ("max_constant_bytes", max_constant_bytes)):
+        if value is not None:
+            _limits[name] = _positive(value, name, "jit_cache_limits")
+    return previous
+
+
+def validated_limits(max_entries: Any, max_constant_bytes: Any,
+                     where: str) -> tuple[int | None, int | None]:
+    """``(max_entries, max_constant_bytes)`` of one function, checked (``None``: the defaults).
+
+    Raises:
+        FoldaxValueError: a limit is not a positive integer.
+    """
+    return (None if max_entries is None else _positive(max_entries, "max_entries", where),
+            None if max_constant_bytes is None else
+            _positive(max_constant_bytes, "max_constant_bytes", where))
+
+
+def _positive(value: Any, name: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise FoldaxValueError(f"{where}({name}={value!r}): expected a positive integer.")
+    return int(value)
+
+
+class EntryCache(collections.OrderedDict):
+    """A dict of entries in least-recently-used order, bounded by count and held bytes.
+
+    ``get`` marks an entry used; storing a new one evicts the least recently used past the
+    limits (``None``: the global defaults, read at each eviction). ``by_tree`` indexes the
+    entries whose every argument leaf is traced by their tree structure alone, for the fast call
+    path (such a key is ``(treedef, (), (), ())``).
+    """
+
+    def __init__(self, max_entries: int | None = None, max_constant_bytes: int | None = None,
+                 where: str = "jit") -> None:
+        super().__init__()
+        self.max_entries, self.max_constant_bytes = validated_limits(
+            max_entries, max_constant_bytes, where)
+        self.evictions = 0
+        self.by_tree: dict = {}  # treedef -> (key, entry), entries with nothing but traced leaves
+        self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        entry = super().get(key)
+        if entry is None:
+            return default
+        self.move_to_end(key)
+        return entry
+
+    def __setitem__(self, key: Hashable, entry: Any) -> None:
+        super().__setitem__(key, entry)
+        self._evicted.pop(hash(key), None)
+        self._evict()
+
+    def __delitem__(self, key: Hashable) -> None:
+        super().__delitem__(key)
+        hit = self.by_tree.get(key[0]) if isinstance(key, tuple) and key else None
+        if hit is not None and hit[0] == key:
+            del self.by_tree[key[0]]
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_tree.clear()
+
+    def limits(self) -> tuple[int, int]:
+        """``(max_entries, max_constant_bytes)`` in force."""
+        return (self.max_entries or _limits["max_entries"],
+                self.max_constant_bytes or _limits["max_constant_bytes"])
+
+    def held_bytes(self) -> int:
+        """Bytes of constants held by all entries."""
+        return sum(_entry_bytes(k, e) for k, e in self.items())
+
+    def was_evicted(self, key: Hashable) -> bool:
+        """Whether an entry with this key was evicted (as far as remembered)."""
+        return hash(key) in self._evicted
+
+    def _evict(self) -> None:
+        max_entries, max_bytes = self.limits()
+        sizes = collections.OrderedDict((k, _entry_bytes(k, e)) for k, e in self.items())
+        total = sum(sizes.values())
+        while len(sizes) > 1 and (len(sizes) > max_entries or total > max_bytes):
+            key, size = sizes.popitem(last=False)
+            total -= size
+            del self[key]
+            self.evictions += 1
+            self._evicted[hash(key)] = None
+            if len(self._evicted) > _REMEMBER_EVICTED:
+                self._evicted.popitem(last=False)
+
+
+def _entry_bytes(key: Hashable, entry: Any) -> int:
+    """Bytes of the constants an entry holds: the arrays in its key and its folded constants."""
+    held = {}
+    for part in _key_values(key):
+        if hasattr(part, "nbytes"):
+            held[id(part)] = int(part.nbytes)
+    for program in entry.programs.values():
+        for c in program.jaxpr.consts:
+            held[id(c)] = int(getattr(c, "nbytes", 0) or 0)
+    return sum(held.values())
+
+
+def _key_values(key: Any) -> list:
+    """The values wrapped in a key's ``ByValue`` parts."""
+    out, stack = [], [key]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, tuple):
+            stack.extend(x)
+        elif isinstance(x, ByValue):
+            out.append(x.value)
+    return out

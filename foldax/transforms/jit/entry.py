@@ -1,0 +1,199 @@
+"""One compiled entry of ``foldax.jit``: the programs of one key and the ``jax.jit`` that runs them.
+
+An entry belongs to one key (tree structure, static and auxiliary arguments, constants by
+value). It keeps a :class:`Template` of the call (the constants in place, no traced value), the
+Programs traced for it (one per traced leaves' types and JAX trace context) and one ``jax.jit``
+of a function of the traced leaves that evaluates the matching Program; ``jax.jit``'s own C++
+dispatch keys the traced leaves' shapes and dtypes, and when it meets new ones the function is
+traced again from the template. Nothing here holds a tracer: the template has none, the
+function is held weakly (:class:`Tracing`) and an entry whose program closed over an outer
+tracer is never stored.
+
+Folded constants larger than ``EMBED_MAX_BYTES`` are passed to the compiled program as
+arguments instead of being embedded in it.
+
+Example:
+    >>> import foldax, jax.numpy as jnp
+    >>> f = foldax.jit(lambda x: x + 1)
+    >>> _ = f(jnp.ones(2))
+    >>> entry, = f.entries.values()
+    >>> len(entry.programs), entry.all_traced
+    (1, True)
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from foldax._compat import core, is_tracer
+from foldax.pytrees.leaves import ByValue
+from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.core.program import TRACED, Program
+from foldax.transforms.core.trace import trace_program
+from foldax.transforms.jit.arguments import as_constants
+from foldax.transforms.jit.cache import FunctionCache
+from foldax.transforms.jit.constant_arrays import explained_constant_misuse, read_only_leaves
+from foldax.transforms.jit.keys import CallParts, avals_key
+from foldax.transforms.jit.retrace import count_trace
+from foldax.transforms.jit.stages import output_values
+
+EMBED_MAX_BYTES = 1 << 16
+
+
+class Entry:
+    """Everything compiled for one (structure, static, auxiliary, constants) key.
+
+    Attributes:
+        programs: traced leaves' types (``keys.avals_key``) -> Program.
+        hoisted: folded constants passed to the compiled program as arguments.
+        jitted: the ``jax.jit`` of the traced leaves.
+        out_info: ``(output tree, output slots)`` of the first program.
+        out_values: per output leaf, ``TRACED`` or the folded output as ``jax.jit`` returns it.
+        uniform_out: whether every program has the first one's outputs.
+        all_traced: every output is traced (and uniform).
+    """
+
+    def __init__(self) -> None:
+        self.programs: dict[tuple, Program] = {}
+        self.hoisted: list = []
+        self.jitted: Callable | None = None
+        self.out_info: tuple | None = None
+        self.out_values: tuple = ()
+        self.uniform_out = True
+        self.all_traced = False
+
+    def add(self, key: tuple, program: Program) -> None:
+        """Remember ``program`` for the traced leaves' types ``key``."""
+        self.programs[key] = program
+        info = (program.out_tree, tuple(ByValue(s) for s in program.out_leaves))
+        if self.out_info is None:
+            self.out_info = info
+            self.out_values = output_values(program)
+        elif self.out_info != info:
+            self.uniform_out = False
+        self.all_traced = self.uniform_out and all(s.value is TRACED for s in self.out_info[1])
+
+    def outputs(self, variables: Sequence, traced: Sequence) -> Any:
+        """The call's output tree: the compiled program's ``traced`` outputs in place."""
+        if self.all_traced:
+            return unflatten(self.out_info[0], traced)
+        if self.uniform_out:
+            tree, values = self.out_info[0], self.out_values
+        else:
+            program = self.programs[avals_key(variables)]
+            tree, values = program.out_tree, output_values(program)
+        it = iter(traced)
+        return unflatten(tree, [next(it) if v is TRACED else v for v in values])
+
+
+class Template:
+    """A call's arguments without its traced leaves (entries outlive calls and must hold no
+    tracer): the constant and static leaves in place, ``None`` where a traced leaf goes."""
+
+    def __init__(self, parts: CallParts) -> None:
+        self.static, self.aux = parts.static, parts.aux
+        leaves, self.treedef = flatten((tuple(parts.dyn_args), parts.dyn_kwargs))
+        self.mask = parts.traced(len(leaves))
+        self.leaves = [None if m else x for x, m in zip(leaves, self.mask)]
+
+    def fill(self, variables: Sequence) -> tuple[tuple, dict]:
+        """``(dyn_args, dyn_kwargs)`` with ``variables`` in the traced places and read-only
+        views of the NumPy constants."""
+        it = iter(variables)
+        leaves = [next(it) if m else x for x, m in zip(self.leaves, self.mask)]
+        return unflatten(self.treedef, read_only_leaves(leaves))
+
+
+class Tracing:
+    """What tracing a call needs: the function *weakly* (entries are shared by every wrapper of
+    the function and must not keep it alive), its name and the folding switch."""
+
+    def __init__(self, fun: Callable, name: str, fold: bool) -> None:
+        try:
+            self.fun_ref: Callable[[], Callable] = weakref.ref(fun)
+        except TypeError:  # kept by a wrapper's private cache only
+            self.fun_ref = lambda: fun
+        self.name, self.fold = name, fold
+
+    def program(self, cache: FunctionCache, template: Template, variables: Sequence) -> Program:
+        """Trace the function on ``template`` filled with ``variables`` (counted in ``cache``).
+
+        Raises:
+            FoldaxValueError: the function writes into a NumPy argument.
+            FoldaxTypeError: the function hands a traced value to NumPy.
+        """
+        dyn_args, dyn_kwargs = template.fill(variables)
+        bound = _bind(self.fun_ref(), self.name, template.static, template.aux)
+        with explained_constant_misuse(self.name):
+            program = trace_program(bound, dyn_args, dyn_kwargs, fold=self.fold,
+                                    name=self.name, make_variable=template.mask)
+        count_trace(cache, self.name, program)
+        return program
+
+
+def _bind(fun: Callable, name: str, static: tuple, aux: tuple) -> Callable:
+    """``fun`` with static and auxiliary arguments put back in place."""
+    fixed = {k: (v.value if isinstance(v, ByValue) else v) for k, v in static}
+    fixed.update({k: as_constants(v) for k, v in aux})
+
+    def bound(*dyn_args: Any, **dyn_kwargs: Any) -> Any:
+        args, it = [], iter(dyn_args)
+        total = len(dyn_args) + sum(isinstance(k, int) for k in fixed)
+        for i in range(total):
+            args.append(fixed[i] if i in fixed else next(it))
+        kw = {k: v for k, v in fixed.items() if isinstance(k, str)}
+        return fun(*args, **dyn_kwargs, **kw)
+
+    bound.__name__ = name
+    return bound
+
+
+def holds_tracers(program: Program) -> bool:
+    """Whether the function closed over a tracer of an outer trace (then nothing is cached)."""
+    return any(is_tracer(c) for c in program.jaxpr.consts)
+
+
+def nbytes(c: Any) -> int:
+    """Bytes of a folded constant."""
+    return int(getattr(c, "nbytes", 0) or np.asarray(c).nbytes)
+
+
+def hoisted_constants(program: Program) -> list:
+    """The folded constants too large to embed in the compiled program."""
+    return [c for c in program.jaxpr.consts if nbytes(c) > EMBED_MAX_BYTES]
+
+
+def run_program(program: Program, hoisted: Sequence, values: Sequence,
+                variables: Sequence) -> list:
+    """Evaluate ``program`` on ``variables``, its hoisted constants replaced by ``values``."""
+    by_id = {id(c): v for c, v in zip(hoisted, values)}
+    consts = [by_id.get(id(c), c) for c in program.jaxpr.consts]
+    return core.eval_jaxpr(program.jaxpr.jaxpr, consts, *variables)
+
+
+def entry_runner(entry: Entry, cache: FunctionCache, tracing: Tracing,
+                 template: Template) -> Callable:
+    """The function of the traced leaves (after the hoisted constants, if any) that ``jax.jit``
+    compiles for ``entry``: it evaluates the entry's program for their types, tracing a new one
+    from ``template`` when ``jax.jit`` meets new shapes, dtypes or trace context."""
+    # weakly: no reference cycle, so an entry (and the arrays its program closed over) is
+    # freed as soon as its cache or its caller lets go of it
+    entry_ref, cache_ref = weakref.ref(entry), weakref.ref(cache)
+
+    def run_hoisted(hoisted: list, *variables: Any) -> list:
+        entry = entry_ref()
+        program = entry.programs.get(avals_key(variables))
+        if program is None:  # jax.jit met new shapes or dtypes
+            program = tracing.program(cache_ref() or FunctionCache(), template, variables)
+            if not holds_tracers(program):
+                entry.add(avals_key(variables), program)
+        return run_program(program, entry.hoisted, hoisted, variables)
+
+    def run_plain(*variables: Any) -> list:  # no hoisted constants: one argument fewer
+        return run_hoisted([], *variables)
+
+    run = run_hoisted if entry.hoisted else run_plain
+    run.__name__ = run.__qualname__ = tracing.name
+    return run

@@ -1,0 +1,444 @@
+"""``foldax.jit``'s function object: the call path and ``jax.jit``'s surface.
+
+A call is keyed (``keys``) and looked up in the function's bounded cache (``cache``,
+``entries``); a new key traces a new :class:`~foldax.transforms.jit.entry.Entry`, whose
+``jax.jit`` then runs every later call with that key. A call whose structure is known and whose
+every leaf is traced takes a fast path: one flatten and a lookup by tree structure.
+
+Example:
+    >>> import foldax, jax.numpy as jnp
+    >>> f = foldax.jit(lambda x, lr: x - lr * x)
+    >>> f(jnp.ones(2), 0.5), f(jnp.ones(2), 0.25)[0], f.trace_count
+    (Array([0.5, 0.5], dtype=float32), Array(0.75, dtype=float32), 1)
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Callable, Sequence
+
+import jax
+
+from foldax._compat import jit_disabled
+from foldax.errors import FoldaxTypeError, FoldaxValueError, RetraceWarning
+from foldax.transforms.core.program import Program
+from foldax.transforms.core.trace import function_name
+from foldax.transforms.jit.arguments import (
+    ArgumentSpec, aux_constants, check_callable, ints_of, names_of,
+)
+from foldax.transforms.jit.batches import BatchWatch
+from foldax.transforms.jit.cache import FunctionCache, cache_for
+from foldax.transforms.jit.entries import validated_limits
+from foldax.transforms.jit.entry import (
+    Entry, Template, Tracing, entry_runner, holds_tracers, hoisted_constants, run_program,
+)
+from foldax.transforms.jit.keys import (
+    PYTHON_SCALARS, TRACED_TYPES, CallParts, avals_key, leaf_key, module_leaf_positions,
+)
+from foldax.transforms.jit.placement import (
+    donated_arguments, donated_variables, traced_output_shardings, variable_shardings,
+    variables_in_place,
+)
+from foldax.transforms.jit.stages import Lowered, Traced, traced_outputs_only
+from foldax.transforms.processes import check_same_on_every_process
+
+_flatten = jax.tree_util.default_registry.flatten
+
+
+class JitFunction:
+    """A function compiled by ``foldax.jit``; call it like the original.
+
+    It has ``jax.jit``'s surface: ``.lower(*args)`` (JAX's ``Lowered``, whose ``.compile()`` is
+    called like the function and returns its output structure), ``.trace(*args)`` (a ``Traced``
+    with ``.jaxpr``, ``.lower()``, ``.out_info`` and ``.program``, the foldax Program),
+    ``.eval_shape(*args)``, ``.clear_cache()``, ``__wrapped__`` and the function's attributes.
+    ``.trace_count`` says how often the Python body ran. Compiled code is shared by every
+    ``foldax.jit`` of the same function with the same options, as with ``jax.jit``.
+    """
+
+    def __init__(self, fun: Callable, spec: ArgumentSpec, fold: bool, jax_jit_kwargs: dict,
+                 limits: tuple[int | None, int | None] = (None, None)):
+        functools.update_wrapper(self, fun)  # first: foldax's attributes win over fun.__dict__'s
+        self.fun = fun
+        self.name = spec.name
+        self.fold = fold
+        self.jax_jit_kwargs = jax_jit_kwargs
+        self.spec = spec
+        self.signature = spec.signature
+        self.static_argnums, self.static_argnames = spec.static_argnums, spec.static_argnames
+        self.donate_argnums, self.donate_argnames = spec.donate_argnums, spec.donate_argnames
+        self.auxiliary_args, self.variable_args = spec.auxiliary_args, spec.variable_args
+        self._tracing = Tracing(fun, self.name, fold)
+        self._limits = limits
+        self._options = spec.options() + (fold, tuple(sorted(jax_jit_kwargs.items())), limits)
+        self._cache: FunctionCache | None = None
+        self._batches = BatchWatch()
+
+    def _open_cache(self) -> FunctionCache:
+        """The cache shared with every jit of this function and options (made at first use,
+        so a function that cannot be weakly referenced fails when called, as with jax.jit)."""
+        try:
+            hash(self._options)
+        except TypeError:  # unhashable jax.jit options (a list of shardings): a private cache
+            self._cache = FunctionCache(*self._limits, where=f"jit({self.name})")
+        else:
+            self._cache = cache_for(self.fun, self._options, self.name, self._limits)
+        return self._cache
+
+    @property
+    def entries(self) -> Any:
+        """The compiled entries, by cache key, least recently used first."""
+        return (self._cache or self._open_cache()).entries
+
+    @property
+    def trace_count(self) -> int:
+        """How often the Python body ran (for every jit of this function and options)."""
+        return (self._cache or self._open_cache()).trace_count
+
+    def _key(self, args: tuple, kwargs: dict) -> tuple[tuple, list, CallParts]:
+        """``(key, traced leaves, parts)`` of a call."""
+        dyn_args, dyn_kwargs, static, aux = self.spec.split(args, kwargs)
+        forced = self.spec.forced(len(args), dyn_args, dyn_kwargs)
+        found = leaf_key(dyn_args, dyn_kwargs, forced, self.name)
+        if found is None:  # a class was registered as a pytree: flatten again
+            return self._key(args, kwargs)
+        treedef, consts, variables, mask = found
+        aux_key = tuple((k, aux_constants(v, k, self.name)) for k, v in aux)
+        return (treedef, static, aux_key, consts), variables, \
+            CallParts(dyn_args, dyn_kwargs, static, aux, mask)
+
+    # -- calling ------------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
+            return self.fun(*args, **kwargs)
+        cache = self._cache or self._open_cache()
+        if self.spec.plain:  # fast path: a known structure whose every leaf is traced
+            leaves, treedef = _flatten((args, kwargs))
+            hit = cache.entries.by_tree.get(treedef)
+            if hit is not None and _all_traced(set(map(type, leaves)), scalars=hit[2]):
+                cache.entries.move_to_end(hit[0])
+                entry = hit[1]
+                return entry.outputs(leaves, entry.jitted(*leaves))
+        key, variables, parts = self._key(args, kwargs)
+        try:
+            entry = cache.entries.get(key)
+        except Exception as e:  # a static argument's __eq__ failed
+            raise FoldaxValueError(
+                f"jit({self.name}): static arguments should be comparable using __eq__, but "
+                f"comparing this call's with a cached call's raised {type(e).__name__}: {e}. "
+                f"Fix: give the static argument's class an __eq__ that returns a bool.") from e
+        if entry is None:
+            entry = self._new_entry(key, variables, parts)
+        outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else \
+            entry.jitted(*variables)
+        return entry.outputs(variables, outs)
+
+    def _new_entry(self, key: tuple, variables: list, parts: CallParts) -> Entry:
+        """Trace a new entry; it is cached unless the function closed over an outer tracer
+        (then its program runs inline in the outer trace: an inner jax.jit would keep the
+        tracer in JAX's own caches)."""
+        cache = self._cache or self._open_cache()
+        template = Template(parts)
+        check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
+        program = self._tracing.program(cache, template, variables)
+        entry = Entry()
+        entry.add(avals_key(variables), program)
+        if holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
+            entry.jitted = lambda *variables: program.evaluate(variables)
+            return entry
+        entry.hoisted = hoisted_constants(program)
+        entry.jitted = self._make_jitted(entry, cache, template, parts)
+        cache.entries[key] = entry
+        if self.spec.plain and all(template.mask) and not entry.hoisted:
+            # Python scalars take the fast path too unless an equinox Module holds leaves
+            cache.entries.by_tree[key[0]] = (key, entry, not module_leaf_positions(key[0]))
+        self._warn_of_batches(cache, key)
+        return entry
+
+    def _warn_of_batches(self, cache: FunctionCache, key: tuple) -> None:
+        """Warn once when a NumPy argument came back with another value (a data loader's
+        batches passed as constants)."""
+        message = None if cache.warned else \
+            self._batches.changed(key, self.name, self.spec.parameter_of_path)
+        if message:
+            cache.warned = True  # one retrace warning per function
+            warnings.warn(message, RetraceWarning, stacklevel=4)
+
+    def _program(self, key: tuple, variables: list, parts: CallParts) -> tuple[Entry, Program]:
+        """The entry and Program of a call (tracing them if needed)."""
+        entry = self.entries.get(key) or self._new_entry(key, variables, parts)
+        program = entry.programs.get(avals_key(variables))
+        if program is None:
+            program = self._tracing.program(self._cache, Template(parts), variables)
+            if not holds_tracers(program):
+                entry.add(avals_key(variables), program)
+        return entry, program
+
+    def _make_jitted(self, entry: Entry, cache: FunctionCache, template: Template,
+                     parts: CallParts) -> Callable:
+        run = entry_runner(entry, cache, self._tracing, template)
+        donate = donated_variables(self.spec, parts)
+        if not entry.hoisted:
+            donate = tuple(i - 1 for i in donate)
+        kwargs = dict(self.jax_jit_kwargs)
+        if kwargs.get("in_shardings") is not None:
+            kwargs["in_shardings"] = ((None,) if entry.hoisted else ()) + tuple(
+                variable_shardings(kwargs["in_shardings"], parts, self.name))
+        if kwargs.get("out_shardings") is not None:
+            program = next(iter(entry.programs.values()))
+            kwargs["out_shardings"] = traced_output_shardings(kwargs["out_shardings"], program)
+        return jax.jit(run, donate_argnums=donate, **kwargs)
+
+    # -- jax.jit's surface ------------------------------------------------------------------
+    def trace(self, *args: Any, **kwargs: Any) -> Traced:
+        """Trace a call (``jax.jit(f).trace``): a ``Traced`` with ``.jaxpr``, ``.out_info``,
+        ``.lower()`` and ``.program``, the foldax Program the call runs.
+
+        Arguments:
+            *args, **kwargs: the call's arguments (``jax.ShapeDtypeStruct`` for variables too).
+        Returns:
+            The ``Traced``; it forwards the Program's attributes (``num_equations``, ...).
+
+        Example:
+            >>> import foldax, jax.numpy as jnp, numpy as np
+            >>> f = foldax.jit(lambda x, c: x + np.sin(c))
+            >>> f.trace(jnp.ones(2), np.ones(2)).program.num_equations
+            1
+        """
+        key, variables, parts = self._key(args, kwargs)
+        _, program = self._program(key, variables, parts)
+        return Traced(program, lambda: self.lower(*args, **kwargs))
+
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """JAX's ``Lowered`` for this call (``.as_text()`` gives the StableHLO). Its
+        ``.compile()`` is called with the function's arguments and returns its outputs.
+
+        Arguments:
+            *args, **kwargs: the call's arguments (``jax.ShapeDtypeStruct`` for variables too).
+        Returns:
+            The ``Lowered``: JAX's own attributes, ``compile()`` returning a ``Compiled``.
+
+        Example:
+            >>> import foldax, jax.numpy as jnp
+            >>> foldax.jit(lambda x: {"y": 2 * x}).lower(jnp.ones(2)).compile()(jnp.ones(2))
+            {'y': Array([2., 2.], dtype=float32)}
+        """
+        key, variables, parts = self._key(args, kwargs)
+        _, program = self._program(key, variables, parts)
+        by_arg, by_name = donated_arguments(self.spec, parts)
+
+        # large folded constants stay arguments of the lowered computation (first, if any)
+        hoisted = hoisted_constants(program)
+        lead = (hoisted,) if hoisted else ()
+
+        def lowered_fun(*dyn_vars: Any, **kw_vars: Any) -> Any:
+            variables = jax.tree.leaves((dyn_vars[len(lead):], kw_vars))
+            values = dyn_vars[0] if hoisted else ()
+            return traced_outputs_only(program, run_program(program, hoisted, values, variables))
+
+        lowered_fun.__name__ = lowered_fun.__qualname__ = self.name
+        jitted = jax.jit(lowered_fun,
+                         donate_argnums=tuple(len(lead) + i for i, d in enumerate(by_arg) if d),
+                         donate_argnames=tuple(k for k, d in by_name.items() if d),
+                         **self.jax_jit_kwargs)
+        in_args, in_kwargs = variables_in_place(parts)
+        lowered = jitted.lower(*lead, *in_args, **in_kwargs)
+
+        def prepare(call_args: tuple, call_kwargs: dict) -> tuple[tuple, dict]:
+            call_key, _, call_parts = self._key(call_args, call_kwargs)
+            if call_key != key:
+                raise FoldaxTypeError(
+                    f"{self.name}: Function compiled with input pytree does not match the input "
+                    f"pytree it was called with (or a constant argument differs: foldax folded "
+                    f"the NumPy and static arguments of the lowered call into the program). "
+                    f"Fix: call it with arguments like those it was lowered with, or lower "
+                    f"again.")
+            call_args, call_kwargs = variables_in_place(call_parts)
+            return lead + call_args, call_kwargs
+
+        return Lowered(lowered, prepare, program)
+
+    def eval_shape(self, *args: Any, **kwargs: Any) -> Any:
+        """The output's shapes and dtypes (``jax.eval_shape``), without running anything.
+
+        Example:
+            >>> import foldax, jax, jax.numpy as jnp
+            >>> foldax.jit(lambda x: x.sum()).eval_shape(jax.ShapeDtypeStruct((3,), jnp.float32))
+            ShapeDtypeStruct(shape=(), dtype=float32)
+        """
+        traced = self.trace(*args, **kwargs)
+        if self.jax_jit_kwargs.get("out_shardings") is None:
+            return traced.out_info
+        # the output shardings are known once lowered
+        return traced.out_info_with(jax.tree.leaves(traced.lower().out_info))
+
+    def clear_cache(self) -> None:
+        """Forget the compiled code of this function (shared by its jits with these options)."""
+        (self._cache or self._open_cache()).clear()
+
+    def _cache_size(self) -> int:
+        """How many programs are cached (``jax.jit``'s ``_cache_size``)."""
+        return (self._cache or self._open_cache()).size()
+
+    def check(self, *args: Any, **kwargs: Any) -> tuple[bool, str]:
+        """``(True, '')`` if a call with these arguments reuses a compiled program, else
+        ``(False, reason)``."""
+        key, variables, _ = self._key(args, kwargs)
+        entries = self.entries
+        if not entries:
+            return False, "Function has not yet been traced"
+        if key in entries:
+            if avals_key(variables) in entries[key].programs:
+                return True, ""
+            return False, "Variable shapes or dtypes do not match"
+        if entries.was_evicted(key):
+            max_entries, max_bytes = entries.limits()
+            return False, (f"Evicted from the cache (least recently used first; this function "
+                           f"keeps at most {max_entries} entries and {max_bytes} bytes of "
+                           f"constants: raise them with jit(..., max_entries=..., "
+                           f"max_constant_bytes=...) or foldax.jit_cache_limits(...))")
+        treedef, static, aux, consts = key
+        same_tree = [k for k in entries if k[0] == treedef]
+        if not same_tree:
+            return False, "Argument tree structure does not match"
+        if not any(k[1] == static for k in same_tree):
+            return False, "Static arguments do not match"
+        if not any(k[2] == aux for k in same_tree):
+            return False, "Auxiliary arguments do not match"
+        return False, "Constant (NumPy) arguments do not match"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        count = self._cache.trace_count if self._cache is not None else 0
+        return f"<foldax.jit {self.name}: {count} trace(s)>"
+
+
+
+_SCALAR_TYPES = frozenset(PYTHON_SCALARS)
+
+
+def _all_traced(types: set[type], scalars: bool) -> bool:
+    """Whether leaves of these types are all traced (Python scalars only if ``scalars``)."""
+    return types <= TRACED_TYPES or (scalars and types - TRACED_TYPES <= _SCALAR_TYPES)
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,
+        static_argnames: str | Sequence[str] | None = None,
+        donate_argnums: int | Sequence[int] | None = None,
+        donate_argnames: str | Sequence[str] | None = None,
+        auxiliary_args: str | Sequence[str] | None = None, fold: bool = True,
+        variable_args: str | Sequence[str] | None = None, max_entries: int | None = None,
+        max_constant_bytes: int | None = None, **jax_jit_kwargs: Any) -> Any:
+    """Compile ``fun`` with XLA, tracing it once per distinct call signature and folding constants.
+
+    A drop-in for ``jax.jit``. Which arguments are traced, leaf by leaf
+    (``foldax.transforms.jit.keys``):
+
+    * ``jax.Array`` s and Python scalars (``bool``, ``int``, ``float``, ``complex``) are traced,
+      Python scalars weakly typed, as in ``jax.jit``: a new learning rate does not compile again.
+    * NumPy arrays and scalars are constants: computed with at trace time (so Python control
+      flow on them works), keyed by exact value (dtype and bits, a digest for large arrays), and
+      read-only inside ``fun`` (``c[i]`` with a traced ``i`` and ``c.at[...]`` work as on a jax
+      array). Arguments named in ``variable_args`` are traced even when NumPy (batches from a
+      data loader); a second value of a same-shaped NumPy argument warns.
+    * In a dataclass, the field's kind decides: variable fields follow the rules above, value
+      and static fields are constants. In an equinox Module, Python scalars are constants (as
+      ``eqx.filter_jit`` keeps them).
+    * Arguments named in ``static_argnums``/``static_argnames`` (by hash) or ``auxiliary_args``
+      (ΦML: by value; jax arrays there are fetched to NumPy) are constants whatever their type.
+
+    The cache key of a call is the tree structure, the static and auxiliary arguments, every
+    constant leaf by value and JAX's trace context (matmul precision, promotion rules, x64, ...);
+    the shapes and dtypes of the traced leaves are keyed by ``jax.jit``'s own dispatch. Whatever
+    is computed from constants alone runs once, while tracing (with NumPy, ``jnp`` or ``lax``),
+    and is folded into the program. Every output is a ``jax.Array`` with JAX's dtype (float32
+    unless x64), folded ones included. Compiled code is cached per function (weakly), so a new
+    ``jit(f)`` wrapper reuses ``f``'s, in a cache bounded by entries and held constant bytes
+    (least recently used out). Usable as ``@jit`` or ``@jit(...)``.
+
+    Arguments:
+        fun: the function to compile. Omit it to use ``jit(...)`` as a decorator factory.
+        static_argnums: positions of arguments that are static: hashed into the cache key and
+            passed to ``fun`` as they are; completed from ``static_argnames`` as ``jax.jit`` does.
+        static_argnames: names of static arguments (``'a'``, ``'a,b'`` or a sequence).
+        donate_argnums: positions of arguments whose buffers XLA may reuse for the outputs.
+        donate_argnames: names of donated arguments (positional or keyword, whichever way they
+            are passed).
+        auxiliary_args: names of arguments (ΦML's ``auxiliary_args``) whose values are constants
+            by value, so Python control flow may depend on them; JAX arrays passed there are
+            fetched to NumPy. A change of value retraces.
+        fold: fold what is computed from constants into the program (default ``True``);
+            ``False`` keeps that computation in the compiled program.
+        variable_args: names of arguments traced as variables even when they hold NumPy arrays.
+        max_entries: most entries (distinct keys) this function keeps (default 256, or
+            ``foldax.jit_cache_limits``).
+        max_constant_bytes: most bytes of constants its entries hold (default 512 MiB).
+        **jax_jit_kwargs: passed to ``jax.jit`` (``in_shardings``, ``out_shardings``,
+            ``keep_unused``, ...).
+
+    Returns:
+        A ``JitFunction`` with ``fun``'s signature and attributes and ``jax.jit``'s surface
+        (``lower``, ``trace``, ``eval_shape``, ``clear_cache``); ``f.trace_count`` says how often
+        it traced and ``foldax.trace_check(f, *args)`` whether a call would retrace. A decorator
+        when ``fun`` is omitted.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, a generator function or a staticmethod; a
+            static argument is not hashable; an argument in ``variable_args`` holds a string
+            or another leaf that cannot be traced.
+        FoldaxValueError: argument numbers or names that do not fit ``fun``'s signature; a
+            sharding's structure does not match the arguments; a cache limit is not a positive
+            integer.
+        TracerControlFlowError: ``fun`` branches in Python on a traced (variable) value.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> foldax.jit(lambda x: 2 * x)(jnp.ones(2))
+        Array([2., 2.], dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, donate_argnames=donate_argnames,
+                                 auxiliary_args=auxiliary_args, fold=fold,
+                                 variable_args=variable_args, max_entries=max_entries,
+                                 max_constant_bytes=max_constant_bytes, **jax_jit_kwargs)
+    check_callable(fun)
+    name = function_name(fun)
+    spec = ArgumentSpec(fun, name, static_argnums=ints_of(static_argnums),
+                        static_argnames=names_of(static_argnames),
+                        donate_argnums=ints_of(donate_argnums),
+                        donate_argnames=names_of(donate_argnames),
+                        auxiliary_args=names_of(auxiliary_args),
+                        variable_args=names_of(variable_args))
+    limits = validated_limits(max_entries, max_constant_bytes, f"jit({name})")
+    return JitFunction(fun, spec, fold, jax_jit_kwargs, limits)
+
+
+def trace_check(f: Any, *args: Any, **kwargs: Any) -> tuple[bool, str]:
+    """Whether calling the jitted ``f`` with these arguments reuses a compiled program:
+    ``(True, '')`` or ``(False, reason)`` (ΦML's ``trace_check``).
+
+    Arguments:
+        f: a function made by ``foldax.jit``.
+        *args: the positional arguments of the call to check.
+        **kwargs: its keyword arguments.
+
+    Returns:
+        ``(True, '')`` if the call would reuse a compiled program, else ``(False, reason)``.
+
+    Raises:
+        FoldaxTypeError: ``f`` was not made by ``foldax.jit``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> g = foldax.jit(lambda x: x + 1)
+        >>> foldax.trace_check(g, jnp.ones(2))
+        (False, 'Function has not yet been traced')
+    """
+    if not isinstance(f, JitFunction):
+        raise FoldaxTypeError(
+            f"trace_check(f=...): expected a function made by foldax.jit, found "
+            f"{type(f).__name__}. Decorate it with @foldax.jit first.")
+    return f.check(*args, **kwargs)
