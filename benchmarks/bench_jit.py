@@ -112,7 +112,7 @@ def _fori_label_case() -> Case:
     rng = np.random.default_rng(0)
     pred = jnp.asarray(rng.normal(size=4096).astype(np.float32))
     label = rng.normal(size=4096).astype(np.float32)
-    loss = lambda p, l: jnp.sum((sim_fori(p) - sim_fori(l)) ** 2)  # noqa: E731
+    loss = lambda p, lab: jnp.sum((sim_fori(p) - sim_fori(lab)) ** 2)  # noqa: E731
     fx, jl = foldax.jit(loss), jax.jit(loss)
     ideal = jax.jit(lambda p, d: jnp.sum((sim_fori(p) - d) ** 2))
     d_label = jax.block_until_ready(jax.jit(sim_fori)(jnp.asarray(label)))

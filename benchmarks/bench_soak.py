@@ -139,8 +139,8 @@ def _plot(results: dict, path: pathlib.Path, quick: bool) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4))
-    for ax, (loop, by_impl) in zip(axes, results.items()):
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+    for ax, (loop, by_impl) in zip(axes[0], results.items()):
         total, every = _sizes(loop, quick)
         for impl, samples in by_impl.items():
             steps = [min(i * every, total - 1) for i in range(len(samples))]

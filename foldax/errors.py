@@ -11,6 +11,7 @@ Example:
 """
 from __future__ import annotations
 
+from jax.errors import ConcretizationTypeError
 from jax.experimental.checkify import JaxRuntimeError
 
 
@@ -66,8 +67,13 @@ class AxisOutOfRangeError(FoldaxIndexError, ValueError):
     as in JAX."""
 
 
-class TracerControlFlowError(FoldaxTypeError):
-    """A traced variable was used where Python needs a concrete value (if, while, bool, int)."""
+class TracerControlFlowError(FoldaxTypeError, ConcretizationTypeError):
+    """A traced variable was used where Python needs a concrete value (if, while, bool, int);
+    also JAX's ``jax.errors.ConcretizationTypeError`` (a ``TypeError``), which ``jax.jit``
+    raises for the same misuse."""
+
+    def __init__(self, message: str) -> None:
+        TypeError.__init__(self, message)  # the message as given (JAX's init takes a tracer)
 
 
 class MissingRuleError(FoldaxError, NotImplementedError):

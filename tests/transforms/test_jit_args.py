@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import foldax
-from foldax.errors import FoldaxError, FoldaxTypeError, FoldaxValueError, RetraceWarning
+from foldax.errors import (
+    FoldaxError, FoldaxOverflowError, FoldaxTypeError, FoldaxValueError, RetraceWarning,
+)
 
 
 def _same_arrays(out, ref):
@@ -325,3 +327,58 @@ def test_global_cache_limits_apply_to_functions_without_their_own():
             foldax.jit_cache_limits(max_entries=bad)
         with pytest.raises(ValueError, match="max_constant_bytes"):
             foldax.jit(lambda x: x, max_constant_bytes=bad)
+
+
+# -- misuses of traced scalars, as jax.jit refuses them -------------------------------------------
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1], ids=["above", "below"])
+def test_out_of_range_python_int_raises_overflow_like_jax_jit(value):
+    f = lambda x, n: x * n  # noqa: E731
+    with pytest.raises(OverflowError):
+        jax.jit(f)(1.0, n=value)
+    with pytest.raises(FoldaxOverflowError, match=r"kwargs\['n'\].*static_argnames"):
+        foldax.jit(f)(1.0, n=value)
+    assert issubclass(FoldaxOverflowError, OverflowError)
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.item(), lambda x: int(x), lambda x: x if x > 0 else -x],
+                         ids=["item", "int", "if"])
+def test_concrete_value_of_a_traced_scalar_raises_jax_concretization_error(fn):
+    with pytest.raises(jax.errors.ConcretizationTypeError) as jax_error:
+        jax.jit(fn)(1)
+    with pytest.raises(jax.errors.ConcretizationTypeError) as foldax_error:
+        foldax.jit(fn)(1)
+    assert isinstance(foldax_error.value, FoldaxError)
+    assert str(jax_error.value).splitlines()[0] in str(foldax_error.value)
+
+
+def test_masked_arrays_are_refused_like_jax_jit():
+    x = np.ma.array([1, 2, 3], mask=[True, False, True])
+    with pytest.raises(ValueError, match="numpy masked arrays are not supported"):
+        jax.jit(lambda x: x)(x)
+    with pytest.raises(FoldaxValueError, match=r"numpy masked arrays are not supported.*filled"):
+        foldax.jit(lambda x: x)(x)
+
+
+@pytest.mark.parametrize("options", [{"donate_argnames": ("z", "y")}, {"donate_argnums": (0, 1)}],
+                         ids=["argnames", "argnums"])
+def test_donated_scalars_in_dicts_like_jax_jit(options):
+    f = lambda z, y, x: (z, y, x)  # noqa: E731
+    args = ({"c": 3.0},)
+    kwargs = {"y": {"b": 2.0}, "x": {"a": 1.0}}
+    ref = jax.jit(f, **options).lower(*args, **kwargs).args_info
+    out = foldax.jit(f, **options).lower(*args, **kwargs).args_info
+    donated = lambda info: [leaf.donated for leaf in jax.tree.leaves(info)]  # noqa: E731
+    assert donated(out) == donated(ref) == [True, False, True]
+
+
+def test_static_argnums_and_argnames_may_disagree_like_jax_jit():
+    def f(x, y):
+        return isinstance(x, jax.core.Tracer), isinstance(y, jax.core.Tracer)
+
+    for options, args, kwargs in [({"static_argnums": 1, "static_argnames": ()}, (1,), {"y": 2}),
+                                  ({"static_argnums": (), "static_argnames": "y"}, (2, 3), {})]:
+        seen = []
+        g = lambda x, y: seen.append(f(x, y)) or 1  # noqa: E731
+        jax.jit(g, **options)(*args, **kwargs)
+        foldax.jit(g, **options)(*args, **kwargs)
+        assert seen[0] == seen[1] == (True, True)

@@ -28,19 +28,19 @@ from foldax.transforms.jit.constant_arrays import read_only_leaves
 from foldax.transforms.jit.keys import forced_mask
 
 
-def names_of(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Argument names given as ``'a'``, ``'a,b'`` or a sequence."""
+def names_of(spec: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """Argument names given as ``'a'``, ``'a,b'`` or a sequence (``None`` stays ``None``)."""
     if spec is None:
-        return ()
+        return None
     if isinstance(spec, str):
         return tuple(s.strip() for s in spec.split(",") if s.strip())
     return tuple(spec)
 
 
-def ints_of(spec: int | Sequence[int] | None) -> tuple[int, ...]:
-    """Argument positions given as one int or a sequence."""
+def ints_of(spec: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    """Argument positions given as one int or a sequence (``None`` stays ``None``)."""
     if spec is None:
-        return ()
+        return None
     return (spec,) if isinstance(spec, int) else tuple(spec)
 
 
@@ -51,10 +51,10 @@ class ArgumentSpec:
         FoldaxValueError: numbers or names that do not fit the function's signature.
     """
 
-    def __init__(self, fun: Callable, name: str, *, static_argnums: Sequence[int],
-                 static_argnames: Sequence[str], donate_argnums: Sequence[int],
-                 donate_argnames: Sequence[str], auxiliary_args: Sequence[str],
-                 variable_args: Sequence[str]) -> None:
+    def __init__(self, fun: Callable, name: str, *, static_argnums: Sequence[int] | None,
+                 static_argnames: Sequence[str] | None, donate_argnums: Sequence[int] | None,
+                 donate_argnames: Sequence[str] | None, auxiliary_args: Sequence[str] | None,
+                 variable_args: Sequence[str] | None) -> None:
         self.name = name
         try:
             self.signature: inspect.Signature | None = inspect.signature(fun)
@@ -62,8 +62,8 @@ class ArgumentSpec:
             self.signature = None
         try:
             donate_nums, donate_names, static_nums, static_names = resolve_jit_argnums(
-                fun, self.signature, donate_argnums or None, donate_argnames or None,
-                static_argnums or None, static_argnames or None)
+                fun, self.signature, donate_argnums, donate_argnames, static_argnums,
+                static_argnames)  # None: completed from the other, as jax.jit does
         except ValueError as e:
             raise FoldaxValueError(
                 f"jit({name}, ...): {e} Fix the argument numbers/names to match "
@@ -72,10 +72,10 @@ class ArgumentSpec:
         self.static_argnums = tuple(static_nums)
         self.donate_argnums = tuple(donate_nums)
         self.donate_argnames = tuple(donate_names)
-        self.auxiliary_args = tuple(auxiliary_args)
+        self.auxiliary_args = tuple(auxiliary_args or ())
         self._check_names(self.auxiliary_args, "auxiliary_args")
         self.aux_argnums = self._positions(self.auxiliary_args)
-        self.variable_args = tuple(variable_args)
+        self.variable_args = tuple(variable_args or ())
         self._check_names(self.variable_args, "variable_args")
         self.variable_argnums = self._positions(self.variable_args)
         # nothing static, auxiliary or forced: a call's arguments are all dynamic

@@ -19,10 +19,10 @@ from typing import Any, Callable, Sequence
 
 import jax
 
-from foldax._compat import jit_disabled
-from foldax.errors import FoldaxTypeError, FoldaxValueError, RetraceWarning
+from foldax._compat import jit_disabled, typeof
+from foldax.errors import FoldaxOverflowError, FoldaxTypeError, FoldaxValueError, RetraceWarning
 from foldax.transforms.core.program import Program
-from foldax.transforms.core.trace import function_name
+from foldax.transforms.core.trace import function_name, variable_paths
 from foldax.transforms.jit.arguments import (
     ArgumentSpec, aux_constants, check_callable, ints_of, names_of,
 )
@@ -139,10 +139,11 @@ class JitFunction:
         tracer in JAX's own caches)."""
         cache = self._cache or self._open_cache()
         template = Template(parts)
+        types = self._types(variables, template)
         check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
         program = self._tracing.program(cache, template, variables)
         entry = Entry()
-        entry.add(avals_key(variables), program)
+        entry.add(types, program)
         if holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
             entry.jitted = lambda *variables: program.evaluate(variables)
             return entry
@@ -154,6 +155,25 @@ class JitFunction:
             cache.entries.by_tree[key[0]] = (key, entry, not module_leaf_positions(key[0]))
         self._warn_of_batches(cache, key)
         return entry
+
+    def _types(self, variables: list, template: Template) -> tuple:
+        """``avals_key(variables)``, refusing Python ints JAX's integer type cannot hold.
+
+        Raises:
+            FoldaxOverflowError: a traced Python int out of range (``jax.jit`` raises
+                ``OverflowError`` too).
+        """
+        try:
+            return avals_key(variables)
+        except OverflowError as e:
+            paths = variable_paths(template.treedef, template.mask)
+            where = next((p for p, x in zip(paths, variables)
+                          if isinstance(x, int) and _overflows(x)), "an argument")
+            raise FoldaxOverflowError(
+                f"jit({self.name}): the Python int passed at {where} does not fit JAX's integer "
+                f"type ({e}); foldax.jit traces Python numbers as jax.jit does. Fix: pass a "
+                f"smaller number, enable jax_enable_x64, or name the argument in "
+                f"static_argnames.") from e
 
     def _warn_of_batches(self, cache: FunctionCache, key: tuple) -> None:
         """Warn once when a NumPy argument came back with another value (a data loader's
@@ -317,6 +337,14 @@ class JitFunction:
 
 
 _SCALAR_TYPES = frozenset(PYTHON_SCALARS)
+
+
+def _overflows(x: int) -> bool:
+    try:
+        typeof(x)
+    except OverflowError:
+        return True
+    return False
 
 
 def _all_traced(types: set[type], scalars: bool) -> bool:

@@ -33,9 +33,10 @@ import sys
 from typing import Any, NamedTuple, Sequence
 
 import jax
+import numpy as np
 
 from foldax._compat import trace_context, typeof
-from foldax.errors import FoldaxTypeError
+from foldax.errors import FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.dataclass import register_protocol_class
 from foldax.pytrees.leaves import STATIC, VARIABLE, ByValue, _kind_by_type, leaf_kind
 
@@ -118,7 +119,11 @@ def leaf_key(dyn_args: tuple, dyn_kwargs: dict, forced: list[bool] | None,
              where: str) -> tuple[Any, tuple, list, tuple | None] | None:
     """``(treedef, constants, traced leaves, mask)`` of the dynamic arguments, where constants
     are ``(leaf index, ByValue(leaf))``; ``None`` if a leaf's class had to be registered as a
-    pytree first (flatten again)."""
+    pytree first (flatten again).
+
+    Raises:
+        FoldaxValueError: a leaf is a NumPy masked array (``jax.jit`` refuses them too).
+    """
     leaves, treedef = jax.tree_util.tree_flatten((dyn_args, dyn_kwargs))
     if forced is None and set(map(type, leaves)) <= TRACED_TYPES:
         return treedef, (), leaves, None  # every leaf is a jax array
@@ -139,6 +144,12 @@ def leaf_key(dyn_args: tuple, dyn_kwargs: dict, forced: list[bool] | None,
                 in_module = module_leaf_positions(treedef)
             traced = i not in in_module
         else:
+            if isinstance(x, np.ma.MaskedArray):
+                raise FoldaxValueError(
+                    f"{where}: argument leaf {i} is a NumPy masked array, and numpy masked arrays "
+                    f"are not supported as direct inputs to JAX functions (the mask would be "
+                    f"lost). Fix: pass arr.filled(fill_value), a standard numpy array, and the "
+                    f"mask as a separate argument if it matters.")
             traced = forced_here
         mask.append(traced)
         if traced:
