@@ -341,6 +341,22 @@ def trace_context() -> tuple:
     return config.trace_context()
 
 
+def trace_context_names() -> tuple[str, ...]:
+    """The names of the values in ``trace_context()`` (for cache-miss explanations)."""
+    return tuple(config.trace_context_names())
+
+
+def explaining_cache_misses() -> bool:
+    """Whether ``jax_explain_cache_misses`` is on."""
+    return bool(config.explain_cache_misses.value)
+
+
+def exclude_from_user_frames(path: str) -> None:
+    """Treat the files under ``path`` as JAX's own: JAX's source information and cache-miss
+    explanations skip them (foldax.jit's machinery is not the user's code)."""
+    source_info_util.register_exclusion(path)
+
+
 def shaped_abstractify(x: Any) -> AbstractValue:
     """The abstract value of an array, NumPy array or Python scalar (weak-typed)."""
     return core.shaped_abstractify(x)

@@ -382,3 +382,43 @@ def test_static_argnums_and_argnames_may_disagree_like_jax_jit():
         jax.jit(g, **options)(*args, **kwargs)
         foldax.jit(g, **options)(*args, **kwargs)
         assert seen[0] == seen[1] == (True, True)
+
+
+# -- cache-miss explanations (jax_explain_cache_misses) ------------------------------------------
+def _explanations(caplog, fn, first, second):
+    """The warnings logged by the second call when the first was made without explaining."""
+    fn(*first)
+    caplog.clear()
+    with jax.explain_cache_misses(True), caplog.at_level("WARNING"):
+        fn(*second)
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+@pytest.mark.parametrize("first, second, expected", [
+    ((np.float32(0), np.float32(1)), (np.float32(0), np.int32(1)),
+     ["different input types", "at y, now i32[] and before f32[]"]),
+    ((np.float32(0), np.arange(1, dtype=np.float32)), (np.float32(0), np.arange(2, dtype=np.float32)),
+     ["different input types", "at y, now f32[2] and before f32[1]"]),
+    ((jnp.float32(0), jnp.ones(2)), (0.0, jnp.ones(2)),
+     ["different input types", "at x, now f32[]{weak_type=True} and before f32[]{weak_type=False}"]),
+    ((0.0, 1.0), ((0.0, 1.0), 1.0), ["different input pytree"]),
+], ids=["numpy-dtype", "numpy-shape", "weak-type", "tree"])
+def test_cache_misses_are_explained_like_jax(caplog, first, second, expected):
+    f = lambda x, y: jax.tree.leaves(x)[0] + y  # noqa: E731
+    for jit in (jax.jit, foldax.jit):
+        messages = _explanations(caplog, jit(f), first, second)
+        assert len(messages) == 1, (jit, messages)
+        assert "TRACING CACHE MISS" in messages[0] and "explanation unavailable" not in messages[0]
+        for text in expected:
+            assert text in messages[0], (jit, messages[0])
+
+
+def test_new_function_in_a_loop_is_explained_like_jax(caplog):
+    for jit in (jax.jit, foldax.jit):
+        caplog.clear()
+        with jax.explain_cache_misses(True), caplog.at_level("WARNING"):
+            for _ in range(2):
+                jit(lambda x: 2 * x)(3)
+        messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(messages) == 2 and "never seen function" in messages[0]
+        assert "another function defined on the same line" in messages[1]

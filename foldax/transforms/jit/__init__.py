@@ -15,7 +15,7 @@ dtypes of the traced leaves (``jax.Array`` s, Python scalars and ``variable_args
 * ``entries`` and ``cache``: the bounded per-key cache, and the per-function registry;
 * ``placement``: donation and shardings per traced leaf;
 * ``retrace``: trace counting and the ``RetraceWarning``;
-* ``explain``: JAX's cache-miss explanations for foldax's own misses;
+* ``explain``: JAX's cache-miss explanations (``jax_explain_cache_misses``) for foldax.jit's misses;
 * ``stages``: ``Traced``, ``Lowered`` and ``Compiled``.
 
 Example:

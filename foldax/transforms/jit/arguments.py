@@ -7,7 +7,7 @@ arguments (traced or folded, leaf by leaf: ``keys``), its static arguments (by h
 auxiliary arguments (constants by value).
 
 Example:
-    >>> spec = ArgumentSpec(lambda x, n: x, "f", static_argnums=(), static_argnames=("n",),
+    >>> spec = ArgumentSpec(lambda x, n: x, "f", static_argnums=None, static_argnames=("n",),
     ...                     donate_argnums=(), donate_argnames=(), auxiliary_args=(),
     ...                     variable_args=())
     >>> spec.split((1.0, 2), {})
@@ -171,6 +171,16 @@ class ArgumentSpec:
                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         k = int(path[len("args["):].split("]")[0])
         return dyn[k] if k < len(dyn) else None
+
+    def jax_name(self, path: str) -> str:
+        """JAX's name of a dynamic leaf path: ``args[1]['a']`` -> ``y['a']`` (cache-miss
+        explanations name arguments so)."""
+        name = self.parameter_of_path(path)
+        if name is None:
+            return path
+        rest = path.split("]", 1)[1] if path.startswith("args[") else \
+            path[path.index("']") + 2:]
+        return name + rest
 
 
 def hashable(x: Any, where: str) -> Any:

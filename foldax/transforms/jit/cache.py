@@ -20,6 +20,7 @@ Example:
 """
 from __future__ import annotations
 
+import collections
 import weakref
 from typing import Callable, Hashable
 
@@ -35,12 +36,15 @@ class FunctionCache:
         trace_count: how often the Python body ran for these entries.
         last_trace: the signature of the last trace (for ``RetraceWarning`` messages).
         warned: whether a ``RetraceWarning`` was already given.
+        seen: the signatures of the last traces (``explain.Signature``), for cache-miss
+            explanations.
     """
 
     def __init__(self, max_entries: int | None = None, max_constant_bytes: int | None = None,
                  where: str = "jit") -> None:
         self.entries: EntryCache = EntryCache(max_entries, max_constant_bytes, where)
         self.trace_count = 0
+        self.seen: collections.deque = collections.deque(maxlen=32)  # signatures of last traces
         self.last_trace: tuple | None = None
         self.warned = False
 

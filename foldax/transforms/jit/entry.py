@@ -27,13 +27,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from foldax._compat import core, is_tracer
+from foldax._compat import core, explaining_cache_misses, is_tracer
 from foldax.pytrees.leaves import ByValue
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.core.program import TRACED, Program
 from foldax.transforms.core.trace import trace_program
 from foldax.transforms.jit.arguments import as_constants
 from foldax.transforms.jit.cache import FunctionCache
+from foldax.transforms.jit.explain import explain_miss, signature
 from foldax.transforms.jit.constant_arrays import explained_constant_misuse, read_only_leaves
 from foldax.transforms.jit.keys import CallParts, avals_key
 from foldax.transforms.jit.retrace import count_trace
@@ -117,8 +118,11 @@ class Tracing:
             self.fun_ref = lambda: fun
         self.name, self.fold = name, fold
 
-    def program(self, cache: FunctionCache, template: Template, variables: Sequence) -> Program:
+    def program(self, cache: FunctionCache, template: Template, variables: Sequence,
+                param_name: Callable[[str], str] | None = None) -> Program:
         """Trace the function on ``template`` filled with ``variables`` (counted in ``cache``).
+        With ``param_name`` (a new entry's trace, foldax's own miss) and JAX's
+        ``jax_explain_cache_misses`` on, the miss is explained in JAX's words.
 
         Raises:
             FoldaxValueError: the function writes into a NumPy argument.
@@ -130,6 +134,10 @@ class Tracing:
             program = trace_program(bound, dyn_args, dyn_kwargs, fold=self.fold,
                                     name=self.name, make_variable=template.mask)
         count_trace(cache, self.name, program)
+        new = signature(program)
+        if param_name is not None and explaining_cache_misses():
+            explain_miss(list(cache.seen), new, self.fun_ref(), self.name, param_name)
+        cache.seen.append(new)
         return program
 
 
@@ -173,11 +181,12 @@ def run_program(program: Program, hoisted: Sequence, values: Sequence,
     return core.eval_jaxpr(program.jaxpr.jaxpr, consts, *variables)
 
 
-def entry_runner(entry: Entry, cache: FunctionCache, tracing: Tracing,
-                 template: Template) -> Callable:
+def entry_runner(entry: Entry, cache: FunctionCache, tracing: Tracing, template: Template,
+                 param_name: Callable[[str], str]) -> Callable:
     """The function of the traced leaves (after the hoisted constants, if any) that ``jax.jit``
     compiles for ``entry``: it evaluates the entry's program for their types, tracing a new one
-    from ``template`` when ``jax.jit`` meets new shapes, dtypes or trace context."""
+    from ``template`` when ``jax.jit`` meets new shapes, dtypes or trace context (explained with
+    ``param_name``'s argument names)."""
     # weakly: no reference cycle, so an entry (and the arrays its program closed over) is
     # freed as soon as its cache or its caller lets go of it
     entry_ref, cache_ref = weakref.ref(entry), weakref.ref(cache)
@@ -186,7 +195,8 @@ def entry_runner(entry: Entry, cache: FunctionCache, tracing: Tracing,
         entry = entry_ref()
         program = entry.programs.get(avals_key(variables))
         if program is None:  # jax.jit met new shapes or dtypes
-            program = tracing.program(cache_ref() or FunctionCache(), template, variables)
+            program = tracing.program(cache_ref() or FunctionCache(), template, variables,
+                                      param_name)
             if not holds_tracers(program):
                 entry.add(avals_key(variables), program)
         return run_program(program, entry.hoisted, hoisted, variables)

@@ -141,7 +141,7 @@ class JitFunction:
         template = Template(parts)
         types = self._types(variables, template)
         check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
-        program = self._tracing.program(cache, template, variables)
+        program = self._tracing.program(cache, template, variables, self.spec.jax_name)
         entry = Entry()
         entry.add(types, program)
         if holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
@@ -196,7 +196,7 @@ class JitFunction:
 
     def _make_jitted(self, entry: Entry, cache: FunctionCache, template: Template,
                      parts: CallParts) -> Callable:
-        run = entry_runner(entry, cache, self._tracing, template)
+        run = entry_runner(entry, cache, self._tracing, template, self.spec.jax_name)
         donate = donated_variables(self.spec, parts)
         if not entry.hoisted:
             donate = tuple(i - 1 for i in donate)
