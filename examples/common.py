@@ -1,5 +1,5 @@
 """What every example shares: the command line (``--quick``, ``--out``), a progress bar, saving
-a plot, timing medians and the synthetic regression data.
+a plot, interleaved timing and the synthetic regression data.
 
 Each example runs as a script, ``python examples/<name>.py [--quick] [--out DIR]``; the quick
 configuration (also selected by the environment variable ``FOLDAX_EXAMPLE_QUICK=1``) is the
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import statistics
 import sys
 import time
 from typing import Any, Callable, Iterable, Sequence
@@ -62,33 +61,51 @@ def progress(iterable: Iterable, desc: str, total: int | None = None) -> tqdm:
 
 
 def save_curves(path: pathlib.Path, curves: dict[str, tuple[Sequence, Sequence]], title: str,
-                xlabel: str = "step", ylabel: str = "loss", log: bool = True) -> pathlib.Path:
-    """Plot ``{label: (xs, ys)}`` into one figure and save it as ``path`` (PNG)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+                xlabel: str, ylabel: str, log: bool = True,
+                styles: dict[str, dict[str, Any]] | None = None) -> pathlib.Path:
+    """Plot ``{label: (xs, ys)}`` into one figure and save it as ``path`` (PNG).
+
+    ``xlabel`` and ``ylabel`` name the axes with their units. The legend sits below the axes, so
+    it never covers a curve; ``styles`` gives matplotlib keyword arguments per label (curves
+    drawn later are drawn on top: give a curve that coincides with an earlier one a dashed line).
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for label, (xs, ys) in curves.items():
-        ax.plot(xs, ys, label=label)
+        ax.plot(xs, ys, label=label, **(styles or {}).get(label, {}))
     if log:
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    ax.grid(alpha=0.3)
+    place_legend_below(ax)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def median_seconds(fn: Callable[[], Any], repeats: int, number: int) -> float:
-    """The median over ``repeats`` runs of the time per call of ``fn`` (``number`` calls a run,
-    after one warm-up call), waiting for every result."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            out = fn()
-        jax.block_until_ready(out)
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times)
+def place_legend_below(ax: Any) -> None:
+    """The legend of ``ax`` under its x-axis label, in up to 3 columns, so it covers no curve."""
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(3, len(handles)),
+              frameon=False)
+
+
+def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int,
+                        number: int) -> dict[str, list[float]]:
+    """Per-call times of each of ``fns`` over ``repeats`` rounds (``number`` calls per function
+    per round, waiting for every result, after one warm-up call each). The functions take turns
+    within a round, in an order that alternates from round to round, so a change of machine
+    load during the measurement affects them alike: compare them round by round."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(repeats):
+        for name in (list(fns) if round_ % 2 == 0 else list(fns)[::-1]):
+            start = time.perf_counter()
+            for _ in range(number):
+                out = fns[name]()
+            jax.block_until_ready(out)
+            times[name].append((time.perf_counter() - start) / number)
+    return times
 
 
 def target_function(x: jax.Array) -> jax.Array:

@@ -88,8 +88,9 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
     test_loss, baseline = float(evaluate(model, x_test, y_test)), float(jnp.var(y_test))
     plot = save_curves(output_dir(out_dir) / "equinox_model_loss.png",
                        {"train (batch)": (np.arange(1, cfg.steps + 1), losses),
-                        "predict the mean": ([1, cfg.steps], [baseline] * 2)},
-                       title="eqx.nn.MLP trained with foldax.jit / foldax.value_and_grad")
+                        "held-out, predicting the mean": ([1, cfg.steps], [baseline] * 2)},
+                       title="eqx.nn.MLP trained with foldax.jit / foldax.value_and_grad",
+                       xlabel="training step", ylabel="batch mean squared error (target units²)")
     print(f"held-out MSE {first_test:.4f} -> {test_loss:.4f} (predicting the mean: "
           f"{baseline:.4f}); loss curve: {plot}")
     return {"model": model, "losses": losses, "test_loss": test_loss, "baseline": baseline,

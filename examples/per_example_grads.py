@@ -170,7 +170,8 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
     plot = save_curves(output_dir(out_dir) / "per_example_grads_loss.png",
                        {"DP-SGD batch loss": (np.arange(1, cfg.steps + 1), losses),
                         "chance (log 2)": ([1, cfg.steps], [np.log(2.0)] * 2)},
-                       title=f"DP-SGD (clip {cfg.clip_norm}, noise x{cfg.noise_multiplier})")
+                       title=f"DP-SGD (clip {cfg.clip_norm}, noise x{cfg.noise_multiplier})",
+                       xlabel="training step", ylabel="batch cross-entropy (nats)")
     print(f"held-out loss {test_loss:.3f} (chance {np.log(2.0):.3f}), accuracy "
           f"{test_accuracy:.1%}; loss curve: {plot}")
     return {"model": model, "losses": losses, "test_loss": test_loss,

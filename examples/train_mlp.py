@@ -217,12 +217,14 @@ def _unchanged(*arrays: Any) -> tuple:
 
 
 def train(cfg: Config, show_progress: bool = True, place_batch: Callable = _unchanged,
-          place_state: Callable = _unchanged, **jit_kwargs: Any) -> dict[str, Any]:
+          place_state: Callable = _unchanged, label: str = "MLP training",
+          **jit_kwargs: Any) -> dict[str, Any]:
     """Train an MLP on synthetic data; returns the model, optimiser state and loss histories.
 
     ``place_batch(x, y)`` and ``place_state(model, opt_state)`` put arrays on devices, and
     ``jit_kwargs`` (``in_shardings``, ``out_shardings``) go to ``foldax.jit``: the data-parallel
     example shards every batch over a device mesh and replicates the model with them.
+    ``label`` names the progress bar (which counts epochs).
     """
     init_key, data_key, train_key = random.split(random.key(cfg.seed), 3)
     x, y = regression_data(data_key, cfg.n_train + cfg.n_test)
@@ -233,7 +235,7 @@ def train(cfg: Config, show_progress: bool = True, place_batch: Callable = _unch
     model, opt_state = place_state(model, optimiser.init(model))
     step = GuardedStep(make_train_step(optimiser), variable_args=("x", "y"), **jit_kwargs)
     train_losses, test_losses = [], [float(evaluate(model, x_test, y_test))]
-    bar = progress(range(cfg.epochs), "train_mlp") if show_progress else range(cfg.epochs)
+    bar = progress(range(cfg.epochs), f"{label} (epochs)") if show_progress else range(cfg.epochs)
     for epoch in bar:
         shuffle_key, dropout_key = random.split(random.fold_in(train_key, epoch))
         xb, yb = batches(shuffle_key, x_train, y_train, cfg.batch_size)
@@ -267,14 +269,15 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
     cfg = QUICK if quick else FULL
     out = output_dir(out_dir)
     results = train(cfg)
-    steps = np.arange(1, len(results["train_losses"]) + 1)
-    epochs_at = np.arange(cfg.epochs + 1) * cfg.steps_per_epoch
+    epochs = np.arange(1, len(results["train_losses"]) + 1) / cfg.steps_per_epoch  # as the bar
+    epoch_ends = np.arange(cfg.epochs + 1)
     results["plot"] = save_curves(
         out / "train_mlp_loss.png",
-        {"train (batch, with dropout)": (steps, results["train_losses"]),
-         "held-out": (epochs_at, results["test_losses"]),
-         "predict the mean": (epochs_at, [results["baseline"]] * len(epochs_at))},
-        title="MLP regression, foldax + optax")
+        {"train (each batch, with dropout)": (epochs, results["train_losses"]),
+         "held-out (end of each epoch)": (epoch_ends, results["test_losses"]),
+         "predicting the mean": (epoch_ends, [results["baseline"]] * len(epoch_ends))},
+        title="MLP regression, foldax + optax", xlabel="epoch",
+        ylabel="mean squared error (target units²)")
     results["checkpoint"] = out / "mlp.ckpt"
     results["restored"] = save_and_reload(results["checkpoint"], cfg, results["model"],
                                           results["opt_state"])

@@ -5,6 +5,8 @@ Transformation tests compare foldax's transformation of each function with JAX's
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -200,23 +202,43 @@ def assert_close_in_dtype(ours, expected, dtype) -> None:
                                    rtol=tol, atol=tol, equal_nan=True)
 
 
-def assert_agrees_with_jax(run, names, dtype) -> None:
-    """``run(names, ours)`` computes a dict per case name with foldax (``ours=True``) or JAX.
-    All cases run in one compilation when they all work in ``dtype``; otherwise case by case,
-    where a case JAX refuses (or XLA cannot compile in this dtype) must raise the same builtin
-    error type with foldax. The rest must agree (``assert_close_in_dtype``)."""
-    import pytest
+def assert_agrees_with_jax(side, args, names, dtype) -> None:
+    """``side(names, ours, *args)`` computes a dict per case name with foldax (``ours=True``) or
+    JAX. A case JAX refuses in ``dtype`` when tracing must be refused by foldax with the same
+    builtin error type. The others are compiled once, foldax's and JAX's side in one program
+    (XLA shares what the two have in common: one compilation instead of one per case and side),
+    and must agree (``assert_close_in_dtype``). If XLA cannot compile that program (an operation
+    it lacks in this dtype), the cases are compiled one by one, refusals compared likewise."""
+    def refusal(names, ours, compile_):
+        fun = functools.partial(side, names, ours)
+        try:
+            if compile_:
+                jax.jit(fun).lower(*args).compile()
+            else:
+                jax.eval_shape(fun, *args)
+        except Exception as e:  # noqa: BLE001 - the same refusal is expected of foldax
+            return e
+        return None
 
-    try:
-        ours, expected = run(names, True), run(names, False)
-    except Exception:  # noqa: BLE001 - then case by case, refusals compared
-        ours, expected = {}, {}
+    def working(names, compile_):
+        kept = []
         for name in names:
-            try:
-                expected.update(run([name], False))
-            except Exception as e:  # noqa: BLE001 - the same refusal is expected of foldax
-                with pytest.raises(type(e)):
-                    run([name], True)
+            refused = refusal([name], False, compile_)
+            if refused is None:
+                kept.append(name)
                 continue
-            ours.update(run([name], True))
+            ours = refusal([name], True, compile_)
+            assert isinstance(ours, type(refused)), (
+                f"{name} in {dtype}: JAX raises {type(refused).__name__}: {refused}; foldax "
+                f"{'computes it' if ours is None else f'raises {ours!r}'}")
+        return kept
+
+    def both(names):
+        return jax.jit(lambda *a: (side(names, True, *a), side(names, False, *a)))(*args)
+
+    names = working(names, compile_=False)
+    try:
+        ours, expected = both(names)
+    except Exception:  # noqa: BLE001 - XLA cannot compile some case in this dtype
+        ours, expected = both(working(names, compile_=True))
     assert_close_in_dtype(ours, expected, dtype)

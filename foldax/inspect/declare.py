@@ -41,7 +41,7 @@ Selection = int | str | Sequence[int | str] | None
 _PATH = re.compile(r"args\[(\d+)\]|kwargs\[['\"](.+)['\"]\]")
 
 
-def selected_arguments(variables: Selection, n_args: int, kwargs: dict,
+def selected_arguments(variables: int | str | Sequence[int | str], n_args: int, kwargs: dict,
                        signature: _pyinspect.Signature | None, where: str) -> tuple[set, set]:
     """(positions, keyword names) of the arguments ``variables`` selects."""
     if isinstance(variables, str):
@@ -59,8 +59,8 @@ def selected_arguments(variables: Selection, n_args: int, kwargs: dict,
                 raise FoldaxIndexError(f"{where}(variables=...): position {v} is out of range for "
                                        f"{n_args} positional argument(s).")
             positions.add(v % n_args)
-        elif _PATH.fullmatch(v):
-            index, key = _PATH.fullmatch(v).groups()
+        elif (path := _PATH.fullmatch(v)) is not None:
+            index, key = path.groups()
             if index is not None:
                 positions.update(selected_arguments(int(index), n_args, kwargs, None, where)[0])
             elif key in kwargs:

@@ -64,7 +64,7 @@ def summarise(graph: Graph, max_nodes: int = 300) -> DrawGraph:
     return DrawGraph(labels, dominant, members, edges, block, n)
 
 
-def circuit_layout(d: DrawGraph) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int, int]]]:
+def circuit_layout(d: DrawGraph) -> tuple[dict[int, tuple[float, float]], list[tuple[int, int, int]]]:
     """Positions ``{node: (step, rail)}`` and wires ``(rail, start step, end step)``."""
     last = list(range(len(d.labels)))
     for p, c in d.edges:
@@ -72,7 +72,7 @@ def circuit_layout(d: DrawGraph) -> tuple[dict[int, tuple[int, int]], list[tuple
     free: list[int] = []  # rails free for reuse (a heap)
     busy: list[tuple[int, int]] = []  # (release step, rail)
     rails = 0
-    pos: dict[int, tuple[int, int]] = {}
+    pos: dict[int, tuple[float, float]] = {}  # integer steps and rails
     wires = []
     for i in range(len(d.labels)):
         while busy and busy[0][0] <= i:  # a wire read last here frees its rail for this node

@@ -118,7 +118,7 @@ class _Totals:
         self.largest: tuple[int, Node | None, int] = (-1, None, -1)
         self.peak = 0
         self.unknown = 0
-        self.extra: np.ndarray | None = None  # per node: its bodies' peak while it runs
+        self.extra: np.ndarray = np.zeros(0, dtype=np.int64)  # per node: its bodies' peak while it runs
 
 
 def _scaled(counter: Counter, times: int) -> Counter:
@@ -132,7 +132,7 @@ def _totals(graph: Graph, memo: dict) -> _Totals:
     t = _Totals()
     extra = np.zeros(len(graph.nodes), dtype=np.int64)
     for node in graph.nodes:
-        if node.kind != EQN:
+        if node.kind != EQN or node.eqn is None:  # inputs and constants: no equation
             continue
         t.static[node.primitive] += 1
         for v in node.outputs:

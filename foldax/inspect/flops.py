@@ -60,8 +60,13 @@ def register_flops(*primitive_names: str) -> Callable[[FlopRule], FlopRule]:
     return decorate
 
 
+def _shape(aval: object) -> tuple[int, ...]:
+    """An aval's shape (JAX types ``Var.aval`` as the shapeless base class); ``()`` if none."""
+    return tuple(getattr(aval, "shape", ()))
+
+
 def _size(aval: object) -> int:
-    return int(math.prod(getattr(aval, "shape", ())))
+    return int(math.prod(_shape(aval)))
 
 
 def _out_size(eqn: JaxprEqn) -> int:
@@ -82,7 +87,7 @@ def equation_flops(eqn: JaxprEqn) -> int:
 @register_flops("dot_general")
 def _dot_general(eqn: JaxprEqn) -> int:
     (lhs_contract, _), _ = eqn.params["dimension_numbers"]
-    shape = eqn.invars[0].aval.shape
+    shape = _shape(eqn.invars[0].aval)
     contracted = math.prod(shape[d] for d in lhs_contract)
     return 2 * _out_size(eqn) * contracted
 
@@ -90,7 +95,7 @@ def _dot_general(eqn: JaxprEqn) -> int:
 @register_flops("conv_general_dilated")
 def _conv(eqn: JaxprEqn) -> int:
     rhs_spec = eqn.params["dimension_numbers"].rhs_spec  # (out feature, in feature, *spatial)
-    rhs = eqn.invars[1].aval.shape
+    rhs = _shape(eqn.invars[1].aval)
     window = math.prod(rhs[d] for d in rhs_spec[2:])
     return 2 * _out_size(eqn) * rhs[rhs_spec[1]] * window
 

@@ -190,8 +190,7 @@ class Graph:
         key = id(body)
         hit = self._cache.get(key)
         if hit is None:
-            closed = isinstance(body, ClosedJaxpr)
-            jaxpr, consts = (body.jaxpr, body.consts) if closed else (body, ())
+            jaxpr, consts = (body.jaxpr, body.consts) if isinstance(body, ClosedJaxpr) else (body, [])
             names = getattr(jaxpr.debug_info, "arg_names", None)
             if not (names and len(names) == len(jaxpr.invars) and all(names)):
                 names = None
@@ -289,7 +288,7 @@ def sub_jaxprs(eqn: JaxprEqn) -> list[tuple[str, Any, int | None, str | None]]:
         return [("cond", p["cond_jaxpr"], None, None), ("body", p["body_jaxpr"], None, None)]
     if prim == "cond":
         return [(f"branch {i}", b, 1, "branches") for i, b in enumerate(p["branches"])]
-    out = []
+    out: list[tuple[str, Any, int | None, str | None]] = []
     for key, value in p.items():
         if isinstance(value, (ClosedJaxpr, Jaxpr)):
             out.append((key, value, 1, None))

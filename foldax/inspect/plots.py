@@ -173,7 +173,8 @@ def plot_graph(program: Any, layout: str = "circuit", max_nodes: int = 300, *,
     g.add_nodes_from(range(n))
     g.add_edges_from(d.edges)
     if layout == "circuit":
-        segments, colors = [], []
+        segments: list[list[tuple[float, float]]] = []
+        colors = []
         for i, (rail, start, end) in enumerate(wires):
             color = primitive_color(d.primitives[i])
             if end > start:

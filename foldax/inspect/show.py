@@ -60,7 +60,7 @@ def node_text(node: Node, dtypes: bool = False, params: bool = False) -> str:
         return f"←{shapes} {node.label}"
     if node.kind == CONST:
         return f"const {shapes}" if dtypes else f"const{shapes}"
-    if not params:
+    if not params or node.eqn is None:
         return f"{node.label} {shapes}" if dtypes else f"{node.label}{shapes}"
     args = [repr(np.asarray(a.val).item()) if isinstance(a, Literal) else "#"
             for a in node.eqn.invars]

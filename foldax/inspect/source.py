@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal
+from foldax._compat import ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, ShapedArray
 from foldax.inspect.expressions import Namespace
 from foldax.inspect.graph import sub_jaxprs
 from foldax.inspect.program import arg_names, as_program
@@ -68,7 +68,7 @@ _READABLE.update({"and": "bitwise_and", "or": "bitwise_or", "not": "bitwise_not"
                   "xor": "bitwise_xor", "iota": "broadcasted_iota"})
 # Params the public function spells differently (new name), or leaves out (None: printed only
 # when not None/False, in which case the primitive is bound instead).
-_RENAMED = {"broadcast_in_dim": {"sharding": "out_sharding"},
+_RENAMED: dict[str, dict[str, str | None]] = {"broadcast_in_dim": {"sharding": "out_sharding"},
             "reshape": {"sharding": "out_sharding"},
             "iota": {"sharding": "out_sharding"},
             "convert_element_type": {"weak_type": None, "sharding": None}}
@@ -178,8 +178,9 @@ class _Writer:
         self.defs.append("\n".join(lines))
 
     def atom(self, a: Any, scope: _Scope) -> str:
-        return self.ns.array(np.asarray(a.val, dtype=a.aval.dtype)) if isinstance(a, Literal) \
-            else scope.names[a]
+        if isinstance(a, Literal) and isinstance(a.aval, ShapedArray):  # a literal's always is
+            return self.ns.array(np.asarray(a.val, dtype=a.aval.dtype))
+        return scope.names[a]
 
     # -- one equation ------------------------------------------------------------------------
     def equation(self, eqn: JaxprEqn, scope: _Scope) -> list[str]:
@@ -209,9 +210,10 @@ def _bind_list(eqn: JaxprEqn, *args: Any) -> list:
 
 
 def _primitive_owner(prim: Any) -> str | None:
+    name = prim.name
     for module, prefix in ((lax, "lax"), (lax.linalg, "lax.linalg")):
-        if getattr(module, f"{prim.name}_p", None) is prim:
-            return f"{prefix}.{prim.name}_p"
+        if getattr(module, f"{name}_p", None) is prim:
+            return f"{prefix}.{name}_p"
     return None
 
 
@@ -233,13 +235,14 @@ def _readable_call(eqn: JaxprEqn, args: list[str], ns: Namespace) -> str | None:
     if sig is None:
         return None
     renamed = _RENAMED.get(name, {})
-    given = {}
+    given: dict[str, Any] = {}
     for k, v in eqn.params.items():
-        if k in renamed and renamed[k] is None:
+        public_name = renamed.get(k, k)
+        if public_name is None:
             if v is not None and v is not False:
                 return None
         else:
-            given[renamed.get(k, k)] = v
+            given[public_name] = v
     params = sig.parameters
     P = _pyinspect.Parameter
     if any(k not in params or params[k].kind in (P.POSITIONAL_ONLY, P.VAR_POSITIONAL, P.VAR_KEYWORD)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import jax
 
@@ -31,6 +31,9 @@ from foldax.pytrees.fields import FieldKind, declared_kind
 from foldax.pytrees.leaves import ByValue
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # typeshed's protocol of dataclass instances
+D = TypeVar("D", bound="DataclassInstance")  # a dataclass instance's type
 _REGISTERED: set[type] = set()
 
 
@@ -83,7 +86,7 @@ def value_attrs(obj: Any) -> tuple[str, ...]:
         >>> foldax.value_attrs(P(1.0))
         ('x', 'y')
     """
-    cls = type(obj)
+    cls: type = type(obj)
     if hasattr(cls, "__value_attrs__"):
         return tuple(obj.__value_attrs__())
     return _kinds_of(cls).value
@@ -108,7 +111,7 @@ def variable_attrs(obj: Any) -> tuple[str, ...]:
         >>> foldax.variable_attrs(P(1.0))
         ('x',)
     """
-    cls = type(obj)
+    cls: type = type(obj)
     if hasattr(cls, "__variable_attrs__"):
         return tuple(obj.__variable_attrs__())
     if hasattr(cls, "__value_attrs__"):
@@ -132,7 +135,7 @@ def _layout(cls: type, variables: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _flatten(obj: Any) -> tuple[list, tuple]:
-    cls = type(obj)
+    cls: type = type(obj)
     variables = variable_attrs(obj) if _uses_protocol(cls) else _kinds_of(cls).variable
     children = [getattr(obj, n) for n in variables]
     others = tuple(_aux_item(cls, n, getattr(obj, n)) for n in _layout(cls, variables))
@@ -145,7 +148,7 @@ def _flatten_with_keys(obj: Any) -> tuple[list, tuple]:
 
 
 def _unflatten(cls: type, aux: tuple, children: Any) -> Any:
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     variables, others = aux
     for name, child in zip(variables, children):
         object.__setattr__(obj, name, child)
@@ -173,7 +176,7 @@ def register_protocol_class(obj: Any) -> bool:
 
     Returns whether a new class was registered.
     """
-    cls = type(obj)
+    cls: type = type(obj)
     if cls in _REGISTERED or not dataclasses.is_dataclass(obj) or not _uses_protocol(cls):
         return False
     register(cls)
@@ -242,13 +245,13 @@ def dataclass(cls: type[T] | None = None, *, frozen: bool = True, **kwargs: Any)
         original_init(self, *args, **kw)
         validate_static_fields(self)
 
-    new_cls.__init__ = __init__
+    setattr(new_cls, "__init__", __init__)  # noqa: B010  (mypy forbids assigning a method)
     if "replace" not in new_cls.__dict__:
-        new_cls.replace = replace
+        setattr(new_cls, "replace", replace)  # noqa: B010
     return register(new_cls)
 
 
-def replace(obj: T, **changes: Any) -> T:
+def replace(obj: D, **changes: Any) -> D:
     """A copy of the dataclass instance ``obj`` with some fields changed (``__init__`` validation runs).
 
     Arguments:

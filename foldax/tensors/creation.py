@@ -110,29 +110,26 @@ def _relabel(func: str, value: Tensor, shape: Shape) -> Tensor:
 
 # --- filled tensors ---------------------------------------------------------------------------
 
-def _full_shape(func: str, shape: tuple) -> Shape:
+def _full_shape(func: str, shape: tuple) -> tuple[Shape, tuple[int, ...]]:
+    """The dims given to a creation function, concatenated, and their sizes (all given)."""
     for dim in shape:
         if not isinstance(dim, Shape):
             raise FoldaxTypeError(f"{func}(*shape): every argument must be a Shape, but got {type(dim).__name__}; "
                                   f"use e.g. {func}(spatial(x=3))")
     result = concat_shapes(*shape)
-    unknown = [n for n, s in zip(result.names, result.sizes) if s is None]
-    if unknown:
-        raise FoldaxValueError(f"{func}(*shape): dims {unknown} of {result!r} have no size; give sizes, "
-                               f"e.g. {func}(batch({unknown[0].lstrip('~')}=3))")
-    return result
+    return result, result.known_sizes(f"{func}(*shape)", call=func)
 
 
 def zeros(*shape: Shape, dtype: Any = DEFAULT_FLOAT) -> Tensor:
     """A NumPy-backed tensor of zeros. Example: ``zeros(spatial(x=2))`` -> ``(0.000, 0.000) along xˢ``."""
-    full = _full_shape('zeros', shape)
-    return Tensor._make(np.zeros(full.sizes, dtype), full)
+    full, sizes = _full_shape('zeros', shape)
+    return Tensor._make(np.zeros(sizes, dtype), full)
 
 
 def ones(*shape: Shape, dtype: Any = DEFAULT_FLOAT) -> Tensor:
     """A NumPy-backed tensor of ones. Example: ``ones(channel(vector='x,y'))`` -> ``(x=1.000, y=1.000)``."""
-    full = _full_shape('ones', shape)
-    return Tensor._make(np.ones(full.sizes, dtype), full)
+    full, sizes = _full_shape('ones', shape)
+    return Tensor._make(np.ones(sizes, dtype), full)
 
 
 def zeros_like(value: Tensor) -> Tensor:
@@ -158,10 +155,10 @@ def random_uniform(*shape: Shape, low: float = 0., high: float = 1., dtype: Any 
 
     Example: ``random_uniform(batch(b=3)).default_backend == 'numpy'``.
     """
-    full = _full_shape('random_uniform', shape)
+    full, sizes = _full_shape('random_uniform', shape)
     if key is not None:
-        return Tensor._make(jax.random.uniform(key, full.sizes, dtype, low, high), full)
-    return Tensor._make(_RNG.uniform(low, high, full.sizes).astype(dtype), full)
+        return Tensor._make(jax.random.uniform(key, sizes, dtype, low, high), full)
+    return Tensor._make(_RNG.uniform(low, high, sizes).astype(dtype), full)
 
 
 def random_normal(*shape: Shape, dtype: Any = DEFAULT_FLOAT, key: jax.Array | None = None) -> Tensor:
@@ -169,7 +166,7 @@ def random_normal(*shape: Shape, dtype: Any = DEFAULT_FLOAT, key: jax.Array | No
 
     Example: ``random_normal(spatial(x=4)).shape == spatial(x=4)``.
     """
-    full = _full_shape('random_normal', shape)
+    full, sizes = _full_shape('random_normal', shape)
     if key is not None:
-        return Tensor._make(jax.random.normal(key, full.sizes, dtype), full)
-    return Tensor._make(_RNG.standard_normal(full.sizes).astype(dtype), full)
+        return Tensor._make(jax.random.normal(key, sizes, dtype), full)
+    return Tensor._make(_RNG.standard_normal(sizes).astype(dtype), full)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from foldax.errors import FoldaxError, FoldaxIndexError, FoldaxTypeError, FoldaxValueError
-from foldax.tensors.shape import Shape, parse_names
+from foldax.tensors.shape import ItemNames, Shape, parse_names
 
 Selection = int | slice | str | list[int] | list[str] | tuple[int, ...] | tuple[str, ...]
 
@@ -33,15 +33,17 @@ def select(native: Any, shape: Shape, selection: dict[str, Selection]) -> tuple[
         raise FoldaxTypeError(f"tensor[{selection!r}]: index a tensor by name with a dict such as "
                               f"{{'x': slice(1, None)}} or through the dim: tensor.x[1:]")
     index: list[Any] = [slice(None)] * shape.rank
-    names, sizes, types, items = (list(part) for part in (shape.names, shape.sizes, shape.types, shape.item_names))
+    known = shape.known_sizes('tensor[...]')
+    sizes: list[int | None] = list(known)
+    items: list[ItemNames] = list(shape.item_names)
     for name, sel in selection.items():
         if not isinstance(name, str) or name not in shape.names:
             raise FoldaxValueError(f"tensor[{{{name!r}: ...}}]: the tensor has no dim {name!r}; its shape is "
                                    f"{shape!r}, so index one of {shape.names}")
         i = shape.index(name)
-        index[i], sizes[i], items[i] = _select_dim(name, shape.sizes[i], shape.item_names[i], sel)
+        index[i], sizes[i], items[i] = _select_dim(name, known[i], shape.item_names[i], sel)
     keep = [i for i, s in enumerate(sizes) if s is not None]
-    new_shape = Shape([names[i] for i in keep], [sizes[i] for i in keep], [types[i] for i in keep],
+    new_shape = Shape([shape.names[i] for i in keep], [sizes[i] for i in keep], [shape.types[i] for i in keep],
                       [items[i] for i in keep])
     if all(isinstance(ix, slice) and ix == slice(None) for ix in index):
         return native, new_shape
@@ -72,8 +74,8 @@ def _select_dim(name: str, size: int, items: Any, sel: Selection) -> tuple[Any, 
             return positions[0], None, None
         return positions, len(positions), tuple(names)
     if isinstance(sel, slice):
-        positions = range(size)[sel]
-        return sel, len(positions), None if items is None else tuple(items[p] for p in positions)
+        kept = range(size)[sel]
+        return sel, len(kept), None if items is None else tuple(items[p] for p in kept)
     if isinstance(sel, (list, tuple)):
         positions = [_item_position(where, name, items, s) if isinstance(s, str) else _position(where, name, size, s)
                      for s in sel]

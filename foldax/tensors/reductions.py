@@ -23,8 +23,8 @@ def _reduce(func: str, op: str, value: Any, dim: DimSpec) -> Tensor:
     value = as_tensor(value, f"{func}(value)")
     shape = value.shape
     names = resolve_names(shape, dim, where=f"{func}(value, dim={getattr(dim, '__name__', None) or repr(dim)})")
-    if not names:
-        return value
+    # no dims (dim=[]) is still a reduction, over no axes, as NumPy's axis=(): std gives zeros,
+    # any/all booleans, mean of integers floats
     axes = tuple(shape.index(n) for n in names)
     native = value.native()
     return Tensor._make(getattr(namespace(native), op)(native, axis=axes), shape.without(names))
@@ -90,11 +90,11 @@ def _squared(xp: Any, native: Any) -> Any:
 
 def batch_reduce_sum(value: Any) -> Any:
     """Sums a Tensor over its batch dims only: turns a batched scalar loss into a scalar (used by grad).
-    Anything that is not a Tensor has no batch dims and is returned unchanged.
+    Anything that is not a Tensor, or a Tensor without batch dims, is returned unchanged.
 
     Example: ``batch_reduce_sum(tensor(np.arange(3.), batch('b')))`` -> ``float64 3.0``.
     """
-    return sum_(value, value.shape.batch) if isinstance(value, Tensor) else value
+    return sum_(value, value.shape.batch) if isinstance(value, Tensor) and value.shape.batch else value
 
 
 def non_batch_shape(value: Any) -> Shape:

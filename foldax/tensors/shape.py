@@ -134,6 +134,26 @@ class Shape:
         """The size of dim `name`. Example: ``spatial(x=4).get_size('x') == 4``."""
         return self._sizes[self.index(name)]
 
+    def known_sizes(self, where: str = 'shape', call: str = '') -> tuple[int, ...]:
+        """The dim sizes in order, all known (a tensor's always are).
+
+        Arguments:
+            where: the operation, for the error message.
+            call: a function whose call to show in the fix, e.g. ``'zeros'``.
+        Returns:
+            The sizes as ints.
+        Raises:
+            FoldaxValueError (a ValueError): naming the dims without a size.
+
+        Example: ``(batch(b=2) & spatial(x=3)).known_sizes() == (2, 3)``.
+        """
+        unknown = [n for n, s in zip(self._names, self._sizes) if s is None]
+        if unknown:
+            fix = f"{self.get_type(unknown[0])}({unknown[0].lstrip('~')}=3)"
+            raise FoldaxValueError(f"{where}: dims {unknown} of {self!r} have no size; give sizes, e.g. "
+                                   f"{f'{call}({fix})' if call else fix}")
+        return tuple(s for s in self._sizes if s is not None)
+
     def get_type(self, name: str) -> str:
         """The type of dim `name`. Example: ``spatial(x=4).get_type('x') == 'spatial'``."""
         return self._types[self.index(name)]
@@ -204,7 +224,7 @@ class Shape:
         return Shape([self._names[i] for i in indices], [self._sizes[i] for i in indices],
                      [self._types[i] for i in indices], [self._items[i] for i in indices])
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[tuple[str, ...], tuple[int | None, ...], tuple[str, ...], tuple[ItemNames, ...]]:
         return self._names, self._sizes, self._types, self._items
 
     # --- python protocol ---
@@ -247,28 +267,34 @@ def merge_shapes(*shapes: Shape) -> Shape:
         >>> merge_shapes(spatial(x=3), batch(b=2) & spatial(x=3))
         (xˢ=3, bᵇ=2)
     """
-    names, sizes, types, items = [], [], [], []
-    origin = []
+    names: list[str] = []
+    sizes: list[int | None] = []
+    types: list[str] = []
+    items: list[ItemNames] = []
+    origin: list[Shape] = []
     for shape in shapes:
         for name, size, dim_type, item in zip(*shape._key()):
             if name not in names:
-                names.append(name), sizes.append(size), types.append(dim_type), items.append(item)
+                names.append(name)
+                sizes.append(size)
+                types.append(dim_type)
+                items.append(item)
                 origin.append(shape)
                 continue
             i = names.index(name)
-            first = origin[i]
+            first, known_size, known_items = origin[i], sizes[i], items[i]
             if types[i] != dim_type:
                 raise FoldaxValueError(f"dim '{name}' is {types[i]} in {first!r} but {dim_type} in {shape!r}; "
                                        f"a name must have one type: rename one of the dims")
-            if sizes[i] is not None and size is not None and sizes[i] != size:
-                raise FoldaxValueError(f"dim '{name}' has size {sizes[i]} in {first!r} but {size} in {shape!r}; "
+            if known_size is not None and size is not None and known_size != size:
+                raise FoldaxValueError(f"dim '{name}' has size {known_size} in {first!r} but {size} in {shape!r}; "
                                        f"shared dims must have equal sizes: slice one, e.g. "
-                                       f"t.{name}[:{min(sizes[i], size)}]")
-            if items[i] is not None and item is not None and items[i] != item:
-                raise FoldaxValueError(f"dim '{name}' has item names {items[i]} in {first!r} but {item} in {shape!r}; "
-                                       f"select matching items, e.g. t.{name}['{','.join(items[i])}']")
-            sizes[i] = sizes[i] if sizes[i] is not None else size
-            items[i] = items[i] if items[i] is not None else item
+                                       f"t.{name}[:{min(known_size, size)}]")
+            if known_items is not None and item is not None and known_items != item:
+                raise FoldaxValueError(f"dim '{name}' has item names {known_items} in {first!r} but {item} in "
+                                       f"{shape!r}; select matching items, e.g. t.{name}['{','.join(known_items)}']")
+            sizes[i] = known_size if known_size is not None else size
+            items[i] = known_items if known_items is not None else item
     return Shape(names, sizes, types, items)
 
 
@@ -299,7 +325,8 @@ def _build(dim_type: str, func: str, args: tuple, kwargs: dict) -> Shape:
             return shape._of_types((dim_type,))
         raise FoldaxTypeError(f"{func}() takes dim names or a Shape/Tensor to filter, but got "
                               f"{type(args[0]).__name__}; use e.g. {func}('x'), {func}(x=3) or {func}(tensor)")
-    dims = [(name, None, None) for arg in args for name in _arg_names(func, arg)]
+    dims: list[tuple[str, int | None, ItemNames]] = [
+        (name, None, None) for arg in args for name in _arg_names(func, arg)]
     dims += [(name, *_size_and_items(func, name, value)) for name, value in kwargs.items()]
     names = [_checked_name(func, dim_type, name) for name, _, _ in dims]
     return concat_shapes(Shape(names, [d[1] for d in dims], [dim_type] * len(dims), [d[2] for d in dims]))

@@ -60,7 +60,7 @@ class SparseMatrix:
         dense = self.dense()
         col_dims = ",".join("~" + n for n in self.cols.names)
         lines = []
-        for i, index in enumerate(itertools.product(*(range(s) for s in self.rows.sizes))):
+        for i, index in enumerate(itertools.product(*map(range, self.rows.known_sizes("str(SparseMatrix)")))):
             label = ",".join(f"{n}={k}" for n, k in zip(self.rows.names, index))
             row = np.array2string(dense[i], separator=" ")[1:-1].strip()
             lines.append(f"{label} {row} along {col_dims}")

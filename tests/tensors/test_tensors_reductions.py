@@ -76,6 +76,18 @@ def test_l2_loss_of_numbers_raw_arrays_and_complex():
     np.testing.assert_allclose(ft.l2_loss(wrap(z, spatial('x'))).numpy(), np.sum(np.abs(z) ** 2) / 2)
 
 
+@pytest.mark.parametrize('name', sorted(REDUCTIONS))
+@pytest.mark.parametrize('dtype', [np.float32, np.int32, np.bool_])
+def test_reducing_no_dims_is_numpys_reduction_over_no_axes(name, dtype):
+    data = np.array([[1, 0, 3], [4, 5, 7]]).astype(dtype)
+    expected = REDUCTIONS[name](data, axis=())  # std: zeros; mean: floats; any/all: booleans
+    for backend in ['numpy', 'jax']:
+        result = getattr(ft, name)(tensor(data, batch('b'), spatial('x'), backend=backend), [])
+        assert result.shape == batch(b=2) & spatial(x=3)
+        assert np.dtype(result.dtype).kind == expected.dtype.kind
+        np.testing.assert_array_equal(result.numpy('b,x'), expected)
+
+
 def test_helpers_for_transformations():
     t = ft.zeros(batch(b=2) & spatial(x=3))
     assert ft.is_tensor(t) and not ft.is_tensor(np.zeros(3))
@@ -84,12 +96,18 @@ def test_helpers_for_transformations():
     assert ft.batch_reduce_sum(jnp.float32(2.0)) == 2.0
     summed = ft.batch_reduce_sum(wrap(np.arange(3.), batch('b')))
     assert summed.shape == Shape() and float(summed) == np.sum(np.arange(3.))
-    assert ft.batch_reduce_sum(t.b[0]) is not None
+    unbatched = wrap(np.arange(3.), spatial('x'))  # no batch dims: nothing to sum
+    np.testing.assert_array_equal(ft.batch_reduce_sum(unbatched).numpy('x'), np.arange(3.))
+    data = np.arange(6.).reshape(2, 3)
+    np.testing.assert_array_equal(ft.batch_reduce_sum(wrap(data, batch('b'), spatial('x'))).numpy('x'),
+                                  data.sum(0))
 
 
-def test_property_reductions():
-    t = wrap(np.array([1., -1.]), spatial('x'))
-    assert bool((t > 0).any) is True and bool((t > 0).all) is False
+@pytest.mark.parametrize('data', [[1., -1.], [1., 2.], [-1., -2.]])
+def test_property_reductions(data):
+    t = wrap(np.array(data), spatial('x'))
+    assert bool((t > 0).any) == np.any(np.array(data) > 0)
+    assert bool((t > 0).all) == np.all(np.array(data) > 0)
 
 
 ERRORS = [

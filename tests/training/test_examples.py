@@ -174,10 +174,13 @@ def test_inverse_problem_recovers_the_state_and_folds_the_observation(tmp_path):
     naive = np.linalg.norm(results["observation"] - results["truth"]) / np.linalg.norm(
         results["truth"])  # taking the observation for the initial state
     assert results["relative_error"] < 0.8 * naive
-    assert set(results["step_times"]) == {"foldax.jit", "jax.jit"}
     assert all(_is_png(p) for p in results["plots"])
     # the same step: equal results; foldax's program has one simulation loop fewer
     cfg, optimiser = inverse.QUICK, optax.adam(0.05)
+    t, s = cfg.diffusion_steps, cfg.smoothing_steps  # u0: forward t + s, backward s + t
+    assert results["timing"]["diffusion_steps"] == {"foldax.jit": 2 * (t + s),
+                                                    "jax.jit": 2 * (t + s) + s}  # + observation's
+    assert len(results["timing"]["ratios"]) == 15
     u0 = jnp.asarray(results["recovered"])
     state = optimiser.init(u0)
     folded = foldax.jit(inverse.make_step(cfg, optimiser))
@@ -188,6 +191,18 @@ def test_inverse_problem_recovers_the_state_and_folds_the_observation(tmp_path):
     program = folded.trace(u0, state, results["observation"])
     reference = jax.make_jaxpr(plain)(u0, state, results["observation"])
     assert _scan_count(program.jaxpr.jaxpr) == _scan_count(reference.jaxpr) - 1 == 4
+
+
+@pytest.mark.parametrize("ratios, verdict", [([1.3, 1.2, 1.25, 1.28], "a speed-up"),
+                                             ([0.5, 0.6, 0.55, 0.58], "slower"),
+                                             ([0.8, 1.2, 0.9, 1.1], "no measurable difference")])
+def test_inverse_problem_calls_a_speed_up_only_when_the_rounds_agree(ratios, verdict):
+    seconds = {"jax.jit": [1e-3] * len(ratios), "foldax.jit": [1e-3 / r for r in ratios]}
+    text = inverse.describe_timing({"diffusion_steps": {"foldax.jit": 4, "jax.jit": 5},
+                                    "seconds": seconds, "ratios": ratios})
+    assert text.endswith(verdict) or f": {verdict}" in text
+    low, mid, high = np.percentile(ratios, [25, 50, 75])
+    assert f"ratio {mid:.2f}x (middle half of the rounds {low:.2f}x-{high:.2f}x)" in text
 
 
 # -- equinox_model ---------------------------------------------------------------------------------
