@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from trees import make_model, training_state
+from trees import forbid_unpickling, make_model, training_state
 
 import foldax
 from foldax.checkpoint import format as fmt
@@ -199,13 +199,6 @@ def test_model_of_another_configuration(tmp_path):
 
 def test_loading_runs_no_code(saved, monkeypatch):
     """Neither pickle nor np.load (whose allow_pickle could unpickle) is ever called."""
-    import pickle
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("load must not unpickle")
-
-    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"),
-                         (np, "load")]:
-        monkeypatch.setattr(module, name, refuse)
+    forbid_unpickling(monkeypatch)
     loaded = foldax.load(saved, small_tree())
     np.testing.assert_array_equal(loaded["w"], small_tree()["w"])
