@@ -96,17 +96,22 @@ def test_trailing_bytes(saved):
 
 def test_every_flipped_byte_is_detected(saved):
     data = saved.read_bytes()
-    header_start, checksum_start, offsets = regions(saved)
+    _, checksum_start, offsets = regions(saved)
     for i in range(len(data)):
         damaged = bytearray(data)
         damaged[i] ^= 0x01
         saved.write_bytes(bytes(damaged))
-        message = load_fails(saved, "")
         if i >= min(offsets.values()):
             leaf = max((at, p) for p, at in offsets.items() if at <= i)[1]
-            assert f"leaf {leaf}" in message and "checksum does not match" in message
-        elif header_start <= i < checksum_start + 4:
-            assert "header" in message
+            load_fails(saved, "the leaf's checksum does not match", f"leaf {leaf}")
+        elif i < len(fmt.MAGIC):
+            load_fails(saved, "not a foldax checkpoint", "before any leaf")
+        else:  # the header's length, the header, its checksum
+            assert len(fmt.MAGIC) <= i < checksum_start + 4
+            message = load_fails(saved, "", "in the header, before any leaf")
+            assert any(cause in message for cause in (
+                "the header's checksum does not match", "truncated inside the header",
+                "more than any header")), message
 
 
 def rewrite_header(path, change):
