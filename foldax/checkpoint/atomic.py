@@ -88,7 +88,7 @@ def remove_stale_temporaries(directory: str, name: str) -> list[str]:
     named = re.compile(rf"\.{re.escape(name)}\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)"
                        rf"\.[0-9a-f]{{12}}\.tmp")
     old = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
-    removed = []
+    removed: list[str] = []
     try:
         entries = os.listdir(directory)
     except OSError:
