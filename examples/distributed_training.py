@@ -8,6 +8,14 @@ This script is both the *launcher* and the *worker*:
   process 0's progress, and fails with the worker's error if one fails, or after ``--timeout``
   seconds if they hang. ``--processes 1`` runs the same program in one process, the reference
   a multi-process run is compared with.
+* ``--checkpoint-every K`` saves the training state every K steps with
+  ``foldax.CheckpointManager`` (``out/.../checkpoints``; each process writes its own shards);
+  ``--resume`` continues from the latest saved step in ``--out``.
+* ``--kill-at STEP`` tests restarting after a failure: once the last process has finished step
+  STEP (it then waits), the launcher kills it with SIGKILL, notices the death, stops the other
+  processes and starts all of them again; they resume from the latest checkpoint. As the data
+  order and the dropout keys derive from the step number alone, the final parameters are those
+  of an uninterrupted run, bit for bit (``load_final_model`` reads them back).
 * Each worker calls ``jax.distributed.initialize(...)`` (gloo carries the CPU collectives; a
   process that does not join within ``--join-timeout`` seconds makes the others fail with an
   error saying so), builds the global mesh ``(data, fsdp)`` over all processes' devices and
@@ -45,6 +53,9 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -72,7 +83,8 @@ class RunConfig:
     dropout: float = 0.05
     seed: int = 0
     join_timeout: int = 60  # seconds for every process to join the coordinator
-    timeout: float = 900.0  # seconds for the whole run
+    timeout: float = 900.0  # seconds for the whole run (each attempt, after a restart)
+    checkpoint_every: int = 0  # save the training state every this many steps (0: never)
 
     @property
     def devices(self) -> int:
@@ -87,6 +99,7 @@ class RunConfig:
 
 
 JOINED = "joined the run"  # what a worker prints once jax.distributed.initialize returned
+HOLDING = "holding for the launcher's SIGKILL"  # what the process to kill prints at --kill-at
 QUICK = {"steps": 12, "batch_size": 32, "hidden": (32, 32), "n_examples": 1024}
 
 
@@ -113,36 +126,102 @@ def write_dataset(cfg: RunConfig, out: pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def launch(cfg: RunConfig, out: pathlib.Path, show_progress: bool = True) -> dict[str, Any]:
+def launch(cfg: RunConfig, out: pathlib.Path, show_progress: bool = True,
+           kill_at: int | None = None, restarts: int | None = None,
+           resume: bool = False) -> dict[str, Any]:
     """Run ``cfg.processes`` local workers to the end; returns process 0's results.
 
+    Arguments:
+        cfg: the run.
+        out: directory for the data set, logs, checkpoints and results.
+        show_progress: show process 0's progress.
+        kill_at: once the last process has finished this step it waits, and the launcher kills
+            it with SIGKILL (a failure on demand); needs ``cfg.checkpoint_every``.
+        restarts: how many times a failed run is started again (every process, resuming from
+            the latest checkpoint); 1 by default with ``kill_at``, else 0.
+        resume: continue from the checkpoints in ``out`` (by default they are removed first).
+
+    Returns:
+        Process 0's results: ``losses`` of the steps from ``first_step`` on (the last start's),
+        ``resumed_from`` (the checkpoint's step, or ``None``), ``restarts`` (why each start
+        failed), step time, mesh.
+
     Raises:
-        RuntimeError: a worker failed (its log's tail is in the message; the others are
-            stopped).
-        TimeoutError: the run took longer than ``cfg.timeout`` seconds (all are stopped).
+        ValueError: ``kill_at`` is not a step of the run, or there are no checkpoints to
+            resume from.
+        ProcessFailedError: a worker failed and no restart is left (its log's tail is in the
+            message; the others are stopped).
+        TimeoutError: a start took longer than ``cfg.timeout`` seconds (all are stopped).
     """
     from common import progress
 
+    restarts = (1 if kill_at is not None else 0) if restarts is None else restarts
+    if kill_at is not None and not 0 <= kill_at < cfg.steps:
+        raise ValueError(f"kill_at={kill_at} is not a step of the run (0 to {cfg.steps - 1}).")
+    if restarts and not cfg.checkpoint_every:
+        raise ValueError("Restarting needs checkpoints to resume from: set checkpoint_every "
+                         "(--checkpoint-every) to a number of steps.")
     out.mkdir(parents=True, exist_ok=True)
     write_dataset(cfg, out)
+    (out / "results.json").unlink(missing_ok=True)
+    if not resume:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    bar = progress(range(cfg.steps), f"{cfg.processes} process(es)") if show_progress else None
+    failures: list[str] = []
+    try:
+        for attempt in range(restarts + 1):
+            victim = cfg.processes - 1 if kill_at is not None and attempt == 0 else None
+            try:
+                _attempt(cfg, out, attempt, victim, kill_at, bar)
+                break
+            except ProcessFailedError as e:
+                if attempt == restarts:
+                    raise
+                failures.append(str(e).splitlines()[0])
+                if bar is not None:
+                    bar.write(f"{failures[-1]}; restarting every process from the latest "
+                              f"checkpoint")
+    finally:
+        if bar is not None:
+            bar.close()
+    return {**json.loads((out / "results.json").read_text()), "restarts": failures}
+
+
+def _attempt(cfg: RunConfig, out: pathlib.Path, attempt: int, victim: int | None,
+             kill_at: int | None, bar: Any) -> None:
+    """One start of every worker (on a new coordinator port); ``victim`` holds after step
+    ``kill_at`` and is killed."""
     coordinator = f"127.0.0.1:{free_port()}"
     commands = [[sys.executable, __file__, "--worker", "--config",
                  json.dumps(dataclasses.asdict(cfg)), "--process-id", str(i),
-                 "--coordinator", coordinator, "--out", str(out)] for i in range(cfg.processes)]
-    logs = [out / f"process_{i}.log" for i in range(cfg.processes)]
-    bar = progress(range(cfg.steps), f"{cfg.processes} process(es)") if show_progress else None
+                 "--coordinator", coordinator, "--out", str(out),
+                 *(["--hold-at", str(kill_at)] if i == victim else [])]
+                for i in range(cfg.processes)]
+    suffix = "" if attempt == 0 else f".restart{attempt}"
+    logs = [out / f"process_{i}{suffix}.log" for i in range(cfg.processes)]
+    killed = []
 
-    def show(_: list) -> None:
+    def on_poll(procs: list) -> None:
+        if victim is not None and not killed and HOLDING in _text(logs[victim]):
+            procs[victim].send_signal(signal.SIGKILL)
+            killed.append(victim)
         if bar is not None and (done := _steps_done(logs[0])) != bar.n:
             bar.n = done
             bar.refresh()
 
-    try:
-        run_processes(commands, logs, cfg.devices_per_process, cfg.timeout, show)
-    finally:
-        if bar is not None:
-            bar.close()
-    return json.loads((out / "results.json").read_text())
+    run_processes(commands, logs, cfg.devices_per_process, cfg.timeout, on_poll)
+    if victim is not None:  # the victim held until killed: the run cannot have ended well
+        raise RuntimeError(f"process {victim} was to be killed at step {kill_at}, but all "
+                           f"processes ended normally")
+
+
+class ProcessFailedError(RuntimeError):
+    """A worker exited with an error: ``process`` is its index, ``code`` its exit code (the
+    negative signal number if a signal killed it)."""
+
+    def __init__(self, message: str, process: int, code: int) -> None:
+        super().__init__(message)
+        self.process, self.code = process, code
 
 
 def run_processes(commands: Sequence[Sequence[str]], logs: Sequence[pathlib.Path],
@@ -151,9 +230,12 @@ def run_processes(commands: Sequence[Sequence[str]], logs: Sequence[pathlib.Path
     """Run one local process per command (CPU, ``devices_per_process`` simulated devices each,
     output to its log) until all exit.
 
+    Arguments:
+        on_poll: called with the ``subprocess.Popen`` objects about ten times a second.
+
     Raises:
-        RuntimeError: a process exited with an error (its log's tail is in the message; the
-            others are stopped).
+        ProcessFailedError: a process exited with an error (its log's tail is in the message;
+            the others are stopped).
         TimeoutError: they ran longer than ``timeout`` seconds (all are stopped).
     """
     env = dict(os.environ, JAX_PLATFORMS="cpu",
@@ -178,13 +260,14 @@ def _wait(procs: list, logs: Sequence[pathlib.Path], timeout: float,
         failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
         if failed:
             i = failed[0]
-            why = "" if JOINED in logs[i].read_text(errors="replace") else (
+            why = "" if JOINED in _text(logs[i]) else (
                 " before it joined the coordinator (jax.distributed.initialize): not all "
                 "processes joined within the join timeout, or the coordinator is unreachable")
-            raise RuntimeError(f"process {i} exited with code {codes[i]}{why}; the others were "
-                               f"stopped. End of {logs[i]}:\n{_tail(logs[i])}")
+            raise ProcessFailedError(f"process {i} exited with code {codes[i]}{why}; the others "
+                                     f"were stopped. End of {logs[i]}:\n{_tail(logs[i])}",
+                                     i, codes[i])
         if on_poll is not None:
-            on_poll(codes)
+            on_poll(procs)
         if all(c == 0 for c in codes):
             return
         if time.monotonic() > deadline:
@@ -195,25 +278,28 @@ def _wait(procs: list, logs: Sequence[pathlib.Path], timeout: float,
 
 
 def _stop(procs: list) -> None:
-    """Stop the workers still running: SIGTERM, then SIGKILL after 5 s."""
+    """Kill the workers still running. SIGKILL, as SIGTERM does not end them: once
+    ``jax.distributed`` is initialised, JAX's preemption notifier catches SIGTERM (it marks a
+    preemption for the processes to agree on, and the process goes on)."""
     for p in procs:
         if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
             p.kill()
-            p.wait()
+    for p in procs:
+        p.wait()
+
+
+def _text(path: pathlib.Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def _tail(path: pathlib.Path, lines: int = 25) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return "\n".join(_text(path).splitlines()[-lines:])
 
 
 def _steps_done(log: pathlib.Path) -> int:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return text.count("\nstep ") + text.startswith("step ")
+    """Steps done by the run, from the last ``step N`` line of a worker's log."""
+    numbers = re.findall(r"^step (\d+) ", _text(log), re.MULTILINE)
+    return int(numbers[-1]) + 1 if numbers else 0
 
 
 # -- the worker ---------------------------------------------------------------------------------
@@ -231,6 +317,14 @@ def join(coordinator: str, cfg: RunConfig, process_id: int) -> None:
         jax.distributed.initialize(coordinator, num_processes=cfg.processes,
                                    process_id=process_id, initialization_timeout=cfg.join_timeout)
     print(f"process {jax.process_index()} of {jax.process_count()} {JOINED}", flush=True)
+
+
+def init_model(cfg: RunConfig) -> Any:
+    """The run's initial model (``train_mlp``'s dataclass MLP), the same on every process."""
+    from foldax import random
+    from train_mlp import init_mlp
+
+    return init_mlp(random.key(cfg.seed), (cfg.dim, *cfg.hidden, 1), "gelu", cfg.dropout)
 
 
 def fsdp_layout(model: Any, mesh: Any) -> Any:
@@ -260,7 +354,7 @@ class Trainer:
 
         import foldax
         from foldax import random
-        from train_mlp import init_mlp, make_train_step
+        from train_mlp import make_train_step
 
         self.cfg = cfg
         self.mesh = jax.make_mesh(cfg.mesh_shape(jax.device_count()), ("data", "fsdp"),
@@ -272,17 +366,16 @@ class Trainer:
         self.rows = self._local_rows()
         self.step_seconds: list[float] = []  # wall time of each step run (the first compiles)
 
-        sizes = (cfg.dim, *cfg.hidden, 1)
         self.optimiser = optax.chain(optax.clip_by_global_norm(1.0),
                                      optax.adam(cfg.learning_rate))
-        like = jax.eval_shape(lambda: init_mlp(random.key(cfg.seed), sizes, "gelu", cfg.dropout))
+        like = jax.eval_shape(lambda: init_model(cfg))
         self.model_sharding = fsdp_layout(like, self.mesh)
         self.opt_sharding = optax.tree_map_params(
             self.optimiser, lambda _, s: s, jax.eval_shape(self.optimiser.init, like),
             self.model_sharding, transform_non_params=lambda _: replicated)
 
         def init() -> tuple:
-            model = init_mlp(random.key(cfg.seed), sizes, "gelu", cfg.dropout)
+            model = init_model(cfg)
             return model, self.optimiser.init(model)
 
         # every process computes its own shards of the same initial state
@@ -349,17 +442,48 @@ class Trainer:
         return losses
 
 
-def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path) -> None:
-    """One process of the run: join, train, and (process 0) write ``results.json``."""
+def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path,
+           hold_at: int | None = None) -> None:
+    """One process of the run: join; resume from the latest checkpoint in ``out/checkpoints``
+    if there is one; train, saving every ``cfg.checkpoint_every`` steps; write the final model
+    (``final_model.ckpt``) and, on process 0, ``results.json``. ``hold_at``: after that step,
+    wait to be killed (``launch(kill_at=...)``)."""
     join(coordinator, cfg, process_id)
     import jax
+    from jax.experimental import multihost_utils
+
+    import foldax
 
     trainer = Trainer(cfg, out / "data")
-    losses = trainer.run(0, cfg.steps)
+    manager = foldax.CheckpointManager(out / "checkpoints", max_to_keep=2,
+                                       save_interval_steps=cfg.checkpoint_every) \
+        if cfg.checkpoint_every else None
+    resumed_from = None if manager is None else manager.latest_step()
+    if manager is not None and resumed_from is not None:
+        state = manager.restore({"model": trainer.model, "opt_state": trainer.opt_state},
+                                step=resumed_from)
+        trainer.model, trainer.opt_state = state["model"], state["opt_state"]
+        print(f"resumed from the checkpoint of step {resumed_from}", flush=True)
+
+    def on_step(number: int, trainer: Trainer) -> None:
+        if manager is not None:  # in the background: the next step runs meanwhile
+            manager.save(number, {"model": trainer.model, "opt_state": trainer.opt_state})
+        if number == hold_at:
+            print(f"step {number} done, {HOLDING}", flush=True)
+            time.sleep(cfg.timeout)
+            sys.exit(f"process {process_id} was not killed at step {number}")
+
+    first = 0 if resumed_from is None else resumed_from + 1
+    losses = trainer.run(first, cfg.steps, on_step)
+    if manager is not None:
+        manager.close()  # waits for the last save
+    final = multihost_utils.process_allgather(trainer.model, tiled=True)  # every process's part
     layer = trainer.model.layers[0].w
     if jax.process_index() == 0:
+        foldax.save(out / "final_model.ckpt", final)
         (out / "results.json").write_text(json.dumps({
-            "losses": losses, "step_seconds": float(np.median(trainer.step_seconds[1:] or [0.0])),
+            "losses": losses, "first_step": first, "resumed_from": resumed_from,
+            "step_seconds": float(np.median(trainer.step_seconds[1:] or [0.0])),
             "processes": jax.process_count(),
             "devices": jax.device_count(), "mesh": dict(trainer.mesh.shape),
             "first_weight_shards": len(layer.addressable_shards),
@@ -368,18 +492,35 @@ def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path)
         jax.distributed.shutdown()
 
 
+def load_final_model(cfg: RunConfig, out: pathlib.Path) -> Any:
+    """The model at the end of the run ``cfg`` in ``out`` (from ``final_model.ckpt``)."""
+    import jax
+
+    import foldax
+
+    return foldax.load(out / "final_model.ckpt", jax.eval_shape(lambda: init_model(cfg)))
+
+
 # -- command line -------------------------------------------------------------------------------
 def main(quick: bool = False, out_dir: str | pathlib.Path = "out", processes: int = 2,
-         devices_per_process: int = 4, show_progress: bool = True, **overrides: Any) -> dict:
-    """Launch a run of ``processes`` x ``devices_per_process`` and print its summary; returns
-    process 0's results (losses, step time, mesh)."""
+         devices_per_process: int = 4, show_progress: bool = True, kill_at: int | None = None,
+         resume: bool = False, **overrides: Any) -> dict:
+    """Launch a run of ``processes`` x ``devices_per_process`` (killing a process after step
+    ``kill_at`` and restarting, if given) and print its summary; returns process 0's results
+    (losses, step time, mesh, restarts)."""
+    if kill_at is not None:
+        overrides.setdefault("checkpoint_every", 1)
     cfg = RunConfig(processes=processes, devices_per_process=devices_per_process,
                     **{**(QUICK if quick else {}), **overrides})
     out = pathlib.Path(out_dir) / f"distributed_{processes}x{devices_per_process}"
-    results = launch(cfg, out, show_progress)
+    results = launch(cfg, out, show_progress, kill_at=kill_at, resume=resume)
+    for failure in results["restarts"]:
+        print(f"{failure}; every process was restarted from the checkpoint of step "
+              f"{results['resumed_from']}")
     print(f"{processes} process(es) x {devices_per_process} devices, mesh {results['mesh']}: "
-          f"loss {results['losses'][0]:.4f} -> {results['losses'][-1]:.4f} in {cfg.steps} steps "
-          f"({results['step_seconds'] * 1e3:.1f} ms/step after compiling); logs in {out}")
+          f"loss {results['losses'][0]:.4f} -> {results['losses'][-1]:.4f} in steps "
+          f"{results['first_step']}..{cfg.steps - 1} ({results['step_seconds'] * 1e3:.1f} "
+          f"ms/step after compiling); logs and final_model.ckpt in {out}")
     return results
 
 
@@ -391,9 +532,17 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--devices-per-process", type=int, default=4)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="save the training state every this many steps (1 with --kill-at)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the latest checkpoint in --out")
+    parser.add_argument("--kill-at", type=int, default=None, metavar="STEP",
+                        help="kill the last process with SIGKILL after this step, then restart "
+                             "every process from the latest checkpoint")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--hold-at", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--coordinator", default="auto",
                         help="host:port of process 0, or 'auto' (SLURM, Cloud TPU)")
     return parser.parse_args(argv)
@@ -404,11 +553,13 @@ if __name__ == "__main__":
     if args.worker:
         config = json.loads(args.config) if args.config else {}
         config["hidden"] = tuple(config.get("hidden", RunConfig.hidden))
-        worker(RunConfig(**config), args.process_id, args.coordinator, pathlib.Path(args.out))
+        worker(RunConfig(**config), args.process_id, args.coordinator, pathlib.Path(args.out),
+               args.hold_at)
     else:
         from common import quick_from_env
 
-        overrides = {k: v for k, v in (("steps", args.steps), ("timeout", args.timeout))
+        overrides = {k: v for k, v in (("steps", args.steps), ("timeout", args.timeout),
+                                       ("checkpoint_every", args.checkpoint_every))
                      if v is not None}
         main(args.quick or quick_from_env(), args.out, args.processes, args.devices_per_process,
-             **overrides)
+             kill_at=args.kill_at, resume=args.resume, **overrides)

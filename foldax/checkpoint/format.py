@@ -94,9 +94,7 @@ def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
                       "written by foldax.save")
     if not MAGIC.startswith(head[:len(MAGIC)]):
         raise damaged(source, where, f"the file is not a foldax checkpoint (it starts with "
-                      f"{head[:8]!r}, not {MAGIC!r})",
-                      "Load files written by foldax.save (files of foldax 0.1's format, "
-                      "'foldax-1', must be saved again).")
+                      f"{head[:8]!r}, not {MAGIC!r})", "Load files written by foldax.save.")
     if len(head) < len(MAGIC) + _LENGTH.size:
         raise damaged(source, where, f"the file is truncated after {len(head)} bytes")
     (length,) = _LENGTH.unpack(head[len(MAGIC):])

@@ -23,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 
 from foldax.checkpoint import format as fmt
+from foldax.checkpoint import format_v1
 from foldax.checkpoint.atomic import atomic_write
 from foldax.checkpoint.dtypes import known_dtype
 from foldax.checkpoint.leaves import Record, decode, encode
@@ -70,6 +71,9 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
 def load(path: str | pathlib.Path, like: Any) -> Any:
     """Read a tree saved by ``save`` into the structure of ``like``.
 
+    Files of foldax's first format (``"foldax-1"``, written before the atomic, checksummed
+    format) load too (:mod:`foldax.checkpoint.format_v1`).
+
     Arguments:
         path: a file written by ``save``.
         like: a tree of the same structure, leaf shapes and dtypes (its values are not used;
@@ -101,12 +105,16 @@ def load(path: str | pathlib.Path, like: Any) -> Any:
             f"load(path={file!r}): there is no such file. Pass the path given to foldax.save.") \
             from None
     with f:
-        records, start = fmt.read_header(f, source)
-        _check_size(records, os.fstat(f.fileno()).st_size - start, source)
+        if format_v1.is_first_format(f):  # written before format 2: still loads
+            records, data = format_v1.read(f, source)
+        else:
+            records, start = fmt.read_header(f, source)
+            _check_size(records, os.fstat(f.fileno()).st_size - start, source)
+            data = None
         like_leaves = leaves_with_paths(like)
         check_structure(records, like_leaves, source)
-        leaves = [decode(r, _read_block(f, r, source), x)
-                  for r, (_, x) in zip(records, like_leaves)]
+        blocks = data if data is not None else (_read_block(f, r, source) for r in records)
+        leaves = [decode(r, block, x) for r, block, (_, x) in zip(records, blocks, like_leaves)]
     return unflatten(flatten(like)[1], leaves)
 
 

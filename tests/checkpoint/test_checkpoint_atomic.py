@@ -143,7 +143,35 @@ def test_killed_save_keeps_the_previous_checkpoint(tmp_path):
             break
         previous_checkpoint(tmp_path)  # the save finished first: start again from the old file
     assert killed_mid_save
-    for leftover in tmp_path.glob(".*.tmp"):
-        leftover.unlink()
+    assert list(tmp_path.glob(".*.tmp"))  # the killed writer's temporary file
+    assert_bitwise_equal(foldax.load(path, training_state(1)), training_state(0))
+    foldax.save(path, training_state(0))  # removes the dead writer's temporary file
     assert_intact(path)
+
+
+def test_save_removes_only_temporary_files_of_dead_writers(tmp_path):
+    """Left: the target, a live writer's file (this process), one from another host, one of the
+    earlier naming touched recently, another target's. Removed: a dead process's, and one of
+    the earlier naming untouched for longer than OLD_NAMING_STALE_SECONDS."""
+    path = previous_checkpoint(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    name = path.name
+    files = {
+        "dead": atomic.temporary_name(name, dead_pid),
+        "old naming, stale": f".{name}.{'a' * 12}.tmp",
+        "live": atomic.temporary_name(name, os.getpid()),
+        "other host": atomic.temporary_name(name, dead_pid, host="elsewhere"),
+        "old naming, recent": f".{name}.{'b' * 12}.tmp",
+        "other target": atomic.temporary_name("other.ckpt", dead_pid),
+    }
+    for file in files.values():
+        (tmp_path / file).write_bytes(b"partial")
+    stale = time.time() - atomic.OLD_NAMING_STALE_SECONDS - 60
+    os.utime(tmp_path / files["old naming, stale"], (stale, stale))
+    foldax.save(path, training_state(0))
+    kept = {label for label, file in files.items() if (tmp_path / file).exists()}
+    assert kept == {"live", "other host", "old naming, recent", "other target"}
+    assert_bitwise_equal(foldax.load(path, training_state(1)), training_state(0))
 

@@ -66,3 +66,15 @@ def sample(name: str, shape=(4, 5)) -> np.ndarray:
         return values.astype(dtype).reshape(shape)
     raw = np.random.default_rng(0).integers(0, 256, (*shape, dtype.itemsize), dtype=np.uint8)
     return raw.view(dtype).reshape(shape)
+
+
+def forbid_unpickling(monkeypatch):
+    """Make pickle and np.load (whose allow_pickle could unpickle) fail if called."""
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load must not unpickle")
+
+    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"),
+                         (np, "load")]:
+        monkeypatch.setattr(module, name, refuse)
