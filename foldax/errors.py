@@ -11,6 +11,7 @@ Example:
 """
 from __future__ import annotations
 
+from jax.errors import UnexpectedTracerError
 from jax.experimental.checkify import JaxRuntimeError
 
 
@@ -61,6 +62,10 @@ class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 
 
+class ArgnumOutOfRangeError(FoldaxIndexError, TypeError):
+    """``argnums`` selects a position the call does not pass; a ``TypeError`` as in JAX."""
+
+
 class AxisOutOfRangeError(FoldaxIndexError, ValueError):
     """A mapped axis (vmap's in_axes/out_axes) out of range for its value's rank; a ``ValueError``
     as in JAX."""
@@ -68,6 +73,11 @@ class AxisOutOfRangeError(FoldaxIndexError, ValueError):
 
 class TracerControlFlowError(FoldaxTypeError):
     """A traced variable was used where Python needs a concrete value (if, while, bool, int)."""
+
+
+class EscapedTracerError(FoldaxError, UnexpectedTracerError):
+    """A tracer of a transformation that has ended was used: it escaped through a side effect
+    (a global, a list, an attribute); JAX's ``UnexpectedTracerError`` (a ``TypeError``)."""
 
 
 class MissingRuleError(FoldaxError, NotImplementedError):
