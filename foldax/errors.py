@@ -11,7 +11,9 @@ Example:
 """
 from __future__ import annotations
 
-from jax.errors import UnexpectedTracerError
+from jax.errors import (
+    ConcretizationTypeError, TracerBoolConversionError, UnexpectedTracerError,
+)
 from jax.experimental.checkify import JaxRuntimeError
 
 
@@ -71,8 +73,17 @@ class AxisOutOfRangeError(FoldaxIndexError, ValueError):
     as in JAX."""
 
 
-class TracerControlFlowError(FoldaxTypeError):
-    """A traced variable was used where Python needs a concrete value (if, while, bool, int)."""
+class TracerControlFlowError(FoldaxTypeError, ConcretizationTypeError):
+    """A traced variable was used where Python needs a concrete value (if, while, bool, int);
+    also JAX's ``ConcretizationTypeError``, which JAX raises for it."""
+
+    def __init__(self, message: str) -> None:  # JAX's class is built from a tracer instead
+        TypeError.__init__(self, message)
+
+
+class TracerBoolControlFlowError(TracerControlFlowError, TracerBoolConversionError):
+    """``bool()`` (an ``if``, ``while``, ``and``/``or``) of a traced variable; also JAX's
+    ``TracerBoolConversionError``."""
 
 
 class EscapedTracerError(FoldaxError, UnexpectedTracerError):

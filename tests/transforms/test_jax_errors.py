@@ -222,3 +222,11 @@ def test_pullback_with_refs_as_jax():
         assert isinstance(out[0], jax.ad.GradRef) and isinstance(out[1], jax.ad.DidntWant)
         refs.append(ref[...])
     chex.assert_trees_all_equal(*refs)
+
+
+@pytest.mark.parametrize("convert", [int, float, complex, bool], ids=lambda f: f.__name__)
+def test_python_conversion_of_a_traced_value_is_jax_s_error(convert):
+    x = jnp.int32(0)
+    theirs, ours = _raised(lambda: jax.jit(convert)(x)), _raised(lambda: foldax.jit(convert)(x))
+    assert isinstance(ours, FoldaxError) and isinstance(ours, type(theirs)), type(ours).__mro__
+    assert "args[0]: int32[]" in str(ours) and "jnp.where" in str(ours)

@@ -25,7 +25,9 @@ from foldax._compat import (
     escaped_tracer, escaped_tracer_message, folding_trace_to_jaxpr, is_tracer, shaped_abstractify,
     trace_to_jaxpr,
 )
-from foldax.errors import EscapedTracerError, FoldaxTypeError, TracerControlFlowError
+from foldax.errors import (
+    EscapedTracerError, FoldaxTypeError, TracerBoolControlFlowError, TracerControlFlowError,
+)
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.core.folding import fold_while_tracing
@@ -131,7 +133,9 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
             jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name,
                                               arg_names=arg_names, source=fun)
     except jax.errors.ConcretizationTypeError as e:
-        raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
+        error = (TracerBoolControlFlowError if isinstance(e, jax.errors.TracerBoolConversionError)
+                 else TracerControlFlowError)
+        raise error(_control_flow_message(name, arg_names, in_avals, e)) from e
     leaked = escaped_tracer(consts)
     if leaked is not None:
         raise EscapedTracerError(
