@@ -61,6 +61,13 @@ call_p = core.call_p
 # Autodiff internals: JAX's registered per-primitive rules.
 primitive_jvps = ad.primitive_jvps
 primitive_transposes = ad.primitive_transposes
+primitive_linearizations = ad.primitive_linearizations  # JAX's direct-linearize rules
+
+
+def direct_linearize() -> bool:
+    """Whether JAX linearizes primitives directly (``jax_use_direct_linearize``), so that a
+    primitive's ``ad.primitive_linearizations`` rule serves reverse mode."""
+    return bool(config.use_direct_linearize.value)
 fancy_transposes = getattr(ad, "fancy_transposes", {})
 Zero = ad.Zero
 UndefinedPrimal = ad.UndefinedPrimal
@@ -607,3 +614,61 @@ def resolve_jit_argnums(fun: Callable, signature: Any, donate_argnums: Any, dona
     static_argnums, static_argnames)``; raises JAX's ``ValueError`` for a bad specification."""
     return api_util.resolve_argnums(fun, signature, donate_argnums, donate_argnames,
                                     static_argnums, static_argnames)
+
+
+def cotangent_type_error(cotangent: Any, aval: AbstractValue) -> str | None:
+    """JAX's own message (``jax.vjp``'s check) when ``cotangent`` cannot be the cotangent of an
+    output of type ``aval`` (wrong shape or dtype, or not a JAX type), else ``None``."""
+    from jax._src.api import _vjp_check_ct_avals
+    try:
+        _vjp_check_ct_avals([cotangent], [aval])
+    except (TypeError, ValueError) as e:
+        return str(e)
+    return None
+
+
+def vjp_too_many_args_message(name: str, count: int) -> str:
+    """JAX's message for a pullback of ``jax.vjp`` (of function ``name``) called with ``count``
+    arguments instead of one cotangent."""
+    from jax._src.api import _vjp_too_many_args
+    return _vjp_too_many_args(name, count).strip()
+
+
+def vmap_axis_size_message(fun: Callable, in_tree: Any, leaves: Sequence, axes: Sequence,
+                           axis_size: int | None) -> str | None:
+    """JAX's own message (``jax.vmap``'s check) when the mapped axes of a call disagree in size
+    or nothing is mapped without ``axis_size``; ``None`` when JAX finds nothing wrong.
+    ``in_tree`` is the tree of ``(args, kwargs)`` and ``leaves``/``axes`` are per leaf."""
+    from jax._src.api import _mapped_axis_size
+    try:
+        _mapped_axis_size(fun, in_tree, list(leaves), list(axes), "vmap", axis_size=axis_size)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def vmap_in_axes_prefix_message(in_axes: Any, in_tree: Any) -> str | None:
+    """JAX's own message when ``in_axes`` is not a tree prefix of the positional arguments
+    (``in_tree`` is the tree of ``(args, kwargs)``), else ``None``."""
+    try:
+        api_util.flatten_axes("vmap in_axes", in_tree, (in_axes, 0), kws=True)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def escaped_tracer(values: Sequence) -> Any:
+    """The first of ``values`` that is a tracer of a trace that has ended (it escaped its
+    transformation through a side effect), or ``None``. Outside any transformation every
+    tracer has escaped (JAX finds them so: evaluating one raises); inside, only those of
+    traces JAX has invalidated are known to have."""
+    top_level = isinstance(core.trace_ctx.trace, core.EvalTrace)
+    for x in values:
+        if isinstance(x, core.Tracer) and (top_level or not x._trace.is_valid()):
+            return x
+    return None
+
+
+def escaped_tracer_message(tracer: Any) -> str:
+    """JAX's message for an escaped tracer (``UnexpectedTracerError``)."""
+    return str(core.escaped_tracer_error(tracer))

@@ -11,7 +11,9 @@ Example:
 """
 from __future__ import annotations
 
-from jax.errors import ConcretizationTypeError
+from jax.errors import (
+    ConcretizationTypeError, TracerBoolConversionError, UnexpectedTracerError,
+)
 from jax.experimental.checkify import JaxRuntimeError
 
 
@@ -62,6 +64,10 @@ class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 
 
+class ArgnumOutOfRangeError(FoldaxIndexError, TypeError):
+    """``argnums`` selects a position the call does not pass; a ``TypeError`` as in JAX."""
+
+
 class AxisOutOfRangeError(FoldaxIndexError, ValueError):
     """A mapped axis (vmap's in_axes/out_axes) out of range for its value's rank; a ``ValueError``
     as in JAX."""
@@ -69,11 +75,20 @@ class AxisOutOfRangeError(FoldaxIndexError, ValueError):
 
 class TracerControlFlowError(FoldaxTypeError, ConcretizationTypeError):
     """A traced variable was used where Python needs a concrete value (if, while, bool, int);
-    also JAX's ``jax.errors.ConcretizationTypeError`` (a ``TypeError``), which ``jax.jit``
-    raises for the same misuse."""
+    also JAX's ``ConcretizationTypeError``, which JAX raises for it."""
 
-    def __init__(self, message: str) -> None:
-        TypeError.__init__(self, message)  # the message as given (JAX's init takes a tracer)
+    def __init__(self, message: str) -> None:  # JAX's class is built from a tracer instead
+        TypeError.__init__(self, message)
+
+
+class TracerBoolControlFlowError(TracerControlFlowError, TracerBoolConversionError):
+    """``bool()`` (an ``if``, ``while``, ``and``/``or``) of a traced variable; also JAX's
+    ``TracerBoolConversionError``."""
+
+
+class EscapedTracerError(FoldaxError, UnexpectedTracerError):
+    """A tracer of a transformation that has ended was used: it escaped through a side effect
+    (a global, a list, an attribute); JAX's ``UnexpectedTracerError`` (a ``TypeError``)."""
 
 
 class MissingRuleError(FoldaxError, NotImplementedError):

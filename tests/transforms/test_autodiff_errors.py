@@ -94,7 +94,7 @@ def test_differentiating_with_respect_to_an_integer_array():
     with raises(NonDifferentiableError, "args[0]", "int32", "allow_int=True") as info:
         foldax.grad(lambda n: jnp.sum(n * 1.0))(jnp.arange(3))
     assert isinstance(info.value, TypeError)
-    with raises(NonDifferentiableError, "int", "allow_int=True"):
+    with raises(NonDifferentiableError, "int", "jvp"):  # jacfwd has no allow_int, as in JAX
         foldax.jacfwd(lambda n: n * 1.0)(np.arange(3))
     with raises(NonDifferentiableError, "['w']", "bool"):
         foldax.grad(lambda p: jnp.sum(p["w"] * 1.0))({"w": np.array([True, False])})

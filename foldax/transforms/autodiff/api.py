@@ -7,11 +7,15 @@ part backwards (``transpose.py``). Everything is evaluated by binding primitives
 with ``foldax.jit``, ``jax.jit``, ``vmap`` and with each other (``grad(grad(f))``).
 
 Beyond JAX: ``wrt='x'``, ``'x,y'`` or a tuple of names selects parameters by name (ΦML);
-NumPy arrays and Python numbers that are differentiated become variables for the call (Python
-ints become floats); a dataclass model's gradient is the same dataclass, with gradients in its
-variable fields and its other fields unchanged (so optax can apply it directly); static leaves
-(strings, functions in an equinox Module, ...) get ``None``; a foldax Tensor loss with only batch
-dimensions is summed over them.
+NumPy arrays and Python numbers that are differentiated become variables for the call (ΦML's
+``gradient`` promotes Python ints to floats; ``grad`` refuses them as ``jax.grad`` does); a
+dataclass model's gradient is the same dataclass, with gradients in its variable fields and its
+other fields unchanged (so optax can apply it directly); static leaves inside an argument
+(strings, functions in an equinox Module, Python bool flags) get ``None``; a foldax Tensor loss
+with only batch dimensions is summed over them.
+
+Errors derive from the exception ``jax.grad`` & co. raise for the same misuse and contain JAX's
+message, followed or preceded by foldax's naming of the argument and the fix.
 
 Example:
     >>> import foldax
@@ -30,16 +34,16 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import ClosedJaxpr
+from foldax._compat import ClosedJaxpr, cotangent_type_error, vjp_too_many_args_message
 from foldax.errors import FoldaxTypeError, FoldaxValueError
-from foldax.pytrees.leaves import STATIC, is_variable, leaf_kind
+from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, is_variable, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax._compat import float0
 from foldax.transforms.autodiff.inputs import (
     Selection, Targets, canonical_tangent_dtype, dtype_of, zero_cotangent, zeros_for,
 )
 from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, split_aux
-from foldax.transforms.autodiff.forward import JVPInterpreter
+from foldax.transforms.autodiff.forward import JVPInterpreter, differentiation_rule_checked_first
 from foldax.transforms.autodiff.linearize import Linearized, linearize
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
 from foldax.transforms.core.mesh import devices_of, on_argument_devices
@@ -196,8 +200,8 @@ def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict
                   split: Callable[[Any], tuple], holomorphic: bool, allow_int: bool,
                   loss_of: Callable[[Any], Any] = lambda value: value) -> tuple[Any, Any, Any]:
     """``(value, aux, gradients)`` of one call: trace, linearize, transpose."""
-    targets = Targets(selection, args, kwargs, promote_ints=not allow_int, allow_int=allow_int,
-                      holomorphic=holomorphic)
+    targets = Targets(selection, args, kwargs, promote_ints=selection.what == "gradient",
+                      allow_int=allow_int, holomorphic=holomorphic)
     where = selection.describe()
 
     def traced(*a: Any, **k: Any) -> tuple:
@@ -205,8 +209,9 @@ def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict
         return scalar_loss(loss_of(value), where, holomorphic), value, aux
 
     traced.__name__ = function_name(fun)
-    program = trace_program(traced, targets.args, targets.kwargs,
-                            make_variable=targets.make_variable)
+    with differentiation_rule_checked_first():
+        program = trace_program(traced, targets.args, targets.kwargs,
+                                make_variable=targets.make_variable)
     variables, diff = targets.variables(program), targets.differentiated(program)
     if program.out_leaves[0] is TRACED:
         n_traced = sum(s is TRACED for s in program.out_leaves)
@@ -221,12 +226,15 @@ def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict
 
 
 # -- forward mode ---------------------------------------------------------------------------------
-def _check_tuple(x: Any, what: str, name: str) -> tuple:
-    if not isinstance(x, (tuple, list)):
-        raise FoldaxTypeError(
-            f"{what}: {name} must be a tuple or list with one entry per positional argument, "
-            f"found {type(x).__name__}. Wrap a single argument as ({name[:-1]},).")
-    return tuple(x)
+def _check_tuples(primals: Any, tangents: Any, where: str) -> tuple[tuple, tuple]:
+    for x, name in ((primals, "primals"), (tangents, "tangents")):
+        if not isinstance(x, (tuple, list)):
+            raise FoldaxTypeError(
+                f"{where}: {name} must be a tuple or list with one entry per positional argument, "
+                f"found {type(x).__name__}. Wrap a single argument as ({name[:-1]},). (JAX: primal "
+                f"and tangent arguments to jax.jvp must be tuples or lists; found "
+                f"{type(primals).__name__} and {type(tangents).__name__}.)")
+    return tuple(primals), tuple(tangents)
 
 
 @on_argument_devices
@@ -254,7 +262,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
         (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
     """
     where = f"jvp({function_name(fun)})"
-    primals, tangents = _check_tuple(primals, where, "primals"), _check_tuple(tangents, where, "tangents")
+    primals, tangents = _check_tuples(primals, tangents, where)
     p_leaves, p_tree = flatten(primals)
     t_leaves, t_tree = flatten(tangents)
     if p_tree != t_tree:
@@ -264,14 +272,22 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     for n, (p, t) in enumerate(zip(p_leaves, t_leaves)):
         _check_tangent(p, t, f"{where}: tangent leaf {n}")
     recorder = OutputRecorder(fun, has_aux, where)
-    program = trace_program(recorder, primals, {},
-                            make_variable=[leaf_kind(p) != STATIC for p in p_leaves], name=where)
-    values = [(p, None if dtype_of(t) == float0 else t)
+    with differentiation_rule_checked_first():
+        program = trace_program(recorder, primals, {},
+                                make_variable=[leaf_kind(p) != STATIC for p in p_leaves],
+                                name=where)
+    values = [(_as_array(p), None if dtype_of(t) == float0 else _as_array(t))
               for p, t, s in zip(p_leaves, t_leaves, program.in_leaves) if s is VARIABLE]
     outs = JVPInterpreter().run(program.jaxpr, *values)
     out, aux = program.assemble([p for p, _ in outs])
     out_tangents = _output_tangents(program, recorder, [t for _, t in outs])
     return (out, out_tangents, aux) if has_aux else (out, out_tangents)
+
+
+def _as_array(x: Any) -> Any:
+    """A primal or tangent as the ``jax.Array`` JAX makes of it (a Python number weakly typed),
+    so that outputs that are inputs come back as arrays, as from ``jax.jvp``."""
+    return x if leaf_kind(x) == VARIABLE_KIND else jax.numpy.asarray(x)
 
 
 def _check_tangent(p: Any, t: Any, where: str) -> None:
@@ -336,8 +352,9 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequen
     selection = Selection(fun, tuple(range(len(primals))), None, "vjp")
     targets = Targets(selection, primals, {}, promote_ints=False, allow_int=True)
     recorder = OutputRecorder(fun, has_aux, where)
-    program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable,
-                            name=where)
+    with differentiation_rule_checked_first():
+        program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable,
+                                name=where)
     lin = linearize(program, targets.variables(program), targets.differentiated(program))
     out, aux = program.assemble(lin.outputs)
     pullback = Pullback(lin, program, targets, recorder, where)
@@ -354,28 +371,95 @@ class Pullback:
                  recorder: OutputRecorder, where: str) -> None:
         self.lin, self.program, self.targets = lin, program, targets
         self.recorder, self.where = recorder, where
+        self.fname = function_name(recorder.fun)
 
-    def __call__(self, cotangent: Any) -> tuple:
+    def __call__(self, *args: Any) -> tuple:
         program, where = self.program, self.where
+        if len(args) != 1:
+            raise FoldaxTypeError(
+                f"{where}: the pullback takes one cotangent, shaped like the output of "
+                f"{self.fname}, but was called with {len(args)} arguments. If {self.fname} returns "
+                f"a tuple, pass the cotangent as one tuple: pullback((ct1, ct2)). (JAX: "
+                f"{vjp_too_many_args_message(self.fname, len(args))})")
+        cotangent, = args
         leaves, tree = flatten(cotangent)
         if tree != self.recorder.tree:
             raise FoldaxValueError(
                 f"{where}: the cotangent must have the output's tree structure "
-                f"{self.recorder.tree}, found {tree}.")
+                f"{self.recorder.tree}, found {tree}. Pass one cotangent leaf per output leaf, in "
+                f"the output's containers. (JAX: unexpected tree structure. The argument to a VJP "
+                f"function returned by `jax.vjp` must match the pytree structure of the "
+                f"differentiated function {self.fname}.)")
         cts = []
         for n, (slot, ct) in enumerate(zip(program.out_leaves[:self.recorder.num_leaves], leaves)):
             if slot is TRACED:
                 aval = program.out_avals[len(cts)]
-                if np.shape(ct) != aval.shape:
+                wrong = cotangent_type_error(ct, aval)
+                if wrong is not None:
                     raise FoldaxValueError(
-                        f"{where}: cotangent leaf {n} has shape {np.shape(ct)}, but the output "
-                        f"it belongs to has shape {aval.shape} ({aval.dtype}).")
+                        f"{where}: cotangent leaf {n} has shape {np.shape(ct)} and dtype "
+                        f"{dtype_of(ct)}, but the output it belongs to has shape {aval.shape} "
+                        f"({aval.dtype}); pass a cotangent of the output's shape and dtype. "
+                        f"(JAX: {wrong})")
                 cts.append(None if dtype_of(ct) == float0 else ct)
         cts += [None] * (len(self.lin.outputs) - len(cts))
         with devices_of((cts, self.lin.residuals)):  # the mesh of the point vjp was taken at
             grads = self.lin.transpose(cts)
         diff = self.targets.differentiated(program)
         return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
+
+    def with_refs(self, *wanted: Any) -> Callable[[Any], tuple]:
+        """The pullback, delivering each primal's cotangent as ``wanted`` says (``jax.vjp``'s
+        ``with_refs``).
+
+        Arguments:
+            *wanted: one tree per primal, shaped like it, whose leaves are
+                ``jax.ad.GradValue()`` (return the cotangent), ``jax.ad.DontWant()`` (return
+                ``jax.ad.DidntWant()``) or a ``jax.Ref`` (add the cotangent into it and return
+                ``jax.ad.GradRef()``). None given: every cotangent is returned.
+
+        Returns:
+            A function of the output cotangent returning the tuple of primal cotangents.
+
+        Raises:
+            FoldaxValueError: ``wanted`` is not shaped like the primals.
+
+        Example:
+            >>> import foldax, jax, jax.numpy as jnp
+            >>> _, pullback = foldax.vjp(lambda x, y: x * y, jnp.ones(2), jnp.arange(2.0))
+            >>> pullback.with_refs(jax.ad.DontWant(), jax.ad.GradValue())(jnp.ones(2))
+            (DidntWant(), Array([1., 1.], dtype=float32))
+        """
+        if not wanted:
+            return self
+        wanted_leaves, wanted_tree = jax.tree_util.tree_flatten(wanted)
+
+        def pull(cotangent: Any) -> tuple:
+            grads = self(cotangent)
+            leaves, tree = jax.tree_util.tree_flatten(grads, is_leaf=lambda x: x is None)
+            if len(leaves) != len(wanted_leaves):
+                raise FoldaxValueError(
+                    f"{self.where}: with_refs got {wanted_tree.num_leaves} leaves "
+                    f"({wanted_tree}), but the primals have {len(leaves)}; give one GradValue(), "
+                    f"DontWant() or jax.Ref per primal leaf, shaped like the primals.")
+            return jax.tree_util.tree_unflatten(tree, [_deliver(w, g) for w, g in
+                                                       zip(wanted_leaves, leaves)])
+
+        return pull
+
+
+def _deliver(wanted: Any, cotangent: Any) -> Any:
+    """One primal cotangent as ``with_refs`` asked for it."""
+    if isinstance(wanted, jax.ad.DontWant):
+        return jax.ad.DidntWant()
+    if isinstance(wanted, jax.Ref):
+        wanted[...] += cotangent
+        return jax.ad.GradRef()
+    if isinstance(wanted, jax.ad.GradValue):
+        return cotangent
+    raise FoldaxTypeError(
+        f"with_refs: a leaf is {wanted!r} of type {type(wanted).__name__}; each must be "
+        f"jax.ad.GradValue(), jax.ad.DontWant() or a jax.Ref.")
 
 
 def _skeleton(pb: Pullback) -> Pullback:

@@ -22,14 +22,17 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+import re
+from typing import Any, Callable, Iterator, Sequence
 
 import jax  # noqa: F401  (the conformance plugin checks foldax modules' `jax` is the real one)
 import jax.numpy as jnp
 
 from foldax._compat import (
     CustomVJPException, JaxprEqn, Zero, bind_params, custom_jvp_call_p, custom_lin_p,
-    custom_vjp_call_p, eqn_source_line, instantiate_zeros, primitive_jvps,
+    custom_vjp_call_p, direct_linearize, eqn_source_line, instantiate_zeros, primitive_jvps,
+    primitive_linearizations,
     replace_internal_symbolic_zeros, replace_rule_output_symbolic_zeros, shard_map_p,
     bind_shard_map, spec_with_batch_dim, typeof,
 )
@@ -72,11 +75,11 @@ class JVPInterpreter(Interpreter):
         primals = [p for p, _ in invals]
         if all(t is None for _, t in invals):
             return [(x, None) for x in bind_eqn(eqn, primals)]
-        jvp = primitive_jvps.get(eqn.primitive)
-        if jvp is None:
-            raise MissingRuleError(missing_jvp_message(eqn))
         params = bind_params(eqn)
         multiple = eqn.primitive.multiple_results
+        jvp = primitive_jvps.get(eqn.primitive) or self._from_linearization(eqn.primitive)
+        if jvp is None:
+            raise MissingRuleError(missing_jvp_message(eqn))
 
         def rule(tangents: list) -> tuple:
             out_p, out_t = jvp(primals, tangents, **params)
@@ -90,6 +93,20 @@ class JVPInterpreter(Interpreter):
             raise MissingRuleError(
                 f"differentiation: JAX's rule for the primitive '{eqn.primitive}' (used at "
                 f"{eqn_source_line(eqn)}) does not cover this use: {e}") from e
+
+    def _from_linearization(self, primitive: Any) -> Callable | None:
+        """A JVP rule made of the primitive's ``ad.primitive_linearizations`` rule, which JAX
+        uses for reverse mode when it linearizes directly (``jax_use_direct_linearize``)."""
+        lin = primitive_linearizations.get(primitive)
+        if lin is None or not (self.linearize and direct_linearize()):
+            return None
+
+        def jvp(primals: Sequence, tangents: Sequence, **params: Any) -> tuple:
+            nonzeros = [type(t) is not Zero for t in tangents]
+            out, _, residuals, linearized = lin(True, nonzeros, *primals, **params)
+            return out, linearized(residuals, *tangents)
+
+        return jvp
 
     def apply(self, rule: JVPRule, invals: Sequence) -> list:
         """Run a JVP rule on ``invals``' tangents (``None`` passed as JAX's symbolic ``Zero``);
@@ -141,13 +158,40 @@ class JVPInterpreter(Interpreter):
 def missing_jvp_message(eqn: JaxprEqn) -> str:
     name = eqn.primitive.name
     return (
-        f"differentiation: the primitive '{name}' (used at {eqn_source_line(eqn)}) has no "
-        f"differentiation rule. Register a JVP rule with JAX: `from jax.interpreters import ad; "
-        f"ad.primitive_jvps[{name}_p] = rule` with rule(primals, tangents, **params) -> "
-        f"(primal_out, tangent_out) (reverse mode also needs `ad.primitive_transposes` for the "
-        f"linear primitives the rule uses), or a foldax rule with "
-        f"`@foldax.transforms.autodiff.forward.JVPInterpreter.register({name}_p)`. If the value does not "
-        f"need a derivative, wrap it in jax.lax.stop_gradient.")
+        f"Differentiation rule for '{name}' not implemented: the primitive '{name}' (used at "
+        f"{eqn_source_line(eqn)}) has no differentiation rule. Register a JVP rule with JAX: "
+        f"`from jax.interpreters import ad; ad.primitive_jvps[{name}_p] = rule` with "
+        f"rule(primals, tangents, **params) -> (primal_out, tangent_out) (reverse mode also "
+        f"needs `ad.primitive_transposes` for the linear primitives the rule uses), or a foldax "
+        f"rule with `@foldax.transforms.autodiff.forward.JVPInterpreter.register({name}_p)`. If "
+        f"the value does not need a derivative, wrap it in jax.lax.stop_gradient.")
+
+
+@contextlib.contextmanager
+def differentiation_rule_checked_first() -> Iterator[None]:
+    """Trace a function to differentiate, reporting a primitive that has neither an abstract
+    evaluation rule nor a differentiation rule as JAX's ``grad`` does: by the missing
+    differentiation rule (JAX looks that up first; foldax, which traces first, meets the missing
+    abstract evaluation first).
+
+    Raises:
+        MissingRuleError: such a primitive was bound (a ``NotImplementedError``).
+    """
+    try:
+        yield
+    except NotImplementedError as e:
+        found = re.match(r"Abstract evaluation for '(.+)' not implemented", str(e))
+        if isinstance(e, MissingRuleError) or found is None:
+            raise
+        name = found.group(1)
+        if any(p.name == name for p in (*primitive_jvps, *primitive_linearizations)):
+            raise  # it has a rule: the abstract evaluation is what is missing, as JAX says
+        raise MissingRuleError(
+            f"Differentiation rule for '{name}' not implemented: the primitive '{name}' has "
+            f"neither a differentiation rule nor an abstract evaluation rule, and foldax traces "
+            f"a function before differentiating it. Give it both: `{name}_p.def_abstract_eval("
+            f"rule)` and `ad.primitive_jvps[{name}_p] = rule` (from jax.interpreters import ad), "
+            f"or wrap the value in jax.lax.stop_gradient if it needs no derivative.") from e
 
 
 # -- custom derivatives ------------------------------------------------------------------------

@@ -20,7 +20,9 @@ import jax
 import numpy as np
 
 from foldax._compat import float0, primal_tangent_dtype
-from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError
+from foldax.errors import (
+    ArgnumOutOfRangeError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError,
+)
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import flatten, map_variables, unflatten
 from foldax.transforms.core.program import VARIABLE, Program
@@ -109,10 +111,14 @@ class Selection:
             for i in self.argnums:
                 j = i + len(args) if i < 0 else i
                 if not 0 <= j < len(args):
-                    raise FoldaxIndexError(
+                    nums = self.argnums[0] if self.single else self.argnums
+                    raise ArgnumOutOfRangeError(
                         f"{self.describe()}: argnums contains {i}, but {self.fname} was called "
                         f"with {len(args)} positional argument(s). Pass that argument "
-                        f"positionally, fix argnums, or select parameters by name with wrt='name'.")
+                        f"positionally, fix argnums, or select parameters by name with wrt='name'. "
+                        f"(JAX: differentiating with respect to argnums={nums!r} requires at least "
+                        f"{max(self.argnums) + 1} positional arguments to be passed by the caller, "
+                        f"but got only {len(args)} positional arguments.)")
                 keys.append((0, j))
             return args, kwargs, keys
         params = self._parameters() or {}
@@ -149,6 +155,14 @@ def is_inexact(dtype: Any) -> bool:
     return jax.dtypes.issubdtype(dtype, np.inexact)
 
 
+def _jax_name(x: Any) -> str:
+    """The name of ``x``'s dtype as JAX reports it (a Python int is int32 without x64)."""
+    dtype = dtype_of(x)
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.extended):
+        return str(dtype)
+    return np.dtype(jax.dtypes.canonicalize_dtype(dtype)).name
+
+
 def _promote_int(x: Any) -> Any:
     return float(x) if type(x) is int else x
 
@@ -156,9 +170,9 @@ def _promote_int(x: Any) -> Any:
 class Targets:
     """The differentiated leaves of one call (see the module docstring).
 
-    ``promote_ints``: Python ints that are differentiated become floats (ΦML's behaviour; off
-    with ``allow_int``, where integers stay integers and get float0 zeros, as in JAX);
-    integer and boolean arrays follow JAX: an error unless ``allow_int`` (then float0 zeros).
+    ``promote_ints``: Python ints that are differentiated become floats (ΦML's ``gradient``;
+    ``grad`` and the Jacobians follow JAX: an int is an error unless ``allow_int``, then it
+    gets float0 zeros); integer and boolean arrays are an error unless ``allow_int``.
     """
 
     def __init__(self, selection: Selection, args: tuple, kwargs: dict, *, promote_ints: bool,
@@ -175,27 +189,61 @@ class Targets:
         self.key_of = [(path[0].idx, _key(path[1])) for path in paths]  # the argument of a leaf
         self.selected = [k in keys for k in self.key_of]
         self.target_trees = [flatten(args[i] if kind == 0 else kwargs[i])[1] for kind, i in keys]
-        # Python bools are flags (eqx.nn.Dropout's `inference`), never differentiated: they stay
-        # constants, so Python control flow on them works, and get None like static leaves.
-        self.make_variable = [sel and leaf_kind(x) != STATIC and not isinstance(x, bool)
-                              for sel, x in zip(self.selected, self.leaves)]
+        # Python bools inside an argument are flags (eqx.nn.Dropout's `inference`), never
+        # differentiated: they stay constants, so Python control flow on them works, and get
+        # None like static leaves. A bool that is the selected argument itself is an input, as
+        # in JAX (an error, or float0 zeros with allow_int).
+        bool_args = {k for k in keys if isinstance(args[k[1]] if k[0] == 0 else kwargs[k[1]], bool)}
+        self.make_variable = [sel and leaf_kind(x) != STATIC
+                              and (not isinstance(x, bool) or k in bool_args)
+                              for sel, x, k in zip(self.selected, self.leaves, self.key_of)]
         for n, (x, var) in enumerate(zip(self.leaves, self.make_variable)):
             if var:
                 self._check_dtype(x, paths[n], allow_int, holomorphic)
+        for key in keys:
+            self._check_jax_type(args[key[1]] if key[0] == 0 else kwargs[key[1]], key)
+
+    def _check_jax_type(self, x: Any, key: tuple) -> None:
+        """A selected argument that is itself a leaf must be an array or a number: a string
+        inside a model is static and gets ``None``, but as the differentiated argument itself it
+        is a mistake, as in JAX."""
+        place = f"args[{key[1]}]" if key[0] == 0 else f"kwargs[{key[1]!r}]"
+        if (leaf_kind(x) != STATIC or x is None
+                or not jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(x))):
+            return
+        raise NonDifferentiableError(
+            f"{self.selection.describe()}: the differentiated argument {place} is {x!r} of type "
+            f"{type(x).__name__}, which has no derivative. Pass an array or a float, or leave it "
+            f"out of {'wrt' if self.selection.names else 'argnums'}. (JAX: Argument '{x}' of "
+            f"type {type(x)} is not a valid JAX type.)")
 
     def _check_dtype(self, x: Any, path: Any, allow_int: bool, holomorphic: bool) -> None:
         dtype = dtype_of(x)
+        what = self.selection.what
         where = f"{self.selection.describe()}: input leaf {_path_text(path)}"
         if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
             raise NonDifferentiableError(
                 f"{where} has dtype {dtype}, but holomorphic=True requires complex inputs. "
-                f"Convert it with .astype(complex) or drop holomorphic=True.")
-        if not is_inexact(dtype) and not allow_int:
+                f"Convert it with .astype(complex) or drop holomorphic=True. (JAX: {what} with "
+                f"holomorphic=True requires inputs with complex dtype, but got {_jax_name(x)}.)")
+        if what == "jacfwd" and not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
             raise NonDifferentiableError(
-                f"{where} has dtype {dtype}; only float and complex values can be differentiated "
-                f"(JAX: grad requires real- or complex-valued inputs). Convert it to float, pass "
-                f"allow_int=True to get float0 zeros for it, make it a static or value field of "
-                f"your dataclass, or pass it in an argument that is not differentiated.")
+                f"{where} has dtype {dtype}; forward-mode Jacobians need real floating-point "
+                f"inputs. Pass holomorphic=True for a holomorphic function of complex inputs, "
+                f"or use jvp. (JAX: jacfwd requires real-valued inputs (input dtype that is a "
+                f"sub-dtype of np.floating), but got {_jax_name(x)}. For holomorphic "
+                f"differentiation, pass holomorphic=True. For differentiation of non-holomorphic "
+                f"functions involving complex inputs or integer inputs, use jax.jvp directly.)")
+        if not is_inexact(dtype) and not allow_int:
+            name = "grad" if what in ("value_and_grad", "gradient") else what
+            raise NonDifferentiableError(
+                f"{where} has dtype {dtype}; only float and complex values can be differentiated. "
+                f"Convert it to float (pass 2.0, not 2), pass allow_int=True to get float0 zeros "
+                f"for it, make it a static or value field of your dataclass, or pass it in an "
+                f"argument that is not differentiated. (JAX: {name} requires real- or "
+                f"complex-valued inputs (input dtype that is a sub-dtype of np.inexact), but got "
+                f"{_jax_name(x)}. If you want to use Boolean- or integer-valued inputs, use vjp "
+                f"or set allow_int to True.)")
 
     # -- the Program's view ------------------------------------------------------------------
     def variables(self, program: Program) -> list:

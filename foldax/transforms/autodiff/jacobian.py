@@ -29,7 +29,7 @@ from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import unflatten
 from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tangent_dtype, dtype_of, zeros_for
 from foldax.transforms.autodiff.outputs import OutputRecorder
-from foldax.transforms.autodiff.forward import JVPInterpreter
+from foldax.transforms.autodiff.forward import JVPInterpreter, differentiation_rule_checked_first
 from foldax.transforms.autodiff.linearize import linearize
 from foldax.transforms.core.program import TRACED, VARIABLE
 from foldax.transforms.core.trace import trace_program
@@ -41,11 +41,12 @@ class _Call:
 
     def __init__(self, fun: Callable, selection: Selection, args: tuple, kwargs: dict,
                  has_aux: bool, allow_int: bool, holomorphic: bool) -> None:
-        self.targets = Targets(selection, args, kwargs, promote_ints=not allow_int,
+        self.targets = Targets(selection, args, kwargs, promote_ints=False,
                                allow_int=allow_int, holomorphic=holomorphic)
         self.recorder = OutputRecorder(fun, has_aux, selection.describe())
-        self.program = trace_program(self.recorder, self.targets.args, self.targets.kwargs,
-                                     make_variable=self.targets.make_variable)
+        with differentiation_rule_checked_first():
+            self.program = trace_program(self.recorder, self.targets.args, self.targets.kwargs,
+                                         make_variable=self.targets.make_variable)
         self.variables = self.targets.variables(self.program)
         self.diff = self.targets.differentiated(self.program)
         slots = self.program.out_leaves
@@ -118,7 +119,11 @@ def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
     if jnp.issubdtype(aval.dtype, jnp.complexfloating) and not holomorphic:
         raise NonDifferentiableError(
             f"{where}: an output has dtype {aval.dtype}; reverse-mode Jacobians of complex "
-            f"outputs need holomorphic=True (for a holomorphic function) or vjp.")
+            f"outputs need holomorphic=True (for a holomorphic function) or vjp. (JAX: jacrev "
+            f"requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but "
+            f"got {aval.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
+            f"differentiation of non-holomorphic functions involving complex outputs, use jax.vjp "
+            f"directly.)")
     return jnp.issubdtype(aval.dtype, jnp.inexact)
 
 
@@ -223,11 +228,6 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
         call = _Call(fun, selection, args, kwargs, has_aux, False, holomorphic)
         program = call.program
-        for a, d in zip(program.in_avals, call.diff):
-            if d and jnp.issubdtype(a.dtype, jnp.complexfloating) and not holomorphic:
-                raise NonDifferentiableError(
-                    f"{selection.describe()}: an input has dtype {a.dtype}; forward-mode "
-                    f"Jacobians of complex inputs need holomorphic=True, or use jvp.")
         diff_avals = [a for a, d in zip(program.in_avals, call.diff) if d]
         columns = _Segments([n for n, d in zip(call.leaf_of_var, call.diff) if d],
                             [a.shape for a in diff_avals])

@@ -42,7 +42,9 @@ def split_aux(out: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise FoldaxTypeError(
             f"{where}: has_aux=True requires the function to return a pair (output, aux), but it "
-            f"returned {_describe(out)}. Return `loss, aux`, or drop has_aux=True.")
+            f"returned {_describe(out)}. Return `loss, aux`, or drop has_aux=True. (JAX: expected "
+            f"function with aux output to return a two-element tuple, but got type {type(out)} "
+            f"with value {out!r})")
     return out[0], out[1]
 
 
@@ -60,24 +62,34 @@ def scalar_loss(value: Any, where: str, holomorphic: bool = False) -> Any:
                 if isinstance(value, (tuple, list)) and len(value) == 2 else "")
         raise FoldaxTypeError(
             f"{where}: Loss must be reduced to a scalar, but the function returned "
-            f"{_describe(value)}.{hint} {REDUCE_HINT}")
+            f"{_describe(value)}.{hint} {REDUCE_HINT} (JAX: Gradient only defined for "
+            f"scalar-output functions. Output was {value}.)")
     shape, dtype = np.shape(value), dtype_of(value)
     if shape != ():
         raise FoldaxTypeError(
             f"{where}: Loss must be reduced to a scalar, but the function returned an array of "
-            f"shape {shape} ({dtype}). {REDUCE_HINT}")
+            f"shape {shape} ({dtype}). {REDUCE_HINT} (JAX: Gradient only defined for "
+            f"scalar-output functions. Output had shape: {shape}.)")
+    name = np.dtype(dtype).name
     if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
         raise NonDifferentiableError(
             f"{where}: holomorphic=True requires a complex output, but the function returned "
-            f"{dtype}. Drop holomorphic=True for a real-valued function.")
+            f"{dtype}. Drop holomorphic=True for a real-valued function. (JAX: grad with "
+            f"holomorphic=True requires outputs with complex dtype, but got {name}.)")
     if not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
+        complex_out = jax.dtypes.issubdtype(dtype, np.complexfloating)
         extra = ("For holomorphic differentiation pass holomorphic=True; for a non-holomorphic "
-                 "complex function use vjp." if jax.dtypes.issubdtype(dtype, np.complexfloating) else
+                 "complex function use vjp." if complex_out else
                  "Integer and boolean outputs have no gradient; use vjp for float0 cotangents, "
                  "or compute the loss in floating point.")
+        jax_extra = ("For holomorphic differentiation, pass holomorphic=True. For differentiation "
+                     "of non-holomorphic functions involving complex outputs, use jax.vjp "
+                     "directly." if complex_out else "For differentiation of functions with "
+                     "integer outputs, use jax.vjp directly.")
         raise NonDifferentiableError(
             f"{where}: the function returned a {dtype} scalar, but grad differentiates real "
-            f"(floating-point) losses. {extra}")
+            f"(floating-point) losses. {extra} (JAX: grad requires real-valued outputs (output "
+            f"dtype that is a sub-dtype of np.floating), but got {name}. {jax_extra})")
     return value
 
 

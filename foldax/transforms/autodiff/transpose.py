@@ -179,9 +179,9 @@ def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list
             return [a.freeze() if isinstance(a, ValAccum) else None for a in accs]
     else:
         raise MissingRuleError(
-            f"reverse-mode differentiation: the primitive '{prim}' (used at "
-            f"{eqn_source_line(eqn)}) is applied to a value being differentiated but has no "
-            f"transpose rule. Register one with JAX: `from jax.interpreters import ad; "
+            f"Transpose rule (for reverse-mode differentiation) for '{prim}' not implemented: the "
+            f"primitive '{prim}' (used at {eqn_source_line(eqn)}) is applied to a value being "
+            f"differentiated but has no transpose rule. Register one with JAX: `from jax.interpreters import ad; "
             f"ad.primitive_transposes[{prim}_p] = rule` with rule(ct, *args, **params) -> one "
             f"cotangent per arg (None for non-linear args), or a foldax rule with "
             f"`@foldax.transforms.autodiff.transpose.TransposeInterpreter.register_transpose({prim}_p)`. "

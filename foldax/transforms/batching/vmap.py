@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from foldax._compat import (
-    mapped_aval, mapped_axis_spec, shaped_abstractify, sharded_mesh_axes,
+    mapped_aval, mapped_axis_spec, shaped_abstractify, sharded_mesh_axes, vmap_axis_size_message,
+    vmap_in_axes_prefix_message,
 )
 from foldax.errors import AxisOutOfRangeError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
@@ -65,11 +66,14 @@ def _axes_per_leaf(spec: Any, treedef: PyTreeDef, what: str, name: str) -> tuple
     except (ValueError, TypeError):
         structure = str(treedef).replace("PyTreeDef", "", 1)
         things = "positional arguments" if what == "in_axes" else "outputs"
+        jax_says = (vmap_in_axes_prefix_message(spec, jax.tree_util.tree_structure((tree, {})))
+                    if what == "in_axes" else None)
         raise FoldaxValueError(
             f"vmap({name}): {what}={spec!r} does not fit the {things}, whose structure is "
             f"{structure} (* marks an array): {what} must be a pytree prefix of it. Fix: give one "
-            f"entry per {things[:-1]} (or a single int/None for all). (JAX: vmap {what} "
-            f"specification must be a tree prefix of the corresponding value)") from None
+            f"entry per {things[:-1]} (or a single int/None for all). (JAX: "
+            f"{jax_says or f'vmap {what} specification must be a tree prefix of the corresponding value'})"
+        ) from None
     repeated = jax.tree_util.tree_leaves(per_subtree, is_leaf=lambda x: isinstance(x, _Repeated))
     return tuple(r.axis for r in repeated for _ in range(r.count))
 
@@ -109,6 +113,11 @@ def _describe_leaves(fun: Callable, in_tree: PyTreeDef, n_args: int) -> list[str
                 path = f"{path} (parameter '{params[i]}')"
         out.append(path)
     return out
+
+
+# JAX's words, should its own check (which supplies the full message) find nothing
+_NOTHING_MAPPED = "vmap must have at least one non-None value in in_axes or axis_size must be specified"
+_INCONSISTENT_SIZES = "vmap got inconsistent sizes for array axes to be mapped"
 
 
 # -- the mapped function ------------------------------------------------------------------------
@@ -161,19 +170,20 @@ class _Call:
         distinct = {s for _, _, s in sizes} | ({axis_size} if axis_size is not None else set())
         if len(distinct) == 1:
             return distinct.pop()
+        jax_says = vmap_axis_size_message(self._fun, self.in_tree, self.leaves, self.axes,
+                                          axis_size)
         if not distinct:
             raise FoldaxValueError(
                 f"vmap({name}): nothing is mapped (in_axes maps no argument and there are no "
                 f"keyword arguments), so the batch size is unknown. Pass axis_size=<batch size>. "
-                f"(JAX: vmap must have at least one non-None value in in_axes or axis_size must be "
-                f"specified)")
+                f"(JAX: {jax_says or _NOTHING_MAPPED})")
         listed = "; ".join(f"{self.names[i]} has size {s} along axis {a}" for i, a, s in sizes)
         if axis_size is not None:
             listed += f"; axis_size={axis_size}"
         raise FoldaxValueError(
             f"vmap({name}): the mapped axes have different sizes: {listed}. Every mapped axis "
-            f"must have the batch size; fix the shapes or in_axes. (JAX: vmap got inconsistent "
-            f"sizes for array axes to be mapped)")
+            f"must have the batch size; fix the shapes or in_axes. (JAX: "
+            f"{jax_says or _INCONSISTENT_SIZES})")
 
     def per_element(self) -> tuple[list, list[bool]]:
         """The abstract value of one element of each mapped leaf (None for the unmapped), and
@@ -243,7 +253,7 @@ class VmapFunction:
                 f"vmap({self.name}, in_axes={in_axes!r}): in_axes must be an int, None, or a tuple "
                 f"with one entry per positional argument, found a {type(in_axes).__name__}. "
                 f"(JAX: vmap in_axes must be an int, None, or a tuple of entries corresponding to "
-                f"the positional arguments passed to the function)")
+                f"the positional arguments passed to the function, but got {in_axes}.)")
         _check_spec_leaves(in_axes, "in_axes", self.name)
         _check_spec_leaves(out_axes, "out_axes", self.name)
         if axis_size is not None and (not isinstance(axis_size, int) or axis_size < 0):
@@ -322,12 +332,15 @@ class VmapFunction:
         try:
             return match_axis(v, axis, size, mesh_axis=mesh_axis)
         except UnmappableOutput as e:
+            jax_says = (f"vmap has mapped output (axis_name={self.axis_name}) but out_axes is None"
+                        if self.axis_name is not None else
+                        f"at vmap out_axes{_jax_path(path())}, got axis spec None but output was "
+                        f"batched on axis {e.src}")
             raise FoldaxValueError(
                 f"vmap({self.name}): out_axes gives None for {path()}, but that "
                 f"output is batched (it depends on a mapped input), so it cannot be returned "
                 f"unmapped. Use an int out_axes there, or compute it from unmapped inputs only. "
-                f"(JAX: at vmap out_axes{_jax_path(path())}, got axis spec None but output "
-                f"was batched on axis {e.src})") from None
+                f"(JAX: {jax_says})") from None
 
 
 

@@ -21,8 +21,13 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import folding_trace_to_jaxpr, is_tracer, shaped_abstractify, trace_to_jaxpr
-from foldax.errors import FoldaxTypeError, TracerControlFlowError
+from foldax._compat import (
+    escaped_tracer, escaped_tracer_message, folding_trace_to_jaxpr, is_tracer, shaped_abstractify,
+    trace_to_jaxpr,
+)
+from foldax.errors import (
+    EscapedTracerError, FoldaxTypeError, TracerBoolControlFlowError, TracerControlFlowError,
+)
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.core.folding import fold_while_tracing
@@ -128,7 +133,16 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
             jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name,
                                               arg_names=arg_names, source=fun)
     except jax.errors.ConcretizationTypeError as e:
-        raise TracerControlFlowError(_control_flow_message(name, arg_names, in_avals, e)) from e
+        error = (TracerBoolControlFlowError if isinstance(e, jax.errors.TracerBoolConversionError)
+                 else TracerControlFlowError)
+        raise error(_control_flow_message(name, arg_names, in_avals, e)) from e
+    leaked = escaped_tracer(consts)
+    if leaked is not None:
+        raise EscapedTracerError(
+            f"{name}: it uses a value of type {leaked.aval.str_short()} traced by a transformation "
+            f"that has already returned (it escaped through a side effect: a global, a list or "
+            f"an attribute). Fix: return the value from that transformation and pass it in as an "
+            f"argument. (JAX: {escaped_tracer_message(leaked)})")
     closed = ClosedJaxpr(jaxpr, consts)
     if simplify_program:
         closed = simplify(closed, fold=fold, settle_effects=observe is None)
