@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 
 from typing import Any, Callable, Sequence
 
@@ -152,14 +153,20 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
     keep_source: bool = False  # whether ``call_site`` is recorded (for stage_constant)
     call_site: Any = None
     folding: bool = False  # inside a fold (an inlined jit body): keep the outer call site
+    inner_sites: bool = False  # ... unless the outer call site is foldax's, not the user's
 
     def process_primitive(self, primitive, tracers, params, /):
         if not any(isinstance(x, core.Tracer) for x in tracers):
             if self.folding:
+                if self.keep_source and self.inner_sites:  # an inlined body's own equation
+                    self.call_site = source_info_util.current()
                 out = self.fold(self, primitive, tracers, params)
             else:
                 if self.keep_source:  # captured here: deeper, the user's frame is cut off
                     self.call_site = source_info_util.current()
+                    # foldax called a jitted function itself (the traced function is a jit):
+                    # the equations of its body carry the user's lines
+                    self.inner_sites = _called_by_foldax(self.call_site)
                 self.folding = True
                 try:
                     out = self.fold(self, primitive, tracers, params)
@@ -198,6 +205,15 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
         tracers = [self.to_jaxpr_tracer(a, source_info=info) for a in args]
         return self.emit_eqn(tracers, list(out_avals), primitive, params, effects,
                              source_info=info)
+
+
+_FOLDAX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _called_by_foldax(info: Any) -> bool:
+    """Whether the innermost user frame of ``info`` is in foldax's own code."""
+    frame = source_info_util.user_frame(info.traceback)
+    return frame is not None and frame.file_name.startswith(_FOLDAX_DIR)
 
 
 def folding_trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue],
@@ -259,7 +275,8 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
     another dtype (64-bit values with x64 off)."""
     from jax._src import array
 
-    out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    with core.set_current_trace(core.eval_trace):  # not staged by a trace that is current
+        out = jax.device_put(np.asarray(value, dtype=aval.dtype))
     if out.dtype != aval.dtype:
         return None
     if aval.weak_type:
@@ -494,6 +511,15 @@ def allow_effect(effect_type: type) -> None:
     for registry in (_effects.lowerable_effects, _effects.control_flow_allowed_effects,
                      _effects.custom_derivatives_allowed_effects, _effects.remat_allowed_effects):
         registry.add_type(effect_type)
+
+
+def trace_context_state(name: str) -> Any:
+    """A thread-local value (default ``None``) that is part of JAX's trace context and jit key:
+    ``jax.jit`` (and the programs ``foldax.jit`` keeps per trace context) trace again when it
+    differs. ``state.value`` reads it; ``state.swap_local(v)`` sets it and returns the previous
+    value, which ``state.set_local(previous)`` restores."""
+    return config.config_ext.Config(name, None, include_in_jit_key=True,
+                                    include_in_trace_context=True)
 
 
 def register_lowering(primitive: Primitive, rule: Callable) -> None:

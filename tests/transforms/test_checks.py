@@ -427,3 +427,26 @@ def test_drawn_programs_report_the_same_first_error_as_jax(divisors, indices, of
     args = (jnp.linspace(0.0, 1.0, 4), jnp.array(divisors), jnp.array(indices))
     ours, theirs = both(lambda check: f, args, "all")
     assert ours == theirs
+
+
+def ratio_loop(check):
+    """JAX's checkify-of-vmap-of-while test function: checks in the condition and the body."""
+    def f(n, v):
+        def cond(s):
+            check(s[1] < 6, "value needs to be less than 6!")
+            return s[0] > 0
+
+        def body(s):
+            check(s[1] >= 0, "value needs to be positive!")
+            return s[0] / s[1], s[1] - 1.0
+        return lax.while_loop(cond, body, (n, v))[1]
+    return f
+
+
+def test_checkify_of_vmap_of_while_with_checks_in_condition_and_body():
+    """JAX refuses it; foldax reports the first failing check (element 0's first condition)."""
+    n, v = jnp.array([1.0, 2.0, 3.0]), jnp.array([6.0, 2.0, -4.0])
+    with pytest.raises(ValueError, match="checkify-of-vmap-of-while"):
+        jc.checkify(jax.vmap(ratio_loop(jc.check)), errors=jc.all_checks)(n, v)
+    err, _ = foldax.checkify(foldax.vmap(ratio_loop(foldax.check)), errors=foldax.all_checks)(n, v)
+    assert err.get() == "at mapped index 0: value needs to be less than 6! (`check` failed)"

@@ -146,9 +146,15 @@ def test_numpy_rules_keep_the_weak_type():
 
 
 # -- §2: checks see what folding computes --------------------------------------------------------
-def _compare(f, foldax_errors, jax_errors, *args):
-    err, out = foldax.checkify(f, errors=foldax_errors)(*args)
-    jax_err, jax_out = jax_checkify.checkify(f, errors=jax_errors)(*args)
+WRAPS = {"plain": lambda f: f, "foldax.jit": foldax.jit, "jax.jit": jax.jit}
+
+
+def _compare(f, foldax_errors, jax_errors, *args, wrap="plain"):
+    """foldax.checkify of ``f`` (wrapped by ``wrap``) against JAX's checkify of jax.jit(f) (of f
+    when ``wrap`` is "plain")."""
+    err, out = foldax.checkify(WRAPS[wrap](f), errors=foldax_errors)(*args)
+    theirs = f if wrap == "plain" else jax.jit(f)
+    jax_err, jax_out = jax_checkify.checkify(theirs, errors=jax_errors)(*args)
     assert err.get() == jax_err.get()
     chex.assert_trees_all_close(out, jax_out)
     return err
@@ -162,26 +168,54 @@ ROWS = [  # (function, foldax errors, jax errors, argument as a constant)
 ]
 
 
+@pytest.mark.parametrize("wrap", sorted(WRAPS))
 @pytest.mark.parametrize("row", range(len(ROWS)))
 @pytest.mark.parametrize("kind", ["constant", "python scalar", "traced"])
-def test_issue_rows_match_jax_checkify(row, kind):
+def test_issue_rows_match_jax_checkify(row, kind, wrap):
     f, errors, jax_errors, value = ROWS[row]
     if kind == "traced":
         value = jnp.asarray(value)
     elif kind == "python scalar":
         value = np.asarray(value).reshape(-1)[0].item()
-    err = _compare(f, errors, jax_errors, value)
+    err = _compare(f, errors, jax_errors, value, wrap=wrap)
     assert err.get() is not None
     assert "test_constants.py" in str(err.get_exception())  # the user's line
 
 
+@pytest.mark.parametrize("wrap", sorted(WRAPS))
 @pytest.mark.parametrize("kind", ["constant", "traced"])
-def test_nan_is_named_where_it_is_produced(kind):
+def test_nan_is_named_where_it_is_produced(kind, wrap):
     x = np.array([1.0, -1.0], np.float32)
     x = jnp.asarray(x) if kind == "traced" else x
     err = _compare(lambda w, x: jnp.sum(w * jnp.sqrt(x)), foldax.nan_checks,
-                   jax_checkify.nan_checks, jnp.ones(2), x)
+                   jax_checkify.nan_checks, jnp.ones(2), x, wrap=wrap)
     assert "sqrt" in err.get()
+
+
+def test_a_nested_jit_called_outside_checkify_first_is_still_checked_inside():
+    """The nested foldax.jit keeps a program per trace context: the one traced outside checkify
+    (folded, nothing observed) is not reused inside, nor the observed one outside."""
+    g = foldax.jit(lambda x: jnp.log(x) + 1)
+    x = np.array([-1.0], np.float32)
+    chex.assert_trees_all_close(g(x), jax.jit(g.__wrapped__)(x))
+    err = _compare(g.__wrapped__, foldax.nan_checks, jax_checkify.nan_checks, x, wrap="plain")
+    assert foldax.checkify(g, errors=foldax.nan_checks)(x)[0].get() == err.get()
+    assert g.trace(x).jaxpr.eqns == []
+
+
+def loop_on_constants(x):
+    """A while loop whose condition makes a NaN on its first carry, and whose body divides by
+    zero later: all on constants."""
+    def cond(c):
+        return jnp.sin(1.0 / c) * 0 + c < 3.0
+
+    return lax.while_loop(cond, lambda c: c + 1.0 + jnp.log(c - 1.0), x)
+
+
+@pytest.mark.parametrize("x", [0.0, 1.0, 2.0])
+@pytest.mark.parametrize("wrap", ["foldax.jit", "jax.jit"])
+def test_control_flow_on_constants_in_a_nested_jit_is_checked(wrap, x):
+    _compare(loop_on_constants, foldax.float_checks, jax_checkify.float_checks, x, wrap=wrap)
 
 
 ERROR_SETS = {

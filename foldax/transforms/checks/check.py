@@ -42,7 +42,7 @@ from foldax.errors import CheckError, CheckifyRequiredError, FoldaxTypeError, Fo
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
 from foldax.transforms.core import passes
-from foldax.transforms.core.folding import observing
+from foldax.transforms.core.observe import observing
 from foldax.transforms.batching.interpreter import MASKED_PREDICATE_PRIMITIVES
 
 register_source_exclusion(os.path.abspath(__file__))

@@ -37,7 +37,7 @@ from foldax.transforms.checks.error import (
 )
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
-from foldax.transforms.core.folding import observed_equation, observed_p
+from foldax.transforms.core.observe import observed_equation, observed_p
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.trace import function_name, trace_program
@@ -438,14 +438,21 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
     """The Program to check (constant computations observed) and, with ``key_reuse_checks``,
     the key reuse found in the unfolded trace (which must see every key operation)."""
-    observe = functools.partial(_checked_primitive, enabled=enabled)
-    program = trace_program(fun, args, kwargs, name=function_name(fun), observe=observe)
+    program = trace_program(fun, args, kwargs, name=function_name(fun),
+                            observe=_observer(enabled))
     if KEY_REUSE not in enabled:
         return program, None
     from foldax.transforms.random.key_reuse import find_key_reuse
 
     raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
     return program, find_key_reuse(raw)
+
+
+@functools.lru_cache(maxsize=None)
+def _observer(enabled: frozenset) -> Callable[[Any], bool]:
+    """The observer of ``enabled`` (one per set: it is part of JAX's trace context, so nested
+    jits trace once per set)."""
+    return functools.partial(_checked_primitive, enabled=enabled)
 
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:

@@ -43,7 +43,7 @@ from foldax._compat import (
     custom_vjp_call_p, eval_jaxpr, jax_check_p, jaxprs_in_params, jit_p, remat_p, scan_p,
     shard_map_p, trace_to_jaxpr, while_p,
 )
-from foldax.errors import MissingRuleError
+from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
@@ -146,9 +146,10 @@ def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
 def _widen(interp: CheckifyInterpreter, shape: tuple) -> None:
     """Give every batch element of a batched ``while`` its own copy of the error."""
     if shape[:len(interp.batch_shape)] != interp.batch_shape:
-        raise MissingRuleError(
+        raise FoldaxValueError(
             f"checkify: a batched while loop with predicate shape {shape} inside one with "
-            f"predicate shape {interp.batch_shape} is not supported; move the inner vmap out.")
+            f"predicate shape {interp.batch_shape} is not supported; move the inner vmap out. "
+            f"(JAX: Checkify does not support batched while-loops (checkify-of-vmap-of-while).)")
     extra = shape[len(interp.batch_shape):]
     inner = len(interp.batch_shape)
     interp.set_state([jnp.broadcast_to(jnp.expand_dims(a, tuple(range(inner, inner + len(extra))))

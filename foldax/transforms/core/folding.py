@@ -12,10 +12,11 @@ the Program holds no equation for them. What the policy leaves alone is staged a
   same threshold);
 * nested ``jit`` calls are inlined, so their insides are folded primitive by primitive.
 
-Checks must still see what folding computes. ``foldax.checkify`` traces with ``observe``: a
-primitive it checks is still computed now, and an ``observed_p`` equation records the computation
-(its primitive, parameters, constant inputs and source line) at that point of the program, for
-the checkify interpreter to check in program order.
+Checks must still see what folding computes. ``foldax.checkify`` traces with an observer
+(``observe``): a primitive it checks is still computed now, and an ``observed_p`` equation records
+the computation (its primitive, parameters, constant inputs and source line) at that point of the
+program, for the checkify interpreter to check in program order. A higher-order primitive with
+checked primitives inside is left staged then (computing it whole would hide them).
 
 Example:
     >>> import foldax, jax.numpy as jnp, numpy as np
@@ -27,62 +28,26 @@ Example:
 """
 from __future__ import annotations
 
-import contextvars
+import contextlib
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from foldax._compat import (
-    NOT_FOLDED, Effect, Primitive, abstract_eval, allow_effect, evaluate_jaxpr_with,
-    jit_p, make_eqn, new_var, register_lowering, register_source_exclusion, typeof,
+    NOT_FOLDED, Primitive, abstract_eval, evaluate_jaxpr_with, jit_p, make_eqn, new_var,
+    register_source_exclusion, typeof,
 )
 from foldax.transforms.core.mesh import avals_need_devices
 from foldax.transforms.core.numpy_eval import compute_now
-from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, inlinable_call, is_key
+from foldax.transforms.core.observe import (
+    Observed, Observer, observe_effect, observed_by, observed_p, unobserved,
+)
+from foldax.transforms.core.passes import (
+    EXPAND_MIN_SIZE, EXPAND_RATIO, checked_inside, inlinable_call, is_key,
+)
 
 register_source_exclusion(os.path.abspath(__file__))
-_OBSERVING: contextvars.ContextVar = contextvars.ContextVar("foldax_observing", default=False)
-
-
-def observing() -> bool:
-    """Whether the function being traced runs under ``foldax.checkify`` (a check decided at trace
-    time must then become part of the error value instead of raising)."""
-    return _OBSERVING.get()
-
-
-class ObserveEffect(Effect):
-    """Keeps an ``observed_p`` equation alive through dead-code elimination."""
-
-    def __repr__(self) -> str:
-        return "ObserveEffect"
-
-
-observe_effect = ObserveEffect()
-allow_effect(ObserveEffect)
-
-
-class Observed:
-    """The equation a folded computation would have been (checked by ``checkify``)."""
-
-    def __init__(self, equation: Any) -> None:
-        self.equation = equation
-
-    def __repr__(self) -> str:
-        return self.equation.primitive.name
-
-
-observed_p = Primitive("observed_constant")
-observed_p.multiple_results = True
-
-
-@observed_p.def_effectful_abstract_eval
-def _observed_abstract_eval(*avals: Any, equation: Observed) -> tuple[list, set]:
-    del avals, equation
-    return [], {observe_effect}
-
-
-register_lowering(observed_p, lambda ctx, *args, equation: [])  # its value was folded
 
 
 class FoldingPolicy:
@@ -92,7 +57,7 @@ class FoldingPolicy:
     ``observe(primitive)`` says which computations ``checkify`` must still see.
     """
 
-    def __init__(self, observe: Callable[[Primitive], bool] | None = None) -> None:
+    def __init__(self, observe: Observer | None = None) -> None:
         self.observe = observe
 
     def __call__(self, trace: Any, primitive: Primitive, args: Sequence, params: dict) -> Any:
@@ -108,7 +73,10 @@ class FoldingPolicy:
             return NOT_FOLDED  # resharding a constant onto the mesh: jit's lowering has the devices
         if any(is_key(typeof(a)) for a in args) or any(map(is_key, _as_list(out_avals))):
             return NOT_FOLDED  # keys are made and consumed when the program runs, as in JAX
-        outs = compute_now(primitive, args, params)
+        if self.observe is not None and checked_inside(params, self.observe):
+            return NOT_FOLDED  # checkify checks its insides when it runs
+        with unobserved():
+            outs = compute_now(primitive, args, params)
         if self.observe is not None and self.observe(primitive):
             _record(trace, primitive, args, params, outs)
         return outs
@@ -163,22 +131,8 @@ def _record(trace: Any, primitive: Primitive, args: Sequence, params: dict, outs
     trace.stage_constant(args, [], observed_p, {"equation": Observed(equation)}, {observe_effect})
 
 
-def observed_equation(eqn: Any) -> Any:
-    """The equation an ``observed_p`` equation stands for."""
-    return eqn.params["equation"].equation
-
-
-def fold_while_tracing(observe: Callable[[Primitive], bool] | None) -> tuple:
-    """``(policy, context)``: the folding policy for one trace and the context to trace in."""
-    return FoldingPolicy(observe), _Observing(observe is not None)
-
-
-class _Observing:
-    def __init__(self, value: bool) -> None:
-        self.value = value
-
-    def __enter__(self) -> None:
-        self.token = _OBSERVING.set(self.value)
-
-    def __exit__(self, *exc: Any) -> None:
-        _OBSERVING.reset(self.token)
+def fold_while_tracing(observe: Observer | None) -> tuple[FoldingPolicy, Any]:
+    """``(policy, context)``: the folding policy for one trace and the context to trace in (with
+    an observer, it is ambient there, so nested traces observe too)."""
+    context = observed_by(observe) if observe is not None else contextlib.nullcontext()
+    return FoldingPolicy(observe), context

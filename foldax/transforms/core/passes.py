@@ -5,7 +5,9 @@ Folding evaluates, at trace time, every equation whose inputs are all concrete c
 and literals), inlining nested ``jit`` calls that receive some constants so folding reaches
 inside them. Equations that would blow a small constant up into a large one (``broadcast``,
 ``iota``) are left for XLA, which folds those for free. Equations that take or make PRNG
-keys are neither folded nor merged, so key-reuse checks see every use of every key.
+keys are neither folded nor merged, so key-reuse checks see every use of every key. With an
+observer (``observe``, under ``foldax.checkify``), a folded equation the observer names leaves an
+``observed_p`` equation in its place, and one with such equations inside is not folded.
 
 Example:
     >>> import jax, jax.numpy as jnp, numpy as np
@@ -27,6 +29,7 @@ from foldax._compat import (
 )
 from foldax.transforms.core.mesh import needs_devices
 from foldax.transforms.core.numpy_eval import compute_now
+from foldax.transforms.core.observe import Observer, observation, unobserved
 
 # An equation whose output has more elements than this, and more than EXPAND_RATIO times its
 # inputs, is not folded: XLA materialises broadcasts and iotas better than a stored constant.
@@ -75,6 +78,12 @@ def _inlinable(eqn: JaxprEqn) -> bool:
     return inlinable_call(eqn.primitive, eqn.params)
 
 
+def checked_inside(params: dict, observe: Observer) -> bool:
+    """Whether the sub-jaxprs in ``params`` hold an equation ``observe`` names."""
+    return any(observe(e.primitive) for body in core.jaxprs_in_params(params)
+               for e in iter_equations(body))
+
+
 def inlinable_call(primitive: Any, p: dict) -> bool:
     """A plain nested ``jit``/``closed_call`` (no shardings, donation or layouts to keep)."""
     if primitive not in (jit_p, closed_call_p):
@@ -95,8 +104,9 @@ def inlinable_call(primitive: Any, p: dict) -> bool:
 class _Folder:
     """One pass of constant folding over an open jaxpr whose known consts are given."""
 
-    def __init__(self, settle_effects: bool = True) -> None:
+    def __init__(self, settle_effects: bool = True, observe: Observer | None = None) -> None:
         self.settle_effects = settle_effects
+        self.observe = observe
         self.known: dict[Var, Any] = {}
         self.subst: dict[Var, Any] = {}
         self.eqns: list[JaxprEqn] = []
@@ -121,7 +131,13 @@ class _Folder:
                 else None
             if folder is not None and folder(eqn, found):
                 continue
-            if all_known and foldable(eqn):
+            observed = self.observe is not None and checked_inside(eqn.params, self.observe)
+            if all_known and foldable(eqn) and not (observed and not _inlinable(eqn)):
+                if observed:  # its checked equations are observed one by one
+                    self.inline(eqn)
+                    continue
+                if self.observe is not None and self.observe(eqn.primitive):
+                    self.eqns.append(observation(eqn.invars, eqn))
                 self.evaluate(eqn, [v for _, v in found])
             elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
                 self.inline(eqn)
@@ -129,7 +145,7 @@ class _Folder:
                 self.eqns.append(eqn)
 
     def evaluate(self, eqn: JaxprEqn, vals: list) -> None:
-        with eval_context(), eqn_context(eqn):
+        with eval_context(), eqn_context(eqn), unobserved():
             if eqn.primitive in (jit_p, closed_call_p):
                 body = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
                 outs = core.eval_jaxpr(body.jaxpr, body.consts, *vals)
@@ -148,7 +164,7 @@ class _Folder:
         # otherwise be the last call site's at every site.
         fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns, [*body.jaxpr.constvars,
                                                            *body.jaxpr.invars])
-        inner = _Folder(self.settle_effects)
+        inner = _Folder(self.settle_effects, self.observe)
         inner.known.update((rename[v], c) for v, c in zip(body.jaxpr.constvars, body.consts))
         for v, a in zip(body.jaxpr.invars, eqn.invars):
             known, val = self.value(a)
@@ -197,14 +213,16 @@ def _substituted(eqn: JaxprEqn, atom: Any) -> JaxprEqn:
     return eqn.replace(invars=invars)
 
 
-def fold_constants(closed: ClosedJaxpr, settle_effects: bool = True) -> ClosedJaxpr:
+def fold_constants(closed: ClosedJaxpr, settle_effects: bool = True,
+                   observe: Observer | None = None) -> ClosedJaxpr:
     """Evaluate now everything that depends only on concrete constants (see module docstring).
 
     ``settle_effects=False`` leaves effectful equations (a ``check`` on a constant) in place, for
-    ``checkify`` to report instead of raising now.
+    ``checkify`` to report instead of raising now; ``observe`` names the primitives whose folded
+    equations ``checkify`` must still see.
     """
     jaxpr = closed.jaxpr
-    folder = _Folder(settle_effects)
+    folder = _Folder(settle_effects, observe)
     kept_consts: list[tuple[Var, Any]] = []
     for v, c in zip(jaxpr.constvars, closed.consts):
         if is_tracer(c):
@@ -340,11 +358,12 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
     return ClosedJaxpr(new, closed.consts)
 
 
-def simplify(closed: ClosedJaxpr, fold: bool = True, settle_effects: bool = True) -> ClosedJaxpr:
+def simplify(closed: ClosedJaxpr, fold: bool = True, settle_effects: bool = True,
+             observe: Observer | None = None) -> ClosedJaxpr:
     """Fold constants (unless ``fold=False``), then eliminate common subexpressions and dead code
-    (``settle_effects``: see ``fold_constants``)."""
+    (``settle_effects``, ``observe``: see ``fold_constants``)."""
     if fold:
-        closed = fold_constants(closed, settle_effects)
+        closed = fold_constants(closed, settle_effects, observe)
     closed = eliminate_common_subexpressions(closed)
     return eliminate_dead_code(closed)
 

@@ -31,6 +31,7 @@ from foldax.errors import (
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.core.folding import fold_while_tracing
+from foldax.transforms.core.observe import current_observer
 from foldax.transforms.core.passes import simplify
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
 
@@ -81,9 +82,12 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
     value than their leaf's, as ``vmap`` traces one element of its mapped leaves.
     With ``fold`` (and ``simplify_program``), what is computed from constants alone is computed
     while tracing (``folding``); ``observe(primitive)`` names the computations ``checkify`` must
-    still see, and then checks on constants are left in the program instead of raising.
+    still see, and then checks on constants are left in the program instead of raising. A trace
+    inside the trace of a ``checkify`` (a nested ``foldax.jit``) observes with its observer.
     """
     kwargs = kwargs or {}
+    if observe is None and fold and simplify_program:
+        observe = current_observer()
     name = name or function_name(fun)
     leaves, in_tree = flatten((tuple(args), dict(kwargs)))
     mask = [leaf_kind(x) == VARIABLE_KIND for x in leaves]
@@ -145,7 +149,7 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
             f"argument. (JAX: {escaped_tracer_message(leaked)})")
     closed = ClosedJaxpr(jaxpr, consts)
     if simplify_program:
-        closed = simplify(closed, fold=fold, settle_effects=observe is None)
+        closed = simplify(closed, fold=fold, settle_effects=observe is None, observe=observe)
     in_slots = tuple(VARIABLE if m else x for x, m in zip(leaves, mask))
     return Program(closed, in_tree, in_slots, out_info["tree"], out_info["slots"], name)
 
