@@ -74,19 +74,32 @@ def test_numpy_file_is_not_foldax(tmp_path):
     load_fails(tmp_path / "x.npy", "not a foldax checkpoint")
 
 
-def test_truncated_at_every_length(saved):
-    """Every prefix of the file is refused; a cut inside a leaf names that leaf."""
+def positions(path, size):
+    """Every byte next to a boundary between the file's parts (magic, header length, header,
+    checksum, each leaf), and every 5th byte elsewhere: each region and each edge is covered
+    without loading the file once per byte."""
+    header_start, checksum_start, offsets = regions(path)
+    edges = {0, len(fmt.MAGIC), header_start, checksum_start, checksum_start + 4,
+             *offsets.values(), size}
+    near = {e + d for e in edges for d in (-2, -1, 0, 1, 2)}
+    return sorted(i for i in near | set(range(0, size, 5)) if 0 <= i < size)
+
+
+def test_truncated_at_every_part(saved):
+    """A prefix ending in or next to every part of the file is refused; a cut inside a leaf
+    names that leaf."""
     data = saved.read_bytes()
     _, _, offsets = regions(saved)
-    for n in range(len(data)):
+    like = small_tree()
+    for n in positions(saved, len(data)):
         saved.write_bytes(data[:n])
         if n == 0:
-            load_fails(saved, "empty")
+            load_fails(saved, "empty", like=like)
         elif n >= min(offsets.values()):
             cut = [p for p, at in offsets.items() if at <= n][-1]
-            load_fails(saved, "truncated inside this leaf", f"leaf {cut}")
+            load_fails(saved, "truncated inside this leaf", f"leaf {cut}", like=like)
         else:
-            load_fails(saved, "truncated")
+            load_fails(saved, "truncated", like=like)
 
 
 def test_trailing_bytes(saved):
@@ -94,21 +107,22 @@ def test_trailing_bytes(saved):
     load_fails(saved, "1 trailing bytes", "after the last leaf ['w']")
 
 
-def test_every_flipped_byte_is_detected(saved):
+def test_flipped_bytes_are_detected_in_every_part(saved):
     data = saved.read_bytes()
     _, checksum_start, offsets = regions(saved)
-    for i in range(len(data)):
+    like = small_tree()
+    for i in positions(saved, len(data)):
         damaged = bytearray(data)
         damaged[i] ^= 0x01
         saved.write_bytes(bytes(damaged))
         if i >= min(offsets.values()):
             leaf = max((at, p) for p, at in offsets.items() if at <= i)[1]
-            load_fails(saved, "the leaf's checksum does not match", f"leaf {leaf}")
+            load_fails(saved, "the leaf's checksum does not match", f"leaf {leaf}", like=like)
         elif i < len(fmt.MAGIC):
-            load_fails(saved, "not a foldax checkpoint", "before any leaf")
+            load_fails(saved, "not a foldax checkpoint", "before any leaf", like=like)
         else:  # the header's length, the header, its checksum
             assert len(fmt.MAGIC) <= i < checksum_start + 4
-            message = load_fails(saved, "", "in the header, before any leaf")
+            message = load_fails(saved, "", "in the header, before any leaf", like=like)
             assert any(cause in message for cause in (
                 "the header's checksum does not match", "truncated inside the header",
                 "more than any header")), message
