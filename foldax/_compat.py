@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 from typing import Any, Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from jax._src import api_util, config, core, dtypes, linear_util as lu, source_info_util
+from jax._src import api_util, config, core, dispatch, dtypes, linear_util as lu, source_info_util
 from jax._src.ad_checkpoint import remat_p
 from jax._src.custom_derivatives import (
     SymbolicZero,
@@ -255,6 +256,30 @@ def evaluate_now(primitive: Primitive, args: Sequence, params: dict) -> Any:
     current trace."""
     with core.set_current_trace(core.eval_trace):
         return core.eval_trace.process_primitive(primitive, args, params)
+
+
+def compiles_eagerly(primitive: Primitive) -> bool:
+    """Whether JAX computes ``primitive`` on concrete values by compiling it alone
+    (``dispatch.apply_primitive``, which keeps one executable per parameters and input types)."""
+    impl = getattr(primitive, "impl", None)
+    return isinstance(impl, functools.partial) and impl.func is dispatch.apply_primitive
+
+
+def primitive_computation(primitive: Primitive, params: dict) -> Callable:
+    """A new jitted function computing ``primitive`` with ``params``, made as JAX's eager
+    evaluation makes it (``dispatch.xla_primitive_callable``) but not kept in JAX's cache."""
+    return dispatch.xla_primitive_callable.__wrapped__(primitive, **params)
+
+
+def call_now(fun: Callable, args: Sequence) -> Any:
+    """``fun(*args)`` computed now whatever the current trace, with jit enabled (as JAX's
+    ``apply_primitive`` calls its computation)."""
+    with core.set_current_trace(core.eval_trace):
+        previous = config.disable_jit.swap_local(False)
+        try:
+            return fun(*args)
+        finally:
+            config.disable_jit.set_local(previous)
 
 
 def evaluate_jaxpr_with(trace: Any, closed: ClosedJaxpr, args: Sequence) -> list:

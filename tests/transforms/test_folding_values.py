@@ -26,6 +26,8 @@ BINARY = {
 UNARY = {
     "neg": jnp.negative, "abs": jnp.abs, "sign": jnp.sign, "signbit": jnp.signbit,
     "isnan_to_zero": lambda a: jnp.where(jnp.isnan(a), 0.0, a),
+    # computed by XLA when folded (core/eager.py), the ones above mostly by NumPy rules
+    "tanh": jnp.tanh, "exp": jnp.exp, "sqrt": jnp.sqrt, "cumsum": jnp.cumsum, "sum": jnp.sum,
 }
 # One jitted body per operation, shared by every call site (as jnp.where's `_where` is).
 JITTED = {name: jax.jit(f) for name, f in {**BINARY, **UNARY}.items()}

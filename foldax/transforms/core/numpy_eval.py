@@ -24,7 +24,8 @@ import jax
 import numpy as np
 from jax import lax
 
-from foldax._compat import abstract_eval, concrete_array, evaluate_now
+from foldax._compat import abstract_eval, concrete_array
+from foldax.transforms.core.eager import evaluate_compiled
 
 Rule = Callable[..., "np.ndarray | None"]  # None: no NumPy form for these inputs
 NUMPY_RULES: dict[Any, Rule] = {}
@@ -40,8 +41,9 @@ def _rule(primitive: Any) -> Callable[[Rule], Rule]:
 
 def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
     """``primitive`` on the concrete ``args``, computed now whatever the current trace: with
-    NumPy when it has a rule here (a ``jax.Array`` of the right abstract value), else by JAX's
-    eager evaluation. Returns what ``primitive.bind`` would."""
+    NumPy when it has a rule here (a ``jax.Array`` of the right abstract value), else by the
+    computation JAX's eager evaluation compiles (``eager``: kept in a bounded cache). Returns what
+    ``primitive.bind`` would."""
     if primitive in NUMPY_RULES:
         value = evaluate_with_numpy(primitive, args, params)
         if value is not None:
@@ -49,7 +51,7 @@ def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
             out = concrete_array(value, aval)
             if out is not None:
                 return out
-    return evaluate_now(primitive, args, params)
+    return evaluate_compiled(primitive, args, params)
 
 
 def evaluate_with_numpy(primitive: Any, args: Sequence, params: dict) -> np.ndarray | None:

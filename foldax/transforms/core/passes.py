@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Sequence
 
 import jax
@@ -55,7 +56,13 @@ def _expands(eqn: JaxprEqn) -> bool:
 
 def is_key(aval: Any) -> bool:
     """Whether values of ``aval`` are typed PRNG keys."""
-    return jax.dtypes.issubdtype(getattr(aval, "dtype", np.float32), jax.dtypes.prng_key)
+    dtype = getattr(aval, "dtype", None)
+    return dtype is not None and _is_key_dtype(dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_key_dtype(dtype: Any) -> bool:  # asked of every variable of every equation: remembered
+    return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
 
 
 def _uses_keys(eqn: JaxprEqn) -> bool:
