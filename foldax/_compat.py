@@ -254,7 +254,8 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
     another dtype (64-bit values with x64 off)."""
     from jax._src import array
 
-    out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    with core.set_current_trace(core.eval_trace):  # a value now, also inside a body's trace
+        out = jax.device_put(np.asarray(value, dtype=aval.dtype))
     if out.dtype != aval.dtype:
         return None
     if aval.weak_type:
