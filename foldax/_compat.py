@@ -255,6 +255,8 @@ def evaluate_now(primitive: Primitive, args: Sequence, params: dict) -> Any:
     """Compute ``primitive`` on concrete ``args`` now (JAX's eager evaluation), whatever the
     current trace."""
     with core.set_current_trace(core.eval_trace):
+        if "subfuns" in params:  # call-like primitives (shard_map, ...) bind through their trace hook
+            return primitive.bind(*args, **params)
         return core.eval_trace.process_primitive(primitive, args, params)
 
 
@@ -416,6 +418,18 @@ AxisData = batching.AxisData
 no_axis_name = core.no_axis_name
 mapped_aval = core.mapped_aval  # (size, axis, aval) -> aval without that axis
 unmapped_aval = core.unmapped_aval  # (size, axis, aval) -> aval with that axis inserted
+
+
+def vmappable_types() -> dict:
+    """The types registered with ``jax.interpreters.batching.register_vmappable`` (JAX's live
+    registry: type -> (spec type, axis size type))."""
+    return batching.vmappables
+
+
+def axis_spec_types() -> set:
+    """The non-int axis-spec types ``jax.vmap`` accepts in in_axes/out_axes (registered spec
+    types, ``batching.infer``'s and ``Sum``'s types)."""
+    return batching.spec_types
 
 
 def axis_data(name: Any, size: int, spmd_name: tuple | None = None,

@@ -99,6 +99,12 @@ class NonDifferentiableError(FoldaxTypeError):
     """Differentiation was asked for something that has no derivative."""
 
 
+class NonDifferentiableLoopError(NonDifferentiableError, ValueError):
+    """Reverse-mode differentiation (grad, vjp, jacrev) of a ``while_loop`` (or a ``fori_loop``
+    with traced bounds); also a ``ValueError``, which JAX raises for it ("Reverse-mode
+    differentiation does not work for lax.while_loop ...")."""
+
+
 class CheckError(FoldaxError, RuntimeError, JaxRuntimeError):
     """A runtime check (``foldax.check``, JAX's ``checkify.check`` or an automatic error set)
     failed; also a ``jax.experimental.checkify.JaxRuntimeError`` (a ``ValueError``), which JAX's

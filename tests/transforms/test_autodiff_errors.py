@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import chex
 import jax
+import jax.extend  # the test primitives below are jax.extend.core.Primitive
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from jax.interpreters import ad, mlir
 import foldax
 from foldax.errors import (
     FoldaxError, FoldaxIndexError, FoldaxTypeError, FoldaxValueError, MissingRuleError,
-    NonDifferentiableError,
+    NonDifferentiableError, NonDifferentiableLoopError,
 )
 
 X = jnp.array([0.5, -1.0, 2.0])
@@ -147,9 +148,13 @@ def _while(x):
 def test_reverse_mode_through_a_while_loop_explains_as_jax_does():
     with pytest.raises(ValueError) as jax_error:
         jax.grad(lambda x: jnp.sum(_while(x)))(X)
-    with raises(NonDifferentiableError, str(jax_error.value), "lax.scan", "Forward mode"):
+    with raises(NonDifferentiableLoopError, str(jax_error.value), "lax.scan", "Forward mode") as ours:
         foldax.grad(lambda x: jnp.sum(_while(x)))(X)
-    with raises(NonDifferentiableError, "while_loop"):
+    assert isinstance(ours.value, type(jax_error.value))  # a ValueError, as JAX's
+    assert isinstance(ours.value, NonDifferentiableError)
+    with pytest.raises(ValueError, match="lax.while_loop"):
+        jax.jacrev(_while)(X)
+    with raises(NonDifferentiableLoopError, "while_loop"):
         foldax.jacrev(_while)(X)
     # forward mode works
     chex.assert_trees_all_close(foldax.jvp(_while, (X,), (jnp.ones(3),)),

@@ -7,8 +7,10 @@ from __future__ import annotations
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from jax import lax
+from jax.experimental import checkify
 
 import foldax
 from corpus import scaled_identity, soft_clip
@@ -230,3 +232,28 @@ def test_custom_vjp_backward_with_a_collective_runs_after_vmap_returned():
     f.defvjp(lambda x: (x * 2, None), lambda _, ct: (lax.psum(ct, "i") * 10,))
     grads = [jax.grad(lambda x: v(f, axis_name="i")(x).sum())(X) for v in (foldax.vmap, jax.vmap)]
     chex.assert_trees_all_close(*grads)
+
+
+def _nested_loops(x):
+    def outer_body(c):
+        i, y = c
+
+        def body(d):
+            checkify.check(d[1] < 100.0, "big {y}", y=d[1])
+            return d[0] + 1, d[1] * 2.0
+
+        return i + 1, jax.lax.while_loop(lambda d: d[0] < i, body, (0, y))[1]
+
+    return jax.lax.while_loop(lambda c: c[0] < x.astype(int), outer_body, (0, x))[1]
+
+
+def test_checkify_of_vmap_of_nested_batched_while_loops():
+    """Constants folded inside the inner loop's body while it is batched stay values (JAX itself
+    refuses checkify-of-vmap-of-while, and fails on vmap-of-checkify of it: the reference is
+    JAX's checkify element by element)."""
+    x = jnp.array([1.0, 3.0, 5.0])
+    err, out = foldax.checkify(foldax.vmap(_nested_loops))(x)
+    per_element = [checkify.checkify(_nested_loops)(xi) for xi in x]
+    np.testing.assert_array_equal(out, jnp.stack([o for _, o in per_element]))
+    failed = [e.get().splitlines()[0] for e, _ in per_element if e.get() is not None]
+    assert failed and err.get().splitlines()[0] in failed

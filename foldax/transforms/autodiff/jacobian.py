@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -56,9 +57,12 @@ class _Call:
         # the differentiated variable inputs, by leaf index
         self.leaf_of_var = [n for n, s in enumerate(self.program.in_leaves) if s is VARIABLE]
 
-    def result(self, outputs: Sequence, block: Callable[[int, int, Any], Any]) -> tuple:
+    def result(self, outputs: Sequence, block: Callable[[int, int, Any], Any],
+               like_output: bool = False) -> tuple:
         """``(jacobian, aux)``: ``block(j, n, x)`` gives the block of traced output ``j`` with
-        respect to input leaf ``n`` (value ``x``), or ``None`` where it is zero."""
+        respect to input leaf ``n`` (value ``x``), or ``None`` where it is zero. Blocks get the
+        type of the input leaf (``jax.jacrev``) or, ``like_output``, of the output leaf
+        (``jax.jacfwd``)."""
         out_avals, slots = self.program.out_avals, self.program.out_leaves
         leaves = []
         for i, slot in enumerate(slots[:self.recorder.num_leaves]):
@@ -67,25 +71,35 @@ class _Call:
             if j is None and leaf_kind(slot) == STATIC:
                 leaves.append(None)
                 continue
+            out = out_avals[j] if j is not None else slot
 
-            def leaf(n: int, x: Any, j: int | None = j, shape: tuple = shape) -> Any:
+            def leaf(n: int, x: Any, j: int | None = j, shape: tuple = shape,
+                     out: Any = out) -> Any:
                 found = None if j is None else block(j, n, x)
-                if found is not None:
-                    return _like(found, x)
-                zeros = zeros_for(tuple(shape) + np.shape(x), dtype_of(x))
-                return zeros if j is None else _like(zeros, x)
+                dtype, weak = _type_of(out if like_output else x)
+                if found is None:
+                    found = np.zeros(tuple(shape) + np.shape(x), dtype)
+                return _like(found, dtype, weak)
 
             leaves.append(self.targets.build(leaf))
         _, aux = self.program.assemble(outputs)
         return unflatten(self.recorder.tree, leaves), aux
 
 
-def _like(block: Any, x: Any) -> Any:
-    """``block`` with the tangent dtype and weak type of the input ``x`` (as JAX returns)."""
-    dtype = canonical_tangent_dtype(dtype_of(x))
-    if dtype == float0:
-        return block
-    weak = type(x) in (int, float, complex) or bool(getattr(typeof(x), "weak_type", False))
+def _type_of(x: Any) -> tuple[Any, bool]:
+    """The (canonical) dtype and weak type of a value or abstract value."""
+    dtype = jax.dtypes.canonicalize_dtype(dtype_of(x))
+    weak = type(x) in (int, float, complex) or bool(getattr(x, "weak_type", False))
+    return dtype, weak
+
+
+def _like(block: Any, dtype: Any, weak: bool) -> Any:
+    """``block`` as ``dtype`` (weakly typed or not), as JAX casts Jacobian blocks: the real part
+    of a complex block for a real type, zeros for a ``float0`` block."""
+    if dtype_of(block) == float0:
+        return jnp.zeros(np.shape(block), dtype)
+    if jnp.iscomplexobj(block) and not jnp.issubdtype(dtype, jnp.complexfloating):
+        block = jnp.real(block)
     return convert_element_type(block, dtype, weak)
 
 
@@ -124,7 +138,12 @@ def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
             f"got {aval.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
             f"differentiation of non-holomorphic functions involving complex outputs, use jax.vjp "
             f"directly.)")
-    return jnp.issubdtype(aval.dtype, jnp.inexact)
+    if not jnp.issubdtype(aval.dtype, jnp.inexact):  # JAX's words
+        raise NonDifferentiableError(
+            f"{where}: jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {aval.dtype}. For differentiation of functions with integer "
+            f"outputs, use jax.vjp directly.")
+    return True
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -140,7 +159,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         argnums: the position(s) of the arguments to differentiate with respect to.
         has_aux: ``fun`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
         holomorphic: ``fun`` is holomorphic (complex inputs and outputs).
-        allow_int: allow integer inputs (their blocks are ``float0`` zeros).
+        allow_int: allow integer inputs (their blocks are zeros of the input's dtype, as JAX's).
         wrt: instead of ``argnums``, parameter names: ``'x'``, ``'x,y'`` or a sequence.
 
     Returns:
@@ -246,7 +265,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             k = t.ndim - len(out_shape)
             return jnp.moveaxis(t, tuple(range(k)), tuple(range(len(out_shape), t.ndim)))
 
-        jac, aux = call.result([p for p, _ in outs], block)
+        jac, aux = call.result([p for p, _ in outs], block, like_output=True)
         return (jac, aux) if has_aux else jac
 
     return jacfwd_fun

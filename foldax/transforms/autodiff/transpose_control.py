@@ -29,7 +29,7 @@ from foldax._compat import (
     convert_constvars_jaxpr, custom_jvp_call_p, eqn_source_line, jit_p, remat_p, scan_p,
     trace_to_jaxpr, typeof, while_p,
 )
-from foldax.errors import NonDifferentiableError
+from foldax.errors import NonDifferentiableLoopError
 from foldax.transforms.core.higher_order import Traced, merge_branch_consts
 from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
 
@@ -166,7 +166,7 @@ def _scan_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 @register(while_p)
 def _while_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list,
                      cts: list) -> list:
-    raise NonDifferentiableError(
+    raise NonDifferentiableLoopError(
         f"reverse-mode differentiation (grad, vjp, jacrev) of the while loop at "
         f"{eqn_source_line(eqn)}: Reverse-mode differentiation does not work for lax.while_loop "
         f"or lax.fori_loop with dynamic start/stop values. Try using lax.scan, or using fori_loop "

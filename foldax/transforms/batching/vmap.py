@@ -30,6 +30,9 @@ from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
 from foldax.transforms.batching.dims import vmap_dims
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, UnmappableOutput, match_axis
+from foldax.transforms.batching.vmappable import (
+    ReturnsVmappable, is_axis_spec, refusing_vmappable_outputs, uses_vmappables, vmap_with_jax,
+)
 from foldax.transforms.core.passes import eliminate_dead_code
 from foldax.transforms.core.program import TRACED
 from foldax.transforms.core.trace import function_name, trace_program, variable_paths
@@ -39,7 +42,7 @@ from foldax.transforms.core.mesh import on_argument_devices
 # -- axis specifications ------------------------------------------------------------------------
 def _check_spec_leaves(spec: Any, what: str, name: str) -> None:
     leaves = jax.tree_util.tree_leaves(spec)
-    bad = [x for x in leaves if not (isinstance(x, int) and not isinstance(x, bool))]
+    bad = [x for x in leaves if not is_axis_spec(x)]
     if bad:
         raise FoldaxTypeError(
             f"vmap({name}, {what}={spec!r}): every leaf of {what} must be an int (the axis to map) "
@@ -248,7 +251,7 @@ class VmapFunction:
         self.spmd_axis_name = _spmd_names(spmd_axis_name, self.name)
         if isinstance(in_axes, list):
             in_axes = tuple(in_axes)
-        if not (in_axes is None or isinstance(in_axes, (int, tuple)) and not isinstance(in_axes, bool)):
+        if not (isinstance(in_axes, tuple) or is_axis_spec(in_axes)):
             raise FoldaxTypeError(
                 f"vmap({self.name}, in_axes={in_axes!r}): in_axes must be an int, None, or a tuple "
                 f"with one entry per positional argument, found a {type(in_axes).__name__}. "
@@ -263,6 +266,18 @@ class VmapFunction:
         self.axis_name, self.axis_size = axis_name, axis_size
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if uses_vmappables(self.in_axes, self.out_axes, args, kwargs):
+            return self._with_jax(args, kwargs)
+        try:
+            return self._batched(args, kwargs)
+        except ReturnsVmappable:
+            return self._with_jax(args, kwargs)
+
+    def _with_jax(self, args: tuple, kwargs: dict) -> Any:
+        return vmap_with_jax(self.fun, self.in_axes, self.out_axes, self.axis_name,
+                             self.axis_size, self.spmd_axis_name, args, kwargs)
+
+    def _batched(self, args: tuple, kwargs: dict) -> Any:
         call = _Call(self, args, kwargs)
         avals, mapped = call.per_element()
         mesh_axis = call.mesh_axis(self.spmd_axis_name, self.name)
@@ -271,7 +286,8 @@ class VmapFunction:
                                   mesh_axis=mesh_axis)
         with interp.axis_env():
             try:
-                program = trace_program(self.fun, args, kwargs, make_variable=mapped,
+                program = trace_program(refusing_vmappable_outputs(self.fun), args, kwargs,
+                                        make_variable=mapped,
                                         name=self.name, simplify_program=False,
                                         leaf_avals=avals)
             except jax.errors.TracerArrayConversionError as e:

@@ -53,15 +53,38 @@ def variable_paths(in_tree: Any, mask: Sequence[bool]) -> list[str]:
 
 def _leaf_paths(in_tree: Any) -> tuple[str, ...]:
     """The paths of every leaf of an ``(args, kwargs)`` tree."""
-    dummy = unflatten(in_tree, list(range(in_tree.num_leaves)))
-    paths, _ = jax.tree_util.tree_flatten_with_path(dummy)
+    try:
+        dummy = unflatten(in_tree, list(range(in_tree.num_leaves)))
+    except Exception:  # a node whose unflatten checks its children (JAX's NamedArray test type)
+        paths = list(_structural_paths(in_tree, ()))
+    else:
+        paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(dummy)[0]]
     names = []
-    for path, _ in paths:
+    for path in paths:
         text = jax.tree_util.keystr(path)
         text = text.replace("[0]", "args", 1) if text.startswith("[0]") else \
             text.replace("[1]", "kwargs", 1)
         names.append(text)
     return tuple(names)
+
+
+def _structural_paths(treedef: Any, prefix: tuple) -> Any:
+    """Key paths of the leaves read off ``treedef`` alone: dict keys and sequence indices, and a
+    flattened-child index inside other nodes (as JAX names children of nodes without keys)."""
+    if treedef.num_nodes == 1 and treedef.num_leaves == 1:
+        yield prefix
+        return
+    node_type, data = treedef.node_data()
+    for i, child in enumerate(treedef.children()):
+        if node_type is dict:
+            key = jax.tree_util.DictKey(data[i])
+        elif hasattr(node_type, "_fields"):  # a namedtuple
+            key = jax.tree_util.GetAttrKey(node_type._fields[i])
+        elif node_type in (tuple, list):
+            key = jax.tree_util.SequenceKey(i)
+        else:
+            key = jax.tree_util.FlattenedIndexKey(i)
+        yield from _structural_paths(child, prefix + (key,))
 
 
 _cached_leaf_paths = functools.lru_cache(maxsize=64)(_leaf_paths)  # treedefs hash by structure
