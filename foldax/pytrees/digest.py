@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import struct
 import weakref
 from typing import Any, Hashable
@@ -25,7 +26,7 @@ import numpy as np
 import xxhash
 
 DIGEST_MIN_BYTES = 4096  # arrays up to this size are keyed by their bytes, larger by a digest
-_remembered: dict[int, tuple[weakref.ref, Hashable]] = {}  # id -> (ref, key) of frozen arrays
+_remembered: dict[int, tuple[weakref.ref, tuple[Any, ...]]] = {}  # id -> (ref, key) of frozen arrays
 
 
 def scalar_key(x: bool | int | float | complex) -> Hashable:
@@ -38,7 +39,7 @@ def scalar_key(x: bool | int | float | complex) -> Hashable:
     return (t, x)
 
 
-def array_key(a: np.ndarray) -> Hashable:
+def array_key(a: np.ndarray | np.generic) -> tuple[Any, ...]:
     """The key of a NumPy array or scalar: dtype, shape and bytes (or their digest)."""
     if isinstance(a, np.generic):
         return ("npscalar", a.dtype, a.tobytes())
@@ -55,38 +56,44 @@ def array_key(a: np.ndarray) -> Hashable:
     return key
 
 
-def jax_array_key(x: Any) -> Hashable:
+def jax_array_key(x: Any) -> tuple[Any, ...]:
     """The key of a concrete ``jax.Array`` by value (it is immutable, so the key is remembered)."""
     hit = _remembered.get(id(x))
     if hit is not None and hit[0]() is x:
         return hit[1]
-    key = ("jax",) + array_key(np.asarray(x))[1:]
+    key: tuple[Any, ...] = ("jax",) + array_key(np.asarray(x))[1:]
     _remember(x, key)
     return key
 
 
 def _digest(a: np.ndarray) -> bytes:
     data = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    return xxhash.xxh3_128_digest(data.view(np.uint8).reshape(-1) if data.ndim else data.tobytes())
+    buffer: Any = data.view(np.uint8).reshape(-1) if data.ndim else data.tobytes()
+    return xxhash.xxh3_128_digest(buffer)
 
 
 def _is_frozen(a: np.ndarray) -> bool:
     """Whether no one can change ``a``'s memory through NumPy: it and all it views are read-only
     (a base that is not an ndarray, such as ``bytes``, counts as immutable only if ``bytes``)."""
-    while a is not None:
-        if isinstance(a, np.ndarray):
-            if a.flags.writeable:
+    base: Any = a
+    while base is not None:
+        if isinstance(base, np.ndarray):
+            if base.flags.writeable:
                 return False
-            a = a.base
+            base = base.base
         else:
-            return isinstance(a, bytes)
+            return isinstance(base, bytes)
     return True
 
 
-def _remember(x: Any, key: Hashable) -> None:
+def _forget(i: int, _ref: Any) -> None:
+    _remembered.pop(i, None)
+
+
+def _remember(x: Any, key: tuple[Any, ...]) -> None:
     i = id(x)
     try:
-        ref = weakref.ref(x, lambda _, i=i: _remembered.pop(i, None))
+        ref = weakref.ref(x, functools.partial(_forget, i))
     except TypeError:  # not weakly referenceable: not remembered
         return
     _remembered[i] = (ref, key)

@@ -79,7 +79,7 @@ def test_named_specs_in_and_out_axes(jit):
         return Named(x.names, x.data * x.data)
 
     x = Named(["i", "j"], jnp.arange(12.0).reshape(3, 4))
-    kw = dict(in_axes=NamedSpec("i", 0), out_axes=NamedSpec("i", 1), axis_size=3)
+    kw = {"in_axes": NamedSpec("i", 0), "out_axes": NamedSpec("i", 1), "axis_size": 3}
     ours = foldax.jit(foldax.vmap(square, **kw)) if jit else foldax.vmap(square, **kw)
     got, want = ours(x), jax.vmap(square, **kw)(x)
     assert got.names == want.names
@@ -95,7 +95,8 @@ def test_handlers_that_compute_before_and_after_calling_back(jit):
         out, total = vmap(f)(Shifted(jnp.arange(3.0)), y)
         return out.data, total
 
-    ours = (lambda y: mapped(foldax.vmap, y))
+    def ours(y):
+        return (mapped(foldax.vmap, y))
     y = jnp.linspace(0.0, 1.0, 3)
     got = (foldax.jit(ours) if jit else ours)(y)
     want = mapped(jax.vmap, y)

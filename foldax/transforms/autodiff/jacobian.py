@@ -24,11 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from foldax._compat import convert_element_type, float0, typeof
+from foldax._compat import convert_element_type, float0
 from foldax.errors import NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import unflatten
-from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tangent_dtype, dtype_of, zeros_for
+from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tangent_dtype, dtype_of
 from foldax.transforms.autodiff.outputs import OutputRecorder
 from foldax.transforms.autodiff.forward import JVPInterpreter, differentiation_rule_checked_first
 from foldax.transforms.autodiff.linearize import linearize

@@ -97,7 +97,7 @@ def batched_by_cache(key: Hashable, rule: Callable[[list], tuple[list, list]],
             return None
         entry = _capture(rule, values)
         _entries[key] = _NOT_CACHED if entry is None else entry
-    if entry is _NOT_CACHED:
+    if not isinstance(entry, Replay):  # _NOT_CACHED
         return None
     return _replay(entry.closed, values), list(entry.out_axes)
 

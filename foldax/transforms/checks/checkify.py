@@ -448,7 +448,7 @@ def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tupl
     return program, find_key_reuse(raw)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _observer(enabled: frozenset) -> Callable[[Any], bool]:
     """The observer of ``enabled`` (one per set: it is part of JAX's trace context, so nested
     jits trace once per set)."""
