@@ -51,7 +51,10 @@ def is_axis_spec(x: Any) -> bool:
 
 
 def _has_spec_object(axes: Any) -> bool:
-    return any(type(x) in axis_spec_types() for x in jax.tree_util.tree_leaves(axes))
+    """Whether ``axes`` holds a spec that is not an int (a type registered with ``int`` as its
+    spec type, as most are, leaves int axes to foldax's interpreter)."""
+    return any(type(x) in axis_spec_types() and not isinstance(x, int)
+               for x in jax.tree_util.tree_leaves(axes))
 
 
 def uses_vmappables(in_axes: Any, out_axes: Any, args: tuple, kwargs: dict) -> bool:
