@@ -9,8 +9,8 @@ traced again from the template. Nothing here holds a tracer: the template has no
 function is held weakly (:class:`Tracing`) and an entry whose program closed over an outer
 tracer is never stored.
 
-Folded constants larger than ``EMBED_MAX_BYTES`` are passed to the compiled program as
-arguments instead of being embedded in it.
+Folded constants larger than ``EMBED_MAX_BYTES``, and arrays that span other processes'
+devices, are passed to the compiled program as arguments instead of being embedded in it.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -169,8 +169,11 @@ def nbytes(c: Any) -> int:
 
 
 def hoisted_constants(program: Program) -> list:
-    """The folded constants too large to embed in the compiled program."""
-    return [c for c in program.jaxpr.consts if nbytes(c) > EMBED_MAX_BYTES]
+    """The folded constants the compiled program takes as arguments: those too large to embed,
+    and arrays laid across devices of other processes, which XLA cannot embed (in a
+    multi-process run a constant computed over an Explicit mesh spans every process)."""
+    return [c for c in program.jaxpr.consts
+            if nbytes(c) > EMBED_MAX_BYTES or not getattr(c, "is_fully_addressable", True)]
 
 
 def run_program(program: Program, hoisted: Sequence, values: Sequence,
