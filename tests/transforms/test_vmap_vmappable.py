@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 
+import equinox  # noqa: F401 -- foldax.jit looks for Modules in trees once equinox is imported
 import jax
 import jax.numpy as jnp
 import numpy as np

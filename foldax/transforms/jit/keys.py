@@ -106,12 +106,20 @@ def module_leaf_positions(treedef: Any) -> frozenset[int]:
     eqx = sys.modules.get("equinox")
     if eqx is None:
         return frozenset()
-    tree = treedef.unflatten(range(treedef.num_leaves))
-    is_module = lambda x: isinstance(x, eqx.Module)  # noqa: E731
     out: set[int] = set()
-    for node in jax.tree_util.tree_leaves(tree, is_leaf=is_module):
-        if is_module(node):
-            out.update(jax.tree_util.tree_leaves(node))
+
+    def walk(node: Any, start: int) -> None:  # the treedef's nodes, without unflattening it
+        data = node.node_data()  # (type, aux data), None for a leaf
+        if data is None:
+            return
+        if isinstance(data[0], type) and issubclass(data[0], eqx.Module):
+            out.update(range(start, start + node.num_leaves))
+            return
+        for child in node.children():
+            walk(child, start)
+            start += child.num_leaves
+
+    walk(treedef, 0)
     return frozenset(out)
 
 
