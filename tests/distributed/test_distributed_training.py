@@ -72,14 +72,8 @@ def test_a_process_that_never_joins_is_an_error_in_bounded_time(tmp_path):
         distributed.run_processes([command], [tmp_path / "process_0.log"], 2, timeout=120)
 
 
-def test_constants_must_agree_across_processes(tmp_path):
-    coordinator = f"127.0.0.1:{distributed.free_port()}"
-    script = pathlib.Path(__file__).with_name("constants_worker.py")
-    logs = [tmp_path / f"process_{i}.log" for i in range(2)]
-    distributed.run_processes([[sys.executable, str(script), str(i), "2", coordinator]
-                               for i in range(2)], logs, 2, timeout=180)
-    for log in logs:
-        text = log.read_text()
+def test_constants_must_agree_across_processes(run_workers):
+    for text in run_workers("constants_worker.py", timeout=180):
         same = next(line for line in text.splitlines() if line.startswith("same "))
         _, value, _, reference = same.split()
         assert float(value) == float(reference)
