@@ -140,7 +140,9 @@ def _as_recorded(array: np.ndarray, record: Record, source: str, where: str) -> 
     """``array`` as the dtype its header record names: NumPy's byte order made little-endian,
     raw bytes (``V2`` for bfloat16) reinterpreted; anything else is damage."""
     dtype = dtype_from_name(record.dtype)
-    assert dtype is not None  # checked by _records
+    if dtype is None:  # _records refuses these first; kept as an error, not an assert
+        raise damaged(source, where, f"the header names dtype {record.dtype}, which cannot be "
+                      f"loaded back", _RESAVE)
     if array.dtype.kind == "V" and array.dtype.itemsize == dtype.itemsize and not array.dtype.names:
         array = array.view(dtype)
     if array.dtype != dtype and array.dtype.newbyteorder("<") == dtype:

@@ -26,7 +26,7 @@ def saved(tmp_path):
     return path
 
 
-def load_fails(path, cause, leaf=None, like=None):
+def assert_load_fails(path, cause, leaf=None, like=None):
     with pytest.raises(CheckpointError) as info:
         foldax.load(path, small_tree() if like is None else like)
     message = str(info.value)
@@ -50,7 +50,7 @@ def regions(path):
 
 def test_empty_file(saved):
     saved.write_bytes(b"")
-    load_fails(saved, "the file is empty", "before any leaf")
+    assert_load_fails(saved, "the file is empty", "before any leaf")
 
 
 def test_missing_file(tmp_path):
@@ -65,13 +65,13 @@ def test_missing_file(tmp_path):
 ])
 def test_not_a_foldax_file(saved, content):
     saved.write_bytes(content)
-    load_fails(saved, "not a foldax checkpoint" if len(content) >= 8 or content[:1] != b"\x89"
+    assert_load_fails(saved, "not a foldax checkpoint" if len(content) >= 8 or content[:1] != b"\x89"
                else "truncated", "before any leaf")
 
 
 def test_numpy_file_is_not_foldax(tmp_path):
     np.save(tmp_path / "x.npy", np.arange(3.0))
-    load_fails(tmp_path / "x.npy", "not a foldax checkpoint")
+    assert_load_fails(tmp_path / "x.npy", "not a foldax checkpoint")
 
 
 def positions(path, size):
@@ -94,17 +94,17 @@ def test_truncated_at_every_part(saved):
     for n in positions(saved, len(data)):
         saved.write_bytes(data[:n])
         if n == 0:
-            load_fails(saved, "empty", like=like)
+            assert_load_fails(saved, "empty", like=like)
         elif n >= min(offsets.values()):
             cut = [p for p, at in offsets.items() if at <= n][-1]
-            load_fails(saved, "truncated inside this leaf", f"leaf {cut}", like=like)
+            assert_load_fails(saved, "truncated inside this leaf", f"leaf {cut}", like=like)
         else:
-            load_fails(saved, "truncated", like=like)
+            assert_load_fails(saved, "truncated", like=like)
 
 
 def test_trailing_bytes(saved):
     saved.write_bytes(saved.read_bytes() + b"\x00")
-    load_fails(saved, "1 trailing bytes", "after the last leaf ['w']")
+    assert_load_fails(saved, "1 trailing bytes", "after the last leaf ['w']")
 
 
 def test_flipped_bytes_are_detected_in_every_part(saved):
@@ -117,12 +117,12 @@ def test_flipped_bytes_are_detected_in_every_part(saved):
         saved.write_bytes(bytes(damaged))
         if i >= min(offsets.values()):
             leaf = max((at, p) for p, at in offsets.items() if at <= i)[1]
-            load_fails(saved, "the leaf's checksum does not match", f"leaf {leaf}", like=like)
+            assert_load_fails(saved, "the leaf's checksum does not match", f"leaf {leaf}", like=like)
         elif i < len(fmt.MAGIC):
-            load_fails(saved, "not a foldax checkpoint", "before any leaf", like=like)
+            assert_load_fails(saved, "not a foldax checkpoint", "before any leaf", like=like)
         else:  # the header's length, the header, its checksum
             assert len(fmt.MAGIC) <= i < checksum_start + 4
-            message = load_fails(saved, "", "in the header, before any leaf", like=like)
+            message = assert_load_fails(saved, "", "in the header, before any leaf", like=like)
             assert any(cause in message for cause in (
                 "the header's checksum does not match", "truncated inside the header",
                 "more than any header")), message
@@ -172,7 +172,7 @@ def set_in(keys, value):
 ])
 def test_header_of_the_wrong_shape(saved, change, place, expected):
     rewrite_header(saved, change)
-    message = load_fails(saved, "valid JSON but not a foldax header", place)
+    message = assert_load_fails(saved, "valid JSON but not a foldax header", place)
     assert expected in message, message
 
 
@@ -182,13 +182,13 @@ def test_header_that_is_not_json(saved):
     body = b"\xff" * length
     saved.write_bytes(data[:16] + body + struct.pack("<I", zlib.crc32(body))
                       + data[16 + length + 4:])
-    load_fails(saved, "not valid JSON", "before any leaf")
+    assert_load_fails(saved, "not valid JSON", "before any leaf")
 
 
 def test_huge_header_length(saved):
     data = saved.read_bytes()
     saved.write_bytes(data[:8] + struct.pack("<Q", 2**62) + data[16:])
-    load_fails(saved, "more than any header")
+    assert_load_fails(saved, "more than any header")
 
 
 @pytest.mark.parametrize("like, leaf, cause", [
@@ -205,7 +205,7 @@ def test_huge_header_length(saved):
     ({"kez": jax.random.key(0), "step": 0, "w": jnp.zeros((2, 3))}, "['kez']", "the file holds"),
 ])
 def test_like_of_another_structure_shape_or_dtype(saved, like, leaf, cause):
-    message = load_fails(saved, cause, leaf, like=like)
+    message = assert_load_fails(saved, cause, leaf, like=like)
     assert "Build `like` with the same configuration" in message
 
 
@@ -213,7 +213,7 @@ def test_model_of_another_configuration(tmp_path):
     foldax.save(tmp_path / "train.ckpt", training_state(0))
     like = training_state(0)
     like["model"] = make_model(0).__class__(jnp.zeros((4, 2)), jnp.zeros(2))
-    load_fails(tmp_path / "train.ckpt", "shape (3, 2)", "['model'].w", like=like)
+    assert_load_fails(tmp_path / "train.ckpt", "shape (3, 2)", "['model'].w", like=like)
 
 
 def test_loading_runs_no_code(saved, monkeypatch):

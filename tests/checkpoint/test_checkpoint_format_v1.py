@@ -49,7 +49,7 @@ def test_first_format_loads_bit_for_bit_without_running_code(v1_file, monkeypatc
     assert_bitwise_equal(foldax.load(v1_file, v1_tree()), v1_tree())
 
 
-def load_fails(path, where, cause):
+def assert_load_fails(path, where, cause):
     with pytest.raises(CheckpointError) as info:
         foldax.load(path, v1_tree())
     message = str(info.value)
@@ -64,12 +64,12 @@ def test_truncated_first_format_file_names_the_leaf(v1_file):
     *_, (before_last, _), (last, _) = leaves_with_paths(v1_tree())
     for cut, leaf in [(3, last), (128 + 8 + 3, before_last)]:
         v1_file.write_bytes(data[:-cut])
-        load_fails(v1_file, f"leaf {leaf}", "truncated inside this leaf")
+        assert_load_fails(v1_file, f"leaf {leaf}", "truncated inside this leaf")
 
 
 def test_trailing_bytes_after_a_first_format_file(v1_file):
     v1_file.write_bytes(v1_file.read_bytes() + b"\x00")
-    load_fails(v1_file, "after the last leaf ['step']", "trailing bytes")
+    assert_load_fails(v1_file, "after the last leaf ['step']", "trailing bytes")
 
 
 def test_pickled_leaf_of_the_first_format_is_refused(tmp_path):
@@ -84,4 +84,4 @@ def test_pickled_leaf_of_the_first_format_is_refused(tmp_path):
 def test_npy_file_that_is_not_a_checkpoint(tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, np.arange(3.0))
-    load_fails(path, "in the header, before any leaf", "not a foldax checkpoint (it is a NumPy")
+    assert_load_fails(path, "in the header, before any leaf", "not a foldax checkpoint (it is a NumPy")
