@@ -422,3 +422,20 @@ def test_new_function_in_a_loop_is_explained_like_jax(caplog):
         messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert len(messages) == 2 and "never seen function" in messages[0]
         assert "another function defined on the same line" in messages[1]
+
+
+def test_static_arguments_of_equal_value_and_other_type_trace_apart_as_in_jax_jit():
+    ours = foldax.jit(lambda k: k, static_argnums=(0,))
+    theirs = jax.jit(lambda k: k, static_argnums=(0,))
+    for x in [1, True, 1.0]:
+        got, want = ours(x), theirs(x)
+        assert got.dtype == want.dtype and got.weak_type == want.weak_type and got == want
+
+
+def test_negative_static_argnums_count_from_the_last_parameter_as_in_jax_jit():
+    seen = []
+    ours = foldax.jit(lambda x, y: seen.append(type(y)) or x * y, static_argnums=-1)
+    theirs = jax.jit(lambda x, y: x * y, static_argnums=-1)
+    for i in range(3):
+        assert ours(2, i) == theirs(2, i)
+    assert seen == [int, int, int]

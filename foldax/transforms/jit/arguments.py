@@ -69,7 +69,7 @@ class ArgumentSpec:
                 f"jit({name}, ...): {e} Fix the argument numbers/names to match "
                 f"{name}'s signature {self.signature}.") from None
         self.static_argnames = tuple(static_names)
-        self.static_argnums = tuple(static_nums)
+        self.static_argnums = self._from_the_end(tuple(static_nums))
         self.donate_argnums = tuple(donate_nums)
         self.donate_argnames = tuple(donate_names)
         self.auxiliary_args = tuple(auxiliary_args or ())
@@ -106,6 +106,18 @@ class ArgumentSpec:
         params = self.parameters()
         return tuple(i for i, p in enumerate(params) if p.name in names
                      and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+    def _from_the_end(self, nums: tuple[int, ...]) -> tuple[int, ...]:
+        """Negative positions counted from the last positional parameter, as ``jax.jit`` does
+        (kept as given when the signature is unknown or takes ``*args``)."""
+        if self.signature is None or not any(n < 0 for n in nums):
+            return nums
+        kinds = [p.kind for p in self.signature.parameters.values()]
+        if inspect.Parameter.VAR_POSITIONAL in kinds:
+            return nums
+        count = sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                    for k in kinds)
+        return tuple(n + count if n < 0 else n for n in nums)
 
     def split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple, tuple]:
         """``(dynamic args, dynamic kwargs, static key, auxiliary arguments)`` of a call.

@@ -104,7 +104,8 @@ class JitFunction:
             return self._key(args, kwargs)
         treedef, consts, variables, mask = found
         aux_key = tuple((k, aux_constants(v, k, self.name)) for k, v in aux)
-        return (treedef, static, aux_key, consts), variables, \
+        static_key = tuple((k, type(v), v) for k, v in static)  # 1, True, 1.0 differ (as jax.jit)
+        return (treedef, static_key, aux_key, consts), variables, \
             CallParts(dyn_args, dyn_kwargs, static, aux, mask)
 
     # -- calling ------------------------------------------------------------------------------
