@@ -5,6 +5,7 @@ parser knows ``Examples:`` only, and would render ``Example:`` as an admonition 
 Markdown, so that a doctest's output such as ``['a'][0]`` reads as a Markdown link. Mapping the
 singular title to the examples section renders every example as a Python console block.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,15 +1,16 @@
 """foldax.grad vs jax.grad (and equinox.filter_grad): trace time of the gradient of a
 ~1000-equation function and of an MLP loss (each repeat traces a fresh gradient function), and
 the steady state of the jitted gradient (the same XLA computation: ratio 1.00 +- 0.05)."""
+
 from __future__ import annotations
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-
-import foldax
 from bench_jit import _mlp_params, mlp_loss  # the same MLP as the jit benchmarks
 from harness import Case
+
+import foldax
 
 
 def long_chain(x):
@@ -23,17 +24,28 @@ def _trace_case(name: str, fun, *args) -> Case:
     def fresh(grad):  # a new gradient function per repeat, so make_jaxpr cannot reuse a trace
         return lambda: (lambda g: lambda: jax.make_jaxpr(g)(*args))(grad(fun))
 
-    return Case(f"trace grad, {name}", "jax",
-                {"jax": fresh(jax.grad), "foldax": fresh(foldax.grad),
-                 "equinox": fresh(eqx.filter_grad)}, target="<= 1.5x", fresh=True)
+    return Case(
+        f"trace grad, {name}",
+        "jax",
+        {"jax": fresh(jax.grad), "foldax": fresh(foldax.grad), "equinox": fresh(eqx.filter_grad)},
+        target="<= 1.5x",
+        fresh=True,
+    )
 
 
 def _steady_case(name: str, fun, *args) -> Case:
     ours, theirs = jax.jit(foldax.grad(fun)), jax.jit(jax.grad(fun))
     via_foldax_jit = foldax.jit(foldax.grad(fun))
-    return Case(f"steady state, jitted grad, {name}", "jax",
-                {"jax": lambda: theirs(*args), "foldax": lambda: ours(*args),
-                 "foldax.jit": lambda: via_foldax_jit(*args)}, target="1.00 +- 0.05")
+    return Case(
+        f"steady state, jitted grad, {name}",
+        "jax",
+        {
+            "jax": lambda: theirs(*args),
+            "foldax": lambda: ours(*args),
+            "foldax.jit": lambda: via_foldax_jit(*args),
+        },
+        target="1.00 +- 0.05",
+    )
 
 
 def cases(quick: bool) -> list[Case]:

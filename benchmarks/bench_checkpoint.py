@@ -2,6 +2,7 @@
 ``foldax.save``/``foldax.load`` (atomic, fsync'ed, CRC-32 checksummed) against ``np.savez`` and
 equinox's ``tree_serialise_leaves`` (both write in place, without fsync or checksum), and
 ``foldax.CheckpointManager`` (orbax; each save waited for). Each repeat times one save or load."""
+
 from __future__ import annotations
 
 import itertools
@@ -11,9 +12,9 @@ import tempfile
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from harness import Case
 
 import foldax
-from harness import Case
 
 
 def _tree(mebibytes: int) -> dict:
@@ -36,22 +37,36 @@ def cases(quick: bool) -> list[Case]:
     def factory(fn):
         return lambda: fn
 
-    saves = {"numpy": lambda: np.savez(path["npz"] + ".npz", **host),
-             "equinox": lambda: eqx.tree_serialise_leaves(path["eqx"], tree),
-             "foldax": lambda: foldax.save(path["ckpt"], tree),
-             "manager": manager_save}
+    saves = {
+        "numpy": lambda: np.savez(path["npz"] + ".npz", **host),
+        "equinox": lambda: eqx.tree_serialise_leaves(path["eqx"], tree),
+        "foldax": lambda: foldax.save(path["ckpt"], tree),
+        "manager": manager_save,
+    }
     for save in saves.values():
         save()
-    loads = {"numpy": lambda: dict(np.load(path["npz"] + ".npz")),
-             "equinox": lambda: eqx.tree_deserialise_leaves(path["eqx"], tree),
-             "foldax": lambda: foldax.load(path["ckpt"], tree),
-             "manager": lambda: manager.restore(tree)}
+    loads = {
+        "numpy": lambda: dict(np.load(path["npz"] + ".npz")),
+        "equinox": lambda: eqx.tree_deserialise_leaves(path["eqx"], tree),
+        "foldax": lambda: foldax.load(path["ckpt"], tree),
+        "manager": lambda: manager.restore(tree),
+    }
     size = "16 MiB" if quick else "64 MiB"
     return [
-        Case(f"save a {size} model", "equinox", {k: factory(f) for k, f in saves.items()},
-             target="<= 3x (fsync + CRC-32)", fresh=True),
-        Case(f"load a {size} model", "equinox", {k: factory(f) for k, f in loads.items()},
-             target="<= 2x (CRC-32)", fresh=True),
+        Case(
+            f"save a {size} model",
+            "equinox",
+            {k: factory(f) for k, f in saves.items()},
+            target="<= 3x (fsync + CRC-32)",
+            fresh=True,
+        ),
+        Case(
+            f"load a {size} model",
+            "equinox",
+            {k: factory(f) for k, f in loads.items()},
+            target="<= 2x (CRC-32)",
+            fresh=True,
+        ),
     ]
 
 

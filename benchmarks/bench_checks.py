@@ -3,21 +3,24 @@ jax.experimental.checkify (target: at most 1.1x JAX's time), with the unchecked 
 
 Run: ``python benchmarks/run.py --quick checks``
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from harness import Case
 from jax.experimental import checkify as jc
 
 import foldax
-from harness import Case
 
 
 def _mlp(sizes: list[int], batch: int) -> tuple:
     rng = np.random.default_rng(0)
-    params = [(jnp.asarray(rng.normal(size=(m, n)).astype(np.float32) / np.sqrt(m)),
-               jnp.zeros(n, jnp.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
+    params = [
+        (jnp.asarray(rng.normal(size=(m, n)).astype(np.float32) / np.sqrt(m)), jnp.zeros(n, jnp.float32))
+        for m, n in zip(sizes[:-1], sizes[1:])
+    ]
     x = jnp.asarray(rng.normal(size=(batch, sizes[0])).astype(np.float32))
     labels = jax.nn.one_hot(rng.integers(0, sizes[-1], size=batch), sizes[-1])
     return params, x, labels
@@ -47,12 +50,16 @@ def cases(quick: bool) -> list[Case]:
     plain = jax.jit(train_step)
     for f in (ours, theirs, ours_foldax_jit):  # both must pass the same step
         assert f(params, x, labels)[0].get() is None
-    return [Case(
-        f"checkify(all_checks) MLP {sizes} batch {batch} train step",
-        reference="jax",
-        fns={"jax": lambda: theirs(params, x, labels),
-             "foldax": lambda: ours(params, x, labels),
-             "foldax.jit": lambda: ours_foldax_jit(params, x, labels),
-             "unchecked": lambda: plain(params, x, labels)},
-        target="<= 1.1x",
-    )]
+    return [
+        Case(
+            f"checkify(all_checks) MLP {sizes} batch {batch} train step",
+            reference="jax",
+            fns={
+                "jax": lambda: theirs(params, x, labels),
+                "foldax": lambda: ours(params, x, labels),
+                "foldax.jit": lambda: ours_foldax_jit(params, x, labels),
+                "unchecked": lambda: plain(params, x, labels),
+            },
+            target="<= 1.1x",
+        )
+    ]

@@ -6,17 +6,18 @@ In the scaling cases the reference ``walk`` is one pass over the equations readi
 operands (``passes.count_equations``): a ratio that stays the same from 1k to 100k equations
 means the figure is linear in the number of equations.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from harness import Case
 from jax import lax
 
 import foldax
 from foldax.inspect import Graph, figures, footprint, source, tree_lines, whatif
 from foldax.transforms.core.passes import count_equations
-from harness import Case
 
 
 def mgs(X):
@@ -65,6 +66,7 @@ def _mgs_case(n: int) -> Case:
         def run():
             program = foldax.trace(f)(x)  # trace, fold, CSE, DCE
             whatif(program)  # figures of the program, after folding and after CSE
+
         return run
 
     fns = {"jax": make_jaxpr, "foldax": inspect_all}
@@ -81,8 +83,7 @@ def _mgs_case(n: int) -> Case:
     except ImportError:
         pass
     eqns = foldax.trace(mgs)(x).num_equations
-    return Case(f"MGS {n}x{n} ({eqns} eqns): trace+fold+CSE+figures", "jax", fns,
-                target="<= 2x", fresh=True)
+    return Case(f"MGS {n}x{n} ({eqns} eqns): trace+fold+CSE+figures", "jax", fns, target="<= 2x", fresh=True)
 
 
 def chain(n_equations: int):
@@ -126,8 +127,9 @@ def _scaling_cases(sizes: list[int]) -> list[Case]:
                 "show1000": _timed(tree_lines, graph, 1000),
             }
 
-        cases.append(Case(f"inspect {program.num_equations} eqns (ratio flat = linear)", "walk",
-                          fns(), fresh=True))
+        cases.append(
+            Case(f"inspect {program.num_equations} eqns (ratio flat = linear)", "walk", fns(), fresh=True)
+        )
     return cases
 
 

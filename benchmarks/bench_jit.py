@@ -1,14 +1,15 @@
 """foldax.jit vs jax.jit (and equinox.filter_jit, ΦML jit_compile): dispatch cost, trace +
 compile time, and the steady state of a loss whose label side is folded at trace time."""
+
 from __future__ import annotations
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from harness import Case
 
 import foldax
-from harness import Case
 
 
 @foldax.dataclass
@@ -51,8 +52,13 @@ def _compile_case() -> Case:
     def fresh(make):
         return lambda: (lambda f: lambda: f(params, x, y))(make(lambda p, x, y: mlp_loss(p, x, y)))
 
-    return Case("trace + compile, MLP loss (3x256, batch 128)", "jax",
-                {"jax": fresh(jax.jit), "foldax": fresh(foldax.jit)}, target="<= 1.3x", fresh=True)
+    return Case(
+        "trace + compile, MLP loss (3x256, batch 128)",
+        "jax",
+        {"jax": fresh(jax.jit), "foldax": fresh(foldax.jit)},
+        target="<= 1.3x",
+        fresh=True,
+    )
 
 
 def diffuse(u, steps: int = 50):
@@ -69,14 +75,20 @@ def sim_loss(pred, label):
 def _folded_label_case() -> Case:
     rng = np.random.default_rng(0)
     pred = jnp.asarray(rng.normal(size=4096).astype(np.float32))
-    label = rng.normal(size=4096).astype(np.float32)          # NumPy: a constant for foldax
+    label = rng.normal(size=4096).astype(np.float32)  # NumPy: a constant for foldax
     fx, jj = foldax.jit(sim_loss), jax.jit(sim_loss)
     only_pred = jax.jit(lambda p, d: jnp.sum((diffuse(p) - d) ** 2))
     d_label = jax.block_until_ready(jax.jit(diffuse)(jnp.asarray(label)))
-    return Case("steady state, |sim(pred) - sim(label)|^2, label NumPy (4096, 50 steps)", "jax",
-                {"jax": lambda: jj(pred, label), "foldax": lambda: fx(pred, label),
-                 "sim(pred) alone": lambda: only_pred(pred, d_label)},
-                target="-> sim(pred) alone")
+    return Case(
+        "steady state, |sim(pred) - sim(label)|^2, label NumPy (4096, 50 steps)",
+        "jax",
+        {
+            "jax": lambda: jj(pred, label),
+            "foldax": lambda: fx(pred, label),
+            "sim(pred) alone": lambda: only_pred(pred, d_label),
+        },
+        target="-> sim(pred) alone",
+    )
 
 
 def _rewrap_case() -> Case:
@@ -86,9 +98,12 @@ def _rewrap_case() -> Case:
     def f(x):
         return jnp.sin(x) * 2
 
-    return Case("jit(f)(x), a new wrapper of the same f each call", "jax",
-                {"jax": lambda: jax.jit(f)(x), "foldax": lambda: foldax.jit(f)(x)},
-                target="<= 3x")
+    return Case(
+        "jit(f)(x), a new wrapper of the same f each call",
+        "jax",
+        {"jax": lambda: jax.jit(f)(x), "foldax": lambda: foldax.jit(f)(x)},
+        target="<= 3x",
+    )
 
 
 def _identity_case() -> Case:
@@ -96,14 +111,17 @@ def _identity_case() -> Case:
     x = jnp.ones(4)
     f = lambda x: x  # noqa: E731
     fx, jj = foldax.jit(f), jax.jit(f)
-    return Case("dispatch, one-leaf identity", "jax", {"jax": lambda: jj(x), "foldax": lambda: fx(x)},
-                target="<= 1.3x")
+    return Case(
+        "dispatch, one-leaf identity",
+        "jax",
+        {"jax": lambda: jj(x), "foldax": lambda: fx(x)},
+        target="<= 1.3x",
+    )
 
 
 def sim_fori(u, steps: int = 50):
     """The diffusion of ``diffuse`` written with ``lax.fori_loop``."""
-    return jax.lax.fori_loop(0, steps, lambda _, u: u + 0.2 * (jnp.roll(u, 1) + jnp.roll(u, -1)
-                                                               - 2 * u), u)
+    return jax.lax.fori_loop(0, steps, lambda _, u: u + 0.2 * (jnp.roll(u, 1) + jnp.roll(u, -1) - 2 * u), u)
 
 
 def _fori_label_case() -> Case:
@@ -116,9 +134,16 @@ def _fori_label_case() -> Case:
     fx, jl = foldax.jit(loss), jax.jit(loss)
     ideal = jax.jit(lambda p, d: jnp.sum((sim_fori(p) - d) ** 2))
     d_label = jax.block_until_ready(jax.jit(sim_fori)(jnp.asarray(label)))
-    return Case("steady state, |sim(pred) - sim(label)|^2, sim a fori_loop, label NumPy", "ideal",
-                {"ideal": lambda: ideal(pred, d_label), "foldax": lambda: fx(pred, label),
-                 "jax": lambda: jl(pred, label)}, target="<= 1.05x")
+    return Case(
+        "steady state, |sim(pred) - sim(label)|^2, sim a fori_loop, label NumPy",
+        "ideal",
+        {
+            "ideal": lambda: ideal(pred, d_label),
+            "foldax": lambda: fx(pred, label),
+            "jax": lambda: jl(pred, label),
+        },
+        target="<= 1.05x",
+    )
 
 
 def _large_constant_case() -> Case:
@@ -128,11 +153,22 @@ def _large_constant_case() -> Case:
     f = lambda x, c: x + c[:4].sum()  # noqa: E731
     fx, jj = foldax.jit(f), jax.jit(f)
     x = jnp.ones(4)
-    return Case("call with a 50 MB NumPy argument (keyed / copied each call)", "jax",
-                {"jax": lambda: jj(x, c), "foldax": lambda: fx(x, c),
-                 "device_put": lambda: jax.device_put(c)}, target="< 1x")
+    return Case(
+        "call with a 50 MB NumPy argument (keyed / copied each call)",
+        "jax",
+        {"jax": lambda: jj(x, c), "foldax": lambda: fx(x, c), "device_put": lambda: jax.device_put(c)},
+        target="< 1x",
+    )
 
 
 def cases(quick: bool) -> list[Case]:
-    return [_identity_case(), _dispatch_case(10), _dispatch_case(100), _compile_case(),
-            _folded_label_case(), _rewrap_case(), _fori_label_case(), _large_constant_case()]
+    return [
+        _identity_case(),
+        _dispatch_case(10),
+        _dispatch_case(100),
+        _compile_case(),
+        _folded_label_case(),
+        _rewrap_case(),
+        _fori_label_case(),
+        _large_constant_case(),
+    ]

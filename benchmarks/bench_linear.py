@@ -1,13 +1,14 @@
 """matrix_from_function: the 2-D five-point Laplacian's matrix, foldax's sparse-coefficient
 interpreter vs ΦML's matrix_from_function (reference) and vs the dense Jacobian where it fits."""
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from harness import Case
 
 from foldax.transforms.linear import matrix_from_function
-from harness import Case
 
 
 def laplace(u):
@@ -33,8 +34,13 @@ def _case(n: int, dense: bool) -> Case:
     except Exception:  # noqa: BLE001 - ΦML is optional
         pass
     reference = "phiml" if "phiml" in fns else "foldax"
-    return Case(f"matrix_from_function, 5-point Laplacian {n}x{n}", reference, fns,
-                target="a few seconds at 1000x1000", fresh=True)
+    return Case(
+        f"matrix_from_function, 5-point Laplacian {n}x{n}",
+        reference,
+        fns,
+        target="a few seconds at 1000x1000",
+        fresh=True,
+    )
 
 
 def cases(quick: bool) -> list[Case]:

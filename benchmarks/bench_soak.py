@@ -16,6 +16,7 @@ table with both curves is printed.
 Run: ``python benchmarks/bench_soak.py [--quick] [--out DIR]`` (``--quick``: a tenth of the
 steps). ``benchmarks/run.py`` skips it (``cases`` is empty): it measures memory, not time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,12 @@ def _train(impl: str, steps: int, every: int) -> list[int]:
         return jnp.mean((model(x) - y) ** 2)
 
     k1, k2 = foldax.random.split(foldax.random.key(0))
-    model = MLP([(foldax.random.normal(k1, (3, 16)) / 2, jnp.zeros(16)),
-                 (foldax.random.normal(k2, (16, 1)) / 4, jnp.zeros(1))])
+    model = MLP(
+        [
+            (foldax.random.normal(k1, (3, 16)) / 2, jnp.zeros(16)),
+            (foldax.random.normal(k2, (16, 1)) / 4, jnp.zeros(1)),
+        ]
+    )
     opt = optax.adam(1.0)  # the step scales the updates by its learning-rate argument
     state = opt.init(model)
     grad = foldax.value_and_grad if impl == "foldax" else jax.value_and_grad
@@ -128,8 +133,13 @@ def _floats(impl: str, calls: int, every: int) -> list[int]:
 
 def _run_one(loop: str, impl: str, quick: bool) -> list[int]:
     """Run one loop in a fresh interpreter, returning its RSS samples."""
-    out = subprocess.run([sys.executable, __file__, "--child", loop, impl] + (["--quick"] if quick else []),
-                         check=True, capture_output=True, text=True, env=dict(os.environ))
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", loop, impl] + (["--quick"] if quick else []),
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -168,7 +178,8 @@ def main(argv: list[str]) -> None:
     if args.child:
         loop, impl = args.child
         samples = {"train": _train, "shapes": _shapes, "floats": _floats}[loop](
-            impl, *_sizes(loop, args.quick))
+            impl, *_sizes(loop, args.quick)
+        )
         print(json.dumps(samples))
         return
     results = {}
@@ -176,8 +187,10 @@ def main(argv: list[str]) -> None:
         results[loop] = {impl: _run_one(loop, impl, args.quick) for impl in IMPLS}
         growth = {impl: (s[-1] - s[0]) / 2**20 for impl, s in results[loop].items()}
         ratio = growth["foldax"] / growth["jax"] if growth["jax"] > 0 else float("nan")
-        print(f"{loop:7s} growth: jax {growth['jax']:+8.1f} MiB, foldax {growth['foldax']:+8.1f} MiB, "
-              f"ratio {ratio:.2f} (target <= 1.2)")
+        print(
+            f"{loop:7s} growth: jax {growth['jax']:+8.1f} MiB, foldax {growth['foldax']:+8.1f} MiB, "
+            f"ratio {ratio:.2f} (target <= 1.2)"
+        )
         for impl, samples in results[loop].items():
             print(f"  {impl:7s} RSS MiB: " + " ".join(f"{s / 2**20:.0f}" for s in samples))
     out = pathlib.Path(args.out)

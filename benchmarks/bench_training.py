@@ -2,6 +2,7 @@
 vs the same code in plain JAX + optax (jax.jit(jax.value_and_grad)) and vs equinox
 (filter_jit(filter_value_and_grad)). Steady-state step time (target 1.00 +- 0.05 of JAX), the
 same with the example's NaN guard, and the time to the first step (trace + compile)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,10 +11,10 @@ import sys
 
 import equinox as eqx
 import jax
+from harness import Case
 
 import foldax
 from foldax import random
-from harness import Case
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 import train_mlp  # noqa: E402
@@ -48,16 +49,23 @@ def _first_step_case(cfg: train_mlp.Config, label: str) -> Case:
     optimiser, args = _setup(cfg)
 
     def fresh(jit, value_and_grad):  # a new function each repeat: trace + compile + one step
-        return lambda: (lambda s: lambda: s(*args))(
-            jit(train_mlp.make_train_step(optimiser, value_and_grad)))
+        return lambda: (lambda s: lambda: s(*args))(jit(train_mlp.make_train_step(optimiser, value_and_grad)))
 
-    return Case(f"MLP train step {label}, time to first step", "jax",
-                {impl: fresh(*c) for impl, c in COMPILERS.items()}, target="<= 1.3x", fresh=True)
+    return Case(
+        f"MLP train step {label}, time to first step",
+        "jax",
+        {impl: fresh(*c) for impl, c in COMPILERS.items()},
+        target="<= 1.3x",
+        fresh=True,
+    )
 
 
 def cases(quick: bool) -> list[Case]:
     example = train_mlp.FULL
     wide = dataclasses.replace(example, hidden=(512, 512), batch_size=1024)
-    rows = [_steady_case(example, "(64x64, batch 64)"), _steady_case(wide, "(512x512, batch 1024)"),
-            _first_step_case(example, "(64x64, batch 64)")]
+    rows = [
+        _steady_case(example, "(64x64, batch 64)"),
+        _steady_case(wide, "(512x512, batch 1024)"),
+        _first_step_case(example, "(64x64, batch 64)"),
+    ]
     return rows

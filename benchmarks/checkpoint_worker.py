@@ -8,6 +8,7 @@ saves it with ``foldax.CheckpointManager`` and waits for the save to be committe
 it onto the same layout. Each time is taken on process 0 between barriers of all processes;
 process 0 prints ``RESULT {"save": [...], "restore": [...], "megabytes": ...}``.
 """
+
 import json
 import pathlib
 import sys
@@ -19,8 +20,7 @@ from distributed_training import RunConfig, fsdp_layout, init_model, join  # noq
 config = json.loads(sys.argv[1])
 config["hidden"] = tuple(config["hidden"])
 cfg = RunConfig(**config)
-process_id, coordinator, directory, repeats = (int(sys.argv[2]), sys.argv[3], sys.argv[4],
-                                               int(sys.argv[5]))
+process_id, coordinator, directory, repeats = (int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
 join(coordinator, cfg, process_id)
 
 import jax  # noqa: E402
@@ -29,8 +29,9 @@ from jax.sharding import AxisType  # noqa: E402
 
 import foldax  # noqa: E402
 
-mesh = jax.make_mesh(cfg.mesh_shape(jax.device_count()), ("data", "fsdp"),
-                     axis_types=(AxisType.Auto, AxisType.Auto))
+mesh = jax.make_mesh(
+    cfg.mesh_shape(jax.device_count()), ("data", "fsdp"), axis_types=(AxisType.Auto, AxisType.Auto)
+)
 layout = fsdp_layout(jax.eval_shape(lambda: init_model(cfg)), mesh)
 model = jax.block_until_ready(foldax.jit(lambda: init_model(cfg), out_shardings=layout)())
 times: dict[str, list[float]] = {"save": [], "restore": []}

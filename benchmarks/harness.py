@@ -10,6 +10,7 @@ Example:
     >>> sorted(row.medians) == ["foldax", "jax"]
     True
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,8 +68,9 @@ class Case:
                         out = fn()
                     block(out)
                     samples[impl].append((time.perf_counter() - t0) / number)
-        return Row(self.name, self.reference, {k: statistics.median(v) for k, v in samples.items()},
-                   self.target)
+        return Row(
+            self.name, self.reference, {k: statistics.median(v) for k, v in samples.items()}, self.target
+        )
 
 
 def format_table(rows: list[Row]) -> str:
@@ -76,6 +78,8 @@ def format_table(rows: list[Row]) -> str:
     for row in rows:
         for impl, med in row.medians.items():
             unit = f"{med * 1e6:10.1f}us" if med < 1e-2 else f"{med * 1e3:10.2f}ms"
-            lines.append(f"{row.name:58s} {impl:10s} {unit:>12s} {row.ratio(impl):7.2f}  "
-                         f"{row.target if impl == 'foldax' else ''}")
+            lines.append(
+                f"{row.name:58s} {impl:10s} {unit:>12s} {row.ratio(impl):7.2f}  "
+                f"{row.target if impl == 'foldax' else ''}"
+            )
     return "\n".join(lines)

@@ -10,6 +10,7 @@ traces (``--mode trace``: ``jit(...).trace``; ``--mode call``: trace, compile an
 Usage: ``python benchmarks/memory_traces.py [--n 150] [--mode trace|call|both]`` (default trace)
 (``--side foldax|jax`` runs one side in this process and prints its growth in MiB).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ def _loss_on(jnp, np, width: int):
     def loss(w, x):
         target = jnp.tanh(2 * label) / jnp.linalg.norm(label)  # from constants alone
         h = jnp.tanh(x @ w * scale)
-        return jnp.mean((h - target) ** 2) + 1e-3 * jnp.sum(w ** 2)
+        return jnp.mean((h - target) ** 2) + 1e-3 * jnp.sum(w**2)
 
     return loss
 
@@ -72,8 +73,13 @@ def run_side(side: str, mode: str, n: int) -> float:
 
 def measure(side: str, mode: str, n: int) -> float:
     """``run_side`` in a fresh subprocess (so neither side inherits the other's caches)."""
-    out = subprocess.run([sys.executable, __file__, "--side", side, "--mode", mode, "--n", str(n)],
-                         check=True, capture_output=True, text=True, env=os.environ)
+    out = subprocess.run(
+        [sys.executable, __file__, "--side", side, "--mode", mode, "--n", str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["mib"]
 
 
@@ -87,8 +93,10 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"mib": run_side(args.side, args.mode, args.n)}))
         return
     modes = ["trace", "call"] if args.mode == "both" else [args.mode]
-    print(f"{'RSS growth over ' + str(args.n) + ' distinct jit(vmap(grad))':48s} "
-          f"{'foldax':>10s} {'jax':>10s} {'ratio':>7s}  target")
+    print(
+        f"{'RSS growth over ' + str(args.n) + ' distinct jit(vmap(grad))':48s} "
+        f"{'foldax':>10s} {'jax':>10s} {'ratio':>7s}  target"
+    )
     for mode in modes:
         fx, jx = measure("foldax", mode, args.n), measure("jax", mode, args.n)
         print(f"{mode:48s} {fx:7.1f}MiB {jx:7.1f}MiB {fx / max(jx, 1e-9):7.2f}  <= 2x", flush=True)

@@ -2,6 +2,7 @@
 
 Usage: ``python benchmarks/run.py [--quick] [name-substring ...]``
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,8 +27,10 @@ def main(argv: list[str]) -> None:
         for case in module.cases(quick):
             row = case.measure(repeat=3 if quick else 7, number=3 if quick else 20)
             rows.append(row)
-            print(format_table([row]).splitlines()[1:] and "\n".join(
-                format_table([row]).splitlines()[1:]), flush=True)
+            print(
+                format_table([row]).splitlines()[1:] and "\n".join(format_table([row]).splitlines()[1:]),
+                flush=True,
+            )
     print()
     print(format_table(rows))
 

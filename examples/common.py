@@ -10,6 +10,7 @@ Example:
     >>> example_options(["--quick", "--out", "/tmp/foldax-out"])
     {'quick': True, 'out_dir': PosixPath('/tmp/foldax-out')}
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,7 @@ def quick_from_env() -> bool:
 def example_options(argv: Sequence[str] | None = None, description: str = "") -> dict[str, Any]:
     """``main``'s keyword arguments from the command line: ``quick`` and ``out_dir``."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true",
-                        help=f"small, fast configuration (as {QUICK_ENV}=1)")
+    parser.add_argument("--quick", action="store_true", help=f"small, fast configuration (as {QUICK_ENV}=1)")
     parser.add_argument("--out", default="out", help="directory for plots and checkpoints")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     return {"quick": args.quick or quick_from_env(), "out_dir": pathlib.Path(args.out)}
@@ -60,9 +60,15 @@ def progress(iterable: Iterable, desc: str, total: int | None = None) -> tqdm:
     return tqdm(iterable, desc=desc, total=total, dynamic_ncols=True, mininterval=0.5)
 
 
-def save_curves(path: pathlib.Path, curves: dict[str, tuple[Sequence, Sequence]], title: str,
-                xlabel: str, ylabel: str, log: bool = True,
-                styles: dict[str, dict[str, Any]] | None = None) -> pathlib.Path:
+def save_curves(
+    path: pathlib.Path,
+    curves: dict[str, tuple[Sequence, Sequence]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log: bool = True,
+    styles: dict[str, dict[str, Any]] | None = None,
+) -> pathlib.Path:
     """Plot ``{label: (xs, ys)}`` into one figure and save it as ``path`` (PNG).
 
     ``xlabel`` and ``ylabel`` name the axes with their units. The legend sits below the axes, so
@@ -85,12 +91,12 @@ def save_curves(path: pathlib.Path, curves: dict[str, tuple[Sequence, Sequence]]
 def place_legend_below(ax: Any) -> None:
     """The legend of ``ax`` under its x-axis label, in up to 3 columns, so it covers no curve."""
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(3, len(handles)),
-              frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=min(3, len(handles)), frameon=False)
 
 
-def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int,
-                        number: int) -> dict[str, list[float]]:
+def interleaved_seconds(
+    fns: dict[str, Callable[[], Any]], repeats: int, number: int
+) -> dict[str, list[float]]:
     """Per-call times of each of ``fns`` over ``repeats`` rounds (``number`` calls per function
     per round, waiting for every result, after one warm-up call each). The functions take turns
     within a round, in an order that alternates from round to round, so a change of machine
@@ -99,7 +105,7 @@ def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int,
         jax.block_until_ready(fn())
     times: dict[str, list[float]] = {name: [] for name in fns}
     for round_ in range(repeats):
-        for name in (list(fns) if round_ % 2 == 0 else list(fns)[::-1]):
+        for name in list(fns) if round_ % 2 == 0 else list(fns)[::-1]:
             start = time.perf_counter()
             for _ in range(number):
                 out = fns[name]()
@@ -110,13 +116,11 @@ def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int,
 
 def target_function(x: jax.Array) -> jax.Array:
     """The function the regression examples learn: smooth, non-linear, of the first 3 inputs."""
-    return (jnp.sin(jnp.pi * x[..., :1]) * jnp.cos(jnp.pi * x[..., 1:2])
-            + 0.5 * x[..., 2:3] ** 2)
+    return jnp.sin(jnp.pi * x[..., :1]) * jnp.cos(jnp.pi * x[..., 1:2]) + 0.5 * x[..., 2:3] ** 2
 
 
 @foldax.jit(static_argnames=("n", "dim"))  # shapes: static, as jax.jit needs them too
-def regression_data(key: jax.Array, n: int, dim: int = 4,
-                    noise: float = 0.05) -> tuple[jax.Array, jax.Array]:
+def regression_data(key: jax.Array, n: int, dim: int = 4, noise: float = 0.05) -> tuple[jax.Array, jax.Array]:
     """``n`` inputs uniform in ``[-1, 1]^dim`` and noisy targets ``target_function(x)`` (n, 1)."""
     x_key, noise_key = random.split(key)
     x = random.uniform(x_key, (n, dim), minval=-1.0, maxval=1.0)

@@ -22,6 +22,7 @@ Example:
     >>> mesh.shape
     OrderedDict([('data', 8)])
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ import numpy as np  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
 
 import foldax  # noqa: E402
+
 from common import example_options, output_dir, save_curves  # noqa: E402
-from train_mlp import FULL, QUICK, MLP, train  # noqa: E402
+from train_mlp import FULL, MLP, QUICK, train  # noqa: E402
 
 
 def make_mesh(n_devices: int = N_DEVICES) -> Mesh:
@@ -51,7 +53,8 @@ def make_mesh(n_devices: int = N_DEVICES) -> Mesh:
     if len(devices) < n_devices:
         raise RuntimeError(
             f"data_parallel needs {n_devices} devices, found {len(devices)}. On a CPU set "
-            f"XLA_FLAGS={_FLAG} before jax is imported (this script does so when run by hand).")
+            f"XLA_FLAGS={_FLAG} before jax is imported (this script does so when run by hand)."
+        )
     return Mesh(np.array(devices[:n_devices]), ("data",))
 
 
@@ -67,15 +70,20 @@ def train_sharded(cfg: Any, mesh: Mesh, show_progress: bool = True) -> dict[str,
     """``train_mlp.train`` with batches sharded over ``mesh`` and the state replicated."""
     batch, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
     if cfg.batch_size % mesh.size or cfg.n_test % mesh.size:
-        raise ValueError(f"the batch size ({cfg.batch_size}) and the test set ({cfg.n_test}) must "
-                         f"divide evenly over the {mesh.size} devices.")
+        raise ValueError(
+            f"the batch size ({cfg.batch_size}) and the test set ({cfg.n_test}) must "
+            f"divide evenly over the {mesh.size} devices."
+        )
     return train(
-        cfg, show_progress, label=f"{mesh.size} devices",
+        cfg,
+        show_progress,
+        label=f"{mesh.size} devices",
         place_batch=lambda x, y: (jax.device_put(x, batch), jax.device_put(y, batch)),
         place_state=lambda *state: jax.device_put(state, replicated),
         # per argument (model, opt_state, x, y, key) and for every output:
         in_shardings=(replicated, replicated, batch, batch, replicated),
-        out_shardings=replicated)
+        out_shardings=replicated,
+    )
 
 
 def is_replicated(tree: Any, mesh: Mesh) -> bool:
@@ -94,25 +102,39 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
     difference = float(np.max(np.abs(losses - reference) / np.abs(reference)))
     x_test, y_test = sharded["test_data"]
     errors = per_example_errors(sharded["model"], x_test, y_test)
-    shardings = {"model": "replicated" if is_replicated(sharded["model"], mesh) else "NOT replicated",
-                 "optimiser state": "replicated" if is_replicated(sharded["opt_state"], mesh)
-                 else "NOT replicated",
-                 "per-example test errors": str(errors.sharding.spec)}
+    shardings = {
+        "model": "replicated" if is_replicated(sharded["model"], mesh) else "NOT replicated",
+        "optimiser state": "replicated" if is_replicated(sharded["opt_state"], mesh) else "NOT replicated",
+        "per-example test errors": str(errors.sharding.spec),
+    }
     steps = np.arange(1, len(losses) + 1)
     sharded_label = f"{mesh.size} devices, batch sharded (dashed: drawn over the 1-device curve)"
-    plot = save_curves(output_dir(out_dir) / "data_parallel_loss.png",
-                       {"1 device": (steps, reference), sharded_label: (steps, losses)},
-                       title=f"The same training step on 1 and on {mesh.size} devices\n"
-                             f"(largest relative difference {difference:.1e})",
-                       xlabel="training step", ylabel="batch mean squared error (target units²)",
-                       styles={"1 device": {"linewidth": 4, "alpha": 0.45},
-                               sharded_label: {"linestyle": "--", "linewidth": 1.2,
-                                               "color": "black"}})
-    print(f"{len(losses)} steps on a mesh of {mesh.size} devices: largest relative difference "
-          f"from the single-device losses {difference:.1e}; after training: {shardings}; "
-          f"held-out MSE {sharded['test_losses'][-1]:.4f}; loss curves: {plot}")
-    return {"single": single, "sharded": sharded, "relative_difference": difference,
-            "per_example_errors": errors, "shardings": shardings, "mesh": mesh, "plot": plot}
+    plot = save_curves(
+        output_dir(out_dir) / "data_parallel_loss.png",
+        {"1 device": (steps, reference), sharded_label: (steps, losses)},
+        title=f"The same training step on 1 and on {mesh.size} devices\n"
+        f"(largest relative difference {difference:.1e})",
+        xlabel="training step",
+        ylabel="batch mean squared error (target units²)",
+        styles={
+            "1 device": {"linewidth": 4, "alpha": 0.45},
+            sharded_label: {"linestyle": "--", "linewidth": 1.2, "color": "black"},
+        },
+    )
+    print(
+        f"{len(losses)} steps on a mesh of {mesh.size} devices: largest relative difference "
+        f"from the single-device losses {difference:.1e}; after training: {shardings}; "
+        f"held-out MSE {sharded['test_losses'][-1]:.4f}; loss curves: {plot}"
+    )
+    return {
+        "single": single,
+        "sharded": sharded,
+        "relative_difference": difference,
+        "per_example_errors": errors,
+        "shardings": shardings,
+        "mesh": mesh,
+        "plot": plot,
+    }
 
 
 if __name__ == "__main__":

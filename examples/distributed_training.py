@@ -46,6 +46,7 @@ Example:
     >>> cfg.mesh_shape(cfg.devices)
     (2, 2)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,8 +94,10 @@ class RunConfig:
     def mesh_shape(self, devices: int) -> tuple[int, int]:
         """``(data, fsdp)`` sizes of the mesh over ``devices`` devices (all processes')."""
         if devices % self.fsdp or self.batch_size % (devices // self.fsdp):
-            raise ValueError(f"fsdp={self.fsdp} must divide the {devices} devices, and the data "
-                             f"axis ({devices // self.fsdp}) the batch size {self.batch_size}.")
+            raise ValueError(
+                f"fsdp={self.fsdp} must divide the {devices} devices, and the data "
+                f"axis ({devices // self.fsdp}) the batch size {self.batch_size}."
+            )
         return devices // self.fsdp, self.fsdp
 
 
@@ -126,9 +129,14 @@ def write_dataset(cfg: RunConfig, out: pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def launch(cfg: RunConfig, out: pathlib.Path, show_progress: bool = True,
-           kill_at: int | None = None, restarts: int | None = None,
-           resume: bool = False) -> dict[str, Any]:
+def launch(
+    cfg: RunConfig,
+    out: pathlib.Path,
+    show_progress: bool = True,
+    kill_at: int | None = None,
+    restarts: int | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
     """Run ``cfg.processes`` local workers to the end; returns process 0's results.
 
     Arguments:
@@ -159,8 +167,10 @@ def launch(cfg: RunConfig, out: pathlib.Path, show_progress: bool = True,
     if kill_at is not None and not 0 <= kill_at < cfg.steps:
         raise ValueError(f"kill_at={kill_at} is not a step of the run (0 to {cfg.steps - 1}).")
     if restarts and not cfg.checkpoint_every:
-        raise ValueError("Restarting needs checkpoints to resume from: set checkpoint_every "
-                         "(--checkpoint-every) to a number of steps.")
+        raise ValueError(
+            "Restarting needs checkpoints to resume from: set checkpoint_every "
+            "(--checkpoint-every) to a number of steps."
+        )
     out.mkdir(parents=True, exist_ok=True)
     write_dataset(cfg, out)
     (out / "results.json").unlink(missing_ok=True)
@@ -179,24 +189,36 @@ def launch(cfg: RunConfig, out: pathlib.Path, show_progress: bool = True,
                     raise
                 failures.append(str(e).splitlines()[0])
                 if bar is not None:
-                    bar.write(f"{failures[-1]}; restarting every process from the latest "
-                              f"checkpoint")
+                    bar.write(f"{failures[-1]}; restarting every process from the latest checkpoint")
     finally:
         if bar is not None:
             bar.close()
     return {**json.loads((out / "results.json").read_text()), "restarts": failures}
 
 
-def _attempt(cfg: RunConfig, out: pathlib.Path, attempt: int, victim: int | None,
-             kill_at: int | None, bar: Any) -> None:
+def _attempt(
+    cfg: RunConfig, out: pathlib.Path, attempt: int, victim: int | None, kill_at: int | None, bar: Any
+) -> None:
     """One start of every worker (on a new coordinator port); ``victim`` holds after step
     ``kill_at`` and is killed."""
     coordinator = f"127.0.0.1:{free_port()}"
-    commands = [[sys.executable, __file__, "--worker", "--config",
-                 json.dumps(dataclasses.asdict(cfg)), "--process-id", str(i),
-                 "--coordinator", coordinator, "--out", str(out),
-                 *(["--hold-at", str(kill_at)] if i == victim else [])]
-                for i in range(cfg.processes)]
+    commands = [
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--config",
+            json.dumps(dataclasses.asdict(cfg)),
+            "--process-id",
+            str(i),
+            "--coordinator",
+            coordinator,
+            "--out",
+            str(out),
+            *(["--hold-at", str(kill_at)] if i == victim else []),
+        ]
+        for i in range(cfg.processes)
+    ]
     suffix = "" if attempt == 0 else f".restart{attempt}"
     logs = [out / f"process_{i}{suffix}.log" for i in range(cfg.processes)]
     killed = []
@@ -211,8 +233,9 @@ def _attempt(cfg: RunConfig, out: pathlib.Path, attempt: int, victim: int | None
 
     run_processes(commands, logs, cfg.devices_per_process, cfg.timeout, on_poll)
     if victim is not None:  # the victim held until killed: the run cannot have ended well
-        raise RuntimeError(f"process {victim} was to be killed at step {kill_at}, but all "
-                           f"processes ended normally")
+        raise RuntimeError(
+            f"process {victim} was to be killed at step {kill_at}, but all processes ended normally"
+        )
 
 
 class ProcessFailedError(RuntimeError):
@@ -224,9 +247,13 @@ class ProcessFailedError(RuntimeError):
         self.process, self.code = process, code
 
 
-def run_processes(commands: Sequence[Sequence[str]], logs: Sequence[pathlib.Path],
-                  devices_per_process: int, timeout: float,
-                  on_poll: Callable[[list], None] | None = None) -> None:
+def run_processes(
+    commands: Sequence[Sequence[str]],
+    logs: Sequence[pathlib.Path],
+    devices_per_process: int,
+    timeout: float,
+    on_poll: Callable[[list], None] | None = None,
+) -> None:
     """Run one local process per command (CPU, ``devices_per_process`` simulated devices each,
     output to its log) until all exit.
 
@@ -238,42 +265,55 @@ def run_processes(commands: Sequence[Sequence[str]], logs: Sequence[pathlib.Path
             the others are stopped).
         TimeoutError: they ran longer than ``timeout`` seconds (all are stopped).
     """
-    env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_per_process}")
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_per_process}",
+    )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXAMPLES), env.get("PYTHONPATH")) if p)
     procs = []
     try:
         for command, log in zip(commands, logs):
             with open(log, "w") as f:
-                procs.append(subprocess.Popen(list(command), stdout=f, stderr=subprocess.STDOUT,
-                                              env=env))
+                procs.append(subprocess.Popen(list(command), stdout=f, stderr=subprocess.STDOUT, env=env))
         _wait(procs, logs, timeout, on_poll)
     finally:
         _stop(procs)
 
 
-def _wait(procs: list, logs: Sequence[pathlib.Path], timeout: float,
-          on_poll: Callable[[list], None] | None) -> None:
+def _wait(
+    procs: list, logs: Sequence[pathlib.Path], timeout: float, on_poll: Callable[[list], None] | None
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         codes = [p.poll() for p in procs]
         failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
         if failed:
             i = failed[0]
-            why = "" if JOINED in _text(logs[i]) else (
-                " before it joined the coordinator (jax.distributed.initialize): not all "
-                "processes joined within the join timeout, or the coordinator is unreachable")
-            raise ProcessFailedError(f"process {i} exited with code {codes[i]}{why}; the others "
-                                     f"were stopped. End of {logs[i]}:\n{_tail(logs[i])}",
-                                     i, codes[i])
+            why = (
+                ""
+                if JOINED in _text(logs[i])
+                else (
+                    " before it joined the coordinator (jax.distributed.initialize): not all "
+                    "processes joined within the join timeout, or the coordinator is unreachable"
+                )
+            )
+            raise ProcessFailedError(
+                f"process {i} exited with code {codes[i]}{why}; the others "
+                f"were stopped. End of {logs[i]}:\n{_tail(logs[i])}",
+                i,
+                codes[i],
+            )
         if on_poll is not None:
             on_poll(procs)
         if all(c == 0 for c in codes):
             return
         if time.monotonic() > deadline:
             running = [i for i, c in enumerate(codes) if c is None]
-            raise TimeoutError(f"processes {running} still ran after {timeout} s and were "
-                               f"stopped. End of {logs[running[0]]}:\n{_tail(logs[running[0]])}")
+            raise TimeoutError(
+                f"processes {running} still ran after {timeout} s and were "
+                f"stopped. End of {logs[running[0]]}:\n{_tail(logs[running[0]])}"
+            )
         time.sleep(0.1)
 
 
@@ -314,14 +354,19 @@ def join(coordinator: str, cfg: RunConfig, process_id: int) -> None:
     elif cfg.processes > 1:
         # Not every process joining within the timeout aborts this one (JAX's coordination
         # service ends it with DEADLINE_EXCEEDED); the launcher names it from the missing line.
-        jax.distributed.initialize(coordinator, num_processes=cfg.processes,
-                                   process_id=process_id, initialization_timeout=cfg.join_timeout)
+        jax.distributed.initialize(
+            coordinator,
+            num_processes=cfg.processes,
+            process_id=process_id,
+            initialization_timeout=cfg.join_timeout,
+        )
     print(f"process {jax.process_index()} of {jax.process_count()} {JOINED}", flush=True)
 
 
 def init_model(cfg: RunConfig) -> Any:
     """The run's initial model (``train_mlp``'s dataclass MLP), the same on every process."""
     from foldax import random
+
     from train_mlp import init_mlp
 
     return init_mlp(random.key(cfg.seed), (cfg.dim, *cfg.hidden, 1), "gelu", cfg.dropout)
@@ -332,6 +377,7 @@ def fsdp_layout(model: Any, mesh: Any) -> Any:
     along its input axis over ``fsdp`` (each device holds 1/fsdp of it; XLA gathers it where
     it is used), biases replicated."""
     from jax.sharding import NamedSharding, PartitionSpec as P
+
     from train_mlp import Dense
 
     weight, bias = NamedSharding(mesh, P("fsdp", None)), NamedSharding(mesh, P())
@@ -354,11 +400,13 @@ class Trainer:
 
         import foldax
         from foldax import random
+
         from train_mlp import make_train_step
 
         self.cfg = cfg
-        self.mesh = jax.make_mesh(cfg.mesh_shape(jax.device_count()), ("data", "fsdp"),
-                                  axis_types=(AxisType.Auto, AxisType.Auto))
+        self.mesh = jax.make_mesh(
+            cfg.mesh_shape(jax.device_count()), ("data", "fsdp"), axis_types=(AxisType.Auto, AxisType.Auto)
+        )
         self.batch_sharding = NamedSharding(self.mesh, P("data"))
         replicated = NamedSharding(self.mesh, P())
         self.x = np.load(data_dir / "x.npy", mmap_mode="r")
@@ -366,13 +414,16 @@ class Trainer:
         self.rows = self._local_rows()
         self.step_seconds: list[float] = []  # wall time of each step run (the first compiles)
 
-        self.optimiser = optax.chain(optax.clip_by_global_norm(1.0),
-                                     optax.adam(cfg.learning_rate))
+        self.optimiser = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.learning_rate))
         like = jax.eval_shape(lambda: init_model(cfg))
         self.model_sharding = fsdp_layout(like, self.mesh)
         self.opt_sharding = optax.tree_map_params(
-            self.optimiser, lambda _, s: s, jax.eval_shape(self.optimiser.init, like),
-            self.model_sharding, transform_non_params=lambda _: replicated)
+            self.optimiser,
+            lambda _, s: s,
+            jax.eval_shape(self.optimiser.init, like),
+            self.model_sharding,
+            transform_non_params=lambda _: replicated,
+        )
 
         def init() -> tuple:
             model = init_model(cfg)
@@ -380,7 +431,8 @@ class Trainer:
 
         # every process computes its own shards of the same initial state
         self.model, self.opt_state = foldax.jit(
-            init, out_shardings=(self.model_sharding, self.opt_sharding))()
+            init, out_shardings=(self.model_sharding, self.opt_sharding)
+        )()
         train_step = make_train_step(self.optimiser)
         dropout_key = random.fold_in(random.key(cfg.seed), 1)
 
@@ -390,9 +442,15 @@ class Trainer:
         self.replicated = replicated
         self.step = foldax.jit(
             step,
-            in_shardings=(self.model_sharding, self.opt_sharding, self.batch_sharding,
-                          self.batch_sharding, replicated),
-            out_shardings=(self.model_sharding, self.opt_sharding, replicated))
+            in_shardings=(
+                self.model_sharding,
+                self.opt_sharding,
+                self.batch_sharding,
+                self.batch_sharding,
+                replicated,
+            ),
+            out_shardings=(self.model_sharding, self.opt_sharding, replicated),
+        )
 
     def _local_rows(self) -> slice:
         """The rows of a global batch this process's devices hold (one contiguous block)."""
@@ -407,7 +465,7 @@ class Trainer:
         per_epoch = self.cfg.n_examples // self.cfg.batch_size
         epoch, i = divmod(step, per_epoch)
         order = np.random.default_rng([self.cfg.seed, epoch]).permutation(self.cfg.n_examples)
-        return order[i * self.cfg.batch_size:(i + 1) * self.cfg.batch_size]
+        return order[i * self.cfg.batch_size : (i + 1) * self.cfg.batch_size]
 
     def batch(self, step: int) -> tuple:
         """Global batch ``step`` as arrays sharded over ``data``; this process reads only its
@@ -417,12 +475,14 @@ class Trainer:
         mine = self.batch_indices(step)[self.rows]
         local_x, local_y = self.x[mine], self.y[mine]  # reads these rows of the memory map
         n = self.cfg.batch_size
-        return (jax.make_array_from_process_local_data(self.batch_sharding, local_x,
-                                                       (n, self.cfg.dim)),
-                jax.make_array_from_process_local_data(self.batch_sharding, local_y, (n, 1)))
+        return (
+            jax.make_array_from_process_local_data(self.batch_sharding, local_x, (n, self.cfg.dim)),
+            jax.make_array_from_process_local_data(self.batch_sharding, local_y, (n, 1)),
+        )
 
-    def run(self, start: int, stop: int,
-            on_step: Callable[[int, Trainer], None] | None = None) -> list[float]:
+    def run(
+        self, start: int, stop: int, on_step: Callable[[int, Trainer], None] | None = None
+    ) -> list[float]:
         """Train steps ``start..stop-1``; returns their losses."""
         import jax
 
@@ -431,9 +491,11 @@ class Trainer:
             started = time.perf_counter()
             # the step number is traced (one compiled step), the same global value everywhere
             traced_number = jax.make_array_from_process_local_data(
-                self.replicated, np.asarray(number, np.int32))
-            self.model, self.opt_state, loss = self.step(self.model, self.opt_state,
-                                                         *self.batch(number), traced_number)
+                self.replicated, np.asarray(number, np.int32)
+            )
+            self.model, self.opt_state, loss = self.step(
+                self.model, self.opt_state, *self.batch(number), traced_number
+            )
             losses.append(float(loss))  # waits for the step
             self.step_seconds.append(time.perf_counter() - started)
             print(f"step {number} loss {losses[-1]:.6f}", flush=True)
@@ -442,8 +504,9 @@ class Trainer:
         return losses
 
 
-def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path,
-           hold_at: int | None = None) -> None:
+def worker(
+    cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path, hold_at: int | None = None
+) -> None:
     """One process of the run: join; resume from the latest checkpoint in ``out/checkpoints``
     if there is one; train, saving every ``cfg.checkpoint_every`` steps; write the final model
     (``final_model.ckpt``) and, on process 0, ``results.json``. ``hold_at``: after that step,
@@ -455,13 +518,14 @@ def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path,
     import foldax
 
     trainer = Trainer(cfg, out / "data")
-    manager = foldax.CheckpointManager(out / "checkpoints", max_to_keep=2,
-                                       save_interval_steps=cfg.checkpoint_every) \
-        if cfg.checkpoint_every else None
+    manager = (
+        foldax.CheckpointManager(out / "checkpoints", max_to_keep=2, save_interval_steps=cfg.checkpoint_every)
+        if cfg.checkpoint_every
+        else None
+    )
     resumed_from = None if manager is None else manager.latest_step()
     if manager is not None and resumed_from is not None:
-        state = manager.restore({"model": trainer.model, "opt_state": trainer.opt_state},
-                                step=resumed_from)
+        state = manager.restore({"model": trainer.model, "opt_state": trainer.opt_state}, step=resumed_from)
         trainer.model, trainer.opt_state = state["model"], state["opt_state"]
         print(f"resumed from the checkpoint of step {resumed_from}", flush=True)
 
@@ -481,13 +545,21 @@ def worker(cfg: RunConfig, process_id: int, coordinator: str, out: pathlib.Path,
     layer = trainer.model.layers[0].w
     if jax.process_index() == 0:
         foldax.save(out / "final_model.ckpt", final)
-        (out / "results.json").write_text(json.dumps({
-            "losses": losses, "first_step": first, "resumed_from": resumed_from,
-            "step_seconds": float(np.median(trainer.step_seconds[1:] or [0.0])),
-            "processes": jax.process_count(),
-            "devices": jax.device_count(), "mesh": dict(trainer.mesh.shape),
-            "first_weight_shards": len(layer.addressable_shards),
-            "first_weight_shard_shape": list(layer.addressable_shards[0].data.shape)}))
+        (out / "results.json").write_text(
+            json.dumps(
+                {
+                    "losses": losses,
+                    "first_step": first,
+                    "resumed_from": resumed_from,
+                    "step_seconds": float(np.median(trainer.step_seconds[1:] or [0.0])),
+                    "processes": jax.process_count(),
+                    "devices": jax.device_count(),
+                    "mesh": dict(trainer.mesh.shape),
+                    "first_weight_shards": len(layer.addressable_shards),
+                    "first_weight_shard_shape": list(layer.addressable_shards[0].data.shape),
+                }
+            )
+        )
     if cfg.processes > 1 and coordinator != "auto":
         jax.distributed.shutdown()
 
@@ -502,25 +574,36 @@ def load_final_model(cfg: RunConfig, out: pathlib.Path) -> Any:
 
 
 # -- command line -------------------------------------------------------------------------------
-def main(quick: bool = False, out_dir: str | pathlib.Path = "out", processes: int = 2,
-         devices_per_process: int = 4, show_progress: bool = True, kill_at: int | None = None,
-         resume: bool = False, **overrides: Any) -> dict:
+def main(
+    quick: bool = False,
+    out_dir: str | pathlib.Path = "out",
+    processes: int = 2,
+    devices_per_process: int = 4,
+    show_progress: bool = True,
+    kill_at: int | None = None,
+    resume: bool = False,
+    **overrides: Any,
+) -> dict:
     """Launch a run of ``processes`` x ``devices_per_process`` (killing a process after step
     ``kill_at`` and restarting, if given) and print its summary; returns process 0's results
     (losses, step time, mesh, restarts)."""
     if kill_at is not None:
         overrides.setdefault("checkpoint_every", 1)
-    cfg = RunConfig(processes=processes, devices_per_process=devices_per_process,
-                    **{**(QUICK if quick else {}), **overrides})
+    cfg = RunConfig(
+        processes=processes,
+        devices_per_process=devices_per_process,
+        **{**(QUICK if quick else {}), **overrides},
+    )
     out = pathlib.Path(out_dir) / f"distributed_{processes}x{devices_per_process}"
     results = launch(cfg, out, show_progress, kill_at=kill_at, resume=resume)
     for failure in results["restarts"]:
-        print(f"{failure}; every process was restarted from the checkpoint of step "
-              f"{results['resumed_from']}")
-    print(f"{processes} process(es) x {devices_per_process} devices, mesh {results['mesh']}: "
-          f"loss {results['losses'][0]:.4f} -> {results['losses'][-1]:.4f} in steps "
-          f"{results['first_step']}..{cfg.steps - 1} ({results['step_seconds'] * 1e3:.1f} "
-          f"ms/step after compiling); logs and final_model.ckpt in {out}")
+        print(f"{failure}; every process was restarted from the checkpoint of step {results['resumed_from']}")
+    print(
+        f"{processes} process(es) x {devices_per_process} devices, mesh {results['mesh']}: "
+        f"loss {results['losses'][0]:.4f} -> {results['losses'][-1]:.4f} in steps "
+        f"{results['first_step']}..{cfg.steps - 1} ({results['step_seconds'] * 1e3:.1f} "
+        f"ms/step after compiling); logs and final_model.ckpt in {out}"
+    )
     return results
 
 
@@ -532,19 +615,28 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--devices-per-process", type=int, default=4)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the whole run")
-    parser.add_argument("--checkpoint-every", type=int, default=None,
-                        help="save the training state every this many steps (1 with --kill-at)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the latest checkpoint in --out")
-    parser.add_argument("--kill-at", type=int, default=None, metavar="STEP",
-                        help="kill the last process with SIGKILL after this step, then restart "
-                             "every process from the latest checkpoint")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help="save the training state every this many steps (1 with --kill-at)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    parser.add_argument(
+        "--kill-at",
+        type=int,
+        default=None,
+        metavar="STEP",
+        help="kill the last process with SIGKILL after this step, then restart "
+        "every process from the latest checkpoint",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--hold-at", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--coordinator", default="auto",
-                        help="host:port of process 0, or 'auto' (SLURM, Cloud TPU)")
+    parser.add_argument(
+        "--coordinator", default="auto", help="host:port of process 0, or 'auto' (SLURM, Cloud TPU)"
+    )
     return parser.parse_args(argv)
 
 
@@ -553,13 +645,25 @@ if __name__ == "__main__":
     if args.worker:
         config = json.loads(args.config) if args.config else {}
         config["hidden"] = tuple(config.get("hidden", RunConfig.hidden))
-        worker(RunConfig(**config), args.process_id, args.coordinator, pathlib.Path(args.out),
-               args.hold_at)
+        worker(RunConfig(**config), args.process_id, args.coordinator, pathlib.Path(args.out), args.hold_at)
     else:
         from common import quick_from_env
 
-        overrides = {k: v for k, v in (("steps", args.steps), ("timeout", args.timeout),
-                                       ("checkpoint_every", args.checkpoint_every))
-                     if v is not None}
-        main(args.quick or quick_from_env(), args.out, args.processes, args.devices_per_process,
-             kill_at=args.kill_at, resume=args.resume, **overrides)
+        overrides = {
+            k: v
+            for k, v in (
+                ("steps", args.steps),
+                ("timeout", args.timeout),
+                ("checkpoint_every", args.checkpoint_every),
+            )
+            if v is not None
+        }
+        main(
+            args.quick or quick_from_env(),
+            args.out,
+            args.processes,
+            args.devices_per_process,
+            kill_at=args.kill_at,
+            resume=args.resume,
+            **overrides,
+        )

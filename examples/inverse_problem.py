@@ -26,6 +26,7 @@ Example:
     >>> diffuse(jnp.array([0.0, 1.0, 0.0]), 1)
     Array([0.2, 0.6, 0.2], dtype=float32)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,14 +40,15 @@ import numpy as np
 import optax
 
 import foldax
-from common import (example_options, interleaved_seconds, output_dir, place_legend_below, progress,
-                    save_curves)
+
+from common import example_options, interleaved_seconds, output_dir, place_legend_below, progress, save_curves
 
 RATE = 0.2  # diffusivity * dt / dx^2; explicit Euler is stable below 0.5
 
 
 def diffuse(u: Any, steps: int) -> jax.Array:
     """``steps`` explicit diffusion steps of the periodic field ``u`` (NumPy or JAX)."""
+
     def step(_: Any, u: jax.Array) -> jax.Array:
         return u + RATE * (jnp.roll(u, 1) + jnp.roll(u, -1) - 2 * u)
 
@@ -72,8 +74,7 @@ QUICK = Config(n=128, diffusion_steps=60, smoothing_steps=60, iterations=150)
 def true_initial_state(n: int) -> np.ndarray:
     """Two bumps of different height and width on ``[0, 1)``."""
     s = np.linspace(0.0, 1.0, n, endpoint=False)
-    return (np.exp(-((s - 0.3) / 0.05) ** 2) + 0.5 * np.exp(-((s - 0.7) / 0.08) ** 2)).astype(
-        np.float32)
+    return (np.exp(-(((s - 0.3) / 0.05) ** 2)) + 0.5 * np.exp(-(((s - 0.7) / 0.08) ** 2))).astype(np.float32)
 
 
 def observe(u0: np.ndarray, cfg: Config) -> np.ndarray:
@@ -83,9 +84,11 @@ def observe(u0: np.ndarray, cfg: Config) -> np.ndarray:
     return (clean + cfg.sensor_noise * rng.normal(size=clean.shape)).astype(np.float32)
 
 
-def make_step(cfg: Config, optimiser: optax.GradientTransformation,
-              value_and_grad: Callable = foldax.value_and_grad) -> Callable:
+def make_step(
+    cfg: Config, optimiser: optax.GradientTransformation, value_and_grad: Callable = foldax.value_and_grad
+) -> Callable:
     """One descent step ``(u0, opt_state, observation) -> (u0, opt_state, objective)``."""
+
     def objective(u0: jax.Array, observation: Any) -> jax.Array:
         predicted = diffuse(diffuse(u0, cfg.diffusion_steps), cfg.smoothing_steps)
         misfit = jnp.mean((predicted - diffuse(observation, cfg.smoothing_steps)) ** 2)
@@ -104,8 +107,9 @@ def diffusion_steps(jaxpr: Any) -> int:
     return sum(eqn.params["length"] for eqn in jaxpr.eqns if eqn.primitive.name == "scan")
 
 
-def compare_steps(cfg: Config, optimiser: optax.GradientTransformation, observation: np.ndarray,
-                  repeats: int, number: int) -> dict[str, Any]:
+def compare_steps(
+    cfg: Config, optimiser: optax.GradientTransformation, observation: np.ndarray, repeats: int, number: int
+) -> dict[str, Any]:
     """The same descent step under ``foldax.jit`` and ``jax.jit``: the diffusion steps each
     compiled program runs, and their per-call times measured in interleaved rounds.
 
@@ -117,11 +121,18 @@ def compare_steps(cfg: Config, optimiser: optax.GradientTransformation, observat
     folded = foldax.jit(make_step(cfg, optimiser))
     plain_step = make_step(cfg, optimiser, jax.value_and_grad)
     plain = jax.jit(plain_step)
-    counts = {"foldax.jit": diffusion_steps(folded.trace(u0, state, observation).jaxpr.jaxpr),
-              "jax.jit": diffusion_steps(jax.make_jaxpr(plain_step)(u0, state, observation).jaxpr)}
-    seconds = interleaved_seconds({"foldax.jit": lambda: folded(u0, state, observation),
-                                   "jax.jit": lambda: plain(u0, state, observation)},
-                                  repeats, number)
+    counts = {
+        "foldax.jit": diffusion_steps(folded.trace(u0, state, observation).jaxpr.jaxpr),
+        "jax.jit": diffusion_steps(jax.make_jaxpr(plain_step)(u0, state, observation).jaxpr),
+    }
+    seconds = interleaved_seconds(
+        {
+            "foldax.jit": lambda: folded(u0, state, observation),
+            "jax.jit": lambda: plain(u0, state, observation),
+        },
+        repeats,
+        number,
+    )
     ratios = [p / f for f, p in zip(seconds["foldax.jit"], seconds["jax.jit"])]
     return {"diffusion_steps": counts, "seconds": seconds, "ratios": ratios}
 
@@ -131,29 +142,37 @@ def describe_timing(timing: dict[str, Any]) -> str:
     steps, seconds = timing["diffusion_steps"], timing["seconds"]
     low, mid, high = np.percentile(timing["ratios"], [25, 50, 75])
     ms = {name: 1e3 * float(np.median(times)) for name, times in seconds.items()}
-    text = (f"one descent step simulates {steps['foldax.jit']} diffusion steps under foldax.jit, "
-            f"{steps['jax.jit']} under jax.jit (the observation's simulation is folded at trace "
-            f"time); median time per call over {len(timing['ratios'])} interleaved rounds: "
-            f"foldax.jit {ms['foldax.jit']:.3f} ms, jax.jit {ms['jax.jit']:.3f} ms, ratio "
-            f"{mid:.2f}x (middle half of the rounds {low:.2f}x-{high:.2f}x): ")
+    text = (
+        f"one descent step simulates {steps['foldax.jit']} diffusion steps under foldax.jit, "
+        f"{steps['jax.jit']} under jax.jit (the observation's simulation is folded at trace "
+        f"time); median time per call over {len(timing['ratios'])} interleaved rounds: "
+        f"foldax.jit {ms['foldax.jit']:.3f} ms, jax.jit {ms['jax.jit']:.3f} ms, ratio "
+        f"{mid:.2f}x (middle half of the rounds {low:.2f}x-{high:.2f}x): "
+    )
     if low > 1:
         return text + "a speed-up"
     if high < 1:
-        return text + ("slower: at this size foldax.jit's per-call work in Python (flattening "
-                       "the arguments, finding the compiled program) costs more than the folded "
-                       "simulation saves")
+        return text + (
+            "slower: at this size foldax.jit's per-call work in Python (flattening "
+            "the arguments, finding the compiled program) costs more than the folded "
+            "simulation saves"
+        )
     return text + "no measurable difference at this size"
 
 
-def plot_states(path: pathlib.Path, truth: np.ndarray, observation: np.ndarray,
-                recovered: np.ndarray) -> pathlib.Path:
+def plot_states(
+    path: pathlib.Path, truth: np.ndarray, observation: np.ndarray, recovered: np.ndarray
+) -> pathlib.Path:
     s = np.linspace(0.0, 1.0, truth.size, endpoint=False)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(s, truth, label="true initial state")
     ax.plot(s, observation, ".", markersize=3, label="observation (diffused, noisy)")
     ax.plot(s, recovered, label="recovered initial state")
-    ax.set(xlabel="position x (periodic domain of length 1)", ylabel="field u (arbitrary units)",
-           title="Inverse diffusion problem: recovered initial state")
+    ax.set(
+        xlabel="position x (periodic domain of length 1)",
+        ylabel="field u (arbitrary units)",
+        title="Inverse diffusion problem: recovered initial state",
+    )
     ax.grid(alpha=0.3)
     place_legend_below(ax)
     fig.savefig(path, dpi=100, bbox_inches="tight")
@@ -177,19 +196,32 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
         losses.append(float(loss))
         bar.set_postfix(objective=f"{losses[-1]:.2e}", refresh=False)
     error = float(np.linalg.norm(np.asarray(u0) - truth) / np.linalg.norm(truth))
-    timing = compare_steps(cfg, optimiser, observation, repeats=15 if quick else 31,
-                           number=10 if quick else 20)
-    curve = save_curves(out / "inverse_problem_loss.png",
-                        {"objective": (np.arange(1, cfg.iterations + 1), losses)},
-                        title="Inverse diffusion problem: descent on the initial state",
-                        xlabel="descent iteration", ylabel="objective (field units²)")
+    timing = compare_steps(
+        cfg, optimiser, observation, repeats=15 if quick else 31, number=10 if quick else 20
+    )
+    curve = save_curves(
+        out / "inverse_problem_loss.png",
+        {"objective": (np.arange(1, cfg.iterations + 1), losses)},
+        title="Inverse diffusion problem: descent on the initial state",
+        xlabel="descent iteration",
+        ylabel="objective (field units²)",
+    )
     states = plot_states(out / "inverse_problem_states.png", truth, observation, np.asarray(u0))
     naive = float(np.linalg.norm(observation - truth) / np.linalg.norm(truth))
-    print(f"objective {losses[0]:.2e} -> {losses[-1]:.2e}; relative error of the recovered "
-          f"initial state {error:.1%} (of the observation taken for it: {naive:.1%})")
+    print(
+        f"objective {losses[0]:.2e} -> {losses[-1]:.2e}; relative error of the recovered "
+        f"initial state {error:.1%} (of the observation taken for it: {naive:.1%})"
+    )
     print(f"{describe_timing(timing)}; plots: {curve}, {states}")
-    return {"recovered": np.asarray(u0), "truth": truth, "observation": observation,
-            "losses": losses, "relative_error": error, "timing": timing, "plots": (curve, states)}
+    return {
+        "recovered": np.asarray(u0),
+        "truth": truth,
+        "observation": observation,
+        "losses": losses,
+        "relative_error": error,
+        "timing": timing,
+        "plots": (curve, states),
+    }
 
 
 if __name__ == "__main__":

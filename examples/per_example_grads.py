@@ -17,6 +17,7 @@ Example:
     >>> grads.layers[0].w.shape                      # one gradient per example
     (3, 2, 4)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,6 +31,7 @@ import optax
 
 import foldax
 from foldax import random
+
 from common import example_options, output_dir, progress, save_curves
 from train_mlp import MLP, init_mlp
 
@@ -68,12 +70,14 @@ def add_noise(tree: Any, key: jax.Array, std: float) -> Any:
     """``tree`` plus Gaussian noise of standard deviation ``std``, one subkey per leaf."""
     leaves, treedef = jax.tree.flatten(tree)
     keys = random.split(key, len(leaves))
-    return jax.tree.unflatten(treedef, [x + std * random.normal(k, x.shape, x.dtype)
-                                        for x, k in zip(leaves, keys)])
+    return jax.tree.unflatten(
+        treedef, [x + std * random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    )
 
 
-def private_gradient(model: MLP, x: jax.Array, y: jax.Array, key: jax.Array, clip_norm: float,
-                     noise_multiplier: float) -> MLP:
+def private_gradient(
+    model: MLP, x: jax.Array, y: jax.Array, key: jax.Array, clip_norm: float, noise_multiplier: float
+) -> MLP:
     """DP-SGD's gradient of a batch: per-example gradients clipped, summed, noised, averaged."""
     clipped = clip_per_example(per_example_grads(model, x, y), clip_norm)
     summed = jax.tree.map(lambda g: jnp.sum(g, axis=0), clipped)
@@ -81,8 +85,9 @@ def private_gradient(model: MLP, x: jax.Array, y: jax.Array, key: jax.Array, cli
     return jax.tree.map(lambda g: g / x.shape[0], noisy)
 
 
-def loop_private_gradient(model: MLP, x: jax.Array, y: jax.Array, key: jax.Array,
-                          clip_norm: float, noise_multiplier: float) -> MLP:
+def loop_private_gradient(
+    model: MLP, x: jax.Array, y: jax.Array, key: jax.Array, clip_norm: float, noise_multiplier: float
+) -> MLP:
     """The same as ``private_gradient``, one example at a time in a Python loop (the check)."""
     grad_one = foldax.jit(foldax.grad(example_loss))
     total = None
@@ -123,6 +128,7 @@ def classification_data(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
 def make_dp_step(cfg: Config, optimiser: optax.GradientTransformation) -> Any:
     """``foldax.jit`` of one DP-SGD step ``(model, opt_state, x, y, key) -> (model, opt_state,
     mean loss)``."""
+
     def dp_step(model: MLP, opt_state: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> tuple:
         grads = private_gradient(model, x, y, key, cfg.clip_norm, cfg.noise_multiplier)
         updates, opt_state = optimiser.update(grads, opt_state, model)
@@ -142,16 +148,21 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
     cfg = QUICK if quick else FULL
     init_key, data_key, check_key, train_key = random.split(random.key(cfg.seed), 4)
     x, y = classification_data(data_key, cfg.n_train + cfg.n_test)
-    x_train, y_train, x_test, y_test = (x[:cfg.n_train], y[:cfg.n_train], x[cfg.n_train:],
-                                        y[cfg.n_train:])
+    x_train, y_train, x_test, y_test = (
+        x[: cfg.n_train],
+        y[: cfg.n_train],
+        x[cfg.n_train :],
+        y[cfg.n_train :],
+    )
     model = init_mlp(init_key, (2, *cfg.hidden, 1), activation="tanh")
 
-    xb, yb = x_train[:cfg.check_size], y_train[:cfg.check_size]
+    xb, yb = x_train[: cfg.check_size], y_train[: cfg.check_size]
     args = (cfg.clip_norm, cfg.noise_multiplier)
     vectorised = foldax.jit(private_gradient)(model, xb, yb, check_key, *args)
     looped = loop_private_gradient(model, xb, yb, check_key, *args)
-    difference = max(float(jnp.max(jnp.abs(a - b)))
-                     for a, b in zip(jax.tree.leaves(vectorised), jax.tree.leaves(looped)))
+    difference = max(
+        float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(vectorised), jax.tree.leaves(looped))
+    )
     print(f"vectorised vs loop over {cfg.check_size} examples: max difference {difference:.2e}")
 
     optimiser = optax.adam(cfg.learning_rate)
@@ -167,16 +178,30 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
         bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     test_loss = float(mean_loss(model, x_test, y_test))
     test_accuracy = float(accuracy(model, x_test, y_test))
-    plot = save_curves(output_dir(out_dir) / "per_example_grads_loss.png",
-                       {"DP-SGD batch loss": (np.arange(1, cfg.steps + 1), losses),
-                        "chance (log 2)": ([1, cfg.steps], [np.log(2.0)] * 2)},
-                       title=f"DP-SGD (clip {cfg.clip_norm}, noise x{cfg.noise_multiplier})",
-                       xlabel="training step", ylabel="batch cross-entropy (nats)")
-    print(f"held-out loss {test_loss:.3f} (chance {np.log(2.0):.3f}), accuracy "
-          f"{test_accuracy:.1%}; loss curve: {plot}")
-    return {"model": model, "losses": losses, "test_loss": test_loss,
-            "test_accuracy": test_accuracy, "vectorised": vectorised, "looped": looped,
-            "difference": difference, "plot": plot}
+    plot = save_curves(
+        output_dir(out_dir) / "per_example_grads_loss.png",
+        {
+            "DP-SGD batch loss": (np.arange(1, cfg.steps + 1), losses),
+            "chance (log 2)": ([1, cfg.steps], [np.log(2.0)] * 2),
+        },
+        title=f"DP-SGD (clip {cfg.clip_norm}, noise x{cfg.noise_multiplier})",
+        xlabel="training step",
+        ylabel="batch cross-entropy (nats)",
+    )
+    print(
+        f"held-out loss {test_loss:.3f} (chance {np.log(2.0):.3f}), accuracy "
+        f"{test_accuracy:.1%}; loss curve: {plot}"
+    )
+    return {
+        "model": model,
+        "losses": losses,
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+        "vectorised": vectorised,
+        "looped": looped,
+        "difference": difference,
+        "plot": plot,
+    }
 
 
 if __name__ == "__main__":

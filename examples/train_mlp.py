@@ -28,6 +28,7 @@ Example:
     >>> model(jnp.ones((2, 4))).shape
     (2, 1)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,6 +45,7 @@ import optax
 
 import foldax
 from foldax import random
+
 from common import example_options, output_dir, progress, regression_data, save_curves
 
 
@@ -77,12 +79,13 @@ class MLP:
 
 
 @foldax.jit(static_argnames=("sizes", "dropout"))  # shapes and a static field: static
-def init_mlp(key: jax.Array, sizes: tuple[int, ...], activation: str = "gelu",
-             dropout: float = 0.0) -> MLP:
+def init_mlp(key: jax.Array, sizes: tuple[int, ...], activation: str = "gelu", dropout: float = 0.0) -> MLP:
     """An MLP with layer widths ``sizes`` (inputs first), He-normal weights and zero biases."""
     keys = random.split(key, len(sizes) - 1)
-    layers = tuple(Dense(random.normal(k, (n_in, n_out)) * np.sqrt(2.0 / n_in), jnp.zeros(n_out))
-                   for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:]))
+    layers = tuple(
+        Dense(random.normal(k, (n_in, n_out)) * np.sqrt(2.0 / n_in), jnp.zeros(n_out))
+        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])
+    )
     return MLP(layers, activation, dropout)
 
 
@@ -117,28 +120,33 @@ class Config:
 
 
 FULL = Config()
-QUICK = Config(hidden=(32, 32), n_train=512, n_test=256, batch_size=32, epochs=10,
-               learning_rate=1e-2)
+QUICK = Config(hidden=(32, 32), n_train=512, n_test=256, batch_size=32, epochs=10, learning_rate=1e-2)
 
 
 def make_optimiser(cfg: Config) -> optax.GradientTransformation:
     """Global-norm clipping, then Adam on a warm-up + cosine-decay learning-rate schedule."""
     schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=cfg.learning_rate,
+        init_value=0.0,
+        peak_value=cfg.learning_rate,
         warmup_steps=max(1, int(cfg.warmup_fraction * cfg.total_steps)),
-        decay_steps=cfg.total_steps, end_value=cfg.learning_rate / 100)
+        decay_steps=cfg.total_steps,
+        end_value=cfg.learning_rate / 100,
+    )
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
 
 
-def make_train_step(optimiser: optax.GradientTransformation,
-                    value_and_grad: Callable = foldax.value_and_grad) -> Callable:
+def make_train_step(
+    optimiser: optax.GradientTransformation, value_and_grad: Callable = foldax.value_and_grad
+) -> Callable:
     """The pure step ``(model, opt_state, x, y, key) -> (model, opt_state, loss)``.
 
     Compile it with ``foldax.jit``; ``value_and_grad=jax.value_and_grad`` gives the same step in
     plain JAX (the tests and benchmarks compare the two).
     """
-    def train_step(model: MLP, opt_state: Any, x: jax.Array, y: jax.Array,
-                   key: jax.Array) -> tuple[MLP, Any, jax.Array]:
+
+    def train_step(
+        model: MLP, opt_state: Any, x: jax.Array, y: jax.Array, key: jax.Array
+    ) -> tuple[MLP, Any, jax.Array]:
         loss, grads = value_and_grad(mse_loss)(model, x, y, key)
         updates, opt_state = optimiser.update(grads, opt_state, model)
         return optax.apply_updates(model, updates), opt_state, loss
@@ -173,30 +181,36 @@ class GuardedStep:
         if "out_shardings" in jit_kwargs:  # outputs: (step's outputs, finite) / (error, outputs)
             jit_kwargs["out_shardings"] = (jit_kwargs["out_shardings"], None)
             checked_kwargs["out_shardings"] = (None, checked_kwargs["out_shardings"])
+
         @functools.wraps(step)  # keeps step's parameter names, which variable_args refers to
         def fast(*args: Any) -> tuple:
             out = step(*args)
             return out, all_finite(out)
 
         self.fast = foldax.jit(fast, **jit_kwargs)
-        self.checked = foldax.jit(foldax.checkify(step, errors=foldax.nan_checks),
-                                  **checked_kwargs)
+        self.checked = foldax.jit(foldax.checkify(step, errors=foldax.nan_checks), **checked_kwargs)
 
     def __call__(self, *args: Any) -> Any:
         out, finite = self.fast(*args)
         if not finite:
             names = list(inspect.signature(self.step).parameters)
-            bad = [f"{name}{path}" for name, arg in zip(names, args)
-                   for path, x in foldax.leaves_with_paths(arg) if not all_finite(x)]
+            bad = [
+                f"{name}{path}"
+                for name, arg in zip(names, args)
+                for path, x in foldax.leaves_with_paths(arg)
+                if not all_finite(x)
+            ]
             if bad:
                 raise FloatingPointError(
                     f"the step's inputs {', '.join(bad)} hold NaN or inf: check the data (or the "
-                    f"step that produced them).")
+                    f"step that produced them)."
+                )
             error, _ = self.checked(*args)
             error.throw()
             raise FloatingPointError(
                 "the step's outputs are not finite, but it produced no NaN: an infinity "
-                "overflowed. Lower the learning rate or rescale the data.")
+                "overflowed. Lower the learning rate or rescale the data."
+            )
         return out
 
 
@@ -208,17 +222,21 @@ def batches(key: jax.Array, x: jax.Array, y: jax.Array, batch_size: int) -> tupl
     """``x`` and ``y`` shuffled by ``key`` and cut into ``(n_batches, batch_size, ...)`` stacks."""
     n = (x.shape[0] // batch_size) * batch_size
     order = random.permutation(key, x.shape[0])[:n]
-    return (x[order].reshape(-1, batch_size, *x.shape[1:]),
-            y[order].reshape(-1, batch_size, *y.shape[1:]))
+    return (x[order].reshape(-1, batch_size, *x.shape[1:]), y[order].reshape(-1, batch_size, *y.shape[1:]))
 
 
 def _unchanged(*arrays: Any) -> tuple:
     return arrays
 
 
-def train(cfg: Config, show_progress: bool = True, place_batch: Callable = _unchanged,
-          place_state: Callable = _unchanged, label: str = "MLP training",
-          **jit_kwargs: Any) -> dict[str, Any]:
+def train(
+    cfg: Config,
+    show_progress: bool = True,
+    place_batch: Callable = _unchanged,
+    place_state: Callable = _unchanged,
+    label: str = "MLP training",
+    **jit_kwargs: Any,
+) -> dict[str, Any]:
     """Train an MLP on synthetic data; returns the model, optimiser state and loss histories.
 
     ``place_batch(x, y)`` and ``place_state(model, opt_state)`` put arrays on devices, and
@@ -228,8 +246,8 @@ def train(cfg: Config, show_progress: bool = True, place_batch: Callable = _unch
     """
     init_key, data_key, train_key = random.split(random.key(cfg.seed), 3)
     x, y = regression_data(data_key, cfg.n_train + cfg.n_test)
-    x_train, y_train = x[:cfg.n_train], y[:cfg.n_train]
-    x_test, y_test = place_batch(x[cfg.n_train:], y[cfg.n_train:])
+    x_train, y_train = x[: cfg.n_train], y[: cfg.n_train]
+    x_test, y_test = place_batch(x[cfg.n_train :], y[cfg.n_train :])
     model = init_mlp(init_key, (x.shape[1], *cfg.hidden, 1), cfg.activation, cfg.dropout)
     optimiser = make_optimiser(cfg)
     model, opt_state = place_state(model, optimiser.init(model))
@@ -241,24 +259,35 @@ def train(cfg: Config, show_progress: bool = True, place_batch: Callable = _unch
         xb, yb = batches(shuffle_key, x_train, y_train, cfg.batch_size)
         xb, yb = np.asarray(xb), np.asarray(yb)  # NumPy batches, as a data loader yields them
         for i in range(xb.shape[0]):
-            model, opt_state, loss = step(model, opt_state, *place_batch(xb[i], yb[i]),
-                                          random.fold_in(dropout_key, i))
+            model, opt_state, loss = step(
+                model, opt_state, *place_batch(xb[i], yb[i]), random.fold_in(dropout_key, i)
+            )
             train_losses.append(float(loss))
         test_losses.append(float(evaluate(model, x_test, y_test)))
         if show_progress:
-            bar.set_postfix(train=f"{np.mean(train_losses[-xb.shape[0]:]):.4f}",
-                            test=f"{test_losses[-1]:.4f}", refresh=False)
-    return {"model": model, "opt_state": opt_state, "optimiser": optimiser,
-            "train_losses": train_losses, "test_losses": test_losses,
-            "baseline": float(jnp.var(y_test)), "test_data": (x_test, y_test)}
+            bar.set_postfix(
+                train=f"{np.mean(train_losses[-xb.shape[0] :]):.4f}",
+                test=f"{test_losses[-1]:.4f}",
+                refresh=False,
+            )
+    return {
+        "model": model,
+        "opt_state": opt_state,
+        "optimiser": optimiser,
+        "train_losses": train_losses,
+        "test_losses": test_losses,
+        "baseline": float(jnp.var(y_test)),
+        "test_data": (x_test, y_test),
+    }
 
 
 def save_and_reload(path: pathlib.Path, cfg: Config, model: MLP, opt_state: Any) -> tuple:
     """Write ``(model, opt_state)`` with ``foldax.save``, read it back into a freshly built
     model of the same configuration with ``foldax.load``, and check it is identical."""
     foldax.save(path, (model, opt_state))
-    like_model = init_mlp(random.key(0), (model.layers[0].w.shape[0], *cfg.hidden, 1),
-                          cfg.activation, cfg.dropout)
+    like_model = init_mlp(
+        random.key(0), (model.layers[0].w.shape[0], *cfg.hidden, 1), cfg.activation, cfg.dropout
+    )
     restored = foldax.load(path, (like_model, make_optimiser(cfg).init(like_model)))
     chex.assert_trees_all_equal(restored, (model, opt_state))
     return restored
@@ -273,17 +302,22 @@ def main(quick: bool = False, out_dir: str | pathlib.Path = "out") -> dict[str, 
     epoch_ends = np.arange(cfg.epochs + 1)
     results["plot"] = save_curves(
         out / "train_mlp_loss.png",
-        {"train (each batch, with dropout)": (epochs, results["train_losses"]),
-         "held-out (end of each epoch)": (epoch_ends, results["test_losses"]),
-         "predicting the mean": (epoch_ends, [results["baseline"]] * len(epoch_ends))},
-        title="MLP regression, foldax + optax", xlabel="epoch",
-        ylabel="mean squared error (target units²)")
+        {
+            "train (each batch, with dropout)": (epochs, results["train_losses"]),
+            "held-out (end of each epoch)": (epoch_ends, results["test_losses"]),
+            "predicting the mean": (epoch_ends, [results["baseline"]] * len(epoch_ends)),
+        },
+        title="MLP regression, foldax + optax",
+        xlabel="epoch",
+        ylabel="mean squared error (target units²)",
+    )
     results["checkpoint"] = out / "mlp.ckpt"
-    results["restored"] = save_and_reload(results["checkpoint"], cfg, results["model"],
-                                          results["opt_state"])
-    print(f"held-out MSE {results['test_losses'][0]:.4f} -> {results['test_losses'][-1]:.4f} "
-          f"(predicting the mean: {results['baseline']:.4f}); loss curve: {results['plot']}; "
-          f"model + optimiser state saved to and reloaded from {results['checkpoint']}")
+    results["restored"] = save_and_reload(results["checkpoint"], cfg, results["model"], results["opt_state"])
+    print(
+        f"held-out MSE {results['test_losses'][0]:.4f} -> {results['test_losses'][-1]:.4f} "
+        f"(predicting the mean: {results['baseline']:.4f}); loss curve: {results['plot']}; "
+        f"model + optimiser state saved to and reloaded from {results['checkpoint']}"
+    )
     return results
 
 

@@ -8,34 +8,40 @@ Example:
     >>> core.ClosedJaxpr.__name__
     'ClosedJaxpr'
 """
+
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
-
 from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
-
-from jax._src import api_util, config, core, dispatch, dtypes, linear_util as lu, source_info_util
+from jax._src import (
+    api_util,
+    config,
+    core,
+    dispatch,
+    dtypes,
+    linear_util as lu,
+    sharding_impls,
+    source_info_util,
+)
 from jax._src.ad_checkpoint import remat_p
 from jax._src.custom_derivatives import (
     SymbolicZero,
     custom_jvp_call_p,
     custom_vjp_call_p,
 )
-from jax._src.interpreters import ad, batching, mlir
-from jax._src.interpreters import partial_eval as pe
+from jax._src.interpreters import ad, batching, mlir, partial_eval as pe
+from jax._src.interpreters.pxla import batch_spec
 from jax._src.lax.control_flow.conditionals import cond_p
 from jax._src.lax.control_flow.loops import scan_p, while_p
 from jax._src.pjit import _pjit_batcher_for_sharding, jit_p
-from jax._src.interpreters.pxla import batch_spec
 from jax._src.shard_map import shard_map_p, used_axis_names
-from jax._src import sharding_impls
-from jax._src.tree_util import FlatTree
 from jax._src.sharding_impls import UNSPECIFIED
+from jax._src.tree_util import FlatTree
 
 Jaxpr = core.Jaxpr
 ClosedJaxpr = core.ClosedJaxpr
@@ -57,6 +63,7 @@ def primal_tangent_dtype(dtype: Any) -> Any:
     type's rules say for extended dtypes."""
     return core.primal_dtype_to_tangent_dtype(dtype)
 
+
 closed_call_p = core.closed_call_p
 call_p = core.call_p
 
@@ -70,6 +77,8 @@ def direct_linearize() -> bool:
     """Whether JAX linearizes primitives directly (``jax_use_direct_linearize``), so that a
     primitive's ``ad.primitive_linearizations`` rule serves reverse mode."""
     return bool(config.use_direct_linearize.value)
+
+
 fancy_transposes = getattr(ad, "fancy_transposes", {})
 Zero = ad.Zero
 UndefinedPrimal = ad.UndefinedPrimal
@@ -83,9 +92,26 @@ not_mapped = None  # JAX 0.10 marks an unbatched value with bdim None
 
 
 __all__ = [
-    "api_util", "core", "dtypes", "lu", "source_info_util", "pe", "ad", "batching",
-    "jit_p", "cond_p", "while_p", "scan_p", "remat_p", "custom_jvp_call_p", "custom_vjp_call_p",
-    "closed_call_p", "call_p", "shard_map_p", "SymbolicZero", "UNSPECIFIED",
+    "api_util",
+    "core",
+    "dtypes",
+    "lu",
+    "source_info_util",
+    "pe",
+    "ad",
+    "batching",
+    "jit_p",
+    "cond_p",
+    "while_p",
+    "scan_p",
+    "remat_p",
+    "custom_jvp_call_p",
+    "custom_vjp_call_p",
+    "closed_call_p",
+    "call_p",
+    "shard_map_p",
+    "SymbolicZero",
+    "UNSPECIFIED",
 ]
 
 
@@ -107,11 +133,18 @@ def new_literal(value: Any, aval: AbstractValue) -> Literal:
     return core.Literal(value, aval)
 
 
-def make_eqn(invars: Sequence[Any], outvars: Sequence[Var], primitive: Primitive, params: dict,
-             effects: Any = frozenset(), source_info: Any = None) -> JaxprEqn:
+def make_eqn(
+    invars: Sequence[Any],
+    outvars: Sequence[Var],
+    primitive: Primitive,
+    params: dict,
+    effects: Any = frozenset(),
+    source_info: Any = None,
+) -> JaxprEqn:
     """A new equation attributed to ``source_info`` (default: the current source line)."""
-    return core.new_jaxpr_eqn(list(invars), list(outvars), primitive, params, effects,
-                              source_info or source_info_util.current())
+    return core.new_jaxpr_eqn(
+        list(invars), list(outvars), primitive, params, effects, source_info or source_info_util.current()
+    )
 
 
 def new_eqn(eqn: JaxprEqn, **changes: Any) -> JaxprEqn:
@@ -119,16 +152,25 @@ def new_eqn(eqn: JaxprEqn, **changes: Any) -> JaxprEqn:
     return eqn.replace(**changes)
 
 
-def make_jaxpr_obj(constvars: Sequence[Var], invars: Sequence[Var], outvars: Sequence[Any],
-                   eqns: Sequence[JaxprEqn], debug_info: Any = None) -> Jaxpr:
+def make_jaxpr_obj(
+    constvars: Sequence[Var],
+    invars: Sequence[Var],
+    outvars: Sequence[Any],
+    eqns: Sequence[JaxprEqn],
+    debug_info: Any = None,
+) -> Jaxpr:
     """A Jaxpr whose effects are the union of its equations' effects."""
     effects = core.join_effects(*(e.effects for e in eqns)) if eqns else core.no_effects
     return core.Jaxpr(constvars, invars, outvars, eqns, effects, debug_info)
 
 
-def trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue], name: str = "fun",
-                   arg_names: Sequence[str] | None = None,
-                   source: Callable | None = None) -> tuple[Jaxpr, list[AbstractValue], list]:
+def trace_to_jaxpr(
+    fun: Callable,
+    in_avals: Sequence[AbstractValue],
+    name: str = "fun",
+    arg_names: Sequence[str] | None = None,
+    source: Callable | None = None,
+) -> tuple[Jaxpr, list[AbstractValue], list]:
     """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
 
     ``source`` is the user function ``fun`` wraps: JAX's messages and the jaxpr's debug info
@@ -184,28 +226,26 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
 
     def process_custom_jvp_call(self, prim, fun, jvp, tracers, /, *, symbolic_zeros):
         if any(isinstance(x, core.Tracer) for x in tracers):
-            return super().process_custom_jvp_call(prim, fun, jvp, tracers,
-                                                   symbolic_zeros=symbolic_zeros)
+            return super().process_custom_jvp_call(prim, fun, jvp, tracers, symbolic_zeros=symbolic_zeros)
         with core.set_current_trace(self):  # constants: run the primal function, folding it
             return fun.call_wrapped(*tracers)
 
-    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, /, *, out_trees,
-                                symbolic_zeros):
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, /, *, out_trees, symbolic_zeros):
         if any(isinstance(x, core.Tracer) for x in tracers):
-            return super().process_custom_vjp_call(prim, fun, fwd, bwd, tracers,
-                                                   out_trees=out_trees,
-                                                   symbolic_zeros=symbolic_zeros)
+            return super().process_custom_vjp_call(
+                prim, fun, fwd, bwd, tracers, out_trees=out_trees, symbolic_zeros=symbolic_zeros
+            )
         with core.set_current_trace(self):
             return fun.call_wrapped(*tracers)
 
-    def stage_constant(self, args: Sequence, out_avals: Sequence, primitive: Primitive,
-                       params: dict, effects: Any) -> list:
+    def stage_constant(
+        self, args: Sequence, out_avals: Sequence, primitive: Primitive, params: dict, effects: Any
+    ) -> list:
         """Record an equation on concrete ``args`` (they become consts or literals), attributed
         to the call site of the primitive being folded."""
         info = self.call_site or source_info_util.current()
         tracers = [self.to_jaxpr_tracer(a, source_info=info) for a in args]
-        return self.emit_eqn(tracers, list(out_avals), primitive, params, effects,
-                             source_info=info)
+        return self.emit_eqn(tracers, list(out_avals), primitive, params, effects, source_info=info)
 
 
 _FOLDAX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -217,19 +257,22 @@ def _called_by_foldax(info: Any) -> bool:
     return frame is not None and frame.file_name.startswith(_FOLDAX_DIR)
 
 
-def folding_trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue],
-                           fold: Callable, name: str = "fun",
-                           arg_names: Sequence[str] | None = None,
-                           source: Callable | None = None,
-                           keep_source: bool = False) -> tuple[Jaxpr, list, list]:
+def folding_trace_to_jaxpr(
+    fun: Callable,
+    in_avals: Sequence[AbstractValue],
+    fold: Callable,
+    name: str = "fun",
+    arg_names: Sequence[str] | None = None,
+    source: Callable | None = None,
+    keep_source: bool = False,
+) -> tuple[Jaxpr, list, list]:
     """``trace_to_jaxpr`` where primitives on concrete inputs go to ``fold`` first (see
     ``_FoldingJaxprTrace``); mirrors ``pe.trace_to_jaxpr_dynamic``."""
     dbg = _debug_info(fun, in_avals, name, arg_names, source)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     trace = _FoldingJaxprTrace(dbg, parent_trace=core.trace_ctx.trace)
     trace.fold, trace.keep_source = fold, keep_source
-    with core.ensure_no_leaks(trace), source_info_util.reset_name_stack(), \
-            pe.TracebackScope():
+    with core.ensure_no_leaks(trace), source_info_util.reset_name_stack(), pe.TracebackScope():
         info = source_info_util.current()
         in_tracers = [trace.new_arg(a, source_info=info) for a in in_avals]
         with core.set_current_trace(trace):
@@ -242,11 +285,13 @@ def folding_trace_to_jaxpr(fun: Callable, in_avals: Sequence[AbstractValue],
     return jaxpr, [v.aval for v in jaxpr.outvars], list(consts)
 
 
-def _debug_info(fun: Callable, in_avals: Sequence, name: str, arg_names: Sequence[str] | None,
-                source: Callable | None) -> Any:
+def _debug_info(
+    fun: Callable, in_avals: Sequence, name: str, arg_names: Sequence[str] | None, source: Callable | None
+) -> Any:
     if source is not None and arg_names is not None:  # no signature inspection needed
-        return core.DebugInfo("foldax", api_util.fun_sourceinfo(source), tuple(arg_names),
-                              core.initial_result_paths)
+        return core.DebugInfo(
+            "foldax", api_util.fun_sourceinfo(source), tuple(arg_names), core.initial_result_paths
+        )
     dbg = api_util.debug_info(name, fun, list(in_avals), {})
     return dbg._replace(arg_names=tuple(arg_names)) if arg_names is not None else dbg
 
@@ -307,8 +352,9 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
     if out.dtype != aval.dtype:
         return None
     if aval.weak_type:
-        out = array.ArrayImpl(aval.update(sharding=out.aval.sharding), out.sharding, out._arrays,
-                              committed=False)
+        out = array.ArrayImpl(
+            aval.update(sharding=out.aval.sharding), out.sharding, out._arrays, committed=False
+        )
     return out
 
 
@@ -317,8 +363,9 @@ def convert_constvars_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
     return pe.convert_constvars_jaxpr(jaxpr)
 
 
-def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool],
-              instantiate: bool | Sequence[bool]) -> tuple[Jaxpr, list[bool]]:
+def dce_jaxpr(
+    jaxpr: Jaxpr, used_outputs: Sequence[bool], instantiate: bool | Sequence[bool]
+) -> tuple[Jaxpr, list[bool]]:
     """JAX's dead-code elimination (respects effects and descends into sub-jaxprs)."""
     return pe.dce_jaxpr(jaxpr, list(used_outputs), instantiate=instantiate)
 
@@ -432,12 +479,12 @@ def axis_spec_types() -> set:
     return batching.spec_types
 
 
-def axis_data(name: Any, size: int, spmd_name: tuple | None = None,
-              explicit_mesh_axis: tuple | None = None) -> Any:
+def axis_data(
+    name: Any, size: int, spmd_name: tuple | None = None, explicit_mesh_axis: tuple | None = None
+) -> Any:
     """JAX's description of a vmapped axis: its name and size, the mesh axes its batch dimension
     is sharded over (``spmd_axis_name``), or the Explicit mesh axis the mapped inputs carry."""
-    return batching.AxisData(core.no_axis_name if name is None else name, size, spmd_name,
-                             explicit_mesh_axis)
+    return batching.AxisData(core.no_axis_name if name is None else name, size, spmd_name, explicit_mesh_axis)
 
 
 def batch_axis_env(data: Any):
@@ -475,11 +522,17 @@ def broadcast_batch_axis(x: Any, size: int, axis: int, mesh_axis: Any) -> Any:
     return batching.broadcast(x, size, axis, mesh_axis)
 
 
-def bind_shard_map(args: Sequence, body: Callable[..., tuple[list, tuple]], params: dict,
-                   in_specs: Sequence, explicit_mesh_axis: tuple | None) -> list:
+def bind_shard_map(
+    args: Sequence,
+    body: Callable[..., tuple[list, tuple]],
+    params: dict,
+    in_specs: Sequence,
+    explicit_mesh_axis: tuple | None,
+) -> list:
     """Bind ``shard_map`` on ``args`` with a new body: ``body(*per_shard_args) -> (outputs,
     out_specs)`` runs inside the shard_map (in its manual-axes context) and says how each output
     is laid out; ``params`` are the equation's (mesh, check_vma, newly_manual_axes)."""
+
     def fun(*xs: Any) -> Any:
         outs, out_specs = body(*xs)
         return FlatTree.flatten(list(outs)).with_aux(tuple(out_specs))
@@ -487,9 +540,15 @@ def bind_shard_map(args: Sequence, body: Callable[..., tuple[list, tuple]], para
     dbg = params["jaxpr"].debug_info  # the body's inputs and outputs are not the user's now
     dbg = dbg if dbg is None else dbg._replace(arg_names=None, result_paths=None)
     with core.remove_explicit_mesh_axis_names(explicit_mesh_axis or ()):
-        out = shard_map_p.bind(*args, subfuns=(fun,), mesh=params["mesh"],
-                               in_specs=tuple(in_specs), check_vma=params["check_vma"],
-                               newly_manual_axes=params["newly_manual_axes"], debug_info=dbg)
+        out = shard_map_p.bind(
+            *args,
+            subfuns=(fun,),
+            mesh=params["mesh"],
+            in_specs=tuple(in_specs),
+            check_vma=params["check_vma"],
+            newly_manual_axes=params["newly_manual_axes"],
+            debug_info=dbg,
+        )
     return list(out)
 
 
@@ -503,8 +562,7 @@ def spec_axis_names(spec: Any) -> set:
     return set(used_axis_names(spec))
 
 
-def batched_sharding(sharding: Any, dim: int, spmd_name: tuple | None, mesh: Any,
-                     ndim: int) -> Any:
+def batched_sharding(sharding: Any, dim: int, spmd_name: tuple | None, mesh: Any, ndim: int) -> Any:
     """A jit in/out sharding with a batch dimension inserted at ``dim`` (sharded over the mesh
     axes ``spmd_name``, else unconstrained), as ``jax.vmap`` rewrites a jit's shardings."""
     return _pjit_batcher_for_sharding(sharding, dim, spmd_name, mesh, ndim)
@@ -524,14 +582,19 @@ def effects_forbid_select(closed_jaxprs: Sequence[ClosedJaxpr]) -> bool:
     from jax._src.callback import _IOEffect, _OrderedIOEffect
     from jax._src.state.types import RefEffect
 
-    return any(eff in (_IOEffect, _OrderedIOEffect) or isinstance(eff, RefEffect)
-               for j in closed_jaxprs for eff in j.jaxpr.effects)
+    return any(
+        eff in (_IOEffect, _OrderedIOEffect) or isinstance(eff, RefEffect)
+        for j in closed_jaxprs
+        for eff in j.jaxpr.effects
+    )
 
 
 # -- checks and random keys (issue 5) --------------------------------------------------------
-from jax._src import effects as _effects  # noqa: E402
+from jax._src import (  # noqa: E402
+    effects as _effects,
+    random as _jax_random,
+)
 from jax._src.random import prng as _prng  # noqa: E402
-from jax._src import random as _jax_random  # noqa: E402
 
 Effect = _effects.Effect
 random_bits_p = _prng.random_bits_p
@@ -547,8 +610,12 @@ random_gamma_p = _jax_random.random_gamma_p
 def allow_effect(effect_type: type) -> None:
     """Let equations with effects of ``effect_type`` be lowered and appear inside control flow,
     custom derivatives and remat (like checkify's error effect)."""
-    for registry in (_effects.lowerable_effects, _effects.control_flow_allowed_effects,
-                     _effects.custom_derivatives_allowed_effects, _effects.remat_allowed_effects):
+    for registry in (
+        _effects.lowerable_effects,
+        _effects.control_flow_allowed_effects,
+        _effects.custom_derivatives_allowed_effects,
+        _effects.remat_allowed_effects,
+    ):
         registry.add_type(effect_type)
 
 
@@ -557,8 +624,7 @@ def trace_context_state(name: str) -> Any:
     ``jax.jit`` (and the programs ``foldax.jit`` keeps per trace context) trace again when it
     differs. ``state.value`` reads it; ``state.swap_local(v)`` sets it and returns the previous
     value, which ``state.set_local(previous)`` restores."""
-    return config.config_ext.Config(name, None, include_in_jit_key=True,
-                                    include_in_trace_context=True)
+    return config.config_ext.Config(name, None, include_in_jit_key=True, include_in_trace_context=True)
 
 
 def register_lowering(primitive: Primitive, rule: Callable) -> None:
@@ -597,8 +663,9 @@ replace_internal_symbolic_zeros = _ad_util.replace_internal_symbolic_zeros
 replace_rule_output_symbolic_zeros = _ad_util.replace_rule_output_symbolic_zeros
 
 
-def partial_eval_jaxpr_custom(jaxpr: Jaxpr, in_unknowns: Sequence[bool],
-                              out_unknowns: Sequence[bool]) -> tuple[Jaxpr, Jaxpr, int]:
+def partial_eval_jaxpr_custom(
+    jaxpr: Jaxpr, in_unknowns: Sequence[bool], out_unknowns: Sequence[bool]
+) -> tuple[Jaxpr, Jaxpr, int]:
     """JAX's jaxpr-to-jaxpr partial evaluation, saving every residual (no re-tracing).
 
     Returns ``(known, staged, num_residuals)``: ``known`` maps the known inputs to the known
@@ -606,8 +673,13 @@ def partial_eval_jaxpr_custom(jaxpr: Jaxpr, in_unknowns: Sequence[bool],
     inputs to the outputs marked in ``out_unknowns``. Both keep ``jaxpr``'s constvars.
     """
     known, staged, _, _, num_res = pe.partial_eval_jaxpr_custom(
-        jaxpr, list(in_unknowns), list(in_unknowns), list(out_unknowns), list(out_unknowns),
-        pe.everything_saveable)
+        jaxpr,
+        list(in_unknowns),
+        list(in_unknowns),
+        list(out_unknowns),
+        list(out_unknowns),
+        pe.everything_saveable,
+    )
     # the staged jaxpr may also recompute known outputs of higher-order equations: keep only
     # the requested ones (all available there, as they were ensured instantiated)
     staged = staged.replace(outvars=[v for v, u in zip(jaxpr.outvars, out_unknowns) if u])
@@ -627,8 +699,7 @@ def unknown_outputs(eqn: JaxprEqn, unknown_in: Sequence[bool]) -> list[bool]:
     rule = pe.partial_eval_jaxpr_custom_rules.get(eqn.primitive)
     if rule is None or not any(unknown_in):
         return [any(unknown_in)] * len(eqn.outvars)
-    _, _, unknown_out, _, _ = rule(pe.everything_saveable, list(unknown_in),
-                                   [True] * len(unknown_in), eqn)
+    _, _, unknown_out, _, _ = rule(pe.everything_saveable, list(unknown_in), [True] * len(unknown_in), eqn)
     return list(unknown_out)
 
 
@@ -672,19 +743,27 @@ def jit_disabled() -> bool:
     return bool(config.disable_jit.value)
 
 
-def resolve_jit_argnums(fun: Callable, signature: Any, donate_argnums: Any, donate_argnames: Any,
-                        static_argnums: Any, static_argnames: Any) -> tuple[tuple, tuple, tuple, tuple]:
+def resolve_jit_argnums(
+    fun: Callable,
+    signature: Any,
+    donate_argnums: Any,
+    donate_argnames: Any,
+    static_argnums: Any,
+    static_argnames: Any,
+) -> tuple[tuple, tuple, tuple, tuple]:
     """``jax.jit``'s completion and validation of argnums/argnames: names inferred from numbers
     and back, checked against the signature. Returns ``(donate_argnums, donate_argnames,
     static_argnums, static_argnames)``; raises JAX's ``ValueError`` for a bad specification."""
-    return api_util.resolve_argnums(fun, signature, donate_argnums, donate_argnames,
-                                    static_argnums, static_argnames)
+    return api_util.resolve_argnums(
+        fun, signature, donate_argnums, donate_argnames, static_argnums, static_argnames
+    )
 
 
 def cotangent_type_error(cotangent: Any, aval: AbstractValue) -> str | None:
     """JAX's own message (``jax.vjp``'s check) when ``cotangent`` cannot be the cotangent of an
     output of type ``aval`` (wrong shape or dtype, or not a JAX type), else ``None``."""
     from jax._src.api import _vjp_check_ct_avals
+
     try:
         _vjp_check_ct_avals([cotangent], [aval])
     except (TypeError, ValueError) as e:
@@ -696,15 +775,18 @@ def vjp_too_many_args_message(name: str, count: int) -> str:
     """JAX's message for a pullback of ``jax.vjp`` (of function ``name``) called with ``count``
     arguments instead of one cotangent."""
     from jax._src.api import _vjp_too_many_args
+
     return _vjp_too_many_args(name, count).strip()
 
 
-def vmap_axis_size_message(fun: Callable, in_tree: Any, leaves: Sequence, axes: Sequence,
-                           axis_size: int | None) -> str | None:
+def vmap_axis_size_message(
+    fun: Callable, in_tree: Any, leaves: Sequence, axes: Sequence, axis_size: int | None
+) -> str | None:
     """JAX's own message (``jax.vmap``'s check) when the mapped axes of a call disagree in size
     or nothing is mapped without ``axis_size``; ``None`` when JAX finds nothing wrong.
     ``in_tree`` is the tree of ``(args, kwargs)`` and ``leaves``/``axes`` are per leaf."""
     from jax._src.api import _mapped_axis_size
+
     try:
         _mapped_axis_size(fun, in_tree, list(leaves), list(axes), "vmap", axis_size=axis_size)
     except ValueError as e:

@@ -9,10 +9,13 @@ Example:
     ...     print(type(e).__name__)
     FoldaxTypeError
 """
+
 from __future__ import annotations
 
 from jax.errors import (
-    ConcretizationTypeError, TracerBoolConversionError, UnexpectedTracerError,
+    ConcretizationTypeError,
+    TracerBoolConversionError,
+    UnexpectedTracerError,
 )
 from jax.experimental.checkify import JaxRuntimeError
 

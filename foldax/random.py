@@ -7,18 +7,66 @@ Example:
     >>> random.uniform(sub, (2,)).shape
     (2,)
 """
-from foldax.transforms.random.keyed import keyed
+
 from foldax.transforms.random.key_reuse import check_key_reuse, find_key_reuse
-from foldax.transforms.random.validation import is_typed_key
+from foldax.transforms.random.keyed import keyed
 from foldax.transforms.random.keys import (
-    bernoulli, beta, bits, categorical, choice, clone, dirichlet, dropout, exponential, fold_in,
-    gamma, gumbel, key, key_data, laplace, logistic, multivariate_normal, normal,
-    permutation, poisson, randint, split, truncated_normal, uniform, wrap_key_data,
+    bernoulli,
+    beta,
+    bits,
+    categorical,
+    choice,
+    clone,
+    dirichlet,
+    dropout,
+    exponential,
+    fold_in,
+    gamma,
+    gumbel,
+    key,
+    key_data,
+    laplace,
+    logistic,
+    multivariate_normal,
+    normal,
+    permutation,
+    poisson,
+    randint,
+    split,
+    truncated_normal,
+    uniform,
+    wrap_key_data,
 )
+from foldax.transforms.random.validation import is_typed_key
 
 __all__ = [
-    "bernoulli", "beta", "bits", "categorical", "check_key_reuse", "choice", "clone", "dirichlet",
-    "dropout", "exponential", "find_key_reuse", "fold_in", "gamma", "gumbel", "is_typed_key", "key",
-    "key_data", "keyed", "laplace", "logistic", "multivariate_normal", "normal", "permutation",
-    "poisson", "randint", "split", "truncated_normal", "uniform", "wrap_key_data",
+    "bernoulli",
+    "beta",
+    "bits",
+    "categorical",
+    "check_key_reuse",
+    "choice",
+    "clone",
+    "dirichlet",
+    "dropout",
+    "exponential",
+    "find_key_reuse",
+    "fold_in",
+    "gamma",
+    "gumbel",
+    "is_typed_key",
+    "key",
+    "key_data",
+    "keyed",
+    "laplace",
+    "logistic",
+    "multivariate_normal",
+    "normal",
+    "permutation",
+    "poisson",
+    "randint",
+    "split",
+    "truncated_normal",
+    "uniform",
+    "wrap_key_data",
 ]

@@ -1,5 +1,6 @@
 """Shared test set-up: the function corpus is importable as ``corpus`` from every test, and every
 test runs with JAX's tracer-leak checker on (nothing foldax caches may hold a tracer)."""
+
 import os
 import pathlib
 import sys

@@ -3,6 +3,7 @@ core handles and a broad spread of lax primitives. Each entry: (name, fn, args_f
 
 Transformation tests compare foldax's transformation of each function with JAX's.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,11 +42,11 @@ scaled_identity.defvjp(_si_fwd, _si_bwd)
 
 
 def elementwise(x):
-    return jnp.sin(x) * jnp.exp(-x ** 2) + jnp.log1p(x ** 2) - jnp.tanh(x) / (1.0 + jnp.abs(x))
+    return jnp.sin(x) * jnp.exp(-(x**2)) + jnp.log1p(x**2) - jnp.tanh(x) / (1.0 + jnp.abs(x))
 
 
 def reductions(x):
-    return jnp.sum(x ** 2) + jnp.max(x) - jnp.min(x) + jnp.prod(1 + 0.1 * x) + jnp.mean(x)
+    return jnp.sum(x**2) + jnp.max(x) - jnp.min(x) + jnp.prod(1 + 0.1 * x) + jnp.mean(x)
 
 
 def matmul(x):
@@ -89,7 +90,7 @@ def control_cond(x):
 
 def control_switch(x):
     i = jnp.clip(jnp.sum(x > 0), 0, 2).astype(jnp.int32)
-    return lax.switch(i, [jnp.sin, jnp.cos, lambda y: y ** 2], x)
+    return lax.switch(i, [jnp.sin, jnp.cos, lambda y: y**2], x)
 
 
 def control_scan(x):
@@ -130,7 +131,7 @@ def custom_derivatives(x):
 
 def mixed_constants(x):
     c = np.linspace(0.0, 1.0, x.size).reshape(x.shape).astype(np.float32)
-    return x * jnp.cos(c ** 2) + jnp.exp(c)
+    return x * jnp.cos(c**2) + jnp.exp(c)
 
 
 def _matrix():
@@ -174,8 +175,7 @@ def _inexact_dtypes() -> list[np.dtype]:
         except Exception:  # noqa: BLE001 - not a dtype this backend computes in
             continue
         found[dtype.name] = dtype
-    return sorted(found.values(), key=lambda d: (jnp.issubdtype(d, jnp.complexfloating),
-                                                 d.itemsize, d.name))
+    return sorted(found.values(), key=lambda d: (jnp.issubdtype(d, jnp.complexfloating), d.itemsize, d.name))
 
 
 INEXACT_DTYPES = _inexact_dtypes()
@@ -198,8 +198,9 @@ def assert_close_in_dtype(ours, expected, dtype) -> None:
     for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(expected)):
         assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
         wide = np.complex128 if jnp.iscomplexobj(b) else np.float64
-        np.testing.assert_allclose(np.asarray(a).astype(wide), np.asarray(b).astype(wide),
-                                   rtol=tol, atol=tol, equal_nan=True)
+        np.testing.assert_allclose(
+            np.asarray(a).astype(wide), np.asarray(b).astype(wide), rtol=tol, atol=tol, equal_nan=True
+        )
 
 
 def assert_agrees_with_jax(side, args, names, dtype) -> None:
@@ -209,6 +210,7 @@ def assert_agrees_with_jax(side, args, names, dtype) -> None:
     (XLA shares what the two have in common: one compilation instead of one per case and side),
     and must agree (``assert_close_in_dtype``). If XLA cannot compile that program (an operation
     it lacks in this dtype), the cases are compiled one by one, refusals compared likewise."""
+
     def refusal(names, ours, compile_):
         fun = functools.partial(side, names, ours)
         try:
@@ -230,7 +232,8 @@ def assert_agrees_with_jax(side, args, names, dtype) -> None:
             ours = refusal([name], True, compile_)
             assert isinstance(ours, type(refused)), (
                 f"{name} in {dtype}: JAX raises {type(refused).__name__}: {refused}; foldax "
-                f"{'computes it' if ours is None else f'raises {ours!r}'}")
+                f"{'computes it' if ours is None else f'raises {ours!r}'}"
+            )
         return kept
 
     def both(names):

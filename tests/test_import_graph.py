@@ -15,6 +15,7 @@ foldax but ``foldax._compat`` (the only door to private JAX), ``foldax.errors`` 
 ``foldax.pytrees`` (which sits below ``core``: the leaf kinds and tree utilities every trace
 uses). ``foldax.pytrees``, ``foldax.errors`` and ``foldax._compat`` import no transformation.
 """
+
 from __future__ import annotations
 
 import ast
@@ -52,8 +53,9 @@ def _imported_names(module: str, path: pathlib.Path, modules: dict) -> list[str]
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            names += [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                      for alias in node.names]
+            names += [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+            ]
     return names
 
 
@@ -110,14 +112,18 @@ def test_a_circle_would_be_found(tmp_path):
     assert cycles == [["foldax.a", "foldax.b"], ["foldax.sub.c", "foldax.sub.d"]]
 
 
-@pytest.mark.parametrize("layer, allowed", [
-    (CORE, (CORE,) + CORE_MAY_IMPORT),
-    ("foldax.pytrees", BELOW_TRANSFORMS),
-    ("foldax.errors", BELOW_TRANSFORMS),
-    ("foldax._compat", BELOW_TRANSFORMS),
-])
+@pytest.mark.parametrize(
+    "layer, allowed",
+    [
+        (CORE, (CORE,) + CORE_MAY_IMPORT),
+        ("foldax.pytrees", BELOW_TRANSFORMS),
+        ("foldax.errors", BELOW_TRANSFORMS),
+        ("foldax._compat", BELOW_TRANSFORMS),
+    ],
+)
 def test_layer_imports_only_below(layer, allowed):
     graph = import_graph()
-    outside = sorted(f"{m} imports {t}" for m, t in graph.edges
-                     if _within(m, (layer,)) and not _within(t, allowed))
+    outside = sorted(
+        f"{m} imports {t}" for m, t in graph.edges if _within(m, (layer,)) and not _within(t, allowed)
+    )
     assert outside == [], f"{layer} may import only {allowed}:\n" + "\n".join(outside)

@@ -5,6 +5,7 @@ For each name in ``foldax.__all__`` (the sub-packages ``random``, ``tensors``, `
 as a doctest and prints what it shows. Functions also document their **Arguments** and
 **Returns**, and those that raise on misuse their **Raises**.
 """
+
 from __future__ import annotations
 
 import doctest
@@ -18,10 +19,23 @@ import foldax
 NAMES = [n for n in foldax.__all__ if not inspect.ismodule(getattr(foldax, n))]
 FUNCTIONS = [n for n in NAMES if inspect.isfunction(getattr(foldax, n))]
 # functions that raise on a user's mistake (the others accept anything)
-RAISING = sorted(set(FUNCTIONS) - {"is_array", "is_constant", "is_variable", "leaf_kind",
-                                   "value_attrs", "variable_attrs", "is_model", "combine",
-                                   "partition", "map_values", "map_variables",
-                                   "leaves_with_paths"})
+RAISING = sorted(
+    set(FUNCTIONS)
+    - {
+        "is_array",
+        "is_constant",
+        "is_variable",
+        "leaf_kind",
+        "value_attrs",
+        "variable_attrs",
+        "is_model",
+        "combine",
+        "partition",
+        "map_values",
+        "map_variables",
+        "leaves_with_paths",
+    }
+)
 
 
 def _doc(name: str) -> str:
@@ -37,8 +51,7 @@ def test_docstring_example_runs(name):
     obj = getattr(foldax, name)
     # the error sets are instances: their documentation is their class's
     target = type(obj) if isinstance(obj, frozenset) else obj
-    tests = [t for t in doctest.DocTestFinder(recurse=False).find(target, name, globs={})
-             if t.examples]
+    tests = [t for t in doctest.DocTestFinder(recurse=False).find(target, name, globs={}) if t.examples]
     assert tests, f"foldax.{name} has no example in its docstring"
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for test in tests:

@@ -6,6 +6,7 @@ Modules: ``format`` (the file layout), ``format_v1`` (reading files of the first
 dtype table), ``structure`` (does a file fit ``like``), ``single_file`` (``save``/``load``),
 ``manager`` (``CheckpointManager``, on orbax-checkpoint).
 """
+
 from foldax.checkpoint.manager import CheckpointManager
 from foldax.checkpoint.single_file import load, save
 

@@ -16,6 +16,7 @@ Example:
     >>> open(path, "rb").read()
     b'new'
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     directory, name = os.path.split(target)
     remove_stale_temporaries(directory, name)
     temporary = os.path.join(directory, temporary_name(name, os.getpid()))
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 _mode_of(target))
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), _mode_of(target)
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -85,8 +87,10 @@ def remove_stale_temporaries(directory: str, name: str) -> list[str]:
         >>> remove_stale_temporaries(directory, "model.ckpt")
         []
     """
-    named = re.compile(rf"\.{re.escape(name)}\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)"
-                       rf"\.[0-9a-f]{{12}}\.tmp")
+    named = re.compile(
+        rf"\.{re.escape(name)}\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)"
+        rf"\.[0-9a-f]{{12}}\.tmp"
+    )
     old = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
     removed: list[str] = []
     try:
@@ -97,10 +101,10 @@ def remove_stale_temporaries(directory: str, name: str) -> list[str]:
         path = os.path.join(directory, entry)
         match = named.fullmatch(entry)
         try:
-            stale = (match is not None and match["host"] == _HOST
-                     and not _alive(int(match["pid"]))) or (
+            stale = (match is not None and match["host"] == _HOST and not _alive(int(match["pid"]))) or (
                 old.fullmatch(entry) is not None
-                and time.time() - os.stat(path).st_mtime > OLD_NAMING_STALE_SECONDS)
+                and time.time() - os.stat(path).st_mtime > OLD_NAMING_STALE_SECONDS
+            )
             if stale:
                 os.unlink(path)
                 removed.append(path)

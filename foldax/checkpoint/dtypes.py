@@ -9,6 +9,7 @@ Example:
     >>> dtype_from_name("bfloat16") == jnp.bfloat16, dtype_name(jnp.dtype("int4"))
     (True, 'int4')
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,11 +20,34 @@ import numpy as np
 
 # NumPy's own dtypes and the ml_dtypes ones JAX exports (only those this JAX has).
 _NAMES = (
-    "bool", "int2", "int4", "int8", "int16", "int32", "int64",
-    "uint2", "uint4", "uint8", "uint16", "uint32", "uint64",
-    "float4_e2m1fn", "float8_e3m4", "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn",
-    "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu",
-    "bfloat16", "float16", "float32", "float64", "complex64", "complex128",
+    "bool",
+    "int2",
+    "int4",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint2",
+    "uint4",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float4_e2m1fn",
+    "float8_e3m4",
+    "float8_e4m3",
+    "float8_e4m3b11fnuz",
+    "float8_e4m3fn",
+    "float8_e4m3fnuz",
+    "float8_e5m2",
+    "float8_e5m2fnuz",
+    "float8_e8m0fnu",
+    "bfloat16",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
 )
 DTYPES: dict[str, np.dtype] = {
     name: np.dtype(getattr(jnp, name)).newbyteorder("<") for name in _NAMES if hasattr(jnp, name)

@@ -31,6 +31,7 @@ Example:
     >>> records[0].path, records[0].shape, start == len(blob)
     ("['w']", (3,), True)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,16 +67,18 @@ def with_checksum(record: Record, data: np.ndarray) -> Record:
 
 def encode_header(records: list[Record]) -> bytes:
     """Magic, length, JSON header and its checksum: everything before the first leaf block."""
-    body = json.dumps({"format": FORMAT, "version": VERSION,
-                       "leaves": [dataclasses.asdict(r) for r in records]}).encode()
+    body = json.dumps(
+        {"format": FORMAT, "version": VERSION, "leaves": [dataclasses.asdict(r) for r in records]}
+    ).encode()
     return MAGIC + _LENGTH.pack(len(body)) + body + _CHECKSUM.pack(checksum(body))
 
 
 def damaged(source: str, where: str, cause: str, fix: str | None = None) -> CheckpointError:
     """The error for a checkpoint that cannot be loaded. ``source`` names the call and the
     file (``"load(path='m.ckpt')"``), ``where`` the leaf or header part, ``cause`` what is wrong."""
-    fix = fix or ("Load another checkpoint (an earlier one, or a backup), or save this one "
-                  "again with foldax.save.")
+    fix = fix or (
+        "Load another checkpoint (an earlier one, or a backup), or save this one again with foldax.save."
+    )
     return CheckpointError(f"{source}: {where}: {cause}. {fix}")
 
 
@@ -90,24 +93,34 @@ def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
     head = f.read(len(MAGIC) + _LENGTH.size)
     where = "in the header, before any leaf"
     if not head:
-        raise damaged(source, where, "the file is empty (0 bytes): it was truncated, or never "
-                      "written by foldax.save")
-    if not MAGIC.startswith(head[:len(MAGIC)]):
-        raise damaged(source, where, f"the file is not a foldax checkpoint (it starts with "
-                      f"{head[:8]!r}, not {MAGIC!r})", "Load files written by foldax.save.")
+        raise damaged(
+            source, where, "the file is empty (0 bytes): it was truncated, or never written by foldax.save"
+        )
+    if not MAGIC.startswith(head[: len(MAGIC)]):
+        raise damaged(
+            source,
+            where,
+            f"the file is not a foldax checkpoint (it starts with {head[:8]!r}, not {MAGIC!r})",
+            "Load files written by foldax.save.",
+        )
     if len(head) < len(MAGIC) + _LENGTH.size:
         raise damaged(source, where, f"the file is truncated after {len(head)} bytes")
-    (length,) = _LENGTH.unpack(head[len(MAGIC):])
+    (length,) = _LENGTH.unpack(head[len(MAGIC) :])
     if length > _MAX_HEADER:
         raise damaged(source, where, f"the header claims {length} bytes, more than any header")
     body, stored = f.read(length), f.read(_CHECKSUM.size)
     if len(body) < length or len(stored) < _CHECKSUM.size:
-        raise damaged(source, where, f"the file is truncated inside the header (it ends "
-                      f"{len(head) + len(body) + len(stored)} bytes in, the header needs "
-                      f"{len(head) + length + _CHECKSUM.size})")
+        raise damaged(
+            source,
+            where,
+            f"the file is truncated inside the header (it ends "
+            f"{len(head) + len(body) + len(stored)} bytes in, the header needs "
+            f"{len(head) + length + _CHECKSUM.size})",
+        )
     if _CHECKSUM.pack(checksum(body)) != stored:
-        raise damaged(source, where, "the header's checksum does not match: the header bytes "
-                      "were altered after saving")
+        raise damaged(
+            source, where, "the header's checksum does not match: the header bytes were altered after saving"
+        )
     try:
         header = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -118,10 +131,14 @@ def read_header(f: IO[bytes], source: str) -> tuple[list[Record], int]:
 def records_from_json(header: Any, source: str, checksums: bool = True) -> list[Record]:
     """Validate a decoded JSON header field by field and build the records (``checksums=False``
     for headers that describe data stored elsewhere, without sizes and checksums)."""
+
     def bad(place: str, expected: str, found: Any) -> CheckpointError:
         found = "nothing" if found is _MISSING else short(found)
-        return damaged(source, place, f"the header is valid JSON but not a foldax header: "
-                       f"{expected} expected, found {found}")
+        return damaged(
+            source,
+            place,
+            f"the header is valid JSON but not a foldax header: {expected} expected, found {found}",
+        )
 
     def need(obj: Any, key: str, ok: Callable[[Any], bool], expected: str, place: str) -> Any:
         value = obj.get(key, _MISSING)
@@ -145,18 +162,24 @@ def records_from_json(header: Any, source: str, checksums: bool = True) -> list[
         shape = need(entry, "shape", _is_shape, "a list of non-negative ints", place)
         dtype = need(entry, "dtype", _is_str, "a dtype name", place)
         data_shape = need(entry, "data_shape", _is_shape, "a list of non-negative ints", place)
-        data_dtype = need(entry, "data_dtype", lambda v: _is_str(v) and dtype_from_name(v)
-                          is not None, "a dtype JAX supports", place)
-        key_impl = need(entry, "key_impl", lambda v: v is None or _is_str(v),
-                        "null or a PRNG implementation name", place)
+        data_dtype = need(
+            entry,
+            "data_dtype",
+            lambda v: _is_str(v) and dtype_from_name(v) is not None,
+            "a dtype JAX supports",
+            place,
+        )
+        key_impl = need(
+            entry, "key_impl", lambda v: v is None or _is_str(v), "null or a PRNG implementation name", place
+        )
         size = math.prod(data_shape) * known_dtype(data_dtype).itemsize if checksums else 0
         need(entry, "nbytes", size.__eq__, f"{size} (the size of its data)", place)
         need(entry, "crc32", lambda v: type(v) is int and 0 <= v < 2**32, "a CRC-32", place)
         if key_impl is None and (data_shape, data_dtype) != (shape, dtype):
-            raise bad(place, f"data of shape {shape} and dtype {dtype}",
-                      f"{data_shape} and {data_dtype}")
-        records.append(Record(path, tuple(shape), dtype, tuple(data_shape), data_dtype, size,
-                              entry["crc32"], key_impl))
+            raise bad(place, f"data of shape {shape} and dtype {dtype}", f"{data_shape} and {data_dtype}")
+        records.append(
+            Record(path, tuple(shape), dtype, tuple(data_shape), data_dtype, size, entry["crc32"], key_impl)
+        )
     return records
 
 
@@ -169,4 +192,3 @@ def _is_str(v: Any) -> bool:
 
 def _is_shape(v: Any) -> bool:
     return isinstance(v, list) and all(type(d) is int and d >= 0 for d in v)
-

@@ -11,6 +11,7 @@ Example:
     >>> record.dtype, record.key_impl, data.dtype.name, data.shape
     ('key<fry>', 'threefry2x32', 'uint32', (2,))
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,7 +63,8 @@ def describe(path: str, leaf: Any) -> Record:
         raise FoldaxTypeError(
             f"save(tree=...): leaf {path} is a tracer ({leaf.aval.str_short()}): save was called "
             f"inside a transformation (jit, grad, vmap, ...). Save concrete values: return them "
-            f"from the transformed function and call the save outside it.")
+            f"from the transformed function and call the save outside it."
+        )
     if type(leaf) in _PYTHON_SCALARS:
         _python_scalar(path, leaf)
         dtype = _PYTHON_SCALARS[type(leaf)]
@@ -72,17 +74,26 @@ def describe(path: str, leaf: Any) -> Record:
             f"save(tree=...): leaf {path} is a {type(leaf).__name__} ({short(leaf)}), which is "
             f"not an array or number and cannot be written. Make it a static field of a "
             f"foldax.dataclass (its value then comes from `like` when loading), or leave it out "
-            f"of the saved tree.")
+            f"of the saved tree."
+        )
     shape = tuple(leaf.shape)
     if is_key(leaf):
         data = jax.eval_shape(jax.random.key_data, leaf)
-        return Record(path, shape, dtype_name(leaf.dtype), tuple(data.shape),
-                      dtype_name(data.dtype), 0, key_impl=str(jax.random.key_impl(leaf)))  # type: ignore[arg-type]
+        return Record(
+            path,
+            shape,
+            dtype_name(leaf.dtype),
+            tuple(data.shape),
+            dtype_name(data.dtype),
+            0,
+            key_impl=str(jax.random.key_impl(leaf)),  # type: ignore[arg-type]
+        )
     if not is_savable(leaf.dtype):
         raise FoldaxTypeError(
             f"save(tree=...): leaf {path} is an array of dtype {leaf.dtype} (shape {shape}), "
             f"which cannot be loaded back without running code. Convert it to a numeric dtype, "
-            f"or leave it out of the saved tree.")
+            f"or leave it out of the saved tree."
+        )
     return Record(path, shape, dtype_name(leaf.dtype), shape, dtype_name(leaf.dtype), 0)
 
 
@@ -109,18 +120,19 @@ def encode(path: str, leaf: Any) -> tuple[Record, np.ndarray]:
         raise FoldaxValueError(
             f"save(tree=...): leaf {path} is sharded over several processes, so no process "
             f"holds all of it. Save such trees with foldax.CheckpointManager, where each "
-            f"process writes its own shards.")
-    data = np.asarray(stored_value(record, leaf), dtype=dtype_from_name(record.data_dtype),
-                      order="C")
+            f"process writes its own shards."
+        )
+    data = np.asarray(stored_value(record, leaf), dtype=dtype_from_name(record.data_dtype), order="C")
     return dataclasses.replace(record, nbytes=data.nbytes), data
 
 
 def _python_scalar(path: str, x: complex) -> None:
-    if type(x) is int and not -2**63 <= x < 2**63:
+    if type(x) is int and not -(2**63) <= x < 2**63:
         raise FoldaxOverflowError(
             f"save(tree=...): leaf {path} is the Python int {short(x)}, which needs more than 64 "
             f"bits, so no dtype holds it. Store it as a float, split it into 64-bit parts, or "
-            f"make it a static field of a foldax.dataclass.")
+            f"make it a static field of a foldax.dataclass."
+        )
 
 
 def expected(leaf: Any) -> tuple[tuple[int, ...], str] | None:

@@ -19,6 +19,7 @@ Example:
     ...                                                 "key": jax.random.key(0)})["w"])
     [1, 2] [2 2]
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,23 +59,34 @@ class CheckpointManager:
         [5, 10]
     """
 
-    def __init__(self, directory: str | pathlib.Path, *, max_to_keep: int | None = None,
-                 save_interval_steps: int = 1, async_save: bool = True) -> None:
+    def __init__(
+        self,
+        directory: str | pathlib.Path,
+        *,
+        max_to_keep: int | None = None,
+        save_interval_steps: int = 1,
+        async_save: bool = True,
+    ) -> None:
         import orbax.checkpoint as ocp  # imported here: it takes a second to import
 
         if save_interval_steps < 1:
             raise FoldaxValueError(
                 f"CheckpointManager(save_interval_steps={save_interval_steps!r}): must be at "
-                f"least 1 (1 saves every step).")
+                f"least 1 (1 saves every step)."
+            )
         if max_to_keep is not None and max_to_keep < 1:
             raise FoldaxValueError(
                 f"CheckpointManager(max_to_keep={max_to_keep!r}): must be at least 1, or None "
-                f"to keep every step.")
+                f"to keep every step."
+            )
         self.directory = os.path.abspath(os.fspath(directory))
         self._ocp = ocp
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, save_interval_steps=save_interval_steps,
-            enable_async_checkpointing=async_save, create=True)
+            max_to_keep=max_to_keep,
+            save_interval_steps=save_interval_steps,
+            enable_async_checkpointing=async_save,
+            create=True,
+        )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def save(self, step: int, tree: Any, *, force: bool = False) -> bool:
@@ -91,22 +103,23 @@ class CheckpointManager:
                 saved.
         """
         if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 0:
-            raise FoldaxValueError(
-                f"CheckpointManager.save(step={step!r}): steps are non-negative ints.")
+            raise FoldaxValueError(f"CheckpointManager.save(step={step!r}): steps are non-negative ints.")
         pairs = leaves_with_paths(tree)
         records = [describe(path, leaf) for path, leaf in pairs]
-        values = [to_storage(stored_value(r, leaf), r.data_dtype)
-                  for r, (_, leaf) in zip(records, pairs)]
-        header = {"format": FORMAT, "version": VERSION,
-                  "leaves": [dataclasses.asdict(r) for r in records]}
+        values = [to_storage(stored_value(r, leaf), r.data_dtype) for r, (_, leaf) in zip(records, pairs)]
+        header = {"format": FORMAT, "version": VERSION, "leaves": [dataclasses.asdict(r) for r in records]}
         args = self._ocp.args
         try:
-            return self._manager.save(step, force=force, args=args.Composite(
-                leaves=args.StandardSave(values), header=args.JsonSave(header)))
+            return self._manager.save(
+                step,
+                force=force,
+                args=args.Composite(leaves=args.StandardSave(values), header=args.JsonSave(header)),
+            )
         except self._ocp.checkpoint_manager.StepAlreadyExistsError:
             raise FoldaxValueError(
                 f"CheckpointManager.save(step={step!r}, force=True): step {step} is already saved "
-                f"in {self.directory!r}. Save a later step.") from None
+                f"in {self.directory!r}. Save a later step."
+            ) from None
 
     def restore(self, like: Any, step: int | None = None) -> Any:
         """The tree saved at ``step`` (the latest finished one by default), in ``like``'s
@@ -122,8 +135,7 @@ class CheckpointManager:
         source = f"CheckpointManager.restore(step={step}) of {self.directory!r}"
         args = self._ocp.args
         try:
-            header = self._manager.restore(
-                step, args=args.Composite(header=args.JsonRestore()))["header"]
+            header = self._manager.restore(step, args=args.Composite(header=args.JsonRestore()))["header"]
         except Exception as e:  # orbax's and tensorstore's errors, chained below
             raise damaged(source, "in the header", f"it cannot be read ({e})") from e
         records = records_from_json(header, source, checksums=False)
@@ -131,12 +143,14 @@ class CheckpointManager:
         check_structure(records, like_leaves, source)
         abstract = [_abstract(r, x) for r, (_, x) in zip(records, like_leaves)]
         try:
-            values = self._manager.restore(
-                step, args=args.Composite(leaves=args.StandardRestore(abstract)))["leaves"]
+            values = self._manager.restore(step, args=args.Composite(leaves=args.StandardRestore(abstract)))[
+                "leaves"
+            ]
         except Exception as e:  # orbax's and tensorstore's errors, chained below
             raise damaged(source, "in the leaves", f"they cannot be read ({e})") from e
-        leaves = [decode(r, from_storage(v, r.data_dtype), x)
-                  for r, v, (_, x) in zip(records, values, like_leaves)]
+        leaves = [
+            decode(r, from_storage(v, r.data_dtype), x) for r, v, (_, x) in zip(records, values, like_leaves)
+        ]
         return unflatten(flatten(like)[1], leaves)
 
     def latest_step(self) -> int | None:
@@ -168,7 +182,8 @@ class CheckpointManager:
             asked = "finished step" if step is None else f"step {step}"
             raise CheckpointNotFoundError(
                 f"CheckpointManager.restore(step={step!r}): {self.directory!r} holds no "
-                f"{asked} (finished steps: {steps}). Pass one of those steps, or save first.")
+                f"{asked} (finished steps: {steps}). Pass one of those steps, or save first."
+            )
         return chosen
 
 

@@ -11,6 +11,7 @@ Example:
     >>> stored.dtype, from_storage(stored, "uint4").dtype
     (dtype('uint8'), dtype(uint4))
 """
+
 from __future__ import annotations
 
 import functools

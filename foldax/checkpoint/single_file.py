@@ -14,6 +14,7 @@ Example:
     >>> foldax.load(path, {"w": jnp.zeros(3), "key": jax.random.key(0)})["w"]
     Array([0., 1., 2.], dtype=float32)
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from foldax.checkpoint import format as fmt
-from foldax.checkpoint import format_v1
+from foldax.checkpoint import format as fmt, format_v1
 from foldax.checkpoint.atomic import atomic_write
 from foldax.checkpoint.dtypes import known_dtype
 from foldax.checkpoint.leaves import Record, decode, encode
@@ -59,7 +59,8 @@ def save(path: str | pathlib.Path, tree: Any) -> None:
     if not os.path.isdir(directory):
         raise CheckpointNotFoundError(
             f"save(path={os.fspath(path)!r}): the directory {directory!r} does not exist. "
-            f"Create it first: os.makedirs({directory!r}, exist_ok=True).")
+            f"Create it first: os.makedirs({directory!r}, exist_ok=True)."
+        )
     encoded = [encode(p, leaf) for p, leaf in leaves_with_paths(tree)]
     records = [fmt.with_checksum(record, data) for record, data in encoded]
     with atomic_write(path) as f:
@@ -102,8 +103,8 @@ def load(path: str | pathlib.Path, like: Any) -> Any:
         f = open(file, "rb")  # noqa: SIM115 (closed by the `with f` below, once it is known to exist)
     except FileNotFoundError:
         raise CheckpointNotFoundError(
-            f"load(path={file!r}): there is no such file. Pass the path given to foldax.save.") \
-            from None
+            f"load(path={file!r}): there is no such file. Pass the path given to foldax.save."
+        ) from None
     with f:
         if format_v1.is_first_format(f):  # written before format 2: still loads
             records, data = format_v1.read(f, source)
@@ -124,13 +125,18 @@ def _check_size(records: list[Record], available: int, source: str) -> None:
     for r in records:
         end += r.nbytes
         if end > available:
-            raise fmt.damaged(source, f"leaf {r.path}", f"the file is truncated inside this leaf "
-                              f"({available} bytes of leaf data, {sum(x.nbytes for x in records)} "
-                              f"expected)")
+            raise fmt.damaged(
+                source,
+                f"leaf {r.path}",
+                f"the file is truncated inside this leaf "
+                f"({available} bytes of leaf data, {sum(x.nbytes for x in records)} "
+                f"expected)",
+            )
     if available > end:
         last = f"after the last leaf {records[-1].path}" if records else "after the header"
-        raise fmt.damaged(source, last, f"the file has {available - end} trailing bytes that no "
-                          f"leaf accounts for")
+        raise fmt.damaged(
+            source, last, f"the file has {available - end} trailing bytes that no leaf accounts for"
+        )
 
 
 def _read_block(f: IO[bytes], record: Record, source: str) -> np.ndarray:
@@ -139,6 +145,9 @@ def _read_block(f: IO[bytes], record: Record, source: str) -> np.ndarray:
     if f.readinto(raw.data) != record.nbytes:  # type: ignore[attr-defined]
         raise fmt.damaged(source, f"leaf {record.path}", "the file changed while it was read")
     if fmt.checksum(raw) != record.crc32:
-        raise fmt.damaged(source, f"leaf {record.path}", "the leaf's checksum does not match: its "
-                          "bytes were altered after saving")
+        raise fmt.damaged(
+            source,
+            f"leaf {record.path}",
+            "the leaf's checksum does not match: its bytes were altered after saving",
+        )
     return data

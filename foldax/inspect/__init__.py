@@ -23,6 +23,7 @@ Example:
     >>> foldax.inspect.figures(prog).equations
     {'sin': 1, 'mul': 1}
 """
+
 from foldax.inspect.declare import declare_variables
 from foldax.inspect.drawing import summarise
 from foldax.inspect.figures import Figures, Intermediate, figures, footprint
@@ -36,8 +37,28 @@ from foldax.inspect.source import Source, print_source, source
 from foldax.inspect.whatif import WhatIf, whatif
 
 __all__ = [
-    "Figures", "Function", "Graph", "Intermediate", "Node", "Source", "Subgraph", "WhatIf",
-    "as_program", "declare_variables", "equation_flops", "figures", "footprint", "plot_counts",
-    "plot_footprint", "plot_graph", "plot_sizes", "print_source", "register_flops", "show",
-    "source", "summarise", "tree_lines", "whatif",
+    "Figures",
+    "Function",
+    "Graph",
+    "Intermediate",
+    "Node",
+    "Source",
+    "Subgraph",
+    "WhatIf",
+    "as_program",
+    "declare_variables",
+    "equation_flops",
+    "figures",
+    "footprint",
+    "plot_counts",
+    "plot_footprint",
+    "plot_graph",
+    "plot_sizes",
+    "print_source",
+    "register_flops",
+    "show",
+    "source",
+    "summarise",
+    "tree_lines",
+    "whatif",
 ]

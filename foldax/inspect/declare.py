@@ -19,6 +19,7 @@ Example:
     >>> declare_variables(prog, jnp.ones(3), np.arange(3.0)).num_equations
     1
 """
+
 from __future__ import annotations
 
 import inspect as _pyinspect
@@ -41,8 +42,13 @@ Selection = int | str | Sequence[int | str] | None
 _PATH = re.compile(r"args\[(\d+)\]|kwargs\[['\"](.+)['\"]\]")
 
 
-def selected_arguments(variables: int | str | Sequence[int | str], n_args: int, kwargs: dict,
-                       signature: _pyinspect.Signature | None, where: str) -> tuple[set, set]:
+def selected_arguments(
+    variables: int | str | Sequence[int | str],
+    n_args: int,
+    kwargs: dict,
+    signature: _pyinspect.Signature | None,
+    where: str,
+) -> tuple[set, set]:
     """(positions, keyword names) of the arguments ``variables`` selects."""
     if isinstance(variables, str):
         variables = [v.strip() for v in variables.split(",") if v.strip()]
@@ -52,12 +58,16 @@ def selected_arguments(variables: int | str | Sequence[int | str], n_args: int, 
     positions, names = set(), set()
     for v in variables:
         if isinstance(v, bool) or not isinstance(v, (int, str)):
-            raise FoldaxTypeError(f"{where}(variables=...): expected argument positions (int) or "
-                                  f"names (str), found {v!r} of type {type(v).__name__}.")
+            raise FoldaxTypeError(
+                f"{where}(variables=...): expected argument positions (int) or "
+                f"names (str), found {v!r} of type {type(v).__name__}."
+            )
         if isinstance(v, int):
             if not -n_args <= v < n_args:
-                raise FoldaxIndexError(f"{where}(variables=...): position {v} is out of range for "
-                                       f"{n_args} positional argument(s).")
+                raise FoldaxIndexError(
+                    f"{where}(variables=...): position {v} is out of range for "
+                    f"{n_args} positional argument(s)."
+                )
             positions.add(v % n_args)
         elif (path := _PATH.fullmatch(v)) is not None:
             index, key = path.groups()
@@ -66,23 +76,32 @@ def selected_arguments(variables: int | str | Sequence[int | str], n_args: int, 
             elif key in kwargs:
                 names.add(key)
             else:
-                raise FoldaxValueError(f"{where}(variables=...): {v} names no keyword argument of "
-                                       f"this call; its keywords are {sorted(kwargs)}.")
+                raise FoldaxValueError(
+                    f"{where}(variables=...): {v} names no keyword argument of "
+                    f"this call; its keywords are {sorted(kwargs)}."
+                )
         elif v in kwargs:
             names.add(v)
         elif v in params and params.index(v) < n_args:
             positions.add(params.index(v))
         else:
             known = list(params[:n_args]) + list(kwargs)
-            raise FoldaxValueError(f"{where}(variables=...): '{v}' names no argument of this call "
-                                   f"(named: {known or 'none'}). Use a position (0, 1, ...), "
-                                   f"'args[i]', or a keyword argument's name.")
+            raise FoldaxValueError(
+                f"{where}(variables=...): '{v}' names no argument of this call "
+                f"(named: {known or 'none'}). Use a position (0, 1, ...), "
+                f"'args[i]', or a keyword argument's name."
+            )
     return positions, names
 
 
-def select_variables(args: Sequence, kwargs: dict, variables: Selection, *,
-                     signature: _pyinspect.Signature | None = None,
-                     where: str = "declare_variables") -> tuple[tuple, dict, list[bool]]:
+def select_variables(
+    args: Sequence,
+    kwargs: dict,
+    variables: Selection,
+    *,
+    signature: _pyinspect.Signature | None = None,
+    where: str = "declare_variables",
+) -> tuple[tuple, dict, list[bool]]:
     """The call's arguments with declared constants as NumPy, and one bool per leaf of
     ``(args, kwargs)``: whether it is a variable (see the module docstring)."""
     args, kwargs = tuple(args), dict(kwargs)
@@ -95,8 +114,7 @@ def select_variables(args: Sequence, kwargs: dict, variables: Selection, *,
         if selected:
             return value
         leaves, tree = flatten(value)
-        return unflatten(tree, [_to_constant(x) if leaf_kind(x) == VARIABLE_KIND else x
-                                for x in leaves])
+        return unflatten(tree, [_to_constant(x) if leaf_kind(x) == VARIABLE_KIND else x for x in leaves])
 
     new_args = tuple(convert(a, i in positions) for i, a in enumerate(args))
     new_kwargs = {k: convert(v, k in names) for k, v in kwargs.items()}
@@ -123,27 +141,34 @@ def check_value(value: Any, aval: Any, path: str, where: str) -> None:
     shape = tuple(np.shape(value))
     dtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.result_type(value)
     if shape != tuple(aval.shape):
-        raise FoldaxValueError(f"{where}: input {path} has shape {list(aval.shape)} in the program "
-                               f"but the value given has shape {list(shape)}. Pass a value of "
-                               f"the traced shape, or trace again.")
+        raise FoldaxValueError(
+            f"{where}: input {path} has shape {list(aval.shape)} in the program "
+            f"but the value given has shape {list(shape)}. Pass a value of "
+            f"the traced shape, or trace again."
+        )
     if dtype != aval.dtype and not np.can_cast(dtype, aval.dtype, "same_kind"):
-        raise FoldaxValueError(f"{where}: input {path} is {aval.str_short()} in the program but "
-                               f"the value given has dtype {dtype}, which does not cast safely. "
-                               f"Pass a {aval.dtype} value.")
+        raise FoldaxValueError(
+            f"{where}: input {path} is {aval.str_short()} in the program but "
+            f"the value given has dtype {dtype}, which does not cast safely. "
+            f"Pass a {aval.dtype} value."
+        )
 
 
 def _coerce(value: Any, aval: Any, path: str, where: str) -> Any:
     if isinstance(value, jax.Array) and jax.dtypes.issubdtype(value.dtype, jax.dtypes.extended):
         if value.shape != aval.shape or value.dtype != aval.dtype:
-            raise FoldaxValueError(f"{where}: input {path} is {aval.str_short()} in the program "
-                                   f"but the value given is {jax.typeof(value).str_short()}.")
+            raise FoldaxValueError(
+                f"{where}: input {path} is {aval.str_short()} in the program "
+                f"but the value given is {jax.typeof(value).str_short()}."
+            )
         return value
     check_value(value, aval, path, where)
     return np.asarray(value).astype(aval.dtype, copy=False)
 
 
-def bind_inputs(program: Program, values: dict[int, Any], fold: bool = True,
-                given: dict[int, Any] | None = None) -> Program:
+def bind_inputs(
+    program: Program, values: dict[int, Any], fold: bool = True, given: dict[int, Any] | None = None
+) -> Program:
     """The Program with jaxpr inputs ``values`` (index -> value) turned into constants, folded
     (``fold=True``: constant folding and dead-code elimination) or kept as they are.
 
@@ -161,8 +186,7 @@ def bind_inputs(program: Program, values: dict[int, Any], fold: bool = True,
     names = getattr(dbg, "arg_names", None)
     if names is not None and len(names) == len(jaxpr.invars):
         dbg = dbg._replace(arg_names=tuple(names[i] for i in keep))
-    new = make_jaxpr_obj(constvars, [jaxpr.invars[i] for i in keep], jaxpr.outvars, jaxpr.eqns,
-                         dbg)
+    new = make_jaxpr_obj(constvars, [jaxpr.invars[i] for i in keep], jaxpr.outvars, jaxpr.eqns, dbg)
     new_closed = ClosedJaxpr(new, consts)
     if fold:
         new_closed = eliminate_dead_code(fold_constants(new_closed))
@@ -173,23 +197,29 @@ def bind_inputs(program: Program, values: dict[int, Any], fold: bool = True,
             k += 1
         else:
             slots.append(slot)
-    return Program(new_closed, program.in_tree, tuple(slots), program.out_tree,
-                   program.out_leaves, program.name)
+    return Program(
+        new_closed, program.in_tree, tuple(slots), program.out_tree, program.out_leaves, program.name
+    )
 
 
-def declared_inputs(program: Program, args: Sequence, kwargs: dict, variables: Selection = None,
-                    signature: _pyinspect.Signature | None = None,
-                    where: str = "declare_variables") -> tuple[dict[int, Any], dict[int, Any]]:
+def declared_inputs(
+    program: Program,
+    args: Sequence,
+    kwargs: dict,
+    variables: Selection = None,
+    signature: _pyinspect.Signature | None = None,
+    where: str = "declare_variables",
+) -> tuple[dict[int, Any], dict[int, Any]]:
     """Per jaxpr input that the call declares a constant: its value cast to the traced dtype,
     and its value as given."""
-    args, kwargs, mask = select_variables(args, kwargs, variables, signature=signature,
-                                          where=where)
+    args, kwargs, mask = select_variables(args, kwargs, variables, signature=signature, where=where)
     leaves, tree = flatten((args, kwargs))
     if tree != program.in_tree:
         raise FoldaxValueError(
             f"{where}: the arguments' tree structure {tree} differs from the program's "
             f"{program.in_tree}. Pass values for all of {program.name}'s inputs, in the same "
-            f"structure as when it was traced.")
+            f"structure as when it was traced."
+        )
     paths = variable_paths(tree, [True] * len(leaves))
     avals = program.in_avals
     out: dict[int, Any] = {}
@@ -205,16 +235,19 @@ def declared_inputs(program: Program, args: Sequence, kwargs: dict, variables: S
             raise FoldaxValueError(
                 f"{where}: input {paths[i]} was a constant when {program.name} was traced (its "
                 f"value is folded into the program), so it cannot be declared a variable. Trace "
-                f"again passing it as a jax.Array.")
+                f"again passing it as a jax.Array."
+            )
         elif ByValue(x) != ByValue(slot):
             raise FoldaxValueError(
                 f"{where}: input {paths[i]} is the constant {slot!r} in this program but "
-                f"{x!r} was given. Pass the traced value, or trace again with the new one.")
+                f"{x!r} was given. Pass the traced value, or trace again with the new one."
+            )
     return out, given
 
 
-def declare_variables(program: Any, *args: Any, variables: Selection = None,
-                      fold_constants: bool = True, **kwargs: Any) -> Program:
+def declare_variables(
+    program: Any, *args: Any, variables: Selection = None, fold_constants: bool = True, **kwargs: Any
+) -> Program:
     """The Program with only the declared inputs left variable (see the module docstring).
 
     ``args``/``kwargs`` are values for the program's inputs, in the structure it was traced

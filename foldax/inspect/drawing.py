@@ -12,6 +12,7 @@ Example:
     >>> d.labels, d.edges, circuit_layout(d)[0]
     (['args[0]', 'sin', 'mul'], [(0, 1), (1, 2), (0, 2)], {0: (0, 0), 1: (1, 1), 2: (2, 0)})
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,8 +49,9 @@ def summarise(graph: Graph, max_nodes: int = 300) -> DrawGraph:
     n = len(graph.nodes)
     block = max(1, math.ceil(n / max_nodes))
     if block == 1:
-        return DrawGraph([nd.label for nd in graph.nodes], [nd.primitive for nd in graph.nodes],
-                         [1] * n, graph.edges, 1, n)
+        return DrawGraph(
+            [nd.label for nd in graph.nodes], [nd.primitive for nd in graph.nodes], [1] * n, graph.edges, 1, n
+        )
     count = math.ceil(n / block)
     prims: list[Counter] = [Counter() for _ in range(count)]
     for nd in graph.nodes:

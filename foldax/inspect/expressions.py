@@ -16,6 +16,7 @@ from foldax._compat import is_tracer, shaped_abstractify
     >>> names.value(np.zeros((100, 100))), list(names.objects)
     ('const_0', ['const_0'])
 """
+
 from __future__ import annotations
 
 import enum
@@ -30,10 +31,24 @@ from jax import lax
 from foldax._compat import is_tracer, shaped_abstractify
 
 INLINE_MAX_SIZE = 16
-_NUMPY_DTYPES = frozenset([
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
-    "float32", "float64", "complex64", "complex128",
-])
+_NUMPY_DTYPES = frozenset(
+    [
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ]
+)
 
 
 def dtype_expr(dtype: Any) -> str | None:

@@ -17,6 +17,7 @@ Example:
     >>> fig.equations, fig.num_nodes, fig.peak_memory, fig.total_flops
     ({'sin': 1, 'mul': 1}, 3, 36, 6)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,24 +78,31 @@ class Figures:
 
     def summary(self) -> dict[str, Any]:
         """The scalar figures by name (what the what-if view compares)."""
-        return {"equations": self.num_equations, "unique nodes": self.num_nodes,
-                "largest intermediate": self.largest.nbytes if self.largest else 0,
-                "peak memory": self.peak_memory, "flops": self.total_flops}
+        return {
+            "equations": self.num_equations,
+            "unique nodes": self.num_nodes,
+            "largest intermediate": self.largest.nbytes if self.largest else 0,
+            "peak memory": self.peak_memory,
+            "flops": self.total_flops,
+        }
 
     def __str__(self) -> str:
-        lines = [f"{self.name}: {self.num_equations} equations, {self.num_nodes} unique nodes "
-                 f"({self.num_inputs} inputs, {self.num_consts} constants)",
-                 f"  largest intermediate  {self.largest or '-'}",
-                 f"  peak memory           {format_bytes(self.peak_memory)} (inputs "
-                 f"{format_bytes(self.input_bytes)}, constants {format_bytes(self.const_bytes)})",
-                 f"  flops                 {self.total_flops:,}"]
+        lines = [
+            f"{self.name}: {self.num_equations} equations, {self.num_nodes} unique nodes "
+            f"({self.num_inputs} inputs, {self.num_consts} constants)",
+            f"  largest intermediate  {self.largest or '-'}",
+            f"  peak memory           {format_bytes(self.peak_memory)} (inputs "
+            f"{format_bytes(self.input_bytes)}, constants {format_bytes(self.const_bytes)})",
+            f"  flops                 {self.total_flops:,}",
+        ]
         if self.unknown_trip_counts:
-            lines.append(f"  ({self.unknown_trip_counts} while loop(s) counted once: unknown "
-                         f"trip count)")
+            lines.append(f"  ({self.unknown_trip_counts} while loop(s) counted once: unknown trip count)")
         lines.append(f"  {'primitive':24s} {'equations':>10s} {'executed':>10s} {'flops':>14s}")
         for prim in sorted(self.equations, key=lambda p: (-self.flops.get(p, 0), p)):
-            lines.append(f"  {prim:24s} {self.equations[prim]:10d} {self.executed.get(prim, 0):10d}"
-                         f" {self.flops.get(prim, 0):14,d}")
+            lines.append(
+                f"  {prim:24s} {self.equations[prim]:10d} {self.executed.get(prim, 0):10d}"
+                f" {self.flops.get(prim, 0):14,d}"
+            )
         return "\n".join(lines)
 
 
@@ -244,10 +252,15 @@ def figures(program: Any, include_inputs: bool = True) -> Figures:
         largest = Intermediate(nbytes, tuple(aval.shape), dtype, node.label)
     leaves = [n for n in graph.nodes if n.kind != EQN]
     return Figures(
-        name=graph.name, equations=dict(t.static), executed=dict(t.executed), flops=dict(t.flops),
+        name=graph.name,
+        equations=dict(t.static),
+        executed=dict(t.executed),
+        flops=dict(t.flops),
         num_inputs=sum(n.kind == INPUT for n in leaves),
         num_consts=sum(n.kind == CONST for n in leaves),
-        largest=largest, peak_memory=peak,
+        largest=largest,
+        peak_memory=peak,
         input_bytes=sum(n.nbytes for n in leaves if n.kind == INPUT),
         const_bytes=sum(n.nbytes for n in leaves if n.kind == CONST),
-        unknown_trip_counts=t.unknown)
+        unknown_trip_counts=t.unknown,
+    )

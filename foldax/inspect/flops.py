@@ -20,6 +20,7 @@ Example:
     >>> equation_flops(closed.jaxpr.eqns[0])
     1024
 """
+
 from __future__ import annotations
 
 import math
@@ -31,15 +32,53 @@ FlopRule = Callable[[JaxprEqn], int]
 FLOP_RULES: dict[str, FlopRule] = {}
 
 # Primitives that move, reinterpret or select data, or only carry structure: no arithmetic.
-MOVEMENT = frozenset([
-    "reshape", "broadcast_in_dim", "squeeze", "expand_dims", "transpose", "slice", "dynamic_slice",
-    "dynamic_update_slice", "gather", "concatenate", "pad", "rev", "select_n",
-    "convert_element_type", "copy", "copy_p", "iota", "bitcast_convert_type", "device_put",
-    "sharding_constraint", "split", "tile", "stack", "unstack", "real", "imag",
-    "optimization_barrier", "stop_gradient", "random_bits", "random_seed", "random_wrap",
-    "random_unwrap", "random_fold_in", "random_split", "threefry2x32", "pvary", "mesh_cast",
-    "reshard", "axis_index", "create_token", "after_all", "full_like", "empty",
-])
+MOVEMENT = frozenset(
+    [
+        "reshape",
+        "broadcast_in_dim",
+        "squeeze",
+        "expand_dims",
+        "transpose",
+        "slice",
+        "dynamic_slice",
+        "dynamic_update_slice",
+        "gather",
+        "concatenate",
+        "pad",
+        "rev",
+        "select_n",
+        "convert_element_type",
+        "copy",
+        "copy_p",
+        "iota",
+        "bitcast_convert_type",
+        "device_put",
+        "sharding_constraint",
+        "split",
+        "tile",
+        "stack",
+        "unstack",
+        "real",
+        "imag",
+        "optimization_barrier",
+        "stop_gradient",
+        "random_bits",
+        "random_seed",
+        "random_wrap",
+        "random_unwrap",
+        "random_fold_in",
+        "random_split",
+        "threefry2x32",
+        "pvary",
+        "mesh_cast",
+        "reshard",
+        "axis_index",
+        "create_token",
+        "after_all",
+        "full_like",
+        "empty",
+    ]
+)
 
 
 def register_flops(*primitive_names: str) -> Callable[[FlopRule], FlopRule]:
@@ -100,8 +139,17 @@ def _conv(eqn: JaxprEqn) -> int:
     return 2 * _out_size(eqn) * rhs[rhs_spec[1]] * window
 
 
-@register_flops("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
-                "reduce_or", "reduce_xor", "argmax", "argmin")
+@register_flops(
+    "reduce_sum",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "reduce_and",
+    "reduce_or",
+    "reduce_xor",
+    "argmax",
+    "argmin",
+)
 def _reduction(eqn: JaxprEqn) -> int:
     return max(0, sum(_size(a.aval) for a in eqn.invars) - _out_size(eqn))
 

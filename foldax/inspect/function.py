@@ -21,6 +21,7 @@ Example:
     >>> fn.program.num_equations, fn(jnp.zeros(3))
     (2, Array([0.        , 0.23602445, 0.27560726], dtype=float32))
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -31,7 +32,12 @@ import jax.numpy as jnp
 from foldax._compat import ClosedJaxpr
 from foldax.errors import FoldaxTypeError
 from foldax.inspect.declare import (
-    Selection, bind_inputs, check_value, declared_inputs, selected_arguments, signature_of,
+    Selection,
+    bind_inputs,
+    check_value,
+    declared_inputs,
+    selected_arguments,
+    signature_of,
 )
 from foldax.inspect.program import as_program
 from foldax.inspect.source import Source, source
@@ -47,24 +53,36 @@ class Function:
 
     _param_names: list[str] = []
 
-    def __init__(self, fun: Callable | Program | ClosedJaxpr, *args: Any,
-                 variables: Selection = None, fold_constants: bool = True, jit: bool = True,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        fun: Callable | Program | ClosedJaxpr,
+        *args: Any,
+        variables: Selection = None,
+        fold_constants: bool = True,
+        jit: bool = True,
+        **kwargs: Any,
+    ):
         if isinstance(fun, (Program, ClosedJaxpr)):
             program = as_program(fun, "Function")
             if args or kwargs:
                 values, given = declared_inputs(program, args, kwargs, variables, where="Function")
                 program = bind_inputs(program, values, fold=fold_constants, given=given)
             elif fold_constants:
-                program = Program(eliminate_dead_code(fold_jaxpr(program.jaxpr)), program.in_tree,
-                                  program.in_leaves, program.out_tree, program.out_leaves,
-                                  program.name)
+                program = Program(
+                    eliminate_dead_code(fold_jaxpr(program.jaxpr)),
+                    program.in_tree,
+                    program.in_leaves,
+                    program.out_tree,
+                    program.out_leaves,
+                    program.name,
+                )
         elif callable(fun):
-            program, self._param_names = _trace_declared(fun, args, kwargs, variables,
-                                                         fold_constants)
+            program, self._param_names = _trace_declared(fun, args, kwargs, variables, fold_constants)
         else:
-            raise FoldaxTypeError(f"Function(fun=...): expected a callable, a foldax Program or a "
-                                  f"ClosedJaxpr, found {type(fun).__name__}.")
+            raise FoldaxTypeError(
+                f"Function(fun=...): expected a callable, a foldax Program or a "
+                f"ClosedJaxpr, found {type(fun).__name__}."
+            )
         self.program = program
         self.source: Source = source(program)
         run = self.source.function()
@@ -78,8 +96,9 @@ class Function:
     def variable_arguments(self) -> list[str]:
         """The arguments a call takes, in order (parameter names where known, else ``args[i]``)."""
         names = self._param_names
-        return [names[i] if i < len(names) else f"args[{i}]" for i in self._var_positions] + \
-               [f"{k}" for k in self._var_names]
+        return [names[i] if i < len(names) else f"args[{i}]" for i in self._var_positions] + [
+            f"{k}" for k in self._var_names
+        ]
 
     def __call__(self, *values: Any, **named: Any) -> Any:
         expected = len(self._var_positions) + len(self._var_names)
@@ -88,7 +107,8 @@ class Function:
             raise FoldaxTypeError(
                 f"Function {self.program.name}: takes the variable argument(s) "
                 f"{self.variable_arguments} ({expected} in all), found {len(values)} positional "
-                f"and keyword(s) {sorted(named)}. Pass one value per variable argument.")
+                f"and keyword(s) {sorted(named)}. Pass one value per variable argument."
+            )
         slots = iter(values)
         args = list(self._args)
         for i in self._var_positions:
@@ -110,17 +130,20 @@ class Function:
         print(self.source.text.rstrip("\n"))
 
     def __repr__(self) -> str:
-        return (f"<Function {self.program.name}({', '.join(self.variable_arguments)}) -> "
-                f"{len(self.program.out_leaves)} output(s), "
-                f"{self.program.num_equations} equations>")
+        return (
+            f"<Function {self.program.name}({', '.join(self.variable_arguments)}) -> "
+            f"{len(self.program.out_leaves)} output(s), "
+            f"{self.program.num_equations} equations>"
+        )
 
 
 def _has_variable(tree: Any) -> bool:
     return any(x is VARIABLE for x in flatten(tree)[0])
 
 
-def _trace_declared(fun: Callable, args: tuple, kwargs: dict, variables: Selection,
-                    fold: bool) -> tuple[Program, list[str]]:
+def _trace_declared(
+    fun: Callable, args: tuple, kwargs: dict, variables: Selection, fold: bool
+) -> tuple[Program, list[str]]:
     """Trace ``fun`` as a function of the declared arguments only; the others are closed over
     as constants (NumPy runs at trace time, jax arrays are folded by the passes). Returns the
     Program and the names of its positional arguments."""
@@ -143,8 +166,9 @@ def _trace_declared(fun: Callable, args: tuple, kwargs: dict, variables: Selecti
     mask = None
     if variables is not None:  # every array leaf of a declared argument is a variable
         mask = [leaf_kind(x) != STATIC for x in flatten((var_args, var_kwargs))[0]]
-    program = trace_program(declared, var_args, var_kwargs, make_variable=mask, fold=fold,
-                            name=function_name(fun))
+    program = trace_program(
+        declared, var_args, var_kwargs, make_variable=mask, fold=fold, name=function_name(fun)
+    )
     params = list(signature.parameters) if signature is not None else []
     return program, [params[i] if i < len(params) else f"args[{i}]" for i in order]
 

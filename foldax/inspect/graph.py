@@ -15,6 +15,7 @@ Example:
     >>> g.edges
     [(0, 1), (1, 2), (0, 2)]
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -71,11 +72,19 @@ class Subgraph(NamedTuple):
 class Node:
     """One input, constant or equation of a Graph (see the module docstring)."""
 
-    __slots__ = ("graph", "index", "kind", "primitive", "label", "eqn", "inputs", "outputs",
-                 "_subgraphs")
+    __slots__ = ("graph", "index", "kind", "primitive", "label", "eqn", "inputs", "outputs", "_subgraphs")
 
-    def __init__(self, graph: Graph, index: int, kind: str, primitive: str, label: str,
-                 eqn: JaxprEqn | None, inputs: tuple, outputs: tuple):
+    def __init__(
+        self,
+        graph: Graph,
+        index: int,
+        kind: str,
+        primitive: str,
+        label: str,
+        eqn: JaxprEqn | None,
+        inputs: tuple,
+        outputs: tuple,
+    ):
         self.graph, self.index, self.kind = graph, index, kind
         self.primitive, self.label, self.eqn = primitive, label, eqn
         self.inputs, self.outputs = inputs, outputs
@@ -101,9 +110,14 @@ class Node:
     @property
     def subgraphs(self) -> list[Subgraph]:
         if self._subgraphs is None:
-            self._subgraphs = [] if self.eqn is None else [
-                Subgraph(label, self.graph.subgraph(body), times, group)
-                for label, body, times, group in sub_jaxprs(self.eqn)]
+            self._subgraphs = (
+                []
+                if self.eqn is None
+                else [
+                    Subgraph(label, self.graph.subgraph(body), times, group)
+                    for label, body, times, group in sub_jaxprs(self.eqn)
+                ]
+            )
         return self._subgraphs
 
     def __repr__(self) -> str:
@@ -129,9 +143,14 @@ class _Builder(Interpreter):
         return self.default_rule(eqn, invals)
 
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
-        return self.graph._add(EQN, eqn.primitive.name, eqn_label(eqn), eqn,
-                               tuple(v for v in invals if v is not None),
-                               [v.aval for v in eqn.outvars])
+        return self.graph._add(
+            EQN,
+            eqn.primitive.name,
+            eqn_label(eqn),
+            eqn,
+            tuple(v for v in invals if v is not None),
+            [v.aval for v in eqn.outvars],
+        )
 
 
 class Graph:
@@ -145,8 +164,14 @@ class Graph:
         name: the program's (or body's) name.
     """
 
-    def __init__(self, jaxpr: Jaxpr, consts: Sequence = (), name: str = "jaxpr",
-                 in_names: Sequence[str] | None = None, _cache: dict | None = None):
+    def __init__(
+        self,
+        jaxpr: Jaxpr,
+        consts: Sequence = (),
+        name: str = "jaxpr",
+        in_names: Sequence[str] | None = None,
+        _cache: dict | None = None,
+    ):
         self.name, self.jaxpr, self.consts = name, jaxpr, list(consts)
         self.nodes: list[Node] = []
         self.value_node: list[int] = []
@@ -155,10 +180,10 @@ class Graph:
         self._cache = {} if _cache is None else _cache
         self._last_use: list[int] | None = None
         in_names = in_names or [f"in{i}" for i in range(len(jaxpr.invars))]
-        in_vals = [self._add(INPUT, INPUT, n, None, (), [v.aval])[0]
-                   for n, v in zip(in_names, jaxpr.invars)]
-        const_vals = [self._add(CONST, CONST, f"c{i}", None, (), [v.aval])[0]
-                      for i, v in enumerate(jaxpr.constvars)]
+        in_vals = [self._add(INPUT, INPUT, n, None, (), [v.aval])[0] for n, v in zip(in_names, jaxpr.invars)]
+        const_vals = [
+            self._add(CONST, CONST, f"c{i}", None, (), [v.aval])[0] for i, v in enumerate(jaxpr.constvars)
+        ]
         self.outputs: list[int | None] = _Builder(self).run_jaxpr(jaxpr, const_vals, in_vals)
 
     @classmethod
@@ -166,11 +191,11 @@ class Graph:
         """The graph of a Program or ClosedJaxpr (``where`` names the caller in errors)."""
         program = as_program(program, where)
         with paused_gc():
-            return cls(program.jaxpr.jaxpr, program.jaxpr.consts, program.name,
-                       arg_names(program))
+            return cls(program.jaxpr.jaxpr, program.jaxpr.consts, program.name, arg_names(program))
 
-    def _add(self, kind: str, primitive: str, label: str, eqn: JaxprEqn | None, inputs: tuple,
-             avals: list) -> list[int]:
+    def _add(
+        self, kind: str, primitive: str, label: str, eqn: JaxprEqn | None, inputs: tuple, avals: list
+    ) -> list[int]:
         index = len(self.nodes)
         first = len(self.value_node)
         outs = list(range(first, first + len(avals)))
@@ -250,8 +275,9 @@ class Graph:
 
         g = nx.DiGraph()
         for n in self.nodes:
-            g.add_node(n.index, label=n.label, primitive=n.primitive, kind=n.kind,
-                       shapes=n.shapes, nbytes=n.nbytes)
+            g.add_node(
+                n.index, label=n.label, primitive=n.primitive, kind=n.kind, shapes=n.shapes, nbytes=n.nbytes
+            )
         g.add_edges_from(self.edges)
         return g
 
@@ -294,8 +320,11 @@ def sub_jaxprs(eqn: JaxprEqn) -> list[tuple[str, Any, int | None, str | None]]:
             out.append((key, value, 1, None))
         elif isinstance(value, tuple):
             fields = getattr(value, "_fields", None) or [f"[{i}]" for i in range(len(value))]
-            out.extend((f"{key}.{f}" if f[0] != "[" else f"{key}{f}", v, 1, None)
-                       for f, v in zip(fields, value) if isinstance(v, (ClosedJaxpr, Jaxpr)))
+            out.extend(
+                (f"{key}.{f}" if f[0] != "[" else f"{key}{f}", v, 1, None)
+                for f, v in zip(fields, value)
+                if isinstance(v, (ClosedJaxpr, Jaxpr))
+            )
     return out
 
 

@@ -12,6 +12,7 @@ Example:
     >>> len(ax.patches)  # one wedge per primitive
     2
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,8 +62,13 @@ def _legend(ax: Any, primitives: list[str], most: int = 16) -> None:
 
     names = [p for p, _ in Counter(primitives).most_common(most)]
     if names:
-        ax.legend(handles=[Patch(color=primitive_color(p), label=p) for p in names],
-                  loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
+        ax.legend(
+            handles=[Patch(color=primitive_color(p), label=p) for p in names],
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            frameon=False,
+            fontsize=7,
+        )
 
 
 def _choice(where: str, value: Any, allowed: tuple) -> None:
@@ -70,9 +76,17 @@ def _choice(where: str, value: Any, allowed: tuple) -> None:
         raise FoldaxValueError(f"{where}: expected one of {list(allowed)}, found {value!r}.")
 
 
-def plot_counts(program: Any, kind: str = "pie", by: str = "equations", top: int = 12, *,
-                ax: Any = None, path: Any = None, show: bool = False,
-                figsize: tuple[float, float] = (4, 4)) -> tuple[Any, Any]:
+def plot_counts(
+    program: Any,
+    kind: str = "pie",
+    by: str = "equations",
+    top: int = 12,
+    *,
+    ax: Any = None,
+    path: Any = None,
+    show: bool = False,
+    figsize: tuple[float, float] = (4, 4),
+) -> tuple[Any, Any]:
     """Counts per primitive as a pie or bar chart (autoray's ``plot_history_stats``).
 
     ``by``: ``"equations"`` (program text), ``"executed"`` (scan bodies times their length) or
@@ -99,9 +113,17 @@ def plot_counts(program: Any, kind: str = "pie", by: str = "equations", top: int
     return fig, ax
 
 
-def plot_footprint(program: Any, log: float | None = None, include_inputs: bool = True, *,
-                   ax: Any = None, path: Any = None, show: bool = False,
-                   figsize: tuple[float, float] = (8, 2), color: str = "purple") -> tuple[Any, Any]:
+def plot_footprint(
+    program: Any,
+    log: float | None = None,
+    include_inputs: bool = True,
+    *,
+    ax: Any = None,
+    path: Any = None,
+    show: bool = False,
+    figsize: tuple[float, float] = (8, 2),
+    color: str = "purple",
+) -> tuple[Any, Any]:
     """Bytes of all live intermediates over program order, with the peak marked
     (autoray's ``plot_history_size_footprint``); ``log`` plots ``log_base(bytes)``."""
     y = footprint(graph_of(program, "plot_footprint"), include_inputs=include_inputs).astype(float)
@@ -123,9 +145,16 @@ def plot_footprint(program: Any, log: float | None = None, include_inputs: bool 
     return fig, ax
 
 
-def plot_sizes(program: Any, log: float | None = 2, *, ax: Any = None, path: Any = None,
-               show: bool = False, figsize: tuple[float, float] = (8, 2),
-               legend: bool = True) -> tuple[Any, Any]:
+def plot_sizes(
+    program: Any,
+    log: float | None = 2,
+    *,
+    ax: Any = None,
+    path: Any = None,
+    show: bool = False,
+    figsize: tuple[float, float] = (8, 2),
+    legend: bool = True,
+) -> tuple[Any, Any]:
     """The size of every equation's outputs over program order, coloured by primitive
     (autoray's ``plot_history_functions``)."""
     graph = graph_of(program, "plot_sizes")
@@ -135,8 +164,14 @@ def plot_sizes(program: Any, log: float | None = 2, *, ax: Any = None, path: Any
         y = np.log(np.maximum(y, 1)) / np.log(log)
     fig, ax = _axes(ax, figsize)
     prims = [n.primitive for n in eqns]
-    ax.scatter(np.arange(len(eqns)), y, c=[primitive_color(p) for p in prims], s=6, marker="s",
-               rasterized=len(eqns) > 4096)
+    ax.scatter(
+        np.arange(len(eqns)),
+        y,
+        c=[primitive_color(p) for p in prims],
+        s=6,
+        marker="s",
+        rasterized=len(eqns) > 4096,
+    )
     ax.set_xlabel("equation (program order)")
     ax.set_ylabel(f"log{log:g}(bytes)" if log else "bytes")
     if legend:
@@ -145,9 +180,18 @@ def plot_sizes(program: Any, log: float | None = 2, *, ax: Any = None, path: Any
     return fig, ax
 
 
-def plot_graph(program: Any, layout: str = "circuit", max_nodes: int = 300, *,
-               labels: bool | None = None, ax: Any = None, path: Any = None, show: bool = False,
-               figsize: tuple[float, float] | None = None, seed: int = 0) -> tuple[Any, Any]:
+def plot_graph(
+    program: Any,
+    layout: str = "circuit",
+    max_nodes: int = 300,
+    *,
+    labels: bool | None = None,
+    ax: Any = None,
+    path: Any = None,
+    show: bool = False,
+    figsize: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> tuple[Any, Any]:
     """The graph as a circuit or DAG drawing, nodes coloured by primitive.
 
     Beyond ``max_nodes`` nodes it is summarised: each drawn node is a block of consecutive
@@ -185,19 +229,21 @@ def plot_graph(program: Any, layout: str = "circuit", max_nodes: int = 300, *,
             colors.append(primitive_color(d.primitives[p]))
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=1.0, alpha=0.7))
     else:
-        nx.draw_networkx_edges(g, pos, ax=ax, alpha=0.3, arrows=n <= 100, arrowsize=6,
-                               node_size=40)
+        nx.draw_networkx_edges(g, pos, ax=ax, alpha=0.3, arrows=n <= 100, arrowsize=6, node_size=40)
     sizes = [40 * (1 + np.log2(m)) for m in d.members]
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=sizes, node_shape="s",
-                           node_color=[primitive_color(p) for p in d.primitives])
+    nx.draw_networkx_nodes(
+        g, pos, ax=ax, node_size=sizes, node_shape="s", node_color=[primitive_color(p) for p in d.primitives]
+    )
     if labels if labels is not None else n <= 60:
-        text = nx.draw_networkx_labels(g, pos, labels=dict(enumerate(d.labels)), ax=ax,
-                                       font_size=7)
+        text = nx.draw_networkx_labels(g, pos, labels=dict(enumerate(d.labels)), ax=ax, font_size=7)
         for t in text.values():
             t.set_rotation(30)
     _legend(ax, d.primitives)
-    title = f"{d.total} nodes" if not d.summarised else \
-        f"{d.total} nodes, summarised: {n} blocks of {d.block} consecutive nodes"
+    title = (
+        f"{d.total} nodes"
+        if not d.summarised
+        else f"{d.total} nodes, summarised: {n} blocks of {d.block} consecutive nodes"
+    )
     ax.set_title(title)
     ax.axis("off")
     ax.autoscale_view()

@@ -9,6 +9,7 @@ Example:
     >>> prog.variable_mask, prog(jnp.float32(3), jnp.float32(4))
     ((True, True), (Array(12., dtype=float32),))
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,11 +36,14 @@ def as_program(obj: Any, where: str = "program") -> Program:
         name = getattr(dbg, "func_name", None) or "jaxpr"
         name = name.split(" ")[0]
         return Program(obj, in_tree, (VARIABLE,) * n_in, out_tree, (TRACED,) * n_out, name)
-    hint = (" Call its .trace(*args) to get the Program." if hasattr(obj, "trace") and callable(obj)
-            else " Trace a function first: foldax.trace(f)(*args) or jax.make_jaxpr(f)(*args).")
+    hint = (
+        " Call its .trace(*args) to get the Program."
+        if hasattr(obj, "trace") and callable(obj)
+        else " Trace a function first: foldax.trace(f)(*args) or jax.make_jaxpr(f)(*args)."
+    )
     raise FoldaxTypeError(
-        f"{where}: expected a foldax Program or a jax ClosedJaxpr, found "
-        f"{type(obj).__name__}.{hint}")
+        f"{where}: expected a foldax Program or a jax ClosedJaxpr, found {type(obj).__name__}.{hint}"
+    )
 
 
 def arg_names(program: Program) -> list[str]:

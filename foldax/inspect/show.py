@@ -13,6 +13,7 @@ Example:
        2 │ ╰─←[3] args[0]
        3 ╰─ ... (←[3] args[0] from line 2)
 """
+
 from __future__ import annotations
 
 import sys
@@ -48,8 +49,13 @@ def _shown(key: str, value: Any) -> bool:
     if key == "name" or isinstance(value, (ClosedJaxpr, Jaxpr)) or value is None or value == ():
         return False
     if isinstance(value, tuple):
-        return not all(v is None or v is False or type(v).__name__ == "UnspecifiedValue" or
-                       isinstance(v, (ClosedJaxpr, Jaxpr)) for v in value)
+        return not all(
+            v is None
+            or v is False
+            or type(v).__name__ == "UnspecifiedValue"
+            or isinstance(v, (ClosedJaxpr, Jaxpr))
+            for v in value
+        )
     return not (key == "ctx_mesh" and not getattr(value, "axis_names", ()))
 
 
@@ -62,8 +68,7 @@ def node_text(node: Node, dtypes: bool = False, params: bool = False) -> str:
         return f"const {shapes}" if dtypes else f"const{shapes}"
     if not params or node.eqn is None:
         return f"{node.label} {shapes}" if dtypes else f"{node.label}{shapes}"
-    args = [repr(np.asarray(a.val).item()) if isinstance(a, Literal) else "#"
-            for a in node.eqn.invars]
+    args = [repr(np.asarray(a.val).item()) if isinstance(a, Literal) else "#" for a in node.eqn.invars]
     args += [f"{k}={_param(v)}" for k, v in node.eqn.params.items() if _shown(k, v)]
     return f"{node.label}({', '.join(args)}) → {shapes}"
 
@@ -73,13 +78,18 @@ def _sub_text(sub: Subgraph) -> str:
     return f"⤷ {sub.label}: {sub.graph.name}{times}"
 
 
-def tree_lines(program: Any, max_lines: int | None = None, max_depth: int | None = None,
-               subgraphs: bool = True, dtypes: bool = False, params: bool = False) -> list[str]:
+def tree_lines(
+    program: Any,
+    max_lines: int | None = None,
+    max_depth: int | None = None,
+    subgraphs: bool = True,
+    dtypes: bool = False,
+    params: bool = False,
+) -> list[str]:
     """The lines ``show`` prints (see ``show`` for the arguments)."""
     for arg, value in (("max_lines", max_lines), ("max_depth", max_depth)):
         if value is not None and (not isinstance(value, int) or value < 0):
-            raise FoldaxValueError(f"show({arg}=...): expected a non-negative int or None, found "
-                                   f"{value!r}.")
+            raise FoldaxValueError(f"show({arg}=...): expected a non-negative int or None, found {value!r}.")
     graph = graph_of(program, "show")
     limit = float("inf") if max_lines is None else max_lines
     depth_limit = float("inf") if max_depth is None else max_depth
@@ -109,14 +119,20 @@ def tree_lines(program: Any, max_lines: int | None = None, max_depth: int | None
                 children += [(g, sub) for sub in node.subgraphs]
         for k in range(len(children) - 1, -1, -1):
             cg, child = children[k]
-            stack.append((cg, child, child_prefix, BEND if k == len(children) - 1 else JUNCTION,
-                          depth + 1))
+            stack.append((cg, child, child_prefix, BEND if k == len(children) - 1 else JUNCTION, depth + 1))
     return lines
 
 
-def show(program: Any, max_lines: int | None = None, max_depth: int | None = None, *,
-         subgraphs: bool = True, dtypes: bool = False, params: bool = False,
-         file: TextIO | None = None) -> None:
+def show(
+    program: Any,
+    max_lines: int | None = None,
+    max_depth: int | None = None,
+    *,
+    subgraphs: bool = True,
+    dtypes: bool = False,
+    params: bool = False,
+    file: TextIO | None = None,
+) -> None:
     """Print the tree view of a program (autoray's ``show()``).
 
     Each line is an equation with its output shape; its inputs are indented below it, and a value

@@ -26,6 +26,7 @@ Example:
         b = lax.mul(a, np.float32(2.0))
         return (b,)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,26 +53,109 @@ _RESERVED = frozenset(keyword.kwlist) | {"np", "jnp", "jax", "lax", "float", "in
 
 # Primitives whose public jax.lax function takes the operands positionally and the params as
 # keywords, and does nothing but bind: printed as ``lax.<function>(...)``.
-_READABLE = {name: name for name in [
-    "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "clz", "cos",
-    "cosh", "digamma", "erf", "erfc", "erf_inv", "exp", "exp2", "expm1", "floor", "imag",
-    "is_finite", "lgamma", "log", "log1p", "logistic", "neg", "nextafter", "population_count",
-    "real", "round", "rsqrt", "sign", "sin", "sinh", "sqrt", "square", "tan", "tanh", "add", "sub",
-    "mul", "div", "rem", "pow", "max", "min", "eq", "ne", "lt", "le", "gt", "ge", "complex",
-    "shift_left", "shift_right_arithmetic", "shift_right_logical", "squeeze", "slice",
-    "dot_general", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
-    "reduce_or", "transpose", "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp",
-    "integer_pow", "select_n", "rev", "pad", "clamp", "broadcast_in_dim", "conv_general_dilated",
-    "gather",
-]}
-_READABLE.update({"and": "bitwise_and", "or": "bitwise_or", "not": "bitwise_not",
-                  "xor": "bitwise_xor", "iota": "broadcasted_iota"})
+_READABLE = {
+    name: name
+    for name in [
+        "abs",
+        "acos",
+        "acosh",
+        "asin",
+        "asinh",
+        "atan",
+        "atan2",
+        "atanh",
+        "cbrt",
+        "ceil",
+        "clz",
+        "cos",
+        "cosh",
+        "digamma",
+        "erf",
+        "erfc",
+        "erf_inv",
+        "exp",
+        "exp2",
+        "expm1",
+        "floor",
+        "imag",
+        "is_finite",
+        "lgamma",
+        "log",
+        "log1p",
+        "logistic",
+        "neg",
+        "nextafter",
+        "population_count",
+        "real",
+        "round",
+        "rsqrt",
+        "sign",
+        "sin",
+        "sinh",
+        "sqrt",
+        "square",
+        "tan",
+        "tanh",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "rem",
+        "pow",
+        "max",
+        "min",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "complex",
+        "shift_left",
+        "shift_right_arithmetic",
+        "shift_right_logical",
+        "squeeze",
+        "slice",
+        "dot_general",
+        "reduce_sum",
+        "reduce_max",
+        "reduce_min",
+        "reduce_prod",
+        "reduce_and",
+        "reduce_or",
+        "transpose",
+        "cumsum",
+        "cumprod",
+        "cummax",
+        "cummin",
+        "cumlogsumexp",
+        "integer_pow",
+        "select_n",
+        "rev",
+        "pad",
+        "clamp",
+        "broadcast_in_dim",
+        "conv_general_dilated",
+        "gather",
+    ]
+}
+_READABLE.update(
+    {
+        "and": "bitwise_and",
+        "or": "bitwise_or",
+        "not": "bitwise_not",
+        "xor": "bitwise_xor",
+        "iota": "broadcasted_iota",
+    }
+)
 # Params the public function spells differently (new name), or leaves out (None: printed only
 # when not None/False, in which case the primitive is bound instead).
-_RENAMED: dict[str, dict[str, str | None]] = {"broadcast_in_dim": {"sharding": "out_sharding"},
-            "reshape": {"sharding": "out_sharding"},
-            "iota": {"sharding": "out_sharding"},
-            "convert_element_type": {"weak_type": None, "sharding": None}}
+_RENAMED: dict[str, dict[str, str | None]] = {
+    "broadcast_in_dim": {"sharding": "out_sharding"},
+    "reshape": {"sharding": "out_sharding"},
+    "iota": {"sharding": "out_sharding"},
+    "convert_element_type": {"weak_type": None, "sharding": None},
+}
 _READABLE.update({"reshape": "reshape", "convert_element_type": "convert_element_type"})
 
 
@@ -166,8 +250,11 @@ class _Writer:
 
     def emit(self, jaxpr: Jaxpr, consts: Sequence, name: str, params: list[str] | None) -> None:
         scope = _Scope(self.globals | set(params or []))
-        names = [scope.bind(v, p) for v, p in zip(jaxpr.invars, params)] if params else \
-            [scope.bind(v) for v in jaxpr.invars]
+        names = (
+            [scope.bind(v, p) for v, p in zip(jaxpr.invars, params)]
+            if params
+            else [scope.bind(v) for v in jaxpr.invars]
+        )
         lines = [f"def {name}({', '.join(names)}):"]
         for v, c in zip(jaxpr.constvars, consts):
             lines.append(f"    {scope.bind(v)} = {self.ns.array(c)}")
@@ -228,8 +315,12 @@ def _signature(fname: str) -> _pyinspect.Signature | None:
 def _readable_call(eqn: JaxprEqn, args: list[str], ns: Namespace) -> str | None:
     name = eqn.primitive.name
     fname = _READABLE.get(name)
-    if fname is None or eqn.primitive.multiple_results or getattr(lax, fname, None) is None \
-            or getattr(lax, f"{name}_p", None) is not eqn.primitive:
+    if (
+        fname is None
+        or eqn.primitive.multiple_results
+        or getattr(lax, fname, None) is None
+        or getattr(lax, f"{name}_p", None) is not eqn.primitive
+    ):
         return None
     sig = _signature(fname)
     if sig is None:
@@ -245,11 +336,16 @@ def _readable_call(eqn: JaxprEqn, args: list[str], ns: Namespace) -> str | None:
             given[public_name] = v
     params = sig.parameters
     P = _pyinspect.Parameter
-    if any(k not in params or params[k].kind in (P.POSITIONAL_ONLY, P.VAR_POSITIONAL, P.VAR_KEYWORD)
-           for k in given):
+    if any(
+        k not in params or params[k].kind in (P.POSITIONAL_ONLY, P.VAR_POSITIONAL, P.VAR_KEYWORD)
+        for k in given
+    ):
         return None
-    positional = [p for p in params.values() if p.name not in given
-                  and p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    positional = [
+        p
+        for p in params.values()
+        if p.name not in given and p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)
+    ]
     variadic = any(p.kind == P.VAR_POSITIONAL for p in params.values())
     if not (len(positional) == len(args) or (variadic and len(positional) <= len(args))):
         return None
@@ -287,8 +383,7 @@ def _call(writer: _Writer, eqn: JaxprEqn, args: list, outs: list) -> list[str]:
     elif prim == "remat2":
         policy = eqn.params.get("policy")
         extra = "" if policy is None else f", policy={writer.ns.inject(policy, 'policy')}"
-        call = f"jax.checkpoint({name}, prevent_cse={eqn.params['prevent_cse']!r}{extra})" \
-               f"({', '.join(args)})"
+        call = f"jax.checkpoint({name}, prevent_cse={eqn.params['prevent_cse']!r}{extra})({', '.join(args)})"
     elif prim.startswith("custom_"):
         call += "  # the primal body: the custom derivative rule is not reproduced"
     return [f"{_target(outs, True)} = {call}"]
@@ -300,12 +395,14 @@ def _scan(writer: _Writer, eqn: JaxprEqn, args: list, outs: list) -> list[str]:
     body = writer.body(p["jaxpr"], "scan_body")
     step = writer.global_name("scan_step")
     lead = "".join(f"{a}, " for a in args[:nc])
-    return [f"def {step}(carry, xs):",
-            f"    outs = {body}({lead}*carry, *xs)",
-            f"    return outs[:{ncarry}], outs[{ncarry}:]",
-            f"{_tuple(outs[:ncarry])}, {_tuple(outs[ncarry:])} = lax.scan("
-            f"{step}, {_tuple(args[nc:nc + ncarry])}, {_tuple(args[nc + ncarry:])}, "
-            f"length={p['length']}, reverse={p['reverse']}, unroll={p['unroll']!r})"]
+    return [
+        f"def {step}(carry, xs):",
+        f"    outs = {body}({lead}*carry, *xs)",
+        f"    return outs[:{ncarry}], outs[{ncarry}:]",
+        f"{_tuple(outs[:ncarry])}, {_tuple(outs[ncarry:])} = lax.scan("
+        f"{step}, {_tuple(args[nc : nc + ncarry])}, {_tuple(args[nc + ncarry :])}, "
+        f"length={p['length']}, reverse={p['reverse']}, unroll={p['unroll']!r})",
+    ]
 
 
 def _while(writer: _Writer, eqn: JaxprEqn, args: list, outs: list) -> list[str]:
@@ -314,9 +411,11 @@ def _while(writer: _Writer, eqn: JaxprEqn, args: list, outs: list) -> list[str]:
     cond = writer.body(p["cond_jaxpr"], "while_cond")
     body = writer.body(p["body_jaxpr"], "while_body")
     c_lead = "".join(f"{a}, " for a in args[:cn])
-    b_lead = "".join(f"{a}, " for a in args[cn:cn + bn])
-    return [f"{_tuple(outs)} = lax.while_loop(lambda carry: {cond}({c_lead}*carry)[0], "
-            f"lambda carry: {body}({b_lead}*carry), {_tuple(args[cn + bn:])})"]
+    b_lead = "".join(f"{a}, " for a in args[cn : cn + bn])
+    return [
+        f"{_tuple(outs)} = lax.while_loop(lambda carry: {cond}({c_lead}*carry)[0], "
+        f"lambda carry: {body}({b_lead}*carry), {_tuple(args[cn + bn :])})"
+    ]
 
 
 def _cond(writer: _Writer, eqn: JaxprEqn, args: list, outs: list) -> list[str]:
@@ -324,9 +423,17 @@ def _cond(writer: _Writer, eqn: JaxprEqn, args: list, outs: list) -> list[str]:
     return [f"{_tuple(outs)} = lax.switch({args[0]}, {_tuple(names)}, {', '.join(args[1:])})"]
 
 
-_HIGHER_ORDER = {"jit": _call, "closed_call": _call, "core_call": _call, "remat2": _call,
-                 "custom_jvp_call": _call, "custom_vjp_call": _call, "scan": _scan,
-                 "while": _while, "cond": _cond}
+_HIGHER_ORDER = {
+    "jit": _call,
+    "closed_call": _call,
+    "core_call": _call,
+    "remat2": _call,
+    "custom_jvp_call": _call,
+    "custom_vjp_call": _call,
+    "scan": _scan,
+    "while": _while,
+    "cond": _cond,
+}
 
 
 def source(program: Any, name: str | None = None) -> Source:
@@ -345,8 +452,9 @@ def source(program: Any, name: str | None = None) -> Source:
     writer.emit(program.jaxpr.jaxpr, program.jaxpr.consts, main, params)
     text = HEADER
     if writer.ns.objects:
-        text += "\n# From Source.namespace: " + ", ".join(
-            f"{k} ({v})" for k, v in writer.ns.notes.items()) + "\n"
+        text += (
+            "\n# From Source.namespace: " + ", ".join(f"{k} ({v})" for k, v in writer.ns.notes.items()) + "\n"
+        )
     text += "\n\n" + "\n\n\n".join(writer.defs) + "\n"
     return Source(text, dict(writer.ns.objects), main)
 

@@ -13,6 +13,7 @@ Example:
     >>> view.change("equations")
     (5, 4, 3)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,9 @@ from foldax.inspect.figures import Figures, figures, format_bytes
 from foldax.inspect.graph import paused_gc
 from foldax.inspect.program import as_program
 from foldax.transforms.core.passes import (
-    eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+    fold_constants,
 )
 from foldax.transforms.core.program import Program
 
@@ -45,8 +48,10 @@ class WhatIf:
         lines = [f"what-if for {first.name}: " + " -> ".join(names)]
         for key in first.summary():
             values = self.change(key)
-            shown = [format_bytes(v) if key in ("largest intermediate", "peak memory") else f"{v:,}"
-                     for v in values]
+            shown = [
+                format_bytes(v) if key in ("largest intermediate", "peak memory") else f"{v:,}"
+                for v in values
+            ]
             lines.append(f"  {key:22s} " + " -> ".join(shown))
         return "\n".join(lines)
 
@@ -89,6 +94,9 @@ def _same_structure(a: Program, b: Program) -> bool:
     inputs and consts, and the same primitives in the same order (folding, CSE and DCE only
     remove or inline equations)."""
     ja, jb = a.jaxpr.jaxpr, b.jaxpr.jaxpr
-    return (len(ja.invars) == len(jb.invars) and len(ja.constvars) == len(jb.constvars)
-            and len(ja.eqns) == len(jb.eqns)
-            and all(x.primitive is y.primitive for x, y in zip(ja.eqns, jb.eqns)))
+    return (
+        len(ja.invars) == len(jb.invars)
+        and len(ja.constvars) == len(jb.constvars)
+        and len(ja.eqns) == len(jb.eqns)
+        and all(x.primitive is y.primitive for x, y in zip(ja.eqns, jb.eqns))
+    )

@@ -18,6 +18,7 @@ Example:
     >>> len(jax.tree_util.tree_leaves(m))
     2
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -162,7 +163,8 @@ def register(cls: type) -> type:
     if cls in _REGISTERED:
         return cls
     jax.tree_util.register_pytree_with_keys(
-        cls, _flatten_with_keys, functools.partial(_unflatten, cls), flatten_func=_flatten)
+        cls, _flatten_with_keys, functools.partial(_unflatten, cls), flatten_func=_flatten
+    )
     _REGISTERED.add(cls)
     return cls
 
@@ -275,11 +277,12 @@ def replace(obj: D, **changes: Any) -> D:
     if not dataclasses.is_dataclass(obj):
         raise FoldaxTypeError(
             f"replace(obj=...): expected a dataclass instance, found {type(obj).__name__}. "
-            f"Decorate its class with @foldax.dataclass.")
+            f"Decorate its class with @foldax.dataclass."
+        )
     names = set(field_names(obj))
     unknown = sorted(set(changes) - names)
     if unknown:
         raise FoldaxTypeError(
-            f"replace(): {type(obj).__name__} has no field(s) {unknown}; its fields are "
-            f"{sorted(names)}.")
+            f"replace(): {type(obj).__name__} has no field(s) {unknown}; its fields are {sorted(names)}."
+        )
     return dataclasses.replace(obj, **changes)

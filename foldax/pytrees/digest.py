@@ -15,6 +15,7 @@ Example:
     >>> array_key(np.zeros(3)) == array_key(np.zeros(3)), array_key(np.zeros(3)) == array_key(-np.zeros(3))
     (True, False)
 """
+
 from __future__ import annotations
 
 import functools

@@ -13,6 +13,7 @@ Example:
     ...     scale: float = foldax.field(kind="value", default=1.0)
     ...     act: str = foldax.field(kind="static", default="relu")
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,6 +35,7 @@ class FieldKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(kind))
         >>> foldax.FieldKind("static") is foldax.FieldKind.STATIC, foldax.FieldKind.VALUE == "value"
         (True, True)
     """
+
     VARIABLE = "variable"
     VALUE = "value"
     STATIC = "static"

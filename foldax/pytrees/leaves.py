@@ -10,6 +10,7 @@ Example:
     >>> leaf_kind(jnp.ones(2)), leaf_kind(np.ones(2)), leaf_kind(3.0), leaf_kind("relu")
     ('variable', 'constant', 'constant', 'static')
 """
+
 from __future__ import annotations
 
 from typing import Any, Hashable

@@ -8,6 +8,7 @@ Example:
     >>> constants["w"] is None and variables["mask"] is None
     True
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -11,6 +11,7 @@ Example:
     >>> shape, a.shape, b.shape
     ((xˢ=3, cᶜ=2), (3, 2), (1, 2))
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence

@@ -5,6 +5,7 @@ Example:
     >>> stack([a, b], batch('b')).shape, concat([a, b], 'x').shape
     ((bᵇ=2, xˢ=2), (xˢ=4))
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -23,31 +24,48 @@ def stack(values: Sequence[Any] | dict[str, Any], dim: Shape) -> Tensor:
 
     Example: ``stack({'x': 1., 'y': 2.}, channel('vector'))`` -> ``(x=1.000, y=2.000) float64``.
     """
-    items = tuple(values) if isinstance(values, dict) \
-        else dim.item_names[0] if isinstance(dim, Shape) and dim.rank == 1 else None
+    items = (
+        tuple(values)
+        if isinstance(values, dict)
+        else dim.item_names[0]
+        if isinstance(dim, Shape) and dim.rank == 1
+        else None
+    )
     values = list(values.values()) if isinstance(values, dict) else values
     if not isinstance(dim, Shape) or dim.rank != 1:
-        raise FoldaxTypeError(f"stack(values, dim): dim must be a Shape with one dim, but got {dim!r}; "
-                              f"use e.g. stack(values, batch('b'))")
+        raise FoldaxTypeError(
+            f"stack(values, dim): dim must be a Shape with one dim, but got {dim!r}; "
+            f"use e.g. stack(values, batch('b'))"
+        )
     if not isinstance(values, (list, tuple)) or not values:
-        raise FoldaxValueError(f"stack(values, dim): values must be a non-empty list, tuple or dict, but got "
-                               f"{type(values).__name__} {values!r}")
+        raise FoldaxValueError(
+            f"stack(values, dim): values must be a non-empty list, tuple or dict, but got "
+            f"{type(values).__name__} {values!r}"
+        )
     if dim.size is not None and dim.size != len(values):
-        raise FoldaxValueError(f"stack(values, {dim!r}): dim has size {dim.size} but {len(values)} values are "
-                               f"given; leave the size open, e.g. {dim.type}('{dim.name.lstrip('~')}')")
+        raise FoldaxValueError(
+            f"stack(values, {dim!r}): dim has size {dim.size} but {len(values)} values are "
+            f"given; leave the size open, e.g. {dim.type}('{dim.name.lstrip('~')}')"
+        )
     operands = [as_operand(v, 'stack(values)') for v in values]
     base = _merge('stack', [shape for _, shape in operands])
     if dim.name in base:
-        raise FoldaxValueError(f"stack(values, {dim!r}): the values already have a dim '{dim.name}' ({base!r}); "
-                               f"stack along a new name, or use concat(values, '{dim.name}')")
+        raise FoldaxValueError(
+            f"stack(values, {dim!r}): the values already have a dim '{dim.name}' ({base!r}); "
+            f"stack along a new name, or use concat(values, '{dim.name}')"
+        )
     xp = namespace(*[native for native, _ in operands])
     dtype = xp.result_type(*[native for native, _ in operands])  # Python numbers adapt, as in arithmetic
     natives = [_broadcast(xp.asarray(native, dtype), shape, base) for native, shape in operands]
-    position = next((i for i, t in enumerate(base.types) if DIM_TYPES.index(t) > DIM_TYPES.index(dim.type)), base.rank)
-    new = Shape(base.names[:position] + dim.names + base.names[position:],
-                base.sizes[:position] + (len(values),) + base.sizes[position:],
-                base.types[:position] + dim.types + base.types[position:],
-                base.item_names[:position] + (items,) + base.item_names[position:])
+    position = next(
+        (i for i, t in enumerate(base.types) if DIM_TYPES.index(t) > DIM_TYPES.index(dim.type)), base.rank
+    )
+    new = Shape(
+        base.names[:position] + dim.names + base.names[position:],
+        base.sizes[:position] + (len(values),) + base.sizes[position:],
+        base.types[:position] + dim.types + base.types[position:],
+        base.item_names[:position] + (items,) + base.item_names[position:],
+    )
     return Tensor._make(xp.stack(natives, axis=position), new)
 
 
@@ -58,15 +76,21 @@ def concat(values: Sequence[Tensor], dim: str | Shape) -> Tensor:
     """
     name = dim.name if isinstance(dim, Shape) and dim.rank == 1 else dim
     if not isinstance(name, str):
-        raise FoldaxTypeError(f"concat(values, dim): dim must be a dim name or a Shape with one dim, but got "
-                              f"{dim!r}; use e.g. concat(values, 'x')")
+        raise FoldaxTypeError(
+            f"concat(values, dim): dim must be a dim name or a Shape with one dim, but got "
+            f"{dim!r}; use e.g. concat(values, 'x')"
+        )
     if not isinstance(values, (list, tuple)) or not values:
-        raise FoldaxValueError(f"concat(values, '{name}'): values must be a non-empty list or tuple of tensors")
+        raise FoldaxValueError(
+            f"concat(values, '{name}'): values must be a non-empty list or tuple of tensors"
+        )
     for i, value in enumerate(values):
         if not isinstance(value, Tensor) or name not in value.shape:
             found = value.shape if isinstance(value, Tensor) else type(value).__name__
-            raise FoldaxValueError(f"concat(values, '{name}'): values[{i}] has no dim '{name}' (found {found!r}); "
-                                   f"every value needs that dim: add it with stack([v], ...) or index the right dim")
+            raise FoldaxValueError(
+                f"concat(values, '{name}'): values[{i}] has no dim '{name}' (found {found!r}); "
+                f"every value needs that dim: add it with stack([v], ...) or index the right dim"
+            )
     base = _merge('concat', [v.shape.with_size(name, None) for v in values])
     natives = [_broadcast(v.native(), v.shape, base.with_size(name, v.shape.get_size(name))) for v in values]
     items = [v.shape.get_item_names(name) for v in values]

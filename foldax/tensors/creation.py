@@ -8,6 +8,7 @@ Example:
     >>> wrap([0., 2., 4.], batch('values'))
     (0.000, 2.000, 4.000) along valuesᵇ
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -60,16 +61,21 @@ def wrap(data: Any, *dims: Shape) -> Tensor:
 def _create(func: str, data: Any, dims: tuple, float_precision: bool) -> Tensor:
     for dim in dims:
         if not isinstance(dim, Shape):
-            raise FoldaxTypeError(f"{func}(data, *dims): every dim must be a Shape, but got {type(dim).__name__} "
-                                  f"{dim!r}; use e.g. {func}(data, spatial('x'), channel('c'))")
+            raise FoldaxTypeError(
+                f"{func}(data, *dims): every dim must be a Shape, but got {type(dim).__name__} "
+                f"{dim!r}; use e.g. {func}(data, spatial('x'), channel('c'))"
+            )
     shape = concat_shapes(*dims)
     if isinstance(data, Tensor):
         return data if not dims else _relabel(func, data, shape)
     if isinstance(data, (list, tuple)) and data and any(isinstance(d, Tensor) for d in data):
         from foldax.tensors.combine import stack
+
         if shape.rank != 1:
-            raise FoldaxValueError(f"{func}(list of tensors, *dims) stacks along exactly one new dim, but got "
-                                   f"dims {shape!r}; use e.g. {func}([a, b], batch('b'))")
+            raise FoldaxValueError(
+                f"{func}(list of tensors, *dims) stacks along exactly one new dim, but got "
+                f"dims {shape!r}; use e.g. {func}([a, b], batch('b'))"
+            )
         return stack(list(data), shape)
     native = _to_native(func, data, float_precision)
     return Tensor._make(native, _fit_shape(func, shape, native))
@@ -79,13 +85,19 @@ def _to_native(func: str, data: Any, float_precision: bool) -> Any:
     if is_native(data):
         return data
     if is_number(data):
-        return np.asarray(data, DEFAULT_FLOAT) if float_precision and isinstance(data, float) else np.asarray(data)
+        return (
+            np.asarray(data, DEFAULT_FLOAT)
+            if float_precision and isinstance(data, float)
+            else np.asarray(data)
+        )
     if isinstance(data, (list, tuple)):
         native = np.asarray(data)
         if native.dtype.kind in 'biufc':
             return native.astype(DEFAULT_FLOAT) if native.dtype == np.float64 else native
-    raise FoldaxTypeError(f"{func}(data): data must be a number, a (nested) list of numbers, a NumPy or a jax "
-                          f"array, but got {type(data).__name__}; convert it first, e.g. np.asarray(data)")
+    raise FoldaxTypeError(
+        f"{func}(data): data must be a number, a (nested) list of numbers, a NumPy or a jax "
+        f"array, but got {type(data).__name__}; convert it first, e.g. np.asarray(data)"
+    )
 
 
 def _fit_shape(func: str, shape: Shape, native: Any) -> Shape:
@@ -94,13 +106,17 @@ def _fit_shape(func: str, shape: Shape, native: Any) -> Shape:
         return channel(vector=sizes[0])
     if shape.rank != len(sizes):
         hint = "" if shape.rank else f"; name its axes, e.g. {func}(data, batch('b'), spatial('x'))"
-        raise FoldaxValueError(f"{func}(data, *dims): data has {len(sizes)} axes {sizes} but the dims {shape!r} "
-                               f"name {shape.rank}{hint or '; give one dim per axis, in order'}")
+        raise FoldaxValueError(
+            f"{func}(data, *dims): data has {len(sizes)} axes {sizes} but the dims {shape!r} "
+            f"name {shape.rank}{hint or '; give one dim per axis, in order'}"
+        )
     for name, size, items, actual in zip(shape.names, shape.sizes, shape.item_names, sizes):
         if size is not None and size != actual:
             given = f"{size} item names {items}" if items else f"size {size}"
-            raise FoldaxValueError(f"{func}(data, *dims): dim '{name}' has {given} but the data's axis has size "
-                                   f"{actual}; make them agree, or leave the size open, e.g. spatial('{name}')")
+            raise FoldaxValueError(
+                f"{func}(data, *dims): dim '{name}' has {given} but the data's axis has size "
+                f"{actual}; make them agree, or leave the size open, e.g. spatial('{name}')"
+            )
     return Shape(shape.names, sizes, shape.types, shape.item_names)
 
 
@@ -110,12 +126,15 @@ def _relabel(func: str, value: Tensor, shape: Shape) -> Tensor:
 
 # --- filled tensors ---------------------------------------------------------------------------
 
+
 def _full_shape(func: str, shape: tuple) -> tuple[Shape, tuple[int, ...]]:
     """The dims given to a creation function, concatenated, and their sizes (all given)."""
     for dim in shape:
         if not isinstance(dim, Shape):
-            raise FoldaxTypeError(f"{func}(*shape): every argument must be a Shape, but got {type(dim).__name__}; "
-                                  f"use e.g. {func}(spatial(x=3))")
+            raise FoldaxTypeError(
+                f"{func}(*shape): every argument must be a Shape, but got {type(dim).__name__}; "
+                f"use e.g. {func}(spatial(x=3))"
+            )
     result = concat_shapes(*shape)
     return result, result.known_sizes(f"{func}(*shape)", call=func)
 
@@ -149,8 +168,13 @@ def _like(func: str, value: Tensor, fill: int) -> Tensor:
     return Tensor._make(xp.full(value.shape.sizes, fill, value.dtype), value.shape)
 
 
-def random_uniform(*shape: Shape, low: float = 0., high: float = 1., dtype: Any = DEFAULT_FLOAT,
-                   key: jax.Array | None = None) -> Tensor:
+def random_uniform(
+    *shape: Shape,
+    low: float = 0.0,
+    high: float = 1.0,
+    dtype: Any = DEFAULT_FLOAT,
+    key: jax.Array | None = None,
+) -> Tensor:
     """Uniform random values in [low, high): NumPy-backed, or JAX-backed when a jax random `key` is given.
 
     Example: ``random_uniform(batch(b=3)).default_backend == 'numpy'``.

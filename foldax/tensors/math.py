@@ -7,6 +7,7 @@ Example:
     >>> sin(tensor([0., 1.], spatial('x'))).default_backend
     'numpy'
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -96,4 +97,6 @@ def where(condition: Any, value_true: Any, value_false: Any) -> Tensor:
 
     Example: ``where(t > 0, t, 0)`` keeps the positive values of ``t``.
     """
-    return elementwise('where', condition, value_true, value_false, where='where(condition, value_true, value_false)')
+    return elementwise(
+        'where', condition, value_true, value_false, where='where(condition, value_true, value_false)'
+    )

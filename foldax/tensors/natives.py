@@ -8,6 +8,7 @@ Example:
     >>> backend_of(np.ones(2)), backend_of(jnp.ones(2)), namespace(np.ones(2), jnp.ones(2)).__name__
     ('numpy', 'jax', 'jax.numpy')
 """
+
 from __future__ import annotations
 
 from numbers import Number
@@ -54,4 +55,3 @@ def backend_of(*natives: Any) -> str:
 def namespace(*natives: Any) -> ModuleType:
     """`jax.numpy` if any native is a jax array or tracer, else `numpy`."""
     return jnp if backend_of(*natives) == JAX else np
-

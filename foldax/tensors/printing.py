@@ -12,6 +12,7 @@ Example:
     >>> format_tensor(np.array([0., 2., 4.], np.float32), batch(values=3))
     '(0.000, 2.000, 4.000) along valuesᵇ'
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,8 +27,9 @@ from foldax.tensors.shape import CHANNEL, SUPERSCRIPT, Shape
 LAYOUTS = ('auto', 'summary', 'row', 'numpy')
 
 
-def format_tensor(native: Any, shape: Shape, layout: str = 'auto', float_format: str | None = None,
-                  threshold: int = 8) -> str:
+def format_tensor(
+    native: Any, shape: Shape, layout: str = 'auto', float_format: str | None = None, threshold: int = 8
+) -> str:
     """The text of a tensor holding `native` with `shape`; `layout` is one of ``'auto', 'summary', 'row', 'numpy'``."""
     if layout not in LAYOUTS:
         raise FoldaxValueError(f"layout={layout!r} is not a print layout; use one of {LAYOUTS}")
@@ -130,5 +132,10 @@ def _statistics(values: np.ndarray, float_format: str | None) -> list:
         return [const if float(values.max()) == high else f"{const} / nan"]
     std = float(values.std())
     small_or_large = any(abs(v) < 0.001 or abs(v) > 1000 for v in (mean, std))
-    mean_f, std_f = (float_format or '.2e', float_format or '.1e') if small_or_large else (float_format or '.3f',) * 2
-    return [f"{mean:{mean_f}} ± {std:{std_f}}", f"({low:{float_format or '.0e'}}...{high:{float_format or '.0e'}})"]
+    mean_f, std_f = (
+        (float_format or '.2e', float_format or '.1e') if small_or_large else (float_format or '.3f',) * 2
+    )
+    return [
+        f"{mean:{mean_f}} ± {std:{std_f}}",
+        f"({low:{float_format or '.0e'}}...{high:{float_format or '.0e'}})",
+    ]

@@ -9,6 +9,7 @@ Example:
     >>> sum_(t, 'x'), sum_(t, spatial).shape, sum_(t).shape
     ((3.000, 3.000) along bᵇ float64, (bᵇ=2), ())
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,9 @@ from foldax.tensors.tensor import Tensor, as_operand, as_tensor
 def _reduce(func: str, op: str, value: Any, dim: DimSpec) -> Tensor:
     value = as_tensor(value, f"{func}(value)")
     shape = value.shape
-    names = resolve_names(shape, dim, where=f"{func}(value, dim={getattr(dim, '__name__', None) or repr(dim)})")
+    names = resolve_names(
+        shape, dim, where=f"{func}(value, dim={getattr(dim, '__name__', None) or repr(dim)})"
+    )
     # no dims (dim=[]) is still a reduction, over no axes, as NumPy's axis=(): std gives zeros,
     # any/all booleans, mean of integers floats
     axes = tuple(shape.index(n) for n in names)

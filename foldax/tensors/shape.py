@@ -9,6 +9,7 @@ Example:
     >>> batch(b=2) & channel(vector='x,y')
     (bᵇ=2, vectorᶜ=x,y)
 """
+
 from __future__ import annotations
 
 import re
@@ -35,20 +36,29 @@ class Shape:
         >>> s.names, s.sizes, s['x'], 'x' in s, s.non_batch
         (('b', 'x'), (2, 3), 3, True, (xˢ=3))
     """
+
     __slots__ = ('_names', '_sizes', '_types', '_items')
 
-    def __init__(self, names: Sequence[str] = (), sizes: Sequence[int | None] = (),
-                 types: Sequence[str] = (), item_names: Sequence[ItemNames] = ()):
+    def __init__(
+        self,
+        names: Sequence[str] = (),
+        sizes: Sequence[int | None] = (),
+        types: Sequence[str] = (),
+        item_names: Sequence[ItemNames] = (),
+    ):
         self._names = tuple(names)
         self._sizes = tuple(sizes)
         self._types = tuple(types)
         self._items = tuple(item_names) or (None,) * len(self._names)
-        if not len(self._names) == len(self._sizes) == len(self._types) == len(self._items) or \
-                not all(t in SUPERSCRIPT for t in self._types):
-            raise FoldaxValueError(f"Shape(names, sizes, types, item_names) got {len(self._names)} names, "
-                                   f"{len(self._sizes)} sizes, {len(self._types)} types and {len(self._items)} "
-                                   f"item names; give one of each per dim, each type one of {DIM_TYPES}, or build "
-                                   f"shapes with spatial(x=3) etc.")
+        if not len(self._names) == len(self._sizes) == len(self._types) == len(self._items) or not all(
+            t in SUPERSCRIPT for t in self._types
+        ):
+            raise FoldaxValueError(
+                f"Shape(names, sizes, types, item_names) got {len(self._names)} names, "
+                f"{len(self._sizes)} sizes, {len(self._types)} types and {len(self._items)} "
+                f"item names; give one of each per dim, each type one of {DIM_TYPES}, or build "
+                f"shapes with spatial(x=3) etc."
+            )
 
     # --- basic properties ---
     @property
@@ -104,8 +114,10 @@ class Shape:
     def _single(self, what: str) -> int:
         if self.rank != 1:
             first = (self._names or ('x',))[0]
-            raise FoldaxValueError(f"Shape.{what} needs a shape with exactly one dim, but {self!r} has "
-                                   f"{self.rank}; select one dim first, e.g. shape.only('{first}')")
+            raise FoldaxValueError(
+                f"Shape.{what} needs a shape with exactly one dim, but {self!r} has "
+                f"{self.rank}; select one dim first, e.g. shape.only('{first}')"
+            )
         return 0
 
     # --- filtering by type ---
@@ -117,11 +129,21 @@ class Shape:
     instance = property(lambda self: self._of_types((INSTANCE,)), doc="The instance dims.")
     spatial = property(lambda self: self._of_types((SPATIAL,)), doc="The spatial dims.")
     channel = property(lambda self: self._of_types((CHANNEL,)), doc="The channel dims.")
-    non_batch = property(lambda self: self._of_types((DUAL, INSTANCE, SPATIAL, CHANNEL)), doc="All but batch dims.")
-    non_dual = property(lambda self: self._of_types((BATCH, INSTANCE, SPATIAL, CHANNEL)), doc="All but dual dims.")
-    non_instance = property(lambda self: self._of_types((BATCH, DUAL, SPATIAL, CHANNEL)), doc="All but instance dims.")
-    non_spatial = property(lambda self: self._of_types((BATCH, DUAL, INSTANCE, CHANNEL)), doc="All but spatial dims.")
-    non_channel = property(lambda self: self._of_types((BATCH, DUAL, INSTANCE, SPATIAL)), doc="All but channel dims.")
+    non_batch = property(
+        lambda self: self._of_types((DUAL, INSTANCE, SPATIAL, CHANNEL)), doc="All but batch dims."
+    )
+    non_dual = property(
+        lambda self: self._of_types((BATCH, INSTANCE, SPATIAL, CHANNEL)), doc="All but dual dims."
+    )
+    non_instance = property(
+        lambda self: self._of_types((BATCH, DUAL, SPATIAL, CHANNEL)), doc="All but instance dims."
+    )
+    non_spatial = property(
+        lambda self: self._of_types((BATCH, DUAL, INSTANCE, CHANNEL)), doc="All but spatial dims."
+    )
+    non_channel = property(
+        lambda self: self._of_types((BATCH, DUAL, INSTANCE, SPATIAL)), doc="All but channel dims."
+    )
 
     # --- lookup ---
     def index(self, name: str) -> int:
@@ -150,8 +172,10 @@ class Shape:
         unknown = [n for n, s in zip(self._names, self._sizes) if s is None]
         if unknown:
             fix = f"{self.get_type(unknown[0])}({unknown[0].lstrip('~')}=3)"
-            raise FoldaxValueError(f"{where}: dims {unknown} of {self!r} have no size; give sizes, e.g. "
-                                   f"{f'{call}({fix})' if call else fix}")
+            raise FoldaxValueError(
+                f"{where}: dims {unknown} of {self!r} have no size; give sizes, e.g. "
+                f"{f'{call}({fix})' if call else fix}"
+            )
         return tuple(s for s in self._sizes if s is not None)
 
     def get_type(self, name: str) -> str:
@@ -169,11 +193,15 @@ class Shape:
         if hasattr(key, '__index__') and not isinstance(key, bool):
             key = int(key)
             if not -self.rank <= key < self.rank:
-                raise FoldaxIndexError(f"shape[{key}]: position {key} is out of range for {self!r} of rank "
-                                       f"{self.rank}; use a position in [-{self.rank}, {self.rank})")
+                raise FoldaxIndexError(
+                    f"shape[{key}]: position {key} is out of range for {self!r} of rank "
+                    f"{self.rank}; use a position in [-{self.rank}, {self.rank})"
+                )
             return self._sizes[key]
-        raise FoldaxTypeError(f"shape[key] takes a dim name (str) or a position (int), but got "
-                              f"{type(key).__name__} {key!r}; use e.g. shape['x']")
+        raise FoldaxTypeError(
+            f"shape[key] takes a dim name (str) or a position (int), but got "
+            f"{type(key).__name__} {key!r}; use e.g. shape['x']"
+        )
 
     def __contains__(self, dims: Any) -> bool:
         """``'x' in shape``; ``'x,y'``, a list of names or a Shape test that all are present."""
@@ -221,8 +249,12 @@ class Shape:
         return Shape(self._names, sizes, self._types, items)
 
     def _take(self, indices: Sequence[int]) -> Shape:
-        return Shape([self._names[i] for i in indices], [self._sizes[i] for i in indices],
-                     [self._types[i] for i in indices], [self._items[i] for i in indices])
+        return Shape(
+            [self._names[i] for i in indices],
+            [self._sizes[i] for i in indices],
+            [self._types[i] for i in indices],
+            [self._items[i] for i in indices],
+        )
 
     def _key(self) -> tuple[tuple[str, ...], tuple[int | None, ...], tuple[str, ...], tuple[ItemNames, ...]]:
         return self._names, self._sizes, self._types, self._items
@@ -284,15 +316,21 @@ def merge_shapes(*shapes: Shape) -> Shape:
             i = names.index(name)
             first, known_size, known_items = origin[i], sizes[i], items[i]
             if types[i] != dim_type:
-                raise FoldaxValueError(f"dim '{name}' is {types[i]} in {first!r} but {dim_type} in {shape!r}; "
-                                       f"a name must have one type: rename one of the dims")
+                raise FoldaxValueError(
+                    f"dim '{name}' is {types[i]} in {first!r} but {dim_type} in {shape!r}; "
+                    f"a name must have one type: rename one of the dims"
+                )
             if known_size is not None and size is not None and known_size != size:
-                raise FoldaxValueError(f"dim '{name}' has size {known_size} in {first!r} but {size} in {shape!r}; "
-                                       f"shared dims must have equal sizes: slice one, e.g. "
-                                       f"t.{name}[:{min(known_size, size)}]")
+                raise FoldaxValueError(
+                    f"dim '{name}' has size {known_size} in {first!r} but {size} in {shape!r}; "
+                    f"shared dims must have equal sizes: slice one, e.g. "
+                    f"t.{name}[:{min(known_size, size)}]"
+                )
             if known_items is not None and item is not None and known_items != item:
-                raise FoldaxValueError(f"dim '{name}' has item names {known_items} in {first!r} but {item} in "
-                                       f"{shape!r}; select matching items, e.g. t.{name}['{','.join(known_items)}']")
+                raise FoldaxValueError(
+                    f"dim '{name}' has item names {known_items} in {first!r} but {item} in "
+                    f"{shape!r}; select matching items, e.g. t.{name}['{','.join(known_items)}']"
+                )
             sizes[i] = known_size if known_size is not None else size
             items[i] = known_items if known_items is not None else item
     return Shape(names, sizes, types, items)
@@ -305,10 +343,16 @@ def concat_shapes(*shapes: Shape) -> Shape:
     names = [n for s in shapes for n in s.names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise FoldaxValueError(f"dims {duplicates} are given more than once in {', '.join(map(repr, shapes))}; "
-                               f"give each dim once")
-    return Shape(names, [x for s in shapes for x in s.sizes], [x for s in shapes for x in s.types],
-                 [x for s in shapes for x in s.item_names])
+        raise FoldaxValueError(
+            f"dims {duplicates} are given more than once in {', '.join(map(repr, shapes))}; "
+            f"give each dim once"
+        )
+    return Shape(
+        names,
+        [x for s in shapes for x in s.sizes],
+        [x for s in shapes for x in s.types],
+        [x for s in shapes for x in s.item_names],
+    )
 
 
 def parse_names(names: str) -> tuple[str, ...]:
@@ -318,15 +362,19 @@ def parse_names(names: str) -> tuple[str, ...]:
 
 # --- construction -----------------------------------------------------------------------------
 
+
 def _build(dim_type: str, func: str, args: tuple, kwargs: dict) -> Shape:
     if len(args) == 1 and not kwargs and not isinstance(args[0], str):
         shape = args[0] if isinstance(args[0], Shape) else getattr(args[0], 'shape', None)
         if isinstance(shape, Shape):
             return shape._of_types((dim_type,))
-        raise FoldaxTypeError(f"{func}() takes dim names or a Shape/Tensor to filter, but got "
-                              f"{type(args[0]).__name__}; use e.g. {func}('x'), {func}(x=3) or {func}(tensor)")
+        raise FoldaxTypeError(
+            f"{func}() takes dim names or a Shape/Tensor to filter, but got "
+            f"{type(args[0]).__name__}; use e.g. {func}('x'), {func}(x=3) or {func}(tensor)"
+        )
     dims: list[tuple[str, int | None, ItemNames]] = [
-        (name, None, None) for arg in args for name in _arg_names(func, arg)]
+        (name, None, None) for arg in args for name in _arg_names(func, arg)
+    ]
     dims += [(name, *_size_and_items(func, name, value)) for name, value in kwargs.items()]
     names = [_checked_name(func, dim_type, name) for name, _, _ in dims]
     return concat_shapes(Shape(names, [d[1] for d in dims], [dim_type] * len(dims), [d[2] for d in dims]))
@@ -334,8 +382,10 @@ def _build(dim_type: str, func: str, args: tuple, kwargs: dict) -> Shape:
 
 def _arg_names(func: str, arg: Any) -> tuple[str, ...]:
     if not isinstance(arg, str):
-        raise FoldaxTypeError(f"{func}() takes dim names as str, but got {type(arg).__name__} {arg!r}; "
-                              f"use e.g. {func}('x,y') or {func}(x=3)")
+        raise FoldaxTypeError(
+            f"{func}() takes dim names as str, but got {type(arg).__name__} {arg!r}; "
+            f"use e.g. {func}('x,y') or {func}(x=3)"
+        )
     return parse_names(arg)
 
 
@@ -343,8 +393,10 @@ def _checked_name(func: str, dim_type: str, name: str) -> str:
     if dim_type == DUAL and not name.startswith('~'):
         name = '~' + name
     if not _NAME.match(name) or (name.startswith('~') and dim_type != DUAL):
-        raise FoldaxValueError(f"{func}(): dim name {name!r} is not a valid name; use letters, digits and "
-                               f"underscores, starting with a letter (a '~' prefix only for dual dims)")
+        raise FoldaxValueError(
+            f"{func}(): dim name {name!r} is not a valid name; use letters, digits and "
+            f"underscores, starting with a letter (a '~' prefix only for dual dims)"
+        )
     return name
 
 
@@ -353,14 +405,18 @@ def _size_and_items(func: str, name: str, value: Any) -> tuple[int | None, ItemN
         value = parse_names(value)
     if isinstance(value, (tuple, list)):
         if not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
-            raise FoldaxValueError(f"{func}({name}={value!r}): item names must be distinct strings; "
-                                   f"use e.g. {func}({name}='x,y')")
+            raise FoldaxValueError(
+                f"{func}({name}={value!r}): item names must be distinct strings; "
+                f"use e.g. {func}({name}='x,y')"
+            )
         return len(value), tuple(value)
     if value is None:
         return None, None
     if isinstance(value, bool) or not hasattr(value, '__index__'):
-        raise FoldaxTypeError(f"{func}({name}={value!r}): a size must be an int or item names, but got "
-                              f"{type(value).__name__}; use e.g. {func}({name}=3) or {func}({name}='a,b')")
+        raise FoldaxTypeError(
+            f"{func}({name}={value!r}): a size must be an int or item names, but got "
+            f"{type(value).__name__}; use e.g. {func}({name}=3) or {func}({name}='a,b')"
+        )
     if int(value) < 0:
         raise FoldaxValueError(f"{func}({name}={value}): a size must not be negative; use a size >= 0")
     return int(value), None
@@ -399,13 +455,21 @@ def non_batch(value: Any) -> Shape:
 def _shape_of(value: Any, func: str) -> Shape:
     shape = value if isinstance(value, Shape) else getattr(value, 'shape', None)
     if not isinstance(shape, Shape):
-        raise FoldaxTypeError(f"{func}() needs a Shape or Tensor, but got {type(value).__name__}; "
-                              f"wrap raw data first: tensor(data, spatial('x'))")
+        raise FoldaxTypeError(
+            f"{func}() needs a Shape or Tensor, but got {type(value).__name__}; "
+            f"wrap raw data first: tensor(data, spatial('x'))"
+        )
     return shape
 
 
-_TYPE_FILTERS: dict = {batch: (BATCH,), dual: (DUAL,), instance: (INSTANCE,), spatial: (SPATIAL,),
-                       channel: (CHANNEL,), non_batch: (DUAL, INSTANCE, SPATIAL, CHANNEL)}
+_TYPE_FILTERS: dict = {
+    batch: (BATCH,),
+    dual: (DUAL,),
+    instance: (INSTANCE,),
+    spatial: (SPATIAL,),
+    channel: (CHANNEL,),
+    non_batch: (DUAL, INSTANCE, SPATIAL, CHANNEL),
+}
 
 DimSpec = None | str | Sequence[str] | Shape | Callable
 """What selects dims: ``None``, ``'x,y'``, ``['x', 'y']``, a Shape, or a type filter such as `spatial`."""
@@ -422,8 +486,10 @@ def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, where: str 
         return shape.names
     if callable(dims) and not isinstance(dims, Shape):
         if dims not in _TYPE_FILTERS:
-            raise FoldaxTypeError(f"{where}: {getattr(dims, '__name__', dims)!r} is not a dim filter; use a name "
-                                  f"such as 'x', a Shape, or one of batch, dual, instance, spatial, channel, non_batch")
+            raise FoldaxTypeError(
+                f"{where}: {getattr(dims, '__name__', dims)!r} is not a dim filter; use a name "
+                f"such as 'x', a Shape, or one of batch, dual, instance, spatial, channel, non_batch"
+            )
         return shape._of_types(_TYPE_FILTERS[dims]).names
     if isinstance(dims, Shape):
         names = dims.names
@@ -432,9 +498,13 @@ def resolve_names(shape: Shape, dims: DimSpec, require: bool = True, where: str 
     elif isinstance(dims, (tuple, list)) and all(isinstance(n, str) for n in dims):
         names = tuple(dims)
     else:
-        raise FoldaxTypeError(f"{where}: got {type(dims).__name__}, which does not select dims; use a name "
-                              f"such as 'x', 'x,y', a list of names, a Shape, or a type such as spatial")
+        raise FoldaxTypeError(
+            f"{where}: got {type(dims).__name__}, which does not select dims; use a name "
+            f"such as 'x', 'x,y', a list of names, a Shape, or a type such as spatial"
+        )
     missing = [n for n in names if n not in shape.names]
     if require and missing:
-        raise FoldaxValueError(f"{where}: dims {missing} are not in shape {shape!r}; use names from {shape.names}")
+        raise FoldaxValueError(
+            f"{where}: dims {missing} are not in shape {shape!r}; use names from {shape.names}"
+        )
     return tuple(n for n in names if n in shape.names)

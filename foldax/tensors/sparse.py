@@ -12,6 +12,7 @@ Example:
     x=0 1. 0. 0. along ~x
     x=1 0. 1. 0. along ~x
 """
+
 from __future__ import annotations
 
 import itertools
@@ -52,7 +53,8 @@ class SparseMatrix:
         if not isinstance(x, Tensor) or x.shape.names != self.cols.names:
             raise FoldaxValueError(
                 f"SparseMatrix @ x: x must be a Tensor with dims {self.cols.names} (the matrix's "
-                f"columns), found {getattr(x, 'shape', type(x).__name__)}.")
+                f"columns), found {getattr(x, 'shape', type(x).__name__)}."
+            )
         flat = self._native @ x.native().reshape(-1)
         return Tensor(flat.reshape(self.rows.sizes), self.rows)
 

@@ -12,6 +12,7 @@ Example:
     >>> t + t.x[0], (t + t.x[0]).default_backend
     ((0.000, 1.000, 2.000) along xˢ float64, 'numpy')
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -38,19 +39,26 @@ class Tensor:
         >>> t.x[1:], t.shape, t.dtype
         ((2.000, 3.000) along xˢ, (xˢ=3), dtype('float32'))
     """
+
     __slots__ = ('_native', '_shape')
     __array_ufunc__ = None  # numpy operators defer to Tensor's reflected operators
 
     def __init__(self, native: Any, shape: Shape):
         if not is_native(native):
-            raise FoldaxTypeError(f"Tensor(native, shape): native must be a NumPy or JAX array, but got "
-                                  f"{type(native).__name__}; use tensor(data, *dims) to convert data")
+            raise FoldaxTypeError(
+                f"Tensor(native, shape): native must be a NumPy or JAX array, but got "
+                f"{type(native).__name__}; use tensor(data, *dims) to convert data"
+            )
         if not isinstance(shape, Shape):
-            raise FoldaxTypeError(f"Tensor(native, shape): shape must be a Shape, but got {type(shape).__name__}; "
-                                  f"build one with spatial(x=3) & channel(c=2)")
+            raise FoldaxTypeError(
+                f"Tensor(native, shape): shape must be a Shape, but got {type(shape).__name__}; "
+                f"build one with spatial(x=3) & channel(c=2)"
+            )
         if tuple(native.shape) != shape.sizes:
-            raise FoldaxValueError(f"Tensor(native, shape): the native array has shape {tuple(native.shape)} but "
-                                   f"{shape!r} has sizes {shape.sizes}; give one dim per axis, in order")
+            raise FoldaxValueError(
+                f"Tensor(native, shape): the native array has shape {tuple(native.shape)} but "
+                f"{shape!r} has sizes {shape.sizes}; give one dim per axis, in order"
+            )
         self._native = native
         self._shape = shape
 
@@ -89,15 +97,25 @@ class Tensor:
         """
         if order is None:
             return self._native
-        names = order.names if isinstance(order, Shape) \
-            else parse_names(order) if isinstance(order, str) else tuple(order)
+        names = (
+            order.names
+            if isinstance(order, Shape)
+            else parse_names(order)
+            if isinstance(order, str)
+            else tuple(order)
+        )
         missing = [n for n in self._shape.names if n not in names]
         if missing or len(set(names)) != len(names):
-            raise FoldaxValueError(f"native(order={order!r}): the order must name every dim of {self._shape!r} "
-                                   f"once, but {'omits ' + str(missing) if missing else 'repeats a name'}; "
-                                   f"use e.g. order={list(self._shape.names)!r}")
-        target = Shape(names, [self._shape.get_size(n) if n in self._shape else 1 for n in names],
-                       [self._shape.get_type(n) if n in self._shape else 'channel' for n in names])
+            raise FoldaxValueError(
+                f"native(order={order!r}): the order must name every dim of {self._shape!r} "
+                f"once, but {'omits ' + str(missing) if missing else 'repeats a name'}; "
+                f"use e.g. order={list(self._shape.names)!r}"
+            )
+        target = Shape(
+            names,
+            [self._shape.get_size(n) if n in self._shape else 1 for n in names],
+            [self._shape.get_type(n) if n in self._shape else 'channel' for n in names],
+        )
         return expand(self._native, self._shape, target)
 
     def numpy(self, order: Order = None) -> np.ndarray:
@@ -107,9 +125,11 @@ class Tensor:
 
     def _require_concrete(self, what: str) -> None:
         if is_tracer(self._native):
-            raise TracerControlFlowError(f"{what} needs concrete values, but {self!r} is being traced; "
-                                         f"use where(...) instead of Python control flow, or pass the value as a "
-                                         f"NumPy-backed (constant) tensor")
+            raise TracerControlFlowError(
+                f"{what} needs concrete values, but {self!r} is being traced; "
+                f"use where(...) instead of Python control flow, or pass the value as a "
+                f"NumPy-backed (constant) tensor"
+            )
 
     # --- python protocol ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -131,8 +151,10 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.rank:
-            raise FoldaxValueError(f"bool(tensor) needs a tensor without dims, but got shape {self._shape!r}; "
-                                   f"reduce it first: t.all, t.any, or foldax.tensors.all(t, dim)")
+            raise FoldaxValueError(
+                f"bool(tensor) needs a tensor without dims, but got shape {self._shape!r}; "
+                f"reduce it first: t.all, t.any, or foldax.tensors.all(t, dim)"
+            )
         self._require_concrete('bool(tensor)')
         return bool(self._native)
 
@@ -146,15 +168,19 @@ class Tensor:
 
     def _scalar(self, func: str) -> Any:
         if self.rank:
-            raise FoldaxValueError(f"{func}(tensor) needs a tensor without dims, but got shape {self._shape!r}; "
-                                   f"index or reduce it first, e.g. t.x[0] or sum(t)")
+            raise FoldaxValueError(
+                f"{func}(tensor) needs a tensor without dims, but got shape {self._shape!r}; "
+                f"index or reduce it first, e.g. t.x[0] or sum(t)"
+            )
         return self._native
 
     def __iter__(self) -> Iterator[Any]:
         """Iterates over the native values of a rank-1 tensor."""
         if self.rank != 1:
-            raise FoldaxTypeError(f"iterating a tensor needs exactly one dim, but got shape {self._shape!r}; "
-                                  f"iterate over one dim, e.g. [t.{(self._shape.names or ('x',))[0]}[i] for i in ...]")
+            raise FoldaxTypeError(
+                f"iterating a tensor needs exactly one dim, but got shape {self._shape!r}; "
+                f"iterate over one dim, e.g. [t.{(self._shape.names or ('x',))[0]}[i] for i in ...]"
+            )
         return iter(self._native)
 
     # --- indexing -----------------------------------------------------------------------------
@@ -163,16 +189,20 @@ class Tensor:
             raise AttributeError(name)
         if name in self._shape.names:
             return BoundDim(self, name)
-        raise UnknownDimError(f"Tensor has no attribute or dim '{name}'; its shape is {self._shape!r}, "
-                              f"so access one of the dims {self._shape.names}")
+        raise UnknownDimError(
+            f"Tensor has no attribute or dim '{name}'; its shape is {self._shape!r}, "
+            f"so access one of the dims {self._shape.names}"
+        )
 
     def __getitem__(self, item: Any) -> Tensor:
         """``t[{'x': 1, 'y': slice(1, None)}]``; a str selects item names of the only channel dim."""
         if isinstance(item, str):
             channels = self._shape.channel
             if channels.rank != 1:
-                raise FoldaxValueError(f"tensor[{item!r}] selects item names of the only channel dim, but "
-                                       f"{self._shape!r} has {channels.rank} channel dims; use tensor.dim[{item!r}]")
+                raise FoldaxValueError(
+                    f"tensor[{item!r}] selects item names of the only channel dim, but "
+                    f"{self._shape!r} has {channels.rank} channel dims; use tensor.dim[{item!r}]"
+                )
             item = {channels.name: item}
         native, shape = select(self._native, self._shape, item)
         return Tensor._make(native, shape)
@@ -189,12 +219,20 @@ class Tensor:
         return _reduce_all(self, 'any')
 
     # --- operators ---------------------------------------------------------------------------
-    def __neg__(self) -> Tensor: return elementwise('negative', self)
-    def __pos__(self) -> Tensor: return self
-    def __abs__(self) -> Tensor: return elementwise('abs', self)
-    def __invert__(self) -> Tensor: return elementwise('invert', self)
+    def __neg__(self) -> Tensor:
+        return elementwise('negative', self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return elementwise('abs', self)
+
+    def __invert__(self) -> Tensor:
+        return elementwise('invert', self)
 
     if TYPE_CHECKING:  # the binary operators, set on the class below from _ARITHMETIC, _COMPARISONS
+
         def __add__(self, other: Any) -> Tensor: ...
         def __radd__(self, other: Any) -> Tensor: ...
         def __sub__(self, other: Any) -> Tensor: ...
@@ -227,20 +265,44 @@ def _reduce_all(value: Tensor, op: str) -> Tensor:
 
 def _binary(op: str, symbol: str, reflected: bool = False) -> Callable[[Tensor, Any], Any]:
     def method(self: Tensor, other: Any) -> Any:
-        if not (isinstance(other, Tensor) or is_number(other) or is_native(other) or isinstance(other, (list, tuple))):
+        if not (
+            isinstance(other, Tensor)
+            or is_number(other)
+            or is_native(other)
+            or isinstance(other, (list, tuple))
+        ):
             return NotImplemented
         where = f"other {symbol} tensor" if reflected else f"tensor {symbol} other"
-        return elementwise(op, other, self, where=where) if reflected else elementwise(op, self, other, where=where)
+        return (
+            elementwise(op, other, self, where=where)
+            if reflected
+            else elementwise(op, self, other, where=where)
+        )
+
     method.__name__ = f"__{'r' if reflected else ''}{op}__"
     return method
 
 
-_ARITHMETIC = {'add': ('add', '+'), 'sub': ('subtract', '-'), 'mul': ('multiply', '*'),
-               'truediv': ('true_divide', '/'), 'floordiv': ('floor_divide', '//'), 'mod': ('mod', '%'),
-               'pow': ('power', '**'), 'and': ('bitwise_and', '&'), 'or': ('bitwise_or', '|'),
-               'xor': ('bitwise_xor', '^')}
-_COMPARISONS = {'eq': ('equal', '=='), 'ne': ('not_equal', '!='), 'lt': ('less', '<'),
-                'le': ('less_equal', '<='), 'gt': ('greater', '>'), 'ge': ('greater_equal', '>=')}
+_ARITHMETIC = {
+    'add': ('add', '+'),
+    'sub': ('subtract', '-'),
+    'mul': ('multiply', '*'),
+    'truediv': ('true_divide', '/'),
+    'floordiv': ('floor_divide', '//'),
+    'mod': ('mod', '%'),
+    'pow': ('power', '**'),
+    'and': ('bitwise_and', '&'),
+    'or': ('bitwise_or', '|'),
+    'xor': ('bitwise_xor', '^'),
+}
+_COMPARISONS = {
+    'eq': ('equal', '=='),
+    'ne': ('not_equal', '!='),
+    'lt': ('less', '<'),
+    'le': ('less_equal', '<='),
+    'gt': ('greater', '>'),
+    'ge': ('greater_equal', '>='),
+}
 for _py, (_op, _symbol) in _ARITHMETIC.items():
     setattr(Tensor, f'__{_py}__', _binary(_op, _symbol))
     setattr(Tensor, f'__r{_py}__', _binary(_op, _symbol, reflected=True))
@@ -254,6 +316,7 @@ class BoundDim:
 
     Example: ``t.x.size``, ``t.x.item_names``, ``t.x[0]``.
     """
+
     __slots__ = ('_tensor', '_name')
 
     def __init__(self, tensor: Tensor, name: str):
@@ -296,10 +359,14 @@ def as_operand(value: Any, where: str) -> tuple[Any, Shape]:
     if is_native(value) and np.ndim(value) == 0:
         return value, EMPTY_SHAPE
     if is_native(value) or isinstance(value, (list, tuple)):
-        raise FoldaxTypeError(f"{where}: got a raw {type(value).__name__} of shape {np.shape(value)}, whose axes "
-                              f"have no names; wrap it first, e.g. tensor(data, spatial('x'))")
-    raise FoldaxTypeError(f"{where}: got {type(value).__name__}, which is not a Tensor or a number; "
-                          f"wrap data with tensor(data, *dims)")
+        raise FoldaxTypeError(
+            f"{where}: got a raw {type(value).__name__} of shape {np.shape(value)}, whose axes "
+            f"have no names; wrap it first, e.g. tensor(data, spatial('x'))"
+        )
+    raise FoldaxTypeError(
+        f"{where}: got {type(value).__name__}, which is not a Tensor or a number; "
+        f"wrap data with tensor(data, *dims)"
+    )
 
 
 def as_tensor(value: Any, where: str) -> Tensor:
@@ -335,5 +402,6 @@ def _unflatten(shape: Shape, children: Iterable[Any]) -> Tensor:
     return Tensor._make(native, shape)
 
 
-jax.tree_util.register_pytree_with_keys(Tensor, _flatten_with_keys, _unflatten,
-                                        lambda t: ((t._native,), t._shape))
+jax.tree_util.register_pytree_with_keys(
+    Tensor, _flatten_with_keys, _unflatten, lambda t: ((t._native,), t._shape)
+)

@@ -16,6 +16,7 @@ Example:
     >>> matrix.toarray()[0]
     array([-2.,  1.,  0.,  1.])
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +29,14 @@ import scipy.sparse
 from jax import lax
 
 from foldax._compat import (
-    JaxprEqn, closed_call_p, is_tracer, custom_jvp_call_p, custom_vjp_call_p, eqn_source_line, jit_p, remat_p,
+    JaxprEqn,
+    closed_call_p,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+    eqn_source_line,
+    is_tracer,
+    jit_p,
+    remat_p,
 )
 from foldax.errors import FoldaxTypeError, NonLinearError
 from foldax.pytrees.leaves import VARIABLE, leaf_kind
@@ -68,8 +76,9 @@ def _evaluate(eqn: JaxprEqn, args: Sequence) -> list:
     return [np.asarray(o) for o in out] if all(_is_numpy(a) for a in args) else out
 
 
-def _expand_rows(a: Affine, out_rows: np.ndarray, src_rows: np.ndarray, factor: Any,
-                 shape: tuple, bias: Any) -> Affine:
+def _expand_rows(
+    a: Affine, out_rows: np.ndarray, src_rows: np.ndarray, factor: Any, shape: tuple, bias: Any
+) -> Affine:
     """For each pair (out_rows[k], src_rows[k]): every entry of ``a`` in row src_rows[k], moved
     to row out_rows[k] and scaled by factor[k] (``None``: unscaled). O(entries produced)."""
     order = np.argsort(a.rows, kind="stable")
@@ -99,8 +108,7 @@ class LinearInterpreter(Interpreter):
 
     def lift(self, constant: Any) -> Any:
         """Concrete constants become NumPy, so a matrix of constants stays a SciPy matrix."""
-        return constant if leaf_kind(constant) != VARIABLE or is_tracer(constant) \
-            else np.asarray(constant)
+        return constant if leaf_kind(constant) != VARIABLE or is_tracer(constant) else np.asarray(constant)
 
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
         if not any(isinstance(v, Affine) for v in invals):
@@ -109,7 +117,8 @@ class LinearInterpreter(Interpreter):
             f"matrix_from_function: the function is not linear in its input: the primitive "
             f"'{eqn.primitive}' at {eqn_source_line(eqn)} is applied to a value that depends on "
             f"the input. Only linear operations (sums, scaling by values that do not depend on "
-            f"the input, slicing, padding, reshaping, reductions, ...) can form a matrix.")
+            f"the input, slicing, padding, reshaping, reductions, ...) can form a matrix."
+        )
 
 
 def _constant_operands(eqn: JaxprEqn, invals: list, linear_at: int) -> list:
@@ -118,7 +127,8 @@ def _constant_operands(eqn: JaxprEqn, invals: list, linear_at: int) -> list:
         if i != linear_at and isinstance(v, Affine):
             raise NonLinearError(
                 f"matrix_from_function: '{eqn.primitive}' at {eqn_source_line(eqn)} combines two "
-                f"values that both depend on the input, which is not linear.")
+                f"values that both depend on the input, which is not linear."
+            )
         out.append(v)
     return out
 
@@ -144,8 +154,16 @@ def _structural(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 
 
 STRUCTURAL = [
-    lax.reshape_p, lax.transpose_p, lax.slice_p, lax.pad_p, lax.broadcast_in_dim_p, lax.squeeze_p,
-    lax.rev_p, lax.gather_p, lax.dynamic_slice_p, lax.copy_p,
+    lax.reshape_p,
+    lax.transpose_p,
+    lax.slice_p,
+    lax.pad_p,
+    lax.broadcast_in_dim_p,
+    lax.squeeze_p,
+    lax.rev_p,
+    lax.gather_p,
+    lax.dynamic_slice_p,
+    lax.copy_p,
 ]
 for _p in STRUCTURAL:
     LinearInterpreter.register(_p)(_structural)
@@ -158,8 +176,11 @@ def _concatenate(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     for v in invals:
         shape = v.shape if isinstance(v, Affine) else np.shape(v)
         size = int(np.prod(shape, dtype=np.int64))
-        index_parts.append(np.arange(total, total + size, dtype=np.int32).reshape(shape)
-                           if isinstance(v, Affine) else np.full(shape, -1, np.int32))
+        index_parts.append(
+            np.arange(total, total + size, dtype=np.int32).reshape(shape)
+            if isinstance(v, Affine)
+            else np.full(shape, -1, np.int32)
+        )
         offsets.append(total)
         total += size if isinstance(v, Affine) else 0
     stacked = _stack(list(affines))
@@ -179,8 +200,9 @@ def _stack(affines: Sequence[Affine]) -> Affine:
         vals.append(a.vals)
         offset += a.size
     xp = _xp(*vals)
-    return Affine(np.concatenate(rows), np.concatenate(cols), xp.concatenate(vals), None,
-                  (offset,), affines[0].dtype)
+    return Affine(
+        np.concatenate(rows), np.concatenate(cols), xp.concatenate(vals), None, (offset,), affines[0].dtype
+    )
 
 
 def _scale(a: Affine, factor: Any, shape: tuple, bias: Any) -> Affine:
@@ -220,7 +242,8 @@ def _div(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     if isinstance(y, Affine):
         raise NonLinearError(
             f"matrix_from_function: '{eqn.primitive}' at {eqn_source_line(eqn)} divides by a value "
-            f"that depends on the input, which is not linear.")
+            f"that depends on the input, which is not linear."
+        )
     return [_scale(x, 1 / y, eqn.outvars[0].aval.shape, x.bias / y)]
 
 
@@ -242,9 +265,16 @@ def _add_like(sign: float) -> Callable:
             return [Affine(x.rows, x.cols, x.vals, x.bias + sign * y, shape, x.dtype)]
         y = _broadcast(y, shape) if y.shape != shape else y
         xp = _xp(x.vals, y.vals)
-        return [Affine(np.concatenate([x.rows, y.rows]), np.concatenate([x.cols, y.cols]),
-                       xp.concatenate([x.vals, sign * y.vals]), x.bias + sign * y.bias, shape,
-                       x.dtype)]
+        return [
+            Affine(
+                np.concatenate([x.rows, y.rows]),
+                np.concatenate([x.cols, y.cols]),
+                xp.concatenate([x.vals, sign * y.vals]),
+                x.bias + sign * y.bias,
+                shape,
+                x.dtype,
+            )
+        ]
 
     return rule
 
@@ -311,11 +341,20 @@ def _dense_fallback(eqn: JaxprEqn, invals: list) -> list:
     return [_expand_rows(a, j.row, j.col, j.data, out_shape, bias)]
 
 
-for _p in (lax.dot_general_p, lax.conv_general_dilated_p, lax.cumsum_p, lax.reduce_precision_p,
-           lax.select_n_p):
-    LinearInterpreter.register(_p)(lambda interp, eqn, invals: (
-        _evaluate(eqn, invals) if not any(isinstance(v, Affine) for v in invals)
-        else _dense_fallback(eqn, invals)))
+for _p in (
+    lax.dot_general_p,
+    lax.conv_general_dilated_p,
+    lax.cumsum_p,
+    lax.reduce_precision_p,
+    lax.select_n_p,
+):
+    LinearInterpreter.register(_p)(
+        lambda interp, eqn, invals: (
+            _evaluate(eqn, invals)
+            if not any(isinstance(v, Affine) for v in invals)
+            else _dense_fallback(eqn, invals)
+        )
+    )
 
 
 def matrix_from_function(f: Callable, x: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -350,9 +389,13 @@ def matrix_from_function(f: Callable, x: Any, *args: Any, **kwargs: Any) -> tupl
                [0., 0., 2.]], dtype=float32), array([1., 1.], dtype=float32))
     """
     x_leaves, _ = flatten(x)
-    program = trace_program(lambda x_, *a, **k: f(x_, *a, **k), (x, *args), kwargs,
-                            make_variable=_first_arg_mask(x, args, kwargs),
-                            name=getattr(f, "__name__", "f"))
+    program = trace_program(
+        lambda x_, *a, **k: f(x_, *a, **k),
+        (x, *args),
+        kwargs,
+        make_variable=_first_arg_mask(x, args, kwargs),
+        name=getattr(f, "__name__", "f"),
+    )
     sizes = [int(np.prod(np.shape(leaf), dtype=np.int64)) for leaf in x_leaves]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     inputs = []
@@ -361,8 +404,9 @@ def matrix_from_function(f: Callable, x: Any, *args: Any, **kwargs: Any) -> tupl
         shape = tuple(np.shape(leaf))
         idx = np.arange(sizes[i], dtype=np.int64)
         dtype = np.result_type(leaf)
-        inputs.append(Affine(idx, idx + offsets[i], np.ones(sizes[i], dtype),
-                             np.zeros(shape, dtype), shape, dtype))
+        inputs.append(
+            Affine(idx, idx + offsets[i], np.ones(sizes[i], dtype), np.zeros(shape, dtype), shape, dtype)
+        )
     outs = LinearInterpreter().run(program.jaxpr, *inputs, *params)
     matrix, bias = _assemble(outs, int(offsets[-1]))
     return _named(matrix, bias, x, program)
@@ -372,7 +416,6 @@ def _named(matrix: Any, bias: Any, x: Any, program: Any) -> tuple[Any, Any]:
     """For named-dimension tensors: a SparseMatrix with row/column dims and a Tensor bias."""
     from foldax.tensors import Tensor, is_tensor
     from foldax.tensors.sparse import SparseMatrix
-
     from foldax.transforms.core.program import TRACED
 
     out = program.assemble([None] * sum(s is TRACED for s in program.out_leaves))
@@ -393,7 +436,8 @@ def _assemble(outs: list, n_in: int) -> tuple[Any, Any]:
         if not isinstance(o, Affine):
             raise FoldaxTypeError(
                 "matrix_from_function: an output does not depend on the input x; the function "
-                "must be linear/affine in its first argument.")
+                "must be linear/affine in its first argument."
+            )
         rows.append(o.rows + offset)
         cols.append(o.cols)
         vals.append(o.vals)

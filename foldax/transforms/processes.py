@@ -15,6 +15,7 @@ Example:
     >>> tree = jax.tree_util.tree_structure(((np.ones(3),), {}))
     >>> check_same_on_every_process(tree, [(0, ByValue(np.ones(3)))], [], "f")  # 1 process: no-op
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,9 @@ def _gather(local: np.ndarray) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(local, tiled=False))
 
 
-def check_same_on_every_process(tree: Any, constants: Sequence[tuple[int, ByValue]],
-                                variables: Sequence, where: str) -> None:
+def check_same_on_every_process(
+    tree: Any, constants: Sequence[tuple[int, ByValue]], variables: Sequence, where: str
+) -> None:
     """Raise unless every process passes equal ``constants`` (no-op on one process, and inside
     an outer trace, whose own call was checked).
 
@@ -59,10 +61,13 @@ def check_same_on_every_process(tree: Any, constants: Sequence[tuple[int, ByValu
     """
     if jax.process_count() == 1 or any(map(is_tracer, variables)):
         return
-    digests = np.stack([_digest(v) for _, v in constants]) if constants else \
-        np.zeros((0, 32), np.uint8)
-    summary = np.concatenate([np.array([len(constants)], np.uint8),
-                              np.frombuffer(hashlib.sha256(digests.tobytes()).digest(), np.uint8)])
+    digests = np.stack([_digest(v) for _, v in constants]) if constants else np.zeros((0, 32), np.uint8)
+    summary = np.concatenate(
+        [
+            np.array([len(constants)], np.uint8),
+            np.frombuffer(hashlib.sha256(digests.tobytes()).digest(), np.uint8),
+        ]
+    )
     every = _gather(summary)
     if (every == every[0]).all():
         return
@@ -70,10 +75,10 @@ def check_same_on_every_process(tree: Any, constants: Sequence[tuple[int, ByValu
         raise ProcessMismatchError(
             f"{where}: the processes pass different numbers of NumPy/Python constants "
             f"({', '.join(f'process {p}: {int(n)}' for p, n in enumerate(every[:, 0]))}). Every "
-            f"process must call it with arguments of the same structure.")
+            f"process must call it with arguments of the same structure."
+        )
     per_leaf = _gather(digests)
-    differing = [i for i, (leaf, _) in enumerate(constants)
-                 if not (per_leaf[:, i] == per_leaf[0, i]).all()]
+    differing = [i for i, (leaf, _) in enumerate(constants) if not (per_leaf[:, i] == per_leaf[0, i]).all()]
     paths = variable_paths(tree, [True] * tree.num_leaves)
     leaves = ", ".join(paths[constants[i][0]] for i in differing)
     raise ProcessMismatchError(
@@ -81,4 +86,5 @@ def check_same_on_every_process(tree: Any, constants: Sequence[tuple[int, ByValu
         f"{jax.process_index()} has {_short(constants[differing[0]][1].value)}). NumPy arrays and "
         f"Python numbers are folded into the compiled program, which must be the same on every "
         f"process: pass the same value everywhere, or pass per-process data as a global "
-        f"jax.Array (jax.make_array_from_process_local_data).")
+        f"jax.Array (jax.make_array_from_process_local_data)."
+    )

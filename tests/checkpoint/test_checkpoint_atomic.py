@@ -1,5 +1,6 @@
 """Fault injection: whatever fails or is killed during a save, the previous checkpoint loads
 intact (compared bitwise with what was saved) and no temporary file is left behind."""
+
 import errno
 import os
 import signal
@@ -81,8 +82,10 @@ def test_failing_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, step
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):  # what open(path, "wb") raises
         open(tmp_path / "missing" / "c.ckpt", "wb").close()  # noqa: SIM115
-    with pytest.raises(foldax.errors.CheckpointNotFoundError,
-                       match=r"the directory .*missing' does not exist. Create it first"):
+    with pytest.raises(
+        foldax.errors.CheckpointNotFoundError,
+        match=r"the directory .*missing' does not exist. Create it first",
+    ):
         foldax.save(tmp_path / "missing" / "c.ckpt", {"x": 1})
 
 
@@ -118,14 +121,16 @@ def kill_during_save(path):
     """Start a process saving 256 MiB over ``path``; SIGKILL it once its temporary file has
     data. Returns whether it was killed mid-save (its temporary file was left behind)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE,
-                            env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, env=env, text=True
+    )
     try:
         assert proc.stdout.readline() == "ready\n"
         temporaries = []
         while proc.poll() is None and not temporaries:
-            temporaries = [p for p in path.parent.iterdir()
-                           if p.name.endswith(".tmp") and p.stat().st_size > 0]
+            temporaries = [
+                p for p in path.parent.iterdir() if p.name.endswith(".tmp") and p.stat().st_size > 0
+            ]
             time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
     finally:
@@ -154,8 +159,9 @@ def test_save_removes_only_temporary_files_of_dead_writers(tmp_path):
     earlier naming touched recently, another target's. Removed: a dead process's, and one of
     the earlier naming untouched for longer than OLD_NAMING_STALE_SECONDS."""
     path = previous_checkpoint(tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(dead.stdout)
     name = path.name
     files = {
@@ -174,4 +180,3 @@ def test_save_removes_only_temporary_files_of_dead_writers(tmp_path):
     kept = {label for label, file in files.items() if (tmp_path / file).exists()}
     assert kept == {"live", "other host", "old naming, recent", "other target"}
     assert_bitwise_equal(foldax.load(path, training_state(1)), training_state(0))
-

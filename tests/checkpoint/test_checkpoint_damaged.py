@@ -1,5 +1,6 @@
 """Every damaged or foreign file fails to load with a CheckpointError (a FoldaxValueError)
 naming the file, the leaf and the cause; no other exception escapes."""
+
 import json
 import struct
 import zlib
@@ -59,14 +60,22 @@ def test_missing_file(tmp_path):
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("content", [
-    b"hello, world\n", b"\x89", b"{}",
-    b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (0,), }",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"hello, world\n",
+        b"\x89",
+        b"{}",
+        b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (0,), }",
+    ],
+)
 def test_not_a_foldax_file(saved, content):
     saved.write_bytes(content)
-    assert_load_fails(saved, "not a foldax checkpoint" if len(content) >= 8 or content[:1] != b"\x89"
-               else "truncated", "before any leaf")
+    assert_load_fails(
+        saved,
+        "not a foldax checkpoint" if len(content) >= 8 or content[:1] != b"\x89" else "truncated",
+        "before any leaf",
+    )
 
 
 def test_numpy_file_is_not_foldax(tmp_path):
@@ -79,8 +88,7 @@ def positions(path, size):
     checksum, each leaf), and every 5th byte elsewhere: each region and each edge is covered
     without loading the file once per byte."""
     header_start, checksum_start, offsets = regions(path)
-    edges = {0, len(fmt.MAGIC), header_start, checksum_start, checksum_start + 4,
-             *offsets.values(), size}
+    edges = {0, len(fmt.MAGIC), header_start, checksum_start, checksum_start + 4, *offsets.values(), size}
     near = {e + d for e in edges for d in (-2, -1, 0, 1, 2)}
     return sorted(i for i in near | set(range(0, size, 5)) if 0 <= i < size)
 
@@ -123,19 +131,29 @@ def test_flipped_bytes_are_detected_in_every_part(saved):
         else:  # the header's length, the header, its checksum
             assert len(fmt.MAGIC) <= i < checksum_start + 4
             message = assert_load_fails(saved, "", "in the header, before any leaf", like=like)
-            assert any(cause in message for cause in (
-                "the header's checksum does not match", "truncated inside the header",
-                "more than any header")), message
+            assert any(
+                cause in message
+                for cause in (
+                    "the header's checksum does not match",
+                    "truncated inside the header",
+                    "more than any header",
+                )
+            ), message
 
 
 def rewrite_header(path, change):
     """Replace the header by ``change(header)`` with a valid checksum, keeping the leaf blocks."""
     data = path.read_bytes()
     (length,) = struct.unpack("<Q", data[8:16])
-    header = json.loads(data[16:16 + length])
+    header = json.loads(data[16 : 16 + length])
     body = json.dumps(change(header)).encode()
-    path.write_bytes(fmt.MAGIC + struct.pack("<Q", len(body)) + body
-                     + struct.pack("<I", zlib.crc32(body)) + data[16 + length + 4:])
+    path.write_bytes(
+        fmt.MAGIC
+        + struct.pack("<Q", len(body))
+        + body
+        + struct.pack("<I", zlib.crc32(body))
+        + data[16 + length + 4 :]
+    )
 
 
 def set_in(keys, value):
@@ -148,28 +166,32 @@ def set_in(keys, value):
         else:
             target[keys[-1]] = value
         return header
+
     return change
 
 
-@pytest.mark.parametrize("change, place, expected", [
-    (lambda h: [h], "in the header", "a JSON object"),
-    (lambda h: "text", "in the header", "a JSON object"),
-    (set_in(["format"], "foldax-1"), "field 'format'", "'foldax-checkpoint'"),
-    (set_in(["version"], 3), "field 'version'", "version 2"),
-    (set_in(["leaves"], KeyError), "field 'leaves'", "found nothing"),
-    (set_in(["leaves"], {"a": 1}), "field 'leaves'", "a list of leaf records"),
-    (set_in(["leaves", 0], 7), "header record of leaf 0", "a JSON object"),
-    (set_in(["leaves", 0, "path"], None), "leaf 0, field 'path'", "a string"),
-    (set_in(["leaves", 1, "shape"], [-1]), "leaf 1 (['step']), field 'shape'", "non-negative"),
-    (set_in(["leaves", 1, "shape"], [True]), "field 'shape'", "non-negative ints"),
-    (set_in(["leaves", 2, "data_dtype"], "object"), "field 'data_dtype'", "a dtype JAX supports"),
-    (set_in(["leaves", 2, "data_dtype"], "float64"), "field 'nbytes'", "48 (the size"),
-    (set_in(["leaves", 2, "nbytes"], 12), "field 'nbytes'", "24 (the size"),
-    (set_in(["leaves", 2, "crc32"], "0"), "field 'crc32'", "a CRC-32"),
-    (set_in(["leaves", 2, "crc32"], 2**32), "field 'crc32'", "a CRC-32"),
-    (set_in(["leaves", 2, "key_impl"], 5), "field 'key_impl'", "null or a PRNG"),
-    (set_in(["leaves", 2, "shape"], [6]), "leaf 2 (['w'])", "data of shape [6]"),
-])
+@pytest.mark.parametrize(
+    "change, place, expected",
+    [
+        (lambda h: [h], "in the header", "a JSON object"),
+        (lambda h: "text", "in the header", "a JSON object"),
+        (set_in(["format"], "foldax-1"), "field 'format'", "'foldax-checkpoint'"),
+        (set_in(["version"], 3), "field 'version'", "version 2"),
+        (set_in(["leaves"], KeyError), "field 'leaves'", "found nothing"),
+        (set_in(["leaves"], {"a": 1}), "field 'leaves'", "a list of leaf records"),
+        (set_in(["leaves", 0], 7), "header record of leaf 0", "a JSON object"),
+        (set_in(["leaves", 0, "path"], None), "leaf 0, field 'path'", "a string"),
+        (set_in(["leaves", 1, "shape"], [-1]), "leaf 1 (['step']), field 'shape'", "non-negative"),
+        (set_in(["leaves", 1, "shape"], [True]), "field 'shape'", "non-negative ints"),
+        (set_in(["leaves", 2, "data_dtype"], "object"), "field 'data_dtype'", "a dtype JAX supports"),
+        (set_in(["leaves", 2, "data_dtype"], "float64"), "field 'nbytes'", "48 (the size"),
+        (set_in(["leaves", 2, "nbytes"], 12), "field 'nbytes'", "24 (the size"),
+        (set_in(["leaves", 2, "crc32"], "0"), "field 'crc32'", "a CRC-32"),
+        (set_in(["leaves", 2, "crc32"], 2**32), "field 'crc32'", "a CRC-32"),
+        (set_in(["leaves", 2, "key_impl"], 5), "field 'key_impl'", "null or a PRNG"),
+        (set_in(["leaves", 2, "shape"], [6]), "leaf 2 (['w'])", "data of shape [6]"),
+    ],
+)
 def test_header_of_the_wrong_shape(saved, change, place, expected):
     rewrite_header(saved, change)
     message = assert_load_fails(saved, "valid JSON but not a foldax header", place)
@@ -180,8 +202,7 @@ def test_header_that_is_not_json(saved):
     data = saved.read_bytes()
     (length,) = struct.unpack("<Q", data[8:16])
     body = b"\xff" * length
-    saved.write_bytes(data[:16] + body + struct.pack("<I", zlib.crc32(body))
-                      + data[16 + length + 4:])
+    saved.write_bytes(data[:16] + body + struct.pack("<I", zlib.crc32(body)) + data[16 + length + 4 :])
     assert_load_fails(saved, "not valid JSON", "before any leaf")
 
 
@@ -191,19 +212,28 @@ def test_huge_header_length(saved):
     assert_load_fails(saved, "more than any header")
 
 
-@pytest.mark.parametrize("like, leaf, cause", [
-    ({**small_tree(), "w": jnp.zeros((3, 2))}, "['w']", "shape (3, 2) and dtype float32"),
-    ({**small_tree(), "w": jnp.zeros((2, 3), jnp.bfloat16)}, "['w']", "dtype bfloat16"),
-    ({**small_tree(), "key": jax.random.key(0, impl="rbg")}, "['key']", "dtype key<rbg>"),
-    ({**small_tree(), "key": jnp.zeros(2, jnp.uint32)}, "['key']", "dtype uint32"),
-    ({**small_tree(), "step": 4.0}, "['step']", "dtype float64"),
-    ({**small_tree(), "step": "four"}, "['step']", "a str, which is not an array"),
-    ({"key": jax.random.key(0), "w": jnp.zeros((2, 3))}, "['step']",
-     "the file holds 3 leaves, `like` has 2"),
-    ({**small_tree(), "x": jnp.zeros(())}, "['x']",
-     "`like`'s ['x'] has no counterpart (the file holds 3 leaves, `like` has 4)"),
-    ({"kez": jax.random.key(0), "step": 0, "w": jnp.zeros((2, 3))}, "['kez']", "the file holds"),
-])
+@pytest.mark.parametrize(
+    "like, leaf, cause",
+    [
+        ({**small_tree(), "w": jnp.zeros((3, 2))}, "['w']", "shape (3, 2) and dtype float32"),
+        ({**small_tree(), "w": jnp.zeros((2, 3), jnp.bfloat16)}, "['w']", "dtype bfloat16"),
+        ({**small_tree(), "key": jax.random.key(0, impl="rbg")}, "['key']", "dtype key<rbg>"),
+        ({**small_tree(), "key": jnp.zeros(2, jnp.uint32)}, "['key']", "dtype uint32"),
+        ({**small_tree(), "step": 4.0}, "['step']", "dtype float64"),
+        ({**small_tree(), "step": "four"}, "['step']", "a str, which is not an array"),
+        (
+            {"key": jax.random.key(0), "w": jnp.zeros((2, 3))},
+            "['step']",
+            "the file holds 3 leaves, `like` has 2",
+        ),
+        (
+            {**small_tree(), "x": jnp.zeros(())},
+            "['x']",
+            "`like`'s ['x'] has no counterpart (the file holds 3 leaves, `like` has 4)",
+        ),
+        ({"kez": jax.random.key(0), "step": 0, "w": jnp.zeros((2, 3))}, "['kez']", "the file holds"),
+    ],
+)
 def test_like_of_another_structure_shape_or_dtype(saved, like, leaf, cause):
     message = assert_load_fails(saved, cause, leaf, like=like)
     assert "Build `like` with the same configuration" in message

@@ -2,6 +2,7 @@
 running code; damaged ones fail with a CheckpointError naming the file, the leaf and the cause.
 The files are written by the first format's own writer (foldax.save before format 2: an .npy
 JSON header, then equinox.tree_serialise_leaves)."""
+
 import json
 
 import equinox as eqx
@@ -17,10 +18,11 @@ from foldax.pytrees.tree import leaves_with_paths
 
 def save_v1(path, tree):
     """foldax.save of the first format, as it was (git show 0ee5009^:foldax/serialisation.py)."""
-    described = [[p, list(np.shape(x)), str(np.asarray(x).dtype) if not hasattr(x, "dtype")
-                  else str(x.dtype)] for p, x in leaves_with_paths(tree)]
-    header = np.frombuffer(json.dumps({"format": "foldax-1", "leaves": described}).encode(),
-                           dtype=np.uint8)
+    described = [
+        [p, list(np.shape(x)), str(np.asarray(x).dtype) if not hasattr(x, "dtype") else str(x.dtype)]
+        for p, x in leaves_with_paths(tree)
+    ]
+    header = np.frombuffer(json.dumps({"format": "foldax-1", "leaves": described}).encode(), dtype=np.uint8)
     with open(path, "wb") as f:
         np.save(f, header)
         eqx.tree_serialise_leaves(f, tree)
@@ -31,10 +33,15 @@ def v1_tree():
     dtypes NumPy lacks, NumPy and Python scalars."""
     state = training_state(0)
     del state["key"]
-    return {**state, "bf16": jnp.arange(6, dtype=jnp.bfloat16).reshape(2, 3),
-            "f8": jnp.linspace(-2, 2, 5).astype(jnp.float8_e4m3fn),
-            "host": np.arange(4, dtype=np.int16), "scale": np.float32(0.5), "rate": 1e-3,
-            "flag": True}
+    return {
+        **state,
+        "bf16": jnp.arange(6, dtype=jnp.bfloat16).reshape(2, 3),
+        "f8": jnp.linspace(-2, 2, 5).astype(jnp.float8_e4m3fn),
+        "host": np.arange(4, dtype=np.int16),
+        "scale": np.float32(0.5),
+        "rate": 1e-3,
+        "flag": True,
+    }
 
 
 @pytest.fixture
@@ -76,8 +83,11 @@ def test_pickled_leaf_of_the_first_format_is_refused(tmp_path):
     """The first format pickled a Python int beyond 64 bits; loading never unpickles."""
     path = tmp_path / "big.eqx"
     save_v1(path, {"n": 2**70})
-    with pytest.raises(CheckpointError, match=r"leaf \['n'\].*dtype object, which cannot be "
-                       r"loaded back.*save it again with this one"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"leaf \['n'\].*dtype object, which cannot be "
+        r"loaded back.*save it again with this one",
+    ):
         foldax.load(path, {"n": 0})
 
 

@@ -1,5 +1,6 @@
 """foldax.CheckpointManager (orbax-checkpoint underneath): round trips compared bitwise with the
 saved trees, orbax's step policies, asynchronous saves and interrupted saves."""
+
 import json
 import os
 import pathlib
@@ -14,8 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 from trees import assert_bitwise_equal, make_model, sample, training_state
 
 import foldax
@@ -52,14 +52,18 @@ def test_every_dtype_roundtrips_bit_exactly(manager, name):
 
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg", "unsafe_rbg"])
 def test_typed_keys_roundtrip_with_their_implementation(manager, impl):
-    keys = {"one": jax.random.key(3, impl=impl),
-            "many": jax.random.split(jax.random.key(4, impl=impl), (3, 2))}
-    like = jax.tree.map(lambda k: jax.random.wrap_key_data(
-        jnp.zeros_like(jax.random.key_data(k)), impl=impl), keys)
+    keys = {
+        "one": jax.random.key(3, impl=impl),
+        "many": jax.random.split(jax.random.key(4, impl=impl), (3, 2)),
+    }
+    like = jax.tree.map(
+        lambda k: jax.random.wrap_key_data(jnp.zeros_like(jax.random.key_data(k)), impl=impl), keys
+    )
     loaded = roundtrip(manager, keys, like)
     assert_bitwise_equal(loaded, keys)
-    np.testing.assert_array_equal(jax.random.normal(loaded["one"], (4,)),
-                                  jax.random.normal(keys["one"], (4,)))
+    np.testing.assert_array_equal(
+        jax.random.normal(loaded["one"], (4,)), jax.random.normal(keys["one"], (4,))
+    )
 
 
 def test_model_optimiser_state_and_key_roundtrip(manager):
@@ -84,8 +88,10 @@ def test_restore_reshards_onto_the_like_sharding(manager):
     mesh = jax.make_mesh((2, devices.size // 2), ("a", "b"))
     target = NamedSharding(mesh, P(None, ("a", "b")))
     key_target = NamedSharding(mesh, P("b"))
-    like = {"x": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=target),
-            "keys": jax.device_put(jax.random.split(jax.random.key(0), devices.size), key_target)}
+    like = {
+        "x": jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=target),
+        "keys": jax.device_put(jax.random.split(jax.random.key(0), devices.size), key_target),
+    }
     loaded = manager.restore(like)
     assert loaded["x"].sharding == target and loaded["keys"].sharding == key_target
     assert_bitwise_equal(loaded, {"x": x, "keys": keys})
@@ -101,8 +107,7 @@ def test_steps_kept_and_saved_follow_the_options(tmp_path):
         assert saved == expected
         assert m.all_steps() == expected[-3:] and m.latest_step() == expected[-1]
         for step in expected[-3:]:
-            np.testing.assert_array_equal(m.restore({"w": jnp.zeros(2, int)}, step)["w"],
-                                          np.full(2, step))
+            np.testing.assert_array_equal(m.restore({"w": jnp.zeros(2, int)}, step)["w"], np.full(2, step))
 
 
 def test_async_save_does_not_depend_on_the_tree_after_returning(manager):
@@ -110,8 +115,8 @@ def test_async_save_does_not_depend_on_the_tree_after_returning(manager):
     host = np.arange(5)
     reference = {"x": np.asarray(x).copy(), "host": host.copy()}
     manager.save(0, {"x": x, "host": host})
-    x.delete()      # the training step donated it
-    host[:] = -1    # or changed it in place
+    x.delete()  # the training step donated it
+    host[:] = -1  # or changed it in place
     manager.wait_until_finished()
     loaded = manager.restore({"x": jnp.zeros(1000), "host": np.zeros(5, int)})
     np.testing.assert_array_equal(loaded["x"], reference["x"])
@@ -119,12 +124,14 @@ def test_async_save_does_not_depend_on_the_tree_after_returning(manager):
 
 
 def test_restore_without_a_step_is_a_clear_error(manager):
-    with pytest.raises(CheckpointNotFoundError, match=r"holds no finished step \(finished steps: "
-                                                      r"\[\]\)"):
+    with pytest.raises(
+        CheckpointNotFoundError,
+        match=r"holds no finished step \(finished steps: "
+        r"\[\]\)",
+    ):
         manager.restore({"w": jnp.zeros(2)})
     manager.save(3, {"w": jnp.zeros(2)})
-    with pytest.raises(CheckpointNotFoundError,
-                       match=r"holds no step 4 \(finished steps: \[3\]\)") as e:
+    with pytest.raises(CheckpointNotFoundError, match=r"holds no step 4 \(finished steps: \[3\]\)") as e:
         manager.restore({"w": jnp.zeros(2)}, step=4)
     assert isinstance(e.value, FileNotFoundError)
 
@@ -132,8 +139,11 @@ def test_restore_without_a_step_is_a_clear_error(manager):
 def test_like_of_another_structure_is_a_clear_error(manager):
     manager.save(0, training_state(0))
     like = {**training_state(0), "model": make_model(0).__class__(jnp.zeros((4, 2)), jnp.zeros(2))}
-    with pytest.raises(CheckpointError, match=r"restore\(step=0\).*the file holds \['model'\]\.w "
-                                              r"with shape \(3, 2\).*shape \(4, 2\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"restore\(step=0\).*the file holds \['model'\]\.w "
+        r"with shape \(3, 2\).*shape \(4, 2\)",
+    ):
         manager.restore(like)
 
 
@@ -194,12 +204,14 @@ KILLED_SAVER = textwrap.dedent("""
 def test_an_interrupted_step_is_never_restored(tmp_path):
     directory = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVER, str(directory)],
-                            stdout=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SAVER, str(directory)], stdout=subprocess.PIPE, env=env, text=True
+    )
     try:
         assert proc.stdout.readline() == "step 1 saved\n"
-        while proc.poll() is None and not any("tmp" in p.name and p.name.startswith("2")
-                                              for p in directory.iterdir()):
+        while proc.poll() is None and not any(
+            "tmp" in p.name and p.name.startswith("2") for p in directory.iterdir()
+        ):
             time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
     finally:
@@ -224,9 +236,16 @@ def test_two_processes_save_their_shards_and_one_restores_all(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("XLA_FLAGS", None)
     port, directory = free_port(), tmp_path / "run"
-    procs = [subprocess.Popen([sys.executable, str(worker), str(i), "2", str(port), str(directory)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(worker), str(i), "2", str(port), str(directory)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = []
     try:
         for proc in procs:
@@ -238,17 +257,26 @@ def test_two_processes_save_their_shards_and_one_restores_all(tmp_path):
     x = np.arange(16.0, dtype=np.float32).reshape(8, 2)
     key_data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), 8)))
     for i, out in enumerate(outputs):
-        local = json.loads(next(line for line in out.splitlines()
-                                if line.startswith("RESULT "))[len("RESULT "):])
-        np.testing.assert_array_equal(np.concatenate(local["x"]), x[4 * i:4 * i + 4])
-        np.testing.assert_array_equal(np.concatenate(local["keys"]), key_data[4 * i:4 * i + 4])
+        local = json.loads(
+            next(line for line in out.splitlines() if line.startswith("RESULT "))[len("RESULT ") :]
+        )
+        np.testing.assert_array_equal(np.concatenate(local["x"]), x[4 * i : 4 * i + 4])
+        np.testing.assert_array_equal(np.concatenate(local["keys"]), key_data[4 * i : 4 * i + 4])
         assert local["step"] == 3 and local["host"] == [1.0] * 3 and local["sharding_kept"]
     mesh = jax.make_mesh((len(jax.devices()),), ("d",))
-    like = {"x": jax.ShapeDtypeStruct((8, 2), jnp.float32, sharding=NamedSharding(mesh, P("d"))),
-            "keys": jax.random.split(jax.random.key(1), 8), "step": 0, "host": np.zeros(3)}
+    like = {
+        "x": jax.ShapeDtypeStruct((8, 2), jnp.float32, sharding=NamedSharding(mesh, P("d"))),
+        "keys": jax.random.split(jax.random.key(1), 8),
+        "step": 0,
+        "host": np.zeros(3),
+    }
     with foldax.CheckpointManager(directory) as m:
         restored = m.restore(like)
-    expected = {"x": jnp.asarray(x), "keys": jax.random.wrap_key_data(jnp.asarray(key_data)),
-                "step": 3, "host": np.ones(3)}
+    expected = {
+        "x": jnp.asarray(x),
+        "keys": jax.random.wrap_key_data(jnp.asarray(key_data)),
+        "step": 3,
+        "host": np.ones(3),
+    }
     assert_bitwise_equal(restored, expected)
     assert restored["x"].sharding == NamedSharding(mesh, P("d"))

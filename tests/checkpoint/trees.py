@@ -1,5 +1,6 @@
 """Trees the checkpoint tests save: a dataclass model with every field kind, optax state, keys,
 arrays of every dtype, and a bitwise comparison of two trees."""
+
 import jax
 import jax.numpy as jnp
 import ml_dtypes
@@ -30,8 +31,12 @@ def training_state(seed: int) -> dict:
     state = opt.init(model)
     grads = jax.tree.map(jnp.ones_like, model)
     updates, state = opt.update(grads, state, model)
-    return {"model": optax.apply_updates(model, updates), "opt": state, "step": 1,
-            "key": jax.random.fold_in(jax.random.key(seed), 7)}
+    return {
+        "model": optax.apply_updates(model, updates),
+        "opt": state,
+        "step": 1,
+        "key": jax.random.fold_in(jax.random.key(seed), 7),
+    }
 
 
 def bits(x):
@@ -61,8 +66,11 @@ def sample(name: str, shape=(4, 5)) -> np.ndarray:
         return np.random.default_rng(0).integers(0, 2, shape).astype(bool)
     if name in SUB_BYTE:
         info = ml_dtypes.finfo(dtype) if name.startswith("float") else ml_dtypes.iinfo(dtype)
-        values = np.arange(np.prod(shape)) % 4 if name.startswith("float") else (
-            np.arange(np.prod(shape)) % (int(info.max) - int(info.min) + 1) + int(info.min))
+        values = (
+            np.arange(np.prod(shape)) % 4
+            if name.startswith("float")
+            else (np.arange(np.prod(shape)) % (int(info.max) - int(info.min) + 1) + int(info.min))
+        )
         return values.astype(dtype).reshape(shape)
     raw = np.random.default_rng(0).integers(0, 256, (*shape, dtype.itemsize), dtype=np.uint8)
     return raw.view(dtype).reshape(shape)
@@ -75,6 +83,5 @@ def forbid_unpickling(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("load must not unpickle")
 
-    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"),
-                         (np, "load")]:
+    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (np, "load")]:
         monkeypatch.setattr(module, name, refuse)

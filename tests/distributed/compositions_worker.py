@@ -4,6 +4,7 @@ arrays laid across the devices of all processes, over an Explicit and an Auto me
 JAX's own transformations of the same function (for keyed, against the same call on the whole
 array on one device: the layout must not change the draws). Prints one line per case for the
 test to read: ``case <mesh> <name> <max abs difference>``."""
+
 import pathlib
 import sys
 
@@ -15,14 +16,13 @@ from jax.experimental.multihost_utils import process_allgather
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples"))
-from distributed_training import RunConfig, join  # noqa: E402
-
 import foldax  # noqa: E402
 from foldax import random  # noqa: E402
 
+from distributed_training import RunConfig, join  # noqa: E402
+
 process_id, processes, coordinator = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-join(coordinator, RunConfig(processes=processes, devices_per_process=2, join_timeout=60),
-     process_id)
+join(coordinator, RunConfig(processes=processes, devices_per_process=2, join_timeout=60), process_id)
 
 
 def loss(w, x):
@@ -44,8 +44,7 @@ def gathered(tree):
 
 def difference(ours, theirs) -> float:
     pairs = zip(jax.tree_util.tree_leaves(gathered(ours)), jax.tree_util.tree_leaves(theirs))
-    return max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-               for a, b in pairs)
+    return max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) for a, b in pairs)
 
 
 n = jax.device_count()
@@ -59,25 +58,30 @@ for axis_type in (AxisType.Explicit, AxisType.Auto):
         x = global_array(x_values, NamedSharding(mesh, P("data")))
         cases = {
             "jit(grad)": (foldax.jit(foldax.grad(loss)), jax.jit(jax.grad(loss))),
-            "jit(value_and_grad)": (foldax.jit(foldax.value_and_grad(loss)),
-                                    jax.jit(jax.value_and_grad(loss))),
+            "jit(value_and_grad)": (
+                foldax.jit(foldax.value_and_grad(loss)),
+                jax.jit(jax.value_and_grad(loss)),
+            ),
             "grad": (foldax.grad(loss), jax.grad(loss)),
-            "jit(vmap(grad))": (foldax.jit(foldax.vmap(foldax.grad(loss), in_axes=(None, 0))),
-                                jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0)))),
-            "vmap(grad)": (foldax.vmap(foldax.grad(loss), in_axes=(None, 0)),
-                           jax.vmap(jax.grad(loss), in_axes=(None, 0))),
+            "jit(vmap(grad))": (
+                foldax.jit(foldax.vmap(foldax.grad(loss), in_axes=(None, 0))),
+                jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0))),
+            ),
+            "vmap(grad)": (
+                foldax.vmap(foldax.grad(loss), in_axes=(None, 0)),
+                jax.vmap(jax.grad(loss), in_axes=(None, 0)),
+            ),
         }
         for case, (ours, theirs) in cases.items():
             try:
-                print(f"case {name} {case} {difference(ours(w, x), gathered(theirs(w, x)))!r}",
-                      flush=True)
+                print(f"case {name} {case} {difference(ours(w, x), gathered(theirs(w, x)))!r}", flush=True)
             except Exception as e:  # noqa: BLE001 -- reported for the test to show
                 print(f"case {name} {case} nan {type(e).__name__}: {str(e)[:300]!r}", flush=True)
         for case, wrap in (("checkify", lambda f: f), ("checkify(jit)", jax.jit)):
-            our_err, our_out = foldax.checkify(wrap(checked) if wrap is jax.jit
-                                               else checked, errors=foldax.nan_checks)(w, x)
-            their_err, their_out = jax_checkify.checkify(
-                wrap(checked), errors=jax_checkify.nan_checks)(w, x)
+            our_err, our_out = foldax.checkify(
+                wrap(checked) if wrap is jax.jit else checked, errors=foldax.nan_checks
+            )(w, x)
+            their_err, their_out = jax_checkify.checkify(wrap(checked), errors=jax_checkify.nan_checks)(w, x)
             same_error = (our_err.get() is None) == (their_err.get() is None)
             out_difference = np.nanmax(np.abs(gathered(our_out) - gathered(their_out)))
             print(f"case {name} {case} {0.0 if same_error else 1.0}", flush=True)
@@ -85,6 +89,5 @@ for axis_type in (AxisType.Explicit, AxisType.Auto):
         drop = foldax.jit(random.keyed(lambda v: random.dropout(None, 0.5, v)))
         key = random.key(3)
         whole = random.keyed(lambda v: random.dropout(None, 0.5, v))(key, jnp.asarray(x_values))
-        print(f"case {name} jit(keyed) {difference(drop(key, x), np.asarray(whole))!r}",
-              flush=True)
+        print(f"case {name} jit(keyed) {difference(drop(key, x), np.asarray(whole))!r}", flush=True)
 jax.distributed.shutdown()

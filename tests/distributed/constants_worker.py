@@ -1,6 +1,7 @@
 """One process of the constants test (started by test_distributed_training.py): ``foldax.jit``
 with NumPy and Python constants that are the same on every process, then with a NumPy constant
 that differs; prints what happened for the test to read."""
+
 import pathlib
 import sys
 
@@ -9,14 +10,13 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples"))
-from distributed_training import RunConfig, join  # noqa: E402
-
 import foldax  # noqa: E402
 from foldax.errors import ProcessMismatchError  # noqa: E402
 
+from distributed_training import RunConfig, join  # noqa: E402
+
 process_id, processes, coordinator = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-join(coordinator, RunConfig(processes=processes, devices_per_process=2, join_timeout=60),
-     process_id)
+join(coordinator, RunConfig(processes=processes, devices_per_process=2, join_timeout=60), process_id)
 mesh = jax.make_mesh((jax.device_count(),), ("data",))
 sharding = NamedSharding(mesh, P("data"))
 n = 2 * jax.device_count()

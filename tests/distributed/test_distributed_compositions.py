@@ -2,8 +2,18 @@
 over an Explicit and an Auto mesh, equals JAX's transformations of the same function (see
 compositions_worker.py). Every process runs under a timeout on a free port."""
 
-CASES = ["jit(grad)", "jit(value_and_grad)", "grad", "jit(vmap(grad))", "vmap(grad)", "checkify",
-         "checkify-values", "checkify(jit)", "checkify(jit)-values", "jit(keyed)"]
+CASES = [
+    "jit(grad)",
+    "jit(value_and_grad)",
+    "grad",
+    "jit(vmap(grad))",
+    "vmap(grad)",
+    "checkify",
+    "checkify-values",
+    "checkify(jit)",
+    "checkify(jit)-values",
+    "jit(keyed)",
+]
 
 
 def test_compositions_across_processes_match_jax(run_workers):

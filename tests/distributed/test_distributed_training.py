@@ -4,6 +4,7 @@ killed mid-training and restarted from its checkpoints ends with the parameters 
 uninterrupted run, bit for bit; a process that never joins fails the others in bounded time; a
 NumPy constant that differs between processes is an error, equal constants work. Every process
 runs under a timeout on a free port."""
+
 import importlib
 import json
 import pathlib
@@ -33,8 +34,10 @@ def uninterrupted(tmp_path_factory):
 def test_two_processes_follow_the_one_process_trajectory(tmp_path, uninterrupted):
     two = uninterrupted[0]
     one = distributed.launch(
-        distributed.RunConfig(processes=1, devices_per_process=4, **SMALL), tmp_path / "1x4",
-        show_progress=False)
+        distributed.RunConfig(processes=1, devices_per_process=4, **SMALL),
+        tmp_path / "1x4",
+        show_progress=False,
+    )
     assert (two["processes"], two["devices"], one["processes"], one["devices"]) == (2, 4, 1, 4)
     assert len(two["losses"]) == len(one["losses"]) == STEPS
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=0, atol=1e-6)
@@ -55,7 +58,7 @@ def test_killed_process_restarts_from_the_checkpoint_bit_for_bit(tmp_path, unint
     assert [r.split(";")[0] for r in results["restarts"]] == ["process 1 exited with code -9"]
     resumed = results["resumed_from"]
     assert resumed is not None and resumed <= kill_at and results["first_step"] == resumed + 1
-    assert results["losses"] == expected_results["losses"][resumed + 1:]
+    assert results["losses"] == expected_results["losses"][resumed + 1 :]
     model = distributed.load_final_model(cfg, tmp_path)
     assert jax.tree.structure(model) == jax.tree.structure(expected_model)
     for got, want in zip(jax.tree.leaves(model), jax.tree.leaves(expected_model)):
@@ -65,9 +68,19 @@ def test_killed_process_restarts_from_the_checkpoint_bit_for_bit(tmp_path, unint
 def test_a_process_that_never_joins_is_an_error_in_bounded_time(tmp_path):
     cfg = distributed.RunConfig(processes=2, devices_per_process=2, join_timeout=5, **SMALL)
     distributed.write_dataset(cfg, tmp_path)
-    command = [sys.executable, str(EXAMPLES / "distributed_training.py"), "--worker", "--config",
-               json.dumps(dict(vars(cfg), hidden=list(cfg.hidden))), "--process-id", "0",
-               "--coordinator", f"127.0.0.1:{distributed.free_port()}", "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        str(EXAMPLES / "distributed_training.py"),
+        "--worker",
+        "--config",
+        json.dumps(dict(vars(cfg), hidden=list(cfg.hidden))),
+        "--process-id",
+        "0",
+        "--coordinator",
+        f"127.0.0.1:{distributed.free_port()}",
+        "--out",
+        str(tmp_path),
+    ]
     with pytest.raises(RuntimeError, match="before it joined the coordinator"):
         distributed.run_processes([command], [tmp_path / "process_0.log"], 2, timeout=120)
 

@@ -1,5 +1,6 @@
 """Programs the inspect tests share, and independent (brute-force) references computed from
 the jaxpr alone, without foldax.inspect."""
+
 from __future__ import annotations
 
 from collections import Counter

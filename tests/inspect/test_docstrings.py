@@ -1,11 +1,25 @@
 """The examples in foldax.inspect's docstrings run and print what they show."""
+
 import doctest
 import importlib
 
 import pytest
 
-MODULES = ["__init__", "declare", "drawing", "expressions", "figures", "flops", "function", "graph",
-           "plots", "program", "show", "source", "whatif"]
+MODULES = [
+    "__init__",
+    "declare",
+    "drawing",
+    "expressions",
+    "figures",
+    "flops",
+    "function",
+    "graph",
+    "plots",
+    "program",
+    "show",
+    "source",
+    "whatif",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

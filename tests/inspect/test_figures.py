@@ -1,6 +1,7 @@
 """Figures against independent references: counts read from the jaxpr, sizes as
 np.prod(shape) * itemsize, peak memory by brute-force liveness simulation, FLOPs by XLA's cost
 analysis and by unrolling scans."""
+
 from collections import Counter
 
 import jax
@@ -32,8 +33,9 @@ def test_counts_sizes_and_peak_match_references(name, fn, make):
         assert fig.num_nodes == len(jaxpr.invars) + len(jaxpr.constvars) + fig.num_equations
         assert (fig.largest.nbytes if fig.largest else 0) == largest_output(closed)
         assert fig.peak_memory == brute_force_peak(closed)
-        assert figures(program, include_inputs=False).peak_memory == \
-            brute_force_peak(closed, include_inputs=False)
+        assert figures(program, include_inputs=False).peak_memory == brute_force_peak(
+            closed, include_inputs=False
+        )
         assert len(footprint(program)) == len(jaxpr.eqns) + 1
         assert footprint(program).max() == fig.peak_memory
 
@@ -53,16 +55,19 @@ def _xla_flops(f, *args):
     return jax.jit(f).lower(*args).cost_analysis()["flops"]
 
 
-@pytest.mark.parametrize("f, args", [
-    (lambda a, b: a @ b, (jnp.ones((8, 16)), jnp.ones((16, 4)))),
-    (lambda a, b: jnp.einsum("bij,bjk->bik", a, b), (jnp.ones((3, 5, 6)), jnp.ones((3, 6, 2)))),
-    (lambda a: a + a * a - a / 3.0, (jnp.ones((8, 16)),)),
-    (lambda a: jnp.sum(a), (jnp.ones((8, 16)),)),
-    (lambda a: jnp.max(a, axis=0), (jnp.ones((8, 16)),)),
-    (lambda a: a ** 3, (jnp.ones((8, 16)),)),
-    (lambda a: a ** 7, (jnp.ones((5,)),)),
-    (lambda a, k: lax.conv(a, k, (1, 1), "VALID"), (jnp.ones((2, 3, 10, 10)), jnp.ones((5, 3, 3, 3)))),
-])
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (lambda a, b: a @ b, (jnp.ones((8, 16)), jnp.ones((16, 4)))),
+        (lambda a, b: jnp.einsum("bij,bjk->bik", a, b), (jnp.ones((3, 5, 6)), jnp.ones((3, 6, 2)))),
+        (lambda a: a + a * a - a / 3.0, (jnp.ones((8, 16)),)),
+        (lambda a: jnp.sum(a), (jnp.ones((8, 16)),)),
+        (lambda a: jnp.max(a, axis=0), (jnp.ones((8, 16)),)),
+        (lambda a: a**3, (jnp.ones((8, 16)),)),
+        (lambda a: a**7, (jnp.ones((5,)),)),
+        (lambda a, k: lax.conv(a, k, (1, 1), "VALID"), (jnp.ones((2, 3, 10, 10)), jnp.ones((5, 3, 3, 3)))),
+    ],
+)
 def test_flops_match_xla_cost_analysis(f, args):
     assert figures(jax.make_jaxpr(f)(*args)).total_flops == _xla_flops(f, *args)
 
@@ -103,13 +108,19 @@ def test_cond_counts_the_costliest_branch_and_while_is_flagged():
     assert "while loop(s) counted once" in str(fig)
 
 
-_UNARY = [jnp.sin, jnp.exp, lambda v: v * 2.0, lambda v: v[:2], lambda v: jnp.concatenate([v, v]),
-          lambda v: jnp.sum(v, keepdims=True), lambda v: jnp.outer(v, v).ravel()]
+_UNARY = [
+    jnp.sin,
+    jnp.exp,
+    lambda v: v * 2.0,
+    lambda v: v[:2],
+    lambda v: jnp.concatenate([v, v]),
+    lambda v: jnp.sum(v, keepdims=True),
+    lambda v: jnp.outer(v, v).ravel(),
+]
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(_UNARY) - 1), st.integers(0, 3)), min_size=1,
-                max_size=12))
+@given(st.lists(st.tuples(st.integers(0, len(_UNARY) - 1), st.integers(0, 3)), min_size=1, max_size=12))
 def test_peak_memory_matches_brute_force_on_random_programs(steps):
     def f(x):
         values = [x]

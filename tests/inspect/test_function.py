@@ -1,4 +1,5 @@
 """Programs as functions of their declared variables, compared with the original function."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -13,7 +14,7 @@ from foldax.inspect import Function
 
 def f(x, y, scale=1.0):
     y2 = y + jnp.transpose(y)  # jnp: staged into the jaxpr even when y is a NumPy constant
-    return scale * (y2 ** 2) / (x + 3)
+    return scale * (y2**2) / (x + 3)
 
 
 X = jnp.asarray(np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32))
@@ -77,12 +78,21 @@ def test_print_source_and_repr(capsys):
 
 def test_call_errors():
     fn = Function(f, X, Y, variables="x")
-    with pytest.raises(FoldaxTypeError, match=r"takes the variable argument\(s\) \['x'\] \(1 in "
-                                              r"all\), found 2 positional"):
+    with pytest.raises(
+        FoldaxTypeError,
+        match=r"takes the variable argument\(s\) \['x'\] \(1 in "
+        r"all\), found 2 positional",
+    ):
         fn(X, X)
-    with pytest.raises(FoldaxValueError, match=r"input args\[0\] has shape \[4, 4\] in the program "
-                                               r"but the value given has shape \[3\]"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"input args\[0\] has shape \[4, 4\] in the program "
+        r"but the value given has shape \[3\]",
+    ):
         fn(jnp.ones(3))
-    with pytest.raises(FoldaxTypeError, match=r"Function\(fun=...\): expected a callable, a foldax "
-                                              r"Program or a ClosedJaxpr, found int"):
+    with pytest.raises(
+        FoldaxTypeError,
+        match=r"Function\(fun=...\): expected a callable, a foldax "
+        r"Program or a ClosedJaxpr, found int",
+    ):
         Function(3)

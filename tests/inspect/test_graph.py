@@ -1,4 +1,5 @@
 """The node/edge view, against the jaxpr read directly."""
+
 import jax
 import jax.numpy as jnp
 import networkx as nx
@@ -78,8 +79,11 @@ def test_as_program_wraps_a_closed_jaxpr_and_refuses_other_objects():
     closed = jax.make_jaxpr(lambda x, y: x * y)(1.0, 2.0)
     prog = as_program(closed)
     np.testing.assert_allclose(prog(jnp.float32(3), jnp.float32(4))[0], 12.0)
-    with pytest.raises(FoldaxTypeError, match=r"figures: expected a foldax Program or a jax "
-                                              r"ClosedJaxpr, found function\. Trace a function"):
+    with pytest.raises(
+        FoldaxTypeError,
+        match=r"figures: expected a foldax Program or a jax "
+        r"ClosedJaxpr, found function\. Trace a function",
+    ):
         foldax.inspect.figures(lambda x: x)
     jitted = foldax.jit(lambda x: x)
     with pytest.raises(FoldaxTypeError, match=r"found JitFunction\. Call its \.trace\(\*args\)"):

@@ -1,4 +1,5 @@
 """Plots: the figure objects hold what the program holds (wedges, bars, points, nodes)."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,7 +14,12 @@ from programs import mgs, primitive_counts  # noqa: E402
 import foldax  # noqa: E402
 from foldax.errors import FoldaxValueError  # noqa: E402
 from foldax.inspect import (  # noqa: E402
-    Graph, figures, plot_counts, plot_footprint, plot_graph, plot_sizes,
+    Graph,
+    figures,
+    plot_counts,
+    plot_footprint,
+    plot_graph,
+    plot_sizes,
 )
 
 PROG = foldax.trace(mgs)(jnp.ones((5, 5)))
@@ -51,8 +57,9 @@ def test_footprint_and_sizes(tmp_path):
     assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(np.log2(figures(PROG).peak_memory))
     fig, ax = plot_sizes(PROG)
     assert _points(ax) == len(PROG.jaxpr.jaxpr.eqns)
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == \
-        {e.primitive.name for e in PROG.jaxpr.jaxpr.eqns}
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {
+        e.primitive.name for e in PROG.jaxpr.jaxpr.eqns
+    }
 
 
 @pytest.mark.parametrize("layout", ["circuit", "layers", "spring"])
@@ -89,8 +96,11 @@ def test_plots_draw_into_given_axes_and_check_arguments():
     fig, axes = plt.subplots(1, 2)
     assert plot_counts(PROG, ax=axes[0])[1] is axes[0]
     assert plot_graph(jax.make_jaxpr(jnp.sin)(1.0), ax=axes[1])[1] is axes[1]
-    with pytest.raises(FoldaxValueError, match=r"plot_counts\(kind=...\): expected one of \['pie', "
-                                               r"'bar'\], found 'line'"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"plot_counts\(kind=...\): expected one of \['pie', "
+        r"'bar'\], found 'line'",
+    ):
         plot_counts(PROG, kind="line")
     with pytest.raises(FoldaxValueError, match=r"plot_graph\(layout=...\): expected one of"):
         plot_graph(PROG, layout="dot")

@@ -1,4 +1,5 @@
 """The tree view: autoray's layout, each node printed once, repeats referring to their line."""
+
 import io
 import re
 
@@ -80,8 +81,9 @@ def test_mgs_looks_like_autoray():
     assert lines[5] == "   5 │ ╰─jit:norm[]"
     assert lines[6] == "   6 │   ├─ ... (squeeze[6] from line 2)"
     assert lines[7] == "   7 │   ╰─⤷ jaxpr: norm"
-    body_refs = [ln for ln in tree_lines(foldax.trace(mgs)(jnp.ones((6, 6))))
-                 if "(⤷ jaxpr: norm from line 7)" in ln]
+    body_refs = [
+        ln for ln in tree_lines(foldax.trace(mgs)(jnp.ones((6, 6)))) if "(⤷ jaxpr: norm from line 7)" in ln
+    ]
     assert len(body_refs) == 5  # the other five norms refer to the body shown once
 
 
@@ -99,6 +101,9 @@ def test_options_and_printing():
     show(prog, file=buffer)
     assert buffer.getvalue().splitlines() == tree_lines(prog)
     assert tree_lines(jax.make_jaxpr(lambda x: x)(1.0)) == ["   0 ←[] x"]
-    with pytest.raises(FoldaxValueError, match=r"show\(max_lines=...\): expected a non-negative "
-                                               r"int or None, found -1\."):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"show\(max_lines=...\): expected a non-negative "
+        r"int or None, found -1\.",
+    ):
         show(prog, max_lines=-1)

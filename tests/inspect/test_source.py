@@ -1,4 +1,5 @@
 """Generated source, executed and compared with the original function."""
+
 import io
 import re
 
@@ -45,8 +46,10 @@ def test_large_constants_go_to_the_namespace_small_ones_inline():
     big, small = np.arange(100.0, dtype=np.float32), np.arange(3.0, dtype=np.float32)
     closed = jax.make_jaxpr(lambda x: x[:3] * jnp.asarray(small) + jnp.asarray(big)[:3])(jnp.ones(3))
     src = source(closed)
-    assert list(src.namespace) == ["const_0"] and src.namespace["const_0"] is closed.consts[
-        [np.size(c) for c in closed.consts].index(100)]
+    assert (
+        list(src.namespace) == ["const_0"]
+        and src.namespace["const_0"] is closed.consts[[np.size(c) for c in closed.consts].index(100)]
+    )
     assert "# From Source.namespace: const_0 (f32[100])" in src.text
     assert "np.asarray([0.0, 1.0, 2.0], dtype=np.float32)" in src.text
     chex.assert_trees_all_close(src.function()(jnp.ones(3))[0], small + big[:3])

@@ -1,5 +1,6 @@
 """What-if views and declaring variables, against references: autoray's shared intermediates,
 foldax.trace with NumPy constants, and the original function's values."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -58,16 +59,24 @@ def test_folding_a_closed_jaxpr_and_its_figures():
     b = np.eye(3, dtype=np.float32)
     folded = declare_variables(closed, jnp.ones((3, 3)), b)
     assert figures(folded).equations == {"tanh": 1, "dot_general": 1}
-    chex.assert_trees_all_close(folded(jnp.ones((3, 3)) * 2, b)[0], jnp.tanh(2 * jnp.ones((3, 3))) @ jnp.tanh(b))
+    chex.assert_trees_all_close(
+        folded(jnp.ones((3, 3)) * 2, b)[0], jnp.tanh(2 * jnp.ones((3, 3))) @ jnp.tanh(b)
+    )
 
 
 def test_declaration_errors_name_the_argument_and_the_fix():
     prog = foldax.trace(lambda x, y=None: x * 2)(jnp.ones(3), y=np.ones(2))
-    with pytest.raises(FoldaxValueError, match=r"input args\[0\] has shape \[3\] in the program "
-                                               r"but the value given has shape \[4\]"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"input args\[0\] has shape \[3\] in the program "
+        r"but the value given has shape \[4\]",
+    ):
         declare_variables(prog, np.ones(4), y=np.ones(2))
-    with pytest.raises(FoldaxValueError, match=r"input kwargs\['y'\] was a constant when <lambda> "
-                                               r"was traced .* Trace again passing it as a jax\.Array"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"input kwargs\['y'\] was a constant when <lambda> "
+        r"was traced .* Trace again passing it as a jax\.Array",
+    ):
         declare_variables(prog, jnp.ones(3), y=jnp.ones(2), variables="y")
     with pytest.raises(FoldaxValueError, match=r"input kwargs\['y'\] is the constant"):
         declare_variables(prog, jnp.ones(3), y=np.zeros(2))
@@ -75,8 +84,11 @@ def test_declaration_errors_name_the_argument_and_the_fix():
         declare_variables(prog, jnp.ones(3))
     with pytest.raises(FoldaxIndexError, match=r"position 3 is out of range for 1 positional"):
         declare_variables(prog, jnp.ones(3), y=np.ones(2), variables=3)
-    with pytest.raises(FoldaxValueError, match=r"'z' names no argument of this call \(named: "
-                                               r"\['y'\]\)\. Use a position"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"'z' names no argument of this call \(named: "
+        r"\['y'\]\)\. Use a position",
+    ):
         declare_variables(prog, jnp.ones(3), y=np.ones(2), variables="z")
     with pytest.raises(FoldaxTypeError, match=r"expected argument positions \(int\) or names \(str\)"):
         declare_variables(prog, jnp.ones(3), y=np.ones(2), variables=[1.5])

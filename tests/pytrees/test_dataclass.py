@@ -1,4 +1,5 @@
 """@foldax.dataclass models and tree utilities, compared with jax.tree_util / NumPy references."""
+
 import dataclasses
 
 import chex
@@ -56,7 +57,7 @@ def test_unflatten_does_not_rerun_init_validation():
     original = Layer.__post_init__
     Layer.__post_init__ = lambda self: calls.append(1)
     try:
-        rebuilt = jax.tree_util.tree_map(lambda x: x[None], net)   # w becomes 3-D: init would fail
+        rebuilt = jax.tree_util.tree_map(lambda x: x[None], net)  # w becomes 3-D: init would fail
     finally:
         Layer.__post_init__ = original
     assert not calls and rebuilt.layers[0].w.shape == (1, 2, 2)
@@ -119,7 +120,7 @@ def test_map_variables_and_map_values_against_manual():
     net = make()
     doubled = foldax.map_variables(lambda x: x * 2, net)
     chex.assert_trees_all_close(doubled.layers[1].w, net.layers[1].w * 2)
-    np.testing.assert_array_equal(doubled.layers[0].mask, net.layers[0].mask)   # value: untouched
+    np.testing.assert_array_equal(doubled.layers[0].mask, net.layers[0].mask)  # value: untouched
     negated = foldax.map_values(lambda x: -x, net)
     np.testing.assert_array_equal(negated.layers[0].mask, -net.layers[0].mask)  # values: touched
     assert negated.name == "net" and negated.layers[0].act == "tanh"
@@ -139,7 +140,7 @@ def test_partition_combine_roundtrip_and_leaves_with_paths():
 
 def test_optax_and_jax_grad_accept_models():
     net = make()
-    loss = lambda n: sum(jnp.sum(l.w ** 2) + jnp.sum(l.b) for l in n.layers)  # noqa: E731,E741
+    loss = lambda n: sum(jnp.sum(l.w**2) + jnp.sum(l.b) for l in n.layers)  # noqa: E731,E741
     grads = jax.grad(loss)(net)
     assert grads.name == "net" and grads.layers[0].act == "tanh"
     opt = optax.adam(0.1)

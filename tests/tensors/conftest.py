@@ -1,4 +1,5 @@
 """Shared checks for the tensor tests."""
+
 from typing import Any, Callable
 
 import pytest

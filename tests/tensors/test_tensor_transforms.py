@@ -1,5 +1,6 @@
 """Transformations on named-dimension tensors and on dataclasses holding them, compared with
 the same computation on the native arrays under JAX's transformations."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,7 @@ from foldax import tensors as t
 
 @foldax.dataclass
 class Field:
-    values: t.Tensor                                  # variable
+    values: t.Tensor  # variable
     scale: float = foldax.field(kind="static", default=2.0)
 
 
@@ -20,7 +21,7 @@ def energy(field):
 
 
 def native_energy(v, scale=2.0):
-    return jnp.sum((v * scale) ** 2, axis=-1) / 2     # batch dim 'b' first, spatial 'x' last
+    return jnp.sum((v * scale) ** 2, axis=-1) / 2  # batch dim 'b' first, spatial 'x' last
 
 
 def test_jit_grad_on_a_dataclass_holding_a_batched_tensor():
@@ -28,7 +29,7 @@ def test_jit_grad_on_a_dataclass_holding_a_batched_tensor():
     field = Field(t.tensor(v, t.batch("b"), t.spatial("x")))
     value = foldax.jit(energy)(field)
     np.testing.assert_allclose(value.native(), native_energy(v), rtol=1e-6)
-    grads = foldax.grad(energy)(field)                # batched scalar: summed over 'b'
+    grads = foldax.grad(energy)(field)  # batched scalar: summed over 'b'
     ref = jax.grad(lambda v: jnp.sum(native_energy(v)))(v)
     np.testing.assert_allclose(grads.values.native(), ref, rtol=1e-6)
     assert grads.values.shape == field.values.shape and grads.scale == 2.0
@@ -42,8 +43,11 @@ def test_checkify_on_tensors_reports_the_values():
     x = t.tensor(jnp.array([1.0, -2.0]), t.spatial("x"))
     error, out = foldax.checkify(f)(x)
     ref_error, _ = jax.experimental.checkify.checkify(
-        lambda v: (jax.experimental.checkify.check(jnp.all(v > 0), "x must be positive, got {}", v),
-                   jnp.log(v))[1])(x.native())
+        lambda v: (
+            jax.experimental.checkify.check(jnp.all(v > 0), "x must be positive, got {}", v),
+            jnp.log(v),
+        )[1]
+    )(x.native())
     assert error.get() == ref_error.get()
     np.testing.assert_allclose(out.native(), jnp.log(x.native()))
     nan_error, _ = foldax.checkify(f, errors=foldax.nan_checks)(x)

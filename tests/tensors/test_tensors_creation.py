@@ -1,5 +1,6 @@
 """Creating tensors: conventions compared with ΦML (`tensor`, `wrap`), values with NumPy (`stack`,
 `concat`, `zeros`, `ones`), backends with the input's."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +10,15 @@ from phiml import math as pm
 import foldax.tensors as ft
 from foldax.tensors import batch, channel, dual, spatial, tensor, wrap
 
-DATA = [[1, 2], [1., 2.], [True, False], 2.5, [[1., 2.], [3., 4.]], np.arange(3.), np.arange(3, dtype=np.int32)]
+DATA = [
+    [1, 2],
+    [1.0, 2.0],
+    [True, False],
+    2.5,
+    [[1.0, 2.0], [3.0, 4.0]],
+    np.arange(3.0),
+    np.arange(3, dtype=np.int32),
+]
 
 
 @pytest.mark.parametrize('data', DATA, ids=repr)
@@ -25,12 +34,12 @@ def test_conventions_match_phiml(func, data):
 
 
 def test_wrap_does_not_copy_and_keeps_backends():
-    array = np.arange(3.)
+    array = np.arange(3.0)
     assert wrap(array, spatial('x')).native() is array
-    jarray = jnp.arange(3.)
+    jarray = jnp.arange(3.0)
     assert wrap(jarray, spatial('x')).native() is jarray
     assert tensor(jarray, spatial('x')).default_backend == 'jax'
-    assert tensor([1., 2.], backend='jax').default_backend == 'jax'
+    assert tensor([1.0, 2.0], backend='jax').default_backend == 'jax'
     assert tensor(jarray, spatial('x'), backend='numpy').default_backend == 'numpy'
 
 
@@ -42,7 +51,7 @@ def test_dims_get_sizes_from_data_and_keep_item_names():
 
 
 def test_stack_matches_numpy():
-    a, b = np.arange(3.), np.arange(3., 6.)
+    a, b = np.arange(3.0), np.arange(3.0, 6.0)
     s = ft.stack([wrap(a, spatial('x')), wrap(b, spatial('x'))], batch('b'))
     assert s.shape == batch(b=2) & spatial(x=3)  # the new batch dim goes first, by type
     np.testing.assert_array_equal(s.numpy('b,x'), np.stack([a, b]))
@@ -50,19 +59,24 @@ def test_stack_matches_numpy():
     assert c.shape == spatial(x=3) & channel(vector='u,v')
     np.testing.assert_array_equal(c.numpy('x,vector'), np.stack([a, np.ones(3)], axis=-1))
     assert tensor([wrap(a, spatial('x')), wrap(b, spatial('x'))], batch('b')).shape == s.shape
-    assert ft.stack([tensor(jnp.ones(3), spatial('x')), wrap(a, spatial('x'))], dual('k')).default_backend == 'jax'
+    assert (
+        ft.stack([tensor(jnp.ones(3), spatial('x')), wrap(a, spatial('x'))], dual('k')).default_backend
+        == 'jax'
+    )
 
 
 def test_stack_broadcasts_by_name():
-    a = wrap(np.arange(3.), spatial('x'))
-    b = wrap(np.arange(2.), channel('c'))
+    a = wrap(np.arange(3.0), spatial('x'))
+    b = wrap(np.arange(2.0), channel('c'))
     s = ft.stack([a, b], batch('k'))
-    np.testing.assert_array_equal(s.numpy('k,x,c'), np.stack(np.broadcast_arrays(np.arange(3.)[:, None], np.arange(2.)[None, :])))
+    np.testing.assert_array_equal(
+        s.numpy('k,x,c'), np.stack(np.broadcast_arrays(np.arange(3.0)[:, None], np.arange(2.0)[None, :]))
+    )
 
 
 def test_concat_matches_numpy():
-    a = np.arange(6.).reshape(2, 3)          # (x, c)
-    b = np.arange(9.).reshape(3, 3) + 10     # (c, x)
+    a = np.arange(6.0).reshape(2, 3)  # (x, c)
+    b = np.arange(9.0).reshape(3, 3) + 10  # (c, x)
     ta = wrap(a, spatial('x'), channel('c'))
     tb = wrap(b, channel('c'), spatial('x'))
     result = ft.concat([ta, tb], 'x')
@@ -87,51 +101,110 @@ def test_filled_and_random_tensors():
     assert uniform.min() >= 2 and uniform.max() < 3
     like = ft.zeros_like(tensor(jnp.ones(3), spatial('x')))
     assert like.default_backend == 'jax'
-    np.testing.assert_array_equal(ft.ones_like(wrap(np.zeros(2, np.int32), spatial('x'))).numpy(), np.ones(2, np.int32))
+    np.testing.assert_array_equal(
+        ft.ones_like(wrap(np.zeros(2, np.int32), spatial('x'))).numpy(), np.ones(2, np.int32)
+    )
 
 
 ERRORS = [
-    (lambda: tensor(np.zeros((2, 3))), ValueError,
-     "tensor(data, *dims): data has 2 axes (2, 3) but the dims () name 0; name its axes, e.g. "
-     "tensor(data, batch('b'), spatial('x'))"),
-    (lambda: tensor(np.zeros((2, 3)), spatial('x')), ValueError,
-     "tensor(data, *dims): data has 2 axes (2, 3) but the dims (xˢ) name 1; give one dim per axis, in order"),
-    (lambda: wrap(np.zeros(2), spatial(x=3)), ValueError,
-     "wrap(data, *dims): dim 'x' has size 3 but the data's axis has size 2; make them agree, or leave the size "
-     "open, e.g. spatial('x')"),
-    (lambda: wrap(np.zeros(2), channel(v='a,b,c')), ValueError,
-     "wrap(data, *dims): dim 'v' has 3 item names ('a', 'b', 'c') but the data's axis has size 2; make them agree, "
-     "or leave the size open, e.g. spatial('v')"),
-    (lambda: tensor([1, 2], 'x'), TypeError,
-     "tensor(data, *dims): every dim must be a Shape, but got str 'x'; use e.g. tensor(data, spatial('x'), channel('c'))"),
-    (lambda: tensor(['a', 'b']), TypeError,
-     "tensor(data): data must be a number, a (nested) list of numbers, a NumPy or a jax array, but got list; "
-     "convert it first, e.g. np.asarray(data)"),
-    (lambda: tensor([1.], backend='torch'), ValueError,
-     "tensor(backend='torch'): use backend='numpy', 'jax' or None (keep)"),
-    (lambda: ft.zeros(batch('b')), ValueError,
-     "zeros(*shape): dims ['b'] of (bᵇ) have no size; give sizes, e.g. zeros(batch(b=3))"),
-    (lambda: ft.ones((2, 3)), TypeError,
-     "ones(*shape): every argument must be a Shape, but got tuple; use e.g. ones(spatial(x=3))"),
-    (lambda: ft.stack([], batch('b')), ValueError,
-     "stack(values, dim): values must be a non-empty list, tuple or dict, but got list []"),
-    (lambda: ft.stack([1., 2.], batch(b=3)), ValueError,
-     "stack(values, (bᵇ=3)): dim has size 3 but 2 values are given; leave the size open, e.g. batch('b')"),
-    (lambda: ft.stack([wrap(np.ones(2), spatial('x'))], spatial('x')), ValueError,
-     "stack(values, (xˢ)): the values already have a dim 'x' ((xˢ=2)); stack along a new name, or use "
-     "concat(values, 'x')"),
-    (lambda: ft.stack([1.], 'b'), TypeError,
-     "stack(values, dim): dim must be a Shape with one dim, but got 'b'; use e.g. stack(values, batch('b'))"),
-    (lambda: ft.concat([wrap(np.ones(2), spatial('x')), wrap(np.ones(2), spatial('y'))], 'x'), ValueError,
-     "concat(values, 'x'): values[1] has no dim 'x' (found (yˢ=2)); every value needs that dim: add it with "
-     "stack([v], ...) or index the right dim"),
-    (lambda: ft.concat([wrap(np.ones((2, 3)), spatial('x'), channel('c')), wrap(np.ones((2, 2)), spatial('x'), channel('c'))], 'x'),
-     ValueError, "concat(values): dim 'c' has size 3 in (xˢ, cᶜ=3) but 2 in (xˢ, cᶜ=2); shared dims must have equal "
-     "sizes: slice one, e.g. t.c[:2]"),
-    (lambda: ft.Tensor([1, 2], spatial(x=2)), TypeError,
-     "Tensor(native, shape): native must be a NumPy or JAX array, but got list; use tensor(data, *dims) to convert data"),
-    (lambda: ft.Tensor(np.ones(2), spatial(x=3)), ValueError,
-     "Tensor(native, shape): the native array has shape (2,) but (xˢ=3) has sizes (3,); give one dim per axis, in order"),
+    (
+        lambda: tensor(np.zeros((2, 3))),
+        ValueError,
+        "tensor(data, *dims): data has 2 axes (2, 3) but the dims () name 0; name its axes, e.g. "
+        "tensor(data, batch('b'), spatial('x'))",
+    ),
+    (
+        lambda: tensor(np.zeros((2, 3)), spatial('x')),
+        ValueError,
+        "tensor(data, *dims): data has 2 axes (2, 3) but the dims (xˢ) name 1; give one dim per axis, in order",
+    ),
+    (
+        lambda: wrap(np.zeros(2), spatial(x=3)),
+        ValueError,
+        "wrap(data, *dims): dim 'x' has size 3 but the data's axis has size 2; make them agree, or leave the size "
+        "open, e.g. spatial('x')",
+    ),
+    (
+        lambda: wrap(np.zeros(2), channel(v='a,b,c')),
+        ValueError,
+        "wrap(data, *dims): dim 'v' has 3 item names ('a', 'b', 'c') but the data's axis has size 2; make them agree, "
+        "or leave the size open, e.g. spatial('v')",
+    ),
+    (
+        lambda: tensor([1, 2], 'x'),
+        TypeError,
+        "tensor(data, *dims): every dim must be a Shape, but got str 'x'; use e.g. tensor(data, spatial('x'), channel('c'))",
+    ),
+    (
+        lambda: tensor(['a', 'b']),
+        TypeError,
+        "tensor(data): data must be a number, a (nested) list of numbers, a NumPy or a jax array, but got list; "
+        "convert it first, e.g. np.asarray(data)",
+    ),
+    (
+        lambda: tensor([1.0], backend='torch'),
+        ValueError,
+        "tensor(backend='torch'): use backend='numpy', 'jax' or None (keep)",
+    ),
+    (
+        lambda: ft.zeros(batch('b')),
+        ValueError,
+        "zeros(*shape): dims ['b'] of (bᵇ) have no size; give sizes, e.g. zeros(batch(b=3))",
+    ),
+    (
+        lambda: ft.ones((2, 3)),
+        TypeError,
+        "ones(*shape): every argument must be a Shape, but got tuple; use e.g. ones(spatial(x=3))",
+    ),
+    (
+        lambda: ft.stack([], batch('b')),
+        ValueError,
+        "stack(values, dim): values must be a non-empty list, tuple or dict, but got list []",
+    ),
+    (
+        lambda: ft.stack([1.0, 2.0], batch(b=3)),
+        ValueError,
+        "stack(values, (bᵇ=3)): dim has size 3 but 2 values are given; leave the size open, e.g. batch('b')",
+    ),
+    (
+        lambda: ft.stack([wrap(np.ones(2), spatial('x'))], spatial('x')),
+        ValueError,
+        "stack(values, (xˢ)): the values already have a dim 'x' ((xˢ=2)); stack along a new name, or use "
+        "concat(values, 'x')",
+    ),
+    (
+        lambda: ft.stack([1.0], 'b'),
+        TypeError,
+        "stack(values, dim): dim must be a Shape with one dim, but got 'b'; use e.g. stack(values, batch('b'))",
+    ),
+    (
+        lambda: ft.concat([wrap(np.ones(2), spatial('x')), wrap(np.ones(2), spatial('y'))], 'x'),
+        ValueError,
+        "concat(values, 'x'): values[1] has no dim 'x' (found (yˢ=2)); every value needs that dim: add it with "
+        "stack([v], ...) or index the right dim",
+    ),
+    (
+        lambda: ft.concat(
+            [
+                wrap(np.ones((2, 3)), spatial('x'), channel('c')),
+                wrap(np.ones((2, 2)), spatial('x'), channel('c')),
+            ],
+            'x',
+        ),
+        ValueError,
+        "concat(values): dim 'c' has size 3 in (xˢ, cᶜ=3) but 2 in (xˢ, cᶜ=2); shared dims must have equal "
+        "sizes: slice one, e.g. t.c[:2]",
+    ),
+    (
+        lambda: ft.Tensor([1, 2], spatial(x=2)),
+        TypeError,
+        "Tensor(native, shape): native must be a NumPy or JAX array, but got list; use tensor(data, *dims) to convert data",
+    ),
+    (
+        lambda: ft.Tensor(np.ones(2), spatial(x=3)),
+        ValueError,
+        "Tensor(native, shape): the native array has shape (2,) but (xˢ=3) has sizes (3,); give one dim per axis, in order",
+    ),
 ]
 
 

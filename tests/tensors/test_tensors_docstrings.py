@@ -1,4 +1,5 @@
 """The examples in the docstrings of foldax.tensors run and print what they show."""
+
 import doctest
 import importlib
 
@@ -7,8 +8,19 @@ import pytest
 
 import foldax.tensors as ft
 
-MODULES = ['shape', 'natives', 'broadcast', 'indexing', 'printing', 'tensor', 'creation', 'combine', 'reductions',
-           'math', '__init__']
+MODULES = [
+    'shape',
+    'natives',
+    'broadcast',
+    'indexing',
+    'printing',
+    'tensor',
+    'creation',
+    'combine',
+    'reductions',
+    'math',
+    '__init__',
+]
 
 
 @pytest.mark.parametrize('name', MODULES)

@@ -1,5 +1,6 @@
 """Indexing by dim name, compared with NumPy indexing of the same data in a fixed axis order while the
 tensor stores it with its axes permuted."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -14,8 +15,12 @@ ITEMS = ('p', 'q', 'r')
 def selection_for(size):
     return st.one_of(
         st.integers(-size, size - 1),
-        st.builds(slice, st.integers(-size, size) | st.none(), st.integers(-size, size) | st.none(),
-                  st.sampled_from([None, 1, 2, -1])),
+        st.builds(
+            slice,
+            st.integers(-size, size) | st.none(),
+            st.integers(-size, size) | st.none(),
+            st.sampled_from([None, 1, 2, -1]),
+        ),
         st.lists(st.integers(0, size - 1), min_size=0, max_size=3),
     )
 
@@ -25,8 +30,13 @@ def indexed(draw):
     sizes = [draw(st.integers(1, 3)) for _ in NAMES]
     canonical = np.random.default_rng(draw(st.integers(0, 999))).normal(size=sizes)
     order = draw(st.permutations(range(len(NAMES))))
-    items = [None, None, None, ITEMS[:sizes[3]]]
-    shape = Shape([NAMES[i] for i in order], [sizes[i] for i in order], [TYPES[i] for i in order], [items[i] for i in order])
+    items = [None, None, None, ITEMS[: sizes[3]]]
+    shape = Shape(
+        [NAMES[i] for i in order],
+        [sizes[i] for i in order],
+        [TYPES[i] for i in order],
+        [items[i] for i in order],
+    )
     chosen = draw(st.lists(st.sampled_from(range(len(NAMES))), unique=True, max_size=len(NAMES)))
     selection = {NAMES[i]: draw(selection_for(sizes[i])) for i in chosen}
     return canonical, np.transpose(canonical, order), shape, selection
@@ -71,7 +81,7 @@ def test_bound_dim_indexing_matches_dict(case):
 
 
 def test_item_names_select_and_follow_slices():
-    data = np.arange(12.).reshape(4, 3)
+    data = np.arange(12.0).reshape(4, 3)
     t = wrap(data, spatial('x'), channel(vector='a,b,c'))
     np.testing.assert_array_equal(t.vector['b'].numpy(), data[:, 1])
     assert t.vector['b'].shape == spatial(x=4)
@@ -94,24 +104,48 @@ def test_bound_dim_properties():
 
 
 ERRORS = [
-    (lambda t: t.y, AttributeError,
-     "Tensor has no attribute or dim 'y'; its shape is (xˢ=4, vectorᶜ=a,b), so access one of the dims ('x', 'vector')"),
-    (lambda t: t[{'y': 0}], ValueError,
-     "tensor[{'y': ...}]: the tensor has no dim 'y'; its shape is (xˢ=4, vectorᶜ=a,b), so index one of ('x', 'vector')"),
-    (lambda t: t.x[4], IndexError,
-     "tensor.x[4]: index 4 is out of range for dim 'x' of size 4; use an index in [-4, 4)"),
-    (lambda t: t.x[[0, 9]], IndexError,
-     "tensor.x[[0, 9]]: index 9 is out of range for dim 'x' of size 4; use an index in [-4, 4)"),
-    (lambda t: t.vector['q'], ValueError,
-     "tensor.vector['q']: dim 'vector' has no item 'q'; its items are ('a', 'b')"),
-    (lambda t: t.x['q'], ValueError,
-     "tensor.x['q']: dim 'x' has no item names, so 'q' cannot be looked up; index by position, e.g. tensor.x[0], "
-     "or give item names: channel(x='a,b')"),
-    (lambda t: t.x[1.5], TypeError,
-     "tensor.x[1.5]: a selection must be an int, a slice, item names or a list of them, but got float; "
-     "use e.g. tensor.x[0], tensor.x[1:] or tensor.x[[0, 2]]"),
-    (lambda t: t[0], TypeError,
-     "tensor[0]: index a tensor by name with a dict such as {'x': slice(1, None)} or through the dim: tensor.x[1:]"),
+    (
+        lambda t: t.y,
+        AttributeError,
+        "Tensor has no attribute or dim 'y'; its shape is (xˢ=4, vectorᶜ=a,b), so access one of the dims ('x', 'vector')",
+    ),
+    (
+        lambda t: t[{'y': 0}],
+        ValueError,
+        "tensor[{'y': ...}]: the tensor has no dim 'y'; its shape is (xˢ=4, vectorᶜ=a,b), so index one of ('x', 'vector')",
+    ),
+    (
+        lambda t: t.x[4],
+        IndexError,
+        "tensor.x[4]: index 4 is out of range for dim 'x' of size 4; use an index in [-4, 4)",
+    ),
+    (
+        lambda t: t.x[[0, 9]],
+        IndexError,
+        "tensor.x[[0, 9]]: index 9 is out of range for dim 'x' of size 4; use an index in [-4, 4)",
+    ),
+    (
+        lambda t: t.vector['q'],
+        ValueError,
+        "tensor.vector['q']: dim 'vector' has no item 'q'; its items are ('a', 'b')",
+    ),
+    (
+        lambda t: t.x['q'],
+        ValueError,
+        "tensor.x['q']: dim 'x' has no item names, so 'q' cannot be looked up; index by position, e.g. tensor.x[0], "
+        "or give item names: channel(x='a,b')",
+    ),
+    (
+        lambda t: t.x[1.5],
+        TypeError,
+        "tensor.x[1.5]: a selection must be an int, a slice, item names or a list of them, but got float; "
+        "use e.g. tensor.x[0], tensor.x[1:] or tensor.x[[0, 2]]",
+    ),
+    (
+        lambda t: t[0],
+        TypeError,
+        "tensor[0]: index a tensor by name with a dict such as {'x': slice(1, None)} or through the dim: tensor.x[1:]",
+    ),
 ]
 
 

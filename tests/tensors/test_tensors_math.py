@@ -1,5 +1,6 @@
 """Elementwise math, compared with the NumPy function on the same data; JAX-backed tensors agree;
 binary and ternary functions broadcast by name like the operators."""
+
 import jax.numpy as jnp
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -37,8 +38,8 @@ def test_unary_functions_match_numpy(case, name):
 
 def test_binary_and_ternary_functions_broadcast_by_name():
     rng = np.random.default_rng(0)
-    a = rng.normal(size=(3, 2))      # (x, c)
-    b = rng.normal(size=(2, 4))      # (c, b)
+    a = rng.normal(size=(3, 2))  # (x, c)
+    b = rng.normal(size=(2, 4))  # (c, b)
     ta, tb = wrap(a, spatial('x'), channel('c')), wrap(b, channel('c'), batch('b'))
     a_, b_ = a[:, :, None], b[None, :, :]  # both as (x, c, b)
     order = 'x,c,b'
@@ -57,9 +58,15 @@ def test_functions_accept_numbers():
 
 
 def test_math_errors_name_the_function(check_error):
-    check_error(lambda: ft.sin([1., 2.]), TypeError,
-                "sin(x): got a raw list of shape (2,), whose axes have no names; wrap it first, "
-                "e.g. tensor(data, spatial('x'))")
-    check_error(lambda: ft.where(wrap(np.ones(2) > 0, spatial('x')), wrap(np.ones(3), spatial('x')), 0), ValueError,
-                "where(condition, value_true, value_false): dim 'x' has size 2 in (xˢ=2) but 3 in "
-                "(xˢ=3); shared dims must have equal sizes: slice one, e.g. t.x[:2]")
+    check_error(
+        lambda: ft.sin([1.0, 2.0]),
+        TypeError,
+        "sin(x): got a raw list of shape (2,), whose axes have no names; wrap it first, "
+        "e.g. tensor(data, spatial('x'))",
+    )
+    check_error(
+        lambda: ft.where(wrap(np.ones(2) > 0, spatial('x')), wrap(np.ones(3), spatial('x')), 0),
+        ValueError,
+        "where(condition, value_true, value_false): dim 'x' has size 2 in (xˢ=2) but 3 in "
+        "(xˢ=3); shared dims must have equal sizes: slice one, e.g. t.x[:2]",
+    )

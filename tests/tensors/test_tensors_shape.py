@@ -1,4 +1,5 @@
 """Shapes: construction, properties, filters and printing, each compared with ΦML's Shape."""
+
 import pytest
 from phiml import math as pm
 
@@ -22,6 +23,7 @@ CASES = [
 @pytest.mark.parametrize('build, kind', CASES)
 def test_shape_matches_phiml(build, kind):
     import foldax.tensors as ft
+
     ours, theirs = build(ft), build(pm)
     assert repr(ours) == repr(theirs)
     assert ours.names == theirs.names
@@ -36,10 +38,21 @@ def test_shape_matches_phiml(build, kind):
 
 def test_filters_match_phiml():
     import foldax.tensors as ft
+
     ours = ft.batch(b=2) & ft.dual(d=2) & ft.instance(i=4) & ft.spatial(x=3, y=5) & ft.channel(vector='x,y')
     theirs = pm.batch(b=2) & pm.dual(d=2) & pm.instance(i=4) & pm.spatial(x=3, y=5) & pm.channel(vector='x,y')
-    for attr in ['batch', 'dual', 'instance', 'spatial', 'channel',
-                 'non_batch', 'non_dual', 'non_instance', 'non_spatial', 'non_channel']:
+    for attr in [
+        'batch',
+        'dual',
+        'instance',
+        'spatial',
+        'channel',
+        'non_batch',
+        'non_dual',
+        'non_instance',
+        'non_spatial',
+        'non_channel',
+    ]:
         assert repr(getattr(ours, attr)) == repr(getattr(theirs, attr)), attr
     assert repr(non_batch(ours)) == repr(pm.non_batch(theirs))
     assert repr(spatial(ours)) == repr(pm.spatial(theirs))
@@ -80,37 +93,71 @@ def test_single_dim_accessors_and_iteration():
 
 def test_filter_functions_on_shapes_and_tensors():
     from foldax.tensors import zeros
+
     t = zeros(batch(b=2) & spatial(x=3))
     assert batch(t) == batch(b=2)
     assert spatial(t.shape) == spatial(x=3)
 
 
 ERRORS = [
-    (lambda: spatial(x=3) & spatial(x=4), ValueError,
-     "dim 'x' has size 3 in (xˢ=3) but 4 in (xˢ=4); shared dims must have equal sizes: slice one, e.g. t.x[:3]"),
-    (lambda: spatial(x=3) & channel(x=3), ValueError,
-     "dim 'x' is spatial in (xˢ=3) but channel in (xᶜ=3); a name must have one type: rename one of the dims"),
-    (lambda: channel(v='a,b') & channel(v='a,c'), ValueError,
-     "dim 'v' has item names ('a', 'b') in (vᶜ=a,b) but ('a', 'c') in (vᶜ=a,c); select matching items, e.g. t.v['a,b']"),
-    (lambda: spatial('x', x=3), ValueError,
-     "dims ['x'] are given more than once in (xˢ, xˢ=3); give each dim once"),
+    (
+        lambda: spatial(x=3) & spatial(x=4),
+        ValueError,
+        "dim 'x' has size 3 in (xˢ=3) but 4 in (xˢ=4); shared dims must have equal sizes: slice one, e.g. t.x[:3]",
+    ),
+    (
+        lambda: spatial(x=3) & channel(x=3),
+        ValueError,
+        "dim 'x' is spatial in (xˢ=3) but channel in (xᶜ=3); a name must have one type: rename one of the dims",
+    ),
+    (
+        lambda: channel(v='a,b') & channel(v='a,c'),
+        ValueError,
+        "dim 'v' has item names ('a', 'b') in (vᶜ=a,b) but ('a', 'c') in (vᶜ=a,c); select matching items, e.g. t.v['a,b']",
+    ),
+    (
+        lambda: spatial('x', x=3),
+        ValueError,
+        "dims ['x'] are given more than once in (xˢ, xˢ=3); give each dim once",
+    ),
     (lambda: spatial(x=-1), ValueError, "spatial(x=-1): a size must not be negative; use a size >= 0"),
-    (lambda: spatial(x=2.5), TypeError,
-     "spatial(x=2.5): a size must be an int or item names, but got float; use e.g. spatial(x=3) or spatial(x='a,b')"),
-    (lambda: channel(v='a,a'), ValueError,
-     "channel(v=('a', 'a')): item names must be distinct strings; use e.g. channel(v='x,y')"),
-    (lambda: spatial('1x'), ValueError,
-     "spatial(): dim name '1x' is not a valid name; use letters, digits and underscores, starting with a letter "
-     "(a '~' prefix only for dual dims)"),
-    (lambda: batch(3), TypeError,
-     "batch() takes dim names or a Shape/Tensor to filter, but got int; use e.g. batch('x'), batch(x=3) or batch(tensor)"),
+    (
+        lambda: spatial(x=2.5),
+        TypeError,
+        "spatial(x=2.5): a size must be an int or item names, but got float; use e.g. spatial(x=3) or spatial(x='a,b')",
+    ),
+    (
+        lambda: channel(v='a,a'),
+        ValueError,
+        "channel(v=('a', 'a')): item names must be distinct strings; use e.g. channel(v='x,y')",
+    ),
+    (
+        lambda: spatial('1x'),
+        ValueError,
+        "spatial(): dim name '1x' is not a valid name; use letters, digits and underscores, starting with a letter "
+        "(a '~' prefix only for dual dims)",
+    ),
+    (
+        lambda: batch(3),
+        TypeError,
+        "batch() takes dim names or a Shape/Tensor to filter, but got int; use e.g. batch('x'), batch(x=3) or batch(tensor)",
+    ),
     (lambda: spatial(x=3)['y'], ValueError, "dim 'y' is not in shape (xˢ=3); use one of ('x',)"),
-    (lambda: spatial(x=3)[2], IndexError,
-     "shape[2]: position 2 is out of range for (xˢ=3) of rank 1; use a position in [-1, 1)"),
-    (lambda: spatial(x=3)[1.0], TypeError,
-     "shape[key] takes a dim name (str) or a position (int), but got float 1.0; use e.g. shape['x']"),
-    (lambda: spatial(x=3, y=2).size, ValueError,
-     "Shape.size needs a shape with exactly one dim, but (xˢ=3, yˢ=2) has 2; select one dim first, e.g. shape.only('x')"),
+    (
+        lambda: spatial(x=3)[2],
+        IndexError,
+        "shape[2]: position 2 is out of range for (xˢ=3) of rank 1; use a position in [-1, 1)",
+    ),
+    (
+        lambda: spatial(x=3)[1.0],
+        TypeError,
+        "shape[key] takes a dim name (str) or a position (int), but got float 1.0; use e.g. shape['x']",
+    ),
+    (
+        lambda: spatial(x=3, y=2).size,
+        ValueError,
+        "Shape.size needs a shape with exactly one dim, but (xˢ=3, yˢ=2) has 2; select one dim first, e.g. shape.only('x')",
+    ),
 ]
 
 
@@ -121,7 +168,9 @@ def test_shape_errors(make, builtin, message, check_error):
 
 def test_shape_constructor_is_plain(check_error):
     assert Shape(('x',), (3,), ('spatial',)) == spatial(x=3)
-    message = ("Shape(names, sizes, types, item_names) got 1 names, 1 sizes, 1 types and 1 item names; give one of "
-               "each per dim, each type one of ('batch', 'dual', 'instance', 'spatial', 'channel'), or build shapes "
-               "with spatial(x=3) etc.")
+    message = (
+        "Shape(names, sizes, types, item_names) got 1 names, 1 sizes, 1 types and 1 item names; give one of "
+        "each per dim, each type one of ('batch', 'dual', 'instance', 'spatial', 'channel'), or build shapes "
+        "with spatial(x=3) etc."
+    )
     check_error(lambda: Shape(('x',), (3,), ('space',)), ValueError, message)

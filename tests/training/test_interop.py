@@ -1,6 +1,7 @@
 """optax, equinox, chex, flax dataclasses and JAX shardings with foldax's transformations, with no
 adapter code: every result is compared with the same code under JAX's (or equinox's) own
 transformations."""
+
 import chex
 import equinox as eqx
 import flax.struct
@@ -57,8 +58,9 @@ OPTIMISERS = {
     "adamw schedule": lambda: optax.adamw(optax.warmup_cosine_decay_schedule(0.0, 1e-2, 1, 10)),
     "clip+lion": lambda: optax.chain(optax.clip_by_global_norm(0.5), optax.lion(1e-3)),
     "masked decay": lambda: optax.chain(
-        optax.masked(optax.add_decayed_weights(0.1), lambda m: jax.tree.map(
-            lambda x: x.ndim > 1, m)), optax.sgd(0.1)),
+        optax.masked(optax.add_decayed_weights(0.1), lambda m: jax.tree.map(lambda x: x.ndim > 1, m)),
+        optax.sgd(0.1),
+    ),
 }
 
 
@@ -80,6 +82,7 @@ def test_optimiser_state_holds_models_and_the_jitted_step_matches_jax():
             loss, grads = value_and_grad(regressor_loss)(model, x, y)
             updates, state = optimiser.update(grads, state, model)
             return optax.apply_updates(model, updates), state, loss
+
         return train_step
 
     ours = foldax.jit(step(foldax.value_and_grad))(model, optimiser.init(model), X, Y)
@@ -103,17 +106,22 @@ def _eqx_arrays(tree):
 
 def _grad_and_outputs(grad, vmap):
     """``(gradient of the summed squared outputs, outputs)`` of a Module mapped over a batch."""
+
     def run(model, x):
         return grad(lambda m, x: jnp.sum(vmap(m)(x) ** 2))(model, x), vmap(model)(x)
+
     return run
 
 
 EQX_MODELS = {
     "Linear": (lambda k: eqx.nn.Linear(3, 2, key=k), (5, 3)),
     "MLP": (lambda k: eqx.nn.MLP(3, 2, 4, 2, activation=jax.nn.softplus, key=k), (5, 3)),
-    "Conv1d+LayerNorm": (lambda k: eqx.nn.Sequential([
-        eqx.nn.Conv1d(2, 3, 3, padding=1, key=k), eqx.nn.LayerNorm((3, 6)),
-        eqx.nn.Lambda(jax.nn.relu)]), (4, 2, 6)),
+    "Conv1d+LayerNorm": (
+        lambda k: eqx.nn.Sequential(
+            [eqx.nn.Conv1d(2, 3, 3, padding=1, key=k), eqx.nn.LayerNorm((3, 6)), eqx.nn.Lambda(jax.nn.relu)]
+        ),
+        (4, 2, 6),
+    ),
     "GRUCell in a scan": (lambda k: _GRUSequence(eqx.nn.GRUCell(3, 4, key=k)), (2, 5, 3)),
 }
 
@@ -125,6 +133,7 @@ class _GRUSequence(eqx.Module):
         def step(h, x):
             h = self.cell(x, h)
             return h, h
+
         return jax.lax.scan(step, jnp.zeros(self.cell.hidden_size), xs)[1]
 
 
@@ -143,8 +152,11 @@ def test_equinox_dropout_with_keys_and_inference_flag():
     dropout = eqx.nn.Dropout(0.5)  # its `inference` field is a Python bool: a constant for foldax
     x, key = jnp.arange(1.0, 9.0), random.key(3)
     f = lambda x, m, k: jnp.sum(m(x, key=k) ** 2)  # noqa: E731
-    chex.assert_trees_all_close(foldax.jit(foldax.value_and_grad(f))(x, dropout, key),
-                                eqx.filter_jit(eqx.filter_value_and_grad(f))(x, dropout, key), **TOL)
+    chex.assert_trees_all_close(
+        foldax.jit(foldax.value_and_grad(f))(x, dropout, key),
+        eqx.filter_jit(eqx.filter_value_and_grad(f))(x, dropout, key),
+        **TOL,
+    )
     off = eqx.nn.inference_mode(dropout)
     chex.assert_trees_all_equal(foldax.jit(lambda m, x: m(x))(off, x), x)
 
@@ -155,17 +167,18 @@ def test_equinox_batch_norm_state_through_foldax_vmap_with_axis_name():
 
     def apply(vmap):
         def run(model, state, x):
-            out, state = vmap(model, axis_name="batch", in_axes=(0, None),
-                              out_axes=(0, None))(x, state)
+            out, state = vmap(model, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, state)
             return jnp.sum(out[:, 0] * jnp.arange(8.0)), state
+
         return run
 
     ours = foldax.jit(apply(foldax.vmap))(model, state, x)
     reference = eqx.filter_jit(apply(jax.vmap))(model, state, x)
     chex.assert_trees_all_close(ours, reference, **TOL)
     grad_x = lambda vmap, grad: grad(lambda x: apply(vmap)(model, state, x)[0])  # noqa: E731
-    chex.assert_trees_all_close(foldax.jit(grad_x(foldax.vmap, foldax.grad))(x),
-                                jax.jit(grad_x(jax.vmap, jax.grad))(x), **TOL)
+    chex.assert_trees_all_close(
+        foldax.jit(grad_x(foldax.vmap, foldax.grad))(x), jax.jit(grad_x(jax.vmap, jax.grad))(x), **TOL
+    )
 
 
 def test_grad_of_equinox_module_with_bool_and_float_fields():
@@ -186,7 +199,7 @@ def test_grad_of_equinox_module_with_bool_and_float_fields():
 
 class _Scaled(eqx.Module):
     weight: jax.Array
-    fn: object                                   # a non-array leaf (a function)
+    fn: object  # a non-array leaf (a function)
     name: str = eqx.field(static=True)
 
     def __call__(self, x):
@@ -220,12 +233,15 @@ def _chex_loss(params, x):
 
 def test_chex_dataclass_and_assertions_inside_transformations():
     params, x = ChexParams(w=jnp.ones((3, 2)) / 3, b=jnp.zeros(2)), X
-    chex.assert_trees_all_close(foldax.jit(foldax.grad(_chex_loss))(params, x),
-                                jax.jit(jax.grad(_chex_loss))(params, x), **TOL)
+    chex.assert_trees_all_close(
+        foldax.jit(foldax.grad(_chex_loss))(params, x), jax.jit(jax.grad(_chex_loss))(params, x), **TOL
+    )
     per_example = foldax.vmap(lambda p, xi: _chex_loss(p, xi[None]), in_axes=(None, 0))
-    chex.assert_trees_all_close(per_example(params, x),
-                                jax.vmap(lambda p, xi: _chex_loss(p, xi[None]),
-                                         in_axes=(None, 0))(params, x), **TOL)
+    chex.assert_trees_all_close(
+        per_example(params, x),
+        jax.vmap(lambda p, xi: _chex_loss(p, xi[None]), in_axes=(None, 0))(params, x),
+        **TOL,
+    )
     assert isinstance(foldax.grad(_chex_loss)(params, x), ChexParams)
 
 
@@ -235,14 +251,15 @@ def test_chex_assertion_failures_surface_at_trace_time():
         foldax.jit(foldax.grad(_chex_loss))(params, jnp.ones((4, 4)))
     with pytest.raises(AssertionError, match=r"rank"):
         foldax.vmap(lambda xi: _chex_loss(ChexParams(w=jnp.ones((3, 2)), b=jnp.zeros(2)), xi))(
-            jnp.ones((4, 3)))
+            jnp.ones((4, 3))
+        )
 
 
 def test_chex_max_traces_counts_one_trace_per_signature():
     @foldax.jit
     @chex.assert_max_traces(n=1)
     def f(x):
-        return jnp.sum(x ** 2)
+        return jnp.sum(x**2)
 
     f(jnp.ones(3))
     f(jnp.arange(3.0))  # same shape and dtype: no new trace
@@ -261,8 +278,7 @@ def test_flax_struct_dataclass():
     params = FlaxParams(jnp.linspace(0.0, 1.0, 3))
     loss = lambda p, x: jnp.sum(getattr(jnp, p.act)(p.w * x))  # noqa: E731
     ours = foldax.jit(foldax.value_and_grad(loss))(params, jnp.ones(3))
-    chex.assert_trees_all_close(ours, jax.jit(jax.value_and_grad(loss))(params, jnp.ones(3)),
-                                **TOL)
+    chex.assert_trees_all_close(ours, jax.jit(jax.value_and_grad(loss))(params, jnp.ones(3)), **TOL)
     assert ours[1].act == "tanh"
 
 

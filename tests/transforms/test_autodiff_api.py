@@ -1,6 +1,7 @@
 """foldax.grad / value_and_grad / jvp / vjp / jacfwd / jacrev / hessian against JAX's own
 transformations of the same functions: argnums and wrt, has_aux, NumPy and Python-number leaves,
 dataclass / equinox / dict pytrees, optax updates, integer inputs and composition."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ Y = jnp.array([[0.5, 1.0, -0.3], [0.2, 0.1, 0.4]])
 
 
 def f3(x, y, z):
-    return jnp.sum(jnp.sin(y @ x)) * jnp.sum(x ** 2) + z ** 2 * jnp.sum(x)
+    return jnp.sum(jnp.sin(y @ x)) * jnp.sum(x**2) + z**2 * jnp.sum(x)
 
 
 ARGS = (X, Y, 1.5)
@@ -47,8 +48,9 @@ def test_has_aux_matches_jax():
         return jnp.sum(x * y), {"pred": x * 2, "n": 3}
 
     chex.assert_trees_all_close(foldax.grad(f, has_aux=True)(X, X), jax.grad(f, has_aux=True)(X, X))
-    assert_same(foldax.value_and_grad(f, (0, 1), has_aux=True),
-                jax.value_and_grad(f, (0, 1), has_aux=True), X, X)
+    assert_same(
+        foldax.value_and_grad(f, (0, 1), has_aux=True), jax.value_and_grad(f, (0, 1), has_aux=True), X, X
+    )
 
 
 def test_wrt_selects_parameters_by_name():
@@ -61,18 +63,17 @@ def test_wrt_selects_parameters_by_name():
     def with_default(x, scale=2.0):
         return jnp.sum(x) * scale
 
-    chex.assert_trees_all_close(foldax.grad(with_default, wrt="scale")(X),
-                                jax.grad(with_default, 1)(X, 2.0))
+    chex.assert_trees_all_close(foldax.grad(with_default, wrt="scale")(X), jax.grad(with_default, 1)(X, 2.0))
 
 
 def test_numpy_and_python_leaves_become_variables_for_the_call():
     x_np = np.asarray(X)
-    chex.assert_trees_all_close(foldax.grad(f3, (0, 2))(x_np, Y, 1.5),
-                                jax.grad(f3, (0, 2))(X, Y, 1.5))
+    chex.assert_trees_all_close(foldax.grad(f3, (0, 2))(x_np, Y, 1.5), jax.grad(f3, (0, 2))(X, Y, 1.5))
     # ΦML's gradient promotes a differentiated Python int to float, as if 2.0 had been passed;
     # grad refuses it as jax.grad does (test_jax_errors)
-    chex.assert_trees_all_close(foldax.gradient(f3, wrt="z", get_output=False)(X, Y, z=2),
-                                jax.grad(f3, 2)(X, Y, 2.0))
+    chex.assert_trees_all_close(
+        foldax.gradient(f3, wrt="z", get_output=False)(X, Y, z=2), jax.grad(f3, 2)(X, Y, 2.0)
+    )
 
 
 def test_constant_loss_has_zero_gradient():
@@ -141,8 +142,9 @@ def test_dict_and_nested_pytrees():
     def loss(p, k):
         return jnp.sum(p["b"][0] @ p["a"]) * p["b"][1][0] + k
 
-    chex.assert_trees_all_close(foldax.value_and_grad(loss)(params, 1.0),
-                                jax.value_and_grad(loss)(params, 1.0))
+    chex.assert_trees_all_close(
+        foldax.value_and_grad(loss)(params, 1.0), jax.value_and_grad(loss)(params, 1.0)
+    )
 
 
 def test_integer_inputs_get_float0_with_allow_int():
@@ -160,8 +162,12 @@ def test_jvp_matches_jax_on_pytrees_and_aux():
         return {"y": jnp.sin(p["a"]) * s, "z": p["b"] @ p["a"]}, p["a"].sum()
 
     p, t = {"a": X, "b": Y}, {"a": jnp.ones(3), "b": jnp.full((2, 3), 0.5)}
-    assert_same(lambda p, t: foldax.jvp(f, (p, 2.0), (t, 1.0), has_aux=True),
-                lambda p, t: jax.jvp(f, (p, 2.0), (t, 1.0), has_aux=True), p, t)
+    assert_same(
+        lambda p, t: foldax.jvp(f, (p, 2.0), (t, 1.0), has_aux=True),
+        lambda p, t: jax.jvp(f, (p, 2.0), (t, 1.0), has_aux=True),
+        p,
+        t,
+    )
 
 
 def test_jvp_integer_primal_takes_float0_tangent():
@@ -206,8 +212,7 @@ P = {"w": Y, "x": X}
 @pytest.mark.parametrize("jac", ["jacfwd", "jacrev", "jacobian"])
 @pytest.mark.parametrize("argnums", [0, (0, 1)])
 def test_jacobians_match_jax_on_pytrees(jac, argnums):
-    assert_same(getattr(foldax, jac)(_vector_fn, argnums), getattr(jax, jac)(_vector_fn, argnums),
-                P, 1.5)
+    assert_same(getattr(foldax, jac)(_vector_fn, argnums), getattr(jax, jac)(_vector_fn, argnums), P, 1.5)
 
 
 def test_jacobian_with_aux_and_wrt():
@@ -231,12 +236,20 @@ def scalar(x):
 
 
 def test_higher_order_composition_matches_jax():
-    assert_same(lambda x: (foldax.grad(lambda y: foldax.grad(scalar)(y).sum())(x),
-                           foldax.jacfwd(foldax.jacrev(scalar))(x),
-                           foldax.jacrev(foldax.jacfwd(foldax.grad(scalar)))(x)),
-                lambda x: (jax.grad(lambda y: jax.grad(scalar)(y).sum())(x),
-                           jax.jacfwd(jax.jacrev(scalar))(x),
-                           jax.jacrev(jax.jacfwd(jax.grad(scalar)))(x)), X, rtol=1e-4)
+    assert_same(
+        lambda x: (
+            foldax.grad(lambda y: foldax.grad(scalar)(y).sum())(x),
+            foldax.jacfwd(foldax.jacrev(scalar))(x),
+            foldax.jacrev(foldax.jacfwd(foldax.grad(scalar)))(x),
+        ),
+        lambda x: (
+            jax.grad(lambda y: jax.grad(scalar)(y).sum())(x),
+            jax.jacfwd(jax.jacrev(scalar))(x),
+            jax.jacrev(jax.jacfwd(jax.grad(scalar)))(x),
+        ),
+        X,
+        rtol=1e-4,
+    )
 
 
 def test_composition_with_jit_both_ways():
@@ -248,10 +261,21 @@ def test_composition_with_jit_both_ways():
 
 
 def test_jax_transformations_around_foldax_ones():
-    assert_same(lambda x, y: (jax.grad(lambda v: foldax.grad(scalar)(v).sum())(x),
-                              jax.vmap(foldax.grad(scalar))(y), jax.jacfwd(foldax.jacrev(scalar))(x)),
-                lambda x, y: (jax.grad(lambda v: jax.grad(scalar)(v).sum())(x),
-                              jax.vmap(jax.grad(scalar))(y), jax.hessian(scalar)(x)), X, Y, rtol=1e-5)
+    assert_same(
+        lambda x, y: (
+            jax.grad(lambda v: foldax.grad(scalar)(v).sum())(x),
+            jax.vmap(foldax.grad(scalar))(y),
+            jax.jacfwd(foldax.jacrev(scalar))(x),
+        ),
+        lambda x, y: (
+            jax.grad(lambda v: jax.grad(scalar)(v).sum())(x),
+            jax.vmap(jax.grad(scalar))(y),
+            jax.hessian(scalar)(x),
+        ),
+        X,
+        Y,
+        rtol=1e-5,
+    )
 
 
 def test_foldax_vmap_of_grad():
@@ -264,7 +288,8 @@ def test_equations_no_differentiated_input_reaches_are_not_differentiated():
     untraceable.def_impl(lambda y: y * 2)
     untraceable.def_abstract_eval(lambda y: y)
     jax.interpreters.mlir.register_lowering(
-        untraceable, jax.interpreters.mlir.lower_fun(lambda y: y * 2, multiple_results=False))
+        untraceable, jax.interpreters.mlir.lower_fun(lambda y: y * 2, multiple_results=False)
+    )
 
     def f(x, y):
         return jnp.sum(x * untraceable.bind(y))
@@ -277,7 +302,7 @@ def test_constants_stay_folded_in_the_gradient():
     table = np.linspace(0.0, 1.0, 3).astype(np.float32)
 
     def f(x):
-        return jnp.sum(x * np.exp(np.sin(table) ** 2) + x ** 2)
+        return jnp.sum(x * np.exp(np.sin(table) ** 2) + x**2)
 
     ours = jax.make_jaxpr(foldax.grad(f))(X)
     assert not any(e.primitive.name in ("sin", "exp") for e in ours.jaxpr.eqns)
@@ -289,18 +314,18 @@ def test_tensor_loss_with_only_batch_dims_is_summed():
     from foldax.tensors import batch, channel, tensor
 
     x = tensor(np.array([0.0, 1.0, 2.0], np.float32), batch("b"))
-    g = foldax.grad(lambda v: v ** 2)(x)
+    g = foldax.grad(lambda v: v**2)(x)
     assert g.shape == x.shape
-    chex.assert_trees_all_close(g.native(), jax.grad(lambda v: jnp.sum(v ** 2))(x.native()))
+    chex.assert_trees_all_close(g.native(), jax.grad(lambda v: jnp.sum(v**2))(x.native()))
     with pytest.raises(foldax.errors.FoldaxTypeError, match="non-batch dimensions"):
-        foldax.grad(lambda v: v ** 2)(tensor(np.ones(3, np.float32), channel("c")))
+        foldax.grad(lambda v: v**2)(tensor(np.ones(3, np.float32), channel("c")))
 
 
 def _optimized_hlo(fn, *args):
     """The optimized XLA program without source locations and instruction numbering."""
     text = jax.jit(fn).lower(*args).compile().as_text()
-    text = text[text.index("StackFrames"):] if "StackFrames" in text else text
-    text = re.sub(r", metadata=\{[^}]*\}", "", text[text.index("\n\n"):])
+    text = text[text.index("StackFrames") :] if "StackFrames" in text else text
+    text = re.sub(r", metadata=\{[^}]*\}", "", text[text.index("\n\n") :])
     return re.sub(r"\.\d+", "", text)
 
 
@@ -310,7 +335,7 @@ def test_jitted_gradient_is_the_same_xla_program_as_jax():
     def mlp(p, x):
         for w, b in p:
             x = jnp.tanh(x @ w + b)
-        return jnp.mean(x ** 2)
+        return jnp.mean(x**2)
 
     assert _optimized_hlo(foldax.grad(mlp), params, X) == _optimized_hlo(jax.grad(mlp), params, X)
 

@@ -3,6 +3,7 @@ differentiable primitive group of jax.lax (the shared corpus plus linear algebra
 sorting, cumulative, windowed and batched-contraction primitives and more control flow), with
 hypothesis drawing the inputs. Each function's comparison is compiled once (one jax.jit holding
 both sides), then run on every drawn input."""
+
 from __future__ import annotations
 
 import functools
@@ -13,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from corpus import CORPUS, OTHER_INEXACT_DTYPES, assert_agrees_with_jax
 from hypothesis import given, settings
 from jax import lax
 
 import foldax
-from corpus import CORPUS, OTHER_INEXACT_DTYPES, assert_agrees_with_jax
 from foldax.errors import NonDifferentiableError
 
 
@@ -29,16 +30,30 @@ def linalg_decompositions(x):
     s = jnp.linalg.svd(a, compute_uv=False)
     lower = jnp.linalg.cholesky(spd)
     tri = jax.scipy.linalg.solve_triangular(lower, x[3, :3], lower=True)
-    return jnp.concatenate([w, s, (q * jnp.sign(jnp.diag(r))).ravel(), v[:, 0] * jnp.sign(v[0, 0]),
-                            tri, jnp.linalg.det(a)[None], jnp.linalg.inv(a).ravel()])
+    return jnp.concatenate(
+        [
+            w,
+            s,
+            (q * jnp.sign(jnp.diag(r))).ravel(),
+            v[:, 0] * jnp.sign(v[0, 0]),
+            tri,
+            jnp.linalg.det(a)[None],
+            jnp.linalg.inv(a).ravel(),
+        ]
+    )
 
 
 def scatter_variants(x):
     idx = jnp.array([3, 0, 5])
     flat = x.ravel()
-    return jnp.concatenate([flat.at[idx].set(x[0, :3] * 2), flat.at[idx].mul(x[1, :3], unique_indices=True),
-                            flat.at[jnp.array([[0], [2]])].get(mode="clip").ravel(),
-                            jnp.take_along_axis(x, jnp.argsort(x, axis=1), axis=1).ravel()])
+    return jnp.concatenate(
+        [
+            flat.at[idx].set(x[0, :3] * 2),
+            flat.at[idx].mul(x[1, :3], unique_indices=True),
+            flat.at[jnp.array([[0], [2]])].get(mode="clip").ravel(),
+            jnp.take_along_axis(x, jnp.argsort(x, axis=1), axis=1).ravel(),
+        ]
+    )
 
 
 def sort_and_cumulative(x):
@@ -53,21 +68,29 @@ def windows_and_contractions(x):
     batched = jnp.einsum("bij,bjk->bik", x.reshape(2, 2, 4), x.reshape(2, 4, 2))
     img = x.reshape(1, 2, 2, 4)
     kernel = jnp.stack([x[0, :2], x[1, :2]]).reshape(2, 1, 1, 2)
-    conv = lax.conv_general_dilated(img, kernel, (1, 1), "SAME", rhs_dilation=(1, 2),
-                                    feature_group_count=2)
-    return jnp.concatenate([pooled.ravel(), avg.ravel(), batched.ravel(), conv.ravel(),
-                            jnp.pad(x[0], (1, 2), mode="reflect")])
+    conv = lax.conv_general_dilated(img, kernel, (1, 1), "SAME", rhs_dilation=(1, 2), feature_group_count=2)
+    return jnp.concatenate(
+        [pooled.ravel(), avg.ravel(), batched.ravel(), conv.ravel(), jnp.pad(x[0], (1, 2), mode="reflect")]
+    )
 
 
 def more_elementwise(x):
     y = x * 0.5
-    return jnp.concatenate([
-        jnp.arctan2(y, 1.5 + y ** 2).ravel(), ((jnp.abs(y) + 1) ** y[::-1]).ravel(),
-        jax.scipy.special.erf(y).ravel(), jax.scipy.special.gammaln(2 + y ** 2).ravel(),
-        jnp.where(y > 0, jnp.expm1(y), lax.rsqrt(1 + y ** 2)).ravel(), jnp.clip(y, -0.3, 0.4).ravel(),
-        jnp.maximum(y, y.T).ravel(), jax.nn.softmax(y, axis=1).ravel(),
-        jax.nn.logsumexp(y, axis=0), jnp.remainder(y, 0.7).ravel(), jnp.floor(y).ravel() * y.ravel(),
-    ])
+    return jnp.concatenate(
+        [
+            jnp.arctan2(y, 1.5 + y**2).ravel(),
+            ((jnp.abs(y) + 1) ** y[::-1]).ravel(),
+            jax.scipy.special.erf(y).ravel(),
+            jax.scipy.special.gammaln(2 + y**2).ravel(),
+            jnp.where(y > 0, jnp.expm1(y), lax.rsqrt(1 + y**2)).ravel(),
+            jnp.clip(y, -0.3, 0.4).ravel(),
+            jnp.maximum(y, y.T).ravel(),
+            jax.nn.softmax(y, axis=1).ravel(),
+            jax.nn.logsumexp(y, axis=0),
+            jnp.remainder(y, 0.7).ravel(),
+            jnp.floor(y).ravel() * y.ravel(),
+        ]
+    )
 
 
 def nested_control(x):
@@ -77,8 +100,7 @@ def nested_control(x):
         return (a, b + jnp.dot(a, row)), a.sum() * b
 
     (a, b), ys = lax.scan(body, (x[0], 0.5), x[1:], reverse=True)
-    inner = jax.checkpoint(lambda u: lax.map(jnp.tanh, u),
-                           policy=jax.checkpoint_policies.nothing_saveable)(x)
+    inner = jax.checkpoint(lambda u: lax.map(jnp.tanh, u), policy=jax.checkpoint_policies.nothing_saveable)(x)
     return jnp.concatenate([a, b[None], ys, inner.ravel()])
 
 
@@ -87,10 +109,15 @@ def foldax_jit_inside(x):
 
 
 CASES = {name: fn for name, fn, _ in CORPUS}
-CASES.update(linalg_decompositions=linalg_decompositions, scatter_variants=scatter_variants,
-             sort_and_cumulative=sort_and_cumulative,
-             windows_and_contractions=windows_and_contractions, more_elementwise=more_elementwise,
-             nested_control=nested_control, foldax_jit_inside=foldax_jit_inside)
+CASES.update(
+    linalg_decompositions=linalg_decompositions,
+    scatter_variants=scatter_variants,
+    sort_and_cumulative=sort_and_cumulative,
+    windows_and_contractions=windows_and_contractions,
+    more_elementwise=more_elementwise,
+    nested_control=nested_control,
+    foldax_jit_inside=foldax_jit_inside,
+)
 NO_REVERSE = {"control_while"}  # a while loop of unknown trip count (JAX refuses too)
 NO_FORWARD = {"custom_derivatives"}  # holds a custom_vjp function (JAX refuses jvp too)
 BASE = jnp.asarray(np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32))
@@ -100,7 +127,7 @@ def inputs(data):
     """Drawn by hypothesis: a scaled, shifted and perturbed matrix, a tangent and a cotangent."""
     scale = data.draw(st.floats(0.4, 1.6), label="scale")
     shift = data.draw(st.floats(-0.5, 0.5), label="shift")
-    seed = data.draw(st.integers(0, 2 ** 16), label="seed")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
     rng = np.random.default_rng(seed)
     x = BASE * scale + shift + 0.1 * rng.normal(size=(4, 4)).astype(np.float32)
     return x, jnp.asarray(rng.normal(size=(4, 4)).astype(np.float32)), rng
@@ -123,8 +150,12 @@ def compiled(name):
             out["jvp"] = jvp(fn, (x,), (t,))
         return out
 
-    return jax.jit(lambda x, t, ct: (side(foldax.grad, foldax.vjp, foldax.jvp, x, t, ct),
-                                     side(jax.grad, jax.vjp, jax.jvp, x, t, ct)))
+    return jax.jit(
+        lambda x, t, ct: (
+            side(foldax.grad, foldax.vjp, foldax.jvp, x, t, ct),
+            side(jax.grad, jax.vjp, jax.jvp, x, t, ct),
+        )
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -137,15 +168,15 @@ def test_derivatives_match_jax(name, data):
     chex.assert_trees_all_close(ours, expected, rtol=2e-4, atol=2e-5)
 
 
-JACOBIAN_CASES = ["elementwise", "gather_scatter", "control_scan", "linear_algebra",
-                  "nested_control"]
+JACOBIAN_CASES = ["elementwise", "gather_scatter", "control_scan", "linear_algebra", "nested_control"]
 
 
 @pytest.mark.parametrize("name", JACOBIAN_CASES)
 def test_jacobians_match_jax(name):
     fn = CASES[name]
-    both = jax.jit(lambda x: ((foldax.jacfwd(fn)(x), foldax.jacrev(fn)(x)),
-                              (jax.jacfwd(fn)(x), jax.jacrev(fn)(x))))
+    both = jax.jit(
+        lambda x: ((foldax.jacfwd(fn)(x), foldax.jacrev(fn)(x)), (jax.jacfwd(fn)(x), jax.jacrev(fn)(x)))
+    )
     ours, expected = both(BASE)
     chex.assert_trees_all_close(ours, expected, rtol=2e-4, atol=2e-5)
 
@@ -154,8 +185,7 @@ def test_jacobians_match_jax(name):
 def test_eagerly(name):
     fn = CASES[name]
     loss = lambda x: jnp.sum(fn(x) ** 2)  # noqa: E731
-    chex.assert_trees_all_close(foldax.grad(loss)(BASE), jax.grad(loss)(BASE), rtol=2e-4,
-                                atol=2e-5)
+    chex.assert_trees_all_close(foldax.grad(loss)(BASE), jax.grad(loss)(BASE), rtol=2e-4, atol=2e-5)
 
 
 def test_refusal_of_a_jax_rule_gets_a_foldax_sentence():
@@ -207,5 +237,9 @@ def test_every_inexact_dtype_matches_jax(dtype):
         except Exception:  # noqa: BLE001 - both sides will raise it below
             pass
 
-    assert_agrees_with_jax(lambda names, ours, x, t: _side(names, ours, x, t, cts), (x, t),
-                           [name for name, _, _ in CORPUS], dtype)
+    assert_agrees_with_jax(
+        lambda names, ours, x, t: _side(names, ours, x, t, cts),
+        (x, t),
+        [name for name, _, _ in CORPUS],
+        dtype,
+    )

@@ -1,5 +1,6 @@
 """Every misuse of foldax's differentiation raises a foldax error (type checked) whose message
 names the argument, what was found and the fix."""
+
 from __future__ import annotations
 
 import chex
@@ -12,8 +13,13 @@ from jax.interpreters import ad, mlir
 
 import foldax
 from foldax.errors import (
-    FoldaxError, FoldaxIndexError, FoldaxTypeError, FoldaxValueError, MissingRuleError,
-    NonDifferentiableError, NonDifferentiableLoopError,
+    FoldaxError,
+    FoldaxIndexError,
+    FoldaxTypeError,
+    FoldaxValueError,
+    MissingRuleError,
+    NonDifferentiableError,
+    NonDifferentiableLoopError,
 )
 
 X = jnp.array([0.5, -1.0, 2.0])
@@ -43,8 +49,9 @@ def raises(exc, *phrases):
 
 
 def test_non_scalar_output_names_the_shape_and_the_fix():
-    with raises(FoldaxTypeError, "Loss must be reduced to a scalar", "shape (3,)", ".sum()",
-                ".mean()", "l2_loss") as info:
+    with raises(
+        FoldaxTypeError, "Loss must be reduced to a scalar", "shape (3,)", ".sum()", ".mean()", "l2_loss"
+    ) as info:
         foldax.grad(lambda x: x * 2)(X)
     assert isinstance(info.value, TypeError)
 
@@ -84,8 +91,7 @@ def test_argnums_of_the_wrong_type_and_argnums_with_wrt():
 
 
 def test_has_aux_with_a_function_that_does_not_return_a_pair():
-    with raises(FoldaxTypeError, "has_aux=True requires", "pair (output, aux)",
-                "an array of shape ()"):
+    with raises(FoldaxTypeError, "has_aux=True requires", "pair (output, aux)", "an array of shape ()"):
         foldax.grad(lambda x: jnp.sum(x), has_aux=True)(X)
     with raises(FoldaxTypeError, "has_aux=True", "tuple of length 3"):
         foldax.jacfwd(lambda x: (x, x, x), has_aux=True)(X)
@@ -109,8 +115,10 @@ def test_integer_and_complex_outputs():
     with raises(NonDifferentiableError, "holomorphic=True requires complex inputs"):
         foldax.grad(lambda z: jnp.sum(z * z), holomorphic=True)(X)
     z = X.astype(jnp.complex64)
-    chex.assert_trees_all_close(foldax.grad(lambda z: jnp.sum(z * z), holomorphic=True)(z),
-                                jax.grad(lambda z: jnp.sum(z * z), holomorphic=True)(z))
+    chex.assert_trees_all_close(
+        foldax.grad(lambda z: jnp.sum(z * z), holomorphic=True)(z),
+        jax.grad(lambda z: jnp.sum(z * z), holomorphic=True)(z),
+    )
 
 
 def _primitive(name, impl):
@@ -123,8 +131,13 @@ def _primitive(name, impl):
 
 def test_primitive_without_a_differentiation_rule_is_named_with_how_to_register():
     square = _primitive("my_square", lambda x: x * x)
-    with raises(MissingRuleError, "'my_square'", "no differentiation rule",
-                "ad.primitive_jvps[my_square_p]", "JVPInterpreter.register") as info:
+    with raises(
+        MissingRuleError,
+        "'my_square'",
+        "no differentiation rule",
+        "ad.primitive_jvps[my_square_p]",
+        "JVPInterpreter.register",
+    ) as info:
         foldax.grad(lambda x: jnp.sum(square.bind(x)))(X)
     assert isinstance(info.value, NotImplementedError)
     with raises(MissingRuleError, "'my_square'"):
@@ -134,8 +147,7 @@ def test_primitive_without_a_differentiation_rule_is_named_with_how_to_register(
     ad.primitive_jvps[square] = lambda p, t: (square.bind(p[0]), scale.bind(t[0]) * p[0] * 2 / 3)
     chex.assert_trees_all_close(foldax.jvp(square.bind, (X,), (jnp.ones(3),))[1], 2 * X)
     # ...while reverse mode also needs the linear primitive's transpose rule
-    with raises(MissingRuleError, "'my_scale'", "no transpose rule",
-                "ad.primitive_transposes[my_scale_p]"):
+    with raises(MissingRuleError, "'my_scale'", "no transpose rule", "ad.primitive_transposes[my_scale_p]"):
         foldax.grad(lambda x: jnp.sum(square.bind(x)))(X)
     ad.primitive_transposes[scale] = lambda ct, t: [scale.bind(ct)]
     chex.assert_trees_all_close(foldax.grad(lambda x: jnp.sum(square.bind(x)))(X), 2 * X)
@@ -157,8 +169,9 @@ def test_reverse_mode_through_a_while_loop_explains_as_jax_does():
     with raises(NonDifferentiableLoopError, "while_loop"):
         foldax.jacrev(_while)(X)
     # forward mode works
-    chex.assert_trees_all_close(foldax.jvp(_while, (X,), (jnp.ones(3),)),
-                                jax.jvp(_while, (X,), (jnp.ones(3),)))
+    chex.assert_trees_all_close(
+        foldax.jvp(_while, (X,), (jnp.ones(3),)), jax.jvp(_while, (X,), (jnp.ones(3),))
+    )
 
 
 @jax.custom_vjp
@@ -172,8 +185,7 @@ _clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (jnp.clip(g, -1, 1),))
 def test_forward_mode_of_a_custom_vjp_function():
     with pytest.raises(TypeError, match="can't apply forward-mode"):
         jax.jvp(_clip_gradient, (X,), (X,))
-    with raises(NonDifferentiableError, "custom_vjp", "_clip_gradient", "forward-mode",
-                "jax.custom_jvp"):
+    with raises(NonDifferentiableError, "custom_vjp", "_clip_gradient", "forward-mode", "jax.custom_jvp"):
         foldax.jvp(_clip_gradient, (X,), (X,))
     with raises(NonDifferentiableError, "custom_vjp"):
         foldax.jacfwd(_clip_gradient)(X)

@@ -1,6 +1,7 @@
 """The dtype and weak type of Jacobian blocks, compared with JAX's: ``jacrev`` gives each block
 its input leaf's type (integer inputs with ``allow_int`` included), ``jacfwd`` its output leaf's;
 ``jacrev`` of an integer output is refused as in JAX."""
+
 from __future__ import annotations
 
 import jax
@@ -32,8 +33,11 @@ def test_jacrev_blocks_have_the_input_type(dtype):
     want = jax.jacrev(_mixed, argnums=(0, 1), allow_int=True)(*args)
     got = foldax.jacrev(_mixed, argnums=(0, 1), allow_int=True)(*args)
     assert _types(got) == _types(want)
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(
-        np.asarray(a, np.float32), np.asarray(b, np.float32)), got, want)
+    jax.tree_util.tree_map(
+        lambda a, b: np.testing.assert_array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32)),
+        got,
+        want,
+    )
 
 
 @pytest.mark.parametrize("args", [(2, 1.0), (2.0, 1)], ids=["int_scalar", "float_scalar"])

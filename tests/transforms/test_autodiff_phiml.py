@@ -1,6 +1,7 @@
 """ΦML's automatic-differentiation page (seeds/002) translated to foldax, compared with ΦML itself
 (run in a subprocess: ΦML's JAX backend switches JAX to 64 bits for the whole process) and with
 jax.grad on the same data."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,8 +58,7 @@ PHIML_PAGE = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def phiml():
     """The page's results computed by ΦML."""
-    done = subprocess.run([sys.executable, "-c", PHIML_PAGE], capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run([sys.executable, "-c", PHIML_PAGE], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -72,7 +72,7 @@ class Vec:  # a plain dataclass with ΦML's value attributes, as on the page
         return Vec(self.x1 * other, self.x2 * other)
 
     def __pow__(self, power, modulo=None):
-        return Vec(self.x1 ** power, self.x2 ** power)
+        return Vec(self.x1**power, self.x2**power)
 
     def __value_attrs__(self):
         return "x1", "x2"
@@ -86,61 +86,61 @@ def value_l2_loss(value):
 
 
 def square_times(x, y):
-    return x ** 2 * y
+    return x**2 * y
 
 
 def l2_square_times(x, y):
-    return value_l2_loss(x ** 2 * y)
+    return value_l2_loss(x**2 * y)
 
 
 def test_value_and_gradient_wrt_x(phiml):
-    value, grad = foldax.gradient(square_times, wrt="x")(x=1., y=1.)
+    value, grad = foldax.gradient(square_times, wrt="x")(x=1.0, y=1.0)
     chex.assert_trees_all_close((value, grad), tuple(phiml["value_and_grad"]))
-    chex.assert_trees_all_close((value, grad), jax.value_and_grad(square_times)(1., 1.))
-    only = foldax.gradient(square_times, wrt="x", get_output=False)(x=1., y=1.)
+    chex.assert_trees_all_close((value, grad), jax.value_and_grad(square_times)(1.0, 1.0))
+    only = foldax.gradient(square_times, wrt="x", get_output=False)(x=1.0, y=1.0)
     chex.assert_trees_all_close(only, phiml["grad_only"])
 
 
 def test_loss_must_be_reduced_to_a_scalar():
-    x = wrap([0., 1., 2.], channel("values"))
+    x = wrap([0.0, 1.0, 2.0], channel("values"))
     with pytest.raises(FoldaxTypeError, match="Loss must be reduced to a scalar") as info:
-        foldax.gradient(square_times, wrt="x", get_output=False)(x, y=1.)
+        foldax.gradient(square_times, wrt="x", get_output=False)(x, y=1.0)
     assert "valuesᶜ=3" in str(info.value) and "l2_loss" in str(info.value)
 
 
 def test_batch_dimensions_are_summed(phiml):
-    x = wrap([0., 1., 2.], batch("values"))
-    grad = foldax.gradient(square_times, wrt="x", get_output=False)(x, y=1.)
+    x = wrap([0.0, 1.0, 2.0], batch("values"))
+    grad = foldax.gradient(square_times, wrt="x", get_output=False)(x, y=1.0)
     assert is_tensor(grad) and grad.shape == x.shape
     chex.assert_trees_all_close(grad.native(), np.asarray(phiml["batched"], np.float32))
-    chex.assert_trees_all_close(grad.native(), jax.grad(lambda v: jnp.sum(v ** 2))(x.native()))
+    chex.assert_trees_all_close(grad.native(), jax.grad(lambda v: jnp.sum(v**2))(x.native()))
 
 
 def test_integer_values_follow_jax_and_need_allow_int():
     with pytest.raises(NonDifferentiableError, match="allow_int=True"):
-        foldax.gradient(square_times, wrt="x")(wrap([0, 1, 2], batch("values")), y=1.)
+        foldax.gradient(square_times, wrt="x")(wrap([0, 1, 2], batch("values")), y=1.0)
 
 
 def test_l2_loss_keeps_batch_dimensions(phiml):
-    x = wrap([0., 1., 2.], batch("values"))
-    grad = foldax.gradient(l2_square_times, wrt="x", get_output=False)(x, y=1.)
+    x = wrap([0.0, 1.0, 2.0], batch("values"))
+    grad = foldax.gradient(l2_square_times, wrt="x", get_output=False)(x, y=1.0)
     chex.assert_trees_all_close(grad.native(), np.asarray(phiml["l2_batched"], np.float32))
-    chex.assert_trees_all_close(
-        grad.native(), jax.grad(lambda v: jnp.sum((v ** 2) ** 2) / 2)(x.native()))
+    chex.assert_trees_all_close(grad.native(), jax.grad(lambda v: jnp.sum((v**2) ** 2) / 2)(x.native()))
 
 
 def test_gradient_with_respect_to_several_names(phiml):
     grads = foldax.gradient(l2_square_times, wrt="x,y", get_output=False)(1, 1)
     chex.assert_trees_all_close(grads, tuple(phiml["wrt_x_y"]))
-    chex.assert_trees_all_close(grads, jax.grad(lambda x, y: (x ** 2 * y) ** 2 / 2, (0, 1))(1., 1.))
+    chex.assert_trees_all_close(grads, jax.grad(lambda x, y: (x**2 * y) ** 2 / 2, (0, 1))(1.0, 1.0))
 
 
 def test_dataclass_with_value_attributes(phiml):
-    grad = foldax.gradient(l2_square_times, wrt="x", get_output=False)(x=Vec(1, 2), y=1.)
+    grad = foldax.gradient(l2_square_times, wrt="x", get_output=False)(x=Vec(1, 2), y=1.0)
     assert type(grad) is Vec
     chex.assert_trees_all_close((grad.x1, grad.x2), tuple(phiml["vec"]))
-    chex.assert_trees_all_close((grad.x1, grad.x2),
-                                jax.grad(lambda a, b: (a ** 4 + b ** 4) / 2, (0, 1))(1., 2.))
+    chex.assert_trees_all_close(
+        (grad.x1, grad.x2), jax.grad(lambda a, b: (a**4 + b**4) / 2, (0, 1))(1.0, 2.0)
+    )
 
 
 def test_output_with_auxiliary_values():
@@ -150,5 +150,4 @@ def test_output_with_auxiliary_values():
 
     (loss, prediction), grad = foldax.gradient(loss_and_prediction, wrt="x")(jnp.ones(2), 1.0)
     chex.assert_trees_all_close((loss, prediction), loss_and_prediction(jnp.ones(2), 1.0))
-    chex.assert_trees_all_close(
-        grad, jax.grad(lambda x: jnp.sum((2 * x - 1.0) ** 2) / 2)(jnp.ones(2)))
+    chex.assert_trees_all_close(grad, jax.grad(lambda x: jnp.sum((2 * x - 1.0) ** 2) / 2)(jnp.ones(2)))

@@ -1,6 +1,7 @@
 """Custom rules are honoured, not differentiated through (custom_jvp in both modes and under
 jacfwd's batched tangents, custom_vjp's fwd/bwd in reverse mode and twice), remat keeps its
 recomputation, and scan/cond transposes agree with JAX — each compared with JAX."""
+
 from __future__ import annotations
 
 import functools
@@ -29,7 +30,7 @@ def _log1pexp_jvp(primals, tangents):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def power(x, n):
-    return x ** n
+    return x**n
 
 
 @power.defjvp
@@ -58,11 +59,22 @@ def custom_jvp_user(x):
 
 
 def test_custom_jvp_rule_is_used_in_every_mode():
-    both = jax.jit(lambda x: (
-        (foldax.grad(custom_jvp_user)(x), foldax.jvp(custom_jvp_user, (x,), (x,)),
-         foldax.jacfwd(jax.grad(custom_jvp_user))(x), foldax.hessian(custom_jvp_user)(x)),
-        (jax.grad(custom_jvp_user)(x), jax.jvp(custom_jvp_user, (x,), (x,)),
-         jax.jacfwd(jax.grad(custom_jvp_user))(x), jax.hessian(custom_jvp_user)(x))))
+    both = jax.jit(
+        lambda x: (
+            (
+                foldax.grad(custom_jvp_user)(x),
+                foldax.jvp(custom_jvp_user, (x,), (x,)),
+                foldax.jacfwd(jax.grad(custom_jvp_user))(x),
+                foldax.hessian(custom_jvp_user)(x),
+            ),
+            (
+                jax.grad(custom_jvp_user)(x),
+                jax.jvp(custom_jvp_user, (x,), (x,)),
+                jax.jacfwd(jax.grad(custom_jvp_user))(x),
+                jax.hessian(custom_jvp_user)(x),
+            ),
+        )
+    )
     ours, expected = both(X)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5)
 
@@ -86,10 +98,10 @@ clip_gradient.defvjp(_clip_fwd, _clip_bwd)
 
 @jax.custom_vjp
 def smooth_abs(x):
-    return jnp.sqrt(x ** 2 + 0.1)
+    return jnp.sqrt(x**2 + 0.1)
 
 
-smooth_abs.defvjp(lambda x: (smooth_abs(x), x), lambda x, g: (g * x / jnp.sqrt(x ** 2 + 0.1),))
+smooth_abs.defvjp(lambda x: (smooth_abs(x), x), lambda x, g: (g * x / jnp.sqrt(x**2 + 0.1),))
 
 
 def custom_vjp_user(x):
@@ -97,13 +109,22 @@ def custom_vjp_user(x):
 
 
 def test_custom_vjp_rule_is_used_in_reverse_mode_and_twice():
-    both = jax.jit(lambda x: (
-        (foldax.grad(custom_vjp_user)(x), foldax.jacrev(lambda v: smooth_abs(v) * v)(x),
-         foldax.grad(lambda v: foldax.grad(custom_vjp_user)(v).sum())(x),
-         foldax.vjp(clip_gradient, x, -0.5, 0.5)[1](x * 4)),
-        (jax.grad(custom_vjp_user)(x), jax.jacrev(lambda v: smooth_abs(v) * v)(x),
-         jax.grad(lambda v: jax.grad(custom_vjp_user)(v).sum())(x),
-         jax.vjp(clip_gradient, x, -0.5, 0.5)[1](x * 4))))
+    both = jax.jit(
+        lambda x: (
+            (
+                foldax.grad(custom_vjp_user)(x),
+                foldax.jacrev(lambda v: smooth_abs(v) * v)(x),
+                foldax.grad(lambda v: foldax.grad(custom_vjp_user)(v).sum())(x),
+                foldax.vjp(clip_gradient, x, -0.5, 0.5)[1](x * 4),
+            ),
+            (
+                jax.grad(custom_vjp_user)(x),
+                jax.jacrev(lambda v: smooth_abs(v) * v)(x),
+                jax.grad(lambda v: jax.grad(custom_vjp_user)(v).sum())(x),
+                jax.vjp(clip_gradient, x, -0.5, 0.5)[1](x * 4),
+            ),
+        )
+    )
     ours, expected = both(X)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5)
 
@@ -121,22 +142,19 @@ def test_custom_vjp_closing_over_a_differentiated_value():
         jax.grad(f, 1)(X, 2.0)
     # f's bwd closes over a tracer of the trace itself, so its jaxpr holds one by construction:
     # JAX's leak checker (on for the suite) would report that before foldax's message.
-    with jax.check_tracer_leaks(False), \
-            pytest.raises(NonDifferentiableError, match="closes over") as ours:
+    with jax.check_tracer_leaks(False), pytest.raises(NonDifferentiableError, match="closes over") as ours:
         foldax.grad(f, 1)(X, 2.0)
     assert "'scaled'" in str(ours.value) and "closed-over value" in str(ours.value)
 
 
 def remat_user(x):
-    inner = jax.checkpoint(lambda v: jnp.sin(jnp.sin(v)) * v,
-                           policy=jax.checkpoint_policies.nothing_saveable)
+    inner = jax.checkpoint(lambda v: jnp.sin(jnp.sin(v)) * v, policy=jax.checkpoint_policies.nothing_saveable)
     return jnp.sum(inner(x) ** 2)
 
 
 def test_remat_keeps_its_recomputation():
     jaxpr = jax.make_jaxpr(foldax.grad(remat_user))(X)
-    assert any(e.primitive.name == "checkpoint" or e.primitive.name == "remat2"
-               for e in jaxpr.jaxpr.eqns)
+    assert any(e.primitive.name == "checkpoint" or e.primitive.name == "remat2" for e in jaxpr.jaxpr.eqns)
     chex.assert_trees_all_close(foldax.grad(remat_user)(X), jax.grad(remat_user)(X))
 
 
@@ -156,10 +174,18 @@ def scan_with_everything(x):
 
 
 def test_scan_transpose_matches_jax_and_batched():
-    both = jax.jit(lambda x: ((foldax.grad(scan_with_everything)(x),
-                               foldax.jacrev(lambda v: jax.lax.cumsum(v) * scan_with_everything(v))(x)),
-                              (jax.grad(scan_with_everything)(x),
-                               jax.jacrev(lambda v: jax.lax.cumsum(v) * scan_with_everything(v))(x))))
+    both = jax.jit(
+        lambda x: (
+            (
+                foldax.grad(scan_with_everything)(x),
+                foldax.jacrev(lambda v: jax.lax.cumsum(v) * scan_with_everything(v))(x),
+            ),
+            (
+                jax.grad(scan_with_everything)(x),
+                jax.jacrev(lambda v: jax.lax.cumsum(v) * scan_with_everything(v))(x),
+            ),
+        )
+    )
     ours, expected = both(X)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5)
 
@@ -167,15 +193,19 @@ def test_scan_transpose_matches_jax_and_batched():
 def cond_in_scan(x):
     def body(c, v):
         c = jax.lax.cond(v > 0, lambda u: u * v + 1.0, lambda u: jnp.sin(u) - v, c)
-        return c, c ** 2
+        return c, c**2
 
     c, ys = jax.lax.scan(body, x[0], x)
     return c + jnp.sum(ys)
 
 
 def test_cond_inside_scan_forward_and_reverse():
-    both = jax.jit(lambda x: ((foldax.grad(cond_in_scan)(x), foldax.jacfwd(cond_in_scan)(x)),
-                              (jax.grad(cond_in_scan)(x), jax.jacfwd(cond_in_scan)(x))))
+    both = jax.jit(
+        lambda x: (
+            (foldax.grad(cond_in_scan)(x), foldax.jacfwd(cond_in_scan)(x)),
+            (jax.grad(cond_in_scan)(x), jax.jacfwd(cond_in_scan)(x)),
+        )
+    )
     ours, expected = both(X)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5)
 
@@ -197,9 +227,11 @@ def primal_outputs_reused(x):
 
 
 def test_higher_order_equations_with_primal_outputs():
-    both = jax.jit(lambda x: ((foldax.grad(primal_outputs_reused)(x),
-                               foldax.jacrev(lambda v: v * primal_outputs_reused(v))(x)),
-                              (jax.grad(primal_outputs_reused)(x),
-                               jax.jacrev(lambda v: v * primal_outputs_reused(v))(x))))
+    both = jax.jit(
+        lambda x: (
+            (foldax.grad(primal_outputs_reused)(x), foldax.jacrev(lambda v: v * primal_outputs_reused(v))(x)),
+            (jax.grad(primal_outputs_reused)(x), jax.jacrev(lambda v: v * primal_outputs_reused(v))(x)),
+        )
+    )
     ours, expected = both(X)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5)

@@ -1,15 +1,16 @@
 """foldax.checkify against jax.experimental.checkify on the cases both support (same error, same
 message, same outputs), and against plain Python loops where JAX refuses (batched while)."""
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from corpus import CORPUS, CORPUS_IDS
 from jax import lax
 from jax.experimental import checkify as jc
 
 import foldax
-from corpus import CORPUS, CORPUS_IDS
 
 ERROR_SETS = {  # foldax set -> JAX set
     "user": (foldax.user_checks, jc.user_checks),
@@ -34,6 +35,7 @@ def positive_log(check):
     def f(x):
         check(jnp.all(x > 0), "log of non-positive {x} (min {m})", x=x, m=jnp.min(x))
         return jnp.log(x)
+
     return f
 
 
@@ -42,7 +44,9 @@ def in_cond(check):
         def big(x):
             check(x < 10, "too big: {}", x)
             return x * 2
+
         return lax.cond(x > 0, big, lambda x: -x, x)
+
     return f
 
 
@@ -52,8 +56,11 @@ def in_switch(check):
             def g(x):
                 check(x != k, "branch {} met its own index", np.asarray(k, np.int32))
                 return x + k
+
             return g
+
         return lax.switch(i, [branch(0), branch(1), branch(2)], x)
+
     return f
 
 
@@ -62,7 +69,9 @@ def in_scan(check):
         def body(c, x):
             check(x >= 0, "negative {} after total {}", x, c)
             return c + x, c
+
         return lax.scan(body, 0.0, xs)
+
     return f
 
 
@@ -71,7 +80,9 @@ def in_while_body(check):
         def body(c):
             check(c != 5, "hit five")
             return c + 1
+
         return lax.while_loop(lambda c: c < 10, body, x)
+
     return f
 
 
@@ -80,7 +91,9 @@ def in_while_cond(check):
         def cond(c):
             check(c < 100, "condition saw {}", c)
             return c < 10
+
         return lax.while_loop(cond, lambda c: c * 3, x)
+
     return f
 
 
@@ -90,7 +103,9 @@ def in_nested_jit_and_remat(check):
         def inner(y):
             check(y > 1, "inner got {}", y)
             return jax.checkpoint(lambda z: (check(z < 5, "remat got {}", z), jnp.sin(z))[1])(y)
+
         return inner(x) + inner(x * 3)
+
     return f
 
 
@@ -99,7 +114,9 @@ def in_fori(check):
         def body(i, c):
             check(c < 20, "step {} carried {}", i, c)
             return c * 2
+
         return lax.fori_loop(0, 6, body, x)
+
     return f
 
 
@@ -108,6 +125,7 @@ def two_checks(check):
         check(x > 0, "first")
         check(x > 1, "second")
         return x
+
     return f
 
 
@@ -118,8 +136,11 @@ USER_CASES = [
     ("scan", in_scan, [(jnp.array([1.0, 2.0, 3.0]),), (jnp.array([1.0, -2.0, -3.0]),)]),
     ("while_body", in_while_body, [(jnp.int32(6),), (jnp.int32(0),)]),
     ("while_cond", in_while_cond, [(jnp.int32(1),), (jnp.int32(200),), (jnp.int32(5),)]),
-    ("nested_jit_remat", in_nested_jit_and_remat,
-     [(jnp.float32(1.5),), (jnp.float32(0.5),), (jnp.float32(2.0),)]),
+    (
+        "nested_jit_remat",
+        in_nested_jit_and_remat,
+        [(jnp.float32(1.5),), (jnp.float32(0.5),), (jnp.float32(2.0),)],
+    ),
     ("fori", in_fori, [(jnp.float32(1.0),), (jnp.float32(3.0),)]),
     ("two_checks", two_checks, [(jnp.float32(2.0),), (jnp.float32(0.5),), (jnp.float32(-1.0),)]),
 ]
@@ -143,19 +164,35 @@ AUTOMATIC = [
     ("nan_log", "nan", lambda x: jnp.log(x) * 2, (jnp.array([1.0, -1.0]),)),
     ("nan_inf_minus_inf", "nan", lambda x: jnp.exp(x) - jnp.exp(x), (jnp.array([1.0, 1000.0]),)),
     ("nan_none", "nan", lambda x: jnp.sin(x) @ jnp.cos(x), (jnp.ones(3),)),
-    ("nan_in_scan", "nan", lambda x: lax.scan(lambda c, y: (c + jnp.sqrt(y), None), 0.0, x)[0],
-     (jnp.array([1.0, 4.0, -1.0]),)),
+    (
+        "nan_in_scan",
+        "nan",
+        lambda x: lax.scan(lambda c, y: (c + jnp.sqrt(y), None), 0.0, x)[0],
+        (jnp.array([1.0, 4.0, -1.0]),),
+    ),
     ("div_int", "div", lambda a, b: a // b + a % 3, (jnp.arange(4), jnp.array([1, 2, 0, 1]))),
     ("div_none", "div", lambda a, b: a // b, (jnp.arange(4), jnp.array([1, 2, 3, 1]))),
     ("index_take", "index", lambda x, i: x[i], (jnp.arange(3.0), jnp.int32(5))),
     ("index_negative", "index", lambda x, i: x[i], (jnp.arange(3.0), jnp.int32(-5))),
     ("index_fancy", "index", lambda x, i: x[i], (jnp.arange(4.0), jnp.array([0, 7, 1]))),
-    ("index_dynamic_slice", "index", lambda x, i: lax.dynamic_slice(x, (i,), (2,)),
-     (jnp.arange(4.0), jnp.int32(3))),
-    ("index_dynamic_update", "index", lambda x, i: lax.dynamic_update_slice(x, jnp.ones(2), (i,)),
-     (jnp.arange(4.0), jnp.int32(3))),
-    ("index_scatter", "index", lambda x, i: x.at[i].add(1.0, mode="drop"),
-     (jnp.arange(4.0), jnp.array([1, 9]))),
+    (
+        "index_dynamic_slice",
+        "index",
+        lambda x, i: lax.dynamic_slice(x, (i,), (2,)),
+        (jnp.arange(4.0), jnp.int32(3)),
+    ),
+    (
+        "index_dynamic_update",
+        "index",
+        lambda x, i: lax.dynamic_update_slice(x, jnp.ones(2), (i,)),
+        (jnp.arange(4.0), jnp.int32(3)),
+    ),
+    (
+        "index_scatter",
+        "index",
+        lambda x, i: x.at[i].add(1.0, mode="drop"),
+        (jnp.arange(4.0), jnp.array([1, 9])),
+    ),
     ("index_ok", "index", lambda x, i: x[i] + x.at[i].set(0.0)[0], (jnp.arange(4.0), jnp.int32(2))),
 ]
 
@@ -170,6 +207,7 @@ def test_all_checks_first_error_is_reported():
     def f(x, i):
         y = jnp.log(x)  # NaN first
         return y[i]  # then out of bounds
+
     ours, theirs = both(lambda check: f, (jnp.array([-1.0, 2.0]), jnp.int32(4)), "all")
     assert ours == theirs == "nan generated by primitive: log."
 
@@ -183,14 +221,15 @@ def test_corpus_all_checks_agree_with_jax(name, f, make_args):
     assert e1.get() == e2.get()
 
 
-@pytest.mark.parametrize("name,f,make_args", [c for c in CORPUS if c[0] in
-                                              ("custom_derivatives", "control_scan", "remat")],
-                         ids=["custom_derivatives", "control_scan", "remat"])
+@pytest.mark.parametrize(
+    "name,f,make_args",
+    [c for c in CORPUS if c[0] in ("custom_derivatives", "control_scan", "remat")],
+    ids=["custom_derivatives", "control_scan", "remat"],
+)
 def test_gradient_through_checkify_keeps_custom_rules(name, f, make_args):
     x = make_args()
     checked = lambda y: jnp.sum(foldax.checkify(f, errors=foldax.all_checks)(y)[1])  # noqa: E731
-    chex.assert_trees_all_close(jax.grad(checked)(x), jax.grad(lambda y: jnp.sum(f(y)))(x),
-                                rtol=1e-5)
+    chex.assert_trees_all_close(jax.grad(checked)(x), jax.grad(lambda y: jnp.sum(f(y)))(x), rtol=1e-5)
 
 
 # -- grad: the primal computation is checked ----------------------------------------------------
@@ -198,6 +237,7 @@ def checked_loss(check):
     def loss(w):
         check(jnp.all(w > 0), "weights must be positive, min {}", jnp.min(w))
         return jnp.sum(jnp.log(w) ** 2)
+
     return loss
 
 
@@ -222,6 +262,7 @@ def nonpositive(check):
     def f(x):
         check(x > 0, "nonpositive {}", x)
         return x * 2
+
     return f
 
 
@@ -265,10 +306,13 @@ def counting(check):
         def cond(c):
             check(c[0] < 50, "condition saw {}", c[0])
             return c[0] < 10
+
         def body(c):
             check(c[0] < 8, "reached {} at step {}", c[0], c[1])
             return c[0] + 1, c[1] + 1
+
         return lax.while_loop(cond, body, (x, 0))
+
     return f
 
 
@@ -286,15 +330,15 @@ def python_counting(x):
     return None
 
 
-@pytest.mark.parametrize("xs", [[0, 3, 9, 12], [12, 11, 60, 10], [9, 12, 3, 0], [60, 1, 2, 3],
-                                [10, 11, 12, 13]])
+@pytest.mark.parametrize(
+    "xs", [[0, 3, 9, 12], [12, 11, 60, 10], [9, 12, 3, 0], [60, 1, 2, 3], [10, 11, 12, 13]]
+)
 def test_batched_while_against_python_loop(xs):
     with pytest.raises(ValueError, match="batched while"):
         jc.checkify(jax.vmap(counting(jc.check)))(jnp.array(xs))
     err, out = jax.jit(foldax.checkify(jax.vmap(counting(foldax.check))))(jnp.array(xs))
     messages = [python_counting(x) for x in xs]
-    expected = next((f"at mapped index {i}: {m} (`check` failed)"
-                     for i, m in enumerate(messages) if m), None)
+    expected = next((f"at mapped index {i}: {m} (`check` failed)" for i, m in enumerate(messages) if m), None)
     assert err.get() == expected
     chex.assert_trees_all_close(out[0], jnp.maximum(jnp.array(xs), 10))
 
@@ -303,11 +347,14 @@ def test_batched_while_against_python_loop(xs):
 def test_batched_while_element_that_finished_reports_nothing(vmap):
     """With foldax.vmap inside checkify the loop runs while any element goes; the elements that
     have finished (or never started) must not be checked."""
+
     def f(x):
         def body(c):
             foldax.check(c < 10, "body ran past ten with {}", c)
             return c + 1
+
         return lax.while_loop(lambda c: c < 10, body, x)
+
     err, out = foldax.checkify(vmap(f))(jnp.array([0, 9, 10, 25]))
     assert err.get() is None  # elements 10 and 25 never enter the body
     chex.assert_trees_all_close(out, jnp.array([10, 10, 10, 25]))
@@ -318,9 +365,11 @@ def test_batched_cond_checks_only_the_branch_each_element_takes():
         def positive(v):
             foldax.check(v > 0, "positive branch got {}", v)
             return v
+
         def negative(v):
             foldax.check(v <= 0, "negative branch got {}", v)
             return -v
+
         return lax.cond(x > 0, positive, negative, x)
 
     xs = jnp.array([1.0, -1.0, 2.0])
@@ -415,9 +464,11 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.lists(st.integers(-3, 3), min_size=4, max_size=4),
-       st.lists(st.integers(-6, 6), min_size=2, max_size=2),
-       st.floats(-2.0, 2.0, allow_nan=False))
+@given(
+    st.lists(st.integers(-3, 3), min_size=4, max_size=4),
+    st.lists(st.integers(-6, 6), min_size=2, max_size=2),
+    st.floats(-2.0, 2.0, allow_nan=False),
+)
 def test_drawn_programs_report_the_same_first_error_as_jax(divisors, indices, offset):
     def f(x, d, i):
         q = jnp.arange(4) // d  # integer division by zero
@@ -431,6 +482,7 @@ def test_drawn_programs_report_the_same_first_error_as_jax(divisors, indices, of
 
 def ratio_loop(check):
     """JAX's checkify-of-vmap-of-while test function: checks in the condition and the body."""
+
     def f(n, v):
         def cond(s):
             check(s[1] < 6, "value needs to be less than 6!")
@@ -439,7 +491,9 @@ def ratio_loop(check):
         def body(s):
             check(s[1] >= 0, "value needs to be positive!")
             return s[0] / s[1], s[1] - 1.0
+
         return lax.while_loop(cond, body, (n, v))[1]
+
     return f
 
 

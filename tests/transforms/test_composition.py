@@ -1,6 +1,7 @@
 """Composition: every nesting of jit, grad and vmap to depth three equals the same nesting of
 JAX's transformations (``grad`` is JAX's and, where it exists, also ``foldax.grad``). The
 flagship per-example gradients and the other orderings are in ``test_vmap_composed.py``."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,10 +10,10 @@ import chex
 import jax
 import jax.numpy as jnp
 import pytest
+from corpus import scaled_identity, soft_clip
 from jax import lax
 
 import foldax
-from corpus import scaled_identity, soft_clip
 
 GRADS = {"jax.grad": jax.grad}
 if hasattr(foldax, "grad"):
@@ -37,11 +38,12 @@ def build(names: tuple, jit, vmap, grad):
 
 def input_for(names: tuple) -> jax.Array:
     n = names.count("vmap")
-    return jnp.linspace(-1.0, 1.5, 3 * 2 ** n).reshape((2,) * n + (3,))
+    return jnp.linspace(-1.0, 1.5, 3 * 2**n).reshape((2,) * n + (3,))
 
 
-NESTINGS = [names for depth in (1, 2, 3)
-            for names in itertools.product(("jit", "grad", "vmap"), repeat=depth)]
+NESTINGS = [
+    names for depth in (1, 2, 3) for names in itertools.product(("jit", "grad", "vmap"), repeat=depth)
+]
 CASES = [(names, g) for names in NESTINGS for g in GRADS if "grad" in names or g == "jax.grad"]
 
 
@@ -77,10 +79,23 @@ def test_nesting_matches_jax(nested_results, names, grad):
     chex.assert_trees_all_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("names", [("vmap", "vmap"), ("grad", "vmap"), ("vmap", "grad"),
-                                   ("vmap", "jit"), ("grad", "jit"), ("grad", "jit", "vmap")])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("vmap", "vmap"),
+        ("grad", "vmap"),
+        ("vmap", "grad"),
+        ("vmap", "jit"),
+        ("grad", "jit"),
+        ("grad", "jit", "vmap"),
+    ],
+)
 @pytest.mark.parametrize("grad", list(GRADS))
 def test_nesting_eagerly(names, grad):
     x = input_for(names)
-    chex.assert_trees_all_close(build(names, foldax.jit, foldax.vmap, GRADS[grad])(x),
-                                build(names, jax.jit, jax.vmap, jax.grad)(x), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(
+        build(names, foldax.jit, foldax.vmap, GRADS[grad])(x),
+        build(names, jax.jit, jax.vmap, jax.grad)(x),
+        rtol=1e-5,
+        atol=1e-6,
+    )

@@ -3,6 +3,7 @@ Program holds no equation for them), and checkify still checks those computation
 
 References: jax.jit of the same function (values), JAX's own jaxpr of the part that depends on
 the variables (equation counts), jax.experimental.checkify (errors), NumPy (data movement)."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -12,15 +13,14 @@ from jax import lax
 from jax.experimental import checkify as jax_checkify
 
 import foldax
-from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.numpy_eval import NUMPY_RULES, compute_now
-from foldax.transforms.core.passes import count_equations
+from foldax.transforms.core.passes import count_equations, iter_equations
 
 
 # -- §1: computed while tracing ----------------------------------------------------------------
 def phiml_if(x):
     y = np.float32(2)
-    z = jnp.sin(y ** 2)  # jnp on a constant: a concrete value, so `if` works
+    z = jnp.sin(y**2)  # jnp on a constant: a concrete value, so `if` works
     return z * x if z > 1 else z / x
 
 
@@ -35,7 +35,7 @@ def test_phiml_if_with_jnp_works_and_leaves_one_equation():
 def test_phiml_auxiliary_args_with_jnp():
     @foldax.jit(auxiliary_args="y")
     def fun(x, y):
-        z = jnp.sin(y ** 2)
+        z = jnp.sin(y**2)
         return z * x if jnp.all(z > 1) else z / x
 
     x = jnp.ones(2)
@@ -46,8 +46,7 @@ def test_phiml_auxiliary_args_with_jnp():
 
 
 def sim(u):
-    return lax.fori_loop(0, 10, lambda i, u: u + 0.2 * (jnp.roll(u, 1) + jnp.roll(u, -1) - 2 * u),
-                         u)
+    return lax.fori_loop(0, 10, lambda i, u: u + 0.2 * (jnp.roll(u, 1) + jnp.roll(u, -1) - 2 * u), u)
 
 
 def test_sim_label_with_fori_loop_is_folded():
@@ -101,8 +100,21 @@ def test_effects_on_constants_are_not_run_while_tracing(capsys):
     assert capsys.readouterr().out.count("c=") == 2  # once per call, as jax.jit
 
 
-@pytest.mark.parametrize("dtype", ["bool", "int8", "uint32", "int64", "float16", "bfloat16",
-                                   "float32", "float64", "complex64", "float8_e4m3fn"])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        "bool",
+        "int8",
+        "uint32",
+        "int64",
+        "float16",
+        "bfloat16",
+        "float32",
+        "float64",
+        "complex64",
+        "float8_e4m3fn",
+    ],
+)
 def test_numpy_rules_match_xla(dtype):
     """Every NumPy-evaluated primitive agrees bit for bit with JAX's eager evaluation."""
     rng = np.random.default_rng(1)
@@ -110,8 +122,7 @@ def test_numpy_rules_match_xla(dtype):
     x = np.asarray(rng.normal(size=(2, 3)) * 50).astype(dt)
     which = np.asarray([[0, 1, 1], [1, 0, 0]], bool)
     calls = [
-        (lax.broadcast_in_dim_p, [x], {"shape": (4, 2, 3), "broadcast_dimensions": (1, 2),
-                                           "sharding": None}),
+        (lax.broadcast_in_dim_p, [x], {"shape": (4, 2, 3), "broadcast_dimensions": (1, 2), "sharding": None}),
         (lax.reshape_p, [x], {"new_sizes": (3, 2), "dimensions": None, "sharding": None}),
         (lax.squeeze_p, [x[:1]], {"dimensions": (0,)}),
         (lax.transpose_p, [x], {"permutation": (1, 0)}),
@@ -120,9 +131,10 @@ def test_numpy_rules_match_xla(dtype):
         (lax.concatenate_p, [x, x], {"dimension": 1}),
         (lax.select_n_p, [which, x, x[::-1]], {}),
         (lax.iota_p, [], {"dtype": dt, "shape": (2, 5), "dimension": 1, "sharding": None}),
-    ] + [(lax.convert_element_type_p, [x], {"new_dtype": jnp.dtype(t), "weak_type": False,
-                                                "sharding": None})
-         for t in ("bool", "int8", "int32", "float32", "float64", "bfloat16", dtype)]
+    ] + [
+        (lax.convert_element_type_p, [x], {"new_dtype": jnp.dtype(t), "weak_type": False, "sharding": None})
+        for t in ("bool", "int8", "int32", "float32", "float64", "bfloat16", dtype)
+    ]
     covered = set()
     for prim, args, params in calls:
         if prim is lax.iota_p and dt.kind not in "iuf":
@@ -132,15 +144,19 @@ def test_numpy_rules_match_xla(dtype):
             ref = prim.bind(*args, **params)
         covered.add(prim)
         assert jax.typeof(mine) == jax.typeof(ref), prim
-        np.testing.assert_array_equal(np.asarray(mine).view(np.uint8) if dt.itemsize == 1
-                                      else np.asarray(mine), np.asarray(ref).view(np.uint8)
-                                      if dt.itemsize == 1 else np.asarray(ref))
+        np.testing.assert_array_equal(
+            np.asarray(mine).view(np.uint8) if dt.itemsize == 1 else np.asarray(mine),
+            np.asarray(ref).view(np.uint8) if dt.itemsize == 1 else np.asarray(ref),
+        )
     assert covered | {lax.iota_p} == set(NUMPY_RULES)
 
 
 def test_numpy_rules_keep_the_weak_type():
-    weak = compute_now(lax.broadcast_in_dim_p, [jnp.asarray(2.0)],
-                       {"shape": (3,), "broadcast_dimensions": (), "sharding": None})
+    weak = compute_now(
+        lax.broadcast_in_dim_p,
+        [jnp.asarray(2.0)],
+        {"shape": (3,), "broadcast_dimensions": (), "sharding": None},
+    )
     assert jax.typeof(weak) == jax.typeof(jnp.broadcast_to(jnp.asarray(2.0), (3,)))
     assert (weak + jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
 
@@ -162,8 +178,7 @@ def _compare(f, foldax_errors, jax_errors, *args, wrap="plain"):
 
 ROWS = [  # (function, foldax errors, jax errors, argument as a constant)
     (lambda i: jnp.arange(3.0)[i], foldax.index_checks, jax_checkify.index_checks, 7),
-    (lambda x: jnp.log(x), foldax.nan_checks, jax_checkify.nan_checks,
-     np.array([-1.0], np.float32)),
+    (lambda x: jnp.log(x), foldax.nan_checks, jax_checkify.nan_checks, np.array([-1.0], np.float32)),
     (lambda x: jnp.sin(x), foldax.float_checks, jax_checkify.float_checks, float("inf")),
 ]
 
@@ -187,8 +202,14 @@ def test_issue_rows_match_jax_checkify(row, kind, wrap):
 def test_nan_is_named_where_it_is_produced(kind, wrap):
     x = np.array([1.0, -1.0], np.float32)
     x = jnp.asarray(x) if kind == "traced" else x
-    err = _compare(lambda w, x: jnp.sum(w * jnp.sqrt(x)), foldax.nan_checks,
-                   jax_checkify.nan_checks, jnp.ones(2), x, wrap=wrap)
+    err = _compare(
+        lambda w, x: jnp.sum(w * jnp.sqrt(x)),
+        foldax.nan_checks,
+        jax_checkify.nan_checks,
+        jnp.ones(2),
+        x,
+        wrap=wrap,
+    )
     assert "sqrt" in err.get()
 
 
@@ -206,6 +227,7 @@ def test_a_nested_jit_called_outside_checkify_first_is_still_checked_inside():
 def loop_on_constants(x):
     """A while loop whose condition makes a NaN on its first carry, and whose body divides by
     zero later: all on constants."""
+
     def cond(c):
         return jnp.sin(1.0 / c) * 0 + c < 3.0
 

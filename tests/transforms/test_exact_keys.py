@@ -1,6 +1,7 @@
 """Constants are keyed by dtype and exact bits: a call never reuses a program traced for another
 value that merely compares equal (-0.0 and 0.0), and a value that is not equal to itself (NaN)
 does not retrace on every call. Compared with jax.jit on the same function."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,14 +22,14 @@ def test_signed_zeros_are_distinct_constants(first, second):
         np.testing.assert_array_equal(np.asarray(f(x, c)), np.asarray(jax.jit(reciprocal)(x, c)))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float16, jnp.bfloat16, jnp.float8_e4m3fn,
-                                   jnp.float8_e5m2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, jnp.bfloat16, jnp.float8_e4m3fn, jnp.float8_e5m2])
 def test_numpy_signed_zero_arrays_of_every_float_dtype(dtype):
     f = foldax.jit(lambda x, c: x / c.astype(np.float32))
     x = jnp.ones(2)
     for c in (np.zeros(2, dtype), -np.zeros(2, dtype)):
-        np.testing.assert_array_equal(np.asarray(f(x, c)),
-                                      np.asarray(jax.jit(lambda x, c: x / c.astype(np.float32))(x, c)))
+        np.testing.assert_array_equal(
+            np.asarray(f(x, c)), np.asarray(jax.jit(lambda x, c: x / c.astype(np.float32))(x, c))
+        )
 
 
 def test_float8_variants_with_equal_bytes_are_distinct_constants():
@@ -69,5 +70,7 @@ def test_jax_array_in_a_value_field_is_keyed_by_value():
     out = f(Scaled(jnp.float32(2.0)), jnp.ones(2))  # an equal new array: no retrace
     assert f.trace_count == 1
     np.testing.assert_array_equal(np.asarray(out), np.full(2, 2.0, np.float32))
-    np.testing.assert_array_equal(np.asarray(f(Scaled(jnp.float32(-0.0)), 1 / jnp.zeros(1))),
-                                  np.asarray(jnp.float32(-0.0) * (1 / jnp.zeros(1))))
+    np.testing.assert_array_equal(
+        np.asarray(f(Scaled(jnp.float32(-0.0)), 1 / jnp.zeros(1))),
+        np.asarray(jnp.float32(-0.0) * (1 / jnp.zeros(1))),
+    )

@@ -1,6 +1,7 @@
 """Compositions of foldax transformations on arrays sharded over Explicit and Auto meshes
 (``jax.make_mesh``'s default axes are Explicit in JAX 0.10), each compared with JAX's own
 transformation of the same function: values and output shardings (issue 16)."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,15 +53,13 @@ COMPOSITIONS["jit(checkify(grad))"] = lambda t: t.jit(_checkify(t))
 
 @pytest.fixture(params=[AxisType.Explicit, AxisType.Auto], ids=["explicit", "auto"])
 def mesh(request):
-    return jax.make_mesh((4,), ("data",), axis_types=(request.param,),
-                         devices=jax.devices()[:4])
+    return jax.make_mesh((4,), ("data",), axis_types=(request.param,), devices=jax.devices()[:4])
 
 
 def _arguments(mesh):
     rng = np.random.default_rng(0)
     w = jax.device_put(jnp.asarray(rng.normal(size=(3, 2)), jnp.float32), NamedSharding(mesh, P()))
-    x = jax.device_put(jnp.asarray(rng.normal(size=(8, 3)), jnp.float32),
-                       NamedSharding(mesh, P("data")))
+    x = jax.device_put(jnp.asarray(rng.normal(size=(8, 3)), jnp.float32), NamedSharding(mesh, P("data")))
     return w, x
 
 

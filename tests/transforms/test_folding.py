@@ -1,5 +1,6 @@
 """Tracing folds constants: equation counts before/after against the unfolded jaxpr, values
 against running the function, and the large-constant threshold of foldax.jit."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -10,20 +11,23 @@ from jax.extend.core import Var, jaxpr_as_fun
 import foldax
 from foldax.transforms import jit as jit_module
 from foldax.transforms.core.passes import (
-    count_equations, eliminate_common_subexpressions, eliminate_dead_code, fold_constants,
+    count_equations,
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+    fold_constants,
 )
 
 
 def mix(x, c):
-    y = jnp.sin(c ** 2) * jnp.cos(c)          # constants only
+    y = jnp.sin(c**2) * jnp.cos(c)  # constants only
     z = jax.jit(lambda a, b: a * jnp.exp(b))(x, c)  # nested jit receiving a constant
     return x * y + z + jnp.sum(c)
 
 
 def test_fold_removes_every_constant_only_equation():
     x, c = jnp.linspace(0, 1, 5), np.linspace(1, 2, 5).astype(np.float32)
-    unfolded = jax.make_jaxpr(mix)(x, c)                  # c traced too
-    program = foldax.trace(mix)(x, c)                     # c constant
+    unfolded = jax.make_jaxpr(mix)(x, c)  # c traced too
+    program = foldax.trace(mix)(x, c)  # c constant
     # Brute force: what remains must depend on x. Trace with only x as input and count the
     # equations reachable from x in JAX's own jaxpr (mul, exp-mul of nested jit inlined, adds).
     assert program.num_equations < count_equations(unfolded)
@@ -36,11 +40,11 @@ def test_phiml_numpy_constants_page_one_operation_remains():
     # ΦML: `a + sin(b ** 2)` with b a NumPy constant: b ** 2 and sin run at trace time.
     def fun(a):
         b = np.array([1, 2])
-        return a + jnp.sin(b ** 2)
+        return a + jnp.sin(b**2)
 
     program = foldax.trace(fun)(jnp.array([1.0, 2.0]))
     assert [e.primitive.name for e in program.jaxpr.jaxpr.eqns] == ["add"]
-    variable_b = foldax.trace(lambda a: a + jnp.sin(a ** 2))(jnp.array([1.0, 2.0]))
+    variable_b = foldax.trace(lambda a: a + jnp.sin(a**2))(jnp.array([1.0, 2.0]))
     assert variable_b.num_equations == 3
     chex.assert_trees_all_close(program(jnp.array([1.0, 2.0])), fun(jnp.array([1.0, 2.0])))
 
@@ -65,8 +69,8 @@ def test_expanding_constants_are_left_to_xla():
 def test_cse_and_dce_against_counts():
     def f(x):
         a = jnp.sin(x)
-        b = jnp.sin(x)      # common subexpression
-        jnp.cos(x)          # dead
+        b = jnp.sin(x)  # common subexpression
+        jnp.cos(x)  # dead
         return a + b
 
     closed = jax.make_jaxpr(f)(1.0)

@@ -3,6 +3,7 @@ JAX's eager evaluation compiles (core/eager.py): bit for bit JAX's eager values 
 values, in every dtype, and a trace at a new shape leaves at most the cache's worth behind.
 
 References: JAX's eager evaluation (``jax.ensure_compile_time_eval``) and jax.jit."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,8 +14,20 @@ import foldax
 from foldax.transforms.core import eager
 from foldax.transforms.core.numpy_eval import compute_now
 
-DTYPES = ["bool", "int8", "uint32", "int64", "float16", "bfloat16", "float32", "float64",
-          "complex64", "float8_e4m3fn", "float8_e5m2", "int4"]
+DTYPES = [
+    "bool",
+    "int8",
+    "uint32",
+    "int64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex64",
+    "float8_e4m3fn",
+    "float8_e5m2",
+    "int4",
+]
 
 
 def _same(mine, ref):
@@ -32,12 +45,18 @@ def test_computed_as_jax_eager_evaluation(dtype):
     dt = jnp.dtype(dtype)
     values = np.asarray([[0.0, -0.0, 1.5, -2.5], [np.inf, np.nan, 1e-40, 3.0]])
     x = values.astype(dt) if dt.kind in "fcV" else np.arange(-4, 4).reshape(2, 4).astype(dt)
-    calls = [(lax.add_p, [x, x], {}), (lax.mul_p, [x, x[::-1]], {}),
-             (lax.reduce_max_p, [x], {"axes": (1,), "out_sharding": None}),
-             (lax.cumsum_p, [x], {"axis": 1, "reverse": False})]
+    calls = [
+        (lax.add_p, [x, x], {}),
+        (lax.mul_p, [x, x[::-1]], {}),
+        (lax.reduce_max_p, [x], {"axes": (1,), "out_sharding": None}),
+        (lax.cumsum_p, [x], {"axis": 1, "reverse": False}),
+    ]
     if dt.kind in "fc" or dt.name.startswith("float8") or dt.name == "bfloat16":
-        calls += [(lax.tanh_p, [x], {"accuracy": None}), (lax.exp_p, [x], {"accuracy": None}),
-                  (lax.reduce_sum_p, [x], {"axes": (0, 1), "out_sharding": None})]
+        calls += [
+            (lax.tanh_p, [x], {"accuracy": None}),
+            (lax.exp_p, [x], {"accuracy": None}),
+            (lax.reduce_sum_p, [x], {"axes": (0, 1), "out_sharding": None}),
+        ]
     for prim, args, params in calls:
         try:
             with jax.ensure_compile_time_eval():

@@ -2,6 +2,7 @@
 and NumPy literals (nan, ±inf, ±0.0, huge and tiny numbers) in several dtypes, some steps inside
 shared nested ``jax.jit`` bodies (inlined by folding at every call site), and the folded Program
 must give bit for bit what the same function gives under JAX."""
+
 from __future__ import annotations
 
 import hypothesis.strategies as st
@@ -14,20 +15,31 @@ from jax.extend.core import Literal
 
 import foldax
 
-SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 3.0, -2.5, 1e30, -1e-30, 65504.0,
-            1e-8]
+SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 3.0, -2.5, 1e30, -1e-30, 65504.0, 1e-8]
 DTYPES = [jnp.float32, jnp.float16, jnp.bfloat16, jnp.float8_e5m2, jnp.float8_e4m3fn, jnp.int32]
 
 BINARY = {
-    "add": jnp.add, "sub": jnp.subtract, "mul": jnp.multiply, "max": jnp.maximum,
-    "min": jnp.minimum, "where_gt": lambda a, b: jnp.where(a > b, a, b),
-    "where_eq": lambda a, b: jnp.where(a == b, b, a), "copysign": jnp.copysign,
+    "add": jnp.add,
+    "sub": jnp.subtract,
+    "mul": jnp.multiply,
+    "max": jnp.maximum,
+    "min": jnp.minimum,
+    "where_gt": lambda a, b: jnp.where(a > b, a, b),
+    "where_eq": lambda a, b: jnp.where(a == b, b, a),
+    "copysign": jnp.copysign,
 }
 UNARY = {
-    "neg": jnp.negative, "abs": jnp.abs, "sign": jnp.sign, "signbit": jnp.signbit,
+    "neg": jnp.negative,
+    "abs": jnp.abs,
+    "sign": jnp.sign,
+    "signbit": jnp.signbit,
     "isnan_to_zero": lambda a: jnp.where(jnp.isnan(a), 0.0, a),
     # computed by XLA when folded (core/eager.py), the ones above mostly by NumPy rules
-    "tanh": jnp.tanh, "exp": jnp.exp, "sqrt": jnp.sqrt, "cumsum": jnp.cumsum, "sum": jnp.sum,
+    "tanh": jnp.tanh,
+    "exp": jnp.exp,
+    "sqrt": jnp.sqrt,
+    "cumsum": jnp.cumsum,
+    "sum": jnp.sum,
 }
 # One jitted body per operation, shared by every call site (as jnp.where's `_where` is).
 JITTED = {name: jax.jit(f) for name, f in {**BINARY, **UNARY}.items()}
@@ -53,7 +65,8 @@ def programs(draw):
         elif draw(st.booleans()):
             name = "nan_to_num"
             operands = (_operand(draw, len(steps)),) + tuple(
-                ("python", draw(st.sampled_from(SPECIALS))) for _ in range(3))
+                ("python", draw(st.sampled_from(SPECIALS))) for _ in range(3)
+            )
         else:
             name = draw(st.sampled_from(sorted(UNARY)))
             operands = (_operand(draw, len(steps)),)
@@ -81,8 +94,7 @@ def build(steps, dtype):
         for name, jitted, operands in steps:
             if name == "nan_to_num":
                 a, nan, posinf, neginf = operands
-                values.append(jnp.nan_to_num(value(a), nan=nan[1], posinf=posinf[1],
-                                             neginf=neginf[1]))
+                values.append(jnp.nan_to_num(value(a), nan=nan[1], posinf=posinf[1], neginf=neginf[1]))
                 continue
             f = JITTED[name] if jitted else {**BINARY, **UNARY}[name]
             values.append(jnp.asarray(f(*map(value, operands))))
@@ -128,8 +140,7 @@ def assert_same_values(got, want):
 def test_folded_program_equals_the_function_under_jax(dtype, steps, data):
     # a scalar x keeps folded scalars as literals; a vector x makes them broadcast consts
     size = data.draw(st.sampled_from([None, 3]), label="size")
-    element = st.sampled_from(SPECIALS) if jnp.issubdtype(dtype, jnp.inexact) else \
-        st.integers(-5, 5)
+    element = st.sampled_from(SPECIALS) if jnp.issubdtype(dtype, jnp.inexact) else st.integers(-5, 5)
     raw = data.draw(st.lists(element, min_size=size or 1, max_size=size or 1), label="x")
     x = jnp.asarray(np.asarray(raw if size else raw[0]).astype(dtype))
     fun = build(steps, dtype)
@@ -153,6 +164,10 @@ def test_nan_to_num_under_jit_matches_jax(value):
     x = jnp.float32(value)
     assert_same_values([foldax.jit(f)(x)], [jax.jit(f)(x)])
     program = foldax.trace(f)(x)
-    literals = sorted(float(v.val) for e in program.jaxpr.jaxpr.eqns for v in e.invars
-                      if e.primitive.name == "select_n" and hasattr(v, "val"))
+    literals = sorted(
+        float(v.val)
+        for e in program.jaxpr.jaxpr.eqns
+        for v in e.invars
+        if e.primitive.name == "select_n" and hasattr(v, "val")
+    )
     assert literals == sorted([0.0, np.inf, float(jnp.finfo(jnp.float32).min)])

@@ -1,13 +1,14 @@
 """The interpreter core: evaluating every corpus function through it equals running it, eagerly
 and under jax.jit, both with higher-order primitives bound unchanged and re-traced generically."""
+
 import chex
 import jax
 import jax.numpy as jnp
 import pytest
+from corpus import CORPUS, CORPUS_IDS
 from jax import lax
 from jax.extend.core import Primitive
 
-from corpus import CORPUS, CORPUS_IDS
 from foldax.errors import MissingRuleError
 from foldax.transforms.core.interpreter import EvalInterpreter, Interpreter, bind_eqn
 

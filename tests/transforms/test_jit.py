@@ -1,5 +1,6 @@
 """foldax.jit against jax.jit: values on the corpus and on library pytrees, trace counting,
 trace_check reasons, static/auxiliary/donated arguments, retrace warnings, and errors."""
+
 import warnings
 
 import chex
@@ -10,11 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from corpus import CORPUS, CORPUS_IDS
 
 import foldax
-from corpus import CORPUS, CORPUS_IDS
 from foldax.errors import (
-    FoldaxError, FoldaxTypeError, FoldaxValueError, RetraceWarning,
+    FoldaxError,
+    FoldaxTypeError,
+    FoldaxValueError,
+    RetraceWarning,
     TracerControlFlowError,
 )
 
@@ -31,7 +35,9 @@ def test_nested_foldax_jit_and_under_jax_transformations():
     ref = lambda x: jnp.sin(jnp.sin(x) * 2.0) * 3.0  # noqa: E731
     x = jnp.linspace(0.0, 1.0, 4)
     chex.assert_trees_all_close(outer(x), ref(x), rtol=1e-6)
-    chex.assert_trees_all_close(jax.grad(lambda x: outer(x).sum())(x), jax.grad(lambda x: ref(x).sum())(x), rtol=1e-5)
+    chex.assert_trees_all_close(
+        jax.grad(lambda x: outer(x).sum())(x), jax.grad(lambda x: ref(x).sum())(x), rtol=1e-5
+    )
     chex.assert_trees_all_close(jax.vmap(outer)(x[:, None]), jax.vmap(ref)(x[:, None]), rtol=1e-6)
 
 
@@ -44,12 +50,12 @@ def test_body_runs_once_per_cache_key():
         return x * n
 
     x, two, three = jnp.ones(3), np.int32(2), np.int32(3)
-    for y in (x, x + 1, x * 3):                   # same shapes, same constant: one trace
+    for y in (x, x + 1, x * 3):  # same shapes, same constant: one trace
         f(y, two)
     assert len(calls) == 1 and f.trace_count == 1
-    f(x, three)                                    # new constant value
-    f(jnp.ones(4), three)                          # new shape
-    f(x.astype(jnp.int32), three)                  # new dtype
+    f(x, three)  # new constant value
+    f(jnp.ones(4), three)  # new shape
+    f(x.astype(jnp.int32), three)  # new dtype
     assert len(calls) == f.trace_count == 4
     for args in [(x, two), (x, three), (jnp.ones(4), three)]:
         chex.assert_trees_all_close(f(*args), jax.jit(lambda x, n: x * n, static_argnums=1)(*args))
@@ -66,7 +72,9 @@ def test_trace_check_reasons_for_every_kind_of_miss():
     f(x, 2.0, np.ones(2))
     assert foldax.trace_check(f, x, 2.0, np.ones(2)) == (True, "")
     assert foldax.trace_check(f, jnp.ones(3), 2.0, np.ones(2)) == (
-        False, "Variable shapes or dtypes do not match")
+        False,
+        "Variable shapes or dtypes do not match",
+    )
     assert foldax.trace_check(f, x, 3.0, np.ones(2)) == (False, "Auxiliary arguments do not match")
     assert foldax.trace_check(f, x, 2.0, np.zeros(2))[1].startswith("Constant")
     assert foldax.trace_check(f, x, 2.0, np.ones(2), mode="b") == (False, "Static arguments do not match")
@@ -89,12 +97,15 @@ def test_phiml_jit_page():
 
     @foldax.jit(auxiliary_args="y")
     def fun2(x, y):
-        z = np.sin(y ** 2)
+        z = np.sin(y**2)
         return z * x if (z > 1).all() else z / x
 
     chex.assert_trees_all_close(fun2(jnp.float32(1.0), np.array(2)), np.sin(4) / jnp.float32(1.0))
     assert foldax.trace_check(fun2, jnp.float32(1.0), np.array(2)) == (True, "")
-    assert foldax.trace_check(fun2, jnp.float32(1.0), np.array(-1)) == (False, "Auxiliary arguments do not match")
+    assert foldax.trace_check(fun2, jnp.float32(1.0), np.array(-1)) == (
+        False,
+        "Auxiliary arguments do not match",
+    )
 
 
 def test_static_argnums_and_auxiliary_jax_arrays():
@@ -150,7 +161,9 @@ def test_equinox_chex_flax_and_optax_pytrees():
     key = jax.random.key(0)
     mlp = eqx.nn.MLP(3, 2, 8, 2, key=key)
     x = jnp.ones(3)
-    chex.assert_trees_all_close(foldax.jit(lambda m, x: m(x))(mlp, x), eqx.filter_jit(lambda m, x: m(x))(mlp, x))
+    chex.assert_trees_all_close(
+        foldax.jit(lambda m, x: m(x))(mlp, x), eqx.filter_jit(lambda m, x: m(x))(mlp, x)
+    )
 
     @chex.dataclass
     class Params:
@@ -162,7 +175,9 @@ def test_equinox_chex_flax_and_optax_pytrees():
         name: str = flax.struct.field(pytree_node=False, default="p")
 
     for p in [Params(w=jnp.ones(3)), FParams(w=jnp.ones(3))]:
-        chex.assert_trees_all_close(foldax.jit(lambda p: jnp.sum(p.w ** 2))(p), jax.jit(lambda p: jnp.sum(p.w ** 2))(p))
+        chex.assert_trees_all_close(
+            foldax.jit(lambda p: jnp.sum(p.w**2))(p), jax.jit(lambda p: jnp.sum(p.w**2))(p)
+        )
 
     opt = optax.adam(1e-2)
     params = {"w": jnp.ones(3)}
@@ -225,8 +240,11 @@ def test_unknown_names_in_static_argnames_and_auxiliary_args():
 
     with pytest.raises(ValueError, match=r"invalid argnames \{'z'\} in static_argnames"):
         jax.jit(f, static_argnames="z")  # the reference: foldax says the same, and the fix
-    with pytest.raises(FoldaxValueError, match=r"jit\(f, ...\): .*invalid argnames \{'z'\} in "
-                                                r"static_argnames.*signature \(x, y\)"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"jit\(f, ...\): .*invalid argnames \{'z'\} in "
+        r"static_argnames.*signature \(x, y\)",
+    ):
         foldax.jit(f, static_argnames="z")
     with pytest.raises(FoldaxValueError, match=r"auxiliary_args.*'q' is not a parameter"):
         foldax.jit(f, auxiliary_args="q")
@@ -235,8 +253,11 @@ def test_unknown_names_in_static_argnames_and_auxiliary_args():
 def test_static_argnums_out_of_range():
     with pytest.raises(ValueError, match=r"static_argnums=\(3,\), but only accepts 2 positional"):
         jax.jit(lambda x, y: x, static_argnums=3)  # the reference
-    with pytest.raises(FoldaxValueError, match=r"static_argnums=\(3,\), but only accepts 2 positional"
-                                                r".*Fix"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"static_argnums=\(3,\), but only accepts 2 positional"
+        r".*Fix",
+    ):
         foldax.jit(lambda x, y: x, static_argnums=3)
     f = foldax.jit(lambda x, y=1, z=2: x, static_argnums=2)
     chex.assert_trees_all_close(f(jnp.ones(1)), jnp.ones(1))

@@ -1,6 +1,7 @@
 """foldax.jit's arguments as jax.jit users expect them (issue 13 §3), against jax.jit: Python
 scalars traced weakly typed, outputs as jax Arrays with JAX's dtypes, read-only NumPy arguments,
 traced indexing of NumPy arguments, exact keys, NumPy batches and variable_args."""
+
 import warnings
 
 import chex
@@ -12,7 +13,11 @@ import pytest
 
 import foldax
 from foldax.errors import (
-    FoldaxError, FoldaxOverflowError, FoldaxTypeError, FoldaxValueError, RetraceWarning,
+    FoldaxError,
+    FoldaxOverflowError,
+    FoldaxTypeError,
+    FoldaxValueError,
+    RetraceWarning,
 )
 
 
@@ -69,7 +74,7 @@ def test_static_and_auxiliary_scalars_stay_constants():
 @foldax.dataclass
 class Scaled:
     w: jax.Array
-    lr: float                                          # variable field: traced
+    lr: float  # variable field: traced
     scale: float = foldax.field(kind="value", default=1.0)
     name: str = foldax.field(kind="static", default="s")
 
@@ -80,10 +85,10 @@ class Scaled:
 def test_scalars_in_dataclass_fields_follow_the_field_kind():
     fx, jj = foldax.jit(lambda m, x: m(x)), jax.jit(lambda m, x: m(x))
     x = jnp.ones(2)
-    for lr in [0.1, 0.2, 0.3]:              # variable field: one trace, as in jax.jit
+    for lr in [0.1, 0.2, 0.3]:  # variable field: one trace, as in jax.jit
         _same_arrays(fx(Scaled(jnp.ones(2), lr), x), jj(Scaled(jnp.ones(2), lr), x))
     assert fx.trace_count == jj._cache_size() == 1
-    for scale in [2.0, 4.0]:                 # value field: in the tree structure, by value
+    for scale in [2.0, 4.0]:  # value field: in the tree structure, by value
         _same_arrays(fx(Scaled(jnp.ones(2), 0.1, scale), x), jj(Scaled(jnp.ones(2), 0.1, scale), x))
     assert fx.trace_count == jj._cache_size() == 3
 
@@ -94,8 +99,19 @@ def test_the_rule_is_documented():
 
 
 # -- 2. outputs are jax Arrays with JAX's dtypes -------------------------------------------------
-DTYPES = [np.float64, np.float32, np.float16, ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn,
-          np.int64, np.int8, np.uint32, np.bool_, np.complex128, ml_dtypes.int4]
+DTYPES = [
+    np.float64,
+    np.float32,
+    np.float16,
+    ml_dtypes.bfloat16,
+    ml_dtypes.float8_e4m3fn,
+    np.int64,
+    np.int8,
+    np.uint32,
+    np.bool_,
+    np.complex128,
+    ml_dtypes.int4,
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -134,22 +150,26 @@ def test_numpy_arguments_are_read_only_inside():
 
 
 def test_numpy_code_on_read_only_arguments_still_works():
-    f = lambda x, c: x * np.sin(c ** 2).sum() + np.cumsum(c)  # noqa: E731
-    ref = lambda x, c: x * jnp.sin(c ** 2).sum() + jnp.cumsum(c)  # noqa: E731
+    f = lambda x, c: x * np.sin(c**2).sum() + np.cumsum(c)  # noqa: E731
+    ref = lambda x, c: x * jnp.sin(c**2).sum() + jnp.cumsum(c)  # noqa: E731
     c = np.linspace(0, 1, 4)
     chex.assert_trees_all_close(foldax.jit(f)(jnp.ones(4), c), jax.jit(ref)(jnp.ones(4), c), rtol=1e-6)
 
 
 # -- 4. traced indices and .at on NumPy arguments ---------------------------------------------
-@pytest.mark.parametrize("fn", [
-    lambda c, i: c[i],
-    lambda c, i: c[i, 1:],
-    lambda c, i: (c * 2)[i],
-    lambda c, i: c[jnp.array([0, 2]) + i],
-    lambda c, i: c.at[i].set(7.0),
-    lambda c, i: c.at[i, 0].add(1.0),
-    lambda c, i: (c - 1).at[i].get(),
-], ids=["index", "index-slice", "numpy-result", "array-index", "at-set", "at-add", "at-get"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda c, i: c[i],
+        lambda c, i: c[i, 1:],
+        lambda c, i: (c * 2)[i],
+        lambda c, i: c[jnp.array([0, 2]) + i],
+        lambda c, i: c.at[i].set(7.0),
+        lambda c, i: c.at[i, 0].add(1.0),
+        lambda c, i: (c - 1).at[i].get(),
+    ],
+    ids=["index", "index-slice", "numpy-result", "array-index", "at-set", "at-add", "at-get"],
+)
 def test_numpy_arguments_index_with_traced_indices_like_jax_jit(fn):
     c, i = np.arange(12.0).reshape(3, 4), 1
     _same_arrays(foldax.jit(fn)(c, i), jax.jit(fn)(c, i))
@@ -173,8 +193,11 @@ class Divide:
         return x / self.d
 
 
-@pytest.mark.parametrize("pair", [(0.0, -0.0), (0j, -0j), (np.float32(0), np.float32(-0.0)),
-                                  (np.zeros(2), -np.zeros(2))], ids=["float", "complex", "np32", "array"])
+@pytest.mark.parametrize(
+    "pair",
+    [(0.0, -0.0), (0j, -0j), (np.float32(0), np.float32(-0.0)), (np.zeros(2), -np.zeros(2))],
+    ids=["float", "complex", "np32", "array"],
+)
 def test_signed_zeros_are_different_keys(pair):
     fx, jj = foldax.jit(lambda m, x: m(x)), jax.jit(lambda m, x: m(x))
     x = jnp.ones(2)
@@ -183,8 +206,9 @@ def test_signed_zeros_are_different_keys(pair):
     assert fx.trace_count == 2
 
 
-@pytest.mark.parametrize("nan", [float("nan"), np.float32("nan"), np.array([1.0, np.nan])],
-                         ids=["python", "np-scalar", "array"])
+@pytest.mark.parametrize(
+    "nan", [float("nan"), np.float32("nan"), np.array([1.0, np.nan])], ids=["python", "np-scalar", "array"]
+)
 def test_nan_constants_do_not_retrace(nan):
     fx = foldax.jit(lambda m, x: m(x))
     for _ in range(3):
@@ -196,16 +220,20 @@ def test_nan_constants_do_not_retrace(nan):
 def test_jax_array_in_value_field_is_keyed_by_value():
     fx = foldax.jit(lambda m, x: m(x))
     for _ in range(3):
-        fx(Divide(jnp.full(2, 2.0)), jnp.ones(2))          # a new, equal array each call
+        fx(Divide(jnp.full(2, 2.0)), jnp.ones(2))  # a new, equal array each call
     assert fx.trace_count == 1
-    _same_arrays(fx(Divide(jnp.full(2, 4.0)), jnp.ones(2)),
-                 jax.jit(lambda m, x: m(x))(Divide(jnp.full(2, 4.0)), jnp.ones(2)))
+    _same_arrays(
+        fx(Divide(jnp.full(2, 4.0)), jnp.ones(2)),
+        jax.jit(lambda m, x: m(x))(Divide(jnp.full(2, 4.0)), jnp.ones(2)),
+    )
     assert fx.trace_count == 2
 
 
-@pytest.mark.parametrize("pair", [(ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2),
-                                  (np.float16, ml_dtypes.bfloat16), (np.int8, np.uint8)],
-                         ids=lambda p: np.dtype(p).name)
+@pytest.mark.parametrize(
+    "pair",
+    [(ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2), (np.float16, ml_dtypes.bfloat16), (np.int8, np.uint8)],
+    ids=lambda p: np.dtype(p).name,
+)
 def test_same_bits_other_dtype_is_another_key(pair):
     f = lambda x, c: x + c.astype(np.float32)  # noqa: E731
     fx = foldax.jit(f)
@@ -221,13 +249,13 @@ def test_array_keys_follow_content(n):
     fx = foldax.jit(lambda x, c: x + c.sum())
     c = np.arange(n, dtype=np.float32)
     fx(jnp.ones(1), c)
-    fx(jnp.ones(1), c.copy())                      # equal content: same entry
+    fx(jnp.ones(1), c.copy())  # equal content: same entry
     assert fx.trace_count == 1
-    c[n // 2] = -1.0                               # the caller changed it: a new key
+    c[n // 2] = -1.0  # the caller changed it: a new key
     _same_arrays(fx(jnp.ones(1), c), jax.jit(lambda x, c: x + c.sum())(jnp.ones(1), c))
     assert fx.trace_count == 2
     frozen = c.copy()
-    frozen.flags.writeable = False                 # read-only: its digest is remembered
+    frozen.flags.writeable = False  # read-only: its digest is remembered
     fx(jnp.ones(1), frozen), fx(jnp.ones(1), frozen)
     assert fx.trace_count == 2
 
@@ -281,18 +309,18 @@ def test_variable_args_errors():
 def test_entries_are_evicted_least_recently_used_first():
     f = foldax.jit(lambda x, c: x + c, max_entries=2)
     x, cs = jnp.ones(2), [np.float32(i) for i in range(3)]
-    f(x, cs[0]), f(x, cs[1]), f(x, cs[0]), f(x, cs[2])   # cs[1] is the least recently used
+    f(x, cs[0]), f(x, cs[1]), f(x, cs[0]), f(x, cs[2])  # cs[1] is the least recently used
     assert f.trace_count == 3 and len(f.entries) == 2
     assert foldax.trace_check(f, x, cs[0]) == (True, "")
     ok, reason = foldax.trace_check(f, x, cs[1])
     assert not ok and reason.startswith("Evicted") and "max_entries" in reason
     _same_arrays(f(x, cs[1]), jax.jit(lambda x, c: x + c)(x, cs[1]))
-    assert f.trace_count == 4                            # the retrace after eviction is counted
+    assert f.trace_count == 4  # the retrace after eviction is counted
 
 
 def test_entries_are_bounded_by_held_constant_bytes():
     f = foldax.jit(lambda x, c: x + c.sum(), max_constant_bytes=int(2.5 * 2**20))
-    arrays = [np.full(2**18, float(i), np.float32) for i in range(4)]   # 1 MiB each
+    arrays = [np.full(2**18, float(i), np.float32) for i in range(4)]  # 1 MiB each
     for c in arrays:
         f(jnp.ones(1), c)
     assert len(f.entries) == 2 and f.entries.held_bytes() <= 2.5 * 2**20
@@ -340,8 +368,9 @@ def test_out_of_range_python_int_raises_overflow_like_jax_jit(value):
     assert issubclass(FoldaxOverflowError, OverflowError)
 
 
-@pytest.mark.parametrize("fn", [lambda x: x.item(), lambda x: int(x), lambda x: x if x > 0 else -x],
-                         ids=["item", "int", "if"])
+@pytest.mark.parametrize(
+    "fn", [lambda x: x.item(), lambda x: int(x), lambda x: x if x > 0 else -x], ids=["item", "int", "if"]
+)
 def test_concrete_value_of_a_traced_scalar_raises_jax_concretization_error(fn):
     with pytest.raises(jax.errors.ConcretizationTypeError) as jax_error:
         jax.jit(fn)(1)
@@ -359,8 +388,9 @@ def test_masked_arrays_are_refused_like_jax_jit():
         foldax.jit(lambda x: x)(x)
 
 
-@pytest.mark.parametrize("options", [{"donate_argnames": ("z", "y")}, {"donate_argnums": (0, 1)}],
-                         ids=["argnames", "argnums"])
+@pytest.mark.parametrize(
+    "options", [{"donate_argnames": ("z", "y")}, {"donate_argnums": (0, 1)}], ids=["argnames", "argnums"]
+)
 def test_donated_scalars_in_dicts_like_jax_jit(options):
     f = lambda z, y, x: (z, y, x)  # noqa: E731
     args = ({"c": 3.0},)
@@ -375,8 +405,10 @@ def test_static_argnums_and_argnames_may_disagree_like_jax_jit():
     def f(x, y):
         return isinstance(x, jax.core.Tracer), isinstance(y, jax.core.Tracer)
 
-    for options, args, kwargs in [({"static_argnums": 1, "static_argnames": ()}, (1,), {"y": 2}),
-                                  ({"static_argnums": (), "static_argnames": "y"}, (2, 3), {})]:
+    for options, args, kwargs in [
+        ({"static_argnums": 1, "static_argnames": ()}, (1,), {"y": 2}),
+        ({"static_argnums": (), "static_argnames": "y"}, (2, 3), {}),
+    ]:
         seen = []
         g = lambda x, y: seen.append(f(x, y)) or 1  # noqa: E731
         jax.jit(g, **options)(*args, **kwargs)
@@ -394,15 +426,28 @@ def _explanations(caplog, fn, first, second):
     return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
 
 
-@pytest.mark.parametrize("first, second, expected", [
-    ((np.float32(0), np.float32(1)), (np.float32(0), np.int32(1)),
-     ["different input types", "at y, now i32[] and before f32[]"]),
-    ((np.float32(0), np.arange(1, dtype=np.float32)), (np.float32(0), np.arange(2, dtype=np.float32)),
-     ["different input types", "at y, now f32[2] and before f32[1]"]),
-    ((jnp.float32(0), jnp.ones(2)), (0.0, jnp.ones(2)),
-     ["different input types", "at x, now f32[]{weak_type=True} and before f32[]{weak_type=False}"]),
-    ((0.0, 1.0), ((0.0, 1.0), 1.0), ["different input pytree"]),
-], ids=["numpy-dtype", "numpy-shape", "weak-type", "tree"])
+@pytest.mark.parametrize(
+    "first, second, expected",
+    [
+        (
+            (np.float32(0), np.float32(1)),
+            (np.float32(0), np.int32(1)),
+            ["different input types", "at y, now i32[] and before f32[]"],
+        ),
+        (
+            (np.float32(0), np.arange(1, dtype=np.float32)),
+            (np.float32(0), np.arange(2, dtype=np.float32)),
+            ["different input types", "at y, now f32[2] and before f32[1]"],
+        ),
+        (
+            (jnp.float32(0), jnp.ones(2)),
+            (0.0, jnp.ones(2)),
+            ["different input types", "at x, now f32[]{weak_type=True} and before f32[]{weak_type=False}"],
+        ),
+        ((0.0, 1.0), ((0.0, 1.0), 1.0), ["different input pytree"]),
+    ],
+    ids=["numpy-dtype", "numpy-shape", "weak-type", "tree"],
+)
 def test_cache_misses_are_explained_like_jax(caplog, first, second, expected):
     f = lambda x, y: jax.tree.leaves(x)[0] + y  # noqa: E731
     for jit in (jax.jit, foldax.jit):

@@ -1,5 +1,6 @@
 """foldax.jit has jax.jit's surface, caches as safely and holds no tracer: each test compares with
 jax.jit doing the same thing."""
+
 import functools
 import gc
 import inspect
@@ -99,8 +100,9 @@ def test_trace_has_jax_traced_surface_and_the_program():
     traced = {k: jit(_outputs).trace(X, Y) for k, jit in JITS.items()}
     assert str(traced["foldax"].jaxpr) == str(traced["jax"].jaxpr)
     assert traced["foldax"].out_info == traced["jax"].out_info
-    chex.assert_trees_all_close(traced["foldax"].lower().compile()(X, Y),
-                                traced["jax"].lower().compile()(X, Y))
+    chex.assert_trees_all_close(
+        traced["foldax"].lower().compile()(X, Y), traced["jax"].lower().compile()(X, Y)
+    )
     assert isinstance(traced["foldax"].program, foldax.Program)
     assert traced["foldax"].num_equations == traced["foldax"].program.num_equations
 
@@ -136,19 +138,29 @@ def test_wrapped_attributes_and_signature_match_jax():
 
     f.some_value = 4
     jf, ff = jax.jit(f), foldax.jit(f)
-    for attr in ("__doc__", "__name__", "__module__", "__qualname__", "__annotations__",
-                 "__wrapped__", "some_value"):
+    for attr in (
+        "__doc__",
+        "__name__",
+        "__module__",
+        "__qualname__",
+        "__annotations__",
+        "__wrapped__",
+        "some_value",
+    ):
         assert getattr(ff, attr) == getattr(jf, attr), attr
     assert inspect.signature(ff) == inspect.signature(jf) == inspect.signature(f)
 
 
-@pytest.mark.parametrize("spec,call", [
-    ({"donate_argnames": "x"}, lambda g, x, y: g(x, y)),
-    ({"donate_argnames": "x"}, lambda g, x, y: g(x=x, y=y)),
-    ({"donate_argnums": 0}, lambda g, x, y: g(x=x, y=y)),
-    ({"donate_argnums": (0, 1)}, lambda g, x, y: g(x, y=y)),
-    ({"donate_argnames": ("x", "y")}, lambda g, x, y: g(y=y, x=x)),
-])
+@pytest.mark.parametrize(
+    "spec,call",
+    [
+        ({"donate_argnames": "x"}, lambda g, x, y: g(x, y)),
+        ({"donate_argnames": "x"}, lambda g, x, y: g(x=x, y=y)),
+        ({"donate_argnums": 0}, lambda g, x, y: g(x=x, y=y)),
+        ({"donate_argnums": (0, 1)}, lambda g, x, y: g(x, y=y)),
+        ({"donate_argnames": ("x", "y")}, lambda g, x, y: g(y=y, x=x)),
+    ],
+)
 def test_donation_of_positional_and_keyword_arguments_matches_jax(spec, call):
     deleted = {}
     for name, jit in JITS.items():
@@ -232,9 +244,11 @@ def test_callable_checks_match_jax():
     def gen(x):
         yield x
 
-    for bad, message in [(3, "Expected a callable value"),
-                         (gen, "Expected a function, got a generator function"),
-                         (staticmethod(lambda x: x), "staticmethod arguments are not supported")]:
+    for bad, message in [
+        (3, "Expected a callable value"),
+        (gen, "Expected a function, got a generator function"),
+        (staticmethod(lambda x: x), "staticmethod arguments are not supported"),
+    ]:
         with pytest.raises(TypeError, match=message):
             jax.jit(bad)
         with pytest.raises(FoldaxTypeError, match=message + ".*Fix"):
@@ -273,10 +287,13 @@ def test_matmul_precision_change_retraces_like_jax():
     assert ("HIGHEST" in texts["foldax"]) == ("HIGHEST" in texts["jax"])
 
 
-@pytest.mark.parametrize("setting,value,args", [
-    (jax.numpy_rank_promotion, "raise", (jnp.ones(3), jnp.ones((2, 3)))),
-    (jax.numpy_dtype_promotion, "strict", (jnp.ones(3, jnp.int32), jnp.ones(3, jnp.float32))),
-])
+@pytest.mark.parametrize(
+    "setting,value,args",
+    [
+        (jax.numpy_rank_promotion, "raise", (jnp.ones(3), jnp.ones((2, 3)))),
+        (jax.numpy_dtype_promotion, "strict", (jnp.ones(3, jnp.int32), jnp.ones(3, jnp.float32))),
+    ],
+)
 def test_promotion_settings_are_part_of_the_key_like_jax(setting, value, args):
     for jit in JITS.values():
         g = jit(lambda a, b: a + b)
@@ -324,6 +341,7 @@ def test_different_options_do_not_share_code():
 
 def test_the_cache_lets_the_function_go_like_jax():
     for jit in JITS.values():
+
         def f(x):
             return x + 1
 
@@ -351,8 +369,7 @@ def test_function_without_weak_references_fails_when_called_like_jax():
 
 def test_eval_shape_knows_out_shardings_like_jax():
     sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    outs = {k: jit(lambda x: x * 2, out_shardings=sharding).eval_shape(X)
-            for k, jit in JITS.items()}
+    outs = {k: jit(lambda x: x * 2, out_shardings=sharding).eval_shape(X) for k, jit in JITS.items()}
     assert outs["foldax"] == outs["jax"] and outs["foldax"].sharding == sharding
 
 

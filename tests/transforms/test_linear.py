@@ -1,4 +1,5 @@
 """matrix_from_function against the dense Jacobian (jax.jacfwd) and the function itself."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,9 +37,14 @@ def dense_mix(u):
     return w @ u + jnp.sum(u) - u[2]
 
 
-CASES = [("lap1d", lap1d, (6,)), ("lap2d", lap2d, (4, 5)), ("upwind", upwind, (7,)),
-         ("padded_scaled", padded_scaled, (5,)), ("concatenated", concatenated, (6,)),
-         ("dense_mix", dense_mix, (6,))]
+CASES = [
+    ("lap1d", lap1d, (6,)),
+    ("lap2d", lap2d, (4, 5)),
+    ("upwind", upwind, (7,)),
+    ("padded_scaled", padded_scaled, (5,)),
+    ("concatenated", concatenated, (6,)),
+    ("dense_mix", dense_mix, (6,)),
+]
 
 
 @pytest.mark.parametrize("name,f,shape", CASES, ids=[c[0] for c in CASES])
@@ -50,8 +56,9 @@ def test_matrix_equals_dense_jacobian_and_bias_equals_f_at_zero(name, f, shape):
     np.testing.assert_allclose(matrix.toarray(), jac, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(bias, np.asarray(f(jnp.asarray(x0))).ravel(), rtol=1e-6)
     x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
-    np.testing.assert_allclose(matrix @ x.ravel() + bias, np.asarray(f(jnp.asarray(x))).ravel(),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        matrix @ x.ravel() + bias, np.asarray(f(jnp.asarray(x))).ravel(), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_scaling_by_a_variable_gives_bcoo():

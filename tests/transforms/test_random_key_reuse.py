@@ -1,5 +1,6 @@
 """Key-reuse detection on a catalogue of functions with known reuse / no reuse, compared with
 jax.experimental.key_reuse where the two agree; messages name the source lines of both uses."""
+
 import inspect
 
 import chex
@@ -8,8 +9,7 @@ import jax.numpy as jnp
 import pytest
 from jax import lax
 from jax.experimental.key_reuse._core import check_key_reuse as jax_check_key_reuse
-from jax.sharding import AxisType
-from jax.sharding import PartitionSpec as P
+from jax.sharding import AxisType, PartitionSpec as P
 
 import foldax
 from foldax import random
@@ -71,6 +71,7 @@ def scan_carry_split(k):
         total, k = carry
         k, sub = random.split(k)
         return (total + random.normal(sub), k), None
+
     return lax.scan(body, (0.0, k), None, length=3)[0]
 
 
@@ -78,6 +79,7 @@ def scan_carry_not_replaced(k):
     def body(carry, _):
         total, k = carry
         return (total + random.normal(k), k), None
+
     return lax.scan(body, (0.0, k), None, length=3)[0]
 
 
@@ -250,14 +252,16 @@ def test_message_names_both_source_lines():
 def test_loop_message_says_which_iteration():
     message = str(random.find_key_reuse(scan_closed_over, KEY))
     line = _line(scan_closed_over, "lax.scan")
-    assert f":{line} " in message and "(scan body, iteration 1)" in message \
+    assert (
+        f":{line} " in message
+        and "(scan body, iteration 1)" in message
         and "(scan body, iteration 2)" in message
+    )
 
 
 def test_check_key_reuse_returns_the_output():
     chex.assert_trees_all_close(random.check_key_reuse(each_subkey_once)(KEY), each_subkey_once(KEY))
-    chex.assert_trees_all_close(jax.jit(random.check_key_reuse(scan_over_keys))(KEY),
-                                scan_over_keys(KEY))
+    chex.assert_trees_all_close(jax.jit(random.check_key_reuse(scan_over_keys))(KEY), scan_over_keys(KEY))
 
 
 def test_key_reuse_as_a_checkify_error_set():

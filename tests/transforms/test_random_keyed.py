@@ -1,6 +1,7 @@
 """foldax.random.keyed: reproducible, independent across call sites, loop iterations and batch
 elements, equal in distribution to explicit splitting (Kolmogorov-Smirnov tests with fixed seeds),
 composing with jit/grad/vmap, without splitting up front; and its errors."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -34,6 +35,7 @@ def test_call_sites_are_independent():
     @random.keyed
     def f():
         return random.normal(shape=(N,)), random.normal(shape=(N,))
+
     a, b = f(KEY)
     assert abs(np.corrcoef(a, b)[0, 1]) < 4 / np.sqrt(N)
     assert stats.ks_2samp(np.asarray(a), np.asarray(b)).pvalue > P_MIN
@@ -49,13 +51,14 @@ def test_loop_iterations_draw_fresh_numbers():
     @random.keyed
     def f():
         return lax.scan(lambda c, _: (c, random.normal(shape=())), 0.0, None, length=N)[1]
+
     draws = np.asarray(f(KEY))
     assert stats.kstest(draws, "norm").pvalue > P_MIN
-    bits = random.keyed(lambda: lax.scan(lambda c, _: (c, random.bits(shape=())), 0, None,
-                                         length=N)[1])(KEY)
+    bits = random.keyed(lambda: lax.scan(lambda c, _: (c, random.bits(shape=())), 0, None, length=N)[1])(KEY)
     assert len(np.unique(np.asarray(bits))) == N
-    fori = random.keyed(lambda: lax.fori_loop(0, 3, lambda i, c: c.at[i].set(
-        random.uniform(shape=())), jnp.zeros(3)))(KEY)
+    fori = random.keyed(
+        lambda: lax.fori_loop(0, 3, lambda i, c: c.at[i].set(random.uniform(shape=())), jnp.zeros(3))
+    )(KEY)
     assert len(np.unique(np.asarray(fori))) == 3
 
 
@@ -94,7 +97,8 @@ def test_nested_vmaps_give_every_element_its_own_draw():
     f = random.keyed(lambda x: jax.vmap(jax.vmap(lambda y: y + random.uniform(shape=())))(x))
     draws = np.asarray(f(KEY, jnp.zeros((40, 50))))
     bits = random.keyed(lambda x: jax.vmap(jax.vmap(lambda y: random.bits(shape=())))(x))(
-        KEY, jnp.zeros((40, 50)))
+        KEY, jnp.zeros((40, 50))
+    )
     assert len(np.unique(np.asarray(bits))) == bits.size
     assert stats.kstest(draws.ravel(), "uniform").pvalue > P_MIN
 
@@ -103,6 +107,7 @@ def test_composes_with_jit_and_grad():
     eager = two_sites(KEY, jnp.zeros(3))
     chex.assert_trees_all_close(foldax.jit(two_sites)(KEY, jnp.zeros(3)), eager)
     chex.assert_trees_all_close(jax.jit(two_sites)(KEY, jnp.zeros(3)), eager)
+
     @random.keyed
     def loss(w):
         noise = random.normal(shape=(3,))
@@ -110,8 +115,9 @@ def test_composes_with_jit_and_grad():
 
     grad, noise = jax.grad(lambda w: loss(KEY, w), has_aux=True)(jnp.ones(3))
     chex.assert_trees_all_close(grad, noise)
-    chex.assert_trees_all_close(jax.jit(jax.grad(lambda w: loss(KEY, w), has_aux=True))(
-        jnp.ones(3))[0], noise)
+    chex.assert_trees_all_close(
+        jax.jit(jax.grad(lambda w: loss(KEY, w), has_aux=True))(jnp.ones(3))[0], noise
+    )
 
 
 def test_no_up_front_split_one_fold_in_per_site():
@@ -161,6 +167,7 @@ def test_keyed_needs_a_typed_single_key():
 def test_keyless_draw_traced_inside_keyed_and_reused_outside():
     g = jax.jit(lambda x: x + random.normal(shape=()))
     random.keyed(g)(KEY, 0.0)  # traced (and cached by jax.jit) inside keyed
-    with pytest.raises(CheckifyRequiredError, match="without a key was evaluated or compiled "
-                                                    "outside foldax.random.keyed"):
+    with pytest.raises(
+        CheckifyRequiredError, match="without a key was evaluated or compiled outside foldax.random.keyed"
+    ):
         g(0.0)

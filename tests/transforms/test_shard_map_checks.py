@@ -1,6 +1,7 @@
 """foldax.checkify sees into ``jax.shard_map``: each shard checks its block and the first
 failing shard (in mesh order) is reported. References: the per-shard blocks computed with NumPy,
 and JAX's own checkify on the same function (8 host devices)."""
+
 from __future__ import annotations
 
 import jax
@@ -8,8 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.experimental import checkify as jax_checkify
-from jax.sharding import AxisType
-from jax.sharding import PartitionSpec as P
+from jax.sharding import AxisType, PartitionSpec as P
 
 import foldax
 

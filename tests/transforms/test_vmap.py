@@ -1,6 +1,7 @@
 """foldax.vmap against jax.vmap: in_axes/out_axes prefixes, keyword arguments, NumPy leaves,
 constant outputs, collectives, random keys, a primitive without a batching rule, and the Program
 of a vmapped function (unbatched work stays unbatched, unmapped constants stay folded)."""
+
 from __future__ import annotations
 
 import chex
@@ -12,6 +13,7 @@ from jax import lax
 
 import foldax
 
+
 # -- in_axes / out_axes as pytree prefixes ------------------------------------------------------
 def f_tree(params, x, scale):
     return {"y": params["w"] @ x + params["b"], "s": scale * jnp.sum(x)}, params["b"]
@@ -20,12 +22,15 @@ def f_tree(params, x, scale):
 PARAMS = {"w": jnp.arange(6.0).reshape(2, 3), "b": jnp.ones(2)}
 
 
-@pytest.mark.parametrize("in_axes,out_axes", [
-    (({"w": None, "b": None}, 0, None), ({"y": 0, "s": 0}, None)),
-    ((None, 1, 0), 0),
-    (({"w": 0, "b": None}, -1, None), ({"y": -1, "s": 0}, 0)),
-    ([None, 0, None], ({"y": 1, "s": 0}, None)),
-])
+@pytest.mark.parametrize(
+    "in_axes,out_axes",
+    [
+        (({"w": None, "b": None}, 0, None), ({"y": 0, "s": 0}, None)),
+        ((None, 1, 0), 0),
+        (({"w": 0, "b": None}, -1, None), ({"y": -1, "s": 0}, 0)),
+        ([None, 0, None], ({"y": 1, "s": 0}, None)),
+    ],
+)
 def test_prefix_axes_match_jax(in_axes, out_axes):
     w_batched = jnp.stack([PARAMS["w"], 2 * PARAMS["w"], 3 * PARAMS["w"], -PARAMS["w"]])
     x = jnp.arange(12.0).reshape(4, 3)
@@ -38,8 +43,7 @@ def test_prefix_axes_match_jax(in_axes, out_axes):
         x = x.T
     args = (params, x, scale if in_list[2] == 0 else 2.0)
     expected = jax.vmap(f_tree, in_axes=in_axes, out_axes=out_axes)(*args)
-    chex.assert_trees_all_close(foldax.vmap(f_tree, in_axes=in_axes, out_axes=out_axes)(*args),
-                                expected)
+    chex.assert_trees_all_close(foldax.vmap(f_tree, in_axes=in_axes, out_axes=out_axes)(*args), expected)
 
 
 def test_prefix_with_list_entries():
@@ -47,8 +51,7 @@ def test_prefix_with_list_entries():
     args = ([jnp.arange(6.0).reshape(3, 2), jnp.ones(2)], jnp.arange(3.0))
     for in_axes in [([0, None], 0), ([1, None], None)]:
         a = args if in_axes[0][0] == 0 else ([args[0][0].T, args[0][1]], 2.0)
-        chex.assert_trees_all_close(foldax.vmap(f, in_axes=in_axes)(*a),
-                                    jax.vmap(f, in_axes=in_axes)(*a))
+        chex.assert_trees_all_close(foldax.vmap(f, in_axes=in_axes)(*a), jax.vmap(f, in_axes=in_axes)(*a))
 
 
 def test_empty_batch():
@@ -61,18 +64,21 @@ def test_empty_batch():
 def test_keyword_arguments_are_mapped_along_axis_0():
     f = lambda x, *, y: x * y  # noqa: E731
     x, y = jnp.arange(3.0), jnp.arange(6.0).reshape(3, 2)
-    chex.assert_trees_all_close(foldax.vmap(f, in_axes=None)(2.0, y=y),
-                                jax.vmap(f, in_axes=None)(2.0, y=y))
-    chex.assert_trees_all_close(foldax.vmap(lambda x, y: x + y, in_axes=(0,))(x, y=x),
-                                jax.vmap(lambda x, y: x + y, in_axes=(0,))(x, y=x))
+    chex.assert_trees_all_close(foldax.vmap(f, in_axes=None)(2.0, y=y), jax.vmap(f, in_axes=None)(2.0, y=y))
+    chex.assert_trees_all_close(
+        foldax.vmap(lambda x, y: x + y, in_axes=(0,))(x, y=x),
+        jax.vmap(lambda x, y: x + y, in_axes=(0,))(x, y=x),
+    )
 
 
 def test_axis_size_without_mapped_arguments():
     f = lambda: jnp.ones(2)  # noqa: E731
     chex.assert_trees_all_close(foldax.vmap(f, axis_size=3)(), jax.vmap(f, axis_size=3)())
     g = lambda x: x * 2  # noqa: E731
-    chex.assert_trees_all_close(foldax.vmap(g, in_axes=None, axis_size=2)(jnp.ones(3)),
-                                jax.vmap(g, in_axes=None, axis_size=2)(jnp.ones(3)))
+    chex.assert_trees_all_close(
+        foldax.vmap(g, in_axes=None, axis_size=2)(jnp.ones(3)),
+        jax.vmap(g, in_axes=None, axis_size=2)(jnp.ones(3)),
+    )
 
 
 def test_unbatched_output_is_broadcast_like_jax():
@@ -83,7 +89,8 @@ def test_unbatched_output_is_broadcast_like_jax():
             out_axes = (0, None)
         chex.assert_trees_all_close(
             foldax.vmap(f, in_axes=(0, None), out_axes=out_axes)(*args),
-            jax.vmap(f, in_axes=(0, None), out_axes=out_axes)(*args))
+            jax.vmap(f, in_axes=(0, None), out_axes=out_axes)(*args),
+        )
 
 
 def test_dataclass_model_is_mapped_over_its_variable_fields():
@@ -109,7 +116,7 @@ def test_dataclass_model_is_mapped_over_its_variable_fields():
 # -- NumPy leaves ---------------------------------------------------------------------------------
 def test_unmapped_numpy_leaf_stays_a_folded_constant():
     def f(x, table):
-        return x * np.cos(table ** 2).sum() + np.exp(table)[0]
+        return x * np.cos(table**2).sum() + np.exp(table)[0]
 
     table = np.linspace(0.0, 1.0, 3).astype(np.float32)
     xs = jnp.arange(4.0)
@@ -132,8 +139,10 @@ def test_constants_are_folded_under_jax_own_traces_too():
     assert "cos" in [e.primitive.name for e in theirs.jaxpr.eqns]
     assert "cos" not in names and "integer_pow" not in names  # computed once, at trace time
     assert "broadcast_in_dim" in names
-    chex.assert_trees_all_close(foldax.vmap(f, in_axes=(0, None))(jnp.ones((4, 3)), table),
-                                jax.vmap(f, in_axes=(0, None))(jnp.ones((4, 3)), table))
+    chex.assert_trees_all_close(
+        foldax.vmap(f, in_axes=(0, None))(jnp.ones((4, 3)), table),
+        jax.vmap(f, in_axes=(0, None))(jnp.ones((4, 3)), table),
+    )
 
 
 def test_mapped_numpy_leaf_becomes_a_variable():
@@ -218,10 +227,11 @@ def test_typed_key_arrays_batch():
         return scale * jax.random.normal(k1, (3,)) + jax.random.uniform(k2)
 
     def uses(vmap, keys):
-        return (vmap(sample, in_axes=(0, None))(keys, 2.0),
-                jax.random.key_data(vmap(jax.random.split)(keys)),
-                jax.random.key_data(vmap(jax.random.fold_in, in_axes=(None, 0))(
-                    keys[0], jnp.arange(3))))
+        return (
+            vmap(sample, in_axes=(0, None))(keys, 2.0),
+            jax.random.key_data(vmap(jax.random.split)(keys)),
+            jax.random.key_data(vmap(jax.random.fold_in, in_axes=(None, 0))(keys[0], jnp.arange(3))),
+        )
 
     keys = jax.random.split(jax.random.key(0), 4)
     ours, expected = jax.jit(lambda k: (uses(foldax.vmap, k), uses(jax.vmap, k)))(keys)

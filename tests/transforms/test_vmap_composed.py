@@ -1,6 +1,7 @@
 """foldax.vmap composed with other transformations: per-example gradients of a dataclass MLP
 (equal to a Python loop over the examples and to JAX's jit(vmap(grad))), vmap(vmap),
 grad(vmap), jacfwd/jacrev/hessian(vmap), vmap(jit), vmap(jacfwd), checkify and random keys."""
+
 from __future__ import annotations
 
 import itertools
@@ -10,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from corpus import soft_clip
 from jax.experimental import checkify as jax_checkify
 
 import foldax
-from corpus import soft_clip
 
 GRADS = {"jax.grad": jax.grad}
 if hasattr(foldax, "grad"):
@@ -37,9 +38,15 @@ class MLP:
 
 def make_mlp(sizes, seed=0) -> MLP:
     rng = np.random.default_rng(seed)
-    return MLP([(jnp.asarray(rng.normal(size=(m, n)) / np.sqrt(m), jnp.float32),
-                 jnp.asarray(rng.normal(size=n) * 0.1, jnp.float32))
-                for m, n in zip(sizes[:-1], sizes[1:])])
+    return MLP(
+        [
+            (
+                jnp.asarray(rng.normal(size=(m, n)) / np.sqrt(m), jnp.float32),
+                jnp.asarray(rng.normal(size=n) * 0.1, jnp.float32),
+            )
+            for m, n in zip(sizes[:-1], sizes[1:])
+        ]
+    )
 
 
 def mlp_loss(model: MLP, x, y):
@@ -62,8 +69,9 @@ def test_per_example_gradients_of_a_dataclass_mlp(grad):
     chex.assert_trees_all_close(ours, jax_version, rtol=1e-5, atol=1e-6)
     # the mean of the per-example gradients is the gradient of the batch loss
     batch = jax.grad(lambda m: jnp.mean(jax.vmap(mlp_loss, in_axes=(None, 0, 0))(m, xs, ys)))(model)
-    chex.assert_trees_all_close(jax.tree_util.tree_map(lambda g: g.mean(0), ours), batch,
-                                rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(
+        jax.tree_util.tree_map(lambda g: g.mean(0), ours), batch, rtol=1e-5, atol=1e-6
+    )
 
 
 # -- the orderings named in the issue ----------------------------------------------------------
@@ -74,8 +82,16 @@ def f2(x):
 X = jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)
 
 
-ORDERINGS = ["vmap(vmap)", "grad(vmap)", "jacfwd(vmap)", "jacrev(vmap)", "vmap(jit)",
-             "vmap(jacfwd)", "hessian(vmap)", "vmap(grad)"]
+ORDERINGS = [
+    "vmap(vmap)",
+    "grad(vmap)",
+    "jacfwd(vmap)",
+    "jacrev(vmap)",
+    "vmap(jit)",
+    "vmap(jacfwd)",
+    "hessian(vmap)",
+    "vmap(grad)",
+]
 DIFF = {"jax": (jax.grad, jax.jacfwd, jax.jacrev, jax.hessian)}
 if hasattr(foldax, "jacfwd"):
     DIFF["foldax"] = (foldax.grad, foldax.jacfwd, foldax.jacrev, foldax.hessian)
@@ -99,9 +115,12 @@ def build_ordering(how, vmap, jit, diff):
 @pytest.mark.parametrize("how", ORDERINGS)
 def test_named_orderings(how, diff):
     """foldax's vmap/jit with JAX's or foldax's differentiation vs JAX's transformations."""
-    chex.assert_trees_all_close(build_ordering(how, foldax.vmap, foldax.jit, DIFF[diff]),
-                                build_ordering(how, jax.vmap, jax.jit, DIFF["jax"]),
-                                rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(
+        build_ordering(how, foldax.vmap, foldax.jit, DIFF[diff]),
+        build_ordering(how, jax.vmap, jax.jit, DIFF["jax"]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 # -- checkify and random keys ------------------------------------------------------------------
@@ -116,7 +135,8 @@ def checked_jax(x):
 
 
 CHECK_ORDERS = [("checkify", "vmap"), ("vmap", "checkify")] + list(
-    itertools.permutations(("checkify", "jit", "vmap")))
+    itertools.permutations(("checkify", "jit", "vmap"))
+)
 
 
 @pytest.mark.parametrize("order", CHECK_ORDERS, ids=["(".join(o) for o in CHECK_ORDERS])
@@ -151,5 +171,6 @@ def test_random_keys_under_vmap_jit_and_grad():
     theirs = jax.jit(jax.vmap(jax.grad(noisy_loss_jax), in_axes=(None, 0)))(w, keys)
     chex.assert_trees_all_close(ours, theirs)
     split = foldax.vmap(foldax.random.split)(keys)
-    chex.assert_trees_all_close(foldax.random.key_data(split),
-                                jax.random.key_data(jax.vmap(jax.random.split)(keys)))
+    chex.assert_trees_all_close(
+        foldax.random.key_data(split), jax.random.key_data(jax.vmap(jax.random.split)(keys))
+    )

@@ -2,6 +2,7 @@
 it): cond/switch with batched predicates (values and NaN-free gradients), while loops with
 batched conditions, scan with batched xs/carries along any axis, custom_jvp/custom_vjp rules that
 must survive batching."""
+
 from __future__ import annotations
 
 import chex
@@ -9,11 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from corpus import scaled_identity, soft_clip
 from jax import lax
 from jax.experimental import checkify
 
 import foldax
-from corpus import scaled_identity, soft_clip
 
 X = jnp.array([-1.5, -0.2, 0.3, 2.0])
 
@@ -35,8 +36,7 @@ def safe_sqrt(x):
 
 def switch3(x, y):
     i = jnp.clip(jnp.round(x), 0, 2).astype(jnp.int32)
-    return lax.switch(i, [lambda a, b: a * b, lambda a, b: jnp.sin(a) + b, lambda a, b: a - b],
-                      x, y)
+    return lax.switch(i, [lambda a, b: a * b, lambda a, b: jnp.sin(a) + b, lambda a, b: a - b], x, y)
 
 
 def test_cond_with_batched_predicate():
@@ -63,8 +63,7 @@ def test_cond_returning_unbatched_and_batched_outputs():
 
 # -- while ------------------------------------------------------------------------------------
 def count_until(limit):
-    return lax.while_loop(lambda c: c[0] < limit, lambda c: (c[0] + 1.0, c[1] * 1.5 + 1.0),
-                          (0.0, 1.0))
+    return lax.while_loop(lambda c: c[0] < limit, lambda c: (c[0] + 1.0, c[1] * 1.5 + 1.0), (0.0, 1.0))
 
 
 def test_while_with_batched_condition():
@@ -82,8 +81,11 @@ def test_while_whose_carry_becomes_batched_in_the_body():
 
 
 def test_jvp_of_batched_while_matches_jax():
-    f = lambda x: lax.while_loop(lambda c: c[0] < x, lambda c: (c[0] + 1.0, c[1] * x),  # noqa
-                                 (0.0, x))[1]
+    f = lambda x: lax.while_loop(
+        lambda c: c[0] < x,
+        lambda c: (c[0] + 1.0, c[1] * x),  # noqa
+        (0.0, x),
+    )[1]
     jvp = lambda vmap: jax.jvp(vmap(f), (X + 3,), (jnp.ones(4),))  # noqa: E731
     chex.assert_trees_all_close(jvp(foldax.vmap), jvp(jax.vmap))
 
@@ -147,11 +149,16 @@ CUSTOM = [
 def loop_gradient(f, in_axes, x, y):
     """The gradient of the summed outputs by a Python loop over the examples (the reference)."""
     size = len(X)
-    per_example = [jax.grad(lambda a, b: sum(jnp.sum(t) for t in jax.tree_util.tree_leaves(
-        f(a, b))), argnums=(0, 1))(x if in_axes[0] is None else x[i],
-                                   y if in_axes[1] is None else y[i]) for i in range(size)]
-    return tuple(sum(g[k] for g in per_example) if in_axes[k] is None
-                 else jnp.stack([g[k] for g in per_example]) for k in range(2))
+    per_example = [
+        jax.grad(lambda a, b: sum(jnp.sum(t) for t in jax.tree_util.tree_leaves(f(a, b))), argnums=(0, 1))(
+            x if in_axes[0] is None else x[i], y if in_axes[1] is None else y[i]
+        )
+        for i in range(size)
+    ]
+    return tuple(
+        sum(g[k] for g in per_example) if in_axes[k] is None else jnp.stack([g[k] for g in per_example])
+        for k in range(2)
+    )
 
 
 @pytest.mark.parametrize("name,f,in_axes", CUSTOM, ids=[c[0] for c in CUSTOM])
@@ -164,7 +171,8 @@ def test_custom_rules_survive_batching(name, f, in_axes):
         chex.assert_trees_all_close(ours, expected, rtol=1e-5)
     if name != "custom_vjp_unbatched_batched":  # jax.vmap gets that one wrong (see below)
         chex.assert_trees_all_close(
-            ours, jax.grad(loss_of(jax.vmap, f, in_axes), argnums=(0, 1))(x, y), rtol=1e-5)
+            ours, jax.grad(loss_of(jax.vmap, f, in_axes), argnums=(0, 1))(x, y), rtol=1e-5
+        )
     assert_same(f, x, y, in_axes=in_axes)
 
 
@@ -185,12 +193,12 @@ def test_custom_jvp_rule_survives_forward_mode_and_nesting():
     jac = lambda vmap: jax.jacfwd(vmap(soft_clip))(X)  # noqa: E731
     chex.assert_trees_all_close(jac(foldax.vmap), jac(jax.vmap))
     nested = lambda vmap: jax.grad(  # noqa: E731
-        lambda x: vmap(vmap(lambda v: soft_clip(v) + scaled_identity(v)))(x).sum())
+        lambda x: vmap(vmap(lambda v: soft_clip(v) + scaled_identity(v)))(x).sum()
+    )
     xs = jnp.arange(6.0).reshape(2, 3) / 3
     chex.assert_trees_all_close(nested(foldax.vmap)(xs), nested(jax.vmap)(xs))
     # the custom derivatives differ from the true ones, so equality shows the rules were used
-    assert not jnp.allclose(nested(foldax.vmap)(xs), jax.grad(
-        lambda x: (jnp.tanh(x) + x).sum())(xs))
+    assert not jnp.allclose(nested(foldax.vmap)(xs), jax.grad(lambda x: (jnp.tanh(x) + x).sum())(xs))
 
 
 def test_custom_vjp_closing_over_a_traced_value():
@@ -213,14 +221,12 @@ def test_custom_jvp_with_symbolic_zeros():
 
     def q_jvp(primals, tangents):
         (x, y), (tx, ty) = primals, tangents
-        zero = lambda t, like: jnp.zeros_like(like) if type(t) is jax.custom_derivatives.SymbolicZero \
-            else t  # noqa: E731
+        zero = lambda t, like: jnp.zeros_like(like) if type(t) is jax.custom_derivatives.SymbolicZero else t  # noqa: E731
         return q(x, y), 5 * zero(tx, x) * y + 7 * zero(ty, y) * x
 
     q.defjvp(q_jvp, symbolic_zeros=True)
     for argnums in (0, 1, (0, 1)):
-        grads = [jax.grad(loss_of(v, q, (0, None)), argnums=argnums)(X, 2.0)
-                 for v in (foldax.vmap, jax.vmap)]
+        grads = [jax.grad(loss_of(v, q, (0, None)), argnums=argnums)(X, 2.0) for v in (foldax.vmap, jax.vmap)]
         chex.assert_trees_all_close(*grads)
 
 

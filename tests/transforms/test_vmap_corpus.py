@@ -1,6 +1,7 @@
 """foldax.vmap against jax.vmap on the shared corpus (every higher-order primitive of the
 interpreter core and a broad spread of lax primitives), with hypothesis drawing the batch size,
 in_axes and out_axes."""
+
 from __future__ import annotations
 
 import chex
@@ -9,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from corpus import CORPUS, CORPUS_IDS, OTHER_INEXACT_DTYPES, assert_agrees_with_jax
 from hypothesis import given, settings
 
 import foldax
-from corpus import CORPUS, CORPUS_IDS, OTHER_INEXACT_DTYPES, assert_agrees_with_jax
 
 
 def batch_of(make, size: int, axis: int) -> jax.Array:
@@ -33,8 +34,10 @@ def test_corpus_matches_jax_vmap(name, fn, make, size, data):
 
     @jax.jit  # one compilation for both sides (eager op-by-op dispatch would dominate the time)
     def both(xs):
-        return (foldax.vmap(fn, in_axes=in_axis, out_axes=out_axis)(xs),
-                jax.vmap(fn, in_axes=in_axis, out_axes=out_axis)(xs))
+        return (
+            foldax.vmap(fn, in_axes=in_axis, out_axes=out_axis)(xs),
+            jax.vmap(fn, in_axes=in_axis, out_axes=out_axis)(xs),
+        )
 
     ours, expected = both(xs)
     chex.assert_trees_all_close(ours, expected, rtol=1e-5, atol=1e-5)

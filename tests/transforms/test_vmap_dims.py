@@ -1,6 +1,7 @@
 """foldax.vmap(f, dims=...) on named-dimension Tensors: against a Python loop over the mapped
 dimension (indexing by name) and against the same function applied to the whole Tensor where it
 broadcasts by name anyway; errors."""
+
 from __future__ import annotations
 
 import chex
@@ -27,24 +28,23 @@ def loop(f, t, name):
 
 
 def test_named_dim_anywhere_matches_a_loop():
-    for order in [(batch("b"), spatial("x"), channel(vector="u,v")),
-                  (spatial("x"), batch("b"), channel(vector="u,v"))]:
+    for order in [
+        (batch("b"), spatial("x"), channel(vector="u,v")),
+        (spatial("x"), batch("b"), channel(vector="u,v")),
+    ]:
         data = DATA if order[0].names == ("b",) else DATA.transpose(1, 0, 2)
         t = tensor(jnp.asarray(data), *order)
         out = foldax.vmap(per_example, dims="b")(t)
         assert out.shape.names[0] == "b" and set(out.shape.names) == {"b", "x", "vector"}
         expected = loop(per_example, t, "b")
-        chex.assert_trees_all_close(out.native("b,x,vector"), expected.native("b,x,vector"),
-                                    rtol=1e-6)
+        chex.assert_trees_all_close(out.native("b,x,vector"), expected.native("b,x,vector"), rtol=1e-6)
 
 
 def test_broadcasting_function_equals_the_whole_tensor_result():
     t = tensor(jnp.asarray(DATA), batch("b"), spatial("x"), channel(vector="u,v"))
-    f = lambda v: tsum(v ** 2, "x")  # noqa: E731
-    chex.assert_trees_all_close(foldax.vmap(f, dims="b")(t).native("b,vector"),
-                                f(t).native("b,vector"))
-    chex.assert_trees_all_close(foldax.vmap(f, dims=batch)(t).native("b,vector"),
-                                f(t).native("b,vector"))
+    f = lambda v: tsum(v**2, "x")  # noqa: E731
+    chex.assert_trees_all_close(foldax.vmap(f, dims="b")(t).native("b,vector"), f(t).native("b,vector"))
+    chex.assert_trees_all_close(foldax.vmap(f, dims=batch)(t).native("b,vector"), f(t).native("b,vector"))
 
 
 def test_unmapped_tensors_and_arrays_are_shared_by_every_element():
@@ -94,14 +94,22 @@ def test_composes_with_jit_and_grad():
 
 def test_errors():
     t = tensor(jnp.asarray(DATA), batch("b"), spatial("x"), channel(vector="u,v"))
-    with pytest.raises(FoldaxValueError, match=r"no Tensor argument has such a dimension; the "
-                                               r"Tensor arguments' shapes are \(bᵇ=3"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"no Tensor argument has such a dimension; the "
+        r"Tensor arguments' shapes are \(bᵇ=3",
+    ):
         foldax.vmap(per_example, dims="batchsize")(t)
     with pytest.raises(FoldaxValueError, match="no argument is a Tensor"):
         foldax.vmap(lambda x: x, dims="b")(jnp.ones(3))
     other = tensor(jnp.ones((5, 2)), batch("b"), channel(vector="u,v"))
-    with pytest.raises(FoldaxValueError, match=r"mapped along 'b' have different sizes: args\[0\] "
-                                               r"has b=3; args\[1\] has b=5"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"mapped along 'b' have different sizes: args\[0\] "
+        r"has b=3; args\[1\] has b=5",
+    ):
         foldax.vmap(lambda a, c: a, dims="b")(t, other)
-    with pytest.raises(FoldaxValueError, match="in_axes, out_axes, axis_size and spmd_axis_name cannot be given"):
+    with pytest.raises(
+        FoldaxValueError, match="in_axes, out_axes, axis_size and spmd_axis_name cannot be given"
+    ):
         foldax.vmap(per_example, in_axes=1, dims="b")

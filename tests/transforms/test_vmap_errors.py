@@ -1,5 +1,6 @@
 """Every misuse of foldax.vmap raises a foldax error naming the argument, what was found, and the
 fix, with JAX's own sentence where JAX has one; JAX raises for the same misuse."""
+
 from __future__ import annotations
 
 import jax
@@ -38,8 +39,11 @@ def test_mapped_sizes_differ_names_each_argument_and_size():
 
 
 def test_mapped_sizes_differ_from_axis_size():
-    with pytest.raises(FoldaxValueError, match=r"args\[0\] \(parameter 'x'\) has size 3 along "
-                                               r"axis 0; axis_size=5"):
+    with pytest.raises(
+        FoldaxValueError,
+        match=r"args\[0\] \(parameter 'x'\) has size 3 along "
+        r"axis 0; axis_size=5",
+    ):
         foldax.vmap(lambda x: x, axis_size=5)(jnp.ones(3))
 
 
@@ -50,42 +54,58 @@ def test_sizes_of_nested_leaves_are_named_by_path():
 
 def test_in_axes_tuple_of_wrong_length_shows_both():
     call = lambda vmap: vmap(add, in_axes=(0, 0, 0))(jnp.ones(3), jnp.ones(3))  # noqa: E731
-    _raises_like_jax(call, FoldaxValueError, match=r"in_axes=\(0, 0, 0\) has 3 entries but the call "
-                                               r"passes 2 positional argument")
+    _raises_like_jax(
+        call,
+        FoldaxValueError,
+        match=r"in_axes=\(0, 0, 0\) has 3 entries but the call "
+        r"passes 2 positional argument",
+    )
 
 
 def test_in_axes_structure_not_fitting_shows_both():
     call = lambda vmap: vmap(add, in_axes=({"a": 0}, 0))(jnp.ones(3), jnp.ones(3))  # noqa: E731
     error = _raises_like_jax(call, FoldaxValueError)
-    assert "in_axes=({'a': 0}, 0) does not fit the positional arguments, whose structure is " \
-           "((*, *))" in str(error)
+    assert "in_axes=({'a': 0}, 0) does not fit the positional arguments, whose structure is ((*, *))" in str(
+        error
+    )
     assert "pytree prefix" in str(error)
 
 
 def test_out_axes_structure_not_fitting_shows_both():
     call = lambda vmap: vmap(add, out_axes=(0, 1))(jnp.ones(3), jnp.ones(3))  # noqa: E731
-    _raises_like_jax(call, FoldaxValueError, match=r"out_axes=\(0, 1\) does not fit the outputs, "
-                                               r"whose structure is \(\*\)")
+    _raises_like_jax(
+        call,
+        FoldaxValueError,
+        match=r"out_axes=\(0, 1\) does not fit the outputs, "
+        r"whose structure is \(\*\)",
+    )
 
 
 @pytest.mark.parametrize("axis", [1, 5, -2])
 def test_in_axis_out_of_range_for_rank(axis):
     call = lambda vmap: vmap(add, in_axes=(axis, None))(jnp.ones(3), 1.0)  # noqa: E731
     error = _raises_like_jax(call, FoldaxIndexError)
-    assert f"in_axes maps input args[0] (parameter 'x') along axis {axis}, but it has rank 1 " \
-           f"(shape (3,)); the axis must be in [-1, 1)" in str(error)
+    assert (
+        f"in_axes maps input args[0] (parameter 'x') along axis {axis}, but it has rank 1 "
+        f"(shape (3,)); the axis must be in [-1, 1)" in str(error)
+    )
     assert isinstance(error, IndexError)  # foldax's class, and JAX's ValueError
 
 
 def test_mapping_a_python_scalar_is_out_of_range():
-    with pytest.raises(FoldaxIndexError, match=r"args\[1\] \(parameter 'y'\) along axis 0, but "
-                                               r"it has rank 0"):
+    with pytest.raises(
+        FoldaxIndexError,
+        match=r"args\[1\] \(parameter 'y'\) along axis 0, but "
+        r"it has rank 0",
+    ):
         foldax.vmap(add)(jnp.ones(3), 2.0)
 
 
 def test_out_axes_none_for_a_batched_output():
-    call = lambda vmap: vmap(lambda x: {"a": x, "b": 1.0 * x.sum()},  # noqa: E731
-                             out_axes={"a": 0, "b": None})(jnp.ones((3, 2)))
+    call = lambda vmap: vmap(
+        lambda x: {"a": x, "b": 1.0 * x.sum()},  # noqa: E731
+        out_axes={"a": 0, "b": None},
+    )(jnp.ones((3, 2)))
     error = _raises_like_jax(call, FoldaxValueError)
     assert "out_axes gives None for output['b'], but that output is batched" in str(error)
     assert "got axis spec None but output was batched on axis 0" in str(error)
@@ -93,8 +113,12 @@ def test_out_axes_none_for_a_batched_output():
 
 def test_out_axis_out_of_range():
     call = lambda vmap: vmap(lambda x: x * 2, out_axes=2)(jnp.ones(3))  # noqa: E731
-    _raises_like_jax(call, FoldaxIndexError, match="out_axes asks for the output to be batched along "
-                                               r"axis 2, but the batched output has rank 1")
+    _raises_like_jax(
+        call,
+        FoldaxIndexError,
+        match="out_axes asks for the output to be batched along "
+        r"axis 2, but the batched output has rank 1",
+    )
 
 
 def test_nothing_mapped_needs_axis_size():
@@ -116,8 +140,11 @@ def test_out_axes_of_wrong_type():
 
 
 def test_mapping_a_static_leaf():
-    with pytest.raises(FoldaxTypeError, match=r"maps input args\[1\] \(parameter 'y'\) along axis "
-                                              r"0, but it is a str, not an array"):
+    with pytest.raises(
+        FoldaxTypeError,
+        match=r"maps input args\[1\] \(parameter 'y'\) along axis "
+        r"0, but it is a str, not an array",
+    ):
         foldax.vmap(add)(jnp.ones(3), "label")
 
 
@@ -151,8 +178,10 @@ def test_cond_with_batched_predicate_and_io_effect():
 
 
 def test_every_error_is_a_foldax_error():
-    for call in [lambda: foldax.vmap(add)(jnp.ones(3), jnp.ones(4)),
-                 lambda: foldax.vmap(add, in_axes=(3, 0))(jnp.ones(3), jnp.ones(3))]:
+    for call in [
+        lambda: foldax.vmap(add)(jnp.ones(3), jnp.ones(4)),
+        lambda: foldax.vmap(add, in_axes=(3, 0))(jnp.ones(3), jnp.ones(3)),
+    ]:
         with pytest.raises(FoldaxError):
             call()
 
@@ -190,7 +219,10 @@ def test_escaped_tracer_is_jax_unexpected_tracer_error(transform):
 
 @pytest.mark.parametrize("axis", [-2, 1])
 def test_out_axis_out_of_range_for_a_constant_output(axis):
-    call = lambda vmap: vmap(lambda *xs: xs, in_axes=(0, None),  # noqa: E731
-                             out_axes=(0, axis))(np.arange(5), 7)
+    call = lambda vmap: vmap(
+        lambda *xs: xs,
+        in_axes=(0, None),  # noqa: E731
+        out_axes=(0, axis),
+    )(np.arange(5), 7)
     error = _raises_like_jax(call, FoldaxIndexError, match=r"out_axes asks for output\[1\]")
     assert f"axis {axis} is out of bounds for array of dimension 1" in str(error)

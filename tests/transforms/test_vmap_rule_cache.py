@@ -2,6 +2,7 @@
 program, equation by equation, attributed to the source lines of the function being traced, and
 the same values as jax.vmap. The reference for the program is the first trace, which runs every
 JAX rule directly."""
+
 from __future__ import annotations
 
 import doctest
@@ -11,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from corpus import CORPUS, CORPUS_IDS
 
 import foldax
-from corpus import CORPUS, CORPUS_IDS
 from foldax._compat import eqn_source_line
 from foldax.transforms.batching import cache as batching_cache
 
@@ -44,8 +45,7 @@ def test_replayed_program_is_the_program_of_the_rules(name, fn, make):
     assert str(replayed) == str(first)
     # every batched equation of mixed_constants has a concrete (folded) input: nothing to remember
     assert (batching_cache.replay_count() > 0) == (name != "mixed_constants")
-    chex.assert_trees_all_close(jax.jit(foldax.vmap(fn))(xs), jax.vmap(fn)(xs),
-                                rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(jax.jit(foldax.vmap(fn))(xs), jax.vmap(fn)(xs), rtol=1e-5, atol=1e-5)
 
 
 def _layer(x, w, b):
@@ -144,7 +144,7 @@ def test_full_cache_evicts_least_recently_used_not_everything(monkeypatch):
     rule = lambda values: (values, [0] * len(values))  # noqa: E731
     for key in ["a", "b", "c"]:
         cache.batched_by_cache(key, rule, [])
-    cache.batched_by_cache("a", rule, [])            # a is used again: b is now the oldest
-    cache.batched_by_cache("d", rule, [])            # full: evicts b only
+    cache.batched_by_cache("a", rule, [])  # a is used again: b is now the oldest
+    cache.batched_by_cache("d", rule, [])  # full: evicts b only
     assert list(cache._entries) == ["c", "a", "d"]
     cache.clear()

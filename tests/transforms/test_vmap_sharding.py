@@ -2,14 +2,14 @@
 (``with_sharding_constraint``, a jit's in/out shardings) exactly as ``jax.vmap`` does, and inputs
 sharded over an Explicit mesh axis along the mapped axis keep that axis on every batched value.
 The reference is jax.vmap on the same function (8 host devices, see conftest)."""
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import AxisType, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 import foldax
 from foldax.errors import FoldaxTypeError, FoldaxValueError
@@ -25,14 +25,20 @@ def constrained(a):
 
 
 def through_jit(a):
-    inner = jax.jit(lambda t: jnp.cos(t) * 2, in_shardings=NamedSharding(AUTO, P("y")),
-                    out_shardings=NamedSharding(AUTO, P("y")))
+    inner = jax.jit(
+        lambda t: jnp.cos(t) * 2,
+        in_shardings=NamedSharding(AUTO, P("y")),
+        out_shardings=NamedSharding(AUTO, P("y")),
+    )
     return inner(a) + 1
 
 
 def partly_batched_jit(a, w):
-    inner = jax.jit(lambda t, u: t * u, in_shardings=(NamedSharding(AUTO, P("y")),) * 2,
-                    out_shardings=NamedSharding(AUTO, P("y")))
+    inner = jax.jit(
+        lambda t, u: t * u,
+        in_shardings=(NamedSharding(AUTO, P("y")),) * 2,
+        out_shardings=NamedSharding(AUTO, P("y")),
+    )
     return inner(a, w)
 
 
@@ -41,14 +47,15 @@ def _sharding_params(closed):
     changes)."""
     out = []
     for eqn in closed.jaxpr.eqns:
-        out.append((str(eqn.primitive), {k: v for k, v in eqn.params.items()
-                                         if "sharding" in k}))
+        out.append((str(eqn.primitive), {k: v for k, v in eqn.params.items() if "sharding" in k}))
     return out
 
 
-CASES = [(constrained, (0,), (jnp.arange(48.0).reshape(8, 6),)),
-         (through_jit, (0,), (jnp.arange(48.0).reshape(8, 6),)),
-         (partly_batched_jit, (0, None), (jnp.arange(48.0).reshape(8, 6), jnp.ones(6)))]
+CASES = [
+    (constrained, (0,), (jnp.arange(48.0).reshape(8, 6),)),
+    (through_jit, (0,), (jnp.arange(48.0).reshape(8, 6),)),
+    (partly_batched_jit, (0, None), (jnp.arange(48.0).reshape(8, 6), jnp.ones(6))),
+]
 
 
 @pytest.mark.parametrize("spmd", [None, "x", ("x",)])
@@ -73,8 +80,11 @@ EXPLICIT_CASES = {
     "elementwise": (lambda a, w: (jnp.sin(a) * w).sum(), (0, None), 0),
     "unbatched output broadcast": (lambda a, w: (a.sum(), w * 2), (0, None), 0),
     "out_axes=1": (lambda a, w: a * w, (0, None), 1),
-    "batched while": (lambda a, w: jax.lax.while_loop(lambda c: c.sum() < a.sum(),
-                                                      lambda c: c + 1.0, w), (0, None), 0),
+    "batched while": (
+        lambda a, w: jax.lax.while_loop(lambda c: c.sum() < a.sum(), lambda c: c + 1.0, w),
+        (0, None),
+        0,
+    ),
     "nested jit": (lambda a, w: jax.jit(lambda t: t * w)(a), (0, None), 0),
 }
 
@@ -94,6 +104,7 @@ def test_explicit_sharded_inputs_keep_their_mesh_axis_like_jax(name):
 def test_batched_cond_on_explicit_sharded_inputs_equals_a_loop():
     """jax.vmap refuses this one (its select mixes shardings); foldax shards the per-element
     predicate like the values it selects."""
+
     def f(a, w):
         return jax.lax.cond(a.sum() > 20, lambda: a * w, lambda: w)
 
@@ -108,8 +119,11 @@ def test_batched_cond_on_explicit_sharded_inputs_equals_a_loop():
 
 # -- errors ------------------------------------------------------------------------------------
 def test_spmd_axis_name_must_name_mesh_axes():
-    with pytest.raises(FoldaxTypeError, match=r"spmd_axis_name=3\): spmd_axis_name must be a "
-                                              r"mesh axis name \(a str\)"):
+    with pytest.raises(
+        FoldaxTypeError,
+        match=r"spmd_axis_name=3\): spmd_axis_name must be a "
+        r"mesh axis name \(a str\)",
+    ):
         foldax.vmap(jnp.sin, spmd_axis_name=3)
     with pytest.raises(TypeError):  # foldax errors subclass the builtin JAX would raise
         foldax.vmap(jnp.sin, spmd_axis_name=())
@@ -135,8 +149,11 @@ def test_unmapped_input_sharded_over_the_mapped_mesh_axis():
     with jax.set_mesh(EXPLICIT):
         with pytest.raises(ValueError, match="cannot be sharded along the mesh axis"):
             call(jax.vmap)
-        with pytest.raises(FoldaxValueError, match=r"the unmapped input args\[1\] \(parameter "
-                                                   r"'b'\) is sharded over the mesh axis \('x',\)"):
+        with pytest.raises(
+            FoldaxValueError,
+            match=r"the unmapped input args\[1\] \(parameter "
+            r"'b'\) is sharded over the mesh axis \('x',\)",
+        ):
             call(foldax.vmap)
 
 
@@ -146,8 +163,11 @@ def test_spmd_axis_name_conflicting_with_explicit_sharding():
     with jax.set_mesh(EXPLICIT):
         with pytest.raises(ValueError, match="Only one of spmd_axis_name"):
             call(jax.vmap)
-        with pytest.raises(FoldaxValueError, match=r"already sharded over the Explicit mesh axis "
-                                                   r"\('x',\).*give spmd_axis_name=\('x',\)"):
+        with pytest.raises(
+            FoldaxValueError,
+            match=r"already sharded over the Explicit mesh axis "
+            r"\('x',\).*give spmd_axis_name=\('x',\)",
+        ):
             call(foldax.vmap)
         same = foldax.vmap(jnp.sin, spmd_axis_name="x")(x)  # naming the same axis is fine
     assert jax.typeof(same) == jax.typeof(jax.vmap(jnp.sin)(x))
@@ -156,12 +176,15 @@ def test_spmd_axis_name_conflicting_with_explicit_sharding():
 # -- shard_map inside vmap -----------------------------------------------------------------------
 def _shard_mapped():
     scale = jax.shard_map(lambda a: a * 2, mesh=AUTO, in_specs=P("x"), out_specs=P("x"))
-    reduce = jax.shard_map(lambda a, b: (jax.lax.psum(a * b, "x"), a), mesh=AUTO,
-                           in_specs=(P("x"), P()), out_specs=(P(), P("x")))
+    reduce = jax.shard_map(
+        lambda a, b: (jax.lax.psum(a * b, "x"), a), mesh=AUTO, in_specs=(P("x"), P()), out_specs=(P(), P("x"))
+    )
     xs = jnp.arange(16.0).reshape(2, 8)
-    return [("scale", scale, (0,), (xs,)),
-            ("psum, unbatched weight", reduce, (0, None), (xs, jnp.float32(3.0))),
-            ("psum, batched weight", reduce, (0, 0), (xs, jnp.arange(2.0)))]
+    return [
+        ("scale", scale, (0,), (xs,)),
+        ("psum, unbatched weight", reduce, (0, None), (xs, jnp.float32(3.0))),
+        ("psum, batched weight", reduce, (0, 0), (xs, jnp.arange(2.0))),
+    ]
 
 
 @pytest.mark.parametrize("spmd", [None, "y"])
@@ -189,9 +212,12 @@ def test_shard_map_specs_cannot_use_the_batch_mesh_axis():
     with jax.set_mesh(AUTO):
         with pytest.raises(ValueError, match="spmd_axis_name cannot appear in shard_map"):
             call(jax.vmap)
-        with pytest.raises(FoldaxValueError, match=r"sharded over the mesh axes \('x',\).*a "
-                                                   r"shard_map inside uses \['x'\] in its "
-                                                   r"in_specs"):
+        with pytest.raises(
+            FoldaxValueError,
+            match=r"sharded over the mesh axes \('x',\).*a "
+            r"shard_map inside uses \['x'\] in its "
+            r"in_specs",
+        ):
             call(foldax.vmap)
 
 
@@ -201,7 +227,6 @@ def test_docstring_example():
     from foldax.transforms.batching import shard_map as batching_shard_map
 
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    for test in doctest.DocTestFinder().find(batching_shard_map,
-                                             globs=dict(vars(batching_shard_map))):
+    for test in doctest.DocTestFinder().find(batching_shard_map, globs=dict(vars(batching_shard_map))):
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0

@@ -1,6 +1,7 @@
 """Types registered with ``jax.interpreters.batching.register_vmappable`` in ``foldax.vmap``,
 compared with ``jax.vmap`` of the same function (JAX's batching_test VmappableTest cases, and an
 output-only registered type), alone and under ``foldax.jit``."""
+
 from __future__ import annotations
 
 import doctest
@@ -30,8 +31,9 @@ class NamedSpec:
         self.name, self.axis = name, axis
 
 
-jax.tree_util.register_pytree_node(Named, lambda x: ((x.data,), x.names),
-                                   lambda names, xs: Named(names, xs[0]))
+jax.tree_util.register_pytree_node(
+    Named, lambda x: ((x.data,), x.names), lambda names, xs: Named(names, xs[0])
+)
 
 
 def _named_to_elt(cont, _, val, spec):
@@ -97,7 +99,8 @@ def test_handlers_that_compute_before_and_after_calling_back(jit):
         return out.data, total
 
     def ours(y):
-        return (mapped(foldax.vmap, y))
+        return mapped(foldax.vmap, y)
+
     y = jnp.linspace(0.0, 1.0, 3)
     got = (foldax.jit(ours) if jit else ours)(y)
     want = mapped(jax.vmap, y)
@@ -118,20 +121,20 @@ def test_inside_foldax_jit_and_grad():
         out = jax.vmap(lambda s: Shifted(s.data * w), axis_size=3)(Shifted(jnp.arange(3.0)))
         return jnp.sum(out.data)
 
-    np.testing.assert_allclose(foldax.jit(foldax.grad(loss))(0.3), jax.grad(reference)(0.3),
-                               rtol=1e-6)
+    np.testing.assert_allclose(foldax.jit(foldax.grad(loss))(0.3), jax.grad(reference)(0.3), rtol=1e-6)
 
 
 def test_jit_of_a_tree_whose_unflatten_checks_its_children():
     x = Named(["i", "j"], jnp.arange(6.0).reshape(2, 3))
-    got = foldax.jit(lambda x: Named(x.names, x.data ** 2))(x)
-    want = jax.jit(lambda x: Named(x.names, x.data ** 2))(x)
+    got = foldax.jit(lambda x: Named(x.names, x.data**2))(x)
+    want = jax.jit(lambda x: Named(x.names, x.data**2))(x)
     assert got.names == want.names
     np.testing.assert_array_equal(got.data, want.data)
 
 
 def test_jit_of_pmap_of_constants():
     """JAX's testIssue1170: a ``pmap`` (a shard_map) of NumPy constants is folded at trace time."""
+
     def f(i, j):
         return jnp.arange(36).reshape(6, 6)[i, j]
 

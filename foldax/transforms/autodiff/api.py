@@ -24,6 +24,7 @@ Example:
     >>> foldax.grad(loss, wrt="x,y")(3.0, 2.0)
     (Array(12., dtype=float32, weak_type=True), Array(9., dtype=float32, weak_type=True))
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,32 +35,44 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import ClosedJaxpr, cotangent_type_error, vjp_too_many_args_message
+from foldax._compat import ClosedJaxpr, cotangent_type_error, float0, vjp_too_many_args_message
 from foldax.errors import FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, is_variable, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
-from foldax._compat import float0
-from foldax.transforms.autodiff.inputs import (
-    Selection, Targets, canonical_tangent_dtype, dtype_of, zero_cotangent, zeros_for,
-)
-from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, split_aux
 from foldax.transforms.autodiff.forward import JVPInterpreter, differentiation_rule_checked_first
+from foldax.transforms.autodiff.inputs import (
+    Selection,
+    Targets,
+    canonical_tangent_dtype,
+    dtype_of,
+    zero_cotangent,
+    zeros_for,
+)
 from foldax.transforms.autodiff.linearize import Linearized, linearize
-from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, split_aux
 from foldax.transforms.core.mesh import devices_of, on_argument_devices
-
+from foldax.transforms.core.program import TRACED, VARIABLE, Program
 from foldax.transforms.core.trace import function_name, trace_program
 
 
 def _no_reduce_axes(reduce_axes: Sequence, what: str) -> None:
     if reduce_axes:
-        raise FoldaxValueError(f"{what}(reduce_axes={reduce_axes!r}): reduce_axes is not supported "
-                               f"(JAX removed it too); sum over named axes inside the function.")
+        raise FoldaxValueError(
+            f"{what}(reduce_axes={reduce_axes!r}): reduce_axes is not supported "
+            f"(JAX removed it too); sum over named axes inside the function."
+        )
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-                   holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = (),
-                   *, wrt: str | Sequence[str] | None = None) -> Callable:
+def value_and_grad(
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    allow_int: bool = False,
+    reduce_axes: Sequence = (),
+    *,
+    wrt: str | Sequence[str] | None = None,
+) -> Callable:
     """``fun``'s value together with its gradient (``jax.value_and_grad``).
 
     Arguments:
@@ -93,16 +106,22 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> tuple:
-        value, aux, grads = differentiate(fun, selection, args, kwargs, split, holomorphic,
-                                          allow_int)
+        value, aux, grads = differentiate(fun, selection, args, kwargs, split, holomorphic, allow_int)
         return ((value, aux), grads) if has_aux else (value, grads)
 
     return value_and_grad_fun
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-         holomorphic: bool = False, allow_int: bool = False, reduce_axes: Sequence = (), *,
-         wrt: str | Sequence[str] | None = None) -> Callable:
+def grad(
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    allow_int: bool = False,
+    reduce_axes: Sequence = (),
+    *,
+    wrt: str | Sequence[str] | None = None,
+) -> Callable:
     """The gradient of the scalar function ``fun`` with respect to some of its arguments.
 
     A drop-in for ``jax.grad``: ``fun`` is traced once into a program, which foldax's JVP and
@@ -151,8 +170,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return grad_fun
 
 
-def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
-             get_output: bool = True) -> Callable:
+def gradient(f: Callable, wrt: str | Sequence[str] | None = None, get_output: bool = True) -> Callable:
     """ΦML's spelling of ``value_and_grad``: select arguments by name, get the output too.
 
     Arguments:
@@ -196,12 +214,25 @@ def gradient(f: Callable, wrt: str | Sequence[str] | None = None,
 
 
 @on_argument_devices
-def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict,
-                  split: Callable[[Any], tuple], holomorphic: bool, allow_int: bool,
-                  loss_of: Callable[[Any], Any] = lambda value: value) -> tuple[Any, Any, Any]:
+def differentiate(
+    fun: Callable,
+    selection: Selection,
+    args: tuple,
+    kwargs: dict,
+    split: Callable[[Any], tuple],
+    holomorphic: bool,
+    allow_int: bool,
+    loss_of: Callable[[Any], Any] = lambda value: value,
+) -> tuple[Any, Any, Any]:
     """``(value, aux, gradients)`` of one call: trace, linearize, transpose."""
-    targets = Targets(selection, args, kwargs, promote_ints=selection.what == "gradient",
-                      allow_int=allow_int, holomorphic=holomorphic)
+    targets = Targets(
+        selection,
+        args,
+        kwargs,
+        promote_ints=selection.what == "gradient",
+        allow_int=allow_int,
+        holomorphic=holomorphic,
+    )
     where = selection.describe()
 
     def traced(*a: Any, **k: Any) -> tuple:
@@ -210,8 +241,7 @@ def differentiate(fun: Callable, selection: Selection, args: tuple, kwargs: dict
 
     traced.__name__ = function_name(fun)
     with differentiation_rule_checked_first():
-        program = trace_program(traced, targets.args, targets.kwargs,
-                                make_variable=targets.make_variable)
+        program = trace_program(traced, targets.args, targets.kwargs, make_variable=targets.make_variable)
     variables, diff = targets.variables(program), targets.differentiated(program)
     if program.out_leaves[0] is TRACED:
         n_traced = sum(s is TRACED for s in program.out_leaves)
@@ -233,7 +263,8 @@ def _check_tuples(primals: Any, tangents: Any, where: str) -> tuple[tuple, tuple
                 f"{where}: {name} must be a tuple or list with one entry per positional argument, "
                 f"found {type(x).__name__}. Wrap a single argument as ({name[:-1]},). (JAX: primal "
                 f"and tangent arguments to jax.jvp must be tuples or lists; found "
-                f"{type(primals).__name__} and {type(tangents).__name__}.)")
+                f"{type(primals).__name__} and {type(tangents).__name__}.)"
+            )
     return tuple(primals), tuple(tangents)
 
 
@@ -267,17 +298,20 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     t_leaves, t_tree = flatten(tangents)
     if p_tree != t_tree:
         raise FoldaxValueError(
-            f"{where}: primals and tangents must have the same tree structure, found {p_tree} and "
-            f"{t_tree}.")
+            f"{where}: primals and tangents must have the same tree structure, found {p_tree} and {t_tree}."
+        )
     for n, (p, t) in enumerate(zip(p_leaves, t_leaves)):
         _check_tangent(p, t, f"{where}: tangent leaf {n}")
     recorder = OutputRecorder(fun, has_aux, where)
     with differentiation_rule_checked_first():
-        program = trace_program(recorder, primals, {},
-                                make_variable=[leaf_kind(p) != STATIC for p in p_leaves],
-                                name=where)
-    values = [(_as_array(p), None if dtype_of(t) == float0 else _as_array(t))
-              for p, t, s in zip(p_leaves, t_leaves, program.in_leaves) if s is VARIABLE]
+        program = trace_program(
+            recorder, primals, {}, make_variable=[leaf_kind(p) != STATIC for p in p_leaves], name=where
+        )
+    values = [
+        (_as_array(p), None if dtype_of(t) == float0 else _as_array(t))
+        for p, t, s in zip(p_leaves, t_leaves, program.in_leaves)
+        if s is VARIABLE
+    ]
     outs = JVPInterpreter().run(program.jaxpr, *values)
     out, aux = program.assemble([p for p, _ in outs])
     out_tangents = _output_tangents(program, recorder, [t for _, t in outs])
@@ -296,20 +330,24 @@ def _check_tangent(p: Any, t: Any, where: str) -> None:
     p_dtype, t_dtype = dtype_of(p), dtype_of(t)
     expected = canonical_tangent_dtype(p_dtype)
     python_scalar = type(t) in (int, float, complex)
-    same = t_dtype == expected or (expected != float0 and python_scalar) or (
-        expected != float0 and canonical_tangent_dtype(t_dtype) == expected)
+    same = (
+        t_dtype == expected
+        or (expected != float0 and python_scalar)
+        or (expected != float0 and canonical_tangent_dtype(t_dtype) == expected)
+    )
     if np.shape(p) != np.shape(t) or not same:
         raise FoldaxTypeError(
             f"{where} has shape {np.shape(t)} and dtype {t_dtype}, but its primal has shape "
             f"{np.shape(p)} and dtype {p_dtype}: a tangent must have the primal's shape and "
-            f"tangent dtype {expected} (float0 for integer and boolean primals).")
+            f"tangent dtype {expected} (float0 for integer and boolean primals)."
+        )
 
 
 def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents: Sequence) -> Any:
     """The tangent tree of the (non-aux) output: zeros for untouched or constant outputs."""
     it = iter(zip(program.out_avals, traced_tangents))
     leaves = []
-    for slot in program.out_leaves[:recorder.num_leaves]:
+    for slot in program.out_leaves[: recorder.num_leaves]:
         if slot is TRACED:
             aval, t = next(it)
             leaves.append(zeros_for(aval.shape, aval.dtype) if t is None else t)
@@ -353,8 +391,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequen
     targets = Targets(selection, primals, {}, promote_ints=False, allow_int=True)
     recorder = OutputRecorder(fun, has_aux, where)
     with differentiation_rule_checked_first():
-        program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable,
-                                name=where)
+        program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable, name=where)
     lin = linearize(program, targets.variables(program), targets.differentiated(program))
     out, aux = program.assemble(lin.outputs)
     pullback = Pullback(lin, program, targets, recorder, where)
@@ -367,8 +404,9 @@ class Pullback:
     A pytree (its leaves are the residuals), so it can be returned from ``jit`` like JAX's.
     """
 
-    def __init__(self, lin: Linearized, program: Program, targets: Targets,
-                 recorder: OutputRecorder, where: str) -> None:
+    def __init__(
+        self, lin: Linearized, program: Program, targets: Targets, recorder: OutputRecorder, where: str
+    ) -> None:
         self.lin, self.program, self.targets = lin, program, targets
         self.recorder, self.where = recorder, where
         self.fname = function_name(recorder.fun)
@@ -380,8 +418,9 @@ class Pullback:
                 f"{where}: the pullback takes one cotangent, shaped like the output of "
                 f"{self.fname}, but was called with {len(args)} arguments. If {self.fname} returns "
                 f"a tuple, pass the cotangent as one tuple: pullback((ct1, ct2)). (JAX: "
-                f"{vjp_too_many_args_message(self.fname, len(args))})")
-        cotangent, = args
+                f"{vjp_too_many_args_message(self.fname, len(args))})"
+            )
+        (cotangent,) = args
         leaves, tree = flatten(cotangent)
         if tree != self.recorder.tree:
             raise FoldaxValueError(
@@ -389,9 +428,10 @@ class Pullback:
                 f"{self.recorder.tree}, found {tree}. Pass one cotangent leaf per output leaf, in "
                 f"the output's containers. (JAX: unexpected tree structure. The argument to a VJP "
                 f"function returned by `jax.vjp` must match the pytree structure of the "
-                f"differentiated function {self.fname}.)")
+                f"differentiated function {self.fname}.)"
+            )
         cts = []
-        for n, (slot, ct) in enumerate(zip(program.out_leaves[:self.recorder.num_leaves], leaves)):
+        for n, (slot, ct) in enumerate(zip(program.out_leaves[: self.recorder.num_leaves], leaves)):
             if slot is TRACED:
                 aval = program.out_avals[len(cts)]
                 wrong = cotangent_type_error(ct, aval)
@@ -400,7 +440,8 @@ class Pullback:
                         f"{where}: cotangent leaf {n} has shape {np.shape(ct)} and dtype "
                         f"{dtype_of(ct)}, but the output it belongs to has shape {aval.shape} "
                         f"({aval.dtype}); pass a cotangent of the output's shape and dtype. "
-                        f"(JAX: {wrong})")
+                        f"(JAX: {wrong})"
+                    )
                 cts.append(None if dtype_of(ct) == float0 else ct)
         cts += [None] * (len(self.lin.outputs) - len(cts))
         with devices_of((cts, self.lin.residuals)):  # the mesh of the point vjp was taken at
@@ -441,9 +482,9 @@ class Pullback:
                 raise FoldaxValueError(
                     f"{self.where}: with_refs got {wanted_tree.num_leaves} leaves "
                     f"({wanted_tree}), but the primals have {len(leaves)}; give one GradValue(), "
-                    f"DontWant() or jax.Ref per primal leaf, shaped like the primals.")
-            return jax.tree_util.tree_unflatten(tree, [_deliver(w, g) for w, g in
-                                                       zip(wanted_leaves, leaves)])
+                    f"DontWant() or jax.Ref per primal leaf, shaped like the primals."
+                )
+            return jax.tree_util.tree_unflatten(tree, [_deliver(w, g) for w, g in zip(wanted_leaves, leaves)])
 
         return pull
 
@@ -459,7 +500,8 @@ def _deliver(wanted: Any, cotangent: Any) -> Any:
         return cotangent
     raise FoldaxTypeError(
         f"with_refs: a leaf is {wanted!r} of type {type(wanted).__name__}; each must be "
-        f"jax.ad.GradValue(), jax.ad.DontWant() or a jax.Ref.")
+        f"jax.ad.GradValue(), jax.ad.DontWant() or a jax.Ref."
+    )
 
 
 def _skeleton(pb: Pullback) -> Pullback:
@@ -468,12 +510,17 @@ def _skeleton(pb: Pullback) -> Pullback:
     so that flattening it twice gives equal treedefs."""
     skeleton = pb.__dict__.get("_skeleton")
     if skeleton is None:
-        lin = dataclasses.replace(pb.lin, outputs=[None] * len(pb.lin.outputs), residuals=[],
-                                  linear=ClosedJaxpr(pb.lin.linear.jaxpr, []))
+        lin = dataclasses.replace(
+            pb.lin,
+            outputs=[None] * len(pb.lin.outputs),
+            residuals=[],
+            linear=ClosedJaxpr(pb.lin.linear.jaxpr, []),
+        )
         targets = copy.copy(pb.targets)
         targets.args = targets.kwargs = None
-        targets.leaves = [jax.ShapeDtypeStruct(np.shape(x), dtype_of(x))
-                          if is_variable(x) else x for x in targets.leaves]
+        targets.leaves = [
+            jax.ShapeDtypeStruct(np.shape(x), dtype_of(x)) if is_variable(x) else x for x in targets.leaves
+        ]
         skeleton = Pullback(lin, pb.program, targets, pb.recorder, pb.where)
         skeleton._skeleton = pb._skeleton = skeleton
     return skeleton
@@ -487,8 +534,9 @@ def _flatten_pullback(pb: Pullback) -> tuple:
 def _unflatten_pullback(aux: tuple, children: Any) -> Pullback:
     skeleton, _ = aux
     residuals, consts = children
-    lin = dataclasses.replace(skeleton.lin, residuals=list(residuals),
-                              linear=ClosedJaxpr(skeleton.lin.linear.jaxpr, list(consts)))
+    lin = dataclasses.replace(
+        skeleton.lin, residuals=list(residuals), linear=ClosedJaxpr(skeleton.lin.linear.jaxpr, list(consts))
+    )
     pb = Pullback(lin, skeleton.program, skeleton.targets, skeleton.recorder, skeleton.where)
     pb._skeleton = skeleton
     return pb

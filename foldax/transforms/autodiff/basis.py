@@ -16,6 +16,7 @@ Example:
     ([], [Array([[2., 0.],
            [0., 2.]], dtype=float32), None])
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -36,8 +37,9 @@ def nonzero(value: Any) -> Any:
     return value
 
 
-def apply_linear_rule(rule: LinearRule, values: Sequence, zeros: Sequence,
-                      basis: int | None) -> tuple[list, list]:
+def apply_linear_rule(
+    rule: LinearRule, values: Sequence, zeros: Sequence, basis: int | None
+) -> tuple[list, list]:
     """``rule`` on ``values`` with each ``None`` replaced by the matching entry of ``zeros``
     (a symbolic ``Zero``). Returns ``(fixed_outputs, linear_outputs)``, zero linear outputs as
     ``None``. With ``basis`` (its size), the non-zero values have a leading basis axis and the

@@ -20,6 +20,7 @@ Example:
     >>> round(float(t), 4)  # cos(1) * 1 + sin(1)
     1.3818
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,11 +31,24 @@ import jax  # noqa: F401  (the conformance plugin checks foldax modules' `jax` i
 import jax.numpy as jnp
 
 from foldax._compat import (
-    CustomVJPException, JaxprEqn, Zero, bind_params, custom_jvp_call_p, custom_lin_p,
-    custom_vjp_call_p, direct_linearize, eqn_source_line, instantiate_zeros, primitive_jvps,
+    CustomVJPException,
+    JaxprEqn,
+    Zero,
+    bind_params,
+    bind_shard_map,
+    custom_jvp_call_p,
+    custom_lin_p,
+    custom_vjp_call_p,
+    direct_linearize,
+    eqn_source_line,
+    instantiate_zeros,
+    primitive_jvps,
     primitive_linearizations,
-    replace_internal_symbolic_zeros, replace_rule_output_symbolic_zeros, shard_map_p,
-    bind_shard_map, spec_with_batch_dim, typeof,
+    replace_internal_symbolic_zeros,
+    replace_rule_output_symbolic_zeros,
+    shard_map_p,
+    spec_with_batch_dim,
+    typeof,
 )
 from foldax.errors import MissingRuleError, NonDifferentiableError
 from foldax.transforms.autodiff.basis import apply_linear_rule, nonzero
@@ -92,7 +106,8 @@ class JVPInterpreter(Interpreter):
                 raise
             raise MissingRuleError(
                 f"differentiation: JAX's rule for the primitive '{eqn.primitive}' (used at "
-                f"{eqn_source_line(eqn)}) does not cover this use: {e}") from e
+                f"{eqn_source_line(eqn)}) does not cover this use: {e}"
+            ) from e
 
     def _from_linearization(self, primitive: Any) -> Callable | None:
         """A JVP rule made of the primitive's ``ad.primitive_linearizations`` rule, which JAX
@@ -164,7 +179,8 @@ def missing_jvp_message(eqn: JaxprEqn) -> str:
         f"rule(primals, tangents, **params) -> (primal_out, tangent_out) (reverse mode also "
         f"needs `ad.primitive_transposes` for the linear primitives the rule uses), or a foldax "
         f"rule with `@foldax.transforms.autodiff.forward.JVPInterpreter.register({name}_p)`. If "
-        f"the value does not need a derivative, wrap it in jax.lax.stop_gradient.")
+        f"the value does not need a derivative, wrap it in jax.lax.stop_gradient."
+    )
 
 
 @contextlib.contextmanager
@@ -191,7 +207,8 @@ def differentiation_rule_checked_first() -> Iterator[None]:
             f"neither a differentiation rule nor an abstract evaluation rule, and foldax traces "
             f"a function before differentiating it. Give it both: `{name}_p.def_abstract_eval("
             f"rule)` and `ad.primitive_jvps[{name}_p] = rule` (from jax.interpreters import ad), "
-            f"or wrap the value in jax.lax.stop_gradient if it needs no derivative.") from e
+            f"or wrap the value in jax.lax.stop_gradient if it needs no derivative."
+        ) from e
 
 
 # -- custom derivatives ------------------------------------------------------------------------
@@ -205,8 +222,9 @@ def _custom_jvp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
     symbolic = eqn.params["symbolic_zeros"]
 
     def rule(tangents: list) -> tuple:
-        tangents = [replace_internal_symbolic_zeros(t) if symbolic else instantiate_zeros(t)
-                    for t in tangents]
+        tangents = [
+            replace_internal_symbolic_zeros(t) if symbolic else instantiate_zeros(t) for t in tangents
+        ]
         outs = jvp.call_wrapped(*primals, *tangents)
         n = len(outs) // 2
         return outs[:n], [replace_rule_output_symbolic_zeros(t) for t in outs[n:]]
@@ -228,12 +246,12 @@ def _custom_vjp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
             f"jvp: the custom_vjp function '{name}' (used at {eqn_source_line(eqn)}) defines only "
             f"a reverse-mode rule, so forward-mode differentiation (jvp, jacfwd, hessian) cannot "
             f"evaluate it (JAX: can't apply forward-mode autodiff (jvp) to a custom_vjp "
-            f"function). Use reverse mode (grad, vjp, jacrev), or define it with jax.custom_jvp.")
+            f"function). Use reverse mode (grad, vjp, jacrev), or define it with jax.custom_jvp."
+        )
     params = bind_params(eqn)
     _, fwd, bwd = params["subfuns"]
     try:
-        res_and_out = fwd.call_wrapped(*[x for p, t in zip(primals, tangents)
-                                         for x in (p, t is not None)])
+        res_and_out = fwd.call_wrapped(*[x for p, t in zip(primals, tangents) for x in (p, t is not None)])
     except CustomVJPException as e:
         raise NonDifferentiableError(
             f"grad: the custom_vjp function '{name}' (used at {eqn_source_line(eqn)}) is "
@@ -246,9 +264,14 @@ def _custom_vjp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
     it = iter(res_out)
     res = [next(it) if f is None else primals[f] for f in input_fwds]
     tangents_out = custom_lin_p.bind(
-        *res, *[t for t in tangents if t is not None], num_res=res_tree.num_leaves, bwd=bwd,
-        out_avals=[tangent_aval(p) for p in primals_out], symbolic_zeros=params["symbolic_zeros"],
-        in_zeros=[t is None for t in tangents])
+        *res,
+        *[t for t in tangents if t is not None],
+        num_res=res_tree.num_leaves,
+        bwd=bwd,
+        out_avals=[tangent_aval(p) for p in primals_out],
+        symbolic_zeros=params["symbolic_zeros"],
+        in_zeros=[t is None for t in tangents],
+    )
     return [(p, nonzero(t)) for p, t in zip(primals_out, tangents_out)]
 
 
@@ -275,13 +298,11 @@ def _shard_map_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> list
 
     def body(*xs: Any) -> tuple[list, list]:
         it = iter(xs)
-        values = [interp.from_arrays([next(it)] + ([next(it)] if h else []), h)
-                  for h in has_tangent]
+        values = [interp.from_arrays([next(it)] + ([next(it)] if h else []), h) for h in has_tangent]
         leaving = [interp.to_arrays(o) for o in interp.child().run_jaxpr(p["jaxpr"], [], values)]
         out_has_tangent[:] = [h for _, h in leaving]
         specs = [s for spec, h in zip(p["out_specs"], out_has_tangent) for s in pair_specs(spec, h)]
         return [x for xs_, _ in leaving for x in xs_], specs
 
     it = iter(bind_shard_map(arrays, body, p, in_specs, None))
-    return [interp.from_arrays([next(it)] + ([next(it)] if h else []), h)
-            for h in out_has_tangent]
+    return [interp.from_arrays([next(it)] + ([next(it)] if h else []), h) for h in out_has_tangent]

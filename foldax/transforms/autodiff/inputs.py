@@ -11,6 +11,7 @@ Example:
     >>> Targets(sel, (1.0,), {"y": 2.0}, promote_ints=True).make_variable
     [False, True]
 """
+
 from __future__ import annotations
 
 import inspect
@@ -21,7 +22,10 @@ import numpy as np
 
 from foldax._compat import float0, primal_tangent_dtype
 from foldax.errors import (
-    ArgnumOutOfRangeError, FoldaxTypeError, FoldaxValueError, NonDifferentiableError,
+    ArgnumOutOfRangeError,
+    FoldaxTypeError,
+    FoldaxValueError,
+    NonDifferentiableError,
 )
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import flatten, map_variables, unflatten
@@ -44,8 +48,9 @@ class Selection:
     ``single``: the result is one value (``argnums=0``, ``wrt='x'``), not a tuple.
     """
 
-    def __init__(self, fun: Callable, argnums: int | Sequence[int] | None,
-                 wrt: str | Sequence[str] | None, what: str) -> None:
+    def __init__(
+        self, fun: Callable, argnums: int | Sequence[int] | None, wrt: str | Sequence[str] | None, what: str
+    ) -> None:
         if not callable(fun):
             raise FoldaxTypeError(f"{what}(fun=...): expected a callable, found {type(fun).__name__}.")
         self.what, self.fname, self.signature = what, function_name(fun), _signature(fun)
@@ -55,7 +60,8 @@ class Selection:
             if argnums not in (None, 0):
                 raise FoldaxValueError(
                     f"{what}({self.fname}, argnums={argnums!r}, wrt={wrt!r}): pass either argnums "
-                    f"(positions) or wrt (parameter names), not both.")
+                    f"(positions) or wrt (parameter names), not both."
+                )
             self.names, self.single = self._parse_names(wrt)
         else:
             self.argnums, self.single = self._parse_argnums(0 if argnums is None else argnums)
@@ -69,11 +75,11 @@ class Selection:
     def _parse_argnums(self, argnums: Any) -> tuple[tuple[int, ...], bool]:
         single = not isinstance(argnums, (tuple, list))
         nums = (argnums,) if single else tuple(argnums)
-        if not nums or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
-                               for i in nums):
+        if not nums or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in nums):
             raise FoldaxTypeError(
                 f"{self.what}({self.fname}, argnums={argnums!r}): argnums must be an int or a "
-                f"non-empty tuple of ints (positions of the arguments to differentiate).")
+                f"non-empty tuple of ints (positions of the arguments to differentiate)."
+            )
         return tuple(int(i) for i in nums), single
 
     def _parse_names(self, wrt: Any) -> tuple[tuple[str, ...], bool]:
@@ -86,17 +92,20 @@ class Selection:
         if not names:
             raise FoldaxTypeError(
                 f"{self.what}({self.fname}, wrt={wrt!r}): wrt must name parameters: 'x', 'x,y' or "
-                f"a tuple of names.")
+                f"a tuple of names."
+            )
         params = self._parameters()
         if params is not None:
-            known = [p.name for p in params.values() if p.kind != p.VAR_POSITIONAL
-                     and p.kind != p.VAR_KEYWORD]
+            known = [
+                p.name for p in params.values() if p.kind != p.VAR_POSITIONAL and p.kind != p.VAR_KEYWORD
+            ]
             open_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
             for n in names:
                 if n not in known and not open_kwargs:
                     raise FoldaxValueError(
                         f"{self.what}({self.fname}, wrt={wrt!r}): {self.fname} has no parameter "
-                        f"'{n}'; its parameters are {known}.")
+                        f"'{n}'; its parameters are {known}."
+                    )
         return names, single
 
     def _parameters(self) -> Any:
@@ -118,7 +127,8 @@ class Selection:
                         f"positionally, fix argnums, or select parameters by name with wrt='name'. "
                         f"(JAX: differentiating with respect to argnums={nums!r} requires at least "
                         f"{max(self.argnums) + 1} positional arguments to be passed by the caller, "
-                        f"but got only {len(args)} positional arguments.)")
+                        f"but got only {len(args)} positional arguments.)"
+                    )
                 keys.append((0, j))
             return args, kwargs, keys
         params = self._parameters() or {}
@@ -129,14 +139,18 @@ class Selection:
                 keys.append((0, positional.index(n)))
             elif n in kwargs:
                 keys.append((1, n))
-            elif n in params and params[n].default is not inspect.Parameter.empty \
-                    and params[n].kind != inspect.Parameter.POSITIONAL_ONLY:
+            elif (
+                n in params
+                and params[n].default is not inspect.Parameter.empty
+                and params[n].kind != inspect.Parameter.POSITIONAL_ONLY
+            ):
                 kwargs[n] = params[n].default
                 keys.append((1, n))
             else:
                 raise FoldaxTypeError(
                     f"{self.describe()}: the call passes no argument '{n}' to {self.fname}; pass "
-                    f"it positionally or as {n}=... .")
+                    f"it positionally or as {n}=... ."
+                )
         return args, kwargs, keys
 
 
@@ -175,14 +189,20 @@ class Targets:
     gets float0 zeros); integer and boolean arrays are an error unless ``allow_int``.
     """
 
-    def __init__(self, selection: Selection, args: tuple, kwargs: dict, *, promote_ints: bool,
-                 allow_int: bool = False, holomorphic: bool = False) -> None:
+    def __init__(
+        self,
+        selection: Selection,
+        args: tuple,
+        kwargs: dict,
+        *,
+        promote_ints: bool,
+        allow_int: bool = False,
+        holomorphic: bool = False,
+    ) -> None:
         args, kwargs, keys = selection.bind(tuple(args), dict(kwargs))
         if promote_ints:
-            args = tuple(map_variables(_promote_int, a) if (0, i) in keys else a
-                         for i, a in enumerate(args))
-            kwargs = {k: map_variables(_promote_int, v) if (1, k) in keys else v
-                      for k, v in kwargs.items()}
+            args = tuple(map_variables(_promote_int, a) if (0, i) in keys else a for i, a in enumerate(args))
+            kwargs = {k: map_variables(_promote_int, v) if (1, k) in keys else v for k, v in kwargs.items()}
         self.selection, self.args, self.kwargs, self.keys = selection, args, kwargs, keys
         self.leaves, self.in_tree = flatten((args, kwargs))
         paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((args, kwargs))[0]]
@@ -194,9 +214,10 @@ class Targets:
         # None like static leaves. A bool that is the selected argument itself is an input, as
         # in JAX (an error, or float0 zeros with allow_int).
         bool_args = {k for k in keys if isinstance(args[k[1]] if k[0] == 0 else kwargs[k[1]], bool)}
-        self.make_variable = [sel and leaf_kind(x) != STATIC
-                              and (not isinstance(x, bool) or k in bool_args)
-                              for sel, x, k in zip(self.selected, self.leaves, self.key_of)]
+        self.make_variable = [
+            sel and leaf_kind(x) != STATIC and (not isinstance(x, bool) or k in bool_args)
+            for sel, x, k in zip(self.selected, self.leaves, self.key_of)
+        ]
         for n, (x, var) in enumerate(zip(self.leaves, self.make_variable)):
             if var:
                 self._check_dtype(x, paths[n], allow_int, holomorphic)
@@ -208,14 +229,18 @@ class Targets:
         inside a model is static and gets ``None``, but as the differentiated argument itself it
         is a mistake, as in JAX."""
         place = f"args[{key[1]}]" if key[0] == 0 else f"kwargs[{key[1]!r}]"
-        if (leaf_kind(x) != STATIC or x is None
-                or not jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(x))):
+        if (
+            leaf_kind(x) != STATIC
+            or x is None
+            or not jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(x))
+        ):
             return
         raise NonDifferentiableError(
             f"{self.selection.describe()}: the differentiated argument {place} is {x!r} of type "
             f"{type(x).__name__}, which has no derivative. Pass an array or a float, or leave it "
             f"out of {'wrt' if self.selection.names else 'argnums'}. (JAX: Argument '{x}' of "
-            f"type {type(x)} is not a valid JAX type.)")
+            f"type {type(x)} is not a valid JAX type.)"
+        )
 
     def _check_dtype(self, x: Any, path: Any, allow_int: bool, holomorphic: bool) -> None:
         dtype = dtype_of(x)
@@ -225,7 +250,8 @@ class Targets:
             raise NonDifferentiableError(
                 f"{where} has dtype {dtype}, but holomorphic=True requires complex inputs. "
                 f"Convert it with .astype(complex) or drop holomorphic=True. (JAX: {what} with "
-                f"holomorphic=True requires inputs with complex dtype, but got {_jax_name(x)}.)")
+                f"holomorphic=True requires inputs with complex dtype, but got {_jax_name(x)}.)"
+            )
         if what == "jacfwd" and not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
             raise NonDifferentiableError(
                 f"{where} has dtype {dtype}; forward-mode Jacobians need real floating-point "
@@ -233,7 +259,8 @@ class Targets:
                 f"or use jvp. (JAX: jacfwd requires real-valued inputs (input dtype that is a "
                 f"sub-dtype of np.floating), but got {_jax_name(x)}. For holomorphic "
                 f"differentiation, pass holomorphic=True. For differentiation of non-holomorphic "
-                f"functions involving complex inputs or integer inputs, use jax.jvp directly.)")
+                f"functions involving complex inputs or integer inputs, use jax.jvp directly.)"
+            )
         if not is_inexact(dtype) and not allow_int:
             name = "grad" if what in ("value_and_grad", "gradient") else what
             raise NonDifferentiableError(
@@ -243,7 +270,8 @@ class Targets:
                 f"argument that is not differentiated. (JAX: {name} requires real- or "
                 f"complex-valued inputs (input dtype that is a sub-dtype of np.inexact), but got "
                 f"{_jax_name(x)}. If you want to use Boolean- or integer-valued inputs, use vjp "
-                f"or set allow_int to True.)")
+                f"or set allow_int to True.)"
+            )
 
     # -- the Program's view ------------------------------------------------------------------
     def variables(self, program: Program) -> list:
@@ -259,9 +287,10 @@ class Targets:
         ``per_leaf(n, x)`` for variables and by ``None`` for static leaves; one value or a
         tuple, as selected."""
         rows = list(enumerate(zip(self.leaves, self.key_of, self.make_variable)))
-        out = tuple(unflatten(tree, [per_leaf(n, x) if var else None
-                                     for n, (x, k, var) in rows if k == key])
-                    for key, tree in zip(self.keys, self.target_trees))
+        out = tuple(
+            unflatten(tree, [per_leaf(n, x) if var else None for n, (x, k, var) in rows if k == key])
+            for key, tree in zip(self.keys, self.target_trees)
+        )
         return out[0] if self.selection.single else out
 
     def gradients(self, program: Program, cts: Sequence) -> Any:
@@ -271,8 +300,7 @@ class Targets:
         for n, (sel, s) in enumerate(zip(self.selected, program.in_leaves)):
             if s is VARIABLE and sel:
                 ct_of_leaf[n] = next(it)
-        return self.build(lambda n, x: zero_cotangent(x) if ct_of_leaf[n] is None
-                          else ct_of_leaf[n])
+        return self.build(lambda n, x: zero_cotangent(x) if ct_of_leaf[n] is None else ct_of_leaf[n])
 
 
 def canonical_tangent_dtype(dtype: Any) -> np.dtype:
@@ -300,5 +328,4 @@ def _key(k: Any) -> Any:
 
 def _path_text(path: Any) -> str:
     text = jax.tree_util.keystr(tuple(path))
-    return text.replace("[0]", "args", 1) if text.startswith("[0]") else \
-        text.replace("[1]", "kwargs", 1)
+    return text.replace("[0]", "args", 1) if text.startswith("[0]") else text.replace("[1]", "kwargs", 1)

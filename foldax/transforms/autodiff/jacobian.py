@@ -15,6 +15,7 @@ Example:
     Array([[6., 0.],
            [0., 6.]], dtype=float32)
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,44 +29,59 @@ from foldax._compat import convert_element_type, float0
 from foldax.errors import NonDifferentiableError
 from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.pytrees.tree import unflatten
-from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tangent_dtype, dtype_of
-from foldax.transforms.autodiff.outputs import OutputRecorder
 from foldax.transforms.autodiff.forward import JVPInterpreter, differentiation_rule_checked_first
+from foldax.transforms.autodiff.inputs import Selection, Targets, canonical_tangent_dtype, dtype_of
 from foldax.transforms.autodiff.linearize import linearize
+from foldax.transforms.autodiff.outputs import OutputRecorder
+from foldax.transforms.core.mesh import on_argument_devices
 from foldax.transforms.core.program import TRACED, VARIABLE
 from foldax.transforms.core.trace import trace_program
-from foldax.transforms.core.mesh import on_argument_devices
 
 
 class _Call:
     """One call of a Jacobian: the traced Program and where each input/output leaf sits."""
 
-    def __init__(self, fun: Callable, selection: Selection, args: tuple, kwargs: dict,
-                 has_aux: bool, allow_int: bool, holomorphic: bool) -> None:
-        self.targets = Targets(selection, args, kwargs, promote_ints=False,
-                               allow_int=allow_int, holomorphic=holomorphic)
+    def __init__(
+        self,
+        fun: Callable,
+        selection: Selection,
+        args: tuple,
+        kwargs: dict,
+        has_aux: bool,
+        allow_int: bool,
+        holomorphic: bool,
+    ) -> None:
+        self.targets = Targets(
+            selection, args, kwargs, promote_ints=False, allow_int=allow_int, holomorphic=holomorphic
+        )
         self.recorder = OutputRecorder(fun, has_aux, selection.describe())
         with differentiation_rule_checked_first():
-            self.program = trace_program(self.recorder, self.targets.args, self.targets.kwargs,
-                                         make_variable=self.targets.make_variable)
+            self.program = trace_program(
+                self.recorder,
+                self.targets.args,
+                self.targets.kwargs,
+                make_variable=self.targets.make_variable,
+            )
         self.variables = self.targets.variables(self.program)
         self.diff = self.targets.differentiated(self.program)
         slots = self.program.out_leaves
-        self.traced_index = [sum(s is TRACED for s in slots[:i]) if s is TRACED else None
-                             for i, s in enumerate(slots)]
-        self.num_traced_out = sum(s is TRACED for s in slots[:self.recorder.num_leaves])
+        self.traced_index = [
+            sum(s is TRACED for s in slots[:i]) if s is TRACED else None for i, s in enumerate(slots)
+        ]
+        self.num_traced_out = sum(s is TRACED for s in slots[: self.recorder.num_leaves])
         # the differentiated variable inputs, by leaf index
         self.leaf_of_var = [n for n, s in enumerate(self.program.in_leaves) if s is VARIABLE]
 
-    def result(self, outputs: Sequence, block: Callable[[int, int, Any], Any],
-               like_output: bool = False) -> tuple:
+    def result(
+        self, outputs: Sequence, block: Callable[[int, int, Any], Any], like_output: bool = False
+    ) -> tuple:
         """``(jacobian, aux)``: ``block(j, n, x)`` gives the block of traced output ``j`` with
         respect to input leaf ``n`` (value ``x``), or ``None`` where it is zero. Blocks get the
         type of the input leaf (``jax.jacrev``) or, ``like_output``, of the output leaf
         (``jax.jacfwd``)."""
         out_avals, slots = self.program.out_avals, self.program.out_leaves
         leaves = []
-        for i, slot in enumerate(slots[:self.recorder.num_leaves]):
+        for i, slot in enumerate(slots[: self.recorder.num_leaves]):
             j = self.traced_index[i]
             shape = out_avals[j].shape if j is not None else np.shape(slot)
             if j is None and leaf_kind(slot) == STATIC:
@@ -73,8 +89,7 @@ class _Call:
                 continue
             out = out_avals[j] if j is not None else slot
 
-            def leaf(n: int, x: Any, j: int | None = j, shape: tuple = shape,
-                     out: Any = out) -> Any:
+            def leaf(n: int, x: Any, j: int | None = j, shape: tuple = shape, out: Any = out) -> Any:
                 found = None if j is None else block(j, n, x)
                 dtype, weak = _type_of(out if like_output else x)
                 if found is None:
@@ -116,9 +131,12 @@ class _Segments:
 
     def unit_vectors(self, dtypes: Sequence) -> list:
         """One batch of unit vectors per leaf: leaf ``k`` gets ``(total, *shape_k)``."""
-        return [jnp.eye(self.total, int(np.prod(shape, dtype=np.int64)), -off, dtype=dtype)
-                .reshape((self.total, *shape))
-                for off, shape, dtype in zip(self.offsets, self.shapes, dtypes)]
+        return [
+            jnp.eye(self.total, int(np.prod(shape, dtype=np.int64)), -off, dtype=dtype).reshape(
+                (self.total, *shape)
+            )
+            for off, shape, dtype in zip(self.offsets, self.shapes, dtypes)
+        ]
 
     def rows(self, stacked: Any, key: Any, trailing: tuple) -> Any:
         """The rows of leaf ``key`` in ``stacked`` (``(total, *trailing)``), reshaped to
@@ -126,7 +144,7 @@ class _Segments:
         if stacked is None or key not in self.where:
             return None
         off, shape, size = self.where[key]
-        return stacked[off:off + size].reshape(shape + tuple(trailing))
+        return stacked[off : off + size].reshape(shape + tuple(trailing))
 
 
 def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
@@ -137,18 +155,26 @@ def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
             f"requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but "
             f"got {aval.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
             f"differentiation of non-holomorphic functions involving complex outputs, use jax.vjp "
-            f"directly.)")
+            f"directly.)"
+        )
     if not jnp.issubdtype(aval.dtype, jnp.inexact):  # JAX's words
         raise NonDifferentiableError(
             f"{where}: jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
             f"np.floating), but got {aval.dtype}. For differentiation of functions with integer "
-            f"outputs, use jax.vjp directly.")
+            f"outputs, use jax.vjp directly."
+        )
     return True
 
 
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           holomorphic: bool = False, allow_int: bool = False, *,
-           wrt: str | Sequence[str] | None = None) -> Callable:
+def jacrev(
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    allow_int: bool = False,
+    *,
+    wrt: str | Sequence[str] | None = None,
+) -> Callable:
     """The Jacobian of ``fun`` by reverse mode (``jax.jacrev``; ``foldax.jacobian`` is the same).
 
     ``fun`` is linearized once and one cotangent per output element is pulled back through the
@@ -186,9 +212,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         call = _Call(fun, selection, args, kwargs, has_aux, allow_int, holomorphic)
         program = call.program
         n_traced = len(program.out_avals)
-        keep = [j < call.num_traced_out and _differentiable_output(a, holomorphic,
-                                                                     selection.describe())
-                for j, a in enumerate(program.out_avals)]
+        keep = [
+            j < call.num_traced_out and _differentiable_output(a, holomorphic, selection.describe())
+            for j, a in enumerate(program.out_avals)
+        ]
         lin = linearize(program, call.variables, call.diff, outputs=keep)
         kept = [j for j in range(n_traced) if keep[j]]
         rows = _Segments(kept, [program.out_avals[j].shape for j in kept])
@@ -212,8 +239,14 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 jacobian = jacrev
 
 
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           holomorphic: bool = False, *, wrt: str | Sequence[str] | None = None) -> Callable:
+def jacfwd(
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    *,
+    wrt: str | Sequence[str] | None = None,
+) -> Callable:
     """The Jacobian of ``fun`` by forward mode (``jax.jacfwd``).
 
     One pass of the JVP interpreter whose tangents carry one basis vector per input element.
@@ -248,14 +281,17 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         call = _Call(fun, selection, args, kwargs, has_aux, False, holomorphic)
         program = call.program
         diff_avals = [a for a, d in zip(program.in_avals, call.diff) if d]
-        columns = _Segments([n for n, d in zip(call.leaf_of_var, call.diff) if d],
-                            [a.shape for a in diff_avals])
+        columns = _Segments(
+            [n for n, d in zip(call.leaf_of_var, call.diff) if d], [a.shape for a in diff_avals]
+        )
         total = columns.total
         basis = iter(columns.unit_vectors([canonical_tangent_dtype(a.dtype) for a in diff_avals]))
-        values = [(x, next(basis) if d and total else None)
-                  for x, d in zip(call.variables, call.diff)]
-        outs = JVPInterpreter(basis=total or None).run(program.jaxpr, *values) if total else \
-            [(o, None) for o in program.evaluate(call.variables)]
+        values = [(x, next(basis) if d and total else None) for x, d in zip(call.variables, call.diff)]
+        outs = (
+            JVPInterpreter(basis=total or None).run(program.jaxpr, *values)
+            if total
+            else [(o, None) for o in program.evaluate(call.variables)]
+        )
 
         def block(j: int, n: int, x: Any) -> Any:
             out_shape = tuple(program.out_avals[j].shape)
@@ -271,8 +307,14 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     return jacfwd_fun
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-            holomorphic: bool = False, *, wrt: str | Sequence[str] | None = None) -> Callable:
+def hessian(
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    *,
+    wrt: str | Sequence[str] | None = None,
+) -> Callable:
     """The Hessian of a scalar function: ``jacfwd(jacrev(fun))`` (``jax.hessian``).
 
     Arguments:

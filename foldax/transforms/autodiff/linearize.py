@@ -17,19 +17,26 @@ Example:
     >>> lin.transpose([1.0])
     [Array([1., 1.], dtype=float32)]
 """
+
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Sequence
 
+import foldax.transforms.autodiff.transpose_control  # noqa: F401  (registers the control-flow rules)
 from foldax._compat import (
-    ClosedJaxpr, Jaxpr, eval_jaxpr, jaxprs_in_params, partial_eval_jaxpr,
-    partial_eval_jaxpr_custom, scan_p, trace_to_jaxpr,
+    ClosedJaxpr,
+    Jaxpr,
+    eval_jaxpr,
+    jaxprs_in_params,
+    partial_eval_jaxpr,
+    partial_eval_jaxpr_custom,
+    scan_p,
+    trace_to_jaxpr,
 )
 from foldax.transforms.autodiff.forward import JVPInterpreter, is_differentiable
-from foldax.transforms.core.program import Program
 from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
-import foldax.transforms.autodiff.transpose_control  # noqa: F401  (registers the control-flow rules)
+from foldax.transforms.core.program import Program
 
 
 @dataclasses.dataclass
@@ -58,12 +65,16 @@ class Linearized:
         batch axis of the cotangents."""
         cts = [ct for ct, has in zip(cts, self.has_tangent) if has]
         args = list(self.residuals) + [Cotangent(a) for a in self.tangent_avals]
-        out = iter(TransposeInterpreter(basis).transpose(self.linear, args, cts)[len(self.residuals):])
+        out = iter(TransposeInterpreter(basis).transpose(self.linear, args, cts)[len(self.residuals) :])
         return [next(out) if act else None for act in self.active]
 
 
-def linearize(program: Program, variables: Sequence, differentiate: Sequence[bool],
-              outputs: Sequence[bool] | None = None) -> Linearized:
+def linearize(
+    program: Program,
+    variables: Sequence,
+    differentiate: Sequence[bool],
+    outputs: Sequence[bool] | None = None,
+) -> Linearized:
     """Linearize ``program`` at ``variables`` (its variable inputs) with respect to the inputs
     marked in ``differentiate``, keeping the tangents of the traced outputs marked in
     ``outputs`` (default: all)."""
@@ -89,8 +100,9 @@ def linearize(program: Program, variables: Sequence, differentiate: Sequence[boo
     return Linearized(outs[:n_out], outs[n_out:], linear, active, tangent_avals, has)
 
 
-def _split(jaxpr: Jaxpr, consts: list, n_primal: int, n_tangent: int, n_primal_out: int,
-           n_tangent_out: int) -> tuple[ClosedJaxpr, ClosedJaxpr]:
+def _split(
+    jaxpr: Jaxpr, consts: list, n_primal: int, n_tangent: int, n_primal_out: int, n_tangent_out: int
+) -> tuple[ClosedJaxpr, ClosedJaxpr]:
     """Known part ``primals -> (*primal outputs, *residuals)`` and linear part
     ``(*residuals, *tangents) -> tangent outputs``.
 
@@ -101,14 +113,14 @@ def _split(jaxpr: Jaxpr, consts: list, n_primal: int, n_tangent: int, n_primal_o
     unknown_in = [False] * n_primal + [True] * n_tangent
     unknown_out = [False] * n_primal_out + [True] * n_tangent_out
     if _contains(jaxpr, scan_p):
-        known, linear, _, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), unknown_in,
-                                                 unknown_out)
+        known, linear, _, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), unknown_in, unknown_out)
         return known, linear
     known, staged, _ = partial_eval_jaxpr_custom(jaxpr, unknown_in, unknown_out)
     return ClosedJaxpr(known, consts), ClosedJaxpr(staged, consts)
 
 
 def _contains(jaxpr: Jaxpr, primitive: Any) -> bool:
-    return any(eqn.primitive is primitive or any(_contains(sub, primitive)
-                                                 for sub in jaxprs_in_params(eqn.params))
-               for eqn in jaxpr.eqns)
+    return any(
+        eqn.primitive is primitive or any(_contains(sub, primitive) for sub in jaxprs_in_params(eqn.params))
+        for eqn in jaxpr.eqns
+    )

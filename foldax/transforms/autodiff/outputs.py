@@ -9,6 +9,7 @@ Example:
     >>> scalar_loss(jnp.float32(2.0), "grad(f)")
     Array(2., dtype=float32)
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -24,15 +25,19 @@ from foldax.transforms.autodiff.inputs import dtype_of
 try:  # named-dimension tensors are optional for autodiff
     from foldax.tensors import batch_reduce_sum, is_tensor
 except ImportError:  # pragma: no cover - the tensors package is absent
+
     def is_tensor(value: Any) -> bool:
         return False
 
     def batch_reduce_sum(value: Any) -> Any:
         return value
 
-REDUCE_HINT = ("Reduce it first, e.g. with .sum(), .mean() or foldax.tensors.l2_loss(...) "
-               "(batch dimensions of a foldax Tensor are summed automatically); for derivatives "
-               "of every output use jacrev/jacfwd, or vjp for a vector-Jacobian product.")
+
+REDUCE_HINT = (
+    "Reduce it first, e.g. with .sum(), .mean() or foldax.tensors.l2_loss(...) "
+    "(batch dimensions of a foldax Tensor are summed automatically); for derivatives "
+    "of every output use jacrev/jacfwd, or vjp for a vector-Jacobian product."
+)
 
 
 def split_aux(out: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
@@ -44,7 +49,8 @@ def split_aux(out: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
             f"{where}: has_aux=True requires the function to return a pair (output, aux), but it "
             f"returned {_describe(out)}. Return `loss, aux`, or drop has_aux=True. (JAX: expected "
             f"function with aux output to return a two-element tuple, but got type {type(out)} "
-            f"with value {out!r})")
+            f"with value {out!r})"
+        )
     return out[0], out[1]
 
 
@@ -55,41 +61,55 @@ def scalar_loss(value: Any, where: str, holomorphic: bool = False) -> Any:
         if non_batch.rank:
             raise FoldaxTypeError(
                 f"{where}: Loss must be reduced to a scalar, but the function returned a Tensor "
-                f"with non-batch dimensions {non_batch} (shape {value.shape}). {REDUCE_HINT}")
+                f"with non-batch dimensions {non_batch} (shape {value.shape}). {REDUCE_HINT}"
+            )
         value = batch_reduce_sum(value).native()
     if leaf_kind(value) == STATIC:
-        hint = (" If it returns (loss, aux), pass has_aux=True."
-                if isinstance(value, (tuple, list)) and len(value) == 2 else "")
+        hint = (
+            " If it returns (loss, aux), pass has_aux=True."
+            if isinstance(value, (tuple, list)) and len(value) == 2
+            else ""
+        )
         raise FoldaxTypeError(
             f"{where}: Loss must be reduced to a scalar, but the function returned "
             f"{_describe(value)}.{hint} {REDUCE_HINT} (JAX: Gradient only defined for "
-            f"scalar-output functions. Output was {value}.)")
+            f"scalar-output functions. Output was {value}.)"
+        )
     shape, dtype = np.shape(value), dtype_of(value)
     if shape != ():
         raise FoldaxTypeError(
             f"{where}: Loss must be reduced to a scalar, but the function returned an array of "
             f"shape {shape} ({dtype}). {REDUCE_HINT} (JAX: Gradient only defined for "
-            f"scalar-output functions. Output had shape: {shape}.)")
+            f"scalar-output functions. Output had shape: {shape}.)"
+        )
     name = np.dtype(dtype).name
     if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
         raise NonDifferentiableError(
             f"{where}: holomorphic=True requires a complex output, but the function returned "
             f"{dtype}. Drop holomorphic=True for a real-valued function. (JAX: grad with "
-            f"holomorphic=True requires outputs with complex dtype, but got {name}.)")
+            f"holomorphic=True requires outputs with complex dtype, but got {name}.)"
+        )
     if not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
         complex_out = jax.dtypes.issubdtype(dtype, np.complexfloating)
-        extra = ("For holomorphic differentiation pass holomorphic=True; for a non-holomorphic "
-                 "complex function use vjp." if complex_out else
-                 "Integer and boolean outputs have no gradient; use vjp for float0 cotangents, "
-                 "or compute the loss in floating point.")
-        jax_extra = ("For holomorphic differentiation, pass holomorphic=True. For differentiation "
-                     "of non-holomorphic functions involving complex outputs, use jax.vjp "
-                     "directly." if complex_out else "For differentiation of functions with "
-                     "integer outputs, use jax.vjp directly.")
+        extra = (
+            "For holomorphic differentiation pass holomorphic=True; for a non-holomorphic "
+            "complex function use vjp."
+            if complex_out
+            else "Integer and boolean outputs have no gradient; use vjp for float0 cotangents, "
+            "or compute the loss in floating point."
+        )
+        jax_extra = (
+            "For holomorphic differentiation, pass holomorphic=True. For differentiation "
+            "of non-holomorphic functions involving complex outputs, use jax.vjp "
+            "directly."
+            if complex_out
+            else "For differentiation of functions with integer outputs, use jax.vjp directly."
+        )
         raise NonDifferentiableError(
             f"{where}: the function returned a {dtype} scalar, but grad differentiates real "
             f"(floating-point) losses. {extra} (JAX: grad requires real-valued outputs (output "
-            f"dtype that is a sub-dtype of np.floating), but got {name}. {jax_extra})")
+            f"dtype that is a sub-dtype of np.floating), but got {name}. {jax_extra})"
+        )
     return value
 
 

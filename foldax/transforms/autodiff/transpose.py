@@ -24,6 +24,7 @@ Example:
     >>> round(float(ct), 4)  # sin(2)
     0.9093
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Sequence
@@ -31,9 +32,24 @@ from typing import Any, Callable, ClassVar, Sequence
 import jax.numpy as jnp
 
 from foldax._compat import (
-    ClosedJaxpr, JaxprEqn, UndefinedPrimal, ValAccum, Zero, add_jaxvals, closed_call_p,
-    eqn_context, eqn_source_line, eval_jaxpr, fancy_transposes, jaxprs_in_params,
-    new_var, partial_eval_jaxpr, primitive_transposes, trace_to_jaxpr, unknown_outputs, while_p,
+    ClosedJaxpr,
+    JaxprEqn,
+    UndefinedPrimal,
+    ValAccum,
+    Zero,
+    add_jaxvals,
+    closed_call_p,
+    eqn_context,
+    eqn_source_line,
+    eval_jaxpr,
+    fancy_transposes,
+    jaxprs_in_params,
+    new_var,
+    partial_eval_jaxpr,
+    primitive_transposes,
+    trace_to_jaxpr,
+    unknown_outputs,
+    while_p,
 )
 from foldax.errors import MissingRuleError
 from foldax.transforms.autodiff.basis import apply_linear_rule
@@ -105,19 +121,29 @@ class TransposeInterpreter(Interpreter):
         """A higher-order equation with some non-linear outputs (a primal value recomputed in a
         remat body, a loop counter next to a linear carry): its non-linear part is evaluated
         now; its linear part goes on the tape as a call."""
-        jaxpr, _, consts = trace_to_jaxpr(lambda *a: bind_eqn(eqn, a),
-                                          [a.aval for a in eqn.invars], name=str(eqn.primitive))
+        jaxpr, _, consts = trace_to_jaxpr(
+            lambda *a: bind_eqn(eqn, a), [a.aval for a in eqn.invars], name=str(eqn.primitive)
+        )
         known, lin, out_unknown, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), linear, False)
-        values = eval_jaxpr(known.jaxpr, known.consts, *[x for x, is_lin in zip(invals, linear) if not is_lin])
+        values = eval_jaxpr(
+            known.jaxpr, known.consts, *[x for x, is_lin in zip(invals, linear) if not is_lin]
+        )
         n_known = out_unknown.count(False)
         known_outs, residuals = iter(values[:n_known]), values[n_known:]
-        results = [Cotangent(v.aval) if u else next(known_outs)
-                   for v, u in zip(eqn.outvars, out_unknown)]
-        call = eqn.replace(primitive=closed_call_p, params={"call_jaxpr": lin},
-                           invars=[new_var(a) for a in lin.in_avals],
-                           outvars=[new_var(a) for a in lin.out_avals])
-        self.tape.append((call, list(residuals) + [x for x, is_lin in zip(invals, linear) if is_lin],
-                          [r for r in results if type(r) is Cotangent]))
+        results = [Cotangent(v.aval) if u else next(known_outs) for v, u in zip(eqn.outvars, out_unknown)]
+        call = eqn.replace(
+            primitive=closed_call_p,
+            params={"call_jaxpr": lin},
+            invars=[new_var(a) for a in lin.in_avals],
+            outvars=[new_var(a) for a in lin.out_avals],
+        )
+        self.tape.append(
+            (
+                call,
+                list(residuals) + [x for x, is_lin in zip(invals, linear) if is_lin],
+                [r for r in results if type(r) is Cotangent],
+            )
+        )
         return results
 
     # -- backward sweep ---------------------------------------------------------------------
@@ -158,8 +184,7 @@ class TransposeInterpreter(Interpreter):
         return cts_in
 
 
-def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list,
-                       cts: list) -> list:
+def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
     """Transpose a first-order equation with JAX's registered rule for its primitive."""
     prim = eqn.primitive
     avals = [v.aval for v in eqn.outvars]
@@ -185,7 +210,8 @@ def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list
             f"ad.primitive_transposes[{prim}_p] = rule` with rule(ct, *args, **params) -> one "
             f"cotangent per arg (None for non-linear args), or a foldax rule with "
             f"`@foldax.transforms.autodiff.transpose.TransposeInterpreter.register_transpose({prim}_p)`. "
-            f"Forward mode (jvp, jacfwd) needs only the JVP rule.")
+            f"Forward mode (jvp, jacfwd) needs only the JVP rule."
+        )
     try:
         return interp.apply(functional, cts, avals)
     except NotImplementedError as e:
@@ -193,4 +219,5 @@ def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list
             raise
         raise MissingRuleError(
             f"reverse-mode differentiation: JAX's transpose rule for the primitive '{prim}' "
-            f"(used at {eqn_source_line(eqn)}) does not cover this use: {e}") from e
+            f"(used at {eqn_source_line(eqn)}) does not cover this use: {e}"
+        ) from e

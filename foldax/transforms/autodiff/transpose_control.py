@@ -17,6 +17,7 @@ Example:
     >>> TransposeInterpreter().transpose(closed, [Cotangent(closed.in_avals[0])], [1.0])
     [Array(2., dtype=float32, weak_type=True)]
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -25,13 +26,26 @@ import jax
 import jax.numpy as jnp
 
 from foldax._compat import (
-    ClosedJaxpr, Jaxpr, JaxprEqn, add_jaxvals, call_p, closed_call_p, cond_p,
-    convert_constvars_jaxpr, custom_jvp_call_p, eqn_source_line, jit_p, remat_p, scan_p,
-    trace_to_jaxpr, typeof, while_p,
+    ClosedJaxpr,
+    Jaxpr,
+    JaxprEqn,
+    add_jaxvals,
+    call_p,
+    closed_call_p,
+    cond_p,
+    convert_constvars_jaxpr,
+    custom_jvp_call_p,
+    eqn_source_line,
+    jit_p,
+    remat_p,
+    scan_p,
+    trace_to_jaxpr,
+    typeof,
+    while_p,
 )
 from foldax.errors import NonDifferentiableLoopError
-from foldax.transforms.core.higher_order import Traced, merge_branch_consts
 from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
+from foldax.transforms.core.higher_order import Traced, merge_branch_consts
 
 register = TransposeInterpreter.register_transpose
 
@@ -45,8 +59,13 @@ def _strong(x: Any) -> Any:
     return jax.lax.convert_element_type(x, typeof(x).dtype) if typeof(x).weak_type else x
 
 
-def trace_transposed(interp: TransposeInterpreter, body: ClosedJaxpr, linear: Sequence[bool],
-                     residuals: Sequence, cts: Sequence) -> tuple[Jaxpr, list]:
+def trace_transposed(
+    interp: TransposeInterpreter,
+    body: ClosedJaxpr,
+    linear: Sequence[bool],
+    residuals: Sequence,
+    cts: Sequence,
+) -> tuple[Jaxpr, list]:
     """``body`` transposed, traced as a jaxpr ``(*consts, *residuals, *nonzero cts) -> cts`` of
     its linear inputs (zeros materialised). Returns the jaxpr and its leading consts."""
     n_res = len(residuals)
@@ -82,11 +101,16 @@ def _call_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 def _remat_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
     linear = [_is_linear(x) for x in invals]
     residuals = [x for x in invals if not _is_linear(x)]
-    jaxpr, consts = trace_transposed(interp, ClosedJaxpr(eqn.params["jaxpr"], ()), linear,
-                                     residuals, cts)
-    outs = remat_p.bind(*consts, *residuals, *[c for c in cts if c is not None], jaxpr=jaxpr,
-                        prevent_cse=eqn.params["prevent_cse"], differentiated=True,
-                        policy=eqn.params["policy"])
+    jaxpr, consts = trace_transposed(interp, ClosedJaxpr(eqn.params["jaxpr"], ()), linear, residuals, cts)
+    outs = remat_p.bind(
+        *consts,
+        *residuals,
+        *[c for c in cts if c is not None],
+        jaxpr=jaxpr,
+        prevent_cse=eqn.params["prevent_cse"],
+        differentiated=True,
+        policy=eqn.params["policy"],
+    )
     return _scatter(linear, outs)
 
 
@@ -101,8 +125,13 @@ def _cond_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
         jaxpr, consts = trace_transposed(interp, branch, linear, residuals, cts)
         traced.append(Traced(jaxpr, consts, [], [], 0))
     consts, jaxprs = merge_branch_consts(traced)
-    outs = cond_p.bind(index, *consts, *residuals, *[c for c in cts if c is not None],
-                       **dict(eqn.params, branches=tuple(ClosedJaxpr(j, ()) for j in jaxprs)))
+    outs = cond_p.bind(
+        index,
+        *consts,
+        *residuals,
+        *[c for c in cts if c is not None],
+        **dict(eqn.params, branches=tuple(ClosedJaxpr(j, ()) for j in jaxprs)),
+    )
     return [None] + _scatter(linear, outs)
 
 
@@ -116,7 +145,7 @@ def _scan_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
     """
     p = eqn.params
     nc, ncarry, body = p["num_consts"], p["num_carry"], p["jaxpr"]
-    consts, xs = invals[:nc], invals[nc + ncarry:]
+    consts, xs = invals[:nc], invals[nc + ncarry :]
     lin_consts, lin_xs = [_is_linear(x) for x in consts], [_is_linear(x) for x in xs]
     ires = [x for x in consts if not _is_linear(x)]
     eres = [x for x in xs if not _is_linear(x)]
@@ -131,32 +160,48 @@ def _scan_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 
     def transposed_body(*arrays: Any) -> list:
         ires_v, rest = arrays[:n_ires], arrays[n_ires:]
-        acc_v, ctc, rest = rest[:n_acc], rest[n_acc:n_acc + ncarry], rest[n_acc + ncarry:]
+        acc_v, ctc, rest = rest[:n_acc], rest[n_acc : n_acc + ncarry], rest[n_acc + ncarry :]
         eres_v, cty = rest[:n_eres], rest[n_eres:]
         ires_it, eres_it = iter(ires_v), iter(eres_v)
-        args = ([Cotangent(a) if lin else next(ires_it) for a, lin in zip(body_avals, lin_consts)]
-                + [Cotangent(a) for a in body_avals[nc:nc + ncarry]]
-                + [Cotangent(a) if lin else next(eres_it)
-                   for a, lin in zip(body_avals[nc + ncarry:], lin_xs)])
+        args = (
+            [Cotangent(a) if lin else next(ires_it) for a, lin in zip(body_avals, lin_consts)]
+            + [Cotangent(a) for a in body_avals[nc : nc + ncarry]]
+            + [Cotangent(a) if lin else next(eres_it) for a, lin in zip(body_avals[nc + ncarry :], lin_xs)]
+        )
         outs = interp.child().transpose(body, args, list(ctc) + list(cty))
         ct_consts = [o for o, lin in zip(outs[:nc], lin_consts) if lin]
         new_acc = [a if c is None else add_jaxvals(a, c) for a, c in zip(acc_v, ct_consts)]
-        ct_prev = [_strong(interp.instantiate(o, a))
-                   for o, a in zip(outs[nc:nc + ncarry], body_avals[nc:nc + ncarry])]
-        ct_xs = [interp.instantiate(o, a) for o, a, lin in zip(outs[nc + ncarry:],
-                                                               body_avals[nc + ncarry:], lin_xs)
-                 if lin]
+        ct_prev = [
+            _strong(interp.instantiate(o, a))
+            for o, a in zip(outs[nc : nc + ncarry], body_avals[nc : nc + ncarry])
+        ]
+        ct_xs = [
+            interp.instantiate(o, a)
+            for o, a, lin in zip(outs[nc + ncarry :], body_avals[nc + ncarry :], lin_xs)
+            if lin
+        ]
         return new_acc + ct_prev + ct_xs
 
     stacked = [typeof(x) for x in eres + ct_ys]
-    avals = ([typeof(x) for x in ires + acc + ct_carry]
-             + [a.update(shape=a.shape[1:]) for a in stacked])
+    avals = [typeof(x) for x in ires + acc + ct_carry] + [a.update(shape=a.shape[1:]) for a in stacked]
     jaxpr, _, hoisted = trace_to_jaxpr(transposed_body, avals, name="transpose")
     jaxpr = convert_constvars_jaxpr(jaxpr)
-    outs = scan_p.bind(*hoisted, *ires, *acc, *ct_carry, *eres, *ct_ys,
-                       **dict(p, jaxpr=ClosedJaxpr(jaxpr, ()), reverse=not p["reverse"],
-                              num_consts=len(hoisted) + n_ires, num_carry=n_acc + ncarry))
-    ct_consts, ct_init, ct_xs = outs[:n_acc], outs[n_acc:n_acc + ncarry], outs[n_acc + ncarry:]
+    outs = scan_p.bind(
+        *hoisted,
+        *ires,
+        *acc,
+        *ct_carry,
+        *eres,
+        *ct_ys,
+        **dict(
+            p,
+            jaxpr=ClosedJaxpr(jaxpr, ()),
+            reverse=not p["reverse"],
+            num_consts=len(hoisted) + n_ires,
+            num_carry=n_acc + ncarry,
+        ),
+    )
+    ct_consts, ct_init, ct_xs = outs[:n_acc], outs[n_acc : n_acc + ncarry], outs[n_acc + ncarry :]
     if interp.basis is not None:
         ct_xs = [jnp.moveaxis(c, 1, 0) for c in ct_xs]
     return _scatter(lin_consts, ct_consts) + list(ct_init) + _scatter(lin_xs, ct_xs)
@@ -164,12 +209,12 @@ def _scan_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 
 # -- while: no reverse mode -------------------------------------------------------------------------
 @register(while_p)
-def _while_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list,
-                     cts: list) -> list:
+def _while_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
     raise NonDifferentiableLoopError(
         f"reverse-mode differentiation (grad, vjp, jacrev) of the while loop at "
         f"{eqn_source_line(eqn)}: Reverse-mode differentiation does not work for lax.while_loop "
         f"or lax.fori_loop with dynamic start/stop values. Try using lax.scan, or using fori_loop "
         f"with static start/stop. (The number of iterations is unknown until the loop runs; "
         f"fori_loop bounds given as Python or NumPy numbers are static. Forward mode (jvp, "
-        f"jacfwd) works on any loop.)")
+        f"jacfwd) works on any loop.)"
+    )

@@ -20,13 +20,20 @@ Example:
     >>> [str(e.primitive) for e in closed.jaxpr.eqns], replay_count()  # add's and tanh's rules
     (['broadcast_in_dim', 'add', 'tanh'], 2)
 """
+
 from __future__ import annotations
 
 import collections
 from typing import Any, Callable, Hashable, NamedTuple, Sequence
 
 from foldax._compat import (
-    ClosedJaxpr, JaxprEqn, Literal, is_tracer, trace_context, trace_to_jaxpr, typeof,
+    ClosedJaxpr,
+    JaxprEqn,
+    Literal,
+    is_tracer,
+    trace_context,
+    trace_to_jaxpr,
+    typeof,
 )
 from foldax.transforms.core.interpreter import bind_eqn
 
@@ -58,8 +65,9 @@ class Hashed:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return self is other or (type(other) is Hashed and self._hash == other._hash
-                                 and self.value == other.value)
+        return self is other or (
+            type(other) is Hashed and self._hash == other._hash and self.value == other.value
+        )
 
 
 def cache_key(eqn: JaxprEqn, values: Sequence, axes: Sequence, axis: Hashed) -> Hashable | None:
@@ -80,8 +88,9 @@ def cache_key(eqn: JaxprEqn, values: Sequence, axes: Sequence, axis: Hashed) -> 
     return key
 
 
-def batched_by_cache(key: Hashable, rule: Callable[[list], tuple[list, list]],
-                     values: list) -> tuple[list, list] | None:
+def batched_by_cache(
+    key: Hashable, rule: Callable[[list], tuple[list, list]], values: list
+) -> tuple[list, list] | None:
     """``rule(values) -> (outputs, out_axes)`` through the cache, or None when the rule should
     run directly (first sight, or a rule that refused)."""
     entry = _entries.get(key)
@@ -111,8 +120,9 @@ def _capture(rule: Callable[[list], tuple[list, list]], values: list) -> Replay 
         return list(outs)
 
     try:
-        jaxpr, _, consts = trace_to_jaxpr(traced, [typeof(x) for x in values], name="vmap_rule",
-                                          arg_names=[""] * len(values), source=rule)
+        jaxpr, _, consts = trace_to_jaxpr(
+            traced, [typeof(x) for x in values], name="vmap_rule", arg_names=[""] * len(values), source=rule
+        )
     except NotImplementedError:
         return None
     return Replay(ClosedJaxpr(jaxpr, consts), record["axes"])

@@ -16,6 +16,7 @@ Example:
     >>> foldax.vmap(f)(jnp.array([-1.0, 1.0])).round(3)
     Array([0.54 , 0.841], dtype=float32)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,7 +28,11 @@ from foldax._compat import JaxprEqn, cond_p, effects_forbid_select, typeof, whil
 from foldax.errors import MissingRuleError
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, per_element
 from foldax.transforms.core.higher_order import (
-    _fixed_point_specs, cond_rule, flatten_values, trace_body, while_rule,
+    _fixed_point_specs,
+    cond_rule,
+    flatten_values,
+    trace_body,
+    while_rule,
 )
 
 
@@ -47,21 +52,22 @@ def cond_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
             "vmap: a lax.cond/lax.switch whose predicate is batched has a branch with I/O "
             "callbacks or state effects; vmap runs every branch and selects, which would run those "
             "effects for branches that were not taken. Make the predicate unbatched, or move the "
-            "effect out of the branch.")
+            "effect out of the branch."
+        )
     which = interp.front(index)
     ops = [interp.front(v) for v in ops]
     results = []
     for i, branch in enumerate(branches):
         taken = which == i
-        guarded = [lax.select(per_element(taken, x), x, lax.stop_gradient(x)) if _inexact(x)
-                   else x for x in ops]
+        guarded = [
+            lax.select(per_element(taken, x), x, lax.stop_gradient(x)) if _inexact(x) else x for x in ops
+        ]
         with interp.keeping_only(taken):
             outs = interp.run(branch, *[Batched(x, 0) for x in guarded])
         results.append([interp.front(o) for o in outs])
     if len(branches) == 1:
         return [Batched(o, 0) for o in results[0]]
-    return [Batched(lax.select_n(per_element(which, cases[0]), *cases), 0)
-            for cases in zip(*results)]
+    return [Batched(lax.select_n(per_element(which, cases[0]), *cases), 0) for cases in zip(*results)]
 
 
 # -- while ------------------------------------------------------------------------------------
@@ -69,7 +75,7 @@ def cond_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
 def while_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     cn, bn = p["cond_nconsts"], p["body_nconsts"]
-    cond_consts, body_consts, init = invals[:cn], invals[cn:cn + bn], invals[cn + bn:]
+    cond_consts, body_consts, init = invals[:cn], invals[cn : cn + bn], invals[cn + bn :]
     carry_batched = _carry_fixed_point(interp, p, body_consts, init)
     init = [interp.coerce(v, b) for v, b in zip(init, carry_batched)]
     if not _predicate_batched(interp, p, cond_consts, init):
@@ -84,9 +90,15 @@ def _carry_fixed_point(interp: BatchInterpreter, p: dict, body_consts: list, ini
     def once(carry_specs: list) -> list:
         vals = [interp.coerce(v, s) for v, s in zip(init, carry_specs)]
         c_arrays, _, c_counts = flatten_values(interp, vals)
-        traced = trace_body(interp, p["body_jaxpr"], [typeof(a) for a in k_arrays + c_arrays],
-                            k_specs + carry_specs, k_counts + c_counts, n_lead=len(body_consts),
-                            state_avals=[])
+        traced = trace_body(
+            interp,
+            p["body_jaxpr"],
+            [typeof(a) for a in k_arrays + c_arrays],
+            k_specs + carry_specs,
+            k_counts + c_counts,
+            n_lead=len(body_consts),
+            state_avals=[],
+        )
         return traced.out_specs
 
     return _fixed_point_specs(interp, [v.axis is not None for v in init], once)
@@ -94,26 +106,32 @@ def _carry_fixed_point(interp: BatchInterpreter, p: dict, body_consts: list, ini
 
 def _predicate_batched(interp: BatchInterpreter, p: dict, cond_consts: list, init: list) -> bool:
     arrays, specs, counts = flatten_values(interp, [*cond_consts, *init])
-    traced = trace_body(interp, p["cond_jaxpr"], [typeof(a) for a in arrays], specs, counts,
-                        n_lead=len(cond_consts), state_avals=[])
+    traced = trace_body(
+        interp,
+        p["cond_jaxpr"],
+        [typeof(a) for a in arrays],
+        specs,
+        counts,
+        n_lead=len(cond_consts),
+        state_avals=[],
+    )
     return bool(traced.out_specs[0])
 
 
-def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts: list,
-               init: list) -> list:
+def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts: list, init: list) -> list:
     """Loop while any element's condition holds; finished elements keep their carry."""
 
     def predicate(carry: list) -> Any:
-        out, = interp.run(p["cond_jaxpr"], *cond_consts, *[Batched(c, 0) for c in carry])
+        (out,) = interp.run(p["cond_jaxpr"], *cond_consts, *[Batched(c, 0) for c in carry])
         return interp.front(out)
 
     def body(carry: list) -> list:
         going = predicate(carry)
         with interp.keeping_only(going):
             new = interp.run(p["body_jaxpr"], *body_consts, *[Batched(c, 0) for c in carry])
-        return [lax.select(per_element(going, n), n, c)
-                for n, c in zip((interp.front(v) for v in new), carry)]
+        return [
+            lax.select(per_element(going, n), n, c) for n, c in zip((interp.front(v) for v in new), carry)
+        ]
 
-    carry = lax.while_loop(lambda c: jnp.any(predicate(c)), body,
-                           [interp.front(v) for v in init])
+    carry = lax.while_loop(lambda c: jnp.any(predicate(c)), body, [interp.front(v) for v in init])
     return [Batched(c, 0) for c in carry]

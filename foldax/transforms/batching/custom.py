@@ -16,13 +16,24 @@ Example:
     >>> jax.grad(lambda x: foldax.vmap(f)(x).sum())(jnp.ones(2))
     Array([10., 10.], dtype=float32)
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 from foldax._compat import (
-    CustomVJPException, JaxprEqn, SymbolicZero, Zero, bind_params, custom_jvp_call_p,
-    custom_vjp_call_p, mapped_aval, trace_to_jaxpr, typeof, unmapped_aval, wrap_fun,
+    CustomVJPException,
+    JaxprEqn,
+    SymbolicZero,
+    Zero,
+    bind_params,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+    mapped_aval,
+    trace_to_jaxpr,
+    typeof,
+    unmapped_aval,
+    wrap_fun,
 )
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, match_axis, move_axis
 
@@ -66,24 +77,30 @@ def custom_jvp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
 
     def jvp(*xs: Any) -> list:
         n = len(xs) // 2
-        primals, tangents = xs[num_consts:n], xs[n + num_consts:]
+        primals, tangents = xs[num_consts:n], xs[n + num_consts :]
         prim_axes = axes[num_consts:]
         zeros = [type(t) is SymbolicZero for t in tangents]
         jaxpr, consts, out_zeros = jvp_jaxpr_fun.call_wrapped(*zeros)
         ins = [Batched(x, d) for x, d in zip(primals, prim_axes)]
         ins += [Batched(t, d) for t, d, z in zip(tangents, prim_axes, zeros) if not z]
         outs = interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts], ins)
-        out_primals = [interp.front(o) for o in outs[:len(out_zeros)]]
-        nonzero = iter(outs[len(out_zeros):])
-        out_tangents = [SymbolicZero(typeof(x).to_tangent_aval()) if z
-                        else interp.front(next(nonzero)) for x, z in zip(out_primals, out_zeros)]
+        out_primals = [interp.front(o) for o in outs[: len(out_zeros)]]
+        nonzero = iter(outs[len(out_zeros) :])
+        out_tangents = [
+            SymbolicZero(typeof(x).to_tangent_aval()) if z else interp.front(next(nonzero))
+            for x, z in zip(out_primals, out_zeros)
+        ]
         return [*out_primals, *out_tangents]
 
     fun = _run_all_batched(interp, p["call_jaxpr"], axes)
-    outs = custom_jvp_call_p.bind(*args, subfuns=(wrap_fun(fun, "vmap_custom_jvp_fun"),
-                                                  wrap_fun(_in_axis_env(interp, jvp),
-                                                           "vmap_custom_jvp_rule")),
-                                  symbolic_zeros=p["symbolic_zeros"])
+    outs = custom_jvp_call_p.bind(
+        *args,
+        subfuns=(
+            wrap_fun(fun, "vmap_custom_jvp_fun"),
+            wrap_fun(_in_axis_env(interp, jvp), "vmap_custom_jvp_rule"),
+        ),
+        symbolic_zeros=p["symbolic_zeros"],
+    )
     return [Batched(o, 0) for o in outs]
 
 
@@ -103,10 +120,12 @@ def custom_vjp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
         jaxpr, consts = fwd_jaxpr_thunk.call_wrapped(*nonzeros[num_consts:])
         ins = [Batched(x, d) for x, d in zip(values[num_consts:], axes[num_consts:])]
         outs = interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts], ins)
-        residuals, primals = outs[:len(outs) - n_out], outs[len(outs) - n_out:]
+        residuals, primals = outs[: len(outs) - n_out], outs[len(outs) - n_out :]
         residual_axes[:] = [None if r.axis is None else 0 for r in residuals]
-        return [*(r.value if r.axis is None else interp.front(r) for r in residuals),
-                *(interp.front(o) for o in primals)]
+        return [
+            *(r.value if r.axis is None else interp.front(r) for r in residuals),
+            *(interp.front(o) for o in primals),
+        ]
 
     def res_axes() -> list:
         _, _, input_forwards = out_trees()
@@ -116,15 +135,21 @@ def custom_vjp_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) ->
     bwd = _batched_bwd(interp, bind_params(eqn)["subfuns"][2], res_axes, axes)
     fun = _run_all_batched(interp, p["call_jaxpr"], axes)
     outs = custom_vjp_call_p.bind(
-        *args, subfuns=(wrap_fun(fun, "vmap_custom_vjp_fun"),
-                        wrap_fun(_in_axis_env(interp, fwd), "vmap_custom_vjp_fwd"),
-                        wrap_fun(_in_axis_env(interp, bwd), "vmap_custom_vjp_bwd")),
-        out_trees=out_trees, symbolic_zeros=p["symbolic_zeros"])
+        *args,
+        subfuns=(
+            wrap_fun(fun, "vmap_custom_vjp_fun"),
+            wrap_fun(_in_axis_env(interp, fwd), "vmap_custom_vjp_fwd"),
+            wrap_fun(_in_axis_env(interp, bwd), "vmap_custom_vjp_bwd"),
+        ),
+        out_trees=out_trees,
+        symbolic_zeros=p["symbolic_zeros"],
+    )
     return [Batched(o, 0) for o in outs]
 
 
-def _batched_bwd(interp: BatchInterpreter, bwd: Any, res_axes: Callable[[], list],
-                 in_axes: Sequence) -> Callable:
+def _batched_bwd(
+    interp: BatchInterpreter, bwd: Any, res_axes: Callable[[], list], in_axes: Sequence
+) -> Callable:
     """The backward function on batched residuals and cotangents (all outputs at axis 0):
     ``bwd`` is traced per element and interpreted; each input's cotangent comes back with that
     input's batch axis (summed over the batch for an unbatched input)."""
@@ -134,8 +159,10 @@ def _batched_bwd(interp: BatchInterpreter, bwd: Any, res_axes: Callable[[], list
         r_axes = res_axes()
         axes = r_axes + [0] * (len(xs) - len(r_axes))
         zero = [_is_zero(x) for x in xs]
-        per_element = [x if not z or d is None else type(x)(mapped_aval(size, d, x.aval))
-                       for x, d, z in zip(xs, axes, zero)]
+        per_element = [
+            x if not z or d is None else type(x)(mapped_aval(size, d, x.aval))
+            for x, d, z in zip(xs, axes, zero)
+        ]
         nonzero = [(x, d) for x, d, z in zip(xs, axes, zero) if not z]
         avals = [typeof(x) if d is None else mapped_aval(size, d, typeof(x)) for x, d in nonzero]
         zero_out: list = []
@@ -147,11 +174,15 @@ def _batched_bwd(interp: BatchInterpreter, bwd: Any, res_axes: Callable[[], list
             return [o for o in outs if not _is_zero(o)]
 
         jaxpr, _, consts = trace_to_jaxpr(flat, avals, name="vmap_custom_vjp_bwd")
-        outs = iter(interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts],
-                                     [Batched(x, d) for x, d in nonzero]))
-        return [_zero_to_axis(z, d, size, interp.mesh_axis) if z is not None
-                else match_axis(next(outs), d, size, sum_match=True, mesh_axis=interp.mesh_axis)
-                for z, d in zip(zero_out, in_axes)]
+        outs = iter(
+            interp.run_jaxpr(jaxpr, [Batched(c, None) for c in consts], [Batched(x, d) for x, d in nonzero])
+        )
+        return [
+            _zero_to_axis(z, d, size, interp.mesh_axis)
+            if z is not None
+            else match_axis(next(outs), d, size, sum_match=True, mesh_axis=interp.mesh_axis)
+            for z, d in zip(zero_out, in_axes)
+        ]
 
     return batched
 

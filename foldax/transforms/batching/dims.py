@@ -15,6 +15,7 @@ Example:
     >>> unit.shape
     (bᵇ=2, xˢ=3)
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,7 @@ import jax
 from foldax.errors import FoldaxValueError
 
 
-def vmap_dims(fun: Callable, dims: Any, axis_name: Hashable | None,
-              map_arrays: Callable) -> Callable:
+def vmap_dims(fun: Callable, dims: Any, axis_name: Hashable | None, map_arrays: Callable) -> Callable:
     """``fun`` mapped over the named dims ``dims`` of its Tensor arguments (see module doc).
 
     ``map_arrays(f, in_axes, out_axes, axis_name, axis_size)`` maps ``f`` over arrays (the
@@ -65,18 +65,17 @@ def _selected_names(fun: Callable, dims: Any, args: tuple, kwargs: dict) -> tupl
         raise FoldaxValueError(
             f"vmap({getattr(fun, '__name__', 'fun')}, dims={dims!r}): no Tensor argument has such a "
             f"dimension; the Tensor arguments' shapes are {shapes}. Fix: name a dimension the "
-            f"arguments have, or build them with it (e.g. tensor(data, batch('b'), ...)).")
+            f"arguments have, or build them with it (e.g. tensor(data, batch('b'), ...))."
+        )
     return tuple(names)
 
 
-def _map_one(fun: Callable, name: str, axis_name: Hashable | None,
-             map_arrays: Callable) -> Callable:
+def _map_one(fun: Callable, name: str, axis_name: Hashable | None, map_arrays: Callable) -> Callable:
     from foldax.tensors import Tensor, is_tensor
     from foldax.tensors.shape import concat_shapes
 
     def mapped(*args: Any, **kwargs: Any) -> Any:
-        paths_leaves, tree = jax.tree_util.tree_flatten_with_path((args, kwargs),
-                                                                  is_leaf=is_tensor)
+        paths_leaves, tree = jax.tree_util.tree_flatten_with_path((args, kwargs), is_leaf=is_tensor)
         leaves = [x for _, x in paths_leaves]
         is_mapped = [is_tensor(x) and name in x.shape for x in leaves]
         dim = _common_dim(fun, name, paths_leaves, is_mapped)
@@ -88,8 +87,9 @@ def _map_one(fun: Callable, name: str, axis_name: Hashable | None,
 
         def per_element(element_natives: list, other_leaves: list) -> list:
             it = iter(element_natives)
-            rebuilt = [Tensor(next(it), s) if s is not None else x
-                       for x, s in zip(other_leaves, element_shapes)]
+            rebuilt = [
+                Tensor(next(it), s) if s is not None else x for x, s in zip(other_leaves, element_shapes)
+            ]
             a, kw = jax.tree_util.tree_unflatten(tree, rebuilt)
             out_leaves, out_info["tree"] = _tensor_leaves(fun(*a, **kw))
             out_info["shapes"] = [o.shape if is_tensor(o) else None for o in out_leaves]
@@ -97,8 +97,9 @@ def _map_one(fun: Callable, name: str, axis_name: Hashable | None,
 
         per_element.__name__ = getattr(fun, "__name__", "fun")
         outs = map_arrays(per_element, (axes, None), 0, axis_name, dim.size)(natives, others)
-        rebuilt = [Tensor(o, concat_shapes(dim, s)) if s is not None else o
-                   for o, s in zip(outs, out_info["shapes"])]
+        rebuilt = [
+            Tensor(o, concat_shapes(dim, s)) if s is not None else o for o, s in zip(outs, out_info["shapes"])
+        ]
         return jax.tree_util.tree_unflatten(out_info["tree"], rebuilt)
 
     return mapped
@@ -112,7 +113,8 @@ def _common_dim(fun: Callable, name: str, paths_leaves: list, is_mapped: list) -
         raise FoldaxValueError(
             f"vmap({getattr(fun, '__name__', 'fun')}, dims=...): the Tensors mapped along "
             f"'{name}' have different sizes: {listed}. Every mapped Tensor must have the same "
-            f"size along '{name}'.")
+            f"size along '{name}'."
+        )
     return mapped[0][1]
 
 

@@ -22,6 +22,7 @@ Example:
     >>> out.axis, out.value.shape
     (0, (3,))
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,9 +32,20 @@ import numpy as np
 from jax import lax
 
 from foldax._compat import (
-    Jaxpr, JaxprEqn, axis_data as make_axis_data, batch_axis_env, batched_sharding, bind_params,
-    broadcast_batch_axis, closed_call_p, eqn_source_line, fancy_primitive_batchers,
-    is_tracer, jaxprs_in_params, jit_p, typeof,
+    Jaxpr,
+    JaxprEqn,
+    axis_data as make_axis_data,
+    batch_axis_env,
+    batched_sharding,
+    bind_params,
+    broadcast_batch_axis,
+    closed_call_p,
+    eqn_source_line,
+    fancy_primitive_batchers,
+    is_tracer,
+    jaxprs_in_params,
+    jit_p,
+    typeof,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.batching.cache import Hashed, batched_by_cache, cache_key
@@ -87,8 +99,7 @@ class UnmappableOutput(Exception):
         self.src = src
 
 
-def match_axis(v: Batched, dst: int | None, size: int, sum_match: bool = False,
-               mesh_axis: Any = None) -> Any:
+def match_axis(v: Batched, dst: int | None, size: int, sum_match: bool = False, mesh_axis: Any = None) -> Any:
     """The array of ``v`` with its batch axis at ``dst`` (``None``: unbatched; a batched value
     is then summed over its batch axis if ``sum_match``, else ``UnmappableOutput``)."""
     src, x = v.axis, v.value
@@ -126,8 +137,14 @@ class BatchInterpreter(Interpreter):
 
     transformation = "vmap"
 
-    def __init__(self, size: int, axis_name: Hashable | None = None, fold: bool = True,
-                 spmd_axis_name: tuple | None = None, mesh_axis: tuple | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        axis_name: Hashable | None = None,
+        fold: bool = True,
+        spmd_axis_name: tuple | None = None,
+        mesh_axis: tuple | None = None,
+    ) -> None:
         self.size = size
         self.fold = fold
         self.axis_name = axis_name
@@ -164,8 +181,11 @@ class BatchInterpreter(Interpreter):
             pred = self.front(invals[0])
             dropped = per_element(lax.bitwise_not(self.active), pred)
             invals = [Batched(lax.bitwise_or(pred, dropped), 0), *invals[1:]]
-        if all(v.axis is None for v in invals) and not self.names_axis(eqn) \
-                and eqn.primitive not in PER_ELEMENT_PRIMITIVES:
+        if (
+            all(v.axis is None for v in invals)
+            and not self.names_axis(eqn)
+            and eqn.primitive not in PER_ELEMENT_PRIMITIVES
+        ):
             values = [v.value for v in invals]
             if self.fold and foldable(eqn) and not any(map(is_tracer, values)):
                 return self.fold_eqn(eqn, invals)
@@ -205,7 +225,8 @@ class BatchInterpreter(Interpreter):
                 f"vmap: JAX's batching rule for '{eqn.primitive}' (used at "
                 f"{eqn_source_line(eqn)}) does not support this use over the mapped axis "
                 f"{self.axis_name!r}, and a collective cannot be mapped one element at a time. "
-                f"(JAX: {e})") from e
+                f"(JAX: {e})"
+            ) from e
         return [Batched(x, d) for x, d in zip(outs, out_axes)]
 
     # -- collectives over the mapped axis ----------------------------------------------------
@@ -259,7 +280,8 @@ class BatchInterpreter(Interpreter):
         if not spec and value.axis is not None:
             raise FoldaxValueError(
                 "vmap: a batched value was asked to become unbatched at a control-flow boundary; "
-                "this is a bug in foldax's batching rules, please report it.")
+                "this is a bug in foldax's batching rules, please report it."
+            )
         return value
 
     def child(self) -> BatchInterpreter:

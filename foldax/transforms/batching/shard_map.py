@@ -12,12 +12,12 @@ Example:
     >>> closed.jaxpr.eqns[0].params["in_specs"]
     (P(None, 'd'),)
 """
+
 from __future__ import annotations
 
 import math
 
-from foldax._compat import JaxprEqn, bind_shard_map, shard_map_p, spec_axis_names, \
-    spec_with_batch_dim
+from foldax._compat import JaxprEqn, bind_shard_map, shard_map_p, spec_axis_names, spec_with_batch_dim
 from foldax.errors import FoldaxValueError
 from foldax.transforms.batching.interpreter import BatchInterpreter
 
@@ -34,18 +34,15 @@ def shard_map_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> 
     # each shard sees its part of the batch when the batch dimension is sharded over spmd axes;
     # no folding inside (a constant computed eagerly would leave the shard_map's manual axes)
     shards = math.prod(p["mesh"].shape[n] for n in spmd) if spmd else 1
-    inner = BatchInterpreter(interp.size // shards, interp.axis_name, False, spmd,
-                             interp.mesh_axis)
+    inner = BatchInterpreter(interp.size // shards, interp.axis_name, False, spmd, interp.mesh_axis)
     out_batched: list = []
 
     def body(*xs):
         with inner.axis_env():
-            outs = inner.run_jaxpr(p["jaxpr"], [], [inner.from_arrays([x], b)
-                                                    for x, b in zip(xs, batched)])
+            outs = inner.run_jaxpr(p["jaxpr"], [], [inner.from_arrays([x], b) for x, b in zip(xs, batched)])
         leaving = [inner.to_arrays(o) for o in outs]
         out_batched[:] = [b for _, b in leaving]
-        specs = [spec_with_batch_dim(s, 0, spmd) if b else s
-                 for s, b in zip(p["out_specs"], out_batched)]
+        specs = [spec_with_batch_dim(s, 0, spmd) if b else s for s, b in zip(p["out_specs"], out_batched)]
         return [x for xs, _ in leaving for x in xs], specs
 
     outs = bind_shard_map(arrays, body, p, in_specs, interp.mesh_axis)
@@ -64,4 +61,5 @@ def _check_specs_free_of(mesh_axes: tuple | None, specs: tuple, what: str) -> No
             f"(spmd_axis_name, or the Explicit sharding of the mapped inputs), but a shard_map "
             f"inside uses {sorted(clash)!r} in its {what}. Shard the batch over other mesh axes, "
             f"or leave those out of the shard_map's specs. (JAX: vmap spmd_axis_name cannot "
-            f"appear in shard_map {what})")
+            f"appear in shard_map {what})"
+        )

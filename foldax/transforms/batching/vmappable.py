@@ -28,6 +28,7 @@ Example:
     >>> out.a, out.b
     (Array([1., 2., 3.], dtype=float32), Array([0., 1., 2.], dtype=float32))
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,15 +47,15 @@ def is_vmappable(x: Any) -> bool:
 def is_axis_spec(x: Any) -> bool:
     """Whether ``x`` may be a leaf of ``in_axes``/``out_axes`` (JAX's rule: an int, None, or an
     instance of a spec type: registered with a vmappable, or ``batching.infer``)."""
-    return x is None or (isinstance(x, int) and not isinstance(x, bool)) \
-        or type(x) in axis_spec_types()
+    return x is None or (isinstance(x, int) and not isinstance(x, bool)) or type(x) in axis_spec_types()
 
 
 def _has_spec_object(axes: Any) -> bool:
     """Whether ``axes`` holds a spec that is not an int (a type registered with ``int`` as its
     spec type, as most are, leaves int axes to foldax's interpreter)."""
-    return any(type(x) in axis_spec_types() and not isinstance(x, int)
-               for x in jax.tree_util.tree_leaves(axes))
+    return any(
+        type(x) in axis_spec_types() and not isinstance(x, int) for x in jax.tree_util.tree_leaves(axes)
+    )
 
 
 def uses_vmappables(in_axes: Any, out_axes: Any, args: tuple, kwargs: dict) -> bool:
@@ -89,8 +90,22 @@ def refusing_vmappable_outputs(fun: Callable) -> Callable:
     return checked
 
 
-def vmap_with_jax(fun: Callable, in_axes: Any, out_axes: Any, axis_name: Any, axis_size: Any,
-                  spmd_axis_name: Any, args: tuple, kwargs: dict) -> Any:
+def vmap_with_jax(
+    fun: Callable,
+    in_axes: Any,
+    out_axes: Any,
+    axis_name: Any,
+    axis_size: Any,
+    spmd_axis_name: Any,
+    args: tuple,
+    kwargs: dict,
+) -> Any:
     """``jax.vmap(fun, ...)(*args, **kwargs)``: the call batched by JAX's batching trace."""
-    return jax.vmap(fun, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name,
-                    axis_size=axis_size, spmd_axis_name=spmd_axis_name)(*args, **kwargs)
+    return jax.vmap(
+        fun,
+        in_axes=in_axes,
+        out_axes=out_axes,
+        axis_name=axis_name,
+        axis_size=axis_size,
+        spmd_axis_name=spmd_axis_name,
+    )(*args, **kwargs)

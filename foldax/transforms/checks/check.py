@@ -24,6 +24,7 @@ Example:
     >>> err.get()
     'log of non-positive [ 1. -2.] (`check` failed)'
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,15 +36,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from foldax._compat import (
-    Effect, Primitive, ad, allow_effect, batching, eqn_source_line, is_tracer, register_lowering,
+    Effect,
+    Primitive,
+    ad,
+    allow_effect,
+    batching,
+    eqn_source_line,
+    is_tracer,
+    register_lowering,
     register_source_exclusion,
 )
 from foldax.errors import CheckError, CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
+from foldax.transforms.batching.interpreter import MASKED_PREDICATE_PRIMITIVES
 from foldax.transforms.core import passes
 from foldax.transforms.core.observe import observing
-from foldax.transforms.batching.interpreter import MASKED_PREDICATE_PRIMITIVES
 
 register_source_exclusion(os.path.abspath(__file__))
 CHECK_FAILED = " (`check` failed)"
@@ -124,7 +132,8 @@ def _lowering(ctx: Any, *args: Any, spec: CheckSpec, batch_ndim: int) -> list:
         f"body) without foldax.checkify around it; a compiled program cannot raise a Python "
         f"exception. Fix: wrap the function with foldax.checkify and throw outside, e.g. "
         f"`err, out = foldax.jit(foldax.checkify(f))(x); err.throw()`. (JAX: Cannot abstractly "
-        f"evaluate a checkify.check which was not functionalized)")
+        f"evaluate a checkify.check which was not functionalized)"
+    )
 
 
 def _lowering_source(ctx: Any) -> str:
@@ -151,8 +160,10 @@ ad.primitive_jvps[check_p] = _jvp
 def _batch(args: Sequence, dims: Sequence, *, spec: CheckSpec, batch_ndim: int) -> tuple:
     """Move the batch axis of every argument to the front (broadcasting unbatched ones)."""
     size = next(np.shape(x)[d] for x, d in zip(args, dims) if d is not None)
-    moved = [jnp.broadcast_to(x, (size,) + np.shape(x)) if d is None else jnp.moveaxis(x, d, 0)
-             for x, d in zip(args, dims)]
+    moved = [
+        jnp.broadcast_to(x, (size,) + np.shape(x)) if d is None else jnp.moveaxis(x, d, 0)
+        for x, d in zip(args, dims)
+    ]
     check_p.bind(*moved, spec=spec, batch_ndim=batch_ndim + 1)
     return [], []
 
@@ -193,10 +204,11 @@ def _constant_failure(spec: CheckSpec, pred: np.ndarray, traced: Sequence, sourc
     where = f"at mapped index {', '.join(map(str, index))}: " if pred.ndim else ""
     it = iter(values)
     leaves = [(next(it) if c is None else c.value) for c in spec.constants]
-    args, kwargs = unflatten(spec.fmt_tree, [x if isinstance(x, _Unknown) else _printable(x)
-                                             for x in leaves])
-    return (f"{where}{spec.msg.format(*args, **kwargs)}{CHECK_FAILED}; its predicate is a "
-            f"constant, so it was decided at trace time (at {source}).")
+    args, kwargs = unflatten(spec.fmt_tree, [x if isinstance(x, _Unknown) else _printable(x) for x in leaves])
+    return (
+        f"{where}{spec.msg.format(*args, **kwargs)}{CHECK_FAILED}; its predicate is a "
+        f"constant, so it was decided at trace time (at {source})."
+    )
 
 
 # -- the user-facing function ---------------------------------------------------------------------
@@ -233,12 +245,14 @@ def check(pred: Any, msg: str, *fmt_args: Any, **fmt_kwargs: Any) -> None:
     if not isinstance(msg, str):
         raise FoldaxTypeError(
             f"check(msg=...): the message must be a str (a format string), found "
-            f"{type(msg).__name__}. Fix: check(pred, 'x must be positive, got {{}}', x).")
+            f"{type(msg).__name__}. Fix: check(pred, 'x must be positive, got {{}}', x)."
+        )
     validate_format(msg, len(fmt_args), set(fmt_kwargs))
     leaves, fmt_tree = flatten((fmt_args, fmt_kwargs))
     traced = [x for x in leaves if leaf_kind(x) == VARIABLE]
-    constants = tuple(None if leaf_kind(x) == VARIABLE else ByValue(x, where="a check argument")
-                      for x in leaves)
+    constants = tuple(
+        None if leaf_kind(x) == VARIABLE else ByValue(x, where="a check argument") for x in leaves
+    )
     spec = CheckSpec(msg, fmt_tree, constants)
     pred = _scalar_predicate(pred, msg)
     if not is_tracer(pred) and not observing():  # under checkify it goes to the error value
@@ -257,7 +271,8 @@ def _scalar_predicate(pred: Any, msg: str) -> Any:
         raise FoldaxTypeError(
             f"check(pred=..., msg={msg!r}): pred must be a scalar boolean, found {kind}. Fix: "
             f"reduce it with jnp.all(...)/jnp.any(...), or compare it (x > 0). (JAX: check takes "
-            f"a scalar pred as argument)")
+            f"a scalar pred as argument)"
+        )
     return pred
 
 
@@ -270,7 +285,8 @@ def validate_format(msg: str, n_args: int, kw_names: set) -> None:
     except ValueError as e:
         raise FoldaxValueError(
             f"check(msg={msg!r}): the message is not a valid format string ({e}). Fix: double the "
-            f"braces that are not format fields ('{{{{' and '}}}}').") from None
+            f"braces that are not format fields ('{{{{' and '}}}}')."
+        ) from None
     for field in fields:
         first = field.split(".")[0].split("[")[0]
         if first == "":
@@ -287,8 +303,7 @@ def validate_format(msg: str, n_args: int, kw_names: set) -> None:
         problems.append("it mixes automatic '{}' and numbered '{0}' fields")
     missing = sorted(i for i in used_pos if i >= n_args)
     if missing:
-        problems.append(f"positional field(s) {missing} but only {n_args} positional "
-                        f"argument(s) are given")
+        problems.append(f"positional field(s) {missing} but only {n_args} positional argument(s) are given")
     if used_kw - kw_names:
         problems.append(f"field(s) {sorted(used_kw - kw_names)} have no keyword argument")
     unused = sorted(set(range(n_args)) - used_pos) + sorted(kw_names - used_kw)
@@ -299,4 +314,5 @@ def validate_format(msg: str, n_args: int, kw_names: set) -> None:
             f"check(msg={msg!r}): the message's format fields do not match its arguments: "
             f"{'; '.join(problems)} (given {n_args} positional and keyword(s) "
             f"{sorted(kw_names)}). Fix: one field per argument, e.g. "
-            f"check(x > 0, 'x={{}} at step {{step}}', x, step=i).")
+            f"check(x > 0, 'x={{}} at step {{step}}', x, step=i)."
+        )

@@ -18,6 +18,7 @@ Example:
     >>> err.get()
     'x must be positive, got -2.0 (`check` failed)'
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,17 +32,27 @@ from jax import lax
 
 from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
+from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.error import (
-    DIV, INDEX, KEY_REUSE, KIND_OF_JAX_ERROR, NAN, USER, Error, ErrorLayout, JaxSite, Site,
+    DIV,
+    INDEX,
+    KEY_REUSE,
+    KIND_OF_JAX_ERROR,
+    NAN,
+    USER,
+    Error,
+    ErrorLayout,
+    JaxSite,
+    Site,
     initial_state,
 )
-from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
-from foldax.transforms.core.observe import observed_equation, observed_p
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
+from foldax.transforms.core.mesh import on_argument_devices
+from foldax.transforms.core.observe import observed_equation, observed_p
 from foldax.transforms.core.passes import iter_equations
 from foldax.transforms.core.trace import function_name, trace_program
-from foldax.transforms.core.mesh import on_argument_devices
+
 
 # -- error sets (combine them with |, as in JAX) --------------------------------------------------
 class ErrorSet(frozenset):
@@ -122,15 +133,15 @@ def _slot_signatures(jaxpr: Jaxpr, enabled: frozenset) -> tuple:
             eqn = observed_equation(eqn)
         if eqn.primitive is check_p and USER in enabled:
             k = eqn.params["batch_ndim"]
-            slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name)
-                                   for v in eqn.invars[1:]), None)
+            slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name) for v in eqn.invars[1:]), None)
         elif eqn.primitive is jax_check_p:
             error = _jax_error(eqn, [v.aval for v in eqn.invars])
             for effect in error._pred:
                 if KIND_OF_JAX_ERROR.get(effect.error_type, USER) in enabled:
                     payload = jax.tree_util.tree_leaves(error._payload[effect])
-                    slots.setdefault((((), "int32"), *((tuple(a.shape), a.dtype.name)
-                                                       for a in payload)), None)
+                    slots.setdefault(
+                        (((), "int32"), *((tuple(a.shape), a.dtype.name) for a in payload)), None
+                    )
         elif INDEX in enabled and any(kind == INDEX for kind, _ in AUTOMATIC.get(eqn.primitive, ())):
             slots.setdefault((((3,), "int32"),), None)
     return tuple(s for s in slots if s)
@@ -236,8 +247,9 @@ class CheckifyInterpreter(Interpreter):
         return flag
 
     # -- recording a failure -------------------------------------------------------------------
-    def report(self, eqn: JaxprEqn, kind: str, fail: Any, payload: Sequence = (),
-               detail: Any = None, key: Any = None) -> None:
+    def report(
+        self, eqn: JaxprEqn, kind: str, fail: Any, payload: Sequence = (), detail: Any = None, key: Any = None
+    ) -> None:
         """Record that the check ``kind`` at ``eqn`` fails where ``fail`` is True (``key``
         tells apart several sites of one equation).
 
@@ -248,8 +260,8 @@ class CheckifyInterpreter(Interpreter):
             return
         fail = jnp.asarray(fail)
         state_shape, shape = self.batch_shape, tuple(fail.shape)
-        if state_shape and shape[:len(state_shape)] == state_shape:
-            lead, rest, batch = state_shape, shape[len(state_shape):], shape
+        if state_shape and shape[: len(state_shape)] == state_shape:
+            lead, rest, batch = state_shape, shape[len(state_shape) :], shape
         elif state_shape and not shape:
             lead, rest, batch = (), (), state_shape
         else:
@@ -265,8 +277,8 @@ class CheckifyInterpreter(Interpreter):
             index = np.arange(int(np.prod(batch)), dtype=np.int32).reshape(batch)
         slot = self._slot(payload, len(lead))
         code = self.registry.code(
-            (id(eqn), kind, key, batch),
-            lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn)), eqn)
+            (id(eqn), kind, key, batch), lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn)), eqn
+        )
         self._update(fail, code, index, slot, payload)
 
     def _slot(self, payload: Sequence, lead: int) -> int:
@@ -277,7 +289,8 @@ class CheckifyInterpreter(Interpreter):
         if slot is None:
             raise MissingRuleError(
                 f"checkify: a check's payload {signature} has no slot in the error value; this is "
-                f"a foldax bug (the payload signatures are collected before interpretation).")
+                f"a foldax bug (the payload signatures are collected before interpretation)."
+            )
         return slot
 
     def _update(self, fail: Any, code: int, index: Any, slot: int, payload: Sequence) -> None:
@@ -322,7 +335,7 @@ def first_along(fail: Any, payload: Sequence, axis: int, rest: tuple) -> tuple:
     j = jnp.argmax(fail, axis=-1).astype(np.int32)
     picked = []
     for p in payload:
-        own = np.shape(p)[len(lead) + len(rest):]
+        own = np.shape(p)[len(lead) + len(rest) :]
         flat = jnp.reshape(p, lead + (-1,) + own)
         at = jnp.reshape(j, lead + (1,) + (1,) * len(own))
         picked.append(jnp.take_along_axis(flat, at, axis=len(lead)).reshape(lead + own))
@@ -350,8 +363,14 @@ def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
             continue
         code = lax.convert_element_type(jnp.asarray(error._code[effect]), np.int32)
         payload = [code, *jax.tree_util.tree_leaves(error._payload[effect])]
-        interp.report(eqn, kind, error._pred[effect], [jnp.asarray(p) for p in payload],
-                      detail=JaxSite(effect.error_type, dict(error._metadata)), key=effect)
+        interp.report(
+            eqn,
+            kind,
+            error._pred[effect],
+            [jnp.asarray(p) for p in payload],
+            detail=JaxSite(effect.error_type, dict(error._metadata)),
+            key=effect,
+        )
     return []
 
 
@@ -373,7 +392,8 @@ def _validate_errors(errors: Any) -> frozenset:
         raise FoldaxTypeError(
             f"checkify(errors={errors!r}): expected a set of error kinds made from "
             f"foldax.user_checks, nan_checks, div_checks, index_checks, key_reuse_checks, "
-            f"float_checks, automatic_checks or all_checks (combine them with |).")
+            f"float_checks, automatic_checks or all_checks (combine them with |)."
+        )
     return kinds
 
 
@@ -438,8 +458,7 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
     """The Program to check (constant computations observed) and, with ``key_reuse_checks``,
     the key reuse found in the unfolded trace (which must see every key operation)."""
-    program = trace_program(fun, args, kwargs, name=function_name(fun),
-                            observe=_observer(enabled))
+    program = trace_program(fun, args, kwargs, name=function_name(fun), observe=_observer(enabled))
     if KEY_REUSE not in enabled:
         return program, None
     from foldax.transforms.random.key_reuse import find_key_reuse
@@ -456,6 +475,5 @@ def _observer(enabled: frozenset) -> Callable[[Any], bool]:
 
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:
-    code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""),
-                                error)
+    code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""), error)
     interp.failed, interp.code = np.asarray(True), np.asarray(code, np.int32)

@@ -29,6 +29,7 @@ Example:
     >>> err.get()
     'at mapped index 0: reached 9 (`check` failed)'
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,9 +40,22 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from foldax._compat import (
-    ClosedJaxpr, JaxprEqn, bind_shard_map, closed_call_p, cond_p, custom_jvp_call_p,
-    custom_vjp_call_p, eval_jaxpr, jax_check_p, jaxprs_in_params, jit_p, remat_p, scan_p,
-    shard_map_p, trace_to_jaxpr, while_p,
+    ClosedJaxpr,
+    JaxprEqn,
+    bind_shard_map,
+    closed_call_p,
+    cond_p,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+    eval_jaxpr,
+    jax_check_p,
+    jaxprs_in_params,
+    jit_p,
+    remat_p,
+    scan_p,
+    shard_map_p,
+    trace_to_jaxpr,
+    while_p,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
 from foldax.transforms.checks.check import check_p
@@ -69,9 +83,11 @@ def _custom_derivative(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list)
     body = eqn.params["call_jaxpr"]
     if not interp.registry.checks_inside(body.jaxpr):
         return bind_eqn(eqn, invals)
-    outs = bind_eqn(eqn, invals, call_jaxpr=without_user_checks(body)) \
-        if any(e.primitive in (check_p, jax_check_p) for e in iter_equations(body.jaxpr)) \
+    outs = (
+        bind_eqn(eqn, invals, call_jaxpr=without_user_checks(body))
+        if any(e.primitive in (check_p, jax_check_p) for e in iter_equations(body.jaxpr))
         else bind_eqn(eqn, invals)
+    )
     interp.run(body, *invals)  # the primal body, for its checks only
     return outs
 
@@ -106,7 +122,7 @@ def _while(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
     cn, bn = p["cond_nconsts"], p["body_nconsts"]
     if not any(interp.registry.checks_inside(j.jaxpr) for j in (p["cond_jaxpr"], p["body_jaxpr"])):
         return bind_eqn(eqn, invals)
-    cond_consts, init = invals[:cn], invals[cn + bn:]
+    cond_consts, init = invals[:cn], invals[cn + bn :]
     pred_shape = tuple(p["cond_jaxpr"].out_avals[0].shape)
     outer_shape = interp.batch_shape
     batched = bool(pred_shape) and pred_shape != outer_shape
@@ -139,23 +155,28 @@ def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
 
     avals = [*cond.in_avals[:cn], *body.in_avals]
     jaxpr, _, consts = trace_to_jaxpr(body_then_cond, avals, name="while_body")
-    return eqn.replace(params=dict(p, body_jaxpr=ClosedJaxpr(jaxpr, consts),
-                                   body_nconsts=cn + bn))
+    return eqn.replace(params=dict(p, body_jaxpr=ClosedJaxpr(jaxpr, consts), body_nconsts=cn + bn))
 
 
 def _widen(interp: CheckifyInterpreter, shape: tuple) -> None:
     """Give every batch element of a batched ``while`` its own copy of the error."""
-    if shape[:len(interp.batch_shape)] != interp.batch_shape:
+    if shape[: len(interp.batch_shape)] != interp.batch_shape:
         raise FoldaxValueError(
             f"checkify: a batched while loop with predicate shape {shape} inside one with "
             f"predicate shape {interp.batch_shape} is not supported; move the inner vmap out. "
-            f"(JAX: Checkify does not support batched while-loops (checkify-of-vmap-of-while).)")
-    extra = shape[len(interp.batch_shape):]
+            f"(JAX: Checkify does not support batched while-loops (checkify-of-vmap-of-while).)"
+        )
+    extra = shape[len(interp.batch_shape) :]
     inner = len(interp.batch_shape)
-    interp.set_state([jnp.broadcast_to(jnp.expand_dims(a, tuple(range(inner, inner + len(extra))))
-                                       if extra else a,
-                                       shape + np.shape(a)[inner:])
-                      for a in interp.get_state()])
+    interp.set_state(
+        [
+            jnp.broadcast_to(
+                jnp.expand_dims(a, tuple(range(inner, inner + len(extra)))) if extra else a,
+                shape + np.shape(a)[inner:],
+            )
+            for a in interp.get_state()
+        ]
+    )
     interp.batch_shape = shape
 
 
@@ -180,7 +201,8 @@ def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
     if interp.batch_shape:
         raise MissingRuleError(
             "checkify: a shard_map with checks inside a batched while loop is not supported; "
-            "move the shard_map out of the vmapped loop or the check out of the shard_map.")
+            "move the shard_map out of the vmapped loop or the check out of the shard_map."
+        )
     state = interp.get_state()
     manual = tuple(a for a in p["mesh"].axis_names if a in p["newly_manual_axes"])
     n_in, n_out = len(invals), len(eqn.outvars)
@@ -192,8 +214,7 @@ def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
         per_shard = [jnp.expand_dims(a, 0) for a in inner.get_state()]
         return [*outs, *per_shard], [*p["out_specs"], *[P(manual)] * len(per_shard)]
 
-    outs = bind_shard_map([*invals, *state], body, p, [*p["in_specs"], *[P()] * len(state)],
-                          None)
+    outs = bind_shard_map([*invals, *state], body, p, [*p["in_specs"], *[P()] * len(state)], None)
     failed, code, index, *slots = outs[n_out:]
     picked_fail, _, picked = first_along(failed, [code, index, *slots], 0, tuple(failed.shape))
     interp.set_state([picked_fail, *picked])

@@ -17,6 +17,7 @@ Example:
     >>> err.get()
     'out-of-bounds indexing for array of shape (3,): index 5 is out of bounds for axis 0 with size 3. '
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -30,21 +31,80 @@ from foldax.transforms.checks.error import DIV, INDEX, NAN
 # Every primitive that can turn NaN-free floating-point inputs into a NaN (JAX's list, plus div
 # and a few more).
 NAN_PRIMITIVES = [
-    lax.acos_p, lax.acosh_p, lax.add_p, lax.asin_p, lax.asinh_p, lax.atan2_p, lax.atan_p,
-    lax.atanh_p, lax.bessel_i0e_p, lax.bessel_i1e_p, lax.cbrt_p, lax.conv_general_dilated_p,
-    lax.cos_p, lax.cosh_p, lax.cumlogsumexp_p, lax.cummax_p, lax.cummin_p, lax.cumprod_p,
-    lax.cumsum_p, lax.digamma_p, lax.div_p, lax.dot_general_p, lax.erf_inv_p, lax.erf_p,
-    lax.erfc_p, lax.exp_p, lax.exp2_p, lax.expm1_p, lax.fft_p, lax.igamma_grad_a_p, lax.igamma_p,
-    lax.igammac_p, lax.integer_pow_p, lax.lgamma_p, lax.linear_solve_p, lax.log1p_p, lax.log_p,
-    lax.logistic_p, lax.mul_p, lax.pad_p, lax.pow_p, lax.reduce_p, lax.reduce_prod_p,
-    lax.reduce_sum_p, lax.reduce_window_p, lax.reduce_window_sum_p,
-    lax.regularized_incomplete_beta_p, lax.rem_p, lax.rng_uniform_p, lax.rsqrt_p, lax.sin_p,
-    lax.sinh_p, lax.sqrt_p, lax.square_p, lax.sub_p, lax.tan_p, lax.tanh_p, lax.scatter_add_p,
-    lax.scatter_mul_p, lax.scatter_sub_p, lax.psum_p,
+    lax.acos_p,
+    lax.acosh_p,
+    lax.add_p,
+    lax.asin_p,
+    lax.asinh_p,
+    lax.atan2_p,
+    lax.atan_p,
+    lax.atanh_p,
+    lax.bessel_i0e_p,
+    lax.bessel_i1e_p,
+    lax.cbrt_p,
+    lax.conv_general_dilated_p,
+    lax.cos_p,
+    lax.cosh_p,
+    lax.cumlogsumexp_p,
+    lax.cummax_p,
+    lax.cummin_p,
+    lax.cumprod_p,
+    lax.cumsum_p,
+    lax.digamma_p,
+    lax.div_p,
+    lax.dot_general_p,
+    lax.erf_inv_p,
+    lax.erf_p,
+    lax.erfc_p,
+    lax.exp_p,
+    lax.exp2_p,
+    lax.expm1_p,
+    lax.fft_p,
+    lax.igamma_grad_a_p,
+    lax.igamma_p,
+    lax.igammac_p,
+    lax.integer_pow_p,
+    lax.lgamma_p,
+    lax.linear_solve_p,
+    lax.log1p_p,
+    lax.log_p,
+    lax.logistic_p,
+    lax.mul_p,
+    lax.pad_p,
+    lax.pow_p,
+    lax.reduce_p,
+    lax.reduce_prod_p,
+    lax.reduce_sum_p,
+    lax.reduce_window_p,
+    lax.reduce_window_sum_p,
+    lax.regularized_incomplete_beta_p,
+    lax.rem_p,
+    lax.rng_uniform_p,
+    lax.rsqrt_p,
+    lax.sin_p,
+    lax.sinh_p,
+    lax.sqrt_p,
+    lax.square_p,
+    lax.sub_p,
+    lax.tan_p,
+    lax.tanh_p,
+    lax.scatter_add_p,
+    lax.scatter_mul_p,
+    lax.scatter_sub_p,
+    lax.psum_p,
 ]
 # Primitives whose output holds a NaN exactly when their (first) input does.
-NAN_PRESERVING = {lax.reshape_p, lax.transpose_p, lax.broadcast_in_dim_p, lax.squeeze_p,
-                  lax.copy_p, lax.rev_p, lax.neg_p, lax.convert_element_type_p, lax.real_p}
+NAN_PRESERVING = {
+    lax.reshape_p,
+    lax.transpose_p,
+    lax.broadcast_in_dim_p,
+    lax.squeeze_p,
+    lax.copy_p,
+    lax.rev_p,
+    lax.neg_p,
+    lax.convert_element_type_p,
+    lax.real_p,
+}
 
 Rule = Callable[[Any, Any, list, list], None]
 AUTOMATIC: dict[Any, list[tuple[str, Rule]]] = {}
@@ -114,15 +174,17 @@ def _oob_payload(mask: Any, indices: Any, dims_map: Any, operand_shape: tuple) -
     """``[index, axis, axis size]`` of the first out-of-bounds index (JAX's payload)."""
     flat = jnp.argmin(jnp.logical_not(mask).reshape(-1))
     multi = jnp.unravel_index(flat, jnp.shape(indices))
-    axis = jnp.asarray(np.asarray(dims_map, np.int32))[multi[-1]] if jnp.ndim(indices) else \
-        jnp.asarray(np.asarray(dims_map, np.int32))[0]
+    axis = (
+        jnp.asarray(np.asarray(dims_map, np.int32))[multi[-1]]
+        if jnp.ndim(indices)
+        else jnp.asarray(np.asarray(dims_map, np.int32))[0]
+    )
     size = jnp.asarray(np.asarray(operand_shape, np.int32))[axis]
     index = jnp.ravel(indices)[flat]
     return jnp.stack([index.astype(np.int32), axis, size]).astype(np.int32)
 
 
-def _report_oob(interp: Any, eqn: Any, mask: Any, indices: Any, dims_map: Any,
-                shape: tuple) -> None:
+def _report_oob(interp: Any, eqn: Any, mask: Any, indices: Any, dims_map: Any, shape: tuple) -> None:
     payload = _oob_payload(mask, indices, dims_map, shape)
     interp.report(eqn, INDEX, jnp.any(mask), [payload], detail=(eqn.primitive.name, shape))
 
@@ -140,8 +202,10 @@ def dynamic_slice_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> Non
 def dynamic_update_slice_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
     operand, update, *starts = invals
     starts = jnp.stack([jnp.asarray(s) for s in starts])
-    mask = (starts < 0) | (starts + np.asarray(np.shape(update), dtype=starts.dtype)
-                           > np.asarray(np.shape(operand), dtype=starts.dtype))
+    mask = (starts < 0) | (
+        starts + np.asarray(np.shape(update), dtype=starts.dtype)
+        > np.asarray(np.shape(operand), dtype=starts.dtype)
+    )
     _report_oob(interp, eqn, mask, starts, range(np.ndim(operand)), np.shape(operand))
 
 
@@ -156,8 +220,15 @@ def gather_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
     _report_oob(interp, eqn, mask, indices, dnums.start_index_map, np.shape(operand))
 
 
-@_register(INDEX, lax.scatter_p, lax.scatter_add_p, lax.scatter_mul_p, lax.scatter_min_p,
-           lax.scatter_max_p, lax.scatter_sub_p)
+@_register(
+    INDEX,
+    lax.scatter_p,
+    lax.scatter_add_p,
+    lax.scatter_mul_p,
+    lax.scatter_min_p,
+    lax.scatter_max_p,
+    lax.scatter_sub_p,
+)
 def scatter_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
     operand, indices, updates = invals[:3]
     dnums = eqn.params["dimension_numbers"]
@@ -168,8 +239,7 @@ def scatter_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
         else:
             sizes.append(np.shape(updates)[dnums.update_window_dims[pos]])
             pos += 1
-    upper = np.array([np.shape(operand)[i] - sizes[i] for i in dnums.scatter_dims_to_operand_dims],
-                     np.int64)
+    upper = np.array([np.shape(operand)[i] - sizes[i] for i in dnums.scatter_dims_to_operand_dims], np.int64)
     upper = np.minimum(upper, np.iinfo(indices.dtype).max)
     upper = upper.reshape((1,) * (np.ndim(indices) - 1) + upper.shape)
     mask = (indices < 0) | (indices > upper.astype(indices.dtype))

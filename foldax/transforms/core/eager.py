@@ -17,13 +17,19 @@ Example:
     >>> evaluate_compiled(lax.tanh_p, [np.zeros(3, np.float32)], {"accuracy": None})
     Array([0., 0., 0.], dtype=float32)
 """
+
 from __future__ import annotations
 
 import functools
 from typing import Any, Callable, Sequence
 
 from foldax._compat import (
-    call_now, compiles_eagerly, evaluate_now, primitive_computation, trace_context, typeof,
+    call_now,
+    compiles_eagerly,
+    evaluate_now,
+    primitive_computation,
+    trace_context,
+    typeof,
 )
 
 EAGER_CACHE_SIZE = 64  # executables kept (each 1-2 MiB); a trace's own working set is far smaller
@@ -43,8 +49,7 @@ def evaluate_compiled(primitive: Any, args: Sequence, params: dict) -> Any:
     if not compiles_eagerly(primitive):
         return evaluate_now(primitive, args, params)
     try:
-        key = (primitive, tuple(sorted(params.items())), trace_context(),
-               tuple(map(_signature, args)))
+        key = (primitive, tuple(sorted(params.items())), trace_context(), tuple(map(_signature, args)))
         computation = _computation(key)
     except TypeError:  # an unhashable parameter
         return evaluate_now(primitive, args, params)

@@ -26,6 +26,7 @@ Example:
     >>> foldax.trace(f)(jnp.ones(2), np.float32(2.0)).num_equations
     1
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,16 +36,32 @@ from typing import Any, Sequence
 import numpy as np
 
 from foldax._compat import (
-    NOT_FOLDED, Primitive, abstract_eval, evaluate_jaxpr_with, jit_p, make_eqn, new_var,
-    register_source_exclusion, typeof,
+    NOT_FOLDED,
+    Primitive,
+    abstract_eval,
+    evaluate_jaxpr_with,
+    jit_p,
+    make_eqn,
+    new_var,
+    register_source_exclusion,
+    typeof,
 )
 from foldax.transforms.core.mesh import avals_need_devices
 from foldax.transforms.core.numpy_eval import compute_now
 from foldax.transforms.core.observe import (
-    Observed, Observer, observe_effect, observed_by, observed_p, unobserved,
+    Observed,
+    Observer,
+    observe_effect,
+    observed_by,
+    observed_p,
+    unobserved,
 )
 from foldax.transforms.core.passes import (
-    EXPAND_MIN_SIZE, EXPAND_RATIO, checked_inside, inlinable_call, is_key,
+    EXPAND_MIN_SIZE,
+    EXPAND_RATIO,
+    checked_inside,
+    inlinable_call,
+    is_key,
 )
 
 register_source_exclusion(os.path.abspath(__file__))
@@ -105,8 +122,11 @@ def _addressable(value: Any) -> bool:
 
 
 def _is_jaxpr(value: Any) -> bool:
-    return hasattr(value, "eqns") or hasattr(value, "jaxpr") or \
-        (type(value) is tuple and bool(value) and _is_jaxpr(value[0]))
+    return (
+        hasattr(value, "eqns")
+        or hasattr(value, "jaxpr")
+        or (type(value) is tuple and bool(value) and _is_jaxpr(value[0]))
+    )
 
 
 def _expands(args: Sequence, params: dict) -> bool:
@@ -126,8 +146,13 @@ def _expands(args: Sequence, params: dict) -> bool:
 def _record(trace: Any, primitive: Primitive, args: Sequence, params: dict, outs: Any) -> None:
     """Stage an ``observed_p`` equation for ``primitive(*args)`` (which gave ``outs``)."""
     results = outs if primitive.multiple_results else [outs]
-    equation = make_eqn([new_var(typeof(a)) for a in args], [new_var(typeof(o)) for o in results],
-                        primitive, params, source_info=trace.call_site)
+    equation = make_eqn(
+        [new_var(typeof(a)) for a in args],
+        [new_var(typeof(o)) for o in results],
+        primitive,
+        params,
+        source_info=trace.call_site,
+    )
     trace.stage_constant(args, [], observed_p, {"equation": Observed(equation)}, {observe_effect})
 
 

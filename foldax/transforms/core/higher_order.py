@@ -19,15 +19,30 @@ Example:
     >>> Plain().run(closed, 1.0)
     [Array(0.84147096, dtype=float32, weak_type=True)]
 """
+
 from __future__ import annotations
 
 from functools import reduce
 from typing import Any, Callable, Sequence
 
 from foldax._compat import (
-    UNSPECIFIED, ClosedJaxpr, Jaxpr, JaxprEqn, closed_call_p, cond_p, convert_constvars_jaxpr,
-    custom_jvp_call_p, custom_vjp_call_p, jit_p, make_jaxpr_obj, new_var, remat_p, scan_p,
-    trace_to_jaxpr, typeof, while_p,
+    UNSPECIFIED,
+    ClosedJaxpr,
+    Jaxpr,
+    JaxprEqn,
+    closed_call_p,
+    cond_p,
+    convert_constvars_jaxpr,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+    jit_p,
+    make_jaxpr_obj,
+    new_var,
+    remat_p,
+    scan_p,
+    trace_to_jaxpr,
+    typeof,
+    while_p,
 )
 from foldax.errors import MissingRuleError
 
@@ -35,8 +50,7 @@ MAX_FIXED_POINT_ITERATIONS = 32
 
 
 # -- flattening interpreter values to arrays -------------------------------------------------
-def flatten_values(interp: Any, values: Sequence, stacked: bool = False
-                   ) -> tuple[list, list, list[int]]:
+def flatten_values(interp: Any, values: Sequence, stacked: bool = False) -> tuple[list, list, list[int]]:
     """The arrays, specs and array counts of ``values`` (``stacked``: scan's xs/ys)."""
     to_arrays = interp.to_stacked_arrays if stacked else interp.to_arrays
     arrays, specs, counts = [], [], []
@@ -48,12 +62,13 @@ def flatten_values(interp: Any, values: Sequence, stacked: bool = False
     return arrays, specs, counts
 
 
-def unflatten_values(interp: Any, arrays: Sequence, specs: Sequence, counts: Sequence[int],
-                     stacked: bool = False) -> list:
+def unflatten_values(
+    interp: Any, arrays: Sequence, specs: Sequence, counts: Sequence[int], stacked: bool = False
+) -> list:
     from_arrays = interp.from_stacked_arrays if stacked else interp.from_arrays
     out, i = [], 0
     for spec, n in zip(specs, counts):
-        out.append(from_arrays(list(arrays[i:i + n]), spec))
+        out.append(from_arrays(list(arrays[i : i + n]), spec))
         i += n
     return out
 
@@ -61,16 +76,24 @@ def unflatten_values(interp: Any, arrays: Sequence, specs: Sequence, counts: Seq
 class Traced:
     """A re-traced body: open ``jaxpr`` whose leading inputs are the hoisted ``consts``."""
 
-    def __init__(self, jaxpr: Jaxpr, consts: list, out_specs: list, out_counts: list,
-                 n_state_out: int):
+    def __init__(self, jaxpr: Jaxpr, consts: list, out_specs: list, out_counts: list, n_state_out: int):
         self.jaxpr, self.consts = jaxpr, consts
         self.out_specs, self.out_counts, self.n_state_out = out_specs, out_counts, n_state_out
 
 
-def trace_body(interp: Any, body: ClosedJaxpr, values_avals: Sequence, specs: Sequence,
-               counts: Sequence[int], *, n_lead: int, state_avals: Sequence,
-               out_specs: Sequence | None = None, keep_state_out: bool = True,
-               out_filter: Callable[[list], list] | None = None) -> Traced:
+def trace_body(
+    interp: Any,
+    body: ClosedJaxpr,
+    values_avals: Sequence,
+    specs: Sequence,
+    counts: Sequence[int],
+    *,
+    n_lead: int,
+    state_avals: Sequence,
+    out_specs: Sequence | None = None,
+    keep_state_out: bool = True,
+    out_filter: Callable[[list], list] | None = None,
+) -> Traced:
     """Trace ``child.run(body, *values)`` as a function of raw arrays.
 
     Input layout: the arrays of the first ``n_lead`` values, then the state arrays, then the
@@ -83,8 +106,8 @@ def trace_body(interp: Any, body: ClosedJaxpr, values_avals: Sequence, specs: Se
 
     def flat(*arrays: Any) -> list:
         child = interp.child()
-        child.set_state(list(arrays[n_lead_arrays:n_lead_arrays + n_state]))
-        value_arrays = list(arrays[:n_lead_arrays]) + list(arrays[n_lead_arrays + n_state:])
+        child.set_state(list(arrays[n_lead_arrays : n_lead_arrays + n_state]))
+        value_arrays = list(arrays[:n_lead_arrays]) + list(arrays[n_lead_arrays + n_state :])
         values = unflatten_values(child, value_arrays, specs, counts)
         outs = child.run(body, *values)
         if out_filter is not None:
@@ -99,8 +122,7 @@ def trace_body(interp: Any, body: ClosedJaxpr, values_avals: Sequence, specs: Se
     avals = list(values_avals[:n_lead_arrays]) + list(state_avals) + list(values_avals[n_lead_arrays:])
     jaxpr, _, consts = trace_to_jaxpr(flat, avals, name=getattr(interp, "transformation", "body"))
     jaxpr = convert_constvars_jaxpr(jaxpr)
-    return Traced(jaxpr, consts, record["specs"], record["counts"],
-                  n_state if keep_state_out else 0)
+    return Traced(jaxpr, consts, record["specs"], record["counts"], n_state if keep_state_out else 0)
 
 
 def _bind(primitive: Any, args: Sequence, params: dict) -> list:
@@ -109,8 +131,8 @@ def _bind(primitive: Any, args: Sequence, params: dict) -> list:
 
 
 def _finish(interp: Any, outs: Sequence, traced: Traced) -> list:
-    interp.set_state(list(outs[:traced.n_state_out]))
-    return unflatten_values(interp, outs[traced.n_state_out:], traced.out_specs, traced.out_counts)
+    interp.set_state(list(outs[: traced.n_state_out]))
+    return unflatten_values(interp, outs[traced.n_state_out :], traced.out_specs, traced.out_counts)
 
 
 def _avals(arrays: Sequence) -> list:
@@ -127,7 +149,8 @@ def _fixed_point_specs(interp: Any, specs: list, trace_once: Callable[[list], li
         specs = joined
     raise MissingRuleError(
         f"{interp.transformation}: loop carry specs did not reach a fixed point after "
-        f"{MAX_FIXED_POINT_ITERATIONS} iterations; register a rule for this loop primitive.")
+        f"{MAX_FIXED_POINT_ITERATIONS} iterations; register a rule for this loop primitive."
+    )
 
 
 # -- call-like primitives -------------------------------------------------------------------
@@ -137,8 +160,7 @@ def _call_rule(body_param: str, closed_body: bool) -> Callable:
         body = body if closed_body else ClosedJaxpr(body, ())
         arrays, specs, counts = flatten_values(interp, invals)
         state = interp.get_state()
-        traced = trace_body(interp, body, _avals(arrays), specs, counts, n_lead=0,
-                            state_avals=_avals(state))
+        traced = trace_body(interp, body, _avals(arrays), specs, counts, n_lead=0, state_avals=_avals(state))
         params = dict(eqn.params)
         params[body_param] = ClosedJaxpr(traced.jaxpr, ()) if closed_body else traced.jaxpr
         if eqn.primitive is jit_p:
@@ -158,8 +180,14 @@ def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_s
     for i, n in enumerate(counts):
         origin += [i] * n
 
-    def pick(seq: Sequence, default: Any, src: list, avals_new: list, avals_old: list,
-             reshaped: Callable | None = None) -> tuple:
+    def pick(
+        seq: Sequence,
+        default: Any,
+        src: list,
+        avals_new: list,
+        avals_old: list,
+        reshaped: Callable | None = None,
+    ) -> tuple:
         out = []
         for j, i in enumerate(src):
             if i is None:
@@ -167,12 +195,12 @@ def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_s
             elif avals_new[j].shape == avals_old[i].shape:
                 out.append(seq[i])
             else:
-                out.append(default if reshaped is None
-                           else reshaped(seq[i], avals_old[i], avals_new[j]))
+                out.append(default if reshaped is None else reshaped(seq[i], avals_old[i], avals_new[j]))
         return tuple(out)
 
     def resharded(sharding: Any, old: Any, new: Any) -> Any:
         return interp.boundary_sharding(sharding, old, new, p.get("ctx_mesh"))
+
     old_in = [v.aval for v in eqn.invars]
     out_origin = [None] * traced.n_state_out
     for i, n in enumerate(traced.out_counts):
@@ -183,8 +211,7 @@ def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_s
         "in_shardings": pick(p["in_shardings"], UNSPECIFIED, origin, in_avals, old_in, resharded),
         "in_layouts": pick(p["in_layouts"], None, origin, in_avals, old_in),
         "donated_invars": pick(p["donated_invars"], False, origin, in_avals, old_in),
-        "out_shardings": pick(p["out_shardings"], UNSPECIFIED, out_origin, new_out, old_out,
-                           resharded),
+        "out_shardings": pick(p["out_shardings"], UNSPECIFIED, out_origin, new_out, old_out, resharded),
         "out_layouts": pick(p["out_layouts"], None, out_origin, new_out, old_out),
     }
 
@@ -195,7 +222,8 @@ def _plain_array(interp: Any, value: Any, what: str, eqn: JaxprEqn) -> Any:
     if len(arrays) != 1:
         raise MissingRuleError(
             f"{interp.transformation}: the {what} of '{eqn.primitive}' is not a plain array for "
-            f"this interpreter; register a rule for '{eqn.primitive}'.")
+            f"this interpreter; register a rule for '{eqn.primitive}'."
+        )
     return arrays[0]
 
 
@@ -208,7 +236,7 @@ def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[Jaxpr]]:
         for j, other in enumerate(traced):
             n = len(other.consts)
             invars += t.jaxpr.invars[:n] if j == k else [new_var(typeof(c)) for c in other.consts]
-        invars += t.jaxpr.invars[len(t.consts):]
+        invars += t.jaxpr.invars[len(t.consts) :]
         info = t.jaxpr.debug_info  # its argument names no longer match the inputs
         info = info.with_unknown_names() if info is not None else None
         jaxprs.append(make_jaxpr_obj([], invars, t.jaxpr.outvars, t.jaxpr.eqns, info))
@@ -222,12 +250,22 @@ def cond_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     branches = eqn.params["branches"]
 
     def trace_all(out_specs: list | None) -> list[Traced]:
-        return [trace_body(interp, b, _avals(arrays), specs, counts, n_lead=0,
-                           state_avals=_avals(state), out_specs=out_specs) for b in branches]
+        return [
+            trace_body(
+                interp,
+                b,
+                _avals(arrays),
+                specs,
+                counts,
+                n_lead=0,
+                state_avals=_avals(state),
+                out_specs=out_specs,
+            )
+            for b in branches
+        ]
 
     traced = trace_all(None)
-    joined = reduce(lambda a, b: [interp.join(x, y) for x, y in zip(a, b)],
-                    [t.out_specs for t in traced])
+    joined = reduce(lambda a, b: [interp.join(x, y) for x, y in zip(a, b)], [t.out_specs for t in traced])
     if any(t.out_specs != joined for t in traced):
         traced = trace_all(joined)
     consts, jaxprs = merge_branch_consts(traced)
@@ -240,15 +278,22 @@ def cond_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 def while_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     cn, bn = p["cond_nconsts"], p["body_nconsts"]
-    cond_vals, body_vals, init = invals[:cn], invals[cn:cn + bn], invals[cn + bn:]
+    cond_vals, body_vals, init = invals[:cn], invals[cn : cn + bn], invals[cn + bn :]
     state = interp.get_state()
     b_arrays, b_specs, b_counts = flatten_values(interp, body_vals)
 
     def trace_body_with(carry_specs: list, init_vals: list, out_specs: list | None) -> Traced:
         c_arrays, _, c_counts = flatten_values(interp, init_vals)
-        return trace_body(interp, p["body_jaxpr"], _avals(b_arrays + c_arrays),
-                          b_specs + carry_specs, b_counts + c_counts, n_lead=len(body_vals),
-                          state_avals=_avals(state), out_specs=out_specs)
+        return trace_body(
+            interp,
+            p["body_jaxpr"],
+            _avals(b_arrays + c_arrays),
+            b_specs + carry_specs,
+            b_counts + c_counts,
+            n_lead=len(body_vals),
+            state_avals=_avals(state),
+            out_specs=out_specs,
+        )
 
     def once(carry_specs: list) -> list:
         vals = [interp.coerce(v, s) for v, s in zip(init, carry_specs)]
@@ -260,18 +305,29 @@ def while_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     c_arrays, _, c_counts = flatten_values(interp, init)
     k_arrays, k_specs, k_counts = flatten_values(interp, cond_vals)
 
-    cond = trace_body(interp, p["cond_jaxpr"], _avals(k_arrays + c_arrays), k_specs + carry_specs,
-                      k_counts + c_counts, n_lead=len(cond_vals), state_avals=_avals(state),
-                      keep_state_out=False)
+    cond = trace_body(
+        interp,
+        p["cond_jaxpr"],
+        _avals(k_arrays + c_arrays),
+        k_specs + carry_specs,
+        k_counts + c_counts,
+        n_lead=len(cond_vals),
+        state_avals=_avals(state),
+        keep_state_out=False,
+    )
     if len(cond.jaxpr.outvars) != 1:
         raise MissingRuleError(
             f"{interp.transformation}: the predicate of 'while' is not a plain array for this "
-            f"interpreter; register a rule for 'while'.")
-    params = dict(p, cond_jaxpr=ClosedJaxpr(cond.jaxpr, ()), body_jaxpr=ClosedJaxpr(body.jaxpr, ()),
-                  cond_nconsts=len(cond.consts) + len(k_arrays),
-                  body_nconsts=len(body.consts) + len(b_arrays))
-    outs = _bind(while_p, [*cond.consts, *k_arrays, *body.consts, *b_arrays, *state, *c_arrays],
-                 params)
+            f"interpreter; register a rule for 'while'."
+        )
+    params = dict(
+        p,
+        cond_jaxpr=ClosedJaxpr(cond.jaxpr, ()),
+        body_jaxpr=ClosedJaxpr(body.jaxpr, ()),
+        cond_nconsts=len(cond.consts) + len(k_arrays),
+        body_nconsts=len(body.consts) + len(b_arrays),
+    )
+    outs = _bind(while_p, [*cond.consts, *k_arrays, *body.consts, *b_arrays, *state, *c_arrays], params)
     return _finish(interp, outs, body)
 
 
@@ -279,7 +335,7 @@ def while_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 def scan_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     nc, ncarry = p["num_consts"], p["num_carry"]
-    consts, init, xs = invals[:nc], invals[nc:nc + ncarry], invals[nc + ncarry:]
+    consts, init, xs = invals[:nc], invals[nc : nc + ncarry], invals[nc + ncarry :]
     state = interp.get_state()
     k_arrays, k_specs, k_counts = flatten_values(interp, consts)
     x_arrays, x_specs, x_counts = flatten_values(interp, xs, stacked=True)
@@ -287,9 +343,16 @@ def scan_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 
     def trace_with(carry_specs: list, init_vals: list, out_specs: list | None) -> Traced:
         c_arrays, _, c_counts = flatten_values(interp, init_vals)
-        return trace_body(interp, p["jaxpr"], _avals(k_arrays) + _avals(c_arrays) + x_avals,
-                          k_specs + carry_specs + x_specs, k_counts + c_counts + x_counts,
-                          n_lead=nc, state_avals=_avals(state), out_specs=out_specs)
+        return trace_body(
+            interp,
+            p["jaxpr"],
+            _avals(k_arrays) + _avals(c_arrays) + x_avals,
+            k_specs + carry_specs + x_specs,
+            k_counts + c_counts + x_counts,
+            n_lead=nc,
+            state_avals=_avals(state),
+            out_specs=out_specs,
+        )
 
     def once(carry_specs: list) -> list:
         vals = [interp.coerce(v, s) for v, s in zip(init, carry_specs)]
@@ -300,16 +363,20 @@ def scan_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     first = trace_with(carry_specs, init, None)
     body = trace_with(carry_specs, init, carry_specs + first.out_specs[ncarry:])
     c_arrays, _, _ = flatten_values(interp, init)
-    params = dict(p, jaxpr=ClosedJaxpr(body.jaxpr, ()), num_consts=len(body.consts) + len(k_arrays),
-                  num_carry=len(state) + len(c_arrays))
+    params = dict(
+        p,
+        jaxpr=ClosedJaxpr(body.jaxpr, ()),
+        num_consts=len(body.consts) + len(k_arrays),
+        num_carry=len(state) + len(c_arrays),
+    )
     outs = _bind(scan_p, [*body.consts, *k_arrays, *state, *c_arrays, *x_arrays], params)
-    interp.set_state(list(outs[:body.n_state_out]))
-    outs = outs[body.n_state_out:]
+    interp.set_state(list(outs[: body.n_state_out]))
+    outs = outs[body.n_state_out :]
     n_carry_arrays = sum(body.out_counts[:ncarry])
-    carry = unflatten_values(interp, outs[:n_carry_arrays], body.out_specs[:ncarry],
-                             body.out_counts[:ncarry])
-    ys = unflatten_values(interp, outs[n_carry_arrays:], body.out_specs[ncarry:],
-                          body.out_counts[ncarry:], stacked=True)
+    carry = unflatten_values(interp, outs[:n_carry_arrays], body.out_specs[:ncarry], body.out_counts[:ncarry])
+    ys = unflatten_values(
+        interp, outs[n_carry_arrays:], body.out_specs[ncarry:], body.out_counts[ncarry:], stacked=True
+    )
     return carry + ys
 
 

@@ -28,13 +28,21 @@ Example:
     >>> [round(float(y), 4) for y in interp.run(closed, 1.0)], interp.count
     ([1.6829], 2)
 """
+
 from __future__ import annotations
 
 import copy
 from typing import Any, Callable, ClassVar, Hashable, Sequence, TypeVar
 
 from foldax._compat import (
-    UNSPECIFIED, ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Primitive, bind_params,
+    UNSPECIFIED,
+    ClosedJaxpr,
+    DropVar,
+    Jaxpr,
+    JaxprEqn,
+    Literal,
+    Primitive,
+    bind_params,
     eqn_context,
 )
 from foldax.errors import MissingRuleError
@@ -167,7 +175,8 @@ class Interpreter:
             f"{self.transformation}: no rule for the primitive '{eqn.primitive}' (used at "
             f"{_source(eqn)}). Register one with "
             f"@{type(self).__module__}.{type(self).__name__}.register(<primitive>) as a function "
-            f"(interpreter, eqn, invals) -> list of outputs.")
+            f"(interpreter, eqn, invals) -> list of outputs."
+        )
 
     # -- the boundary protocol for higher-order primitives -----------------------------------
     def to_arrays(self, value: Any) -> tuple[list, Hashable]:
@@ -240,7 +249,10 @@ class EvalInterpreter(Interpreter):
 
 def bind_eqn(eqn: JaxprEqn, invals: Sequence, **param_updates: Any) -> list:
     """Bind ``eqn``'s primitive on ``invals`` with its params (optionally updated); a list."""
-    params = bind_params(eqn.replace(params={**eqn.params, **param_updates})) if param_updates \
+    params = (
+        bind_params(eqn.replace(params={**eqn.params, **param_updates}))
+        if param_updates
         else bind_params(eqn)
+    )
     out = eqn.primitive.bind(*invals, **params)
     return list(out) if eqn.primitive.multiple_results else [out]

@@ -20,6 +20,7 @@ Example:
     ...     float(jnp.sum(jnp.ones(2)))
     2.0
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,11 @@ def mesh_of(tree: Any) -> Mesh | None:
     for leaf in jax.tree_util.tree_leaves(tree):
         if isinstance(leaf, jax.Array) and not is_tracer(leaf):
             sharding = leaf.sharding
-            if isinstance(sharding, NamedSharding) and isinstance(sharding.mesh, Mesh) \
-                    and _explicit(sharding.mesh):
+            if (
+                isinstance(sharding, NamedSharding)
+                and isinstance(sharding.mesh, Mesh)
+                and _explicit(sharding.mesh)
+            ):
                 return sharding.mesh
     return None
 

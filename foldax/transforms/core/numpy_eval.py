@@ -16,6 +16,7 @@ Example:
     array([[0., 1.],
            [0., 1.]])
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -69,8 +70,9 @@ def evaluate_with_numpy(primitive: Any, args: Sequence, params: dict) -> np.ndar
 
 
 @_rule(lax.broadcast_in_dim_p)
-def _broadcast_in_dim(x: np.ndarray, *, shape: tuple, broadcast_dimensions: tuple,
-                      sharding: Any) -> np.ndarray | None:
+def _broadcast_in_dim(
+    x: np.ndarray, *, shape: tuple, broadcast_dimensions: tuple, sharding: Any
+) -> np.ndarray | None:
     if sharding is not None:
         return None
     expanded = [1] * len(shape)
@@ -102,8 +104,7 @@ def _rev(x: np.ndarray, *, dimensions: tuple) -> np.ndarray:
 
 
 @_rule(lax.slice_p)
-def _slice(x: np.ndarray, *, start_indices: tuple, limit_indices: tuple,
-           strides: Any) -> np.ndarray:
+def _slice(x: np.ndarray, *, start_indices: tuple, limit_indices: tuple, strides: Any) -> np.ndarray:
     strides = strides or (1,) * x.ndim
     return x[tuple(slice(a, b, s) for a, b, s in zip(start_indices, limit_indices, strides))]
 
@@ -115,8 +116,7 @@ def _concatenate(*xs: np.ndarray, dimension: int) -> np.ndarray:
 
 @_rule(lax.select_n_p)
 def _select_n(which: np.ndarray, *cases: np.ndarray) -> np.ndarray:
-    return np.choose(which.astype(np.int64), np.broadcast_arrays(*cases)) if len(cases) > 1 \
-        else cases[0]
+    return np.choose(which.astype(np.int64), np.broadcast_arrays(*cases)) if len(cases) > 1 else cases[0]
 
 
 @_rule(lax.convert_element_type_p)

@@ -15,6 +15,7 @@ Example:
     >>> len(closed.jaxpr.eqns), len(fold_constants(closed).jaxpr.eqns)
     (2, 1)
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,9 +25,24 @@ import jax
 import numpy as np
 
 from foldax._compat import (
-    ClosedJaxpr, DropVar, Jaxpr, JaxprEqn, Literal, Var, bind_params, closed_call_p, core,
-    convert_constvars_jaxpr, dce_jaxpr, eqn_context, eval_context, is_tracer, jit_p,
-    make_jaxpr_obj, new_literal, new_var,
+    ClosedJaxpr,
+    DropVar,
+    Jaxpr,
+    JaxprEqn,
+    Literal,
+    Var,
+    bind_params,
+    closed_call_p,
+    convert_constvars_jaxpr,
+    core,
+    dce_jaxpr,
+    eqn_context,
+    eval_context,
+    is_tracer,
+    jit_p,
+    make_jaxpr_obj,
+    new_literal,
+    new_var,
 )
 from foldax.transforms.core.mesh import needs_devices
 from foldax.transforms.core.numpy_eval import compute_now
@@ -71,7 +87,8 @@ def _uses_keys(eqn: JaxprEqn) -> bool:
     JAX's key-reuse checker (``jax_debug_key_reuse``, ``jax.experimental.key_reuse``) and
     ``find_key_reuse`` follow them. Bodies of higher-order equations are looked into."""
     return any(is_key(getattr(v, "aval", None)) for v in (*eqn.invars, *eqn.outvars)) or any(
-        _uses_keys(inner) for body in core.jaxprs_in_params(eqn.params) for inner in body.eqns)
+        _uses_keys(inner) for body in core.jaxprs_in_params(eqn.params) for inner in body.eqns
+    )
 
 
 def foldable(eqn: JaxprEqn) -> bool:
@@ -87,8 +104,7 @@ def _inlinable(eqn: JaxprEqn) -> bool:
 
 def checked_inside(params: dict, observe: Observer) -> bool:
     """Whether the sub-jaxprs in ``params`` hold an equation ``observe`` names."""
-    return any(observe(e.primitive) for body in core.jaxprs_in_params(params)
-               for e in iter_equations(body))
+    return any(observe(e.primitive) for body in core.jaxprs_in_params(params) for e in iter_equations(body))
 
 
 def inlinable_call(primitive: Any, p: dict) -> bool:
@@ -100,12 +116,18 @@ def inlinable_call(primitive: Any, p: dict) -> bool:
         return False
     if primitive is closed_call_p:
         return True
+
     def plain(seq):
-        return all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None
-                                for s in seq)  # noqa: E731
-    return (plain(p["in_shardings"]) and plain(p["out_shardings"]) and not any(p["donated_invars"])
-            and all(x is None for x in p["in_layouts"]) and all(x is None for x in p["out_layouts"])
-            and not p.get("compiler_options_kvs"))
+        return all(getattr(s, "__class__", None).__name__ == "UnspecifiedValue" or s is None for s in seq)  # noqa: E731
+
+    return (
+        plain(p["in_shardings"])
+        and plain(p["out_shardings"])
+        and not any(p["donated_invars"])
+        and all(x is None for x in p["in_layouts"])
+        and all(x is None for x in p["out_layouts"])
+        and not p.get("compiler_options_kvs")
+    )
 
 
 class _Folder:
@@ -134,8 +156,7 @@ class _Folder:
                 eqn = _substituted(eqn, self.atom)
             found = [self.value(a) for a in eqn.invars]
             all_known = all(k for k, _ in found)
-            folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects and self.settle_effects \
-                else None
+            folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects and self.settle_effects else None
             if folder is not None and folder(eqn, found):
                 continue
             observed = self.observe is not None and checked_inside(eqn.params, self.observe)
@@ -169,8 +190,7 @@ class _Folder:
         # Fresh variables for the body's inputs too: one body inlined at several call sites
         # (jnp.where's `_where`) must not share an input variable, whose folded value would
         # otherwise be the last call site's at every site.
-        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns, [*body.jaxpr.constvars,
-                                                           *body.jaxpr.invars])
+        fresh_eqns, rename = _fresh_copy(body.jaxpr.eqns, [*body.jaxpr.constvars, *body.jaxpr.invars])
         inner = _Folder(self.settle_effects, self.observe)
         inner.known.update((rename[v], c) for v, c in zip(body.jaxpr.constvars, body.consts))
         for v, a in zip(body.jaxpr.invars, eqn.invars):
@@ -193,8 +213,9 @@ class _Folder:
                 self.subst[out] = a
 
 
-def _fresh_copy(eqns: Sequence[JaxprEqn],
-                inputs: Sequence[Var] = ()) -> tuple[list[JaxprEqn], dict[Var, Var]]:
+def _fresh_copy(
+    eqns: Sequence[JaxprEqn], inputs: Sequence[Var] = ()
+) -> tuple[list[JaxprEqn], dict[Var, Var]]:
     """Copies of ``eqns`` with fresh output variables and fresh variables for ``inputs`` (the
     body's constvars and invars), so one body can be inlined twice; returns the renaming."""
     rename: dict[Var, Var] = {v: new_var(v.aval) for v in inputs}
@@ -220,8 +241,9 @@ def _substituted(eqn: JaxprEqn, atom: Any) -> JaxprEqn:
     return eqn.replace(invars=invars)
 
 
-def fold_constants(closed: ClosedJaxpr, settle_effects: bool = True,
-                   observe: Observer | None = None) -> ClosedJaxpr:
+def fold_constants(
+    closed: ClosedJaxpr, settle_effects: bool = True, observe: Observer | None = None
+) -> ClosedJaxpr:
     """Evaluate now everything that depends only on concrete constants (see module docstring).
 
     ``settle_effects=False`` leaves effectful equations (a ``check`` on a constant) in place, for
@@ -252,8 +274,12 @@ def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJa
             return a
         if a not in replacement:
             val = folder.known[a]
-            if np.shape(val) == () and not is_tracer(val) and hasattr(a.aval, "dtype") and \
-                    not jax.dtypes.issubdtype(a.aval.dtype, jax.dtypes.extended):  # keys, tokens
+            if (
+                np.shape(val) == ()
+                and not is_tracer(val)
+                and hasattr(a.aval, "dtype")
+                and not jax.dtypes.issubdtype(a.aval.dtype, jax.dtypes.extended)
+            ):  # keys, tokens
                 replacement[a] = new_literal(np.asarray(val, dtype=a.aval.dtype), a.aval)
             else:
                 cv = new_var(a.aval)
@@ -278,10 +304,11 @@ def eliminate_dead_code(closed: ClosedJaxpr) -> ClosedJaxpr:
     keep_inputs = [False] * n_consts + [True] * len(jaxpr.invars)
     pruned, used = dce_jaxpr(opened, [True] * len(jaxpr.outvars), instantiate=keep_inputs)
     used_consts = used[:n_consts]
-    constvars = pruned.invars[:sum(used_consts)]
+    constvars = pruned.invars[: sum(used_consts)]
     consts = [c for c, u in zip(closed.consts, used_consts) if u]
-    new = make_jaxpr_obj(constvars, pruned.invars[len(constvars):], pruned.outvars, pruned.eqns,
-                         jaxpr.debug_info)
+    new = make_jaxpr_obj(
+        constvars, pruned.invars[len(constvars) :], pruned.outvars, pruned.eqns, jaxpr.debug_info
+    )
     return ClosedJaxpr(new, consts)
 
 
@@ -297,8 +324,7 @@ def _may_have_dead_code(jaxpr: Jaxpr) -> bool:
             else:
                 return True
         for value in eqn.params.values():
-            if isinstance(value, _JAXPRS) or type(value) is tuple and value \
-                    and isinstance(value[0], _JAXPRS):
+            if isinstance(value, _JAXPRS) or type(value) is tuple and value and isinstance(value[0], _JAXPRS):
                 return True
         for v in eqn.invars:
             if type(v) is not Literal:
@@ -365,8 +391,9 @@ def eliminate_common_subexpressions(closed: ClosedJaxpr) -> ClosedJaxpr:
     return ClosedJaxpr(new, closed.consts)
 
 
-def simplify(closed: ClosedJaxpr, fold: bool = True, settle_effects: bool = True,
-             observe: Observer | None = None) -> ClosedJaxpr:
+def simplify(
+    closed: ClosedJaxpr, fold: bool = True, settle_effects: bool = True, observe: Observer | None = None
+) -> ClosedJaxpr:
     """Fold constants (unless ``fold=False``), then eliminate common subexpressions and dead code
     (``settle_effects``, ``observe``: see ``fold_constants``)."""
     if fold:

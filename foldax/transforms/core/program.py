@@ -13,6 +13,7 @@ Example:
     >>> prog(jnp.zeros(2), np.arange(2.0))
     Array([0.       , 0.841471], dtype=float32)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,7 +97,8 @@ class Program:
         if tree != self.in_tree:
             raise FoldaxValueError(
                 f"{self.name}: the arguments' tree structure {tree} differs from the one this "
-                f"Program was traced with, {self.in_tree}. Trace again for the new structure.")
+                f"Program was traced with, {self.in_tree}. Trace again for the new structure."
+            )
         out = []
         for i, (x, slot) in enumerate(zip(leaves, self.in_leaves)):
             if slot is VARIABLE:
@@ -105,7 +107,8 @@ class Program:
                 raise FoldaxValueError(
                     f"{self.name}: input leaf {i} is the constant {slot!r} in this Program "
                     f"(folded at trace time) but the call passes {x!r}. Pass it as a jax.Array to "
-                    f"make it a variable, or trace again with the new value.")
+                    f"make it a variable, or trace again with the new value."
+                )
         return out
 
     def evaluate(self, variables: Sequence) -> list:
@@ -127,9 +130,11 @@ class Program:
         return self.assemble(compiled(self.variables_of(args, kwargs)))
 
     def __str__(self) -> str:
-        head = (f"Program {self.name}: {sum(self.variable_mask)} variable input(s), "
-                f"{len(self.in_leaves) - sum(self.variable_mask)} constant input(s), "
-                f"{self.num_equations} equation(s)")
+        head = (
+            f"Program {self.name}: {sum(self.variable_mask)} variable input(s), "
+            f"{len(self.in_leaves) - sum(self.variable_mask)} constant input(s), "
+            f"{self.num_equations} equation(s)"
+        )
         return f"{head}\n{self.jaxpr}"
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ Example:
     >>> foldax.trace(f)(jnp.ones(3), 2.0).num_equations
     1
 """
+
 from __future__ import annotations
 
 import enum
@@ -22,11 +23,19 @@ import jax
 import numpy as np
 
 from foldax._compat import (
-    escaped_tracer, escaped_tracer_message, folding_trace_to_jaxpr, is_tracer, shaped_abstractify,
+    ClosedJaxpr,
+    escaped_tracer,
+    escaped_tracer_message,
+    folding_trace_to_jaxpr,
+    is_tracer,
+    shaped_abstractify,
     trace_to_jaxpr,
 )
 from foldax.errors import (
-    EscapedTracerError, FoldaxTypeError, TracerBoolControlFlowError, TracerControlFlowError,
+    EscapedTracerError,
+    FoldaxTypeError,
+    TracerBoolControlFlowError,
+    TracerControlFlowError,
 )
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
@@ -34,8 +43,6 @@ from foldax.transforms.core.folding import fold_while_tracing
 from foldax.transforms.core.observe import current_observer
 from foldax.transforms.core.passes import simplify
 from foldax.transforms.core.program import TRACED, VARIABLE, Program
-
-from foldax._compat import ClosedJaxpr
 
 
 def function_name(f: Callable) -> str:
@@ -62,8 +69,7 @@ def _leaf_paths(in_tree: Any) -> tuple[str, ...]:
     names = []
     for path in paths:
         text = jax.tree_util.keystr(path)
-        text = text.replace("[0]", "args", 1) if text.startswith("[0]") else \
-            text.replace("[1]", "kwargs", 1)
+        text = text.replace("[0]", "args", 1) if text.startswith("[0]") else text.replace("[1]", "kwargs", 1)
         names.append(text)
     return tuple(names)
 
@@ -90,11 +96,18 @@ def _structural_paths(treedef: Any, prefix: tuple) -> Any:
 _cached_leaf_paths = functools.lru_cache(maxsize=64)(_leaf_paths)  # treedefs hash by structure
 
 
-def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
-                  make_variable: Sequence[bool] | None = None, fold: bool = True,
-                  name: str | None = None, simplify_program: bool = True,
-                  leaf_avals: Sequence | None = None,
-                  observe: Callable[[Any], bool] | None = None) -> Program:
+def trace_program(
+    fun: Callable,
+    args: Sequence,
+    kwargs: dict | None = None,
+    *,
+    make_variable: Sequence[bool] | None = None,
+    fold: bool = True,
+    name: str | None = None,
+    simplify_program: bool = True,
+    leaf_avals: Sequence | None = None,
+    observe: Callable[[Any], bool] | None = None,
+) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
     ``make_variable`` (one bool per leaf of ``(args, kwargs)``) turns chosen constant leaves into
@@ -121,13 +134,15 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
                     raise FoldaxTypeError(
                         f"{name}: input leaf {variable_paths(in_tree, [j == i for j in range(len(leaves))])[0]} "
                         f"is a {type(leaves[i]).__name__}, which cannot be traced. Only arrays and "
-                        f"numbers can be variables.")
+                        f"numbers can be variables."
+                    )
                 mask[i] = True
     if leaf_avals is None:
         in_avals = [shaped_abstractify(x) for x, m in zip(leaves, mask) if m]
     else:
-        in_avals = [shaped_abstractify(x) if a is None else a
-                    for x, m, a in zip(leaves, mask, leaf_avals) if m]
+        in_avals = [
+            shaped_abstractify(x) if a is None else a for x, m, a in zip(leaves, mask, leaf_avals) if m
+        ]
     out_info: dict[str, Any] = {}
 
     def flat_fun(*variables: Any) -> list:
@@ -154,14 +169,22 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
             policy, context = fold_while_tracing(observe)
             with context:
                 jaxpr, _, consts = folding_trace_to_jaxpr(
-                    flat_fun, in_avals, policy, name=name, arg_names=arg_names, source=fun,
-                    keep_source=observe is not None)
+                    flat_fun,
+                    in_avals,
+                    policy,
+                    name=name,
+                    arg_names=arg_names,
+                    source=fun,
+                    keep_source=observe is not None,
+                )
         else:
-            jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name,
-                                              arg_names=arg_names, source=fun)
+            jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names, source=fun)
     except jax.errors.ConcretizationTypeError as e:
-        error = (TracerBoolControlFlowError if isinstance(e, jax.errors.TracerBoolConversionError)
-                 else TracerControlFlowError)
+        error = (
+            TracerBoolControlFlowError
+            if isinstance(e, jax.errors.TracerBoolConversionError)
+            else TracerControlFlowError
+        )
         raise error(_control_flow_message(name, arg_names, in_avals, e)) from e
     leaked = escaped_tracer(consts)
     if leaked is not None:
@@ -169,7 +192,8 @@ def trace_program(fun: Callable, args: Sequence, kwargs: dict | None = None, *,
             f"{name}: it uses a value of type {leaked.aval.str_short()} traced by a transformation "
             f"that has already returned (it escaped through a side effect: a global, a list or "
             f"an attribute). Fix: return the value from that transformation and pass it in as an "
-            f"argument. (JAX: {escaped_tracer_message(leaked)})")
+            f"argument. (JAX: {escaped_tracer_message(leaked)})"
+        )
     closed = ClosedJaxpr(jaxpr, consts)
     if simplify_program:
         closed = simplify(closed, fold=fold, settle_effects=observe is None, observe=observe)
@@ -187,7 +211,8 @@ def _check_output_leaf(name: str, x: Any) -> None:
     raise FoldaxTypeError(
         f"{name} returned a {type(x).__name__}, which is not a pytree: any array inside it would "
         f"escape the trace. Fix: register its class (@foldax.dataclass, or "
-        f"jax.tree_util.register_pytree_node) or return its arrays in a tuple/dict.")
+        f"jax.tree_util.register_pytree_node) or return its arrays in a tuple/dict."
+    )
 
 
 def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Exception) -> str:
@@ -200,7 +225,8 @@ def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Excep
         f"so it is a constant (foldax.jit traces Python numbers, as jax.jit does: list them in "
         f"static_argnames/auxiliary_args), "
         f"or express the branch with jnp.where / jax.lax.cond / jax.lax.while_loop. "
-        f"(JAX: {first})")
+        f"(JAX: {first})"
+    )
 
 
 def trace(fun: Callable, *, fold: bool = True) -> Callable[..., Program]:

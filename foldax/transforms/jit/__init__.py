@@ -28,6 +28,7 @@ Example:
     >>> foldax.trace_check(f, jnp.ones(2), 3.0)
     (False, 'Auxiliary arguments do not match')
 """
+
 import jax  # noqa: F401  (tools reach JAX as foldax.transforms.jit.jax, as in the flat layout)
 
 from foldax.transforms.jit.entries import jit_cache_limits

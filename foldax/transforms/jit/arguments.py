@@ -13,6 +13,7 @@ Example:
     >>> spec.split((1.0, 2), {})
     ((1.0,), {}, ((1, 2),), ())
 """
+
 from __future__ import annotations
 
 import inspect
@@ -51,10 +52,18 @@ class ArgumentSpec:
         FoldaxValueError: numbers or names that do not fit the function's signature.
     """
 
-    def __init__(self, fun: Callable, name: str, *, static_argnums: Sequence[int] | None,
-                 static_argnames: Sequence[str] | None, donate_argnums: Sequence[int] | None,
-                 donate_argnames: Sequence[str] | None, auxiliary_args: Sequence[str] | None,
-                 variable_args: Sequence[str] | None) -> None:
+    def __init__(
+        self,
+        fun: Callable,
+        name: str,
+        *,
+        static_argnums: Sequence[int] | None,
+        static_argnames: Sequence[str] | None,
+        donate_argnums: Sequence[int] | None,
+        donate_argnames: Sequence[str] | None,
+        auxiliary_args: Sequence[str] | None,
+        variable_args: Sequence[str] | None,
+    ) -> None:
         self.name = name
         try:
             self.signature: inspect.Signature | None = inspect.signature(fun)
@@ -62,12 +71,13 @@ class ArgumentSpec:
             self.signature = None
         try:
             donate_nums, donate_names, static_nums, static_names = resolve_jit_argnums(
-                fun, self.signature, donate_argnums, donate_argnames, static_argnums,
-                static_argnames)  # None: completed from the other, as jax.jit does
+                fun, self.signature, donate_argnums, donate_argnames, static_argnums, static_argnames
+            )  # None: completed from the other, as jax.jit does
         except ValueError as e:
             raise FoldaxValueError(
                 f"jit({name}, ...): {e} Fix the argument numbers/names to match "
-                f"{name}'s signature {self.signature}.") from None
+                f"{name}'s signature {self.signature}."
+            ) from None
         self.static_argnames = tuple(static_names)
         self.static_argnums = self._from_the_end(tuple(static_nums))
         self.donate_argnums = tuple(donate_nums)
@@ -79,13 +89,20 @@ class ArgumentSpec:
         self._check_names(self.variable_args, "variable_args")
         self.variable_argnums = self._positions(self.variable_args)
         # nothing static, auxiliary or forced: a call's arguments are all dynamic
-        self.plain = not (self.static_argnums or self.static_argnames or self.auxiliary_args
-                          or self.variable_args)
+        self.plain = not (
+            self.static_argnums or self.static_argnames or self.auxiliary_args or self.variable_args
+        )
 
     def options(self) -> tuple:
         """The resolved options, hashable (part of the per-function cache's identity)."""
-        return (self.static_argnums, self.static_argnames, self.donate_argnums,
-                self.donate_argnames, self.auxiliary_args, self.variable_args)
+        return (
+            self.static_argnums,
+            self.static_argnames,
+            self.donate_argnums,
+            self.donate_argnames,
+            self.auxiliary_args,
+            self.variable_args,
+        )
 
     def parameters(self) -> list[inspect.Parameter]:
         """The function's parameters (empty if it has no signature)."""
@@ -100,12 +117,16 @@ class ArgumentSpec:
             if n not in known:
                 raise FoldaxValueError(
                     f"jit({self.name}, {what}=...): '{n}' is not a parameter of {self.name}; its "
-                    f"parameters are {known}.")
+                    f"parameters are {known}."
+                )
 
     def _positions(self, names: Sequence[str]) -> tuple[int, ...]:
         params = self.parameters()
-        return tuple(i for i, p in enumerate(params) if p.name in names
-                     and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        return tuple(
+            i
+            for i, p in enumerate(params)
+            if p.name in names and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
 
     def _from_the_end(self, nums: tuple[int, ...]) -> tuple[int, ...]:
         """Negative positions counted from the last positional parameter, as ``jax.jit`` does
@@ -115,8 +136,9 @@ class ArgumentSpec:
         kinds = [p.kind for p in self.signature.parameters.values()]
         if inspect.Parameter.VAR_POSITIONAL in kinds:
             return nums
-        count = sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                    for k in kinds)
+        count = sum(
+            k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds
+        )
         return tuple(n + count if n < 0 else n for n in nums)
 
     def split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple, tuple]:
@@ -126,8 +148,12 @@ class ArgumentSpec:
             FoldaxIndexError: a static position the call does not pass.
             UnhashableStaticError: a static argument is not hashable.
         """
-        if not self.static_argnums and not self.aux_argnums and not self.static_argnames \
-                and not self.auxiliary_args:
+        if (
+            not self.static_argnums
+            and not self.aux_argnums
+            and not self.static_argnames
+            and not self.auxiliary_args
+        ):
             return args, kwargs, (), ()
         n = len(args)
         static, aux, dyn_args = [], [], []
@@ -140,11 +166,15 @@ class ArgumentSpec:
                 dyn_args.append(a)
         params = self.parameters()
         for i in self.static_argnums:
-            if n <= i < len(params) and params[i].name not in kwargs \
-                    and params[i].default is inspect.Parameter.empty:
+            if (
+                n <= i < len(params)
+                and params[i].name not in kwargs
+                and params[i].default is inspect.Parameter.empty
+            ):
                 raise FoldaxIndexError(
                     f"jit({self.name}): static_argnums contains {i} but the call passes only {n} "
-                    f"positional argument(s). Pass argument {i} or fix static_argnums.")
+                    f"positional argument(s). Pass argument {i} or fix static_argnums."
+                )
         dyn_kwargs = {}
         for k, v in kwargs.items():
             if k in self.static_argnames:
@@ -162,8 +192,7 @@ class ArgumentSpec:
             return None
         skip = set(self.static_argnums) | set(self.aux_argnums)
         arg_flags = [i in self.variable_argnums for i in range(n_args) if i not in skip]
-        return forced_mask(dyn_args, dyn_kwargs, arg_flags, set(self.variable_args),
-                           f"jit({self.name})")
+        return forced_mask(dyn_args, dyn_kwargs, arg_flags, set(self.variable_args), f"jit({self.name})")
 
     def dynamic_positions(self, count: int) -> list[int]:
         """The positions in the call of the ``count`` non-static, non-auxiliary positionals."""
@@ -177,11 +206,14 @@ class ArgumentSpec:
     def parameter_of_path(self, path: str) -> str | None:
         """The parameter name of a dynamic leaf path (``args[1]...``, ``kwargs['y']...``)."""
         if path.startswith("kwargs['"):
-            return path[len("kwargs['"):].split("'")[0]
+            return path[len("kwargs['") :].split("'")[0]
         skip = set(self.static_argnums) | set(self.aux_argnums)
-        dyn = [p.name for i, p in enumerate(self.parameters()) if i not in skip
-               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        k = int(path[len("args["):].split("]")[0])
+        dyn = [
+            p.name
+            for i, p in enumerate(self.parameters())
+            if i not in skip and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        k = int(path[len("args[") :].split("]")[0])
         return dyn[k] if k < len(dyn) else None
 
     def jax_name(self, path: str) -> str:
@@ -190,8 +222,7 @@ class ArgumentSpec:
         name = self.parameter_of_path(path)
         if name is None:
             return path
-        rest = path.split("]", 1)[1] if path.startswith("args[") else \
-            path[path.index("']") + 2:]
+        rest = path.split("]", 1)[1] if path.startswith("args[") else path[path.index("']") + 2 :]
         return name + rest
 
 
@@ -208,7 +239,8 @@ def hashable(x: Any, where: str) -> Any:
             f"Non-hashable static arguments are not supported: {where} is an unhashable "
             f"{type(x).__name__}. Static arguments are part of the "
             f"compiled program's identity and must be hashable: use a tuple instead of a list, "
-            f"or pass the value as an ordinary (traced or constant) argument.") from None
+            f"or pass the value as an ordinary (traced or constant) argument."
+        ) from None
     return ByValue(x, where=where) if isinstance(x, np.ndarray) else x
 
 
@@ -222,8 +254,12 @@ def as_constants(value: Any) -> Any:
 def aux_constants(value: Any, name: Any, fname: str) -> tuple:
     """Auxiliary arguments are constants: every leaf by value (jax arrays fetched to NumPy)."""
     leaves, treedef = flatten(value)
-    keys = tuple(ByValue(np.asarray(x) if leaf_kind(x) == VARIABLE else x,
-                         where=f"auxiliary argument {name!r} of {fname}") for x in leaves)
+    keys = tuple(
+        ByValue(
+            np.asarray(x) if leaf_kind(x) == VARIABLE else x, where=f"auxiliary argument {name!r} of {fname}"
+        )
+        for x in leaves
+    )
     return treedef, keys
 
 
@@ -236,16 +272,19 @@ def check_callable(fun: Any) -> None:
     if isinstance(fun, staticmethod):
         raise FoldaxTypeError(
             f"jit(fun=...): staticmethod arguments are not supported, found {fun!r}. Fix: put "
-            f"@staticmethod above @foldax.jit, so jit wraps the plain function.")
+            f"@staticmethod above @foldax.jit, so jit wraps the plain function."
+        )
     if not callable(fun):
         raise FoldaxTypeError(
             f"jit(fun=...): Expected a callable value, got {type(fun).__name__} {_safe_repr(fun)}. "
             f"Fix: pass the function itself (for a classmethod, put @classmethod above "
-            f"@foldax.jit).")
+            f"@foldax.jit)."
+        )
     if inspect.isgeneratorfunction(fun):
         raise FoldaxTypeError(
             f"jit(fun=...): Expected a function, got a generator function: {_safe_repr(fun)}. "
-            f"A generator's values cannot be traced. Fix: return the values (e.g. a list).")
+            f"A generator's values cannot be traced. Fix: return the values (e.g. a list)."
+        )
 
 
 def _safe_repr(x: Any) -> str:

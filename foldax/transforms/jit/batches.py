@@ -16,6 +16,7 @@ Example:
     >>> "variable_args=('batch',)" in str(caught[0].message)
     True
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Hashable
@@ -23,7 +24,6 @@ from typing import Any, Callable, Hashable
 import numpy as np
 
 from foldax.transforms.core.trace import variable_paths
-
 
 _MAX_LAYOUTS = 256  # call layouts remembered per function
 
@@ -42,16 +42,16 @@ class BatchWatch:
         if self.warned:
             return None
         treedef, static, aux, consts = key
-        layout = (treedef, static, aux,
-                  tuple((i, _array_type(c.value)) for i, c in consts))
+        layout = (treedef, static, aux, tuple((i, _array_type(c.value)) for i, c in consts))
         hashes = tuple(hash(c) for _, c in consts)  # not the arrays: they would be kept alive
         if len(self._first) > _MAX_LAYOUTS:
             self._first.clear()
         first = self._first.setdefault(layout, hashes)
         if first is hashes:
             return None
-        moved = [i for a, b, (i, c) in zip(first, hashes, consts)
-                 if a != b and _array_type(c.value) is not None]
+        moved = [
+            i for a, b, (i, c) in zip(first, hashes, consts) if a != b and _array_type(c.value) is not None
+        ]
         if not moved:
             return None
         self.warned = True
@@ -61,12 +61,17 @@ class BatchWatch:
         path = variable_paths(treedef, mask)[0]
         param = param_of(path)
         a = consts[[i for i, _ in consts].index(moved[0])][1].value
-        fix = (f"list it in jit(..., variable_args=('{param}',)) so it is traced as a variable"
-               if param else "pass it through variable_args= so it is traced as a variable")
-        return (f"foldax.jit: {name} was called with a second value of the NumPy argument {path} "
-                f"({a.dtype}{list(np.shape(a))}). NumPy arguments are constants, compiled in by "
-                f"value, so every new value (each batch from a data loader) compiles again. Fix: "
-                f"{fix}, or pass jnp.asarray({param or path}).")
+        fix = (
+            f"list it in jit(..., variable_args=('{param}',)) so it is traced as a variable"
+            if param
+            else "pass it through variable_args= so it is traced as a variable"
+        )
+        return (
+            f"foldax.jit: {name} was called with a second value of the NumPy argument {path} "
+            f"({a.dtype}{list(np.shape(a))}). NumPy arguments are constants, compiled in by "
+            f"value, so every new value (each batch from a data loader) compiles again. Fix: "
+            f"{fix}, or pass jnp.asarray({param or path})."
+        )
 
 
 def _array_type(x: Any) -> tuple | None:

@@ -18,6 +18,7 @@ Example:
     >>> cache_for(f, ()) is cache_for(f, ("other options",))
     False
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,8 +41,9 @@ class FunctionCache:
             explanations.
     """
 
-    def __init__(self, max_entries: int | None = None, max_constant_bytes: int | None = None,
-                 where: str = "jit") -> None:
+    def __init__(
+        self, max_entries: int | None = None, max_constant_bytes: int | None = None, where: str = "jit"
+    ) -> None:
         self.entries: EntryCache = EntryCache(max_entries, max_constant_bytes, where)
         self.trace_count = 0
         self.seen: collections.deque = collections.deque(maxlen=32)  # signatures of last traces
@@ -61,8 +63,9 @@ class FunctionCache:
 _caches: dict[int, tuple[weakref.ref, dict[Hashable, FunctionCache]]] = {}
 
 
-def cache_for(fun: Callable, options: Hashable, name: str = "fun",
-              limits: tuple[int | None, int | None] = (None, None)) -> FunctionCache:
+def cache_for(
+    fun: Callable, options: Hashable, name: str = "fun", limits: tuple[int | None, int | None] = (None, None)
+) -> FunctionCache:
     """The cache shared by the jit wrappers of ``fun`` with these (hashable) options
     (``limits``: ``(max_entries, max_constant_bytes)``, part of ``options``).
 
@@ -78,7 +81,8 @@ def cache_for(fun: Callable, options: Hashable, name: str = "fun",
                 f"jit({name}): {e}. foldax.jit, like jax.jit, keeps compiled code in a cache "
                 f"weakly keyed on the function, and a {type(fun).__name__} cannot be weakly "
                 f"referenced. Fix: add '__weakref__' to its __slots__, or jit a function that "
-                f"calls it.") from None
+                f"calls it."
+            ) from None
         hit = (ref, {})
         _caches[id(fun)] = hit
     per_options = hit[1]
@@ -93,6 +97,7 @@ def _forget(key: int) -> Callable[[weakref.ref], None]:
         hit = _caches.get(key)
         if hit is not None and hit[0] is ref:
             del _caches[key]
+
     return forget
 
 

@@ -14,6 +14,7 @@ Example:
     >>> foldax.jit(lambda c: c.at[0].set(9.0))(np.zeros(2))
     Array([9., 0.], dtype=float32)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -73,11 +74,13 @@ def explained_constant_misuse(name: str) -> Iterator[None]:
         raise FoldaxValueError(
             f"{name} writes into a NumPy argument, which is read-only inside foldax.jit: its value "
             f"is part of the cache key and was used at trace time. Fix: write into a copy "
-            f"(c = c.copy()), or use the functional c.at[i].set(v). (NumPy: {e})") from e
+            f"(c = c.copy()), or use the functional c.at[i].set(v). (NumPy: {e})"
+        ) from e
     except (jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError) as e:
         first = str(e).strip().splitlines()[0]
         raise FoldaxTypeError(
             f"{name} gives a traced value to NumPy, which needs a concrete one: a NumPy function "
             f"called on a traced array (np.sin(x)), or a NumPy array that is not an argument "
             f"indexed with a traced index (c[i]). Fix: use jnp (jnp.sin(x), jnp.asarray(c)[i], "
-            f"jnp.asarray(c).at[i].set(v)), or pass c as an argument. (JAX: {first})") from e
+            f"jnp.asarray(c).at[i].set(v)), or pass c as an argument. (JAX: {first})"
+        ) from e

@@ -20,6 +20,7 @@ Example:
     >>> len(f.entries), foldax.trace_check(f, jnp.ones(2), np.float32(0))[1][:7]
     (2, 'Evicted')
 """
+
 from __future__ import annotations
 
 import collections
@@ -36,8 +37,7 @@ _limits = {"max_entries": MAX_ENTRIES, "max_constant_bytes": MAX_CONSTANT_BYTES}
 _REMEMBER_EVICTED = 4096  # how many evicted keys trace_check can still explain
 
 
-def jit_cache_limits(max_entries: int | None = None,
-                     max_constant_bytes: int | None = None) -> dict[str, int]:
+def jit_cache_limits(max_entries: int | None = None, max_constant_bytes: int | None = None) -> dict[str, int]:
     """Set the default bounds of every ``foldax.jit`` cache that has none of its own.
 
     Arguments:
@@ -62,16 +62,16 @@ def jit_cache_limits(max_entries: int | None = None,
     return previous
 
 
-def validated_limits(max_entries: Any, max_constant_bytes: Any,
-                     where: str) -> tuple[int | None, int | None]:
+def validated_limits(max_entries: Any, max_constant_bytes: Any, where: str) -> tuple[int | None, int | None]:
     """``(max_entries, max_constant_bytes)`` of one function, checked (``None``: the defaults).
 
     Raises:
         FoldaxValueError: a limit is not a positive integer.
     """
-    return (None if max_entries is None else _positive(max_entries, "max_entries", where),
-            None if max_constant_bytes is None else
-            _positive(max_constant_bytes, "max_constant_bytes", where))
+    return (
+        None if max_entries is None else _positive(max_entries, "max_entries", where),
+        None if max_constant_bytes is None else _positive(max_constant_bytes, "max_constant_bytes", where),
+    )
 
 
 def _positive(value: Any, name: str, where: str) -> int:
@@ -89,11 +89,11 @@ class EntryCache(collections.OrderedDict):
     path (such a key is ``(treedef, (), (), ())``).
     """
 
-    def __init__(self, max_entries: int | None = None, max_constant_bytes: int | None = None,
-                 where: str = "jit") -> None:
+    def __init__(
+        self, max_entries: int | None = None, max_constant_bytes: int | None = None, where: str = "jit"
+    ) -> None:
         super().__init__()
-        self.max_entries, self.max_constant_bytes = validated_limits(
-            max_entries, max_constant_bytes, where)
+        self.max_entries, self.max_constant_bytes = validated_limits(max_entries, max_constant_bytes, where)
         self.evictions = 0
         self.by_tree: dict = {}  # treedef -> (key, entry), entries with nothing but traced leaves
         self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
@@ -122,8 +122,10 @@ class EntryCache(collections.OrderedDict):
 
     def limits(self) -> tuple[int, int]:
         """``(max_entries, max_constant_bytes)`` in force."""
-        return (self.max_entries or _limits["max_entries"],
-                self.max_constant_bytes or _limits["max_constant_bytes"])
+        return (
+            self.max_entries or _limits["max_entries"],
+            self.max_constant_bytes or _limits["max_constant_bytes"],
+        )
 
     def held_bytes(self) -> int:
         """Bytes of constants held by all entries."""

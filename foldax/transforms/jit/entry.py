@@ -20,6 +20,7 @@ Example:
     >>> len(entry.programs), entry.all_traced
     (1, True)
 """
+
 from __future__ import annotations
 
 import weakref
@@ -34,8 +35,8 @@ from foldax.transforms.core.program import TRACED, Program
 from foldax.transforms.core.trace import trace_program
 from foldax.transforms.jit.arguments import as_constants
 from foldax.transforms.jit.cache import FunctionCache
-from foldax.transforms.jit.explain import explain_miss, signature
 from foldax.transforms.jit.constant_arrays import explained_constant_misuse, read_only_leaves
+from foldax.transforms.jit.explain import explain_miss, signature
 from foldax.transforms.jit.keys import CallParts, avals_key
 from foldax.transforms.jit.retrace import count_trace
 from foldax.transforms.jit.stages import output_values
@@ -118,8 +119,13 @@ class Tracing:
             self.fun_ref = lambda: fun
         self.name, self.fold = name, fold
 
-    def program(self, cache: FunctionCache, template: Template, variables: Sequence,
-                param_name: Callable[[str], str] | None = None) -> Program:
+    def program(
+        self,
+        cache: FunctionCache,
+        template: Template,
+        variables: Sequence,
+        param_name: Callable[[str], str] | None = None,
+    ) -> Program:
         """Trace the function on ``template`` filled with ``variables`` (counted in ``cache``).
         With ``param_name`` (a new entry's trace, foldax's own miss) and JAX's
         ``jax_explain_cache_misses`` on, the miss is explained in JAX's words.
@@ -131,8 +137,9 @@ class Tracing:
         dyn_args, dyn_kwargs = template.fill(variables)
         bound = _bind(self.fun_ref(), self.name, template.static, template.aux)
         with explained_constant_misuse(self.name):
-            program = trace_program(bound, dyn_args, dyn_kwargs, fold=self.fold,
-                                    name=self.name, make_variable=template.mask)
+            program = trace_program(
+                bound, dyn_args, dyn_kwargs, fold=self.fold, name=self.name, make_variable=template.mask
+            )
         count_trace(cache, self.name, program)
         new = signature(program)
         if param_name is not None and explaining_cache_misses():
@@ -172,20 +179,23 @@ def hoisted_constants(program: Program) -> list:
     """The folded constants the compiled program takes as arguments: those too large to embed,
     and arrays laid across devices of other processes, which XLA cannot embed (in a
     multi-process run a constant computed over an Explicit mesh spans every process)."""
-    return [c for c in program.jaxpr.consts
-            if nbytes(c) > EMBED_MAX_BYTES or not getattr(c, "is_fully_addressable", True)]
+    return [
+        c
+        for c in program.jaxpr.consts
+        if nbytes(c) > EMBED_MAX_BYTES or not getattr(c, "is_fully_addressable", True)
+    ]
 
 
-def run_program(program: Program, hoisted: Sequence, values: Sequence,
-                variables: Sequence) -> list:
+def run_program(program: Program, hoisted: Sequence, values: Sequence, variables: Sequence) -> list:
     """Evaluate ``program`` on ``variables``, its hoisted constants replaced by ``values``."""
     by_id = {id(c): v for c, v in zip(hoisted, values)}
     consts = [by_id.get(id(c), c) for c in program.jaxpr.consts]
     return core.eval_jaxpr(program.jaxpr.jaxpr, consts, *variables)
 
 
-def entry_runner(entry: Entry, cache: FunctionCache, tracing: Tracing, template: Template,
-                 param_name: Callable[[str], str]) -> Callable:
+def entry_runner(
+    entry: Entry, cache: FunctionCache, tracing: Tracing, template: Template, param_name: Callable[[str], str]
+) -> Callable:
     """The function of the traced leaves (after the hoisted constants, if any) that ``jax.jit``
     compiles for ``entry``: it evaluates the entry's program for their types, tracing a new one
     from ``template`` when ``jax.jit`` meets new shapes, dtypes or trace context (explained with
@@ -198,8 +208,7 @@ def entry_runner(entry: Entry, cache: FunctionCache, tracing: Tracing, template:
         entry = entry_ref()
         program = entry.programs.get(avals_key(variables))
         if program is None:  # jax.jit met new shapes or dtypes
-            program = tracing.program(cache_ref() or FunctionCache(), template, variables,
-                                      param_name)
+            program = tracing.program(cache_ref() or FunctionCache(), template, variables, param_name)
             if not holds_tracers(program):
                 entry.add(avals_key(variables), program)
         return run_program(program, entry.hoisted, hoisted, variables)

@@ -23,6 +23,7 @@ Example:
     >>> "at c, now i32[2] and before f32[2]" in explained[0]
     True
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,7 +34,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 
 from foldax._compat import (
-    exclude_from_user_frames, shaped_abstractify, trace_context, trace_context_names,
+    exclude_from_user_frames,
+    shaped_abstractify,
+    trace_context,
+    trace_context_names,
 )
 from foldax.pytrees.leaves import STATIC, ByValue, leaf_kind
 from foldax.transforms.core.program import VARIABLE, Program
@@ -78,8 +82,9 @@ def signature(program: Program) -> Signature:
     return Signature(trace_context(), program.in_tree, tuple(types), tuple(constants))
 
 
-def explain_miss(seen: list[Signature], new: Signature, fun: Callable, name: str,
-                 param_name: Callable[[str], str]) -> None:
+def explain_miss(
+    seen: list[Signature], new: Signature, fun: Callable, name: str, param_name: Callable[[str], str]
+) -> None:
     """Log JAX's explanation of a trace for ``new`` against the previous ``seen`` signatures;
     ``param_name(path)`` turns ``args[1]...`` into JAX's argument name."""
     callsite = _callsite()
@@ -89,8 +94,10 @@ def explain_miss(seen: list[Signature], new: Signature, fun: Callable, name: str
     if not seen:
         lines.append(f"  never seen function:\n    {name} id={id(fun)}{where}")
         if callsite in _callsites_with_miss:
-            lines.append("  but seen another function defined on the same line; maybe the "
-                         "function is\n  being re-defined repeatedly, preventing caching?")
+            lines.append(
+                "  but seen another function defined on the same line; maybe the "
+                "function is\n  being re-defined repeatedly, preventing caching?"
+            )
         _callsites_with_miss.add(callsite)
     else:
         diff = min(_diff(new, old, param_name) for old in seen)[-1]
@@ -104,13 +111,23 @@ def _diff(new: Signature, old: Signature, param_name: Callable[[str], str]) -> t
     """``(severity, number of differences, explanation)``, JAX's order: context, tree, types."""
     if new.context != old.context:
         names = trace_context_names()
-        changes = [f"  * {n} differs: now {a} and before {b}"
-                   for n, a, b in zip(names, new.context, old.context) if a != b]
-        return (0, len(changes), "Tracing context doesn't match, e.g. due to config or context "
-                                 "manager.\n" + "\n".join(changes))
+        changes = [
+            f"  * {n} differs: now {a} and before {b}"
+            for n, a, b in zip(names, new.context, old.context)
+            if a != b
+        ]
+        return (
+            0,
+            len(changes),
+            "Tracing context doesn't match, e.g. due to config or context manager.\n" + "\n".join(changes),
+        )
     if new.tree != old.tree:
-        return (1, 1, f"different input pytree:\n  * now {new.tree} and before {old.tree}, so "
-                      f"the argument structures differ")
+        return (
+            1,
+            1,
+            f"different input pytree:\n  * now {new.tree} and before {old.tree}, so "
+            f"the argument structures differ",
+        )
     paths = [param_name(p) for p in variable_paths(new.tree, [True] * len(new.types))]
     changes, weak = [], False
     for path, a, b in zip(paths, new.types, old.types):
@@ -118,19 +135,24 @@ def _diff(new: Signature, old: Signature, param_name: Callable[[str], str]) -> t
             now, before = a.str_short(True), b.str_short(True)
             if a.weak_type != b.weak_type:
                 weak = True
-                now, before = now + f"{{weak_type={a.weak_type}}}", before + \
-                    f"{{weak_type={b.weak_type}}}"
+                now, before = now + f"{{weak_type={a.weak_type}}}", before + f"{{weak_type={b.weak_type}}}"
             changes.append(f"  * at {path}, now {now} and before {before}")
     if changes:
-        return (3, len(changes), "different input types:\n" + "\n".join(changes)
-                + (_WEAK_TYPES if weak else ""))
+        return (
+            3,
+            len(changes),
+            "different input types:\n" + "\n".join(changes) + (_WEAK_TYPES if weak else ""),
+        )
     changed = [p for p, a, b in zip(paths, new.constants, old.constants) if a != b]
     if changed:
-        return (4, len(changed), "different constant values (foldax.jit compiles NumPy "
-                                 "arguments in by value; name them in variable_args= to trace "
-                                 "them):\n" + "\n".join(f"  * at {p}" for p in changed))
-    return (5, 0, "different constant, static or auxiliary argument values (compiled in by "
-                  "value)")
+        return (
+            4,
+            len(changed),
+            "different constant values (foldax.jit compiles NumPy "
+            "arguments in by value; name them in variable_args= to trace "
+            "them):\n" + "\n".join(f"  * at {p}" for p in changed),
+        )
+    return (5, 0, "different constant, static or auxiliary argument values (compiled in by value)")
 
 
 def _callsite() -> str:

@@ -11,6 +11,7 @@ Example:
     >>> f(jnp.ones(2), 0.5), f(jnp.ones(2), 0.25)[0], f.trace_count
     (Array([0.5, 0.5], dtype=float32), Array(0.75, dtype=float32), 1)
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,19 +25,37 @@ from foldax.errors import FoldaxOverflowError, FoldaxTypeError, FoldaxValueError
 from foldax.transforms.core.program import Program
 from foldax.transforms.core.trace import function_name, variable_paths
 from foldax.transforms.jit.arguments import (
-    ArgumentSpec, aux_constants, check_callable, ints_of, names_of,
+    ArgumentSpec,
+    aux_constants,
+    check_callable,
+    ints_of,
+    names_of,
 )
 from foldax.transforms.jit.batches import BatchWatch
 from foldax.transforms.jit.cache import FunctionCache, cache_for
 from foldax.transforms.jit.entries import validated_limits
 from foldax.transforms.jit.entry import (
-    Entry, Template, Tracing, entry_runner, holds_tracers, hoisted_constants, run_program,
+    Entry,
+    Template,
+    Tracing,
+    entry_runner,
+    hoisted_constants,
+    holds_tracers,
+    run_program,
 )
 from foldax.transforms.jit.keys import (
-    PYTHON_SCALARS, TRACED_TYPES, CallParts, avals_key, leaf_key, module_leaf_positions,
+    PYTHON_SCALARS,
+    TRACED_TYPES,
+    CallParts,
+    avals_key,
+    leaf_key,
+    module_leaf_positions,
 )
 from foldax.transforms.jit.placement import (
-    donated_arguments, donated_variables, traced_output_shardings, variable_shardings,
+    donated_arguments,
+    donated_variables,
+    traced_output_shardings,
+    variable_shardings,
     variables_in_place,
 )
 from foldax.transforms.jit.stages import Lowered, Traced, traced_outputs_only
@@ -56,8 +75,14 @@ class JitFunction:
     ``foldax.jit`` of the same function with the same options, as with ``jax.jit``.
     """
 
-    def __init__(self, fun: Callable, spec: ArgumentSpec, fold: bool, jax_jit_kwargs: dict,
-                 limits: tuple[int | None, int | None] = (None, None)):
+    def __init__(
+        self,
+        fun: Callable,
+        spec: ArgumentSpec,
+        fold: bool,
+        jax_jit_kwargs: dict,
+        limits: tuple[int | None, int | None] = (None, None),
+    ):
         functools.update_wrapper(self, fun)  # first: foldax's attributes win over fun.__dict__'s
         self.fun = fun
         self.name = spec.name
@@ -105,8 +130,11 @@ class JitFunction:
         treedef, consts, variables, mask = found
         aux_key = tuple((k, aux_constants(v, k, self.name)) for k, v in aux)
         static_key = tuple((k, type(v), v) for k, v in static)  # 1, True, 1.0 differ (as jax.jit)
-        return (treedef, static_key, aux_key, consts), variables, \
-            CallParts(dyn_args, dyn_kwargs, static, aux, mask)
+        return (
+            (treedef, static_key, aux_key, consts),
+            variables,
+            CallParts(dyn_args, dyn_kwargs, static, aux, mask),
+        )
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -127,11 +155,11 @@ class JitFunction:
             raise FoldaxValueError(
                 f"jit({self.name}): static arguments should be comparable using __eq__, but "
                 f"comparing this call's with a cached call's raised {type(e).__name__}: {e}. "
-                f"Fix: give the static argument's class an __eq__ that returns a bool.") from e
+                f"Fix: give the static argument's class an __eq__ that returns a bool."
+            ) from e
         if entry is None:
             entry = self._new_entry(key, variables, parts)
-        outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else \
-            entry.jitted(*variables)
+        outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else entry.jitted(*variables)
         return entry.outputs(variables, outs)
 
     def _new_entry(self, key: tuple, variables: list, parts: CallParts) -> Entry:
@@ -168,19 +196,20 @@ class JitFunction:
             return avals_key(variables)
         except OverflowError as e:
             paths = variable_paths(template.treedef, template.mask)
-            where = next((p for p, x in zip(paths, variables)
-                          if isinstance(x, int) and _overflows(x)), "an argument")
+            where = next(
+                (p for p, x in zip(paths, variables) if isinstance(x, int) and _overflows(x)), "an argument"
+            )
             raise FoldaxOverflowError(
                 f"jit({self.name}): the Python int passed at {where} does not fit JAX's integer "
                 f"type ({e}); foldax.jit traces Python numbers as jax.jit does. Fix: pass a "
                 f"smaller number, enable jax_enable_x64, or name the argument in "
-                f"static_argnames.") from e
+                f"static_argnames."
+            ) from e
 
     def _warn_of_batches(self, cache: FunctionCache, key: tuple) -> None:
         """Warn once when a NumPy argument came back with another value (a data loader's
         batches passed as constants)."""
-        message = None if cache.warned else \
-            self._batches.changed(key, self.name, self.spec.parameter_of_path)
+        message = None if cache.warned else self._batches.changed(key, self.name, self.spec.parameter_of_path)
         if message:
             cache.warned = True  # one retrace warning per function
             warnings.warn(message, RetraceWarning, stacklevel=4)
@@ -195,8 +224,9 @@ class JitFunction:
                 entry.add(avals_key(variables), program)
         return entry, program
 
-    def _make_jitted(self, entry: Entry, cache: FunctionCache, template: Template,
-                     parts: CallParts) -> Callable:
+    def _make_jitted(
+        self, entry: Entry, cache: FunctionCache, template: Template, parts: CallParts
+    ) -> Callable:
         run = entry_runner(entry, cache, self._tracing, template, self.spec.jax_name)
         donate = donated_variables(self.spec, parts)
         if not entry.hoisted:
@@ -204,7 +234,8 @@ class JitFunction:
         kwargs = dict(self.jax_jit_kwargs)
         if kwargs.get("in_shardings") is not None:
             kwargs["in_shardings"] = ((None,) if entry.hoisted else ()) + tuple(
-                variable_shardings(kwargs["in_shardings"], parts, self.name))
+                variable_shardings(kwargs["in_shardings"], parts, self.name)
+            )
         if kwargs.get("out_shardings") is not None:
             program = next(iter(entry.programs.values()))
             kwargs["out_shardings"] = traced_output_shardings(kwargs["out_shardings"], program)
@@ -253,15 +284,17 @@ class JitFunction:
         lead = (hoisted,) if hoisted else ()
 
         def lowered_fun(*dyn_vars: Any, **kw_vars: Any) -> Any:
-            variables = jax.tree.leaves((dyn_vars[len(lead):], kw_vars))
+            variables = jax.tree.leaves((dyn_vars[len(lead) :], kw_vars))
             values = dyn_vars[0] if hoisted else ()
             return traced_outputs_only(program, run_program(program, hoisted, values, variables))
 
         lowered_fun.__name__ = lowered_fun.__qualname__ = self.name
-        jitted = jax.jit(lowered_fun,
-                         donate_argnums=tuple(len(lead) + i for i, d in enumerate(by_arg) if d),
-                         donate_argnames=tuple(k for k, d in by_name.items() if d),
-                         **self.jax_jit_kwargs)
+        jitted = jax.jit(
+            lowered_fun,
+            donate_argnums=tuple(len(lead) + i for i, d in enumerate(by_arg) if d),
+            donate_argnames=tuple(k for k, d in by_name.items() if d),
+            **self.jax_jit_kwargs,
+        )
         in_args, in_kwargs = variables_in_place(parts)
         lowered = jitted.lower(*lead, *in_args, **in_kwargs)
 
@@ -273,7 +306,8 @@ class JitFunction:
                     f"pytree it was called with (or a constant argument differs: foldax folded "
                     f"the NumPy and static arguments of the lowered call into the program). "
                     f"Fix: call it with arguments like those it was lowered with, or lower "
-                    f"again.")
+                    f"again."
+                )
             call_args, call_kwargs = variables_in_place(call_parts)
             return lead + call_args, call_kwargs
 
@@ -314,10 +348,12 @@ class JitFunction:
             return False, "Variable shapes or dtypes do not match"
         if entries.was_evicted(key):
             max_entries, max_bytes = entries.limits()
-            return False, (f"Evicted from the cache (least recently used first; this function "
-                           f"keeps at most {max_entries} entries and {max_bytes} bytes of "
-                           f"constants: raise them with jit(..., max_entries=..., "
-                           f"max_constant_bytes=...) or foldax.jit_cache_limits(...))")
+            return False, (
+                f"Evicted from the cache (least recently used first; this function "
+                f"keeps at most {max_entries} entries and {max_bytes} bytes of "
+                f"constants: raise them with jit(..., max_entries=..., "
+                f"max_constant_bytes=...) or foldax.jit_cache_limits(...))"
+            )
         treedef, static, aux, consts = key
         same_tree = [k for k in entries if k[0] == treedef]
         if not same_tree:
@@ -336,7 +372,6 @@ class JitFunction:
         return f"<foldax.jit {self.name}: {count} trace(s)>"
 
 
-
 _SCALAR_TYPES = frozenset(PYTHON_SCALARS)
 
 
@@ -353,13 +388,20 @@ def _all_traced(types: set[type], scalars: bool) -> bool:
     return types <= TRACED_TYPES or (scalars and types - TRACED_TYPES <= _SCALAR_TYPES)
 
 
-def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,
-        static_argnames: str | Sequence[str] | None = None,
-        donate_argnums: int | Sequence[int] | None = None,
-        donate_argnames: str | Sequence[str] | None = None,
-        auxiliary_args: str | Sequence[str] | None = None, fold: bool = True,
-        variable_args: str | Sequence[str] | None = None, max_entries: int | None = None,
-        max_constant_bytes: int | None = None, **jax_jit_kwargs: Any) -> Any:
+def jit(
+    fun: Callable | None = None,
+    *,
+    static_argnums: int | Sequence[int] | None = None,
+    static_argnames: str | Sequence[str] | None = None,
+    donate_argnums: int | Sequence[int] | None = None,
+    donate_argnames: str | Sequence[str] | None = None,
+    auxiliary_args: str | Sequence[str] | None = None,
+    fold: bool = True,
+    variable_args: str | Sequence[str] | None = None,
+    max_entries: int | None = None,
+    max_constant_bytes: int | None = None,
+    **jax_jit_kwargs: Any,
+) -> Any:
     """Compile ``fun`` with XLA, tracing it once per distinct call signature and folding constants.
 
     A drop-in for ``jax.jit``. Which arguments are traced, leaf by leaf
@@ -428,19 +470,31 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | No
         Array([2., 2.], dtype=float32)
     """
     if fun is None:
-        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums, donate_argnames=donate_argnames,
-                                 auxiliary_args=auxiliary_args, fold=fold,
-                                 variable_args=variable_args, max_entries=max_entries,
-                                 max_constant_bytes=max_constant_bytes, **jax_jit_kwargs)
+        return functools.partial(
+            jit,
+            static_argnums=static_argnums,
+            static_argnames=static_argnames,
+            donate_argnums=donate_argnums,
+            donate_argnames=donate_argnames,
+            auxiliary_args=auxiliary_args,
+            fold=fold,
+            variable_args=variable_args,
+            max_entries=max_entries,
+            max_constant_bytes=max_constant_bytes,
+            **jax_jit_kwargs,
+        )
     check_callable(fun)
     name = function_name(fun)
-    spec = ArgumentSpec(fun, name, static_argnums=ints_of(static_argnums),
-                        static_argnames=names_of(static_argnames),
-                        donate_argnums=ints_of(donate_argnums),
-                        donate_argnames=names_of(donate_argnames),
-                        auxiliary_args=names_of(auxiliary_args),
-                        variable_args=names_of(variable_args))
+    spec = ArgumentSpec(
+        fun,
+        name,
+        static_argnums=ints_of(static_argnums),
+        static_argnames=names_of(static_argnames),
+        donate_argnums=ints_of(donate_argnums),
+        donate_argnames=names_of(donate_argnames),
+        auxiliary_args=names_of(auxiliary_args),
+        variable_args=names_of(variable_args),
+    )
     limits = validated_limits(max_entries, max_constant_bytes, f"jit({name})")
     return JitFunction(fun, spec, fold, jax_jit_kwargs, limits)
 
@@ -469,5 +523,6 @@ def trace_check(f: Any, *args: Any, **kwargs: Any) -> tuple[bool, str]:
     if not isinstance(f, JitFunction):
         raise FoldaxTypeError(
             f"trace_check(f=...): expected a function made by foldax.jit, found "
-            f"{type(f).__name__}. Decorate it with @foldax.jit first.")
+            f"{type(f).__name__}. Decorate it with @foldax.jit first."
+        )
     return f.check(*args, **kwargs)

@@ -26,6 +26,7 @@ Example:
     >>> traced_mask([np.ones(2)], [True])
     [True]
 """
+
 from __future__ import annotations
 
 import functools
@@ -74,8 +75,9 @@ def traced_mask(leaves: Sequence, forced: Sequence[bool]) -> list[bool]:
     return [is_traced(x, f) for x, f in zip(leaves, forced)]
 
 
-def forced_mask(dyn_args: Sequence, dyn_kwargs: dict, arg_forced: Sequence[bool],
-                kwarg_forced: set[str], where: str) -> list[bool]:
+def forced_mask(
+    dyn_args: Sequence, dyn_kwargs: dict, arg_forced: Sequence[bool], kwarg_forced: set[str], where: str
+) -> list[bool]:
     """Per leaf of ``(dyn_args, dyn_kwargs)``, whether its argument is in ``variable_args``;
     refuses leaves of those arguments that cannot be traced (strings, functions, ...).
 
@@ -94,7 +96,8 @@ def forced_mask(dyn_args: Sequence, dyn_kwargs: dict, arg_forced: Sequence[bool]
                     raise FoldaxTypeError(
                         f"{where}: {name} is listed in variable_args, but holds a "
                         f"{type(x).__name__} leaf, which cannot be traced. Only arrays and numbers "
-                        f"can be variables: mark that part static, or drop it from variable_args.")
+                        f"can be variables: mark that part static, or drop it from variable_args."
+                    )
         mask.extend([forced] * len(leaves))
     return mask
 
@@ -123,8 +126,9 @@ def module_leaf_positions(treedef: Any) -> frozenset[int]:
     return frozenset(out)
 
 
-def leaf_key(dyn_args: tuple, dyn_kwargs: dict, forced: list[bool] | None,
-             where: str) -> tuple[Any, tuple, list, tuple | None] | None:
+def leaf_key(
+    dyn_args: tuple, dyn_kwargs: dict, forced: list[bool] | None, where: str
+) -> tuple[Any, tuple, list, tuple | None] | None:
     """``(treedef, constants, traced leaves, mask)`` of the dynamic arguments, where constants
     are ``(leaf index, ByValue(leaf))``; ``None`` if a leaf's class had to be registered as a
     pytree first (flatten again).
@@ -157,7 +161,8 @@ def leaf_key(dyn_args: tuple, dyn_kwargs: dict, forced: list[bool] | None,
                     f"{where}: argument leaf {i} is a NumPy masked array, and numpy masked arrays "
                     f"are not supported as direct inputs to JAX functions (the mask would be "
                     f"lost). Fix: pass arr.filled(fill_value), a standard numpy array, and the "
-                    f"mask as a separate argument if it matters.")
+                    f"mask as a separate argument if it matters."
+                )
             traced = forced_here
         mask.append(traced)
         if traced:
@@ -174,6 +179,8 @@ def avals_key(variables: Sequence) -> tuple:
     for the new context, so the function is traced again, as ``jax.jit`` would."""
     # The sharding is part of the type on an Explicit mesh: a Program traced there reshards to it.
     return (trace_context(),) + tuple(
-        (a.shape, a.dtype, a.weak_type, getattr(a, "sharding", None)) if hasattr(a, "shape")
+        (a.shape, a.dtype, a.weak_type, getattr(a, "sharding", None))
+        if hasattr(a, "shape")
         else a  # a token's
-        for a in map(typeof, variables))
+        for a in map(typeof, variables)
+    )

@@ -14,6 +14,7 @@ Example:
     >>> donated_variables(spec, CallParts((jnp.ones(2), np.ones(2)), {}, (), (), (True, False)))
     (1,)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,7 +41,8 @@ def broadcast_leaves(prefix: Any, full: Any, what: str, name: str) -> list:
         raise FoldaxValueError(
             f"jit({name}, {what}=...): its structure {jax.tree.structure(prefix, is_leaf=is_none)} "
             f"is not a prefix of the structure {jax.tree.structure(full)}. Give one sharding "
-            f"per argument (or per leaf), or a single sharding for all.") from e
+            f"per argument (or per leaf), or a single sharding for all."
+        ) from e
     return jax.tree.leaves(tree, is_leaf=is_none)
 
 
@@ -55,8 +57,7 @@ def variable_shardings(in_shardings: Any, parts: CallParts, name: str) -> list:
     """JAX's ``in_shardings`` (a prefix of the positional arguments) per traced leaf; keyword
     arguments unsharded."""
     dyn_args, dyn_kwargs = tuple(parts.dyn_args), parts.dyn_kwargs
-    prefix = in_shardings if isinstance(in_shardings, (tuple, list)) else \
-        (in_shardings,) * len(dyn_args)
+    prefix = in_shardings if isinstance(in_shardings, (tuple, list)) else (in_shardings,) * len(dyn_args)
     per_leaf = broadcast_leaves(tuple(prefix), dyn_args, "in_shardings", name)
     mask = parts.traced(len(flatten((dyn_args, dyn_kwargs))[0]))
     per_leaf += [None] * (len(mask) - len(per_leaf))
@@ -68,8 +69,7 @@ def donated_arguments(spec: ArgumentSpec, parts: CallParts) -> tuple[list[bool],
     positions = spec.dynamic_positions(len(parts.dyn_args))
     total = positions[-1] + 1 if positions else 0
     donated = {i % total if total else i for i in spec.donate_argnums}
-    return ([p in donated for p in positions],
-            {k: k in spec.donate_argnames for k in parts.dyn_kwargs})
+    return ([p in donated for p in positions], {k: k in spec.donate_argnames for k in parts.dyn_kwargs})
 
 
 def donated_variables(spec: ArgumentSpec, parts: CallParts) -> tuple[int, ...]:
@@ -77,8 +77,9 @@ def donated_variables(spec: ArgumentSpec, parts: CallParts) -> tuple[int, ...]:
     if not spec.donate_argnums and not spec.donate_argnames:
         return ()
     by_arg, by_name = donated_arguments(spec, parts)
-    tops = list(zip(parts.dyn_args, by_arg)) + \
-        [(parts.dyn_kwargs[k], by_name[k]) for k in sorted(parts.dyn_kwargs)]
+    tops = list(zip(parts.dyn_args, by_arg)) + [
+        (parts.dyn_kwargs[k], by_name[k]) for k in sorted(parts.dyn_kwargs)
+    ]
     mask = iter(parts.traced(len(flatten((tuple(parts.dyn_args), parts.dyn_kwargs))[0])))
     out, var_index = [], 0
     for value, donated in tops:

@@ -14,6 +14,7 @@ Example:
     >>> "args[1] changed" in str(caught[-1].message)
     True
 """
+
 from __future__ import annotations
 
 import warnings
@@ -21,8 +22,7 @@ from typing import Any
 
 from foldax.errors import RetraceWarning
 from foldax.pytrees.leaves import ByValue
-from foldax.transforms.core.program import VARIABLE as VARIABLE_SLOT
-from foldax.transforms.core.program import Program
+from foldax.transforms.core.program import VARIABLE as VARIABLE_SLOT, Program
 from foldax.transforms.core.trace import variable_paths
 from foldax.transforms.jit.cache import FunctionCache
 
@@ -32,13 +32,19 @@ RETRACE_WARN_AFTER = 5
 def count_trace(cache: FunctionCache, name: str, program: Program) -> None:
     """Count a trace of ``name`` and warn (once per cache) if it traced too often."""
     cache.trace_count += 1
-    signature = (program.in_tree, [("var", a.str_short()) if s is VARIABLE_SLOT else
-                                   ("const", ByValue(s)) for s, a in _slots_avals(program)])
+    signature = (
+        program.in_tree,
+        [
+            ("var", a.str_short()) if s is VARIABLE_SLOT else ("const", ByValue(s))
+            for s, a in _slots_avals(program)
+        ],
+    )
     previous, cache.last_trace = cache.last_trace, signature
     if cache.trace_count > RETRACE_WARN_AFTER and not cache.warned and previous is not None:
         cache.warned = True
-        warnings.warn(_retrace_message(name, cache.trace_count, previous, signature),
-                      RetraceWarning, stacklevel=5)
+        warnings.warn(
+            _retrace_message(name, cache.trace_count, previous, signature), RetraceWarning, stacklevel=5
+        )
 
 
 def _slots_avals(program: Program) -> list:
@@ -50,8 +56,10 @@ def _retrace_message(name: str, count: int, previous: tuple, current: tuple) -> 
     prev_tree, prev = previous
     tree, cur = current
     if prev_tree != tree:
-        change = "the arguments' tree structure changed (a different number of leaves, " \
-                 "different dict keys or different static/value fields)"
+        change = (
+            "the arguments' tree structure changed (a different number of leaves, "
+            "different dict keys or different static/value fields)"
+        )
         fix = "keep the structure fixed, or mark configuration as static"
     else:
         paths = variable_paths(tree, [True] * len(cur))
@@ -59,13 +67,14 @@ def _retrace_message(name: str, count: int, previous: tuple, current: tuple) -> 
         path, a, b = changed[0] if changed else ("?", None, None)
         if a and b and a[0] == b[0] == "const":
             change = f"the constant {path} changed from {a[1].value!r} to {b[1].value!r}"
-            fix = (f"constants (NumPy arrays, static and auxiliary arguments) are compiled in "
-                   f"by value; pass jnp.asarray({path}) to make it a traced variable")
+            fix = (
+                f"constants (NumPy arrays, static and auxiliary arguments) are compiled in "
+                f"by value; pass jnp.asarray({path}) to make it a traced variable"
+            )
         else:
             change = f"{path} changed from {_describe(a)} to {_describe(b)}"
             fix = "pad inputs to a few fixed shapes, or keep the dtype fixed"
-    return (f"foldax.jit: {name} has been traced {count} times; the last time because {change}. "
-            f"Fix: {fix}.")
+    return f"foldax.jit: {name} has been traced {count} times; the last time because {change}. Fix: {fix}."
 
 
 def _describe(slot: Any) -> str:

@@ -20,6 +20,7 @@ Example:
     >>> f.trace(jnp.ones(2), np.arange(3.0)).program.num_equations
     1
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -35,8 +36,7 @@ from foldax.transforms.core.program import TRACED, Program
 def traced_outputs_only(program: Program, traced: list) -> Any:
     """The output tree with the traced outputs in place and ``None`` for constant outputs."""
     it = iter(traced)
-    return unflatten(program.out_tree,
-                     [next(it) if slot is TRACED else None for slot in program.out_leaves])
+    return unflatten(program.out_tree, [next(it) if slot is TRACED else None for slot in program.out_leaves])
 
 
 def _shape_of(leaf: Any) -> Any:
@@ -56,8 +56,9 @@ def output_values(program: Program) -> tuple:
     typed); static outputs (strings, functions) as they are. Made outside any trace, so no
     tracer is kept."""
     with jax.ensure_compile_time_eval():
-        return tuple(s if s is TRACED or leaf_kind(s) == STATIC else jax.device_put(s)
-                     for s in program.out_leaves)
+        return tuple(
+            s if s is TRACED or leaf_kind(s) == STATIC else jax.device_put(s) for s in program.out_leaves
+        )
 
 
 class Traced:
@@ -90,8 +91,7 @@ class Traced:
         """``out_info`` with the traced outputs described by ``traced_structs`` (in order),
         e.g. the lowered computation's, which know their shardings."""
         structs = iter(traced_structs)
-        leaves = [next(structs) if slot is TRACED else _shape_of(slot)
-                  for slot in self.program.out_leaves]
+        leaves = [next(structs) if slot is TRACED else _shape_of(slot) for slot in self.program.out_leaves]
         return unflatten(self.program.out_tree, leaves)
 
     def lower(self) -> Lowered:
@@ -110,8 +110,9 @@ class Traced:
 class Lowered:
     """JAX's ``Lowered`` for a ``foldax.jit`` call, compiling to a :class:`Compiled`."""
 
-    def __init__(self, lowered: Any, prepare: Callable[[tuple, dict], tuple[tuple, dict]],
-                 program: Program) -> None:
+    def __init__(
+        self, lowered: Any, prepare: Callable[[tuple, dict], tuple[tuple, dict]], program: Program
+    ) -> None:
         self._lowered = lowered
         self._prepare = prepare
         self._program = program
@@ -129,8 +130,9 @@ class Lowered:
 class Compiled:
     """JAX's ``Compiled`` for a ``foldax.jit`` call; call it like the function."""
 
-    def __init__(self, compiled: Any, prepare: Callable[[tuple, dict], tuple[tuple, dict]],
-                 program: Program) -> None:
+    def __init__(
+        self, compiled: Any, prepare: Callable[[tuple, dict], tuple[tuple, dict]], program: Program
+    ) -> None:
         self._compiled = compiled
         self._prepare = prepare
         self._program = program
@@ -138,8 +140,9 @@ class Compiled:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         dyn_args, dyn_kwargs = self._prepare(args, kwargs)
         traced = iter(jax.tree.leaves(self._compiled(*dyn_args, **dyn_kwargs)))
-        return unflatten(self._program.out_tree, [next(traced) if v is TRACED else v
-                                                  for v in output_values(self._program)])
+        return unflatten(
+            self._program.out_tree, [next(traced) if v is TRACED else v for v in output_values(self._program)]
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in ("_compiled", "_prepare", "_program"):

@@ -23,6 +23,7 @@ Example:
     >>> type(err).__name__
     'KeyReuseError'
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,18 +35,35 @@ import numpy as np
 from jax import lax
 
 from foldax._compat import (
-    JaxprEqn, closed_call_p, cond_p, custom_jvp_call_p, custom_vjp_call_p,
-    eqn_source_line, eval_context, is_tracer, jit_p, random_bits_p, random_clone_p,
-    random_fold_in_p, random_gamma_p, random_seed_p, random_split_p, random_unwrap_p,
-    random_wrap_p, remat_p, scan_p, shard_map_p, while_p,
+    JaxprEqn,
+    closed_call_p,
+    cond_p,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+    eqn_source_line,
+    eval_context,
+    is_tracer,
+    jit_p,
+    random_bits_p,
+    random_clone_p,
+    random_fold_in_p,
+    random_gamma_p,
+    random_seed_p,
+    random_split_p,
+    random_unwrap_p,
+    random_wrap_p,
+    remat_p,
+    scan_p,
+    shard_map_p,
+    while_p,
 )
 from foldax.errors import KeyReuseError
 from foldax.transforms.core import passes
-from foldax.transforms.core.passes import is_key as _is_key
 from foldax.transforms.core.interpreter import Interpreter
-from foldax.transforms.random.keyed import keyless_key_p, site_key_p
+from foldax.transforms.core.passes import is_key as _is_key
 from foldax.transforms.core.program import Program
 from foldax.transforms.core.trace import function_name, trace_program
+from foldax.transforms.random.keyed import keyless_key_p, site_key_p
 
 
 class Keys:
@@ -162,7 +180,8 @@ class _Analysis:
             f"{self.name}: a random key is {how} twice{same}: first by {first}, then by "
             f"{second}. A key must be used once: split it (key, sub = foldax.random.split(key)) "
             f"and use each subkey once, fold in distinct data, or let foldax.random.keyed draw "
-            f"fresh subkeys.")
+            f"fresh subkeys."
+        )
 
     def snapshot(self) -> tuple:
         return dict(self.consumed), dict(self.folded)
@@ -199,8 +218,7 @@ class KeyReuseInterpreter(Interpreter):
         return self.fresh_outputs(eqn)
 
     def fresh_outputs(self, eqn: JaxprEqn) -> list:
-        return [self.analysis.fresh(v.aval.shape) if _is_key(v.aval) else UNKNOWN
-                for v in eqn.outvars]
+        return [self.analysis.fresh(v.aval.shape) if _is_key(v.aval) else UNKNOWN for v in eqn.outvars]
 
 
 def _rule(*primitives: Any) -> Callable:
@@ -212,8 +230,7 @@ def _consume(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
     return interp.default_rule(eqn, invals)
 
 
-@_rule(random_seed_p, random_wrap_p, random_clone_p, keyless_key_p, random_unwrap_p, lax.eq_p,
-       lax.ne_p)
+@_rule(random_seed_p, random_wrap_p, random_clone_p, keyless_key_p, random_unwrap_p, lax.eq_p, lax.ne_p)
 def _source(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
     return interp.fresh_outputs(eqn)
 
@@ -221,18 +238,31 @@ def _source(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
 @_rule(random_fold_in_p, site_key_p)
 def _fold_in(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
     keys = invals[0]
-    data = eqn.params["site"] if eqn.primitive is site_key_p else \
-        (invals[1].value if isinstance(invals[1], Known) else UNKNOWN)
+    data = (
+        eqn.params["site"]
+        if eqn.primitive is site_key_p
+        else (invals[1].value if isinstance(invals[1], Known) else UNKNOWN)
+    )
     if isinstance(keys, Keys) and data is not UNKNOWN:
         interp.analysis.fold(keys, data, eqn)
     return interp.fresh_outputs(eqn)
 
 
-_IDENTITY = {lax.copy_p, lax.convert_element_type_p, lax.reduce_precision_p,
-             lax.sharding_constraint_p}
-_LAYOUT = {lax.reshape_p, lax.squeeze_p, lax.broadcast_in_dim_p, lax.transpose_p, lax.rev_p,
-           lax.slice_p, lax.concatenate_p, lax.dynamic_slice_p, lax.gather_p,
-           lax.dynamic_update_slice_p, lax.scatter_p, lax.select_n_p}
+_IDENTITY = {lax.copy_p, lax.convert_element_type_p, lax.reduce_precision_p, lax.sharding_constraint_p}
+_LAYOUT = {
+    lax.reshape_p,
+    lax.squeeze_p,
+    lax.broadcast_in_dim_p,
+    lax.transpose_p,
+    lax.rev_p,
+    lax.slice_p,
+    lax.concatenate_p,
+    lax.dynamic_slice_p,
+    lax.gather_p,
+    lax.dynamic_update_slice_p,
+    lax.scatter_p,
+    lax.select_n_p,
+}
 
 
 @_rule(*_IDENTITY)
@@ -246,8 +276,7 @@ def _layout(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
         return [UNKNOWN]
     if all(isinstance(x, (Keys, Known)) for x in invals):
         with eval_context():
-            args = [np.asarray(x.ids, np.int32) if isinstance(x, Keys) else x.value
-                    for x in invals]
+            args = [np.asarray(x.ids, np.int32) if isinstance(x, Keys) else x.value for x in invals]
             out = eqn.primitive.bind(*args, **eqn.params)
         return [Keys(np.asarray(out, np.int64))]
     shape = eqn.outvars[0].aval.shape
@@ -273,13 +302,16 @@ def _shard_map(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list
     outputs laid out over mesh axes are assembled from every shard, so they get fresh ids."""
     p = eqn.params
     shape_of = p["mesh"].shape
-    blocks = [_first_block(x, spec, shape_of) if isinstance(x, Keys) else x
-              for x, spec in zip(invals, p["in_specs"])]
+    blocks = [
+        _first_block(x, spec, shape_of) if isinstance(x, Keys) else x
+        for x, spec in zip(invals, p["in_specs"])
+    ]
     with interp.analysis.inside(eqn, " (in a shard_map)"):
         outs = interp.run_jaxpr(p["jaxpr"], [], blocks)
-    return [o if not isinstance(o, Keys) or not _spec_axes(spec) else
-            interp.analysis.fresh(v.aval.shape)
-            for o, spec, v in zip(outs, p["out_specs"], eqn.outvars)]
+    return [
+        o if not isinstance(o, Keys) or not _spec_axes(spec) else interp.analysis.fresh(v.aval.shape)
+        for o, spec, v in zip(outs, p["out_specs"], eqn.outvars)
+    ]
 
 
 def _spec_axes(spec: Any) -> list:
@@ -292,8 +324,10 @@ def _spec_axes(spec: Any) -> list:
 
 def _first_block(keys: Keys, spec: Any, mesh_shape: Any) -> Keys:
     """The ids of the first shard's block of a key array laid out by ``spec``."""
-    index = tuple(slice(0, n // int(np.prod([mesh_shape[a] for a in axes], dtype=np.int64)))
-                  for n, axes in zip(keys.ids.shape, _spec_axes(spec)))
+    index = tuple(
+        slice(0, n // int(np.prod([mesh_shape[a] for a in axes], dtype=np.int64)))
+        for n, axes in zip(keys.ids.shape, _spec_axes(spec))
+    )
     return Keys(keys.ids[index]) if index else keys
 
 
@@ -329,8 +363,9 @@ def _cond(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
         consumed = {**c, **consumed}
         folded = {**f, **folded}
     analysis.consumed, analysis.folded = consumed, folded
-    return [_join_outputs(analysis, eqn.outvars[i].aval, [o[i] for o in outs])
-            for i in range(len(eqn.outvars))]
+    return [
+        _join_outputs(analysis, eqn.outvars[i].aval, [o[i] for o in outs]) for i in range(len(eqn.outvars))
+    ]
 
 
 def _join_outputs(analysis: _Analysis, aval: Any, values: list) -> Any:
@@ -346,7 +381,7 @@ def _join_outputs(analysis: _Analysis, aval: Any, values: list) -> Any:
 def _while(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     cn, bn = p["cond_nconsts"], p["body_nconsts"]
-    cond_consts, body_consts, carry = invals[:cn], invals[cn:cn + bn], invals[cn + bn:]
+    cond_consts, body_consts, carry = invals[:cn], invals[cn : cn + bn], invals[cn + bn :]
     for iteration in (1, 2):
         with interp.analysis.inside(eqn, f" (while loop, iteration {iteration})"):
             interp.run(p["cond_jaxpr"], *cond_consts, *carry)
@@ -360,7 +395,7 @@ def _while(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
 def _scan(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     nc, ncarry, length = p["num_consts"], p["num_carry"], p["length"]
-    consts, carry, xs = invals[:nc], invals[nc:nc + ncarry], invals[nc + ncarry:]
+    consts, carry, xs = invals[:nc], invals[nc : nc + ncarry], invals[nc + ncarry :]
     analysis = interp.analysis
     ys_per_iteration, fresh_from = [], 0
     for t in range(min(length, 2)):
@@ -372,13 +407,14 @@ def _scan(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
         carry, ys = outs[:ncarry], outs[ncarry:]
         ys_per_iteration.append(ys)
     out_avals = [v.aval for v in eqn.outvars[ncarry:]]
-    stacked = [_stack_ys(analysis, aval, [ys[i] for ys in ys_per_iteration], length, fresh_from)
-               for i, aval in enumerate(out_avals)]
+    stacked = [
+        _stack_ys(analysis, aval, [ys[i] for ys in ys_per_iteration], length, fresh_from)
+        for i, aval in enumerate(out_avals)
+    ]
     return [*carry, *stacked]
 
 
-def _stack_ys(analysis: _Analysis, aval: Any, per_iteration: list, length: int,
-              fresh_from: int) -> Any:
+def _stack_ys(analysis: _Analysis, aval: Any, per_iteration: list, length: int, fresh_from: int) -> Any:
     """The stacked key outputs of a scan: the simulated iterations, then for the others ids
     that are new where the last simulated iteration made new keys, else aliases of them."""
     if not _is_key(aval) or not per_iteration:
@@ -404,8 +440,11 @@ def find_key_reuse(fun: Callable | Program, *args: Any, **kwargs: Any) -> KeyReu
         >>> random.find_key_reuse(lambda k: random.split(k), random.key(0)) is None
         True
     """
-    program = fun if isinstance(fun, Program) else \
-        trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
+    program = (
+        fun
+        if isinstance(fun, Program)
+        else trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
+    )
     analysis = _Analysis(program.name)
     interp = KeyReuseInterpreter(analysis)
     inputs = [analysis.fresh(a.shape) if _is_key(a) else UNKNOWN for a in program.in_avals]

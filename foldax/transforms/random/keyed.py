@@ -25,6 +25,7 @@ Example:
     >>> bool((a == b).all())
     True
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,18 +39,27 @@ from typing import Any, Callable
 import numpy as np
 
 from foldax._compat import (
-    Effect, JaxprEqn, Primitive, ShapedArray, allow_effect, fancy_primitive_batchers,
-    fold_in_keys, jaxprs_in_params, lower_fun, register_lowering, register_source_exclusion,
+    Effect,
+    JaxprEqn,
+    Primitive,
+    ShapedArray,
+    allow_effect,
+    fancy_primitive_batchers,
+    fold_in_keys,
+    jaxprs_in_params,
+    lower_fun,
+    register_lowering,
+    register_source_exclusion,
     split_keys,
 )
 from foldax.errors import CheckifyRequiredError, FoldaxTypeError, FoldaxValueError
 from foldax.transforms.batching.interpreter import PER_ELEMENT_PRIMITIVES
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
-from foldax.transforms.core.passes import iter_equations
-from foldax.transforms.random.validation import one_key
-from foldax.transforms.core.trace import function_name, trace_program
 from foldax.transforms.core.mesh import on_argument_devices
+from foldax.transforms.core.passes import iter_equations
+from foldax.transforms.core.trace import function_name, trace_program
+from foldax.transforms.random.validation import one_key
 
 register_source_exclusion(os.path.abspath(__file__))
 _FOLDAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,15 +89,15 @@ def _outside_keyed(*args: Any, **params: Any) -> Any:
     raise CheckifyRequiredError(
         "a foldax.random draw without a key was evaluated or compiled outside "
         "foldax.random.keyed (a function traced inside keyed was reused elsewhere). Fix: call it "
-        "through keyed(f)(key, ...), or pass a key explicitly.")
+        "through keyed(f)(key, ...), or pass a key explicitly."
+    )
 
 
 keyless_key_p.def_impl(_outside_keyed)
 register_lowering(keyless_key_p, _outside_keyed)
 
 
-def _keyless_batch(axis_data: Any, vals: list, dims: list, *, site: int, shape: tuple,
-                   dtype: Any) -> tuple:
+def _keyless_batch(axis_data: Any, vals: list, dims: list, *, site: int, shape: tuple, dtype: Any) -> tuple:
     """Under vmap every element draws from its own key."""
     return keyless_key_p.bind(site=site, shape=(axis_data.size,) + shape, dtype=dtype), 0
 
@@ -105,8 +115,7 @@ def _site_key(base: Any, *, site: int, shape: tuple) -> Any:
 
 
 site_key_p.def_impl(_site_key)
-site_key_p.def_abstract_eval(
-    lambda base, *, site, shape: ShapedArray(base.shape + shape, base.dtype))
+site_key_p.def_abstract_eval(lambda base, *, site, shape: ShapedArray(base.shape + shape, base.dtype))
 register_lowering(site_key_p, lower_fun(_site_key, multiple_results=False))
 
 
@@ -143,8 +152,9 @@ def _call_site() -> int:
     """A stable id of the user's code that asked for a draw: crc32 of the calling function's
     qualified name and its line relative to the function's first line."""
     frame = sys._getframe(1)
-    while frame is not None and (frame.f_code.co_filename.startswith(_FOLDAX_DIR)
-                                 or "/jax/" in frame.f_code.co_filename):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(_FOLDAX_DIR) or "/jax/" in frame.f_code.co_filename
+    ):
         frame = frame.f_back
     if frame is None:
         return 0
@@ -159,7 +169,8 @@ def keyless_key(where: str) -> Any:
         raise FoldaxValueError(
             f"{where}: no key given and not inside foldax.random.keyed. Fix: pass a key "
             f"(foldax.random.key(seed), split for each draw), or wrap the function with "
-            f"foldax.random.keyed(f) and call it as f(key, ...).")
+            f"foldax.random.keyed(f) and call it as f(key, ...)."
+        )
     return keyless_key_p.bind(site=_call_site(), shape=(), dtype=_stack()[-1].dtype)
 
 
@@ -191,8 +202,9 @@ class KeyedInterpreter(Interpreter):
         return bind_eqn(eqn, invals)
 
     def draws_inside(self, eqn: JaxprEqn) -> bool:
-        return any(e.primitive is keyless_key_p
-                   for j in jaxprs_in_params(eqn.params) for e in iter_equations(j))
+        return any(
+            e.primitive is keyless_key_p for j in jaxprs_in_params(eqn.params) for e in iter_equations(j)
+        )
 
 
 @KeyedInterpreter.register(keyless_key_p)

@@ -14,6 +14,7 @@ Example:
     >>> len(subkeys), random.normal(subkeys[0], (2,)).shape
     (8, (2,))
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,7 +55,8 @@ def key(seed: Any, impl: str | None = None) -> jax.Array:
         raise FoldaxTypeError(
             f"key(seed={seed!r}): the seed must be a scalar integer (a Python int, NumPy integer "
             f"or an int array of shape ()), found {np.dtype(dtype).name}{list(np.shape(seed))}. "
-            f"For many keys use foldax.random.split(key(seed), n).")
+            f"For many keys use foldax.random.split(key(seed), n)."
+        )
     return jax.random.key(seed, impl=impl)
 
 
@@ -72,10 +74,8 @@ def split(key: Any, num: int | tuple[int, ...] = 2) -> jax.Array:
 
 def _check_num(num: Any, where: str) -> None:
     nums = num if isinstance(num, tuple) else (num,)
-    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
-               for n in nums):
-        raise FoldaxValueError(
-            f"{where}(num={num!r}): num must be a non-negative int or a tuple of them.")
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in nums):
+        raise FoldaxValueError(f"{where}(num={num!r}): num must be a non-negative int or a tuple of them.")
 
 
 def fold_in(key: Any, data: Any) -> jax.Array:
@@ -106,10 +106,12 @@ def _distribution(jax_fn: Callable) -> Callable:
     def draw(key: Any = None, *args: Any, **kwargs: Any) -> jax.Array:
         return jax_fn(single_key(key, f"{name}(key=...)"), *args, **kwargs)
 
-    draw.__doc__ = (f"``jax.random.{name}`` drawing from ``key`` (a typed key of shape ()); "
-                    f"``key=None`` inside ``foldax.random.keyed`` draws from a fresh subkey.\n\n"
-                    f"    Example:\n        >>> from foldax import random\n"
-                    f"        >>> random.{name}  # doctest: +ELLIPSIS\n        <function {name} ...>\n")
+    draw.__doc__ = (
+        f"``jax.random.{name}`` drawing from ``key`` (a typed key of shape ()); "
+        f"``key=None`` inside ``foldax.random.keyed`` draws from a fresh subkey.\n\n"
+        f"    Example:\n        >>> from foldax import random\n"
+        f"        >>> random.{name}  # doctest: +ELLIPSIS\n        <function {name} ...>\n"
+    )
     return draw
 
 
@@ -146,8 +148,8 @@ def dropout(key: Any, rate: float, x: Any, deterministic: bool = False) -> Any:
     """
     if not 0 <= float(rate) < 1:
         raise FoldaxValueError(
-            f"dropout(rate={rate!r}): the rate must be in [0, 1) (the probability of dropping an "
-            f"element).")
+            f"dropout(rate={rate!r}): the rate must be in [0, 1) (the probability of dropping an element)."
+        )
     if deterministic or rate == 0:
         return x
     keep = bernoulli(key, 1.0 - rate, jnp.shape(x))

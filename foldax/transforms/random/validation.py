@@ -8,6 +8,7 @@ Example:
     >>> one_key(jax.random.key(0), "split(key=...)").shape
     ()
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,13 +34,20 @@ def typed_key(key: Any, where: str) -> Any:
         raise FoldaxTypeError(
             f"{where}: got a legacy uint32 key array of shape {tuple(np.shape(key))} (as made by "
             f"jax.random.PRNGKey); foldax.random needs a typed key. Fix: create keys with "
-            f"foldax.random.key(seed), or convert this one with jax.random.wrap_key_data(key).")
-    hint = (" This looks like a shape: the first argument is the key, so without a key write "
-            "shape=... (e.g. normal(shape=(3,)) inside foldax.random.keyed).")\
-        if isinstance(key, (tuple, list, int)) else ""
+            f"foldax.random.key(seed), or convert this one with jax.random.wrap_key_data(key)."
+        )
+    hint = (
+        (
+            " This looks like a shape: the first argument is the key, so without a key write "
+            "shape=... (e.g. normal(shape=(3,)) inside foldax.random.keyed)."
+        )
+        if isinstance(key, (tuple, list, int))
+        else ""
+    )
     raise FoldaxTypeError(
         f"{where}: expected a typed PRNG key (foldax.random.key(seed)), found "
-        f"{type(key).__name__}{'' if dtype is None else f' of dtype {dtype}'}.{hint}")
+        f"{type(key).__name__}{'' if dtype is None else f' of dtype {dtype}'}.{hint}"
+    )
 
 
 def one_key(key: Any, where: str) -> Any:
@@ -49,5 +57,6 @@ def one_key(key: Any, where: str) -> Any:
         raise FoldaxValueError(
             f"{where}: needs a single key, but was given a key array of shape "
             f"{tuple(np.shape(key))}. Fix: pick one (keys[i]) or map over them, e.g. "
-            f"foldax.vmap(lambda k: {where.split('(')[0]}(k, ...))(keys).")
+            f"foldax.vmap(lambda k: {where.split('(')[0]}(k, ...))(keys)."
+        )
     return key
