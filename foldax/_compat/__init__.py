@@ -248,7 +248,7 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
         return self.emit_eqn(tracers, list(out_avals), primitive, params, effects, source_info=info)
 
 
-_FOLDAX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_FOLDAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # foldax/
 
 
 def _called_by_foldax(info: Any) -> bool:
