@@ -14,11 +14,16 @@ Layers: ``transforms/core`` is the bottom of the transformations and imports not
 foldax but ``foldax._compat`` (the only door to private JAX), ``foldax.errors`` and
 ``foldax.pytrees`` (which sits below ``core``: the leaf kinds and tree utilities every trace
 uses). ``foldax.pytrees``, ``foldax.errors`` and ``foldax._compat`` import no transformation.
+
+Private JAX (``jax._src``, ``jax.interpreters``) is imported only inside the ``foldax._compat``
+package, whose ``__init__`` re-exports every name the rest of foldax uses.
 """
 
 from __future__ import annotations
 
 import ast
+import doctest
+import importlib
 import pathlib
 
 import networkx as nx
@@ -29,6 +34,8 @@ PACKAGE = ROOT / "foldax"
 CORE = "foldax.transforms.core"
 CORE_MAY_IMPORT = ("foldax._compat", "foldax.errors", "foldax.pytrees")
 BELOW_TRANSFORMS = ("foldax._compat", "foldax.errors", "foldax.pytrees")
+COMPAT = "foldax._compat"
+PRIVATE_JAX = ("jax._src", "jax.interpreters")
 
 
 def _module_name(path: pathlib.Path, root: pathlib.Path) -> str:
@@ -127,3 +134,69 @@ def test_layer_imports_only_below(layer, allowed):
         f"{m} imports {t}" for m, t in graph.edges if _within(m, (layer,)) and not _within(t, allowed)
     )
     assert outside == [], f"{layer} may import only {allowed}:\n" + "\n".join(outside)
+
+
+def test_private_jax_only_in_compat():
+    modules = _modules(ROOT)
+    private = sorted(
+        f"{module} imports {name}"
+        for module, path in modules.items()
+        if not _within(module, (COMPAT,))
+        for name in _imported_names(module, path, modules)
+        if _within(name, PRIVATE_JAX)
+    )
+    assert private == [], "private JAX outside foldax._compat:\n" + "\n".join(private)
+    # ... and the rule sees the imports of the package itself
+    assert any(
+        _within(name, PRIVATE_JAX)
+        for module, path in modules.items()
+        if _within(module, (COMPAT,))
+        for name in _imported_names(module, path, modules)
+    )
+
+
+def _compat_modules() -> list[str]:
+    return sorted(m for m in _modules(ROOT) if _within(m, (COMPAT,)))
+
+
+def _public_names(path: pathlib.Path) -> set[str]:
+    """The public names a module defines at its top level (``import x as x`` re-exports count)."""
+    names = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.name for a in node.names if a.asname == a.name)
+    return {n for n in names if not n.startswith("_")}
+
+
+def test_compat_reexports_every_public_name_and_is_imported_whole():
+    modules = _modules(ROOT)
+    compat = importlib.import_module(COMPAT)
+    for module in _compat_modules():
+        if module != COMPAT:
+            missing = _public_names(modules[module]) - set(compat.__all__)
+            assert not missing, f"{module} defines {sorted(missing)}, not re-exported by {COMPAT}"
+    assert all(hasattr(compat, name) for name in compat.__all__)
+    # the rest of foldax imports from foldax._compat, never from its modules
+    inside = sorted(
+        f"{module} imports {name}"
+        for module, path in modules.items()
+        if not _within(module, (COMPAT,))
+        for name in _imported_names(module, path, modules)
+        if name.startswith(COMPAT + ".")
+    )
+    assert inside == [], f"import these names from {COMPAT}:\n" + "\n".join(inside)
+
+
+@pytest.mark.parametrize("module", _compat_modules())
+def test_compat_module_examples_run(module):
+    mod = importlib.import_module(module)
+    tests = [t for t in doctest.DocTestFinder().find(mod, module, globs={}) if t.examples]
+    assert tests, f"{module} has no example"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

@@ -1,0 +1,89 @@
+"""Computing now, whatever trace is current: JAX's eager evaluation of primitives and jaxprs,
+its abstract evaluation, and concrete arrays as eager evaluation returns them.
+
+Example:
+    >>> import numpy as np
+    >>> from jax import lax
+    >>> from foldax._compat.evaluation import evaluate_now
+    >>> float(evaluate_now(lax.sin_p, [np.float32(0.0)], {"accuracy": None}))
+    0.0
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+from jax._src import config, core, dispatch
+from jax._src.interpreters import partial_eval as pe
+
+from foldax._compat.jaxpr_types import ClosedJaxpr, Primitive, ShapedArray
+
+
+def evaluate_now(primitive: Primitive, args: Sequence, params: dict) -> Any:
+    """Compute ``primitive`` on concrete ``args`` now (JAX's eager evaluation), whatever the
+    current trace."""
+    with core.set_current_trace(core.eval_trace):
+        if "subfuns" in params:  # call-like primitives (shard_map, ...) bind through their trace hook
+            return primitive.bind(*args, **params)
+        return core.eval_trace.process_primitive(primitive, args, params)
+
+
+def compiles_eagerly(primitive: Primitive) -> bool:
+    """Whether JAX computes ``primitive`` on concrete values by compiling it alone
+    (``dispatch.apply_primitive``, which keeps one executable per parameters and input types)."""
+    impl = getattr(primitive, "impl", None)
+    return isinstance(impl, functools.partial) and impl.func is dispatch.apply_primitive
+
+
+def primitive_computation(primitive: Primitive, params: dict) -> Callable:
+    """A new jitted function computing ``primitive`` with ``params``, made as JAX's eager
+    evaluation makes it (``dispatch.xla_primitive_callable``) but not kept in JAX's cache."""
+    return dispatch.xla_primitive_callable.__wrapped__(primitive, **params)
+
+
+def call_now(fun: Callable, args: Sequence) -> Any:
+    """``fun(*args)`` computed now whatever the current trace, with jit enabled (as JAX's
+    ``apply_primitive`` calls its computation)."""
+    with core.set_current_trace(core.eval_trace):
+        previous = config.disable_jit.swap_local(False)
+        try:
+            return fun(*args)
+        finally:
+            config.disable_jit.set_local(previous)
+
+
+def evaluate_jaxpr_with(trace: Any, closed: ClosedJaxpr, args: Sequence) -> list:
+    """Evaluate ``closed`` on ``args`` with ``trace`` current (its primitives go to it)."""
+    with core.set_current_trace(trace):
+        return core.eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def abstract_eval(primitive: Primitive, args: Sequence, params: dict) -> tuple[Any, Any]:
+    """``(output aval(s), effects)`` of binding ``primitive`` on ``args`` (JAX's cached abstract
+    evaluation)."""
+    return pe._cached_abstract_eval(primitive, *(core.typeof(a) for a in args), **params)
+
+
+def concrete_array(value: Any, aval: ShapedArray) -> Any:
+    """A ``jax.Array`` holding the NumPy ``value`` with abstract value ``aval`` (its weak type
+    included), as eager evaluation would have returned it; None when JAX would store it in
+    another dtype (64-bit values with x64 off)."""
+    from jax._src import array
+
+    with core.set_current_trace(core.eval_trace):  # not staged by a trace that is current
+        out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    if out.dtype != aval.dtype:
+        return None
+    if aval.weak_type:
+        out = array.ArrayImpl(
+            aval.update(sharding=out.aval.sharding), out.sharding, out._arrays, committed=False
+        )
+    return out
+
+
+def eval_context():
+    """Context in which binding a primitive computes it now, even inside an outer trace."""
+    return core.eval_context()

@@ -1,0 +1,101 @@
+"""JAX's jaxpr data types, and making, reading and evaluating jaxprs and their equations.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from foldax._compat.jaxpr_types import eval_jaxpr, make_jaxpr_obj, new_eqn
+    >>> jaxpr = jax.make_jaxpr(jnp.sin)(1.0).jaxpr
+    >>> cos = new_eqn(jaxpr.eqns[0], primitive=jax.lax.cos_p)
+    >>> cosine = make_jaxpr_obj(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, [cos], jaxpr.debug_info)
+    >>> [float(y) for y in eval_jaxpr(cosine, [], 0.0)]
+    [1.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from jax._src import core, source_info_util
+
+Jaxpr = core.Jaxpr
+ClosedJaxpr = core.ClosedJaxpr
+JaxprEqn = core.JaxprEqn
+Var = core.Var
+Literal = core.Literal
+DropVar = core.DropVar
+Tracer = core.Tracer
+Token = core.Token
+Primitive = core.Primitive
+ShapedArray = core.ShapedArray
+AbstractValue = core.AbstractValue
+
+
+def typeof(x: Any) -> Any:
+    """The abstract value (shape, dtype, weak type, sharding) of an array or tracer (typed Any:
+    JAX annotates it as the AbstractValue base, which has none of those attributes)."""
+    return core.typeof(x)
+
+
+def is_tracer(x: Any) -> bool:
+    return isinstance(x, core.Tracer)
+
+
+def shaped_abstractify(x: Any) -> AbstractValue:
+    """The abstract value of an array, NumPy array or Python scalar (weak-typed)."""
+    return core.shaped_abstractify(x)
+
+
+def new_var(aval: AbstractValue) -> Var:
+    return core.Var(aval)
+
+
+def new_literal(value: Any, aval: AbstractValue) -> Literal:
+    return core.Literal(value, aval)
+
+
+def make_eqn(
+    invars: Sequence[Any],
+    outvars: Sequence[Var],
+    primitive: Primitive,
+    params: dict,
+    effects: Any = frozenset(),
+    source_info: Any = None,
+) -> JaxprEqn:
+    """A new equation attributed to ``source_info`` (default: the current source line)."""
+    return core.new_jaxpr_eqn(
+        list(invars), list(outvars), primitive, params, effects, source_info or source_info_util.current()
+    )
+
+
+def new_eqn(eqn: JaxprEqn, **changes: Any) -> JaxprEqn:
+    """A copy of ``eqn`` with some of invars/outvars/primitive/params/effects replaced."""
+    return eqn.replace(**changes)
+
+
+def make_jaxpr_obj(
+    constvars: Sequence[Var],
+    invars: Sequence[Var],
+    outvars: Sequence[Any],
+    eqns: Sequence[JaxprEqn],
+    debug_info: Any = None,
+) -> Jaxpr:
+    """A Jaxpr whose effects are the union of its equations' effects."""
+    effects = core.join_effects(*(e.effects for e in eqns)) if eqns else core.no_effects
+    return core.Jaxpr(constvars, invars, outvars, eqns, effects, debug_info)
+
+
+def bind_params(eqn: JaxprEqn) -> dict:
+    """The params a primitive's ``bind`` expects (jaxpr params turned into sub-functions)."""
+    return eqn.primitive.get_bind_params(eqn.params)
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args: Any) -> list:
+    return core.eval_jaxpr(jaxpr, consts, *args)
+
+
+def jaxprs_in_params(params: dict):
+    """Every Jaxpr (open) found in an equation's params, one level deep."""
+    return core.jaxprs_in_params(params)
+
+
+def pp_jaxpr(jaxpr: ClosedJaxpr) -> str:
+    return str(jaxpr)

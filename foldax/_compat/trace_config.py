@@ -1,0 +1,44 @@
+"""JAX's configuration as tracing sees it: the trace context (what JAX's trace and jit caches
+key on), thread-local values added to it, and the flags foldax follows.
+
+Example:
+    >>> import jax
+    >>> from foldax._compat.trace_config import jit_disabled
+    >>> with jax.disable_jit():
+    ...     jit_disabled()
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jax._src import config
+
+
+def trace_context() -> tuple:
+    """The JAX config values tracing depends on (JAX's own trace caches key on them)."""
+    return config.trace_context()
+
+
+def trace_context_names() -> tuple[str, ...]:
+    """The names of the values in ``trace_context()`` (for cache-miss explanations)."""
+    return tuple(config.trace_context_names())
+
+
+def trace_context_state(name: str) -> Any:
+    """A thread-local value (default ``None``) that is part of JAX's trace context and jit key:
+    ``jax.jit`` (and the programs ``foldax.jit`` keeps per trace context) trace again when it
+    differs. ``state.value`` reads it; ``state.swap_local(v)`` sets it and returns the previous
+    value, which ``state.set_local(previous)`` restores."""
+    return config.config_ext.Config(name, None, include_in_jit_key=True, include_in_trace_context=True)
+
+
+def explaining_cache_misses() -> bool:
+    """Whether ``jax_explain_cache_misses`` is on."""
+    return bool(config.explain_cache_misses.value)
+
+
+def jit_disabled() -> bool:
+    """Whether ``jax.disable_jit()`` is in effect (jitted functions then run their Python body)."""
+    return bool(config.disable_jit.value)
