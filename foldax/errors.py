@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from jax.errors import (
     ConcretizationTypeError,
     TracerBoolConversionError,
@@ -112,6 +114,10 @@ class CheckError(FoldaxError, RuntimeError, JaxRuntimeError):
     """A runtime check (``foldax.check``, JAX's ``checkify.check`` or an automatic error set)
     failed; also a ``jax.experimental.checkify.JaxRuntimeError`` (a ``ValueError``), which JAX's
     ``Error.throw`` raises."""
+
+    # where the failing check was staged: JAX's check primitive reads it from the exception
+    # ``Error.get_exception`` returns, as from its own ``JaxException``
+    traceback_info: Any
 
 
 class CheckifyRequiredError(FoldaxError, RuntimeError, ValueError):

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from jax._src import core, source_info_util
 
@@ -33,6 +33,13 @@ def typeof(x: Any) -> Any:
     """The abstract value (shape, dtype, weak type, sharding) of an array or tracer (typed Any:
     JAX annotates it as the AbstractValue base, which has none of those attributes)."""
     return core.typeof(x)
+
+
+def array_aval(atom: Var | Literal) -> ShapedArray:
+    """The abstract value (shape, dtype, weak type) of a jaxpr variable or literal that holds an
+    array. A cast, no check: JAX annotates ``Var.aval`` as the ``AbstractValue`` base, which
+    declares none of those attributes, though every array's aval is a ``ShapedArray``."""
+    return cast(ShapedArray, atom.aval)
 
 
 def is_tracer(x: Any) -> bool:

@@ -40,7 +40,7 @@ def sharded_mesh_axes(aval: Any) -> set:
 
 def bind_shard_map(
     args: Sequence,
-    body: Callable[..., tuple[list, tuple]],
+    body: Callable[..., tuple[Sequence, Sequence]],
     params: dict,
     in_specs: Sequence,
     explicit_mesh_axis: tuple | None,

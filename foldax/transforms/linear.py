@@ -29,7 +29,10 @@ import scipy.sparse
 from jax import lax
 
 from foldax._compat import (
+    ClosedJaxpr,
+    Jaxpr,
     JaxprEqn,
+    array_aval,
     closed_call_p,
     custom_jvp_call_p,
     custom_vjp_call_p,
@@ -232,7 +235,7 @@ def _mul(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     if isinstance(x, Affine) and isinstance(y, Affine):
         _constant_operands(eqn, invals, 0)
     a, c = (x, y) if isinstance(x, Affine) else (y, x)
-    shape = eqn.outvars[0].aval.shape
+    shape = array_aval(eqn.outvars[0]).shape
     return [_scale(a, c, shape, a.bias * c)]
 
 
@@ -244,7 +247,7 @@ def _div(interp: Any, eqn: JaxprEqn, invals: list) -> list:
             f"matrix_from_function: '{eqn.primitive}' at {eqn_source_line(eqn)} divides by a value "
             f"that depends on the input, which is not linear."
         )
-    return [_scale(x, 1 / y, eqn.outvars[0].aval.shape, x.bias / y)]
+    return [_scale(x, 1 / y, array_aval(eqn.outvars[0]).shape, x.bias / y)]
 
 
 @LinearInterpreter.register(lax.neg_p)
@@ -256,7 +259,7 @@ def _neg(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 def _add_like(sign: float) -> Callable:
     def rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
         x, y = invals
-        shape = tuple(eqn.outvars[0].aval.shape)
+        shape = tuple(array_aval(eqn.outvars[0]).shape)
         if not isinstance(x, Affine):
             y = _broadcast(y, shape) if y.shape != shape else y
             return [Affine(y.rows, y.cols, sign * y.vals, x + sign * y.bias, shape, y.dtype)]
@@ -297,7 +300,7 @@ def _reduce_sum(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     if not isinstance(a, Affine):
         return _evaluate(eqn, invals)
     axes = tuple(eqn.params["axes"])
-    out_shape = tuple(eqn.outvars[0].aval.shape)
+    out_shape = tuple(array_aval(eqn.outvars[0]).shape)
     out_index = np.arange(int(np.prod(out_shape, dtype=np.int64))).reshape(out_shape)
     expanded = np.expand_dims(out_index, axes) if axes else out_index
     target = np.broadcast_to(expanded, a.shape).reshape(-1)
@@ -306,9 +309,7 @@ def _reduce_sum(interp: Any, eqn: JaxprEqn, invals: list) -> list:
 
 def _inline(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     body = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
-    if not hasattr(body, "consts"):
-        from foldax._compat import ClosedJaxpr
-
+    if isinstance(body, Jaxpr):  # an open jaxpr (remat's): no consts
         body = ClosedJaxpr(body, ())
     return interp.run(body, *invals)
 
@@ -332,7 +333,7 @@ def _dense_fallback(eqn: JaxprEqn, invals: list) -> list:
     with jax.ensure_compile_time_eval():
         dtype = jax.dtypes.canonicalize_dtype(np.result_type(a.bias))
         jac = jax.jacfwd(local)(jnp.zeros(a.shape, dtype))  # one equation's Jacobian
-    out_shape = tuple(eqn.outvars[0].aval.shape)
+    out_shape = tuple(array_aval(eqn.outvars[0]).shape)
     jac = np.asarray(jac).reshape(int(np.prod(out_shape, dtype=np.int64)), a.size)
     j = scipy.sparse.coo_matrix(jac)
     bias_args = list(others)
@@ -443,14 +444,14 @@ def _assemble(outs: list, n_in: int) -> tuple[Any, Any]:
         vals.append(o.vals)
         biases.append(_xp(o.bias).reshape(o.bias, -1))
         offset += o.size
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    row, col = np.concatenate(rows), np.concatenate(cols)
     xp = _xp(*vals, *biases)
-    vals, bias = xp.concatenate(vals), xp.concatenate(biases)
+    val, bias = xp.concatenate(vals), xp.concatenate(biases)
     if xp is np:
-        return scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(offset, n_in)).tocsr(), bias
+        return scipy.sparse.coo_matrix((val, (row, col)), shape=(offset, n_in)).tocsr(), bias
     from jax.experimental import sparse
 
-    keys, inverse = np.unique(rows * n_in + cols, return_inverse=True)
-    summed = jax.ops.segment_sum(vals, jnp.asarray(inverse), num_segments=len(keys))
+    keys, inverse = np.unique(row * n_in + col, return_inverse=True)
+    summed = jax.ops.segment_sum(val, jnp.asarray(inverse), num_segments=len(keys))
     indices = np.stack([keys // n_in, keys % n_in], axis=1)
     return sparse.BCOO((summed, jnp.asarray(indices)), shape=(offset, n_in)), bias

@@ -404,6 +404,8 @@ class Pullback:
     A pytree (its leaves are the residuals), so it can be returned from ``jit`` like JAX's.
     """
 
+    _skeleton: Pullback  # its value-free copy, the pytree node data (set by ``_skeleton``)
+
     def __init__(
         self, lin: Linearized, program: Program, targets: Targets, recorder: OutputRecorder, where: str
     ) -> None:
@@ -430,7 +432,7 @@ class Pullback:
                 f"function returned by `jax.vjp` must match the pytree structure of the "
                 f"differentiated function {self.fname}.)"
             )
-        cts = []
+        cts: list[Any] = []
         for n, (slot, ct) in enumerate(zip(program.out_leaves[: self.recorder.num_leaves], leaves)):
             if slot is TRACED:
                 aval = program.out_avals[len(cts)]
@@ -480,7 +482,7 @@ class Pullback:
             leaves, tree = jax.tree_util.tree_flatten(grads, is_leaf=lambda x: x is None)
             if len(leaves) != len(wanted_leaves):
                 raise FoldaxValueError(
-                    f"{self.where}: with_refs got {wanted_tree.num_leaves} leaves "
+                    f"{self.where}: with_refs got {len(wanted_leaves)} leaves "
                     f"({wanted_tree}), but the primals have {len(leaves)}; give one GradValue(), "
                     f"DontWant() or jax.Ref per primal leaf, shaped like the primals."
                 )
@@ -491,12 +493,14 @@ class Pullback:
 
 def _deliver(wanted: Any, cotangent: Any) -> Any:
     """One primal cotangent as ``with_refs`` asked for it."""
-    if isinstance(wanted, jax.ad.DontWant):
-        return jax.ad.DidntWant()
+    # jax.ad is a namespace of these markers; JAX's typing takes it for jax.interpreters.ad
+    ad: Any = jax.ad
+    if isinstance(wanted, ad.DontWant):
+        return ad.DidntWant()
     if isinstance(wanted, jax.Ref):
         wanted[...] += cotangent
-        return jax.ad.GradRef()
-    if isinstance(wanted, jax.ad.GradValue):
+        return ad.GradRef()
+    if isinstance(wanted, ad.GradValue):
         return cotangent
     raise FoldaxTypeError(
         f"with_refs: a leaf is {wanted!r} of type {type(wanted).__name__}; each must be "
@@ -517,7 +521,7 @@ def _skeleton(pb: Pullback) -> Pullback:
             linear=ClosedJaxpr(pb.lin.linear.jaxpr, []),
         )
         targets = copy.copy(pb.targets)
-        targets.args = targets.kwargs = None
+        targets.args, targets.kwargs = (), {}  # no values (they may be tracers)
         targets.leaves = [
             jax.ShapeDtypeStruct(np.shape(x), dtype_of(x)) if is_variable(x) else x for x in targets.leaves
         ]

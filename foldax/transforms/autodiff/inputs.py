@@ -115,8 +115,8 @@ class Selection:
     def bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, list[tuple[int, Any]]]:
         """``(args, kwargs, keys)``: ``keys`` locate each selected argument, ``(0, position)`` or
         ``(1, keyword)``; a selected parameter left at its default is passed explicitly."""
+        keys: list[tuple[int, Any]] = []
         if not self.names:
-            keys = []
             for i in self.argnums:
                 j = i + len(args) if i < 0 else i
                 if not 0 <= j < len(args):
@@ -132,7 +132,7 @@ class Selection:
                 keys.append((0, j))
             return args, kwargs, keys
         params = self._parameters() or {}
-        keys, kwargs = [], dict(kwargs)
+        kwargs = dict(kwargs)
         positional = [n for n, p in params.items() if p.kind in _POSITIONAL]
         for n in self.names:
             if n in positional and positional.index(n) < len(args):

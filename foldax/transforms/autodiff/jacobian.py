@@ -80,7 +80,7 @@ class _Call:
         type of the input leaf (``jax.jacrev``) or, ``like_output``, of the output leaf
         (``jax.jacfwd``)."""
         out_avals, slots = self.program.out_avals, self.program.out_leaves
-        leaves = []
+        leaves: list[Any] = []
         for i, slot in enumerate(slots[: self.recorder.num_leaves]):
             j = self.traced_index[i]
             shape = out_avals[j].shape if j is not None else np.shape(slot)

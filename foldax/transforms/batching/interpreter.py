@@ -103,15 +103,13 @@ def match_axis(v: Batched, dst: int | None, size: int, sum_match: bool = False, 
     """The array of ``v`` with its batch axis at ``dst`` (``None``: unbatched; a batched value
     is then summed over its batch axis if ``sum_match``, else ``UnmappableOutput``)."""
     src, x = v.axis, v.value
-    if src == dst:
-        return x
     if src is None:
-        return broadcast_axis(x, size, dst, mesh_axis)
+        return x if dst is None else broadcast_axis(x, size, dst, mesh_axis)
     if dst is None:
         if sum_match:
             return x.sum(src)
         raise UnmappableOutput(src)
-    return move_axis(x, src, dst)
+    return x if src == dst else move_axis(x, src, dst)
 
 
 # -- the interpreter --------------------------------------------------------------------------

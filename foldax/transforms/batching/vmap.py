@@ -366,13 +366,14 @@ class VmapFunction:
         def dummy():
             return unflatten(program.out_tree, list(range(len(program.out_leaves))))
 
+        def name_of(i: int) -> Callable[[], str]:  # the i-th output's path, worked out if needed
+            return lambda: _output_name(dummy(), i)
+
         it = iter(outs)
         leaves = []
         for i, (slot, axis) in enumerate(zip(program.out_leaves, axes)):
             if slot is TRACED:
-                leaves.append(
-                    self._traced_output(next(it), axis, size, mesh_axis, lambda i=i: _output_name(dummy(), i))
-                )
+                leaves.append(self._traced_output(next(it), axis, size, mesh_axis, name_of(i)))
             elif leaf_kind(slot) == STATIC:
                 raise FoldaxTypeError(
                     f"vmap({self.name}): {_output_name(dummy(), i)} is {slot!r} of type "
@@ -383,7 +384,7 @@ class VmapFunction:
                 )
             else:
                 if axis is not None and leaf_kind(slot) == CONSTANT:
-                    axis = self._output_axis(axis, np.ndim(slot) + 1, lambda i=i: _output_name(dummy(), i))
+                    axis = self._output_axis(axis, np.ndim(slot) + 1, name_of(i))
                 leaves.append(_constant_output(slot, axis, size))
         return unflatten(program.out_tree, leaves)
 

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p
+from foldax._compat import Jaxpr, JaxprEqn, array_aval, eqn_source_line, is_tracer, jax_check_p
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.error import (
@@ -133,7 +133,9 @@ def _slot_signatures(jaxpr: Jaxpr, enabled: frozenset) -> tuple:
             eqn = observed_equation(eqn)
         if eqn.primitive is check_p and USER in enabled:
             k = eqn.params["batch_ndim"]
-            slots.setdefault(tuple((v.aval.shape[k:], v.aval.dtype.name) for v in eqn.invars[1:]), None)
+            slots.setdefault(
+                tuple((a.shape[k:], a.dtype.name) for a in map(array_aval, eqn.invars[1:])), None
+            )
         elif eqn.primitive is jax_check_p:
             error = _jax_error(eqn, [v.aval for v in eqn.invars])
             for effect in error._pred:

@@ -221,7 +221,9 @@ class Error(jax_checkify.Error):
 
     # -- JAX checkify's view (read by checkify.check_error and JAX's check primitive) ------------
     @property
-    def _pred(self) -> collections.abc.Mapping:
+    def _pred(self) -> collections.abc.Mapping:  # type: ignore[override]
+        # JAX annotates the field as a dict; it only reads it as a mapping, and computing
+        # every predicate up front would stage work JAX's abstract evaluation never asks for
         return _Predicates(self)
 
     @property
@@ -250,7 +252,9 @@ class Error(jax_checkify.Error):
         lines = [_prefixed(where, site.message(payload)) for site, where, payload in self._failures()]
         return "\n".join(lines) if lines else None
 
-    def get_exception(self) -> CheckError | None:
+    def get_exception(self) -> CheckError | None:  # type: ignore[override]
+        # not JAX's JaxException: foldax's failures raise CheckError, which carries the
+        # traceback_info JAX's check primitive reads from the exception
         """The ``CheckError`` ``throw`` would raise, or ``None``."""
         failures = self._failures()
         if not failures:
@@ -285,7 +289,7 @@ class Error(jax_checkify.Error):
             outer = tuple(int(i) for i in outer)
             code, index = int(np.asarray(self.code)[outer]), int(np.asarray(self.index)[outer])
             site = self.layout.sites[code]
-            payload = ()
+            payload: Sequence = ()
             if site.slot >= 0:
                 start = sum(self.layout.num_slot_arrays[: site.slot])
                 stop = start + self.layout.num_slot_arrays[site.slot]
@@ -309,7 +313,8 @@ def _prefixed(where: tuple, message: str) -> str:
 
 def no_error(layout: ErrorLayout) -> Error:
     """An error value in which nothing failed (NumPy constants, so it folds away)."""
-    return Error(*initial_state(layout.slots)[:3], initial_state(layout.slots)[3:], layout)
+    failed, code, index, *placeholders = initial_state(layout.slots)
+    return Error(failed, code, index, placeholders, layout)
 
 
 def initial_state(slots: Sequence) -> list:

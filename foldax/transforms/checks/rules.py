@@ -191,8 +191,8 @@ def _report_oob(interp: Any, eqn: Any, mask: Any, indices: Any, dims_map: Any, s
 
 @_register(INDEX, lax.dynamic_slice_p)
 def dynamic_slice_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
-    operand, *starts = invals
-    starts = jnp.stack([jnp.asarray(s) for s in starts])
+    operand, *start_indices = invals
+    starts = jnp.stack([jnp.asarray(s) for s in start_indices])
     sizes = np.asarray(eqn.params["slice_sizes"], dtype=starts.dtype)
     mask = (starts < 0) | (starts + sizes > np.asarray(np.shape(operand), dtype=starts.dtype))
     _report_oob(interp, eqn, mask, starts, range(np.ndim(operand)), np.shape(operand))
@@ -200,8 +200,8 @@ def dynamic_slice_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> Non
 
 @_register(INDEX, lax.dynamic_update_slice_p)
 def dynamic_update_slice_oob(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
-    operand, update, *starts = invals
-    starts = jnp.stack([jnp.asarray(s) for s in starts])
+    operand, update, *start_indices = invals
+    starts = jnp.stack([jnp.asarray(s) for s in start_indices])
     mask = (starts < 0) | (
         starts + np.asarray(np.shape(update), dtype=starts.dtype)
         > np.asarray(np.shape(operand), dtype=starts.dtype)

@@ -176,7 +176,7 @@ def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_s
     the interpreter says what sharding an array it reshaped gets (``boundary_sharding``)."""
     p = eqn.params
     in_avals = [v.aval for v in traced.jaxpr.invars]
-    origin = [None] * (len(traced.consts) + n_state)
+    origin: list[int | None] = [None] * (len(traced.consts) + n_state)
     for i, n in enumerate(counts):
         origin += [i] * n
 
@@ -202,7 +202,7 @@ def _jit_io_params(interp: Any, eqn: JaxprEqn, traced: Traced, counts: list, n_s
         return interp.boundary_sharding(sharding, old, new, p.get("ctx_mesh"))
 
     old_in = [v.aval for v in eqn.invars]
-    out_origin = [None] * traced.n_state_out
+    out_origin: list[int | None] = [None] * traced.n_state_out
     for i, n in enumerate(traced.out_counts):
         out_origin += [i] * n
     old_out = [v.aval for v in eqn.outvars]

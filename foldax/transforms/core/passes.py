@@ -222,7 +222,7 @@ def _fresh_copy(
     out = []
     for eqn in eqns:
         invars = [rename.get(a, a) if isinstance(a, Var) else a for a in eqn.invars]
-        outvars = []
+        outvars: list[Var] = []  # a DropVar is a Var
         for v in eqn.outvars:
             if isinstance(v, DropVar):
                 outvars.append(v)
@@ -326,9 +326,9 @@ def _may_have_dead_code(jaxpr: Jaxpr) -> bool:
         for value in eqn.params.values():
             if isinstance(value, _JAXPRS) or type(value) is tuple and value and isinstance(value[0], _JAXPRS):
                 return True
-        for v in eqn.invars:
-            if type(v) is not Literal:
-                used.add(v)
+        for atom in eqn.invars:
+            if type(atom) is not Literal:
+                used.add(atom)
     return not used.issuperset(jaxpr.constvars)
 
 

@@ -196,7 +196,8 @@ class ArgumentSpec:
 
     def dynamic_positions(self, count: int) -> list[int]:
         """The positions in the call of the ``count`` non-static, non-auxiliary positionals."""
-        skipped, positions, i = set(self.static_argnums) | set(self.aux_argnums), [], 0
+        skipped, i = set(self.static_argnums) | set(self.aux_argnums), 0
+        positions: list[int] = []
         while len(positions) < count:
             if i not in skipped:
                 positions.append(i)

@@ -112,9 +112,10 @@ class EntryCache(collections.OrderedDict):
 
     def __delitem__(self, key: Hashable) -> None:
         super().__delitem__(key)
-        hit = self.by_tree.get(key[0]) if isinstance(key, tuple) and key else None
-        if hit is not None and hit[0] == key:
-            del self.by_tree[key[0]]
+        if isinstance(key, tuple) and key:
+            hit = self.by_tree.get(key[0])
+            if hit is not None and hit[0] == key:
+                del self.by_tree[key[0]]
 
     def clear(self) -> None:
         super().clear()

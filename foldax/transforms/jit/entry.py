@@ -79,10 +79,12 @@ class Entry:
 
     def outputs(self, variables: Sequence, traced: Sequence) -> Any:
         """The call's output tree: the compiled program's ``traced`` outputs in place."""
+        info = self.out_info
+        assert info is not None, "an entry's outputs are asked for after its first program"
         if self.all_traced:
-            return unflatten(self.out_info[0], traced)
+            return unflatten(info[0], traced)
         if self.uniform_out:
-            tree, values = self.out_info[0], self.out_values
+            tree, values = info[0], self.out_values
         else:
             program = self.programs[avals_key(variables)]
             tree, values = program.out_tree, output_values(program)
@@ -114,7 +116,7 @@ class Tracing:
 
     def __init__(self, fun: Callable, name: str, fold: bool) -> None:
         try:
-            self.fun_ref: Callable[[], Callable] = weakref.ref(fun)
+            self.fun_ref: Callable[[], Callable | None] = weakref.ref(fun)
         except TypeError:  # kept by a wrapper's private cache only
             self.fun_ref = lambda: fun
         self.name, self.fold = name, fold
@@ -135,7 +137,9 @@ class Tracing:
             FoldaxTypeError: the function hands a traced value to NumPy.
         """
         dyn_args, dyn_kwargs = template.fill(variables)
-        bound = _bind(self.fun_ref(), self.name, template.static, template.aux)
+        fun = self.fun_ref()
+        assert fun is not None, "a function is traced only while it is called, so alive"
+        bound = _bind(fun, self.name, template.static, template.aux)
         with explained_constant_misuse(self.name):
             program = trace_program(
                 bound, dyn_args, dyn_kwargs, fold=self.fold, name=self.name, make_variable=template.mask
@@ -143,7 +147,7 @@ class Tracing:
         count_trace(cache, self.name, program)
         new = signature(program)
         if param_name is not None and explaining_cache_misses():
-            explain_miss(list(cache.seen), new, self.fun_ref(), self.name, param_name)
+            explain_miss(list(cache.seen), new, fun, self.name, param_name)
         cache.seen.append(new)
         return program
 
@@ -206,6 +210,7 @@ def entry_runner(
 
     def run_hoisted(hoisted: list, *variables: Any) -> list:
         entry = entry_ref()
+        assert entry is not None, "jax.jit runs an entry's function only while the entry is cached"
         program = entry.programs.get(avals_key(variables))
         if program is None:  # jax.jit met new shapes or dtypes
             program = tracing.program(cache_ref() or FunctionCache(), template, variables, param_name)

@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Callable, NamedTuple
+from types import FrameType
+from typing import Any, Callable, Hashable, NamedTuple
 
 import jax
 
@@ -67,7 +68,8 @@ class Signature(NamedTuple):
 def signature(program: Program) -> Signature:
     """The signature of a traced program."""
     avals = iter(program.in_avals)
-    types, constants = [], []
+    types: list[Any] = []
+    constants: list[Hashable | None] = []  # a static leaf's hash, a small constant's key
     for slot in program.in_leaves:
         if slot is VARIABLE:
             types.append(next(avals))
@@ -157,7 +159,7 @@ def _diff(new: Signature, old: Signature, param_name: Callable[[str], str]) -> t
 
 def _callsite() -> str:
     """The caller's frame outside foldax and JAX, as ``file:line (function)``."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
         frame = frame.f_back
     if frame is None:

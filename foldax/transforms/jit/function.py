@@ -219,7 +219,7 @@ class JitFunction:
         entry = self.entries.get(key) or self._new_entry(key, variables, parts)
         program = entry.programs.get(avals_key(variables))
         if program is None:
-            program = self._tracing.program(self._cache, Template(parts), variables)
+            program = self._tracing.program(self._cache or self._open_cache(), Template(parts), variables)
             if not holds_tracers(program):
                 entry.add(avals_key(variables), program)
         return entry, program

@@ -36,6 +36,7 @@ from jax import lax
 
 from foldax._compat import (
     JaxprEqn,
+    array_aval,
     closed_call_p,
     cond_p,
     custom_jvp_call_p,
@@ -175,9 +176,9 @@ class _Analysis:
                 now.add(entry)
 
     def fail(self, first: Use, second: Use, how: str = "consumed", same: bool = False) -> None:
-        same = " (the same key appears twice in one key array)" if same else ""
+        note = " (the same key appears twice in one key array)" if same else ""
         raise KeyReuseError(
-            f"{self.name}: a random key is {how} twice{same}: first by {first}, then by "
+            f"{self.name}: a random key is {how} twice{note}: first by {first}, then by "
             f"{second}. A key must be used once: split it (key, sub = foldax.random.split(key)) "
             f"and use each subkey once, fold in distinct data, or let foldax.random.keyed draw "
             f"fresh subkeys."
@@ -218,7 +219,7 @@ class KeyReuseInterpreter(Interpreter):
         return self.fresh_outputs(eqn)
 
     def fresh_outputs(self, eqn: JaxprEqn) -> list:
-        return [self.analysis.fresh(v.aval.shape) if _is_key(v.aval) else UNKNOWN for v in eqn.outvars]
+        return [self.analysis.fresh(array_aval(v).shape) if _is_key(v.aval) else UNKNOWN for v in eqn.outvars]
 
 
 def _rule(*primitives: Any) -> Callable:
@@ -279,7 +280,7 @@ def _layout(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
             args = [np.asarray(x.ids, np.int32) if isinstance(x, Keys) else x.value for x in invals]
             out = eqn.primitive.bind(*args, **eqn.params)
         return [Keys(np.asarray(out, np.int64))]
-    shape = eqn.outvars[0].aval.shape
+    shape = array_aval(eqn.outvars[0]).shape
     keys = [x for x in invals if isinstance(x, Keys)]
     if eqn.primitive is lax.select_n_p:  # element-wise: either case
         cases = [np.broadcast_to(x.ids, shape) for x in keys]
@@ -309,7 +310,7 @@ def _shard_map(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list
     with interp.analysis.inside(eqn, " (in a shard_map)"):
         outs = interp.run_jaxpr(p["jaxpr"], [], blocks)
     return [
-        o if not isinstance(o, Keys) or not _spec_axes(spec) else interp.analysis.fresh(v.aval.shape)
+        o if not isinstance(o, Keys) or not _spec_axes(spec) else interp.analysis.fresh(array_aval(v).shape)
         for o, spec, v in zip(outs, p["out_specs"], eqn.outvars)
     ]
 
@@ -358,7 +359,8 @@ def _cond(interp: KeyReuseInterpreter, eqn: JaxprEqn, invals: list) -> list:
         with analysis.inside(eqn, f" (cond branch {i})"):
             outs.append(interp.run(branch, *ops))
         after.append(analysis.snapshot())
-    consumed, folded = {}, {}
+    consumed: dict[int, Use] = {}
+    folded: dict[tuple, Use] = {}
     for c, f in after:  # what either branch consumed is consumed
         consumed = {**c, **consumed}
         folded = {**f, **folded}

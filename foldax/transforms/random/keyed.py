@@ -34,6 +34,7 @@ import os
 import sys
 import threading
 import zlib
+from types import FrameType
 from typing import Any, Callable
 
 import numpy as np
@@ -151,7 +152,7 @@ def _stack() -> list:
 def _call_site() -> int:
     """A stable id of the user's code that asked for a draw: crc32 of the calling function's
     qualified name and its line relative to the function's first line."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and (
         frame.f_code.co_filename.startswith(_FOLDAX_DIR) or "/jax/" in frame.f_code.co_filename
     ):
