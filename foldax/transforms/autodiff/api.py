@@ -100,13 +100,13 @@ def value_and_grad(
         >>> foldax.value_and_grad(lambda w: jnp.sum(w ** 2))(jnp.arange(3.0))
         (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
     """
-    _no_reduce_axes(reduce_axes, "value_and_grad")
-    selection = Selection(fun, argnums, wrt, "value_and_grad")
-    split = functools.partial(split_aux, has_aux=has_aux, where=selection.describe())
+    run = _value_aux_and_grad(
+        "value_and_grad", fun, argnums, has_aux, holomorphic, allow_int, reduce_axes, wrt
+    )
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> tuple:
-        value, aux, grads = differentiate(fun, selection, args, kwargs, split, holomorphic, allow_int)
+        value, aux, grads = run(args, kwargs)
         return ((value, aux), grads) if has_aux else (value, grads)
 
     return value_and_grad_fun
@@ -158,16 +158,37 @@ def grad(
         >>> foldax.grad(lambda x, y: x ** 2 * y, wrt="y")(3.0, 1.0)
         Array(9., dtype=float32, weak_type=True)
     """
-    _no_reduce_axes(reduce_axes, "grad")
-    selection = Selection(fun, argnums, wrt, "grad")
-    split = functools.partial(split_aux, has_aux=has_aux, where=selection.describe())
+    run = _value_aux_and_grad("grad", fun, argnums, has_aux, holomorphic, allow_int, reduce_axes, wrt)
 
     @functools.wraps(fun)
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
-        _, aux, grads = differentiate(fun, selection, args, kwargs, split, holomorphic, allow_int)
+        _, aux, grads = run(args, kwargs)
         return (grads, aux) if has_aux else grads
 
     return grad_fun
+
+
+def _value_aux_and_grad(
+    what: str,
+    fun: Callable,
+    argnums: int | Sequence[int],
+    has_aux: bool,
+    holomorphic: bool,
+    allow_int: bool,
+    reduce_axes: Sequence,
+    wrt: str | Sequence[str] | None,
+) -> Callable[[tuple, dict], tuple[Any, Any, Any]]:
+    """``run(args, kwargs) -> (value, aux, gradients)``: ``fun`` differentiated as ``what``
+    (``grad`` or ``value_and_grad``, whose arguments these are) sets it up; its options are
+    checked now."""
+    _no_reduce_axes(reduce_axes, what)
+    selection = Selection(fun, argnums, wrt, what)
+    split = functools.partial(split_aux, has_aux=has_aux, where=selection.describe())
+
+    def run(args: tuple, kwargs: dict) -> tuple[Any, Any, Any]:
+        return differentiate(fun, selection, args, kwargs, split, holomorphic, allow_int)
+
+    return run
 
 
 def gradient(f: Callable, wrt: str | Sequence[str] | None = None, get_output: bool = True) -> Callable:
@@ -185,11 +206,11 @@ def gradient(f: Callable, wrt: str | Sequence[str] | None = None, get_output: bo
             name, else a tuple. The whole result of ``f`` is the output.
 
     Raises:
-        FoldaxTypeError: ``fun`` is not callable, or returns a non-scalar or non-float output
-            (``NonDifferentiableError``); an integer input is differentiated without ``allow_int``.
-        FoldaxValueError: ``argnums``/``wrt`` select no parameter of ``fun``, or ``reduce_axes``
-            is given.
-        TracerControlFlowError: ``fun`` branches in Python on a differentiated value (foldax traces
+        FoldaxTypeError: ``f`` is not callable, or returns a non-scalar or non-float output
+            (``NonDifferentiableError``); an integer array is differentiated (Python ints are
+            differentiated as floats).
+        FoldaxValueError: ``wrt`` names no parameter of ``f``.
+        TracerControlFlowError: ``f`` branches in Python on a differentiated value (foldax traces
             before differentiating; see "Differences from JAX").
 
     Example:
