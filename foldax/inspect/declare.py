@@ -254,6 +254,31 @@ def declare_variables(
     with; ``fold_constants=False`` keeps everything computed from the new constants in the
     program. (A program input named ``variables`` or ``fold_constants`` cannot be passed by
     keyword here.)
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``) or a ``ClosedJaxpr``.
+        *args: values for the program's positional inputs.
+        variables: which inputs stay variable: names or positions (default: the ``jax.Array``
+            values given).
+        fold_constants: fold what is computed from the new constants into the program.
+        **kwargs: values for the program's keyword inputs.
+
+    Returns:
+        A new ``Program`` whose only inputs are the declared variables.
+
+    Raises:
+        FoldaxTypeError: ``program`` is not a program, or ``variables`` is not names/positions.
+        FoldaxIndexError: a position in ``variables`` is out of range.
+        FoldaxValueError: a name in ``variables`` is not an input, or a value does not have its
+            input's shape and dtype.
+
+    Example:
+        >>> import foldax, numpy as np, jax.numpy as jnp
+        >>> from foldax.inspect import declare_variables
+        >>> prog = foldax.trace(lambda x, c: jnp.sin(c) * x)(jnp.ones(3), jnp.ones(3))
+        >>> folded = declare_variables(prog, jnp.ones(3), np.zeros(3, np.float32), variables=0)
+        >>> len(folded.in_avals), [str(e.primitive) for e in folded.jaxpr.jaxpr.eqns]
+        (1, ['mul'])
     """
     program = as_program(program, "declare_variables")
     values, given = declared_inputs(program, args, kwargs, variables)

@@ -43,7 +43,26 @@ class DrawGraph:
 
 
 def summarise(graph: Graph, max_nodes: int = 300) -> DrawGraph:
-    """The graph's nodes, grouped into at most ``max_nodes`` blocks when it has more."""
+    """The graph's nodes, grouped into at most ``max_nodes`` blocks when it has more.
+
+    Arguments:
+        graph: a ``Graph`` (``Graph.of(program)``).
+        max_nodes: the most nodes (or blocks of consecutive nodes) kept.
+
+    Returns:
+        A ``DrawGraph``: per block its label, most frequent primitive and member count, and the
+        edges between blocks.
+
+    Raises:
+        FoldaxValueError: ``max_nodes`` is not a positive int.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import Graph, summarise
+        >>> g = Graph.of(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
+        >>> summarise(g).total, summarise(g, max_nodes=2).summarised
+        (3, True)
+    """
     if not isinstance(max_nodes, int) or max_nodes < 1:
         raise FoldaxValueError(f"max_nodes: expected a positive int, found {max_nodes!r}.")
     n = len(graph.nodes)

@@ -32,7 +32,15 @@ from foldax.inspect.graph import CONST, EQN, INPUT, Graph, Node, graph_of
 
 @dataclasses.dataclass(frozen=True)
 class Intermediate:
-    """The largest value an equation produces: bytes, shape, dtype and its primitive."""
+    """The largest value an equation produces: bytes, shape, dtype and its primitive.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> from foldax.inspect import figures
+        >>> str(figures(prog).largest)
+        'sin f32[3] (12 B)'
+    """
 
     nbytes: int
     shape: tuple
@@ -49,7 +57,16 @@ class Intermediate:
 
 @dataclasses.dataclass(frozen=True)
 class Figures:
-    """What ``figures(program)`` returns (see the module docstring)."""
+    """What ``figures(program)`` returns (see the module docstring).
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> from foldax.inspect import figures
+        >>> f = figures(prog)
+        >>> f.equations, f.peak_memory
+        ({'sin': 1, 'mul': 1}, 36)
+    """
 
     name: str
     equations: dict[str, int]
@@ -210,8 +227,19 @@ def footprint(program: Any, include_inputs: bool = True) -> np.ndarray:
     """Bytes live at each step of the top-level program order: entry 0 before the first
     equation (inputs and constants), entry ``k`` while equation ``k`` runs.
 
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``), a ``ClosedJaxpr`` or a ``Graph``.
+        include_inputs: count the inputs as live from the start.
+
+    Returns:
+        A NumPy int array, one entry per step.
+
+    Raises:
+        FoldaxTypeError: ``program`` is not a program.
+
     Example:
         >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import footprint
         >>> footprint(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))).tolist()
         [12, 24, 36]
     """

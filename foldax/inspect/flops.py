@@ -84,11 +84,23 @@ MOVEMENT = frozenset(
 def register_flops(*primitive_names: str) -> Callable[[FlopRule], FlopRule]:
     """Decorator registering ``rule(eqn) -> flops`` for primitives given by name.
 
+    Arguments:
+        *primitive_names: the names of the primitives (``eqn.primitive.name``) the rule counts.
+
+    Returns:
+        A decorator that registers the rule and returns it unchanged (a later rule for the
+        same name replaces it).
+
     Example:
-        >>> @register_flops("my_op")
-        ... def _my_op(eqn):
-        ...     return 3 * _size(eqn.outvars[0].aval)
-        >>> del FLOP_RULES["my_op"]
+        >>> import jax, jax.numpy as jnp
+        >>> from foldax.inspect import equation_flops, register_flops
+        >>> from foldax.inspect.flops import FLOP_RULES
+        >>> @register_flops("sin")
+        ... def sin_flops(eqn):
+        ...     return 20 * eqn.outvars[0].aval.size
+        >>> equation_flops(jax.make_jaxpr(jnp.sin)(jnp.ones(3)).eqns[0])
+        60
+        >>> del FLOP_RULES["sin"]
     """
 
     def decorate(rule: FlopRule) -> FlopRule:
@@ -113,7 +125,22 @@ def _out_size(eqn: JaxprEqn) -> int:
 
 
 def equation_flops(eqn: JaxprEqn) -> int:
-    """The FLOP estimate of one first-order equation (see the module docstring)."""
+    """The FLOP estimate of one first-order equation (see the module docstring).
+
+    Arguments:
+        eqn: a jaxpr equation.
+
+    Returns:
+        Its registered rule's count (``register_flops``); 0 for data movement; else one per
+        output element.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from foldax.inspect import equation_flops
+        >>> eqn = jax.make_jaxpr(jnp.dot)(jnp.ones((2, 3)), jnp.ones(3)).eqns[0]
+        >>> equation_flops(eqn)
+        12
+    """
     name = eqn.primitive.name
     rule = FLOP_RULES.get(name)
     if rule is not None:

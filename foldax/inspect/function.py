@@ -49,7 +49,16 @@ from foldax.transforms.core.trace import function_name, trace_program, variable_
 
 
 class Function:
-    """See the module docstring."""
+    """A program as a function of its declared variables (autoray's ``lazy.Function``; see the
+    module docstring).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from foldax.inspect import Function
+        >>> scale = Function(lambda x, y: x * y, jnp.ones(2), 3.0, variables=0)
+        >>> scale(jnp.arange(2.0))
+        Array([0., 3.], dtype=float32)
+    """
 
     _param_names: list[str] = []
 

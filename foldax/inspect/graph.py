@@ -61,6 +61,14 @@ class Subgraph(NamedTuple):
     ``times``: how often it runs per execution of the equation (a scan's length; ``None`` when
     unknown, as for ``while``). ``group``: bodies of one group are alternatives (``cond``
     branches): one of them runs.
+
+    Example:
+        >>> import jax
+        >>> from foldax.inspect import Graph
+        >>> body = lambda c, _: (c * 2, None)
+        >>> g = Graph.of(jax.make_jaxpr(lambda x: jax.lax.scan(body, x, None, length=4)[0])(1.0))
+        >>> [(s.label, s.times) for s in g.nodes[-1].subgraphs]
+        [('body', 4)]
     """
 
     label: str
@@ -70,7 +78,15 @@ class Subgraph(NamedTuple):
 
 
 class Node:
-    """One input, constant or equation of a Graph (see the module docstring)."""
+    """One input, constant or equation of a Graph (see the module docstring).
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> from foldax.inspect import Graph
+        >>> [(n.kind, n.label) for n in Graph.of(prog).nodes]
+        [('input', 'args[0]'), ('eqn', 'sin'), ('eqn', 'mul')]
+    """
 
     __slots__ = ("graph", "index", "kind", "primitive", "label", "eqn", "inputs", "outputs", "_subgraphs")
 
@@ -162,6 +178,14 @@ class Graph:
             and size in bytes.
         outputs: per output of the jaxpr, its value id (``None`` for a literal output).
         name: the program's (or body's) name.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> from foldax.inspect import Graph
+        >>> g = Graph.of(prog)
+        >>> len(g.nodes), g.nodes[-1].label
+        (3, 'mul')
     """
 
     def __init__(

@@ -91,6 +91,30 @@ def plot_counts(
 
     ``by``: ``"equations"`` (program text), ``"executed"`` (scan bodies times their length) or
     ``"flops"``. The ``top`` largest are shown; the rest are summed into ``"other"``.
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``), a ``ClosedJaxpr`` or a ``Graph``.
+        kind: ``"pie"`` or ``"bar"``.
+        by: what is counted per primitive (see above).
+        top: how many primitives are shown by name.
+        ax: the matplotlib axes to draw in (default: a new figure of size ``figsize``).
+        path: save the figure there (any format matplotlib writes).
+        show: call ``plt.show()``.
+        figsize: the new figure's size in inches.
+
+    Returns:
+        ``(figure, axes)``.
+
+    Raises:
+        FoldaxValueError: ``kind`` or ``by`` is none of the values above.
+        FoldaxTypeError: ``program`` is not a program.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import plot_counts
+        >>> fig, ax = plot_counts(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)), kind="bar")
+        >>> [t.get_text() for t in ax.get_xticklabels()]
+        ['mul', 'sin']
     """
     _choice("plot_counts(kind=...)", kind, ("pie", "bar"))
     _choice("plot_counts(by=...)", by, ("equations", "executed", "flops"))
@@ -125,7 +149,31 @@ def plot_footprint(
     color: str = "purple",
 ) -> tuple[Any, Any]:
     """Bytes of all live intermediates over program order, with the peak marked
-    (autoray's ``plot_history_size_footprint``); ``log`` plots ``log_base(bytes)``."""
+    (autoray's ``plot_history_size_footprint``); ``log`` plots ``log_base(bytes)``.
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``), a ``ClosedJaxpr`` or a ``Graph``.
+        log: the base of the logarithm of bytes plotted, or ``None`` for bytes.
+        include_inputs: count the inputs as live from the start.
+        ax: the matplotlib axes to draw in (default: a new figure of size ``figsize``).
+        path: save the figure there (any format matplotlib writes).
+        show: call ``plt.show()``.
+        figsize: the new figure's size in inches.
+        color: the curve's colour.
+
+    Returns:
+        ``(figure, axes)``.
+
+    Raises:
+        FoldaxTypeError: ``program`` is not a program.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import plot_footprint
+        >>> fig, ax = plot_footprint(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
+        >>> ax.get_ylabel()
+        'live bytes'
+    """
     y = footprint(graph_of(program, "plot_footprint"), include_inputs=include_inputs).astype(float)
     peak_bytes = float(y.max())
     label = "live bytes"
@@ -156,7 +204,30 @@ def plot_sizes(
     legend: bool = True,
 ) -> tuple[Any, Any]:
     """The size of every equation's outputs over program order, coloured by primitive
-    (autoray's ``plot_history_functions``)."""
+    (autoray's ``plot_history_functions``).
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``), a ``ClosedJaxpr`` or a ``Graph``.
+        log: the base of the logarithm of sizes plotted, or ``None`` for sizes.
+        ax: the matplotlib axes to draw in (default: a new figure of size ``figsize``).
+        path: save the figure there (any format matplotlib writes).
+        show: call ``plt.show()``.
+        figsize: the new figure's size in inches.
+        legend: show which colour is which primitive.
+
+    Returns:
+        ``(figure, axes)``.
+
+    Raises:
+        FoldaxTypeError: ``program`` is not a program.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import plot_sizes
+        >>> fig, ax = plot_sizes(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)), log=None)
+        >>> len(ax.collections[0].get_offsets())
+        2
+    """
     graph = graph_of(program, "plot_sizes")
     eqns = [n for n in graph.nodes if n.kind == EQN]
     y = np.array([n.nbytes for n in eqns], dtype=float)
@@ -198,6 +269,32 @@ def plot_graph(
     nodes in program order, coloured by its most frequent primitive, its size growing with the
     block's members. ``labels`` (default: when at most 60 nodes are drawn) prints primitive
     names. ``layout``: ``"circuit"``, ``"layers"`` or ``"spring"`` (see ``drawing``).
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``), a ``ClosedJaxpr`` or a ``Graph``.
+        layout: how nodes are placed (see above).
+        max_nodes: the most nodes drawn before consecutive nodes are grouped.
+        labels: print primitive names on the nodes (default: at most 60 nodes drawn).
+        ax: the matplotlib axes to draw in (default: a new figure of size ``figsize``).
+        path: save the figure there (any format matplotlib writes).
+        show: call ``plt.show()``.
+        figsize: the new figure's size in inches (default: grows with the nodes drawn).
+        seed: the seed of the ``"spring"`` layout.
+
+    Returns:
+        ``(figure, axes)``.
+
+    Raises:
+        FoldaxValueError: ``layout`` is none of the values above, or ``max_nodes`` is not a
+            positive int.
+        FoldaxTypeError: ``program`` is not a program.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import plot_graph
+        >>> fig, ax = plot_graph(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
+        >>> ax.get_title()
+        '3 nodes'
     """
     import networkx as nx
     from matplotlib.collections import LineCollection

@@ -23,7 +23,26 @@ Inspectable = Program | ClosedJaxpr
 
 
 def as_program(obj: Any, where: str = "program") -> Program:
-    """``obj`` as a Program (a Program is returned as it is)."""
+    """``obj`` as a Program (a Program is returned as it is).
+
+    Arguments:
+        obj: a ``Program`` (``foldax.trace(f)(*args)``), what ``foldax.jit(f).trace(*args)``
+            returns, or a ``ClosedJaxpr`` (its inputs become ``args[i]``).
+        where: the caller named in the error message.
+
+    Returns:
+        The ``Program``.
+
+    Raises:
+        FoldaxTypeError: ``obj`` is none of these (a function: trace it first).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from foldax.inspect import as_program
+        >>> program = as_program(jax.make_jaxpr(jnp.sin)(1.0))
+        >>> len(program.in_avals), len(program.out_avals)
+        (1, 1)
+    """
     if isinstance(obj, Program):
         return obj
     if isinstance(getattr(obj, "program", None), Program):  # foldax.jit(f).trace(*args)

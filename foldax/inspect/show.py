@@ -86,7 +86,29 @@ def tree_lines(
     dtypes: bool = False,
     params: bool = False,
 ) -> list[str]:
-    """The lines ``show`` prints (see ``show`` for the arguments)."""
+    """The lines ``show`` prints.
+
+    Arguments:
+        program: a ``Program``, ``ClosedJaxpr`` or ``Graph``.
+        max_lines: stop after this many lines.
+        max_depth: do not expand nodes deeper than this.
+        subgraphs: also show the bodies of higher-order equations.
+        dtypes: print dtypes with shapes.
+        params: print equations' parameters.
+
+    Returns:
+        The lines, numbered, without newlines.
+
+    Raises:
+        FoldaxValueError: ``max_lines`` or ``max_depth`` is not a non-negative int or None.
+        FoldaxTypeError: ``program`` is not a program.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import tree_lines
+        >>> len(tree_lines(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))))
+        4
+    """
     for arg, value in (("max_lines", max_lines), ("max_depth", max_depth)):
         if value is not None and (not isinstance(value, int) or value < 0):
             raise FoldaxValueError(f"show({arg}=...): expected a non-negative int or None, found {value!r}.")

@@ -161,7 +161,16 @@ _READABLE.update({"reshape": "reshape", "convert_element_type": "convert_element
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """Generated source: ``text``, the ``namespace`` it needs, and the main function's ``name``."""
+    """Generated source: ``text``, the ``namespace`` it needs, and the main function's ``name``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> from foldax.inspect import source
+        >>> src = source(prog, name="f")
+        >>> src.name, src.text.startswith("def f(") or "def f(" in src.text
+        ('f', True)
+    """
 
     text: str
     namespace: dict[str, Any]
@@ -437,7 +446,25 @@ _HIGHER_ORDER = {
 
 
 def source(program: Any, name: str | None = None) -> Source:
-    """The Source of a Program or ClosedJaxpr (see the module docstring)."""
+    """The Source of a Program or ClosedJaxpr (see the module docstring).
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``) or a ``ClosedJaxpr``.
+        name: the generated function's name (default: the program's).
+
+    Returns:
+        A ``Source``: ``str()`` is runnable Python calling ``jax.lax``; ``.function`` runs it.
+
+    Raises:
+        FoldaxTypeError: ``program`` is neither a ``Program`` nor a ``ClosedJaxpr``.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> from foldax.inspect import source
+        >>> src = source(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)), name="f")
+        >>> "def f(" in str(src)
+        True
+    """
     program = as_program(program, "source")
     writer = _Writer()
     main = writer.global_name(name or program.name)

@@ -33,7 +33,15 @@ from foldax.transforms.core.program import Program
 
 @dataclasses.dataclass(frozen=True)
 class WhatIf:
-    """Figures per view (``'program'``, ``'folded'``, ``'cse'``) and the programs behind them."""
+    """Figures per view (``'program'``, ``'folded'``, ``'cse'``) and the programs behind them.
+
+    Example:
+        >>> import foldax, jax.numpy as jnp
+        >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
+        >>> from foldax.inspect import whatif
+        >>> whatif(prog).change("flops")
+        (6, 6, 6)
+    """
 
     views: dict[str, Figures]
     programs: dict[str, Program]
@@ -65,6 +73,27 @@ def whatif(program: Any, *args: Any, variables: Selection = None, **kwargs: Any)
 
     ``args``/``kwargs`` (optional) are values for the program's inputs; ``variables`` selects
     which stay variable (default: the ``jax.Array`` ones).
+
+    Arguments:
+        program: a ``Program`` (``foldax.trace(f)(*args)``) or a ``ClosedJaxpr``.
+        *args: values for the program's positional inputs (optional).
+        variables: which inputs stay variable (as in ``declare_variables``).
+        **kwargs: values for the program's keyword inputs.
+
+    Returns:
+        A ``WhatIf``: the ``Figures`` per view (``'program'``, ``'folded'``, ``'cse'``) and the
+        programs behind them; ``str()`` tabulates them.
+
+    Raises:
+        FoldaxTypeError: ``program`` is not a program.
+        FoldaxValueError: a value or a selected variable does not fit the program's inputs.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from foldax.inspect import whatif
+        >>> report = whatif(jax.make_jaxpr(lambda x: jnp.sin(x) + jnp.sin(x))(jnp.ones(3)))
+        >>> list(report.views), report.change("equations")
+        (['program', 'folded', 'cse'], (3, 3, 2))
     """
     program = as_program(program, "whatif")
     with paused_gc():

@@ -22,7 +22,22 @@ def stack(values: Sequence[Any] | dict[str, Any], dim: Shape) -> Tensor:
     keys become the item names. The new dim goes before the first dim of a later type (batch, dual,
     instance, spatial, channel).
 
-    Example: ``stack({'x': 1., 'y': 2.}, channel('vector'))`` -> ``(x=1.000, y=2.000) float64``.
+    Arguments:
+        values: Tensors or numbers, as a list/tuple or a dict of item name -> value.
+        dim: the new dim, a Shape with one dim (its size, if given, must be the number of values).
+
+    Returns:
+        A Tensor with ``dim`` and the union of the values' dims.
+
+    Raises:
+        FoldaxTypeError: ``dim`` is not a Shape with one dim, or a value is not a Tensor or number.
+        FoldaxValueError: ``values`` is empty, ``dim``'s size differs from their number, the
+            values already have ``dim``, or a shared dim differs in size.
+
+    Example:
+        >>> from foldax.tensors import channel, stack
+        >>> stack({'x': 1., 'y': 2.}, channel('vector'))
+        (x=1.000, y=2.000) float64
     """
     items = (
         tuple(values)
@@ -72,7 +87,23 @@ def stack(values: Sequence[Any] | dict[str, Any], dim: Shape) -> Tensor:
 def concat(values: Sequence[Tensor], dim: str | Shape) -> Tensor:
     """Concatenates tensors along their existing dim `dim`, broadcasting their other dims by name.
 
-    Example: ``concat([a, b], 'x')`` for ``a``, ``b`` with dims ``(xˢ=2)`` has shape ``(xˢ=4)``.
+    Arguments:
+        values: a non-empty list or tuple of Tensors that all have ``dim``.
+        dim: the dim's name, or a Shape with that one dim.
+
+    Returns:
+        A Tensor whose ``dim`` is as long as the values' together.
+
+    Raises:
+        FoldaxTypeError: ``dim`` is neither a name nor a Shape with one dim.
+        FoldaxValueError: ``values`` is empty, a value lacks ``dim``, or another shared dim
+            differs in size.
+
+    Example:
+        >>> from foldax.tensors import concat, spatial, tensor
+        >>> a = tensor([1., 2.], spatial('x'))
+        >>> concat([a, a], 'x')
+        (1.000, 2.000, 1.000, 2.000) along xˢ
     """
     name = dim.name if isinstance(dim, Shape) and dim.rank == 1 else dim
     if not isinstance(name, str):

@@ -33,7 +33,22 @@ def tensor(data: Any, *dims: Shape, backend: str | None = None) -> Tensor:
     arrays (floats as float32), NumPy and jax arrays are kept; `backend='jax'` or ``'numpy'`` converts.
     Without dims, 1-D data gets the channel dim ``vector`` and 0-D data no dim. A list of Tensors is stacked.
 
+    Arguments:
+        data: a number, a (nested) list of numbers, a NumPy or jax array, or a list of Tensors.
+        *dims: one dim per axis of ``data``, in order (sizes may be left out).
+        backend: ``'numpy'`` or ``'jax'`` to convert, ``None`` to keep the data's.
+
+    Returns:
+        A Tensor.
+
+    Raises:
+        FoldaxTypeError: ``data`` is not a number, a (nested) list of numbers, a NumPy or a jax
+            array, a Tensor or a list of Tensors.
+        FoldaxValueError: ``dims`` name more or fewer dims than ``data`` has axes, or sizes that
+            differ from the axes', or ``backend`` is none of the values above.
+
     Example:
+        >>> from foldax.tensors import spatial, tensor
         >>> tensor([1., 2.], spatial('x'))
         (1.000, 2.000) along xˢ
     """
@@ -51,9 +66,24 @@ def wrap(data: Any, *dims: Shape) -> Tensor:
     """A Tensor around `data` without copying NumPy or jax arrays (a Python number becomes a NumPy scalar
     array, a list a NumPy array with floats as float32).
 
+    Arguments:
+        data: a number, a (nested) list of numbers, a NumPy or jax array.
+        *dims: one dim per axis of ``data``, in order.
+
+    Returns:
+        A Tensor whose native array is ``data`` itself (for an array).
+
+    Raises:
+        FoldaxTypeError: ``data`` is not a number, a (nested) list of numbers, a NumPy or a jax
+            array, a Tensor or a list of Tensors.
+        FoldaxValueError: ``dims`` name more or fewer dims than ``data`` has axes, or sizes that
+            differ from the axes'.
+
     Example:
-        >>> wrap(np.arange(3), spatial('x')).native().dtype
-        dtype('int64')
+        >>> import numpy as np
+        >>> from foldax.tensors import spatial, wrap
+        >>> wrap(np.arange(3), spatial('x'))
+        (0, 1, 2) along xˢ int64
     """
     return _create('wrap', data, dims, float_precision=False)
 
@@ -140,24 +170,88 @@ def _full_shape(func: str, shape: tuple) -> tuple[Shape, tuple[int, ...]]:
 
 
 def zeros(*shape: Shape, dtype: Any = DEFAULT_FLOAT) -> Tensor:
-    """A NumPy-backed tensor of zeros. Example: ``zeros(spatial(x=2))`` -> ``(0.000, 0.000) along xˢ``."""
+    """A NumPy-backed tensor of zeros.
+
+    Arguments:
+        *shape: the dims, with sizes (``spatial(x=3)``, ``batch(b=2) & channel(c=3)``).
+        dtype: the NumPy dtype.
+
+    Returns:
+        A Tensor of zeros with the dims of ``shape``, in order.
+
+    Raises:
+        FoldaxValueError: a dim has no size.
+        FoldaxTypeError: an argument of ``shape`` is not a Shape.
+
+    Example:
+        >>> from foldax.tensors import spatial, zeros
+        >>> zeros(spatial(x=2))
+        (0.000, 0.000) along xˢ
+    """
     full, sizes = _full_shape('zeros', shape)
     return Tensor._make(np.zeros(sizes, dtype), full)
 
 
 def ones(*shape: Shape, dtype: Any = DEFAULT_FLOAT) -> Tensor:
-    """A NumPy-backed tensor of ones. Example: ``ones(channel(vector='x,y'))`` -> ``(x=1.000, y=1.000)``."""
+    """A NumPy-backed tensor of ones.
+
+    Arguments:
+        *shape: the dims, with sizes (``spatial(x=3)``, ``batch(b=2) & channel(c=3)``).
+        dtype: the NumPy dtype.
+
+    Returns:
+        A Tensor of ones with the dims of ``shape``, in order.
+
+    Raises:
+        FoldaxValueError: a dim has no size.
+        FoldaxTypeError: an argument of ``shape`` is not a Shape.
+
+    Example:
+        >>> from foldax.tensors import channel, ones
+        >>> ones(channel(vector='x,y'))
+        (x=1.000, y=1.000)
+    """
     full, sizes = _full_shape('ones', shape)
     return Tensor._make(np.ones(sizes, dtype), full)
 
 
 def zeros_like(value: Tensor) -> Tensor:
-    """Zeros with the shape, dtype and backend of `value`. Example: ``zeros_like(t).shape == t.shape``."""
+    """Zeros with the shape, dtype and backend of ``value``.
+
+    Arguments:
+        value: a Tensor.
+
+    Returns:
+        A Tensor of zeros.
+
+    Raises:
+        FoldaxTypeError: ``value`` is not a Tensor.
+
+    Example:
+        >>> from foldax.tensors import spatial, tensor, zeros_like
+        >>> zeros_like(tensor([1., 2.], spatial('x')))
+        (0.000, 0.000) along xˢ
+    """
     return _like('zeros_like', value, 0)
 
 
 def ones_like(value: Tensor) -> Tensor:
-    """Ones with the shape, dtype and backend of `value`. Example: ``ones_like(t).dtype == t.dtype``."""
+    """Ones with the shape, dtype and backend of ``value``.
+
+    Arguments:
+        value: a Tensor.
+
+    Returns:
+        A Tensor of ones.
+
+    Raises:
+        FoldaxTypeError: ``value`` is not a Tensor.
+
+    Example:
+        >>> from foldax.tensors import ones_like, spatial, tensor
+        >>> ones_like(tensor([1., 2.], spatial('x')))
+        (1.000, 1.000) along xˢ
+    """
     return _like('ones_like', value, 1)
 
 
@@ -177,7 +271,26 @@ def random_uniform(
 ) -> Tensor:
     """Uniform random values in [low, high): NumPy-backed, or JAX-backed when a jax random `key` is given.
 
-    Example: ``random_uniform(batch(b=3)).default_backend == 'numpy'``.
+    Arguments:
+        *shape: the dims, with sizes (``spatial(x=3)``, ``batch(b=2) & channel(c=3)``).
+        low: the lower bound (included).
+        high: the upper bound (excluded).
+        dtype: the dtype.
+        key: a jax random key, or ``None`` for NumPy's generator.
+
+    Returns:
+        A Tensor with the dims of ``shape``.
+
+    Raises:
+        FoldaxValueError: a dim has no size.
+        FoldaxTypeError: an argument of ``shape`` is not a Shape.
+
+    Example:
+        >>> import jax
+        >>> from foldax.tensors import batch, random_uniform
+        >>> u = random_uniform(batch(b=3), key=jax.random.key(0))
+        >>> u.shape, u.default_backend, bool(((u >= 0) & (u < 1)).all)
+        ((bᵇ=3), 'jax', True)
     """
     full, sizes = _full_shape('random_uniform', shape)
     if key is not None:
@@ -188,7 +301,22 @@ def random_uniform(
 def random_normal(*shape: Shape, dtype: Any = DEFAULT_FLOAT, key: jax.Array | None = None) -> Tensor:
     """Standard normal random values: NumPy-backed, or JAX-backed when a jax random `key` is given.
 
-    Example: ``random_normal(spatial(x=4)).shape == spatial(x=4)``.
+    Arguments:
+        *shape: the dims, with sizes (``spatial(x=3)``, ``batch(b=2) & channel(c=3)``).
+        dtype: the dtype.
+        key: a jax random key, or ``None`` for NumPy's generator.
+
+    Returns:
+        A Tensor with the dims of ``shape``.
+
+    Raises:
+        FoldaxValueError: a dim has no size.
+        FoldaxTypeError: an argument of ``shape`` is not a Shape.
+
+    Example:
+        >>> from foldax.tensors import random_normal, spatial
+        >>> random_normal(spatial(x=4)).shape
+        (xˢ=4)
     """
     full, sizes = _full_shape('random_normal', shape)
     if key is not None:

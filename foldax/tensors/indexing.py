@@ -25,7 +25,16 @@ Selection = int | slice | str | list[int] | list[str] | tuple[int, ...] | tuple[
 
 
 class UnknownDimError(FoldaxError, AttributeError):
-    """``tensor.name`` where the tensor has no dim called `name`."""
+    """``tensor.name`` where the tensor has no dim called `name` (also an ``AttributeError``).
+
+    Example:
+        >>> from foldax.tensors import UnknownDimError, spatial, tensor
+        >>> try:
+        ...     tensor([1., 2.], spatial('x')).y
+        ... except UnknownDimError as e:
+        ...     print(isinstance(e, AttributeError))
+        True
+    """
 
 
 def select(native: Any, shape: Shape, selection: dict[str, Selection]) -> tuple[Any, Shape]:

@@ -32,6 +32,7 @@ class Shape:
     Build shapes with `batch`, `dual`, `instance`, `spatial`, `channel` and combine them with `&`.
 
     Example:
+        >>> from foldax.tensors import batch, spatial
         >>> s = batch(b=2) & spatial(x=3)
         >>> s.names, s.sizes, s['x'], 'x' in s, s.non_batch
         (('b', 'x'), (2, 3), 3, True, (xˢ=3))
@@ -295,7 +296,17 @@ def merge_shapes(*shapes: Shape) -> Shape:
     """Merges shapes by name: the dims in order of first appearance. Shared dims must agree in type
     and size; item names are kept from whichever shape has them.
 
+    Arguments:
+        *shapes: Shapes.
+
+    Returns:
+        The merged Shape.
+
+    Raises:
+        FoldaxValueError: a dim shared by two shapes differs in type, size or item names.
+
     Example:
+        >>> from foldax.tensors import batch, merge_shapes, spatial
         >>> merge_shapes(spatial(x=3), batch(b=2) & spatial(x=3))
         (xˢ=3, bᵇ=2)
     """
@@ -339,7 +350,20 @@ def merge_shapes(*shapes: Shape) -> Shape:
 def concat_shapes(*shapes: Shape) -> Shape:
     """Concatenates shapes that share no dim name.
 
-    Example: ``concat_shapes(spatial('x'), channel('c')).names == ('x', 'c')``."""
+    Arguments:
+        *shapes: Shapes with distinct dim names.
+
+    Returns:
+        A Shape with all their dims, in order.
+
+    Raises:
+        FoldaxValueError: a dim name appears in more than one shape.
+
+    Example:
+        >>> from foldax.tensors import channel, concat_shapes, spatial
+        >>> concat_shapes(spatial('x'), channel('c')).names
+        ('x', 'c')
+    """
     names = [n for s in shapes for n in s.names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -423,32 +447,137 @@ def _size_and_items(func: str, name: str, value: Any) -> tuple[int | None, ItemN
 
 
 def batch(*names: Any, **sizes: Any) -> Shape:
-    """Batch dims, or the batch dims of a Shape/Tensor. Example: ``batch(b=2)`` -> ``(bᵇ=2)``; ``batch('values')``."""
+    """Batch dims, or the batch dims of a Shape/Tensor.
+
+    Arguments:
+        *names: dim names (``'x'``, ``'x,y'``), or one Shape or Tensor whose batch dims to return.
+        **sizes: dims with a size (``x=3``) or item names (``vector='x,y'``).
+
+    Returns:
+        A Shape of batch dims, in the order given.
+
+    Raises:
+        FoldaxTypeError: a name is not a str, a size is not an int or item names, or the single
+            argument is neither a name nor a Shape/Tensor.
+        FoldaxValueError: a name is not valid, a size is negative, or a dim is given twice.
+
+    Example:
+        >>> from foldax.tensors import batch
+        >>> batch(b=2)
+        (bᵇ=2)
+    """
     return _build(BATCH, 'batch', names, sizes)
 
 
 def dual(*names: Any, **sizes: Any) -> Shape:
-    """Dual dims (names get a ``~`` prefix). Example: ``dual(x=3)`` -> ``(~xᵈ=3)``."""
+    """Dual dims (names get a ``~`` prefix), or the dual dims of a Shape/Tensor.
+
+    Arguments:
+        *names: dim names (``'x'``, ``'x,y'``), or one Shape or Tensor whose dual dims to return.
+        **sizes: dims with a size (``x=3``) or item names (``vector='x,y'``).
+
+    Returns:
+        A Shape of dual dims, in the order given.
+
+    Raises:
+        FoldaxTypeError: a name is not a str, a size is not an int or item names, or the single
+            argument is neither a name nor a Shape/Tensor.
+        FoldaxValueError: a name is not valid, a size is negative, or a dim is given twice.
+
+    Example:
+        >>> from foldax.tensors import dual
+        >>> dual(x=3)
+        (~xᵈ=3)
+    """
     return _build(DUAL, 'dual', names, sizes)
 
 
 def instance(*names: Any, **sizes: Any) -> Shape:
-    """Instance dims, or those of a Shape/Tensor. Example: ``instance(points=5)`` -> ``(pointsⁱ=5)``."""
+    """Instance dims, or those of a Shape/Tensor.
+
+    Arguments:
+        *names: dim names (``'x'``, ``'x,y'``), or one Shape or Tensor whose instance dims to return.
+        **sizes: dims with a size (``x=3``) or item names (``vector='x,y'``).
+
+    Returns:
+        A Shape of instance dims, in the order given.
+
+    Raises:
+        FoldaxTypeError: a name is not a str, a size is not an int or item names, or the single
+            argument is neither a name nor a Shape/Tensor.
+        FoldaxValueError: a name is not valid, a size is negative, or a dim is given twice.
+
+    Example:
+        >>> from foldax.tensors import instance
+        >>> instance(points=5)
+        (pointsⁱ=5)
+    """
     return _build(INSTANCE, 'instance', names, sizes)
 
 
 def spatial(*names: Any, **sizes: Any) -> Shape:
-    """Spatial dims, or those of a Shape/Tensor. Example: ``spatial(x=64, y=32)`` -> ``(xˢ=64, yˢ=32)``."""
+    """Spatial dims, or those of a Shape/Tensor.
+
+    Arguments:
+        *names: dim names (``'x'``, ``'x,y'``), or one Shape or Tensor whose spatial dims to return.
+        **sizes: dims with a size (``x=3``) or item names (``vector='x,y'``).
+
+    Returns:
+        A Shape of spatial dims, in the order given.
+
+    Raises:
+        FoldaxTypeError: a name is not a str, a size is not an int or item names, or the single
+            argument is neither a name nor a Shape/Tensor.
+        FoldaxValueError: a name is not valid, a size is negative, or a dim is given twice.
+
+    Example:
+        >>> from foldax.tensors import spatial
+        >>> spatial(x=64, y=32)
+        (xˢ=64, yˢ=32)
+    """
     return _build(SPATIAL, 'spatial', names, sizes)
 
 
 def channel(*names: Any, **sizes: Any) -> Shape:
-    """Channel dims, or those of a Shape/Tensor. Example: ``channel(vector='x,y')`` -> ``(vectorᶜ=x,y)``."""
+    """Channel dims, or those of a Shape/Tensor.
+
+    Arguments:
+        *names: dim names (``'x'``, ``'x,y'``), or one Shape or Tensor whose channel dims to return.
+        **sizes: dims with a size (``x=3``) or item names (``vector='x,y'``).
+
+    Returns:
+        A Shape of channel dims, in the order given.
+
+    Raises:
+        FoldaxTypeError: a name is not a str, a size is not an int or item names, or the single
+            argument is neither a name nor a Shape/Tensor.
+        FoldaxValueError: a name is not valid, a size is negative, or a dim is given twice.
+
+    Example:
+        >>> from foldax.tensors import channel
+        >>> channel(vector='x,y')
+        (vectorᶜ=x,y)
+    """
     return _build(CHANNEL, 'channel', names, sizes)
 
 
 def non_batch(value: Any) -> Shape:
-    """All but the batch dims of a Shape/Tensor; also a dim filter: ``sum(x, non_batch)``."""
+    """All but the batch dims of a Shape/Tensor; also a dim filter: ``sum(x, non_batch)``.
+
+    Arguments:
+        value: a Shape or Tensor.
+
+    Returns:
+        A Shape.
+
+    Raises:
+        FoldaxTypeError: ``value`` is neither a Shape nor a Tensor.
+
+    Example:
+        >>> from foldax.tensors import batch, non_batch, spatial
+        >>> non_batch(batch(b=2) & spatial(x=3))
+        (xˢ=3)
+    """
     return _shape_of(value, 'non_batch').non_batch
 
 

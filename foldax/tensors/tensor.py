@@ -314,7 +314,11 @@ Tensor.__hash__ = None  # type: ignore[assignment]  # == is elementwise
 class BoundDim:
     """A dim of a tensor, reached as ``t.x``: index it (``t.x[1:]``, ``t.vector['y']``) or read it.
 
-    Example: ``t.x.size``, ``t.x.item_names``, ``t.x[0]``.
+    Example:
+        >>> from foldax.tensors import spatial, tensor
+        >>> t = tensor([1., 2.], spatial('x'))
+        >>> t.x.size, t.x[0]
+        (2, 1.0)
     """
 
     __slots__ = ('_tensor', '_name')
@@ -346,7 +350,20 @@ class BoundDim:
 
 
 def is_tensor(value: Any) -> bool:
-    """True for a foldax `Tensor`. Example: ``is_tensor(tensor([1, 2])) is True``."""
+    """True for a foldax `Tensor`.
+
+    Arguments:
+        value: anything.
+
+    Returns:
+        Whether ``value`` is a ``Tensor`` (a raw array is not).
+
+    Example:
+        >>> import numpy as np
+        >>> from foldax.tensors import is_tensor, tensor
+        >>> is_tensor(tensor([1, 2])), is_tensor(np.ones(2))
+        (True, False)
+    """
     return isinstance(value, Tensor)
 
 

@@ -437,6 +437,18 @@ def find_key_reuse(fun: Callable | Program, *args: Any, **kwargs: Any) -> KeyReu
     """The ``KeyReuseError`` describing the first key consumed twice by ``fun(*args, **kwargs)``
     (or by a Program traced without simplification), or ``None``.
 
+    Arguments:
+        fun: the function to analyse, or a ``Program`` (then ``args``/``kwargs`` are not used).
+        *args: ``fun``'s positional arguments.
+        **kwargs: ``fun``'s keyword arguments.
+
+    Returns:
+        The ``KeyReuseError`` (not raised) naming both uses of the key, or ``None``.
+
+    Raises:
+        FoldaxTypeError: tracing ``fun`` fails as ``foldax.jit`` would (a traced value given to
+            NumPy, Python control flow on a traced value).
+
     Example:
         >>> from foldax import random
         >>> random.find_key_reuse(lambda k: random.split(k), random.key(0)) is None
@@ -460,6 +472,15 @@ def find_key_reuse(fun: Callable | Program, *args: Any, **kwargs: Any) -> KeyReu
 def check_key_reuse(fun: Callable) -> Callable:
     """``check_key_reuse(f)(*args)``: ``f(*args)``, after checking at trace time that no random
     key is consumed twice (else ``KeyReuseError`` naming both source lines).
+
+    Arguments:
+        fun: the function to check.
+
+    Returns:
+        A function with ``fun``'s arguments and result.
+
+    Raises:
+        KeyReuseError: (when the returned function is called) a key is consumed twice.
 
     Example:
         >>> from foldax import random

@@ -237,6 +237,16 @@ def keyed(fun: Callable) -> Callable:
     Reproducible (the same key gives the same numbers), never reuses a key, and composes with
     ``jit``, ``grad`` and ``vmap`` (put ``jit`` outside: ``foldax.jit(keyed(f))``).
 
+    Arguments:
+        fun: the function whose ``foldax.random`` draws may pass ``key=None``.
+
+    Returns:
+        A function taking a key first, then ``fun``'s arguments, returning ``fun``'s result.
+
+    Raises:
+        FoldaxTypeError: ``fun`` is not callable, or the key given is not a typed key.
+        FoldaxValueError: the keyed function is called with ``None`` or several keys.
+
     Example:
         >>> from foldax import random
         >>> import jax.numpy as jnp

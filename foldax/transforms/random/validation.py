@@ -21,7 +21,21 @@ from foldax.errors import FoldaxTypeError, FoldaxValueError
 
 
 def is_typed_key(x: Any) -> bool:
-    """Whether ``x`` is an array of typed PRNG keys (``key<impl>`` dtype)."""
+    """Whether ``x`` is an array of typed PRNG keys (``key<impl>`` dtype).
+
+    Arguments:
+        x: any value.
+
+    Returns:
+        ``True`` for a typed key array (any shape), ``False`` otherwise (legacy ``uint32`` keys
+        included).
+
+    Example:
+        >>> import jax
+        >>> from foldax import random
+        >>> random.is_typed_key(random.key(0)), random.is_typed_key(jax.random.PRNGKey(0))
+        (True, False)
+    """
     return jnp.issubdtype(getattr(x, "dtype", np.float32), jax.dtypes.prng_key)
 
 
