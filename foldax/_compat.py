@@ -569,8 +569,9 @@ def batched_sharding(sharding: Any, dim: int, spmd_name: tuple | None, mesh: Any
 
 
 def wrap_fun(fun: Callable, name: str = "fun") -> Any:
-    """``fun`` as a ``linear_util.WrappedFun`` (the form custom_jvp/custom_vjp subfuns take)."""
-    return lu.wrap_init(fun, debug_info=api_util.debug_info(name, fun, (), {}))
+    """``fun`` as a ``linear_util.WrappedFun`` (the form custom_jvp/custom_vjp subfuns take);
+    its argument names are unknown (it takes flat arrays, any number of them)."""
+    return lu.wrap_init(fun, debug_info=api_util.debug_info(name, fun, (), {}).with_unknown_names())
 
 
 CustomVJPException = ad.CustomVJPException  # custom_vjp closed over a value being differentiated

@@ -43,6 +43,7 @@ from foldax.transforms.checks.error import (
     Error,
     ErrorLayout,
     JaxSite,
+    RuleScope,
     Site,
     initial_state,
 )
@@ -198,6 +199,7 @@ class CheckifyInterpreter(Interpreter):
         self.enabled = registry.enabled
         self.set_state(initial_state(registry.slots))
         self.batch_shape: tuple = ()  # the error is per element inside a batched while
+        self.scope: RuleScope | None = None  # the custom-derivative body being checked
         self.nan_flags: dict = {}
 
     # -- state -------------------------------------------------------------------------------
@@ -277,7 +279,9 @@ class CheckifyInterpreter(Interpreter):
             index = np.arange(int(np.prod(batch)), dtype=np.int32).reshape(batch)
         slot = self._slot(payload, len(lead))
         code = self.registry.code(
-            (id(eqn), kind, key, batch), lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn)), eqn
+            (id(eqn), kind, key, batch),
+            lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn), self.scope),
+            eqn,
         )
         self._update(fail, code, index, slot, payload)
 
@@ -368,10 +372,17 @@ def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
             kind,
             error._pred[effect],
             [jnp.asarray(p) for p in payload],
-            detail=JaxSite(effect.error_type, dict(error._metadata)),
+            detail=JaxSite(effect.error_type, _metadata(error)),
             key=effect,
         )
     return []
+
+
+def _metadata(error: Any) -> dict:
+    """JAX's code -> exception treedef table of ``error`` (of a foldax ``Error``: every site's)."""
+    if isinstance(error, Error):
+        return error.metadata_of(range(len(error.layout.sites)))
+    return dict(error._metadata)
 
 
 @CheckifyInterpreter.register(observed_p)

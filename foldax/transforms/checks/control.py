@@ -1,4 +1,4 @@
-"""The control-flow and custom-derivative rules of ``foldax.checkify``.
+"""The control-flow rules of ``foldax.checkify`` (custom derivatives: ``checks.custom``).
 
 The error value is the checkify interpreter's state, so the interpreter core's generic rules carry
 it into and out of ``jit``, ``closed_call``, ``remat``, ``cond`` (every branch) and ``scan``;
@@ -11,10 +11,6 @@ this module only adds what those cannot express:
   refuses) gets one error per batch element, carried with the loop, so an element that has
   finished does not report the checks of iterations it only sits out; after the loop they are
   reduced to the first failing element;
-* ``custom_jvp_call``/``custom_vjp_call`` are bound unchanged (minus any ``foldax.check`` inside),
-  so an outer ``grad`` still uses the custom rule, and their primal body is interpreted
-  alongside for its checks only (XLA merges the duplicated computation). So the primal
-  computation is checked, also when it is differentiated;
 * ``shard_map``: the body is checked inside, every shard returns its own error and the first
   failing shard's (in mesh order) is kept.
 
@@ -32,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import jax.numpy as jnp
@@ -45,10 +40,7 @@ from foldax._compat import (
     bind_shard_map,
     closed_call_p,
     cond_p,
-    custom_jvp_call_p,
-    custom_vjp_call_p,
     eval_jaxpr,
-    jax_check_p,
     jaxprs_in_params,
     jit_p,
     remat_p,
@@ -58,11 +50,9 @@ from foldax._compat import (
     while_p,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
-from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
-from foldax.transforms.core.interpreter import Interpreter, bind_eqn
-from foldax.transforms.core.passes import iter_equations
+from foldax.transforms.core.interpreter import bind_eqn
 
 
 def _unless_unchecked(generic: Callable) -> Callable:
@@ -76,44 +66,6 @@ def _unless_unchecked(generic: Callable) -> Callable:
 
 for _prim in (jit_p, closed_call_p, remat_p, cond_p, scan_p):
     CheckifyInterpreter.register(_prim)(_unless_unchecked(HIGHER_ORDER_RULES[_prim]))
-
-
-@CheckifyInterpreter.register(custom_jvp_call_p, custom_vjp_call_p)
-def _custom_derivative(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
-    body = eqn.params["call_jaxpr"]
-    if not interp.registry.checks_inside(body.jaxpr):
-        return bind_eqn(eqn, invals)
-    outs = (
-        bind_eqn(eqn, invals, call_jaxpr=without_user_checks(body))
-        if any(e.primitive in (check_p, jax_check_p) for e in iter_equations(body.jaxpr))
-        else bind_eqn(eqn, invals)
-    )
-    interp.run(body, *invals)  # the primal body, for its checks only
-    return outs
-
-
-@functools.lru_cache(maxsize=256)
-def _stripped(body: ClosedJaxpr) -> ClosedJaxpr:
-    return _Stripper().retrace(body)
-
-
-def without_user_checks(body: ClosedJaxpr) -> ClosedJaxpr:
-    """``body`` with every check (foldax's and JAX's) removed (also inside its sub-jaxprs)."""
-    return _stripped(body)
-
-
-class _Stripper(Interpreter):
-    transformation = "checkify"
-
-    def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
-        return bind_eqn(eqn, invals)
-
-    def retrace(self, body: ClosedJaxpr) -> ClosedJaxpr:
-        jaxpr, _, consts = trace_to_jaxpr(lambda *a: self.run(body, *a), body.in_avals)
-        return ClosedJaxpr(jaxpr, consts)
-
-
-_Stripper.register(check_p, jax_check_p)(lambda interp, eqn, invals: [])
 
 
 @CheckifyInterpreter.register(while_p)
