@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p
+from foldax._compat import Jaxpr, JaxprEqn, eqn_source_line, is_tracer, jax_check_p, shard_map_p
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.error import (
@@ -160,6 +160,7 @@ class _Registry:
     def __init__(self, enabled: frozenset, slots: tuple) -> None:
         self.enabled = enabled
         self.slots = slots
+        self.shards: tuple = ()  # leading axes of the error: one error per shard_map shard
         self.slot_of = {s: i for i, s in enumerate(slots)}
         self.sites: list[Site] = []
         self.codes: dict = {}
@@ -187,6 +188,29 @@ class _Registry:
     def layout(self) -> ErrorLayout:
         return ErrorLayout(tuple(self.sites), self.slots)
 
+    def shards_of(self, jaxpr: Jaxpr) -> tuple:
+        """``(n,)`` if every ``shard_map`` in ``jaxpr`` that has checks inside runs ``n``
+        shards: then the error is kept per shard (along a leading axis), as JAX's checkify keeps
+        it; else ``()`` (no such shard_map, or several shard counts: each shard_map reduces
+        its shards' errors to the first failing one)."""
+        counts = {
+            shard_count(e.params)
+            for e in iter_equations(jaxpr)
+            if e.primitive is shard_map_p and self.checks_inside(e.params["jaxpr"])
+        }
+        return (counts.pop(),) if len(counts) == 1 else ()
+
+
+def shard_count(params: dict) -> int:
+    """How many shards a ``shard_map`` with ``params`` runs (over its newly manual mesh axes)."""
+    mesh = params["mesh"]
+    return int(np.prod([mesh.shape[a] for a in manual_axes(params)], dtype=np.int64))
+
+
+def manual_axes(params: dict) -> tuple:
+    """The mesh axes a ``shard_map`` with ``params`` makes manual, in mesh order."""
+    return tuple(a for a in params["mesh"].axis_names if a in params["newly_manual_axes"])
+
 
 # -- the interpreter -------------------------------------------------------------------------------
 class CheckifyInterpreter(Interpreter):
@@ -197,7 +221,7 @@ class CheckifyInterpreter(Interpreter):
     def __init__(self, registry: _Registry) -> None:
         self.registry = registry
         self.enabled = registry.enabled
-        self.set_state(initial_state(registry.slots))
+        self.set_state(initial_state(registry.slots, registry.shards))
         self.batch_shape: tuple = ()  # the error is per element inside a batched while
         self.scope: RuleScope | None = None  # the custom-derivative body being checked
         self.nan_flags: dict = {}
@@ -301,7 +325,7 @@ class CheckifyInterpreter(Interpreter):
         """Record ``fail`` unless an earlier check failed: ``code``, ``index`` and the payload are
         written wherever nothing had failed before (and are ignored where nothing failed)."""
         before = self.failed
-        fail = _broadcast(fail, self.batch_shape)
+        fail = _broadcast(fail, np.shape(before))  # per shard (leading axes), per batch element
         fresh = isinstance(before, np.ndarray) and not before.any()  # nothing failed so far
         self.failed = fail if fresh else lax.bitwise_or(before, fail)
         self.code = _keep_or(None if fresh else before, self.code, np.int32(code))
@@ -456,6 +480,7 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
     def checked(*args: Any, **kwargs: Any) -> tuple[Error, Any]:
         program, reuse = _trace(fun, args, kwargs, enabled)
         registry = _Registry(enabled, _slot_signatures(program.jaxpr.jaxpr, enabled))
+        registry.shards = registry.shards_of(program.jaxpr.jaxpr)
         interp = CheckifyInterpreter(registry)
         if reuse is not None:
             _record_key_reuse(interp, reuse)
@@ -487,4 +512,5 @@ def _observer(enabled: frozenset) -> Callable[[Any], bool]:
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:
     code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""), error)
-    interp.failed, interp.code = np.asarray(True), np.asarray(code, np.int32)
+    shape = np.shape(interp.failed)
+    interp.failed, interp.code = np.full(shape, True), np.full(shape, code, np.int32)

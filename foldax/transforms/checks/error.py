@@ -341,7 +341,13 @@ def no_error(layout: ErrorLayout) -> Error:
     return Error(*initial_state(layout.slots)[:3], initial_state(layout.slots)[3:], layout)
 
 
-def initial_state(slots: Sequence) -> list:
-    """``[failed, code, index, *payload placeholders]`` as NumPy constants."""
-    placeholders = [np.zeros(shape, dtype) for slot in slots for shape, dtype in slot]
-    return [np.asarray(False), np.asarray(-1, np.int32), np.asarray(-1, np.int32), *placeholders]
+def initial_state(slots: Sequence, shards: tuple = ()) -> list:
+    """``[failed, code, index, *payload placeholders]`` as NumPy constants (with leading
+    ``shards`` axes: one error per shard)."""
+    placeholders = [np.zeros(shards + tuple(shape), dtype) for slot in slots for shape, dtype in slot]
+    return [
+        np.full(shards, False),
+        np.full(shards, -1, np.int32),
+        np.full(shards, -1, np.int32),
+        *placeholders,
+    ]
