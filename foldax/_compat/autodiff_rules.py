@@ -49,5 +49,6 @@ replace_rule_output_symbolic_zeros = _ad_util.replace_rule_output_symbolic_zeros
 
 
 def wrap_fun(fun: Callable, name: str = "fun") -> Any:
-    """``fun`` as a ``linear_util.WrappedFun`` (the form custom_jvp/custom_vjp subfuns take)."""
-    return lu.wrap_init(fun, debug_info=api_util.debug_info(name, fun, (), {}))
+    """``fun`` as a ``linear_util.WrappedFun`` (the form custom_jvp/custom_vjp subfuns take);
+    its argument names are unknown (it takes flat arrays, any number of them)."""
+    return lu.wrap_init(fun, debug_info=api_util.debug_info(name, fun, (), {}).with_unknown_names())

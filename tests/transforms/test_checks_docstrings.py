@@ -11,6 +11,7 @@ MODULES = [
     "foldax.transforms.checks.rules",
     "foldax.transforms.checks.checkify",
     "foldax.transforms.checks.control",
+    "foldax.transforms.checks.custom",
     "foldax.transforms.random.keys",
     "foldax.transforms.random.keyed",
     "foldax.transforms.random.key_reuse",

@@ -30,7 +30,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from foldax._compat import Jaxpr, JaxprEqn, array_aval, eqn_source_line, is_tracer, jax_check_p
+from foldax._compat import (
+    Jaxpr,
+    JaxprEqn,
+    array_aval,
+    eqn_source_line,
+    is_tracer,
+    jax_check_p,
+    shard_map_p,
+)
 from foldax.errors import FoldaxTypeError, KeyReuseError, MissingRuleError
 from foldax.transforms.checks.check import check_p
 from foldax.transforms.checks.error import (
@@ -43,6 +51,7 @@ from foldax.transforms.checks.error import (
     Error,
     ErrorLayout,
     JaxSite,
+    RuleScope,
     Site,
     initial_state,
 )
@@ -161,6 +170,7 @@ class _Registry:
     def __init__(self, enabled: frozenset, slots: tuple) -> None:
         self.enabled = enabled
         self.slots = slots
+        self.shards: tuple = ()  # leading axes of the error: one error per shard_map shard
         self.slot_of = {s: i for i, s in enumerate(slots)}
         self.sites: list[Site] = []
         self.codes: dict = {}
@@ -188,6 +198,29 @@ class _Registry:
     def layout(self) -> ErrorLayout:
         return ErrorLayout(tuple(self.sites), self.slots)
 
+    def shards_of(self, jaxpr: Jaxpr) -> tuple:
+        """``(n,)`` if every ``shard_map`` in ``jaxpr`` that has checks inside runs ``n``
+        shards: then the error is kept per shard (along a leading axis), as JAX's checkify keeps
+        it; else ``()`` (no such shard_map, or several shard counts: each shard_map reduces
+        its shards' errors to the first failing one)."""
+        counts = {
+            shard_count(e.params)
+            for e in iter_equations(jaxpr)
+            if e.primitive is shard_map_p and self.checks_inside(e.params["jaxpr"])
+        }
+        return (counts.pop(),) if len(counts) == 1 else ()
+
+
+def shard_count(params: dict) -> int:
+    """How many shards a ``shard_map`` with ``params`` runs (over its newly manual mesh axes)."""
+    mesh = params["mesh"]
+    return int(np.prod([mesh.shape[a] for a in manual_axes(params)], dtype=np.int64))
+
+
+def manual_axes(params: dict) -> tuple:
+    """The mesh axes a ``shard_map`` with ``params`` makes manual, in mesh order."""
+    return tuple(a for a in params["mesh"].axis_names if a in params["newly_manual_axes"])
+
 
 # -- the interpreter -------------------------------------------------------------------------------
 class CheckifyInterpreter(Interpreter):
@@ -198,8 +231,9 @@ class CheckifyInterpreter(Interpreter):
     def __init__(self, registry: _Registry) -> None:
         self.registry = registry
         self.enabled = registry.enabled
-        self.set_state(initial_state(registry.slots))
+        self.set_state(initial_state(registry.slots, registry.shards))
         self.batch_shape: tuple = ()  # the error is per element inside a batched while
+        self.scope: RuleScope | None = None  # the custom-derivative body being checked
         self.nan_flags: dict = {}
 
     # -- state -------------------------------------------------------------------------------
@@ -279,7 +313,9 @@ class CheckifyInterpreter(Interpreter):
             index = np.arange(int(np.prod(batch)), dtype=np.int32).reshape(batch)
         slot = self._slot(payload, len(lead))
         code = self.registry.code(
-            (id(eqn), kind, key, batch), lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn)), eqn
+            (id(eqn), kind, key, batch),
+            lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn), self.scope),
+            eqn,
         )
         self._update(fail, code, index, slot, payload)
 
@@ -299,7 +335,7 @@ class CheckifyInterpreter(Interpreter):
         """Record ``fail`` unless an earlier check failed: ``code``, ``index`` and the payload are
         written wherever nothing had failed before (and are ignored where nothing failed)."""
         before = self.failed
-        fail = _broadcast(fail, self.batch_shape)
+        fail = _broadcast(fail, np.shape(before))  # per shard (leading axes), per batch element
         fresh = isinstance(before, np.ndarray) and not before.any()  # nothing failed so far
         self.failed = fail if fresh else lax.bitwise_or(before, fail)
         self.code = _keep_or(None if fresh else before, self.code, np.int32(code))
@@ -370,10 +406,17 @@ def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
             kind,
             error._pred[effect],
             [jnp.asarray(p) for p in payload],
-            detail=JaxSite(effect.error_type, dict(error._metadata)),
+            detail=JaxSite(effect.error_type, _metadata(error)),
             key=effect,
         )
     return []
+
+
+def _metadata(error: Any) -> dict:
+    """JAX's code -> exception treedef table of ``error`` (of a foldax ``Error``: every site's)."""
+    if isinstance(error, Error):
+        return error.metadata_of(range(len(error.layout.sites)))
+    return dict(error._metadata)
 
 
 @CheckifyInterpreter.register(observed_p)
@@ -447,6 +490,7 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
     def checked(*args: Any, **kwargs: Any) -> tuple[Error, Any]:
         program, reuse = _trace(fun, args, kwargs, enabled)
         registry = _Registry(enabled, _slot_signatures(program.jaxpr.jaxpr, enabled))
+        registry.shards = registry.shards_of(program.jaxpr.jaxpr)
         interp = CheckifyInterpreter(registry)
         if reuse is not None:
             _record_key_reuse(interp, reuse)
@@ -478,4 +522,5 @@ def _observer(enabled: frozenset) -> Callable[[Any], bool]:
 
 def _record_key_reuse(interp: CheckifyInterpreter, error: KeyReuseError) -> None:
     code = interp.registry.code(("key_reuse",), lambda: Site(KEY_REUSE, str(error), -1, (), ""), error)
-    interp.failed, interp.code = np.asarray(True), np.asarray(code, np.int32)
+    shape = np.shape(interp.failed)
+    interp.failed, interp.code = np.full(shape, True), np.full(shape, code, np.int32)

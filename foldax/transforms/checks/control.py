@@ -1,4 +1,4 @@
-"""The control-flow and custom-derivative rules of ``foldax.checkify``.
+"""The control-flow rules of ``foldax.checkify`` (custom derivatives: ``checks.custom``).
 
 The error value is the checkify interpreter's state, so the interpreter core's generic rules carry
 it into and out of ``jit``, ``closed_call``, ``remat``, ``cond`` (every branch) and ``scan``;
@@ -11,12 +11,10 @@ this module only adds what those cannot express:
   refuses) gets one error per batch element, carried with the loop, so an element that has
   finished does not report the checks of iterations it only sits out; after the loop they are
   reduced to the first failing element;
-* ``custom_jvp_call``/``custom_vjp_call`` are bound unchanged (minus any ``foldax.check`` inside),
-  so an outer ``grad`` still uses the custom rule, and their primal body is interpreted
-  alongside for its checks only (XLA merges the duplicated computation). So the primal
-  computation is checked, also when it is differentiated;
-* ``shard_map``: the body is checked inside, every shard returns its own error and the first
-  failing shard's (in mesh order) is kept.
+* ``shard_map``: the body is checked inside, each shard with its own error. As in JAX's
+  checkify, the error is then kept per shard (a leading axis of the returned error, so ``get``
+  names each failing shard as ``at mapped index i``); a function with shard_maps of different
+  shard counts keeps the first failing shard's error at each shard_map instead.
 
 Example:
     >>> import foldax, jax, jax.numpy as jnp
@@ -32,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import jax.numpy as jnp
@@ -45,10 +42,7 @@ from foldax._compat import (
     bind_shard_map,
     closed_call_p,
     cond_p,
-    custom_jvp_call_p,
-    custom_vjp_call_p,
     eval_jaxpr,
-    jax_check_p,
     jaxprs_in_params,
     jit_p,
     remat_p,
@@ -58,11 +52,9 @@ from foldax._compat import (
     while_p,
 )
 from foldax.errors import FoldaxValueError, MissingRuleError
-from foldax.transforms.checks.check import check_p
-from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along
+from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along, manual_axes, shard_count
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
-from foldax.transforms.core.interpreter import Interpreter, bind_eqn
-from foldax.transforms.core.passes import iter_equations
+from foldax.transforms.core.interpreter import bind_eqn
 
 
 def _unless_unchecked(generic: Callable) -> Callable:
@@ -76,44 +68,6 @@ def _unless_unchecked(generic: Callable) -> Callable:
 
 for _prim in (jit_p, closed_call_p, remat_p, cond_p, scan_p):
     CheckifyInterpreter.register(_prim)(_unless_unchecked(HIGHER_ORDER_RULES[_prim]))
-
-
-@CheckifyInterpreter.register(custom_jvp_call_p, custom_vjp_call_p)
-def _custom_derivative(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
-    body = eqn.params["call_jaxpr"]
-    if not interp.registry.checks_inside(body.jaxpr):
-        return bind_eqn(eqn, invals)
-    outs = (
-        bind_eqn(eqn, invals, call_jaxpr=without_user_checks(body))
-        if any(e.primitive in (check_p, jax_check_p) for e in iter_equations(body.jaxpr))
-        else bind_eqn(eqn, invals)
-    )
-    interp.run(body, *invals)  # the primal body, for its checks only
-    return outs
-
-
-@functools.lru_cache(maxsize=256)
-def _stripped(body: ClosedJaxpr) -> ClosedJaxpr:
-    return _Stripper().retrace(body)
-
-
-def without_user_checks(body: ClosedJaxpr) -> ClosedJaxpr:
-    """``body`` with every check (foldax's and JAX's) removed (also inside its sub-jaxprs)."""
-    return _stripped(body)
-
-
-class _Stripper(Interpreter):
-    transformation = "checkify"
-
-    def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
-        return bind_eqn(eqn, invals)
-
-    def retrace(self, body: ClosedJaxpr) -> ClosedJaxpr:
-        jaxpr, _, consts = trace_to_jaxpr(lambda *a: self.run(body, *a), body.in_avals)
-        return ClosedJaxpr(jaxpr, consts)
-
-
-_Stripper.register(check_p, jax_check_p)(lambda interp, eqn, invals: [])
 
 
 @CheckifyInterpreter.register(while_p)
@@ -167,12 +121,13 @@ def _widen(interp: CheckifyInterpreter, shape: tuple) -> None:
             f"(JAX: Checkify does not support batched while-loops (checkify-of-vmap-of-while).)"
         )
     extra = shape[len(interp.batch_shape) :]
-    inner = len(interp.batch_shape)
+    inner = np.ndim(interp.failed)  # the shard axes, then the batch axes so far
+    shards = np.shape(interp.failed)[: inner - len(interp.batch_shape)]
     interp.set_state(
         [
             jnp.broadcast_to(
                 jnp.expand_dims(a, tuple(range(inner, inner + len(extra)))) if extra else a,
-                shape + np.shape(a)[inner:],
+                shards + shape + np.shape(a)[inner:],
             )
             for a in interp.get_state()
         ]
@@ -183,9 +138,10 @@ def _widen(interp: CheckifyInterpreter, shape: tuple) -> None:
 def _narrow(interp: CheckifyInterpreter, shape: tuple) -> None:
     """Reduce per-element errors to the first failing element of the extra batch axes."""
     failed, code, index, *slots = interp.get_state()
-    k = len(shape)
+    lead = np.shape(failed)[: np.ndim(failed) - len(interp.batch_shape)] + shape  # shards first
+    k = len(lead)
     rest = tuple(np.shape(failed)[k:])
-    flat = jnp.reshape(failed, shape + (-1,))
+    flat = jnp.reshape(failed, lead + (-1,))
     picked_fail, _, picked = first_along(flat, [code, index, *slots], k, rest)
     interp.batch_shape = shape
     interp.set_state([picked_fail, *picked])
@@ -193,8 +149,10 @@ def _narrow(interp: CheckifyInterpreter, shape: tuple) -> None:
 
 @CheckifyInterpreter.register(shard_map_p)
 def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
-    """The body is checked inside the shard_map; each shard returns its own error (along a
-    leading axis over the manual mesh axes) and the first failing shard's error is kept."""
+    """The body is checked inside the shard_map, each shard with its own error. If the error is
+    kept per shard (``registry.shards``, JAX's checkify's way) it goes in and out split along its
+    leading axis; else every shard starts from the same error and the first failing shard's
+    (in mesh order) is kept."""
     p = eqn.params
     if not interp.registry.checks_inside(p["jaxpr"]):
         return bind_eqn(eqn, invals)
@@ -204,18 +162,23 @@ def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
             "move the shard_map out of the vmapped loop or the check out of the shard_map."
         )
     state = interp.get_state()
-    manual = tuple(a for a in p["mesh"].axis_names if a in p["newly_manual_axes"])
+    spec = P(manual_axes(p))
+    per_shard = bool(interp.registry.shards) and np.shape(interp.failed) == (shard_count(p),)
     n_in, n_out = len(invals), len(eqn.outvars)
 
     def body(*xs: Any) -> tuple[list, list]:
         inner = interp.child()
-        inner.set_state(list(xs[n_in:]))
+        inner.set_state([jnp.squeeze(a, 0) for a in xs[n_in:]] if per_shard else list(xs[n_in:]))
         outs = inner.run_jaxpr(p["jaxpr"], [], list(xs[:n_in]))
-        per_shard = [jnp.expand_dims(a, 0) for a in inner.get_state()]
-        return [*outs, *per_shard], [*p["out_specs"], *[P(manual)] * len(per_shard)]
+        errors = [jnp.expand_dims(a, 0) for a in inner.get_state()]
+        return [*outs, *errors], [*p["out_specs"], *[spec] * len(errors)]
 
-    outs = bind_shard_map([*invals, *state], body, p, [*p["in_specs"], *[P()] * len(state)], None)
-    failed, code, index, *slots = outs[n_out:]
-    picked_fail, _, picked = first_along(failed, [code, index, *slots], 0, tuple(failed.shape))
-    interp.set_state([picked_fail, *picked])
+    in_specs = [*p["in_specs"], *[spec if per_shard else P()] * len(state)]
+    outs = bind_shard_map([*invals, *state], body, p, in_specs, None)
+    errors = outs[n_out:]
+    if not per_shard:  # (shards, *error shape): the first failing shard, per error element
+        failed, code, index, *slots = (jnp.moveaxis(a, 0, np.ndim(interp.failed)) for a in errors)
+        errors = first_along(failed, [code, index, *slots], np.ndim(interp.failed), (shard_count(p),))
+        errors = [errors[0], *errors[2]]
+    interp.set_state(list(errors))
     return outs[:n_out]

@@ -81,15 +81,33 @@ class JaxSite:
         return hash((self.error_type, tuple(sorted(self.metadata))))
 
 
+class RuleScope:
+    """The checked primal body of one ``custom_jvp``/``custom_vjp`` call (inside ``parent``'s).
+
+    ``replaced`` is set when an outer differentiation ran the custom rule instead of the body:
+    the body's checks never ran, so, as in JAX's checkify, the error does not list them
+    (``Error._metadata``)."""
+
+    def __init__(self, parent: RuleScope | None) -> None:
+        self.parent, self.replaced = parent, False
+
+    @property
+    def dropped(self) -> bool:
+        """Whether this body, or one it is inside, was replaced by its custom rule."""
+        return self.replaced or (self.parent is not None and self.parent.dropped)
+
+
 @dataclasses.dataclass(frozen=True)
 class Site:
-    """One place that can fail: its kind, what to say, its payload slot and batch shape."""
+    """One place that can fail: its kind, what to say, its payload slot and batch shape (and the
+    custom-derivative body it is in, if any)."""
 
     kind: str
     detail: Any  # user: CheckSpec; nan: primitive name; index: (primitive, shape); key: text
     slot: int  # payload slot, -1 for none
     batch_shape: tuple
     source: str
+    scope: RuleScope | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def error_type(self) -> type:
@@ -121,6 +139,12 @@ class ErrorLayout:
 
     sites: tuple
     slots: tuple  # per slot: tuple of (shape, dtype name) of its arrays
+
+    @property
+    def live_codes(self) -> tuple:
+        """The codes of the sites whose checks can run: not those in a custom-derivative body
+        that an outer differentiation replaced by its rule (JAX's checkify never adds them)."""
+        return tuple(c for c, s in enumerate(self.sites) if s.scope is None or not s.scope.dropped)
 
     @property
     def num_slot_arrays(self) -> tuple:
@@ -237,13 +261,18 @@ class Error(jax_checkify.Error):
 
     @property
     def _metadata(self) -> dict:
+        return self.metadata_of(self.layout.live_codes)
+
+    def metadata_of(self, codes: Sequence[int]) -> dict:
+        """JAX's ``_metadata`` (code -> exception treedef) for ``codes`` (every site's code
+        gets one, also of a site ``_metadata`` leaves out because it cannot run)."""
         leaves = (
             [np.zeros(s.shape, s.dtype) for s in next(iter(self.layout.jax_effects)).shape_dtypes]
             if self.layout.sites
             else []
         )
         treedef = jax.tree_util.tree_structure(FoldaxFailure(None, self.layout, leaves))
-        return dict.fromkeys(range(len(self.layout.sites)), treedef)
+        return dict.fromkeys(codes, treedef)
 
     # -- reading --------------------------------------------------------------------------------
     def get(self) -> str | None:
@@ -317,7 +346,13 @@ def no_error(layout: ErrorLayout) -> Error:
     return Error(failed, code, index, placeholders, layout)
 
 
-def initial_state(slots: Sequence) -> list:
-    """``[failed, code, index, *payload placeholders]`` as NumPy constants."""
-    placeholders = [np.zeros(shape, dtype) for slot in slots for shape, dtype in slot]
-    return [np.asarray(False), np.asarray(-1, np.int32), np.asarray(-1, np.int32), *placeholders]
+def initial_state(slots: Sequence, shards: tuple = ()) -> list:
+    """``[failed, code, index, *payload placeholders]`` as NumPy constants (with leading
+    ``shards`` axes: one error per shard)."""
+    placeholders = [np.zeros(shards + tuple(shape), dtype) for slot in slots for shape, dtype in slot]
+    return [
+        np.full(shards, False),
+        np.full(shards, -1, np.int32),
+        np.full(shards, -1, np.int32),
+        *placeholders,
+    ]
