@@ -25,7 +25,6 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse
 from jax import lax
 
 from foldax._compat import (
@@ -334,6 +333,8 @@ def _dense_fallback(eqn: JaxprEqn, invals: list) -> list:
         jac = jax.jacfwd(local)(jnp.zeros(a.shape, dtype))  # one equation's Jacobian
     out_shape = tuple(eqn.outvars[0].aval.shape)
     jac = np.asarray(jac).reshape(int(np.prod(out_shape, dtype=np.int64)), a.size)
+    import scipy.sparse  # on first use: importing foldax does not pay for SciPy
+
     j = scipy.sparse.coo_matrix(jac)
     bias_args = list(others)
     bias_args[pos] = a.bias
@@ -447,6 +448,8 @@ def _assemble(outs: list, n_in: int) -> tuple[Any, Any]:
     xp = _xp(*vals, *biases)
     vals, bias = xp.concatenate(vals), xp.concatenate(biases)
     if xp is np:
+        import scipy.sparse
+
         return scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(offset, n_in)).tocsr(), bias
     from jax.experimental import sparse
 

@@ -15,7 +15,7 @@ CASES = [
 
 
 def test_compositions_across_processes_match_jax(run_workers):
-    for text in run_workers("compositions_worker.py", timeout=240):
+    for text in run_workers("compositions_worker.py", timeout=480):
         found = {}
         for line in text.splitlines():
             if line.startswith("case "):
