@@ -11,7 +11,9 @@ Three loops, each run by foldax.jit and by jax.jit in a fresh subprocess, sampli
 The growth of a loop is its last RSS minus its first sample (taken after the first call, so
 imports and the first compilation are left out); the target is foldax's growth within 1.2x of
 jax's. The curves are plotted with matplotlib into ``--out`` (default ``benchmarks/out``), and a
-table with both curves is printed.
+table with both curves is printed, with how often each jit traced the function (``train`` and
+``floats`` must trace once: flat memory then comes from reusing one program, not from a cache
+throwing programs away).
 
 Run: ``python benchmarks/bench_soak.py [--quick] [--out DIR]`` (``--quick``: a tenth of the
 steps). ``benchmarks/run.py`` skips it (``cases`` is empty): it measures memory, not time.
@@ -20,6 +22,7 @@ steps). ``benchmarks/run.py`` skips it (``cases`` is empty): it measures memory,
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -41,12 +44,22 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
+TRACES = [0]  # how often the jitted function's Python body ran (once per trace) in this process
+
+
 def _jit(impl: str, fun, **foldax_kwargs):
+    """``fun`` under ``impl``'s jit, counting its traces in ``TRACES`` (a loop whose memory
+    stays flat because it traced once, not because a cache threw entries away)."""
     import jax
 
     import foldax
 
-    return foldax.jit(fun, **foldax_kwargs) if impl == "foldax" else jax.jit(fun)
+    @functools.wraps(fun)
+    def counted(*args, **kwargs):
+        TRACES[0] += 1
+        return fun(*args, **kwargs)
+
+    return foldax.jit(counted, **foldax_kwargs) if impl == "foldax" else jax.jit(counted)
 
 
 def _train(impl: str, steps: int, every: int) -> list[int]:
@@ -103,13 +116,19 @@ def _train(impl: str, steps: int, every: int) -> list[int]:
 
 
 def _shapes(impl: str, calls: int, every: int) -> list[int]:
+    """One function called with ``calls`` distinct shapes of a jax.Array (traced by both jits).
+
+    The inputs are placed with ``jax.device_put`` rather than made by ``jnp.ones``, which would
+    compile one broadcast per shape in both processes and dilute the difference measured.
+    """
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     f = _jit(impl, lambda x: jnp.sin(x).sum() * 2)
     samples = []
     for n in range(1, calls + 1):
-        out = f(jnp.ones(n))
+        out = f(jax.device_put(np.ones(n, np.float32)))
         if (n - 1) % every == 0 or n == calls:
             jax.block_until_ready(out)
             samples.append(_rss())
@@ -131,8 +150,8 @@ def _floats(impl: str, calls: int, every: int) -> list[int]:
     return samples
 
 
-def _run_one(loop: str, impl: str, quick: bool) -> list[int]:
-    """Run one loop in a fresh interpreter, returning its RSS samples."""
+def _run_one(loop: str, impl: str, quick: bool) -> dict:
+    """Run one loop in a fresh interpreter: ``{"rss": RSS samples, "traces": traces}``."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", loop, impl] + (["--quick"] if quick else []),
         check=True,
@@ -152,7 +171,8 @@ def _plot(results: dict, path: pathlib.Path, quick: bool) -> None:
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
     for ax, (loop, by_impl) in zip(axes[0], results.items()):
         total, every = _sizes(loop, quick)
-        for impl, samples in by_impl.items():
+        for impl, run in by_impl.items():
+            samples = run["rss"]
             steps = [min(i * every, total - 1) for i in range(len(samples))]
             ax.plot(steps, [s / 2**20 for s in samples], marker=".", label=f"{impl}.jit")
         ax.set_title(loop)
@@ -180,19 +200,20 @@ def main(argv: list[str]) -> None:
         samples = {"train": _train, "shapes": _shapes, "floats": _floats}[loop](
             impl, *_sizes(loop, args.quick)
         )
-        print(json.dumps(samples))
+        print(json.dumps({"rss": samples, "traces": TRACES[0]}))
         return
     results = {}
     for loop in args.loops.split(","):
         results[loop] = {impl: _run_one(loop, impl, args.quick) for impl in IMPLS}
-        growth = {impl: (s[-1] - s[0]) / 2**20 for impl, s in results[loop].items()}
+        growth = {impl: (r["rss"][-1] - r["rss"][0]) / 2**20 for impl, r in results[loop].items()}
         ratio = growth["foldax"] / growth["jax"] if growth["jax"] > 0 else float("nan")
         print(
             f"{loop:7s} growth: jax {growth['jax']:+8.1f} MiB, foldax {growth['foldax']:+8.1f} MiB, "
             f"ratio {ratio:.2f} (target <= 1.2)"
         )
-        for impl, samples in results[loop].items():
-            print(f"  {impl:7s} RSS MiB: " + " ".join(f"{s / 2**20:.0f}" for s in samples))
+        for impl, run in results[loop].items():
+            rss = " ".join(f"{s / 2**20:.1f}" for s in run["rss"])
+            print(f"  {impl:7s} traces {run['traces']:5d}; RSS MiB: {rss}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "soak.json").write_text(json.dumps(results))

@@ -22,14 +22,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")  # plots go to files: no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-import foldax  # noqa: E402
-from foldax import random  # noqa: E402
+import foldax
+from foldax import random
 
 QUICK_ENV = "FOLDAX_EXAMPLE_QUICK"
 
@@ -75,6 +71,7 @@ def save_curves(
     it never covers a curve; ``styles`` gives matplotlib keyword arguments per label (curves
     drawn later are drawn on top: give a curve that coincides with an earlier one a dashed line).
     """
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for label, (xs, ys) in curves.items():
         ax.plot(xs, ys, label=label, **(styles or {}).get(label, {}))
@@ -86,6 +83,18 @@ def save_curves(
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend, imported on first use: a script that
+    draws nothing (a worker of ``distributed_training``, started again after each failure) does
+    not pay for importing it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # plots go to files: no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def place_legend_below(ax: Any) -> None:

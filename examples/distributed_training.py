@@ -15,7 +15,10 @@ This script is both the *launcher* and the *worker*:
   STEP (it then waits), the launcher kills it with SIGKILL, notices the death, stops the other
   processes and starts all of them again; they resume from the latest checkpoint. As the data
   order and the dropout keys derive from the step number alone, the final parameters are those
-  of an uninterrupted run, bit for bit (``load_final_model`` reads them back).
+  of an uninterrupted run, bit for bit (``load_final_model`` reads them back). Every process
+  keeps what it compiles in JAX's persistent compilation cache (``--compilation-cache``, by
+  default ``out/.../compilation_cache``), so the processes started again load their programs
+  instead of compiling them a second time.
 * Each worker calls ``jax.distributed.initialize(...)`` (gloo carries the CPU collectives; a
   process that does not join within ``--join-timeout`` seconds makes the others fail with an
   error saying so), builds the global mesh ``(data, fsdp)`` over all processes' devices and
@@ -86,6 +89,10 @@ class RunConfig:
     join_timeout: int = 60  # seconds for every process to join the coordinator
     timeout: float = 900.0  # seconds for the whole run (each attempt, after a restart)
     checkpoint_every: int = 0  # save the training state every this many steps (0: never)
+    # JAX's persistent compilation cache, shared by every process and every start: a restart
+    # after a failure loads the programs compiled before it (None: ``out/compilation_cache``;
+    # "": no cache)
+    compilation_cache: str | None = None
 
     @property
     def devices(self) -> int:
@@ -172,6 +179,8 @@ def launch(
             "(--checkpoint-every) to a number of steps."
         )
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.compilation_cache is None:
+        cfg = dataclasses.replace(cfg, compilation_cache=str(out / "compilation_cache"))
     write_dataset(cfg, out)
     (out / "results.json").unlink(missing_ok=True)
     if not resume:
@@ -363,6 +372,18 @@ def join(coordinator: str, cfg: RunConfig, process_id: int) -> None:
     print(f"process {jax.process_index()} of {jax.process_count()} {JOINED}", flush=True)
 
 
+def use_compilation_cache(directory: str | None) -> None:
+    """Keep every program this process compiles in JAX's persistent compilation cache in
+    ``directory`` (no cache if empty), and load the programs found there instead of compiling
+    them: the processes started again after a failure skip compiling what the first start did.
+    Every program is kept, the eager ones included: on a loaded machine even those take long."""
+    import jax
+
+    if directory:
+        jax.config.update("jax_compilation_cache_dir", directory)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def init_model(cfg: RunConfig) -> Any:
     """The run's initial model (``train_mlp``'s dataclass MLP), the same on every process."""
     from foldax import random
@@ -511,6 +532,7 @@ def worker(
     if there is one; train, saving every ``cfg.checkpoint_every`` steps; write the final model
     (``final_model.ckpt``) and, on process 0, ``results.json``. ``hold_at``: after that step,
     wait to be killed (``launch(kill_at=...)``)."""
+    use_compilation_cache(cfg.compilation_cache)
     join(coordinator, cfg, process_id)
     import jax
     from jax.experimental import multihost_utils
@@ -623,6 +645,13 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     parser.add_argument(
+        "--compilation-cache",
+        default=None,
+        metavar="DIR",
+        help="JAX's persistent compilation cache of every process and restart "
+        "(default: compilation_cache in the run's directory; '' for none)",
+    )
+    parser.add_argument(
         "--kill-at",
         type=int,
         default=None,
@@ -655,6 +684,7 @@ if __name__ == "__main__":
                 ("steps", args.steps),
                 ("timeout", args.timeout),
                 ("checkpoint_every", args.checkpoint_every),
+                ("compilation_cache", args.compilation_cache),
             )
             if v is not None
         }

@@ -35,13 +35,20 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
 import foldax
 
-from common import example_options, interleaved_seconds, output_dir, place_legend_below, progress, save_curves
+from common import (
+    example_options,
+    interleaved_seconds,
+    output_dir,
+    place_legend_below,
+    progress,
+    pyplot,
+    save_curves,
+)
 
 RATE = 0.2  # diffusivity * dt / dx^2; explicit Euler is stable below 0.5
 
@@ -163,6 +170,7 @@ def describe_timing(timing: dict[str, Any]) -> str:
 def plot_states(
     path: pathlib.Path, truth: np.ndarray, observation: np.ndarray, recovered: np.ndarray
 ) -> pathlib.Path:
+    plt = pyplot()
     s = np.linspace(0.0, 1.0, truth.size, endpoint=False)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(s, truth, label="true initial state")

@@ -25,7 +25,6 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse
 from jax import lax
 
 from foldax._compat import (
@@ -335,6 +334,8 @@ def _dense_fallback(eqn: JaxprEqn, invals: list) -> list:
         jac = jax.jacfwd(local)(jnp.zeros(a.shape, dtype))  # one equation's Jacobian
     out_shape = tuple(array_aval(eqn.outvars[0]).shape)
     jac = np.asarray(jac).reshape(int(np.prod(out_shape, dtype=np.int64)), a.size)
+    import scipy.sparse  # on first use: importing foldax does not pay for SciPy
+
     j = scipy.sparse.coo_matrix(jac)
     bias_args = list(others)
     bias_args[pos] = a.bias
@@ -448,6 +449,8 @@ def _assemble(outs: list, n_in: int) -> tuple[Any, Any]:
     xp = _xp(*vals, *biases)
     val, bias = xp.concatenate(vals), xp.concatenate(biases)
     if xp is np:
+        import scipy.sparse
+
         return scipy.sparse.coo_matrix((val, (row, col)), shape=(offset, n_in)).tocsr(), bias
     from jax.experimental import sparse
 

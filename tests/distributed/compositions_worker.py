@@ -1,5 +1,6 @@
 """One process of the compositions test (started by test_distributed_compositions.py): every
-composition of foldax's transformations (jit, grad, value_and_grad, vmap, checkify, keyed) on
+composition of foldax's transformations (jit, grad, value_and_grad, vmap, hessian, jvp, jacfwd,
+jacrev, checkify, keyed) on
 arrays laid across the devices of all processes, over an Explicit and an Auto mesh, against
 JAX's own transformations of the same function (for keyed, against the same call on the whole
 array on one device: the layout must not change the draws). Prints one line per case for the
@@ -29,6 +30,15 @@ def loss(w, x):
     return jnp.sum(jnp.tanh(x @ w) ** 2)
 
 
+def predict(w, x):
+    return jnp.tanh(x @ w)  # one output per row: sharded like x
+
+
+def along_ones(jvp):
+    """``predict``'s value and derivative along (ones, x) at (w, x), by ``jvp``."""
+    return lambda w, x: jvp(predict, (w, x), (jnp.ones_like(w), x))
+
+
 def checked(w, x):
     return jnp.log(x @ w)  # NaN where x @ w < 0
 
@@ -56,21 +66,21 @@ for axis_type in (AxisType.Explicit, AxisType.Auto):
     with jax.set_mesh(mesh):
         w = global_array(w_values, NamedSharding(mesh, P()))
         x = global_array(x_values, NamedSharding(mesh, P("data")))
-        cases = {
-            "jit(grad)": (foldax.jit(foldax.grad(loss)), jax.jit(jax.grad(loss))),
-            "jit(value_and_grad)": (
-                foldax.jit(foldax.value_and_grad(loss)),
-                jax.jit(jax.value_and_grad(loss)),
-            ),
+        transformed = {  # name: (foldax's, JAX's), each called on (w, x)
             "grad": (foldax.grad(loss), jax.grad(loss)),
-            "jit(vmap(grad))": (
-                foldax.jit(foldax.vmap(foldax.grad(loss), in_axes=(None, 0))),
-                jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0))),
-            ),
+            "value_and_grad": (foldax.value_and_grad(loss), jax.value_and_grad(loss)),
             "vmap(grad)": (
                 foldax.vmap(foldax.grad(loss), in_axes=(None, 0)),
                 jax.vmap(jax.grad(loss), in_axes=(None, 0)),
             ),
+            "hessian": (foldax.hessian(loss), jax.hessian(loss)),
+            "jvp": (along_ones(foldax.jvp), along_ones(jax.jvp)),
+            "jacfwd": (foldax.jacfwd(predict), jax.jacfwd(predict)),
+            "jacrev": (foldax.jacrev(predict), jax.jacrev(predict)),
+        }
+        cases = {
+            **transformed,
+            **{f"jit({k})": (foldax.jit(ours), jax.jit(theirs)) for k, (ours, theirs) in transformed.items()},
         }
         for case, (ours, theirs) in cases.items():
             try:

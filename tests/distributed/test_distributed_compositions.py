@@ -2,12 +2,10 @@
 over an Explicit and an Auto mesh, equals JAX's transformations of the same function (see
 compositions_worker.py). Every process runs under a timeout on a free port."""
 
+TRANSFORMS = ["grad", "value_and_grad", "vmap(grad)", "hessian", "jvp", "jacfwd", "jacrev"]
 CASES = [
-    "jit(grad)",
-    "jit(value_and_grad)",
-    "grad",
-    "jit(vmap(grad))",
-    "vmap(grad)",
+    *TRANSFORMS,
+    *(f"jit({t})" for t in TRANSFORMS),
     "checkify",
     "checkify-values",
     "checkify(jit)",
@@ -17,7 +15,7 @@ CASES = [
 
 
 def test_compositions_across_processes_match_jax(run_workers):
-    for text in run_workers("compositions_worker.py", timeout=240):
+    for text in run_workers("compositions_worker.py", timeout=480):
         found = {}
         for line in text.splitlines():
             if line.startswith("case "):

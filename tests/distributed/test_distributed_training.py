@@ -23,18 +23,27 @@ SMALL = {"steps": STEPS, "batch_size": 16, "hidden": (16, 16), "n_examples": 256
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def small(tmp_path_factory):
+    """The small runs' settings, with one compilation cache for all of them: the run killed and
+    restarted loads the programs the uninterrupted run compiled (the same programs, so the same
+    results: the test still compares them bit for bit), as a restart in production loads its
+    first start's."""
+    return dict(SMALL, compilation_cache=str(tmp_path_factory.mktemp("compilation_cache")))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, small):
     """The 2 processes x 2 devices run, uninterrupted and without checkpoints: its results and
     final model."""
-    cfg = distributed.RunConfig(processes=2, devices_per_process=2, **SMALL)
+    cfg = distributed.RunConfig(processes=2, devices_per_process=2, **small)
     out = tmp_path_factory.mktemp("2x2")
     return distributed.launch(cfg, out, show_progress=False), distributed.load_final_model(cfg, out)
 
 
-def test_two_processes_follow_the_one_process_trajectory(tmp_path, uninterrupted):
+def test_two_processes_follow_the_one_process_trajectory(tmp_path, uninterrupted, small):
     two = uninterrupted[0]
     one = distributed.launch(
-        distributed.RunConfig(processes=1, devices_per_process=4, **SMALL),
+        distributed.RunConfig(processes=1, devices_per_process=4, **small),
         tmp_path / "1x4",
         show_progress=False,
     )
@@ -46,12 +55,12 @@ def test_two_processes_follow_the_one_process_trajectory(tmp_path, uninterrupted
     assert two["first_weight_shard_shape"] == [cfg.dim // cfg.fsdp, SMALL["hidden"][0]]
 
 
-def test_killed_process_restarts_from_the_checkpoint_bit_for_bit(tmp_path, uninterrupted):
+def test_killed_process_restarts_from_the_checkpoint_bit_for_bit(tmp_path, uninterrupted, small):
     """Process 1 is killed (SIGKILL) after step 2; every process restarts from the latest
     checkpoint (saved every step, in the background), and the run ends where the uninterrupted
     one does: the same parameters and losses, bit for bit."""
     expected_results, expected_model = uninterrupted
-    cfg = distributed.RunConfig(processes=2, devices_per_process=2, checkpoint_every=1, **SMALL)
+    cfg = distributed.RunConfig(processes=2, devices_per_process=2, checkpoint_every=1, **small)
     kill_at = 2
     results = distributed.launch(cfg, tmp_path, show_progress=False, kill_at=kill_at)
     assert distributed.HOLDING in (tmp_path / "process_1.log").read_text()

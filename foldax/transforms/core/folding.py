@@ -46,7 +46,7 @@ from foldax._compat import (
     register_source_exclusion,
     typeof,
 )
-from foldax.transforms.core.mesh import avals_need_devices
+from foldax.transforms.core.mesh import avals_need_devices, process_local
 from foldax.transforms.core.numpy_eval import compute_now
 from foldax.transforms.core.observe import (
     Observed,
@@ -78,7 +78,7 @@ class FoldingPolicy:
         self.observe = observe
 
     def __call__(self, trace: Any, primitive: Primitive, args: Sequence, params: dict) -> Any:
-        if _expands(args, params) or not all(map(_addressable, args)):
+        if _expands(args, params) or not all(map(process_local, args)):
             return NOT_FOLDED
         if inlinable_call(primitive, params):
             body = params["jaxpr" if primitive is jit_p else "call_jaxpr"]
@@ -113,12 +113,6 @@ def _has_effects(primitive: Primitive, args: Sequence, params: dict) -> bool:
 
 def _as_list(avals: Any) -> list:
     return list(avals) if isinstance(avals, (list, tuple)) else [avals]
-
-
-def _addressable(value: Any) -> bool:
-    """Whether this process holds all of ``value`` (a global array of several processes is only
-    known to the compiled program, as under ``jax.jit``)."""
-    return getattr(value, "is_fully_addressable", True)
 
 
 def _is_jaxpr(value: Any) -> bool:

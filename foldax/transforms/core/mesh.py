@@ -75,9 +75,24 @@ def devices_of(tree: Any) -> Iterator[None]:
             yield
 
 
+def process_local(value: Any) -> bool:
+    """Whether this process holds all of ``value``. An array laid over the devices of several
+    processes (``jax.distributed``) is only known whole to a compiled program, as under
+    ``jax.jit``: it is never folded, and NumPy cannot read it.
+
+    Arguments:
+        value: a constant (NumPy array, Python scalar, ``jax.Array``).
+
+    Returns:
+        ``False`` for a ``jax.Array`` with shards on other processes' devices.
+    """
+    return getattr(value, "is_fully_addressable", True)
+
+
 def needs_devices(eqn: JaxprEqn) -> bool:
-    """Whether evaluating ``eqn`` now needs a concrete mesh that is not in context: one of its
-    outputs is sharded over a mesh with Explicit axes.
+    """Whether evaluating ``eqn`` now needs a concrete mesh that is not in context, or makes an
+    array spread over other processes' devices: one of its outputs is sharded over a mesh with
+    Explicit axes.
 
     Arguments:
         eqn: an equation whose inputs are all known.
@@ -90,7 +105,9 @@ def needs_devices(eqn: JaxprEqn) -> bool:
 
 def avals_need_devices(avals: Any) -> bool:
     """Whether values of ``avals`` (one aval or a list) can only be made now with a concrete mesh
-    that is not in context: one of them is sharded over a mesh with Explicit axes.
+    that is not in context, or would be global arrays of several processes: one of them is
+    sharded over a mesh with Explicit axes, and no concrete mesh of this process's devices alone
+    is in context.
 
     Arguments:
         avals: the abstract values of the outputs of a computation on constants.
@@ -98,7 +115,8 @@ def avals_need_devices(avals: Any) -> bool:
     Returns:
         ``True`` if that computation must stay staged.
     """
-    if concrete_mesh() is not None:
+    mesh = concrete_mesh()
+    if mesh is not None and not mesh.is_multi_process:
         return False
     for aval in avals if isinstance(avals, (list, tuple)) else [avals]:
         sharding = getattr(aval, "sharding", None)

@@ -27,6 +27,7 @@ from jax import lax
 
 from foldax._compat import abstract_eval, concrete_array
 from foldax.transforms.core.eager import evaluate_compiled
+from foldax.transforms.core.mesh import process_local
 
 Rule = Callable[..., "np.ndarray | None"]  # None: no NumPy form for these inputs
 NUMPY_RULES: dict[Any, Rule] = {}
@@ -57,10 +58,10 @@ def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
 
 def evaluate_with_numpy(primitive: Any, args: Sequence, params: dict) -> np.ndarray | None:
     """The output of ``primitive`` computed with NumPy, or ``None`` when it has no NumPy rule
-    or its inputs are not plain (non-extended dtype) arrays."""
+    or its inputs are not plain (non-extended dtype) arrays of this process."""
     rule = NUMPY_RULES.get(primitive)
-    if rule is None:
-        return None
+    if rule is None or not all(map(process_local, args)):
+        return None  # NumPy cannot read an array laid over other processes' devices
     if any(jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.extended) for a in args):
         return None  # typed PRNG keys and other extended dtypes have no NumPy form
     arrays = [np.asarray(a) for a in args]

@@ -44,7 +44,7 @@ from foldax._compat import (
     new_literal,
     new_var,
 )
-from foldax.transforms.core.mesh import needs_devices
+from foldax.transforms.core.mesh import needs_devices, process_local
 from foldax.transforms.core.numpy_eval import compute_now
 from foldax.transforms.core.observe import Observer, observation, unobserved
 
@@ -155,7 +155,7 @@ class _Folder:
             if self.subst:
                 eqn = _substituted(eqn, self.atom)
             found = [self.value(a) for a in eqn.invars]
-            all_known = all(k for k, _ in found)
+            all_known = all(k and process_local(v) for k, v in found)
             folder = EFFECT_FOLDERS.get(eqn.primitive) if eqn.effects and self.settle_effects else None
             if folder is not None and folder(eqn, found):
                 continue
