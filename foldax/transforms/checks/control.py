@@ -178,7 +178,7 @@ def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
     errors = outs[n_out:]
     if not per_shard:  # (shards, *error shape): the first failing shard, per error element
         failed, code, index, *slots = (jnp.moveaxis(a, 0, np.ndim(interp.failed)) for a in errors)
-        errors = first_along(failed, [code, index, *slots], np.ndim(interp.failed), (shard_count(p),))
-        errors = [errors[0], *errors[2]]
+        first = first_along(failed, [code, index, *slots], np.ndim(interp.failed), (shard_count(p),))
+        errors = [first[0], *first[2]]
     interp.set_state(list(errors))
     return outs[:n_out]
