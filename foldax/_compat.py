@@ -25,6 +25,7 @@ from jax._src import (
     dispatch,
     dtypes,
     linear_util as lu,
+    literals,
     sharding_impls,
     source_info_util,
 )
@@ -130,7 +131,19 @@ def new_var(aval: AbstractValue) -> Var:
 
 
 def new_literal(value: Any, aval: AbstractValue) -> Literal:
-    return core.Literal(value, aval)
+    """A jaxpr literal of ``value`` (a host scalar) typed ``aval``, weak type included: its value
+    is a ``TypedNdArray`` carrying ``aval`` as JAX's own literals do, so a rule that reads it
+    (``_pow_jvp_lhs``'s dtype promotion) sees a weakly typed Python scalar, not a strong one."""
+    return core.Literal(host_constant(value, aval), aval)
+
+
+def host_constant(value: Any, aval: Any) -> Any:
+    """``value`` as JAX keeps a host constant of abstract value ``aval``: a NumPy value becomes
+    a ``TypedNdArray`` of ``aval``'s dtype that keeps its weak type; other values (jax.Arrays,
+    tracers) already carry their type and are returned unchanged."""
+    if isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
+        return literals.TypedNdArray(np.asarray(value, dtype=aval.dtype), aval=aval)
+    return value
 
 
 def make_eqn(

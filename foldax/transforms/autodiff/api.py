@@ -45,6 +45,7 @@ from foldax.transforms.autodiff.inputs import (
     Targets,
     canonical_tangent_dtype,
     dtype_of,
+    is_weakly_typed,
     zero_cotangent,
     zeros_for,
 )
@@ -350,7 +351,7 @@ def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents
     for slot in program.out_leaves[: recorder.num_leaves]:
         if slot is TRACED:
             aval, t = next(it)
-            leaves.append(zeros_for(aval.shape, aval.dtype) if t is None else t)
+            leaves.append(zeros_for(aval.shape, aval.dtype, aval.weak_type) if t is None else t)
         else:
             leaves.append(None if leaf_kind(slot) == STATIC else zero_cotangent(slot))
     return unflatten(recorder.tree, leaves)
@@ -519,7 +520,10 @@ def _skeleton(pb: Pullback) -> Pullback:
         targets = copy.copy(pb.targets)
         targets.args = targets.kwargs = None
         targets.leaves = [
-            jax.ShapeDtypeStruct(np.shape(x), dtype_of(x)) if is_variable(x) else x for x in targets.leaves
+            jax.ShapeDtypeStruct(np.shape(x), dtype_of(x), weak_type=is_weakly_typed(x))
+            if is_variable(x)
+            else x
+            for x in targets.leaves
         ]
         skeleton = Pullback(lin, pb.program, targets, pb.recorder, pb.where)
         skeleton._skeleton = pb._skeleton = skeleton

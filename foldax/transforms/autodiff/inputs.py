@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import float0, primal_tangent_dtype
+from foldax._compat import float0, primal_tangent_dtype, zeros_like_aval
 from foldax.errors import (
     ArgnumOutOfRangeError,
     FoldaxTypeError,
@@ -311,15 +311,26 @@ def canonical_tangent_dtype(dtype: Any) -> np.dtype:
     return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
 
 
-def zeros_for(shape: tuple, dtype: Any) -> Any:
-    """Zero tangents of this shape for values of ``dtype`` (float0 for integers)."""
+def is_weakly_typed(x: Any) -> bool:
+    """Whether ``x`` is weakly typed as JAX sees it: a Python number, or an array, tracer or
+    ``ShapeDtypeStruct`` marked ``weak_type`` (NumPy values are strongly typed)."""
+    if type(x) in (bool, int, float, complex):
+        return True
+    return bool(getattr(x, "weak_type", False))
+
+
+def zeros_for(shape: tuple, dtype: Any, weak_type: bool = False) -> Any:
+    """Zero tangents of this shape for values of ``dtype`` (float0 for integers), weakly typed
+    if ``weak_type`` (as JAX instantiates the zero tangent of a weakly typed value)."""
     dtype = canonical_tangent_dtype(dtype)
-    return np.zeros(shape, float0) if dtype == float0 else jax.numpy.zeros(shape, dtype)
+    if dtype == float0:
+        return np.zeros(shape, float0)
+    return zeros_like_aval(jax.core.ShapedArray(tuple(shape), dtype, weak_type=weak_type))
 
 
 def zero_cotangent(x: Any, extra_shape: tuple = ()) -> Any:
-    """Zeros shaped like ``extra_shape + shape(x)`` with ``x``'s tangent dtype."""
-    return zeros_for(tuple(extra_shape) + tuple(np.shape(x)), dtype_of(x))
+    """Zeros shaped like ``extra_shape + shape(x)`` with ``x``'s tangent dtype and weak type."""
+    return zeros_for(tuple(extra_shape) + tuple(np.shape(x)), dtype_of(x), is_weakly_typed(x))
 
 
 def _key(k: Any) -> Any:
