@@ -430,7 +430,27 @@ def eqn_source_line(eqn: JaxprEqn) -> str:
 
 
 def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args: Any) -> list:
-    return core.eval_jaxpr(jaxpr, consts, *args)
+    """Evaluate ``jaxpr`` as ``core.eval_jaxpr`` does (binding each equation, so a current
+    trace records it), each equation inside ``eqn_context``.
+
+    ``core.eval_jaxpr`` always enters an equation's recorded config context. A jaxpr traced
+    outside any mesh records the empty abstract mesh, which differs from "no mesh" in the key of
+    JAX's cache of eagerly compiled primitives: every primitive evaluated that way, eagerly, was
+    compiled a second time (a third of the compilations of a second-order ``check_grads``).
+    ``eqn_context`` enters it only when it differs from the current context.
+    """
+    env: dict = dict(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+
+    def read(a: Any) -> Any:
+        return a.val if isinstance(a, core.Literal) else env[a]
+
+    for eqn in jaxpr.eqns:
+        with eqn_context(eqn):
+            out = eqn.primitive.bind(*[read(a) for a in eqn.invars], **bind_params(eqn))
+        outs = out if eqn.primitive.multiple_results else [out]
+        env.update((v, x) for v, x in zip(eqn.outvars, outs) if not isinstance(v, core.DropVar))
+    return [read(a) for a in jaxpr.outvars]
 
 
 def jaxprs_in_params(params: dict):
