@@ -250,10 +250,10 @@ def _scan_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 @register(while_p)
 def _while_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
     raise NonDifferentiableLoopError(
-        f"reverse-mode differentiation (grad, vjp, jacrev) of the while loop at "
-        f"{eqn_source_line(eqn)}: Reverse-mode differentiation does not work for lax.while_loop "
-        f"or lax.fori_loop with dynamic start/stop values. Try using lax.scan, or using fori_loop "
-        f"with static start/stop. (The number of iterations is unknown until the loop runs; "
+        f"Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with "
+        f"dynamic start/stop values. Try using lax.scan, or using fori_loop with static "
+        f"start/stop. Reverse-mode differentiation (grad, vjp, jacrev) of the while loop at "
+        f"{eqn_source_line(eqn)}: the number of iterations is unknown until the loop runs; "
         f"fori_loop bounds given as Python or NumPy numbers are static. Forward mode (jvp, "
-        f"jacfwd) works on any loop.)"
+        f"jacfwd) works on any loop."
     )
