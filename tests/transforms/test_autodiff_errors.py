@@ -274,6 +274,11 @@ WORDED_AS_JAX = {
         FoldaxTypeError,
         "one tangent per primal",
     ),
+    "jvp_tuple_and_list": (
+        lambda t: t.jvp(lambda x, y: x * y, (np.float32(2),), [np.float32(2)]),
+        FoldaxTypeError,
+        "one tangent per primal",
+    ),
     "jvp_dtype_mismatch": (
         lambda t: t.jvp(lambda x: -x, (np.float16(2),), (np.float32(4),)),
         FoldaxTypeError,

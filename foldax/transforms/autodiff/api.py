@@ -295,9 +295,9 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
         (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
     """
     where = f"jvp({function_name(fun)})"
-    primals, tangents = _check_tuples(primals, tangents, where)
-    p_leaves, p_tree = flatten(primals)
+    p_leaves, p_tree = flatten(primals)  # a tuple and a list differ, as in JAX
     t_leaves, t_tree = flatten(tangents)
+    primals, tangents = _check_tuples(primals, tangents, where)
     if p_tree != t_tree:
         raise FoldaxTypeError(
             f"primal and tangent arguments to jax.jvp must have the same tree structure; primals "
