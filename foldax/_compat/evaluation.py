@@ -19,7 +19,8 @@ import numpy as np
 from jax._src import config, core, dispatch
 from jax._src.interpreters import partial_eval as pe
 
-from foldax._compat.jaxpr_types import ClosedJaxpr, Primitive, ShapedArray
+from foldax._compat.jaxpr_types import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, bind_params
+from foldax._compat.source_lines import eqn_context
 
 
 def evaluate_now(primitive: Primitive, args: Sequence, params: dict) -> Any:
@@ -87,3 +88,27 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
 def eval_context():
     """Context in which binding a primitive computes it now, even inside an outer trace."""
     return core.eval_context()
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args: Any) -> list:
+    """Evaluate ``jaxpr`` as ``core.eval_jaxpr`` does (binding each equation, so a current
+    trace records it), each equation inside ``eqn_context``.
+
+    ``core.eval_jaxpr`` always enters an equation's recorded config context. A jaxpr traced
+    outside any mesh records the empty abstract mesh, which differs from "no mesh" in the key of
+    JAX's cache of eagerly compiled primitives: every primitive evaluated that way, eagerly, was
+    compiled a second time (a third of the compilations of a second-order ``check_grads``).
+    ``eqn_context`` enters it only when it differs from the current context.
+    """
+    env: dict = dict(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+
+    def read(a: Any) -> Any:
+        return a.val if isinstance(a, core.Literal) else env[a]
+
+    for eqn in jaxpr.eqns:
+        with eqn_context(eqn):
+            out = eqn.primitive.bind(*[read(a) for a in eqn.invars], **bind_params(eqn))
+        outs = out if eqn.primitive.multiple_results else [out]
+        env.update((v, x) for v, x in zip(eqn.outvars, outs) if not isinstance(v, core.DropVar))
+    return [read(a) for a in jaxpr.outvars]

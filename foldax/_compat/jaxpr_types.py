@@ -2,7 +2,8 @@
 
 Example:
     >>> import jax, jax.numpy as jnp
-    >>> from foldax._compat.jaxpr_types import eval_jaxpr, make_jaxpr_obj, new_eqn
+    >>> from foldax._compat.evaluation import eval_jaxpr
+    >>> from foldax._compat.jaxpr_types import make_jaxpr_obj, new_eqn
     >>> jaxpr = jax.make_jaxpr(jnp.sin)(1.0).jaxpr
     >>> cos = new_eqn(jaxpr.eqns[0], primitive=jax.lax.cos_p)
     >>> cosine = make_jaxpr_obj(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, [cos], jaxpr.debug_info)
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence, cast
 
-from jax._src import core, source_info_util
+import numpy as np
+from jax._src import core, literals, source_info_util
 
 Jaxpr = core.Jaxpr
 ClosedJaxpr = core.ClosedJaxpr
@@ -56,7 +58,19 @@ def new_var(aval: AbstractValue) -> Var:
 
 
 def new_literal(value: Any, aval: AbstractValue) -> Literal:
-    return core.Literal(value, aval)
+    """A jaxpr literal of ``value`` (a host scalar) typed ``aval``, weak type included: its value
+    is a ``TypedNdArray`` carrying ``aval`` as JAX's own literals do, so a rule that reads it
+    (``_pow_jvp_lhs``'s dtype promotion) sees a weakly typed Python scalar, not a strong one."""
+    return core.Literal(host_constant(value, aval), aval)
+
+
+def host_constant(value: Any, aval: Any) -> Any:
+    """``value`` as JAX keeps a host constant of abstract value ``aval``: a NumPy value becomes
+    a ``TypedNdArray`` of ``aval``'s dtype that keeps its weak type; other values (jax.Arrays,
+    tracers) already carry their type and are returned unchanged."""
+    if isinstance(value, (np.ndarray, np.generic, bool, int, float, complex)):
+        return literals.TypedNdArray(np.asarray(value, dtype=aval.dtype), aval=aval)
+    return value
 
 
 def make_eqn(
@@ -93,10 +107,6 @@ def make_jaxpr_obj(
 def bind_params(eqn: JaxprEqn) -> dict:
     """The params a primitive's ``bind`` expects (jaxpr params turned into sub-functions)."""
     return eqn.primitive.get_bind_params(eqn.params)
-
-
-def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args: Any) -> list:
-    return core.eval_jaxpr(jaxpr, consts, *args)
 
 
 def jaxprs_in_params(params: dict):

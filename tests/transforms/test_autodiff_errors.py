@@ -48,6 +48,19 @@ def raises(exc, *phrases):
     return Matcher()
 
 
+def assert_worded_as_jax(jax_call, foldax_call, exc, *phrases):
+    """``foldax_call`` raises ``exc`` (a foldax error) that is an instance of the exception class
+    ``jax_call`` raises and whose message starts with JAX's message (as ``jtu.check_raises``
+    checks), then contains foldax's ``phrases``."""
+    with pytest.raises(Exception) as theirs:
+        jax_call()
+    with raises(exc, *phrases) as ours:
+        foldax_call()
+    assert isinstance(ours.value, type(theirs.value)), (type(ours.value), type(theirs.value))
+    jax_message = str(theirs.value).strip()
+    assert str(ours.value).startswith(jax_message), (str(ours.value), jax_message)
+
+
 def test_non_scalar_output_names_the_shape_and_the_fix():
     with raises(
         FoldaxTypeError, "Loss must be reduced to a scalar", "shape (3,)", ".sum()", ".mean()", "l2_loss"
@@ -194,9 +207,9 @@ def test_forward_mode_of_a_custom_vjp_function():
 def test_jvp_arguments_are_checked():
     with raises(FoldaxTypeError, "primals must be a tuple or list", "float"):
         foldax.jvp(jnp.sin, 1.0, (1.0,))
-    with raises(FoldaxValueError, "same tree structure"):
+    with raises(FoldaxTypeError, "same tree structure"):
         foldax.jvp(lambda a, b: a * b, (X, X), (X,))
-    with raises(FoldaxTypeError, "tangent leaf 0", "shape (2,)", "shape (3,)"):
+    with raises(FoldaxValueError, "tangent leaf 0", "shape (2,)", "shape (3,)"):
         foldax.jvp(jnp.sin, (X,), (jnp.ones(2),))
     with raises(FoldaxTypeError, "tangent leaf 0", "int32", "float0"):
         foldax.jvp(lambda n: n * 2, (jnp.arange(3),), (jnp.arange(3),))
@@ -213,3 +226,90 @@ def test_vjp_cotangent_is_checked():
 def test_reduce_axes_is_refused():
     with raises(FoldaxValueError, "reduce_axes"):
         foldax.grad(loss, reduce_axes=("batch",))
+
+
+# -- JAX's wording first -----------------------------------------------------------------------
+@jax.custom_vjp
+def _identity_vjp(x):
+    return x
+
+
+_identity_vjp.defvjp(lambda x: (x, None), lambda _, g: (g,))
+
+XC = X.astype(jnp.complex64)
+WORDED_AS_JAX = {
+    "non_scalar_output": (lambda t: t.grad(lambda x: x * 2)(X), FoldaxTypeError, "Loss must be reduced"),
+    "integer_input": (lambda t: t.grad(lambda n: n * 1.0)(3), NonDifferentiableError, "allow_int=True"),
+    "integer_array_input": (
+        lambda t: t.grad(lambda n: jnp.sum(n * 1.0))(jnp.arange(3)),
+        NonDifferentiableError,
+        "args[0]",
+    ),
+    "holomorphic_float_input": (
+        lambda t: t.grad(lambda z: z * z, holomorphic=True)(3.0),
+        NonDifferentiableError,
+        ".astype(complex)",
+    ),
+    "holomorphic_real_output": (
+        lambda t: t.grad(lambda z: jnp.real(z), holomorphic=True)(XC[0]),
+        NonDifferentiableError,
+        "complex output",
+    ),
+    "integer_output": (
+        lambda t: t.grad(lambda x: jnp.sum(x > 0).astype(jnp.int32))(X),
+        NonDifferentiableError,
+        "vjp",
+    ),
+    "complex_output": (lambda t: t.grad(lambda x: jnp.sum(x * 1j))(X), NonDifferentiableError, "vjp"),
+    "jacfwd_integer_input": (
+        lambda t: t.jacfwd(lambda n: n * 1.0)(jnp.arange(3)),
+        NonDifferentiableError,
+        "jvp",
+    ),
+    "jacrev_complex_output": (lambda t: t.jacrev(lambda x: x * 1j)(X), NonDifferentiableError, "holomorphic"),
+    "argnums_out_of_range": (lambda t: t.grad(loss, argnums=(0, 3))(X, X), FoldaxIndexError, "argnums"),
+    "jvp_not_tuples": (lambda t: t.jvp(jnp.sin, 1.0, (1.0,)), FoldaxTypeError, "Wrap a single"),
+    "jvp_tree_mismatch": (
+        lambda t: t.jvp(lambda a, b: a * b, (X, X), (X,)),
+        FoldaxTypeError,
+        "one tangent per primal",
+    ),
+    "jvp_tuple_and_list": (
+        lambda t: t.jvp(lambda x, y: x * y, (np.float32(2),), [np.float32(2)]),
+        FoldaxTypeError,
+        "one tangent per primal",
+    ),
+    "jvp_dtype_mismatch": (
+        lambda t: t.jvp(lambda x: -x, (np.float16(2),), (np.float32(4),)),
+        FoldaxTypeError,
+        "tangent leaf 0",
+    ),
+    "jvp_shape_mismatch": (lambda t: t.jvp(jnp.sin, (X,), (jnp.ones(2),)), FoldaxValueError, "shape (2,)"),
+    "jvp_of_custom_vjp": (
+        lambda t: t.jvp(_identity_vjp, (X,), (X,)),
+        NonDifferentiableError,
+        "jax.custom_jvp",
+    ),
+    "pullback_arguments": (lambda t: t.vjp(jnp.sin, X)[1](X, X), FoldaxTypeError, "pullback((ct1, ct2))"),
+    "while_loop_reverse_mode": (
+        lambda t: t.grad(lambda x: jnp.sum(_while(x)))(X),
+        NonDifferentiableLoopError,
+        "Forward mode",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WORDED_AS_JAX)
+def test_messages_start_with_jax_s_wording(case):
+    call, exc, phrase = WORDED_AS_JAX[case]
+    assert_worded_as_jax(lambda: call(jax), lambda: call(foldax), exc, phrase)
+
+
+def test_has_aux_message_starts_with_jax_s_wording():
+    """JAX's message shows the returned value, a tracer in both, whose repr differs."""
+    start = "expected function with aux output to return a two-element tuple, but got type"
+    with pytest.raises(TypeError, match=f"^{start}"):
+        jax.grad(lambda x: jnp.sum(x), has_aux=True)(X)
+    with raises(FoldaxTypeError, "pair (output, aux)") as ours:
+        foldax.grad(lambda x: jnp.sum(x), has_aux=True)(X)
+    assert str(ours.value).startswith(start)

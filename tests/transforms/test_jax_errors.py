@@ -315,6 +315,24 @@ def test_pullback_with_refs_as_jax():
     chex.assert_trees_all_equal(*refs)
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [(jax.ad.DontWant(), jax.ad.GradValue()), (jax.ad.GradValue(), jax.ad.DontWant())],
+    ids=["x_unwanted", "y_unwanted"],
+)
+def test_unwanted_cotangents_are_not_computed_as_in_jax(spec):
+    """JAX's ``test_vjp3_dont_want_bilinear``: the pullback of ``x * y`` traced under jax.jit
+    with one cotangent unwanted has the one multiplication JAX's has."""
+    f = lambda x, y: (x * y) ** 2  # noqa: E731
+    ones = jnp.ones(3)
+    jaxprs = []
+    for t in (jax.vjp, foldax.vjp):
+        _, pullback = t(f, X, X + 1)
+        jaxprs.append(jax.make_jaxpr(lambda ct: pullback.with_refs(*spec)(ct))(ones))
+    ours, theirs = jaxprs
+    assert [e.primitive for e in ours.eqns] == [e.primitive for e in theirs.eqns]
+
+
 @pytest.mark.parametrize("convert", [int, float, complex, bool], ids=lambda f: f.__name__)
 def test_python_conversion_of_a_traced_value_is_jax_s_error(convert):
     x = jnp.int32(0)

@@ -14,8 +14,9 @@ other fields unchanged (so optax can apply it directly); static leaves inside an
 (strings, functions in an equinox Module, Python bool flags) get ``None``; a foldax Tensor loss
 with only batch dimensions is summed over them.
 
-Errors derive from the exception ``jax.grad`` & co. raise for the same misuse and contain JAX's
-message, followed or preceded by foldax's naming of the argument and the fix.
+Errors derive from the exception ``jax.grad`` & co. raise for the same misuse and start with
+JAX's message (code that matches JAX's wording keeps working), followed by foldax's naming of the
+argument and the fix.
 
 Example:
     >>> import foldax
@@ -30,7 +31,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import jax
 import numpy as np
@@ -45,6 +46,7 @@ from foldax.transforms.autodiff.inputs import (
     Targets,
     canonical_tangent_dtype,
     dtype_of,
+    is_weakly_typed,
     zero_cotangent,
     zeros_for,
 )
@@ -281,10 +283,10 @@ def _check_tuples(primals: Any, tangents: Any, where: str) -> tuple[tuple, tuple
     for x, name in ((primals, "primals"), (tangents, "tangents")):
         if not isinstance(x, (tuple, list)):
             raise FoldaxTypeError(
-                f"{where}: {name} must be a tuple or list with one entry per positional argument, "
-                f"found {type(x).__name__}. Wrap a single argument as ({name[:-1]},). (JAX: primal "
-                f"and tangent arguments to jax.jvp must be tuples or lists; found "
-                f"{type(primals).__name__} and {type(tangents).__name__}.)"
+                f"primal and tangent arguments to jax.jvp must be tuples or lists; found "
+                f"{type(primals).__name__} and {type(tangents).__name__}. {where}: {name} must be "
+                f"a tuple or list with one entry per positional argument, found "
+                f"{type(x).__name__}. Wrap a single argument as ({name[:-1]},)."
             )
     return tuple(primals), tuple(tangents)
 
@@ -304,9 +306,9 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
         ``(fun(*primals), J @ tangents)``, or ``(output, tangent_out, aux)`` with ``has_aux``.
 
     Raises:
-        FoldaxTypeError: ``primals``/``tangents`` are not tuples or lists, or a tangent's dtype
-            does not match its primal.
-        FoldaxValueError: ``primals`` and ``tangents`` differ in length, structure or shapes.
+        FoldaxTypeError: ``primals``/``tangents`` are not tuples or lists, differ in length or
+            structure, or a tangent's dtype does not match its primal (a ``TypeError``, as in JAX).
+        FoldaxValueError: a tangent's shape differs from its primal's (a ``ValueError``).
 
     Example:
         >>> import foldax, jax.numpy as jnp
@@ -314,12 +316,14 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
         (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
     """
     where = f"jvp({function_name(fun)})"
-    primals, tangents = _check_tuples(primals, tangents, where)
-    p_leaves, p_tree = flatten(primals)
+    p_leaves, p_tree = flatten(primals)  # a tuple and a list differ, as in JAX
     t_leaves, t_tree = flatten(tangents)
+    primals, tangents = _check_tuples(primals, tangents, where)
     if p_tree != t_tree:
-        raise FoldaxValueError(
-            f"{where}: primals and tangents must have the same tree structure, found {p_tree} and {t_tree}."
+        raise FoldaxTypeError(
+            f"primal and tangent arguments to jax.jvp must have the same tree structure; primals "
+            f"have tree structure {p_tree} whereas tangents have tree structure {t_tree}. {where}: "
+            f"pass one tangent per primal leaf, in the primals' containers."
         )
     for n, (p, t) in enumerate(zip(p_leaves, t_leaves)):
         _check_tangent(p, t, f"{where}: tangent leaf {n}")
@@ -356,11 +360,22 @@ def _check_tangent(p: Any, t: Any, where: str) -> None:
         or (expected != float0 and python_scalar)
         or (expected != float0 and canonical_tangent_dtype(t_dtype) == expected)
     )
-    if np.shape(p) != np.shape(t) or not same:
+    advice = (
+        f"{where} has shape {np.shape(t)} and dtype {t_dtype}, but its primal has shape "
+        f"{np.shape(p)} and dtype {p_dtype}: a tangent must have the primal's shape and tangent "
+        f"dtype {expected} (float0 for integer and boolean primals)."
+    )
+    if not same:
         raise FoldaxTypeError(
-            f"{where} has shape {np.shape(t)} and dtype {t_dtype}, but its primal has shape "
-            f"{np.shape(p)} and dtype {p_dtype}: a tangent must have the primal's shape and "
-            f"tangent dtype {expected} (float0 for integer and boolean primals)."
+            f"primal and tangent arguments to jax.jvp do not match; dtypes must be equal, or in "
+            f"case of int/bool primal dtype the tangent dtype must be float0.Got primal dtype "
+            f"{p_dtype} and so expected tangent dtype {expected}, but got tangent dtype {t_dtype} "
+            f"instead. {advice}"
+        )
+    if np.shape(p) != np.shape(t):
+        raise FoldaxValueError(
+            f"jvp called with different primal and tangent shapes;Got primal shape {np.shape(p)} "
+            f"and tangent shape as {np.shape(t)}. {advice}"
         )
 
 
@@ -371,7 +386,7 @@ def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents
     for slot in program.out_leaves[: recorder.num_leaves]:
         if slot is TRACED:
             aval, t = next(it)
-            leaves.append(zeros_for(aval.shape, aval.dtype) if t is None else t)
+            leaves.append(zeros_for(aval.shape, aval.dtype, aval.weak_type) if t is None else t)
         else:
             leaves.append(None if leaf_kind(slot) == STATIC else zero_cotangent(slot))
     return unflatten(recorder.tree, leaves)
@@ -435,23 +450,28 @@ class Pullback:
         self.fname = function_name(recorder.fun)
 
     def __call__(self, *args: Any) -> tuple:
-        program, where = self.program, self.where
+        where = self.where
         if len(args) != 1:
             raise FoldaxTypeError(
-                f"{where}: the pullback takes one cotangent, shaped like the output of "
-                f"{self.fname}, but was called with {len(args)} arguments. If {self.fname} returns "
-                f"a tuple, pass the cotangent as one tuple: pullback((ct1, ct2)). (JAX: "
-                f"{vjp_too_many_args_message(self.fname, len(args))})"
+                f"{vjp_too_many_args_message(self.fname, len(args))} {where}: the pullback takes "
+                f"one cotangent, shaped like the output of {self.fname}, but was called with "
+                f"{len(args)} arguments. If {self.fname} returns a tuple, pass the cotangent as "
+                f"one tuple: pullback((ct1, ct2))."
             )
-        (cotangent,) = args
+        return self._pull(args[0])
+
+    def _pull(self, cotangent: Any, unwanted: frozenset = frozenset()) -> tuple:
+        """The primal cotangents; those of the input leaves numbered in ``unwanted`` are
+        ``None`` and not computed."""
+        program, where = self.program, self.where
         leaves, tree = flatten(cotangent)
         if tree != self.recorder.tree:
             raise FoldaxValueError(
+                f"unexpected tree structure. The argument to a VJP function returned by `jax.vjp` "
+                f"must match the pytree structure of the differentiated function {self.fname}. "
                 f"{where}: the cotangent must have the output's tree structure "
                 f"{self.recorder.tree}, found {tree}. Pass one cotangent leaf per output leaf, in "
-                f"the output's containers. (JAX: unexpected tree structure. The argument to a VJP "
-                f"function returned by `jax.vjp` must match the pytree structure of the "
-                f"differentiated function {self.fname}.)"
+                f"the output's containers."
             )
         cts: list[Any] = []
         for n, (slot, ct) in enumerate(zip(program.out_leaves[: self.recorder.num_leaves], leaves)):
@@ -460,17 +480,18 @@ class Pullback:
                 wrong = cotangent_type_error(ct, aval)
                 if wrong is not None:
                     raise FoldaxValueError(
-                        f"{where}: cotangent leaf {n} has shape {np.shape(ct)} and dtype "
+                        f"{wrong} {where}: cotangent leaf {n} has shape {np.shape(ct)} and dtype "
                         f"{dtype_of(ct)}, but the output it belongs to has shape {aval.shape} "
-                        f"({aval.dtype}); pass a cotangent of the output's shape and dtype. "
-                        f"(JAX: {wrong})"
+                        f"({aval.dtype}); pass a cotangent of the output's shape and dtype."
                     )
                 cts.append(None if dtype_of(ct) == float0 else ct)
         cts += [None] * (len(self.lin.outputs) - len(cts))
+        variable = [n for n, s in enumerate(program.in_leaves) if s is VARIABLE]
+        wanted = [n not in unwanted for n in variable] if unwanted else None
         with devices_of((cts, self.lin.residuals)):  # the mesh of the point vjp was taken at
-            grads = self.lin.transpose(cts)
+            grads = self.lin.transpose(cts, wanted=wanted)
         diff = self.targets.differentiated(program)
-        return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d]))
+        return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d], unwanted))
 
     def with_refs(self, *wanted: Any) -> Callable[[Any], tuple]:
         """The pullback, delivering each primal's cotangent as ``wanted`` says (``jax.vjp``'s
@@ -499,14 +520,19 @@ class Pullback:
         wanted_leaves, wanted_tree = jax.tree_util.tree_flatten(wanted)
 
         def pull(cotangent: Any) -> tuple:
-            grads = self(cotangent)
-            leaves, tree = jax.tree_util.tree_flatten(grads, is_leaf=lambda x: x is None)
-            if len(leaves) != len(wanted_leaves):
+            numbers = jax.tree_util.tree_leaves(
+                self.targets.build(lambda n, x: n), is_leaf=lambda x: x is None
+            )
+            if len(numbers) != len(wanted_leaves):
                 raise FoldaxValueError(
                     f"{self.where}: with_refs got {len(wanted_leaves)} leaves "
-                    f"({wanted_tree}), but the primals have {len(leaves)}; give one GradValue(), "
+                    f"({wanted_tree}), but the primals have {len(numbers)}; give one GradValue(), "
                     f"DontWant() or jax.Ref per primal leaf, shaped like the primals."
                 )
+            dont_want = cast(Any, jax.ad).DontWant  # jax.ad: see _deliver
+            unwanted = frozenset(n for n, w in zip(numbers, wanted_leaves) if isinstance(w, dont_want))
+            grads = self._pull(cotangent, unwanted)  # the unwanted ones are not computed
+            leaves, tree = jax.tree_util.tree_flatten(grads, is_leaf=lambda x: x is None)
             return jax.tree_util.tree_unflatten(tree, [_deliver(w, g) for w, g in zip(wanted_leaves, leaves)])
 
         return pull
@@ -544,7 +570,10 @@ def _skeleton(pb: Pullback) -> Pullback:
         targets = copy.copy(pb.targets)
         targets.args, targets.kwargs = (), {}  # no values (they may be tracers)
         targets.leaves = [
-            jax.ShapeDtypeStruct(np.shape(x), dtype_of(x)) if is_variable(x) else x for x in targets.leaves
+            jax.ShapeDtypeStruct(np.shape(x), dtype_of(x), weak_type=is_weakly_typed(x))
+            if is_variable(x)
+            else x
+            for x in targets.leaves
         ]
         skeleton = Pullback(lin, pb.program, targets, pb.recorder, pb.where)
         skeleton._skeleton = pb._skeleton = skeleton

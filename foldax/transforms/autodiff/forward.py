@@ -243,10 +243,10 @@ def _custom_vjp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
     name = getattr(eqn.params["call_jaxpr"].jaxpr.debug_info, "func_name", "?")
     if not interp.linearize:
         raise NonDifferentiableError(
-            f"jvp: the custom_vjp function '{name}' (used at {eqn_source_line(eqn)}) defines only "
-            f"a reverse-mode rule, so forward-mode differentiation (jvp, jacfwd, hessian) cannot "
-            f"evaluate it (JAX: can't apply forward-mode autodiff (jvp) to a custom_vjp "
-            f"function). Use reverse mode (grad, vjp, jacrev), or define it with jax.custom_jvp."
+            f"can't apply forward-mode autodiff (jvp) to a custom_vjp function. jvp: the "
+            f"custom_vjp function '{name}' (used at {eqn_source_line(eqn)}) defines only a "
+            f"reverse-mode rule, so forward-mode differentiation (jvp, jacfwd, hessian) cannot "
+            f"evaluate it. Use reverse mode (grad, vjp, jacrev), or define it with jax.custom_jvp."
         )
     params = bind_params(eqn)
     _, fwd, bwd = params["subfuns"]
@@ -254,9 +254,9 @@ def _custom_vjp_rule(interp: JVPInterpreter, eqn: JaxprEqn, invals: list) -> lis
         res_and_out = fwd.call_wrapped(*[x for p, t in zip(primals, tangents) for x in (p, t is not None)])
     except CustomVJPException as e:
         raise NonDifferentiableError(
-            f"grad: the custom_vjp function '{name}' (used at {eqn_source_line(eqn)}) is "
+            f"{e} grad: the custom_vjp function '{name}' (used at {eqn_source_line(eqn)}) is "
             f"differentiated with respect to a value it closes over; its rule only covers its "
-            f"explicit arguments. Pass that value as an argument and extend fwd/bwd. ({e})"
+            f"explicit arguments. Pass that value as an argument and extend fwd/bwd."
         ) from None
     _, res_tree, input_fwds = params["out_trees"]()
     n_res_out = res_tree.num_leaves - sum(f is not None for f in input_fwds)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from foldax._compat import float0, primal_tangent_dtype
+from foldax._compat import float0, primal_tangent_dtype, zeros_like_aval
 from foldax.errors import (
     ArgnumOutOfRangeError,
     FoldaxTypeError,
@@ -122,12 +122,12 @@ class Selection:
                 if not 0 <= j < len(args):
                     nums = self.argnums[0] if self.single else self.argnums
                     raise ArgnumOutOfRangeError(
-                        f"{self.describe()}: argnums contains {i}, but {self.fname} was called "
-                        f"with {len(args)} positional argument(s). Pass that argument "
-                        f"positionally, fix argnums, or select parameters by name with wrt='name'. "
-                        f"(JAX: differentiating with respect to argnums={nums!r} requires at least "
+                        f"differentiating with respect to argnums={nums!r} requires at least "
                         f"{max(self.argnums) + 1} positional arguments to be passed by the caller, "
-                        f"but got only {len(args)} positional arguments.)"
+                        f"but got only {len(args)} positional arguments. {self.describe()}: "
+                        f"argnums contains {i}, but {self.fname} was called with {len(args)} "
+                        f"positional argument(s). Pass that argument positionally, fix argnums, "
+                        f"or select parameters by name with wrt='name'."
                     )
                 keys.append((0, j))
             return args, kwargs, keys
@@ -236,10 +236,10 @@ class Targets:
         ):
             return
         raise NonDifferentiableError(
+            f"Argument '{x}' of type {type(x)} is not a valid JAX type. "
             f"{self.selection.describe()}: the differentiated argument {place} is {x!r} of type "
             f"{type(x).__name__}, which has no derivative. Pass an array or a float, or leave it "
-            f"out of {'wrt' if self.selection.names else 'argnums'}. (JAX: Argument '{x}' of "
-            f"type {type(x)} is not a valid JAX type.)"
+            f"out of {'wrt' if self.selection.names else 'argnums'}."
         )
 
     def _check_dtype(self, x: Any, path: Any, allow_int: bool, holomorphic: bool) -> None:
@@ -248,29 +248,29 @@ class Targets:
         where = f"{self.selection.describe()}: input leaf {_path_text(path)}"
         if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
             raise NonDifferentiableError(
-                f"{where} has dtype {dtype}, but holomorphic=True requires complex inputs. "
-                f"Convert it with .astype(complex) or drop holomorphic=True. (JAX: {what} with "
-                f"holomorphic=True requires inputs with complex dtype, but got {_jax_name(x)}.)"
+                f"{what} with holomorphic=True requires inputs with complex dtype, but got "
+                f"{_jax_name(x)}. {where} has dtype {dtype}, but holomorphic=True requires complex "
+                f"inputs. Convert it with .astype(complex) or drop holomorphic=True."
             )
         if what == "jacfwd" and not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
             raise NonDifferentiableError(
-                f"{where} has dtype {dtype}; forward-mode Jacobians need real floating-point "
-                f"inputs. Pass holomorphic=True for a holomorphic function of complex inputs, "
-                f"or use jvp. (JAX: jacfwd requires real-valued inputs (input dtype that is a "
-                f"sub-dtype of np.floating), but got {_jax_name(x)}. For holomorphic "
-                f"differentiation, pass holomorphic=True. For differentiation of non-holomorphic "
-                f"functions involving complex inputs or integer inputs, use jax.jvp directly.)"
+                f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of "
+                f"np.floating), but got {_jax_name(x)}. For holomorphic differentiation, pass "
+                f"holomorphic=True. For differentiation of non-holomorphic functions involving "
+                f"complex inputs or integer inputs, use jax.jvp directly. {where} has dtype "
+                f"{dtype}; forward-mode Jacobians need real floating-point inputs. Pass "
+                f"holomorphic=True for a holomorphic function of complex inputs, or use jvp."
             )
         if not is_inexact(dtype) and not allow_int:
             name = "grad" if what in ("value_and_grad", "gradient") else what
             raise NonDifferentiableError(
-                f"{where} has dtype {dtype}; only float and complex values can be differentiated. "
-                f"Convert it to float (pass 2.0, not 2), pass allow_int=True to get float0 zeros "
-                f"for it, make it a static or value field of your dataclass, or pass it in an "
-                f"argument that is not differentiated. (JAX: {name} requires real- or "
-                f"complex-valued inputs (input dtype that is a sub-dtype of np.inexact), but got "
-                f"{_jax_name(x)}. If you want to use Boolean- or integer-valued inputs, use vjp "
-                f"or set allow_int to True.)"
+                f"{name} requires real- or complex-valued inputs (input dtype that is a "
+                f"sub-dtype of np.inexact), but got {_jax_name(x)}. If you want to use Boolean- "
+                f"or integer-valued inputs, use vjp or set allow_int to True. {where} has dtype "
+                f"{dtype}; only float and complex values can be differentiated. Convert it to "
+                f"float (pass 2.0, not 2), pass allow_int=True to get float0 zeros for it, make "
+                f"it a static or value field of your dataclass, or pass it in an argument that is "
+                f"not differentiated."
             )
 
     # -- the Program's view ------------------------------------------------------------------
@@ -293,14 +293,21 @@ class Targets:
         )
         return out[0] if self.selection.single else out
 
-    def gradients(self, program: Program, cts: Sequence) -> Any:
+    def gradients(self, program: Program, cts: Sequence, unwanted: frozenset = frozenset()) -> Any:
         """Gradients from the cotangents of the differentiated variable inputs (``None`` for
-        zero): zeros where none arrived, float0 zeros for integers, ``None`` for static leaves."""
+        zero): zeros where none arrived, float0 zeros for integers, ``None`` for static leaves
+        and for the leaves numbered in ``unwanted``."""
         ct_of_leaf, it = {}, iter(cts)
         for n, (sel, s) in enumerate(zip(self.selected, program.in_leaves)):
             if s is VARIABLE and sel:
                 ct_of_leaf[n] = next(it)
-        return self.build(lambda n, x: zero_cotangent(x) if ct_of_leaf[n] is None else ct_of_leaf[n])
+
+        def gradient(n: int, x: Any) -> Any:
+            if n in unwanted:
+                return None
+            return zero_cotangent(x) if ct_of_leaf[n] is None else ct_of_leaf[n]
+
+        return self.build(gradient)
 
 
 def canonical_tangent_dtype(dtype: Any) -> np.dtype:
@@ -311,15 +318,26 @@ def canonical_tangent_dtype(dtype: Any) -> np.dtype:
     return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
 
 
-def zeros_for(shape: tuple, dtype: Any) -> Any:
-    """Zero tangents of this shape for values of ``dtype`` (float0 for integers)."""
+def is_weakly_typed(x: Any) -> bool:
+    """Whether ``x`` is weakly typed as JAX sees it: a Python number, or an array, tracer or
+    ``ShapeDtypeStruct`` marked ``weak_type`` (NumPy values are strongly typed)."""
+    if type(x) in (bool, int, float, complex):
+        return True
+    return bool(getattr(x, "weak_type", False))
+
+
+def zeros_for(shape: tuple, dtype: Any, weak_type: bool = False) -> Any:
+    """Zero tangents of this shape for values of ``dtype`` (float0 for integers), weakly typed
+    if ``weak_type`` (as JAX instantiates the zero tangent of a weakly typed value)."""
     dtype = canonical_tangent_dtype(dtype)
-    return np.zeros(shape, float0) if dtype == float0 else jax.numpy.zeros(shape, dtype)
+    if dtype == float0:
+        return np.zeros(shape, float0)
+    return zeros_like_aval(jax.core.ShapedArray(tuple(shape), dtype, weak_type=weak_type))
 
 
 def zero_cotangent(x: Any, extra_shape: tuple = ()) -> Any:
-    """Zeros shaped like ``extra_shape + shape(x)`` with ``x``'s tangent dtype."""
-    return zeros_for(tuple(extra_shape) + tuple(np.shape(x)), dtype_of(x))
+    """Zeros shaped like ``extra_shape + shape(x)`` with ``x``'s tangent dtype and weak type."""
+    return zeros_for(tuple(extra_shape) + tuple(np.shape(x)), dtype_of(x), is_weakly_typed(x))
 
 
 def _key(k: Any) -> Any:

@@ -150,18 +150,18 @@ class _Segments:
 def _differentiable_output(aval: Any, holomorphic: bool, where: str) -> bool:
     if jnp.issubdtype(aval.dtype, jnp.complexfloating) and not holomorphic:
         raise NonDifferentiableError(
-            f"{where}: an output has dtype {aval.dtype}; reverse-mode Jacobians of complex "
-            f"outputs need holomorphic=True (for a holomorphic function) or vjp. (JAX: jacrev "
-            f"requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but "
-            f"got {aval.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
-            f"differentiation of non-holomorphic functions involving complex outputs, use jax.vjp "
-            f"directly.)"
+            f"jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {aval.dtype.name}. For holomorphic differentiation, pass "
+            f"holomorphic=True. For differentiation of non-holomorphic functions involving complex "
+            f"outputs, use jax.vjp directly. {where}: an output has dtype {aval.dtype}; "
+            f"reverse-mode Jacobians of complex outputs need holomorphic=True (for a holomorphic "
+            f"function) or vjp."
         )
     if not jnp.issubdtype(aval.dtype, jnp.inexact):  # JAX's words
         raise NonDifferentiableError(
-            f"{where}: jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
-            f"np.floating), but got {aval.dtype}. For differentiation of functions with integer "
-            f"outputs, use jax.vjp directly."
+            f"jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {aval.dtype.name}. For differentiation of functions with "
+            f"integer outputs, use jax.vjp directly. {where}: an output has dtype {aval.dtype}."
         )
     return True
 

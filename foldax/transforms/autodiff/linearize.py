@@ -59,13 +59,22 @@ class Linearized:
     tangent_avals: list
     has_tangent: list[bool]
 
-    def transpose(self, cts: Sequence, basis: int | None = None) -> list:
+    def transpose(
+        self, cts: Sequence, basis: int | None = None, wanted: Sequence[bool] | None = None
+    ) -> list:
         """One cotangent per variable input (``None`` for zero and for inputs without a
         tangent), given one per traced output (``None`` for zero). ``basis``: size of a leading
-        batch axis of the cotangents."""
+        batch axis of the cotangents. ``wanted``: per variable input, whether its cotangent is
+        asked for (default all; the others are ``None`` and not computed)."""
         cts = [ct for ct, has in zip(cts, self.has_tangent) if has]
         args = list(self.residuals) + [Cotangent(a) for a in self.tangent_avals]
-        out = iter(TransposeInterpreter(basis).transpose(self.linear, args, cts)[len(self.residuals) :])
+        asked = None
+        if wanted is not None:
+            asked = [False] * len(self.residuals) + [w for w, act in zip(wanted, self.active) if act]
+        outs = TransposeInterpreter(basis).transpose(self.linear, args, cts, asked)[len(self.residuals) :]
+        out = iter(
+            outs if asked is None else [o if w else None for o, w in zip(outs, asked[len(self.residuals) :])]
+        )
         return [next(out) if act else None for act in self.active]
 
 

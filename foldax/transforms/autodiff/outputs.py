@@ -46,10 +46,10 @@ def split_aux(out: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
         return out, None
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise FoldaxTypeError(
-            f"{where}: has_aux=True requires the function to return a pair (output, aux), but it "
-            f"returned {_describe(out)}. Return `loss, aux`, or drop has_aux=True. (JAX: expected "
-            f"function with aux output to return a two-element tuple, but got type {type(out)} "
-            f"with value {out!r})"
+            f"expected function with aux output to return a two-element tuple, but got type "
+            f"{type(out)} with value {out!r}. {where}: has_aux=True requires the function to "
+            f"return a pair (output, aux), but it returned {_describe(out)}. Return `loss, aux`, "
+            f"or drop has_aux=True."
         )
     return out[0], out[1]
 
@@ -71,23 +71,23 @@ def scalar_loss(value: Any, where: str, holomorphic: bool = False) -> Any:
             else ""
         )
         raise FoldaxTypeError(
-            f"{where}: Loss must be reduced to a scalar, but the function returned "
-            f"{_describe(value)}.{hint} {REDUCE_HINT} (JAX: Gradient only defined for "
-            f"scalar-output functions. Output was {value}.)"
+            f"Gradient only defined for scalar-output functions. Output was {value}. {where}: "
+            f"Loss must be reduced to a scalar, but the function returned {_describe(value)}."
+            f"{hint} {REDUCE_HINT}"
         )
     shape, dtype = np.shape(value), dtype_of(value)
     if shape != ():
         raise FoldaxTypeError(
+            f"Gradient only defined for scalar-output functions. Output had shape: {shape}. "
             f"{where}: Loss must be reduced to a scalar, but the function returned an array of "
-            f"shape {shape} ({dtype}). {REDUCE_HINT} (JAX: Gradient only defined for "
-            f"scalar-output functions. Output had shape: {shape}.)"
+            f"shape {shape} ({dtype}). {REDUCE_HINT}"
         )
     name = np.dtype(dtype).name
     if holomorphic and not jax.dtypes.issubdtype(dtype, np.complexfloating):
         raise NonDifferentiableError(
+            f"grad with holomorphic=True requires outputs with complex dtype, but got {name}. "
             f"{where}: holomorphic=True requires a complex output, but the function returned "
-            f"{dtype}. Drop holomorphic=True for a real-valued function. (JAX: grad with "
-            f"holomorphic=True requires outputs with complex dtype, but got {name}.)"
+            f"{dtype}. Drop holomorphic=True for a real-valued function."
         )
     if not holomorphic and not jax.dtypes.issubdtype(dtype, np.floating):
         complex_out = jax.dtypes.issubdtype(dtype, np.complexfloating)
@@ -106,9 +106,9 @@ def scalar_loss(value: Any, where: str, holomorphic: bool = False) -> Any:
             else "For differentiation of functions with integer outputs, use jax.vjp directly."
         )
         raise NonDifferentiableError(
-            f"{where}: the function returned a {dtype} scalar, but grad differentiates real "
-            f"(floating-point) losses. {extra} (JAX: grad requires real-valued outputs (output "
-            f"dtype that is a sub-dtype of np.floating), but got {name}. {jax_extra})"
+            f"grad requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {name}. {jax_extra} {where}: the function returned a {dtype} "
+            f"scalar, but grad differentiates real (floating-point) losses. {extra}"
         )
     return value
 

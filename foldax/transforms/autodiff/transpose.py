@@ -147,14 +147,19 @@ class TransposeInterpreter(Interpreter):
         return results
 
     # -- backward sweep ---------------------------------------------------------------------
-    def transpose(self, closed: ClosedJaxpr, args: Sequence, cts_out: Sequence) -> list:
+    def transpose(
+        self, closed: ClosedJaxpr, args: Sequence, cts_out: Sequence, wanted: Sequence[bool] | None = None
+    ) -> list:
         """Cotangents of ``args`` (``None`` for residuals and zero cotangents) given those of
-        the outputs (``None`` for zero)."""
+        the outputs (``None`` for zero). ``wanted``: per arg, whether its cotangent is asked for
+        (default all); equations that only lead to unwanted ones are not transposed."""
         outs = self.run(closed, *args)
         for out, ct in zip(outs, cts_out):
             if type(out) is Cotangent:
                 out.add(ct)
         tape, self.tape = self.tape, []
+        if wanted is not None:
+            tape = _leading_to([a for a, w in zip(args, wanted) if w and type(a) is Cotangent], tape)
         for eqn, invals, outvals in reversed(tape):
             cts = [o.value for o in outvals]
             if all(ct is None for ct in cts):
@@ -182,6 +187,20 @@ class TransposeInterpreter(Interpreter):
         zeros = [Zero(a.to_ct_aval()) if ct is None else None for ct, a in zip(cts, avals)]
         _, cts_in = apply_linear_rule(lambda given: ((), rule(given)), cts, zeros, self.basis)
         return cts_in
+
+
+def _leading_to(wanted: Sequence[Cotangent], tape: list) -> list:
+    """The taped equations whose transposition reaches a ``wanted`` cotangent: those with a
+    linear input that is wanted or is the output of such an equation (in tape order, an
+    equation's inputs come before it)."""
+    needed = {id(c) for c in wanted}
+    kept = []
+    for entry in tape:
+        _, invals, outvals = entry
+        if any(id(x) in needed for x in invals if type(x) is Cotangent):
+            needed.update(id(o) for o in outvals)
+            kept.append(entry)
+    return kept
 
 
 def jax_transpose_rule(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:

@@ -1,6 +1,7 @@
 """Transpose rules of the higher-order primitives, for ``TransposeInterpreter``.
 
-* ``jit``, ``closed_call``, ``call`` and ``custom_jvp_call`` (a linear ``custom_jvp`` call, e.g.
+* ``jit``: its body is transposed into a new body, bound as one ``jit`` call (as JAX does).
+* ``closed_call``, ``call`` and ``custom_jvp_call`` (a linear ``custom_jvp`` call, e.g.
   inside a user's JVP rule): their body is transposed in place by a child interpreter.
 * ``remat``: the transposed body (recomputation included) is bound as a new ``remat``, so the
   residuals are recomputed in the backward pass as the user asked.
@@ -26,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from foldax._compat import (
+    UNSPECIFIED,
     ClosedJaxpr,
     Jaxpr,
     JaxprEqn,
@@ -87,10 +89,47 @@ def _scatter(linear: Sequence[bool], outs: Sequence) -> list:
     return [next(it) if lin else None for lin in linear]
 
 
-# -- calls: transposed in place -----------------------------------------------------------------
-@register(jit_p, closed_call_p, call_p, custom_jvp_call_p)
+# -- jit: one transposed call ------------------------------------------------------------------
+@register(jit_p)
+def _jit_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
+    """The body transposed and bound as one ``jit`` call, as JAX's own rule does: evaluated now
+    it is compiled once (not primitive by primitive, each compiled alone), and an outer trace
+    records one call. Residuals keep their input's sharding and layout, cotangents their
+    output's (with a basis axis in front, the compiler chooses)."""
+    p = eqn.params
+    linear = [_is_linear(x) for x in invals]
+    residuals = [x for x in invals if not _is_linear(x)]
+    jaxpr, consts = trace_transposed(interp, p["jaxpr"], linear, residuals, cts)
+    plain = interp.basis is None
+
+    def io(ins: Sequence, outs: Sequence, default: Any) -> tuple[tuple, tuple]:
+        given = [s for s, lin in zip(ins, linear) if not lin]
+        given += [s if plain else default for s, c in zip(outs, cts) if c is not None]
+        returned = tuple(s if plain else default for s, lin in zip(ins, linear) if lin)
+        return (default,) * len(consts) + tuple(given), returned
+
+    in_shardings, out_shardings = io(p["in_shardings"], p["out_shardings"], UNSPECIFIED)
+    in_layouts, out_layouts = io(p["in_layouts"], p["out_layouts"], None)
+    args = [*consts, *residuals, *[c for c in cts if c is not None]]
+    outs = jit_p.bind(
+        *args,
+        **dict(
+            p,
+            jaxpr=ClosedJaxpr(jaxpr, ()),
+            in_shardings=in_shardings,
+            out_shardings=out_shardings,
+            in_layouts=in_layouts,
+            out_layouts=out_layouts,
+            donated_invars=(False,) * len(args),
+        ),
+    )
+    return _scatter(linear, outs)
+
+
+# -- other calls: transposed in place -----------------------------------------------------------
+@register(closed_call_p, call_p, custom_jvp_call_p)
 def _call_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
-    body = eqn.params["jaxpr" if eqn.primitive is jit_p else "call_jaxpr"]
+    body = eqn.params["call_jaxpr"]
     body = body if isinstance(body, ClosedJaxpr) else ClosedJaxpr(body, ())
     args = [Cotangent(x.aval) if _is_linear(x) else x for x in invals]
     return interp.child().transpose(body, args, cts)
@@ -211,10 +250,10 @@ def _scan_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 @register(while_p)
 def _while_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
     raise NonDifferentiableLoopError(
-        f"reverse-mode differentiation (grad, vjp, jacrev) of the while loop at "
-        f"{eqn_source_line(eqn)}: Reverse-mode differentiation does not work for lax.while_loop "
-        f"or lax.fori_loop with dynamic start/stop values. Try using lax.scan, or using fori_loop "
-        f"with static start/stop. (The number of iterations is unknown until the loop runs; "
+        f"Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with "
+        f"dynamic start/stop values. Try using lax.scan, or using fori_loop with static "
+        f"start/stop. Reverse-mode differentiation (grad, vjp, jacrev) of the while loop at "
+        f"{eqn_source_line(eqn)}: the number of iterations is unknown until the loop runs; "
         f"fori_loop bounds given as Python or NumPy numbers are static. Forward mode (jvp, "
-        f"jacfwd) works on any loop.)"
+        f"jacfwd) works on any loop."
     )

@@ -38,6 +38,7 @@ from foldax._compat import (
     dce_jaxpr,
     eqn_context,
     eval_context,
+    host_constant,
     is_tracer,
     jit_p,
     make_jaxpr_obj,
@@ -280,11 +281,11 @@ def _close(folder: _Folder, jaxpr: Jaxpr, kept: list, outvars: list) -> ClosedJa
                 and hasattr(a.aval, "dtype")
                 and not jax.dtypes.issubdtype(a.aval.dtype, jax.dtypes.extended)
             ):  # keys, tokens
-                replacement[a] = new_literal(np.asarray(val, dtype=a.aval.dtype), a.aval)
+                replacement[a] = new_literal(val, a.aval)
             else:
                 cv = new_var(a.aval)
                 constvars.append(cv)
-                consts.append(val)
+                consts.append(host_constant(val, a.aval) if getattr(a.aval, "weak_type", False) else val)
                 replacement[a] = cv
         return replacement[a]
 

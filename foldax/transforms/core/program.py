@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import jax
 
-from foldax._compat import ClosedJaxpr, core
+from foldax._compat import ClosedJaxpr, eval_jaxpr
 from foldax.errors import FoldaxValueError
 from foldax.pytrees.leaves import ByValue
 from foldax.pytrees.tree import PyTreeDef, flatten, unflatten
@@ -114,7 +114,7 @@ class Program:
     def evaluate(self, variables: Sequence) -> list:
         """The traced outputs for these variable leaves, binding each primitive (so an outer
         trace records them)."""
-        return core.eval_jaxpr(self.jaxpr.jaxpr, self.jaxpr.consts, *variables)
+        return eval_jaxpr(self.jaxpr.jaxpr, self.jaxpr.consts, *variables)
 
     def assemble(self, traced_outputs: Sequence) -> Any:
         """Rebuild the output pytree from the traced outputs and the stored constant outputs."""
