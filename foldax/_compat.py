@@ -27,6 +27,7 @@ from jax._src import (
     linear_util as lu,
     sharding_impls,
     source_info_util,
+    util as _util,
 )
 from jax._src.ad_checkpoint import remat_p
 from jax._src.custom_derivatives import (
@@ -453,6 +454,13 @@ def exclude_from_user_frames(path: str) -> None:
     """Treat the files under ``path`` as JAX's own: JAX's source information and cache-miss
     explanations skip them (foldax.jit's machinery is not the user's code)."""
     source_info_util.register_exclusion(path)
+
+
+def register_cache(cache: Any, for_what: str) -> None:
+    """Register ``cache`` (anything with ``cache_clear()``) with JAX's cache management, so
+    ``jax.clear_caches()`` clears it as it clears JAX's own caches. JAX keeps it weakly: the
+    caller keeps it alive."""
+    _util.register_cache(cache, for_what)
 
 
 def shaped_abstractify(x: Any) -> AbstractValue:

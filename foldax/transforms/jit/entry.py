@@ -170,6 +170,14 @@ def holds_tracers(program: Program) -> bool:
     return any(is_tracer(c) for c in program.jaxpr.consts)
 
 
+def nothing_to_run(program: Program) -> bool:
+    """Whether ``program`` has nothing for XLA to do: no traced input, no equation (so no
+    effect) and no traced output; everything it returns was folded while tracing. ``jax.jit``
+    would trace and compile an empty computation for it."""
+    jaxpr = program.jaxpr.jaxpr
+    return not (jaxpr.invars or jaxpr.eqns or jaxpr.outvars)
+
+
 def nbytes(c: Any) -> int:
     """Bytes of a folded constant."""
     return int(getattr(c, "nbytes", 0) or np.asarray(c).nbytes)
