@@ -505,6 +505,12 @@ def test_jit_errors_start_with_jax_words():
     def gen(x):
         yield x
 
+    class Slotted:
+        __slots__ = ()
+
+        def __call__(self, x):
+            return x
+
     cases = [
         lambda jit: jit(3),
         lambda jit: jit(gen),
@@ -514,6 +520,8 @@ def test_jit_errors_start_with_jax_words():
         lambda jit: jit(f)(2**70, 1),
         lambda jit: jit(f)(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), 1),
         lambda jit: [jit(f, static_argnums=1)(X, EqRaises()) for _ in range(2)],
+        lambda jit: jit(f, in_shardings=(None,) * 3)(X, Y),
+        lambda jit: jit(Slotted())(X),
     ]
     for case in cases:
         with pytest.raises(Exception) as reference:

@@ -79,7 +79,7 @@ def cache_for(
             ref = weakref.ref(fun, _forget(id(fun)))
         except TypeError as e:
             raise FoldaxTypeError(
-                f"jit({name}): {e}. foldax.jit, like jax.jit, keeps compiled code in a cache "
+                f"{e}. jit({name}): foldax.jit, like jax.jit, keeps compiled code in a cache "
                 f"weakly keyed on the function, and a {type(fun).__name__} cannot be weakly "
                 f"referenced. Fix: add '__weakref__' to its __slots__, or jit a function that "
                 f"calls it."
