@@ -314,6 +314,26 @@ def test_x64_change_retraces_like_jax():
     assert outs["foldax"] == outs["jax"] == jnp.float64
 
 
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (lambda c: c, (np.arange(3.0),)),  # every output folded: no XLA computation
+        (lambda x, c: (x * 2, c, 3.0), (jnp.ones(2), np.arange(2.0))),  # traced and folded
+    ],
+    ids=["folded", "mixed"],
+)
+def test_folded_outputs_follow_x64_like_jax(fn, args):
+    dtypes = {}
+    for name, jit in JITS.items():
+        g = jit(fn)
+        before = g(*args)
+        with jax.enable_x64(True):
+            inside = g(*args)
+        after = g(*args)
+        dtypes[name] = [jax.tree.map(lambda a: a.dtype, out) for out in (before, inside, after)]
+    assert dtypes["foldax"] == dtypes["jax"]
+
+
 def test_compiled_code_is_shared_per_function_like_jax():
     counts = {}
     for name, jit in JITS.items():

@@ -179,8 +179,9 @@ class JitFunction:
             entry.jitted = lambda *variables: program.evaluate(variables)
             return entry
         entry.hoisted = hoisted_constants(program)
-        if nothing_to_run(program):  # every output folded, no input traced: no XLA call
-            entry.jitted = _no_outputs
+        if nothing_to_run(program):  # every output folded, no input traced: no XLA call;
+            # the runner itself traces again under another JAX trace context (x64, ...)
+            entry.jitted = entry_runner(entry, cache, self._tracing, template, self.spec.jax_name)
         else:
             entry.jitted = self._make_jitted(entry, cache, template, parts)
         cache.entries[key] = entry
@@ -387,11 +388,6 @@ class JitFunction:
 
 
 _SCALAR_TYPES = frozenset(PYTHON_SCALARS)
-
-
-def _no_outputs(*unused_hoisted: Any) -> list:
-    """The run of a program with no traced input, no equation and no traced output."""
-    return []
 
 
 def _overflows(x: int) -> bool:
