@@ -16,7 +16,9 @@ from typing import Any
 
 from jax.errors import (
     ConcretizationTypeError,
+    TracerArrayConversionError,
     TracerBoolConversionError,
+    TracerIntegerConversionError,
     UnexpectedTracerError,
 )
 from jax.experimental.checkify import JaxRuntimeError
@@ -89,6 +91,28 @@ class TracerControlFlowError(FoldaxTypeError, ConcretizationTypeError):
 class TracerBoolControlFlowError(TracerControlFlowError, TracerBoolConversionError):
     """``bool()`` (an ``if``, ``while``, ``and``/``or``) of a traced variable; also JAX's
     ``TracerBoolConversionError``."""
+
+
+class ConstantWriteError(FoldaxTypeError, FoldaxValueError):
+    """A traced function writes into a NumPy argument, read-only inside ``foldax.jit``: a
+    ``TypeError`` as JAX raises for item assignment into its immutable arrays, and a
+    ``ValueError`` as NumPy raises for a write into a read-only array."""
+
+
+class TracerToNumpyError(FoldaxTypeError, TracerArrayConversionError):
+    """A traced value was handed to NumPy (``np.sin(x)``, ``np.asarray(x)``); also JAX's
+    ``TracerArrayConversionError``, which JAX raises for it."""
+
+    def __init__(self, message: str) -> None:  # JAX's class is built from a tracer instead
+        TypeError.__init__(self, message)
+
+
+class TracerToIntegerError(FoldaxTypeError, TracerIntegerConversionError):
+    """``__index__`` of a traced value (``operator.index``, ``hex``, a NumPy array indexed
+    with it); also JAX's ``TracerIntegerConversionError``, which JAX raises for it."""
+
+    def __init__(self, message: str) -> None:  # JAX's class is built from a tracer instead
+        TypeError.__init__(self, message)
 
 
 class EscapedTracerError(FoldaxError, UnexpectedTracerError):

@@ -186,6 +186,7 @@ from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, trace_to_
 from foldax._compat.trace_config import (
     explaining_cache_misses,
     jit_disabled,
+    register_cache,
     trace_context,
     trace_context_names,
     trace_context_state,
@@ -348,6 +349,7 @@ __all__ = [
     # trace_config
     "explaining_cache_misses",
     "jit_disabled",
+    "register_cache",
     "trace_context",
     "trace_context_names",
     "trace_context_state",

@@ -1,5 +1,6 @@
 """JAX's configuration as tracing sees it: the trace context (what JAX's trace and jit caches
-key on), thread-local values added to it, and the flags foldax follows.
+key on), thread-local values added to it, the flags foldax follows, and JAX's registry of caches
+that ``jax.clear_caches()`` clears.
 
 Example:
     >>> import jax
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jax._src import config
+from jax._src import config, util
 
 
 def trace_context() -> tuple:
@@ -42,3 +43,10 @@ def explaining_cache_misses() -> bool:
 def jit_disabled() -> bool:
     """Whether ``jax.disable_jit()`` is in effect (jitted functions then run their Python body)."""
     return bool(config.disable_jit.value)
+
+
+def register_cache(cache: Any, for_what: str) -> None:
+    """Register ``cache`` (anything with ``cache_clear()``) with JAX's cache management, so
+    ``jax.clear_caches()`` clears it as it clears JAX's own caches. JAX keeps it weakly: the
+    caller keeps it alive."""
+    util.register_cache(cache, for_what)

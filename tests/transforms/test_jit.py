@@ -242,8 +242,8 @@ def test_unknown_names_in_static_argnames_and_auxiliary_args():
         jax.jit(f, static_argnames="z")  # the reference: foldax says the same, and the fix
     with pytest.raises(
         FoldaxValueError,
-        match=r"jit\(f, ...\): .*invalid argnames \{'z'\} in "
-        r"static_argnames.*signature \(x, y\)",
+        match=r"(?s)^Jitted function has invalid argnames \{'z'\} in static_argnames.*jit\(f, "
+        r"...\): .*signature \(x, y\)",
     ):
         foldax.jit(f, static_argnames="z")
     with pytest.raises(FoldaxValueError, match=r"auxiliary_args.*'q' is not a parameter"):
@@ -255,7 +255,7 @@ def test_static_argnums_out_of_range():
         jax.jit(lambda x, y: x, static_argnums=3)  # the reference
     with pytest.raises(
         FoldaxValueError,
-        match=r"static_argnums=\(3,\), but only accepts 2 positional"
+        match=r"(?s)static_argnums=\(3,\), but only accepts 2 positional"
         r".*Fix",
     ):
         foldax.jit(lambda x, y: x, static_argnums=3)
@@ -274,7 +274,7 @@ def test_non_pytree_return_value():
 def test_not_callable():
     with pytest.raises(TypeError, match=r"Expected a callable value"):
         jax.jit(3)  # the reference
-    with pytest.raises(FoldaxTypeError, match=r"Expected a callable value, got int 3.*Fix"):
+    with pytest.raises(FoldaxTypeError, match=r"(?s)^Expected a callable value, got 3.*'int'.*Fix"):
         foldax.jit(3)
     with pytest.raises(FoldaxTypeError, match=r"trace_check.*foldax.jit"):
         foldax.trace_check(lambda x: x, 1.0)

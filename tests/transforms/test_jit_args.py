@@ -2,6 +2,8 @@
 scalars traced weakly typed, outputs as jax Arrays with JAX's dtypes, read-only NumPy arguments,
 traced indexing of NumPy arguments, exact keys, NumPy batches and variable_args."""
 
+import operator
+import re
 import warnings
 
 import chex
@@ -13,11 +15,14 @@ import pytest
 
 import foldax
 from foldax.errors import (
+    ConstantWriteError,
     FoldaxError,
     FoldaxOverflowError,
     FoldaxTypeError,
     FoldaxValueError,
     RetraceWarning,
+    TracerToIntegerError,
+    TracerToNumpyError,
 )
 
 
@@ -143,10 +148,69 @@ def test_numpy_arguments_are_read_only_inside():
         return x + c
 
     c = np.zeros(2)
-    with pytest.raises(FoldaxValueError, match=r"mutate writes into a NumPy argument.*c.copy\(\)"):
+    with pytest.raises(TypeError) as jax_error:
+        jax.jit(mutate)(jnp.ones(2), c)  # the reference: a traced NumPy argument is immutable
+    with pytest.raises(ConstantWriteError) as error:
         foldax.jit(mutate)(jnp.ones(2), c)
-    assert issubclass(FoldaxValueError, ValueError) and c[0] == 0.0
-    assert c.flags.writeable  # the caller's array itself is left as it was
+    assert str(error.value).startswith(str(jax_error.value))  # JAX's words first, then the fix
+    assert re.search(r"(?s)NumPy argument.*c.copy\(\)", str(error.value))
+    assert isinstance(error.value, TypeError) and isinstance(error.value, ValueError)  # NumPy's
+    assert c[0] == 0.0 and c.flags.writeable  # the caller's array itself is left as it was
+
+    def out_argument(x, c):
+        np.add(c, 1.0, out=c)
+        return x
+
+    with pytest.raises(ConstantWriteError, match=r"out_argument writes into a NumPy argument.*read-only"):
+        foldax.jit(out_argument)(jnp.ones(2), c)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, c: _in_place(c, x),
+        lambda x, c: _in_place(c * 2, x),
+        lambda x, c: _in_place(c.T, c),
+    ],
+    ids=["argument", "numpy-result", "view"],
+)
+def test_in_place_operators_on_numpy_arguments_make_new_arrays_like_jax_jit(fn):
+    c = np.arange(1.0, 4.0)
+    _same_arrays(foldax.jit(fn)(jnp.ones(3), c), jax.jit(fn)(jnp.ones(3), c))
+    assert (c == np.arange(1.0, 4.0)).all()
+
+
+def _in_place(a, b):
+    """Every in-place operator; ``before`` names the first array, which ``x += y`` on a jax
+    array (or on the tracer jax.jit makes of a NumPy argument) leaves as it was."""
+    before = a
+    a += b
+    a -= 0.5
+    a *= b
+    a /= 2.0
+    a **= 1.0
+    a //= 1.0
+    a %= 100.0
+    return a, before
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [operator.index, hex, lambda i: np.arange(4)[i], lambda i: np.sin(i)],
+    ids=["index", "hex", "numpy-index", "numpy-function"],
+)
+def test_traced_values_handed_to_numpy_raise_jax_errors_first(fn):
+    with pytest.raises(TypeError) as reference:
+        jax.jit(fn)(jnp.int32(1))
+    jax_error = type(reference.value)  # TracerIntegerConversionError or TracerArrayConversionError
+    with pytest.raises(jax_error) as error:
+        foldax.jit(fn)(jnp.int32(1))
+    mine = (
+        TracerToIntegerError if jax_error is jax.errors.TracerIntegerConversionError else TracerToNumpyError
+    )
+    assert isinstance(error.value, mine)
+    assert str(error.value).splitlines()[0] == str(reference.value).splitlines()[0]  # JAX's words first
+    assert "Fix: use jnp" in str(error.value)
 
 
 def test_numpy_code_on_read_only_arguments_still_works():

@@ -86,7 +86,9 @@ def test_lower_compile_with_a_folded_constant_returns_it():
     ref = jax.jit(lambda x, c: (x * jnp.sum(c), c)).lower(X, c).compile()(X, c)
     chex.assert_trees_all_close(out, ref)
     assert isinstance(out[1], jax.Array) and out[1].dtype == ref[1].dtype
-    with pytest.raises(FoldaxTypeError, match="input pytree does not match.*constant"):
+    with pytest.raises(
+        FoldaxTypeError, match="(?s)^Function compiled with input pytree does not match.*constant"
+    ):
         f.lower(X, c).compile()(X, c + 1)
 
 
@@ -312,6 +314,26 @@ def test_x64_change_retraces_like_jax():
     assert outs["foldax"] == outs["jax"] == jnp.float64
 
 
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (lambda c: c, (np.arange(3.0),)),  # every output folded: no XLA computation
+        (lambda x, c: (x * 2, c, 3.0), (jnp.ones(2), np.arange(2.0))),  # traced and folded
+    ],
+    ids=["folded", "mixed"],
+)
+def test_folded_outputs_follow_x64_like_jax(fn, args):
+    dtypes = {}
+    for name, jit in JITS.items():
+        g = jit(fn)
+        before = g(*args)
+        with jax.enable_x64(True):
+            inside = g(*args)
+        after = g(*args)
+        dtypes[name] = [jax.tree.map(lambda a: a.dtype, out) for out in (before, inside, after)]
+    assert dtypes["foldax"] == dtypes["jax"]
+
+
 def test_compiled_code_is_shared_per_function_like_jax():
     counts = {}
     for name, jit in JITS.items():
@@ -386,3 +408,147 @@ def test_static_argument_whose_eq_raises_gives_jax_value_error():
         g(X, HashableWithoutEq())
         with pytest.raises(ValueError, match="static arguments should be comparable using __eq__"):
             g(X, HashableWithoutEq())
+
+
+# -- JAX's api_test conformance: repr, jax.clear_caches, nothing compiled for folded calls ------
+def test_repr_is_jax_jits():
+    def f(x):
+        return x
+
+    class BadRepr:
+        def __call__(self, x):
+            return x
+
+        def __repr__(self):
+            raise ValueError("invalid repr")
+
+    assert repr(foldax.jit(f)) == repr(jax.jit(f)) == f"<PjitFunction of {f!r}>"
+    for jit in JITS.values():
+        jitted = jit(BadRepr())
+        assert repr(jitted) == "<PjitFunction>"  # the function's own repr fails
+        del jitted.__wrapped__
+        assert repr(jitted) == "<PjitFunction>"
+
+
+def test_jax_clear_caches_clears_foldax_jit_like_jax():
+    for jit in JITS.values():
+        calls = []
+
+        def f(x):
+            calls.append(1)
+            return jax.lax.cond(x > 0, lambda: x, lambda: -x)
+
+        g = jit(f)
+        g(X[1]), g(X[1])
+        jaxpr = g.trace(X[1]).jaxpr
+        inner = weakref.ref(jaxpr.jaxpr)
+        jax.clear_caches()
+        assert g._cache_size() == 0
+        del jaxpr
+        gc.collect()
+        assert inner() is None  # nothing cached keeps the traced jaxpr alive
+        g(X[1])
+        assert len(calls) == 2  # traced again after clear_caches, as jax.jit
+
+
+def _compile_events(fn):
+    """JAX's jaxpr traces and XLA compilations while ``fn`` runs (jax.monitoring events)."""
+    names = {
+        "/jax/core/compile/jaxpr_trace_duration": "traces",
+        "/jax/core/compile/backend_compile_duration": "compiles",
+    }
+    counts = dict.fromkeys(names.values(), 0)
+
+    def listener(event, duration, **kwargs):
+        if event in names:
+            counts[names[event]] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return counts
+
+
+def test_a_call_folded_entirely_compiles_nothing():
+    def f(x):
+        return x
+
+    inp = np.arange(8)
+    events = {}
+    for name, jit in JITS.items():
+        jax.eval_shape(f, inp)
+        events[name] = _compile_events(lambda: jit(f)(inp))
+    # foldax.jit folds the NumPy argument: no trace or compilation beyond what jax.jit does,
+    # and nothing for XLA at all
+    assert events["foldax"]["traces"] <= events["jax"]["traces"]
+    assert events["foldax"]["compiles"] == 0 < events["jax"]["compiles"]
+    out, ref = foldax.jit(f)(inp), jax.jit(f)(inp)
+    assert isinstance(out, jax.Array) and out.dtype == ref.dtype
+    np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize(
+    "jit_kwargs, lower_args, call_args",
+    [
+        ({}, (X, Y), (X, jnp.ones(4))),
+        ({"static_argnames": "n"}, (X, 2), (jnp.ones(4), 2)),
+    ],
+    ids=["positional", "after-static"],
+)
+def test_compiled_call_with_other_shapes_names_parameters_like_jax(jit_kwargs, lower_args, call_args):
+    def f(x, n):
+        return x * n
+
+    messages = []
+    for jit in JITS.values():
+        compiled = jit(f, **jit_kwargs).lower(*lower_args).compile()
+        args = call_args if jit is foldax.jit or not jit_kwargs else call_args[:1]
+        with pytest.raises(TypeError) as error:
+            compiled(*args)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+def test_jit_errors_start_with_jax_words():
+    def f(x, n):
+        return x
+
+    class EqRaises:
+        def __hash__(self):
+            return 1
+
+        def __eq__(self, other):
+            raise ValueError("no comparison")
+
+    def gen(x):
+        yield x
+
+    class Slotted:
+        __slots__ = ()
+
+        def __call__(self, x):
+            return x
+
+    cases = [
+        lambda jit: jit(3),
+        lambda jit: jit(gen),
+        lambda jit: jit(f, static_argnames="z"),
+        lambda jit: jit(f, static_argnums=5),
+        lambda jit: jit(f, static_argnums=1)(X, [1]),
+        lambda jit: jit(f)(2**70, 1),
+        lambda jit: jit(f)(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), 1),
+        lambda jit: [jit(f, static_argnums=1)(X, EqRaises()) for _ in range(2)],
+        lambda jit: jit(f, in_shardings=(None,) * 3)(X, Y),
+        lambda jit: jit(Slotted())(X),
+    ]
+    for case in cases:
+        with pytest.raises(Exception) as reference:
+            case(jax.jit)
+        with pytest.raises(type(reference.value)) as error:
+            case(foldax.jit)
+        assert isinstance(error.value, FoldaxError)
+        jax_words = str(reference.value).split(".")[0]
+        assert str(error.value).startswith(jax_words), (str(error.value), jax_words)
+        assert "Fix" in str(error.value) or "fix" in str(error.value)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from foldax._compat import resolve_jit_argnums
-from foldax.errors import FoldaxIndexError, FoldaxTypeError, FoldaxValueError, UnhashableStaticError
+from foldax.errors import ArgnumOutOfRangeError, FoldaxTypeError, FoldaxValueError, UnhashableStaticError
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.jit.constant_arrays import read_only_leaves
@@ -75,7 +75,7 @@ class ArgumentSpec:
             )  # None: completed from the other, as jax.jit does
         except ValueError as e:
             raise FoldaxValueError(
-                f"jit({name}, ...): {e} Fix the argument numbers/names to match "
+                f"{e} jit({name}, ...): Fix the argument numbers/names to match "
                 f"{name}'s signature {self.signature}."
             ) from None
         self.static_argnames = tuple(static_names)
@@ -145,7 +145,8 @@ class ArgumentSpec:
         """``(dynamic args, dynamic kwargs, static key, auxiliary arguments)`` of a call.
 
         Raises:
-            FoldaxIndexError: a static position the call does not pass.
+            ArgnumOutOfRangeError: a static position the call does not pass (a ``TypeError``:
+                Python's missing argument, which ``jax.jit`` raises).
             UnhashableStaticError: a static argument is not hashable.
         """
         if (
@@ -171,9 +172,10 @@ class ArgumentSpec:
                 and params[i].name not in kwargs
                 and params[i].default is inspect.Parameter.empty
             ):
-                raise FoldaxIndexError(
-                    f"jit({self.name}): static_argnums contains {i} but the call passes only {n} "
-                    f"positional argument(s). Pass argument {i} or fix static_argnums."
+                raise ArgnumOutOfRangeError(
+                    f"{self.name}() missing 1 required positional argument: '{params[i].name}'"
+                    f". jit({self.name}): static_argnums contains {i} but the call passes only "
+                    f"{n} positional argument(s). Fix: pass argument {i} or fix static_argnums."
                 )
         dyn_kwargs = {}
         for k, v in kwargs.items():
@@ -203,6 +205,27 @@ class ArgumentSpec:
                 positions.append(i)
             i += 1
         return positions
+
+    def dynamic_signature(self, n_args: int, kwargs: dict, hoisted: bool) -> inspect.Signature | None:
+        """The signature of a function of the dynamic arguments (``n_args`` positionals and
+        ``kwargs``), named as the function's parameters, after a ``hoisted_constants``
+        parameter if ``hoisted``; ``None`` if a positional has no parameter name (``*args``).
+        """
+        params, names = self.parameters(), []
+        for i in self.dynamic_positions(n_args):
+            if i >= len(params) or params[i].kind not in (
+                params[i].POSITIONAL_ONLY,
+                params[i].POSITIONAL_OR_KEYWORD,
+            ):
+                return None
+            names.append(params[i].name)
+        positional = inspect.Parameter.POSITIONAL_ONLY
+        lead = [inspect.Parameter("hoisted_constants", positional)] if hoisted else []
+        return inspect.Signature(
+            lead
+            + [inspect.Parameter(n, positional) for n in names]
+            + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in kwargs]
+        )
 
     def parameter_of_path(self, path: str) -> str | None:
         """The parameter name of a dynamic leaf path (``args[1]...``, ``kwargs['y']...``)."""
@@ -235,12 +258,14 @@ def hashable(x: Any, where: str) -> Any:
     """
     try:
         hash(x)
-    except TypeError:
+    except TypeError as e:
         raise UnhashableStaticError(
-            f"Non-hashable static arguments are not supported: {where} is an unhashable "
-            f"{type(x).__name__}. Static arguments are part of the "
-            f"compiled program's identity and must be hashable: use a tuple instead of a list, "
-            f"or pass the value as an ordinary (traced or constant) argument."
+            f"Non-hashable static arguments are not supported. An error occurred while trying "
+            f"to hash an object of type {type(x)}, {safe_repr(x)}. The error was:\n"
+            f"TypeError: {e}. {where} is an unhashable {type(x).__name__}. Static arguments "
+            f"are part of the compiled program's identity and must be hashable. Fix: use a "
+            f"tuple instead of a list, or pass the value as an ordinary (traced or constant) "
+            f"argument."
         ) from None
     return ByValue(x, where=where) if isinstance(x, np.ndarray) else x
 
@@ -272,23 +297,24 @@ def check_callable(fun: Any) -> None:
     """
     if isinstance(fun, staticmethod):
         raise FoldaxTypeError(
-            f"jit(fun=...): staticmethod arguments are not supported, found {fun!r}. Fix: put "
+            f"staticmethod arguments are not supported, got {fun!r}. jit(fun=...): Fix: put "
             f"@staticmethod above @foldax.jit, so jit wraps the plain function."
         )
     if not callable(fun):
         raise FoldaxTypeError(
-            f"jit(fun=...): Expected a callable value, got {type(fun).__name__} {_safe_repr(fun)}. "
-            f"Fix: pass the function itself (for a classmethod, put @classmethod above "
-            f"@foldax.jit)."
+            f"Expected a callable value, got {safe_repr(fun)}. jit(fun=...): found a value of type "
+            f"{type(fun).__name__!r}. Fix: pass the function itself (for a classmethod, put "
+            f"@classmethod above @foldax.jit)."
         )
     if inspect.isgeneratorfunction(fun):
         raise FoldaxTypeError(
-            f"jit(fun=...): Expected a function, got a generator function: {_safe_repr(fun)}. "
-            f"A generator's values cannot be traced. Fix: return the values (e.g. a list)."
+            f"Expected a function, got a generator function: {safe_repr(fun)}. jit(fun=...): "
+            f"a generator's values cannot be traced. Fix: return the values (e.g. a list)."
         )
 
 
-def _safe_repr(x: Any) -> str:
+def safe_repr(x: Any) -> str:
+    """``repr(x)``, or ``<type name>`` when the object's own ``__repr__`` fails."""
     try:
         return repr(x)
     except Exception:  # a user object whose repr fails

@@ -25,6 +25,7 @@ import collections
 import weakref
 from typing import Callable, Hashable
 
+from foldax._compat import register_cache
 from foldax.errors import FoldaxTypeError
 from foldax.transforms.jit.entries import EntryCache
 
@@ -78,7 +79,7 @@ def cache_for(
             ref = weakref.ref(fun, _forget(id(fun)))
         except TypeError as e:
             raise FoldaxTypeError(
-                f"jit({name}): {e}. foldax.jit, like jax.jit, keeps compiled code in a cache "
+                f"{e}. jit({name}): foldax.jit, like jax.jit, keeps compiled code in a cache "
                 f"weakly keyed on the function, and a {type(fun).__name__} cannot be weakly "
                 f"referenced. Fix: add '__weakref__' to its __slots__, or jit a function that "
                 f"calls it."
@@ -102,7 +103,18 @@ def _forget(key: int) -> Callable[[weakref.ref], None]:
 
 
 def clear_all() -> None:
-    """Forget the compiled code of every function (``jax.clear_caches`` for foldax.jit)."""
+    """Forget the compiled code of every function: ``jax.clear_caches()`` calls it, as it
+    clears ``jax.jit``'s caches (the programs, and the jaxprs ``trace`` showed, are freed)."""
     for _, per_options in list(_caches.values()):
         for cache in per_options.values():
             cache.clear()
+
+
+class _JaxCacheHook:
+    """What JAX's cache registry holds (weakly; this module keeps it): ``cache_clear``."""
+
+    cache_clear = staticmethod(clear_all)
+
+
+_JAX_HOOK = _JaxCacheHook()
+register_cache(_JAX_HOOK, "foldax.jit's per-function caches")

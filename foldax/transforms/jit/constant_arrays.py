@@ -5,7 +5,8 @@ the function must not change them (the caller's array, and with it the key, woul
 NumPy argument reaches the function as a read-only view, a ``ConstantArray``: NumPy code runs on it
 as on any array (results are ``ConstantArray`` s too, writable, as NumPy keeps subclasses), and
 two things that need a traced value work as in ``jax.jit``, where the argument would be a tracer:
-indexing with a traced index (``c[i]``) and ``c.at[...]`` both go through ``jnp``.
+indexing with a traced index (``c[i]``) and ``c.at[...]`` both go through ``jnp``. As on a
+jax array, ``c += 1`` makes a new array and ``c[0] = 1`` raises JAX's ``TypeError``.
 
 Example:
     >>> import foldax, jax.numpy as jnp, numpy as np
@@ -18,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import operator
 from typing import Any, Iterator
 
 import jax
@@ -25,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from foldax._compat import Tracer
-from foldax.errors import FoldaxTypeError, FoldaxValueError
+from foldax.errors import ConstantWriteError, TracerToIntegerError, TracerToNumpyError
 
 
 class ConstantArray(np.ndarray):
@@ -36,10 +38,57 @@ class ConstantArray(np.ndarray):
             return jnp.asarray(self)[index]
         return super().__getitem__(index)
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self.flags.writeable:  # an array NumPy code made inside the function
+            return super().__setitem__(index, value)
+        raise ConstantWriteError(
+            f"{_JAX_IMMUTABLE} foldax.jit: this is a NumPy argument, read-only inside the "
+            f"function: its value is part of the cache key and was used at trace time. Fix: "
+            f"c = c.at[i].set(v), or write into a copy (c = c.copy())."
+        )
+
     @property
     def at(self) -> Any:
         """``jnp.asarray(self).at``: functional updates, as on a ``jax.Array``."""
         return jnp.asarray(self).at
+
+
+# JAX's words for item assignment into one of its arrays (a traced NumPy argument in jax.jit)
+_JAX_IMMUTABLE = (
+    "JAX arrays are immutable and do not support in-place item assignment. Instead of "
+    "x[idx] = y, use x = x.at[idx].set(y) or another .at[] method: "
+    "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.ndarray.at.html"
+)
+
+
+def _rebinding(op: Any) -> Any:
+    """An in-place operator of a ``ConstantArray`` that makes a new array, as ``x += y`` does
+    on a jax array (and on the tracer ``jax.jit`` makes of a NumPy argument, or of what NumPy
+    code computed from it): another name for the old array keeps its value."""
+
+    def method(self: ConstantArray, other: Any) -> Any:
+        return op(self, other)
+
+    method.__name__ = f"__i{op.__name__.strip('_')}__"
+    return method
+
+
+for _op in (
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.truediv,
+    operator.floordiv,
+    operator.mod,
+    operator.pow,
+    operator.matmul,
+    operator.lshift,
+    operator.rshift,
+    operator.and_,
+    operator.or_,
+    operator.xor,
+):
+    setattr(ConstantArray, f"__i{_op.__name__.strip('_')}__", _rebinding(_op))
 
 
 def read_only(x: np.ndarray) -> ConstantArray:
@@ -64,23 +113,29 @@ def _holds_tracer(index: Any) -> bool:
 
 @contextlib.contextmanager
 def explained_constant_misuse(name: str) -> Iterator[None]:
-    """Turn the two ways a traced function can misuse a NumPy constant into foldax errors that
-    show the fix: writing into a NumPy argument, and handing a traced value to NumPy."""
+    """Turn the ways a traced function can misuse a NumPy constant into foldax errors that
+    show the fix: writing into a NumPy argument, and handing a traced value to NumPy (JAX's
+    words first, where ``jax.jit`` raises the same error)."""
     try:
         yield
     except ValueError as e:
-        if "read-only" not in str(e):
+        if "read-only" not in str(e) or isinstance(e, ConstantWriteError):
             raise
-        raise FoldaxValueError(
+        raise ConstantWriteError(
             f"{name} writes into a NumPy argument, which is read-only inside foldax.jit: its value "
             f"is part of the cache key and was used at trace time. Fix: write into a copy "
             f"(c = c.copy()), or use the functional c.at[i].set(v). (NumPy: {e})"
         ) from e
     except (jax.errors.TracerArrayConversionError, jax.errors.TracerIntegerConversionError) as e:
-        first = str(e).strip().splitlines()[0]
-        raise FoldaxTypeError(
-            f"{name} gives a traced value to NumPy, which needs a concrete one: a NumPy function "
-            f"called on a traced array (np.sin(x)), or a NumPy array that is not an argument "
-            f"indexed with a traced index (c[i]). Fix: use jnp (jnp.sin(x), jnp.asarray(c)[i], "
-            f"jnp.asarray(c).at[i].set(v)), or pass c as an argument. (JAX: {first})"
+        error = (
+            TracerToIntegerError
+            if isinstance(e, jax.errors.TracerIntegerConversionError)
+            else TracerToNumpyError
+        )
+        raise error(
+            f"{str(e).rstrip()}\n\n{name}: in foldax.jit, NumPy arguments are constants and "
+            f"jax.Arrays are traced; a traced value reaches NumPy when a NumPy function is called "
+            f"on a traced array (np.sin(x)) or a NumPy array that is not an argument is indexed "
+            f"with a traced index (c[i]). Fix: use jnp (jnp.sin(x), jnp.asarray(c)[i], "
+            f"jnp.asarray(c).at[i].set(v)), or pass c as an argument."
         ) from e

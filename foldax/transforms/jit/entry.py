@@ -51,7 +51,8 @@ class Entry:
         programs: traced leaves' types (``keys.avals_key``) -> Program.
         hoisted: folded constants passed to the compiled program as arguments.
         jitted: the ``jax.jit`` of the traced leaves.
-        out_info: ``(output tree, output slots)`` of the first program.
+        out_info: ``(trace context if an output is folded, output tree, output slots)`` of
+            the first program.
         out_values: per output leaf, ``TRACED`` or the folded output as ``jax.jit`` returns it.
         uniform_out: whether every program has the first one's outputs.
         all_traced: every output is traced (and uniform).
@@ -69,22 +70,25 @@ class Entry:
     def add(self, key: tuple, program: Program) -> None:
         """Remember ``program`` for the traced leaves' types ``key``."""
         self.programs[key] = program
-        info = (program.out_tree, tuple(ByValue(s) for s in program.out_leaves))
+        # key[0] is JAX's trace context: a folded NumPy output becomes a jax Array of another
+        # dtype under x64, so programs of two contexts never share folded outputs
+        folded = any(s is not TRACED for s in program.out_leaves)
+        info = (key[0] if folded else None, program.out_tree, tuple(ByValue(s) for s in program.out_leaves))
         if self.out_info is None:
             self.out_info = info
             self.out_values = output_values(program)
         elif self.out_info != info:
             self.uniform_out = False
-        self.all_traced = self.uniform_out and all(s.value is TRACED for s in self.out_info[1])
+        self.all_traced = self.uniform_out and all(s.value is TRACED for s in self.out_info[2])
 
     def outputs(self, variables: Sequence, traced: Sequence) -> Any:
         """The call's output tree: the compiled program's ``traced`` outputs in place."""
         info = self.out_info
         assert info is not None, "an entry's outputs are asked for after its first program"
         if self.all_traced:
-            return unflatten(info[0], traced)
+            return unflatten(info[1], traced)
         if self.uniform_out:
-            tree, values = info[0], self.out_values
+            tree, values = info[1], self.out_values
         else:
             program = self.programs[avals_key(variables)]
             tree, values = program.out_tree, output_values(program)
@@ -172,6 +176,14 @@ def _bind(fun: Callable, name: str, static: tuple, aux: tuple) -> Callable:
 def holds_tracers(program: Program) -> bool:
     """Whether the function closed over a tracer of an outer trace (then nothing is cached)."""
     return any(is_tracer(c) for c in program.jaxpr.consts)
+
+
+def nothing_to_run(program: Program) -> bool:
+    """Whether ``program`` has nothing for XLA to do: no traced input, no equation (so no
+    effect) and no traced output; everything it returns was folded while tracing. ``jax.jit``
+    would trace and compile an empty computation for it."""
+    jaxpr = program.jaxpr.jaxpr
+    return not (jaxpr.invars or jaxpr.eqns or jaxpr.outvars)
 
 
 def nbytes(c: Any) -> int:

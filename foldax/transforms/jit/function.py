@@ -41,6 +41,7 @@ from foldax.transforms.jit.entry import (
     entry_runner,
     hoisted_constants,
     holds_tracers,
+    nothing_to_run,
     run_program,
 )
 from foldax.transforms.jit.keys import (
@@ -153,9 +154,10 @@ class JitFunction:
             entry = cache.entries.get(key)
         except Exception as e:  # a static argument's __eq__ failed
             raise FoldaxValueError(
-                f"jit({self.name}): static arguments should be comparable using __eq__, but "
-                f"comparing this call's with a cached call's raised {type(e).__name__}: {e}. "
-                f"Fix: give the static argument's class an __eq__ that returns a bool."
+                f"static arguments should be comparable using __eq__. The following error was "
+                f"raised when comparing this call's static arguments with a cached call's. The "
+                f"error was:\n{type(e).__name__}: {e}. jit({self.name}): Fix: give the static "
+                f"argument's class an __eq__ that returns a bool."
             ) from e
         if entry is None:
             entry = self._new_entry(key, variables, parts)
@@ -177,7 +179,11 @@ class JitFunction:
             entry.jitted = lambda *variables: program.evaluate(variables)
             return entry
         entry.hoisted = hoisted_constants(program)
-        entry.jitted = self._make_jitted(entry, cache, template, parts)
+        if nothing_to_run(program):  # every output folded, no input traced: no XLA call;
+            # the runner itself traces again under another JAX trace context (x64, ...)
+            entry.jitted = entry_runner(entry, cache, self._tracing, template, self.spec.jax_name)
+        else:
+            entry.jitted = self._make_jitted(entry, cache, template, parts)
         cache.entries[key] = entry
         if self.spec.plain and all(template.mask) and not entry.hoisted:
             # Python scalars take the fast path too unless an equinox Module holds leaves
@@ -196,13 +202,16 @@ class JitFunction:
             return avals_key(variables)
         except OverflowError as e:
             paths = variable_paths(template.treedef, template.mask)
-            where = next(
-                (p for p, x in zip(paths, variables) if isinstance(x, int) and _overflows(x)), "an argument"
+            path, value = next(
+                ((p, x) for p, x in zip(paths, variables) if isinstance(x, int) and _overflows(x)),
+                ("an argument", None),
             )
             raise FoldaxOverflowError(
-                f"jit({self.name}): the Python int passed at {where} does not fit JAX's integer "
-                f"type ({e}); foldax.jit traces Python numbers as jax.jit does. Fix: pass a "
-                f"smaller number, enable jax_enable_x64, or name the argument in "
+                f"An overflow was encountered while parsing an argument to a jitted computation, "
+                f"whose argument path is {self.spec.jax_name(path)}. Got {type(value)} with value "
+                f"{value}. jit({self.name}): the Python int passed at {path} does not fit JAX's "
+                f"integer type ({e}); foldax.jit traces Python numbers as jax.jit does. Fix: pass "
+                f"a smaller number, enable jax_enable_x64, or name the argument in "
                 f"static_argnames."
             ) from e
 
@@ -289,24 +298,26 @@ class JitFunction:
             return traced_outputs_only(program, run_program(program, hoisted, values, variables))
 
         lowered_fun.__name__ = lowered_fun.__qualname__ = self.name
+        in_args, in_kwargs = variables_in_place(parts)
+        # JAX's messages (a compiled call with other shapes) name the function's parameters
+        lowered_fun.__signature__ = self.spec.dynamic_signature(len(in_args), in_kwargs, bool(lead))  # type: ignore[attr-defined]
         jitted = jax.jit(
             lowered_fun,
             donate_argnums=tuple(len(lead) + i for i, d in enumerate(by_arg) if d),
             donate_argnames=tuple(k for k, d in by_name.items() if d),
             **self.jax_jit_kwargs,
         )
-        in_args, in_kwargs = variables_in_place(parts)
         lowered = jitted.lower(*lead, *in_args, **in_kwargs)
 
         def prepare(call_args: tuple, call_kwargs: dict) -> tuple[tuple, dict]:
             call_key, _, call_parts = self._key(call_args, call_kwargs)
             if call_key != key:
                 raise FoldaxTypeError(
-                    f"{self.name}: Function compiled with input pytree does not match the input "
-                    f"pytree it was called with (or a constant argument differs: foldax folded "
-                    f"the NumPy and static arguments of the lowered call into the program). "
-                    f"Fix: call it with arguments like those it was lowered with, or lower "
-                    f"again."
+                    f"Function compiled with input pytree does not match the input pytree it "
+                    f"was called with. {self.name}: the structure differs, or a constant "
+                    f"argument does (foldax folded the NumPy and static arguments of the lowered "
+                    f"call into the program). Fix: call it with arguments like those it was "
+                    f"lowered with, or lower again."
                 )
             call_args, call_kwargs = variables_in_place(call_parts)
             return lead + call_args, call_kwargs
@@ -368,8 +379,12 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __repr__(self) -> str:
-        count = self._cache.trace_count if self._cache is not None else 0
-        return f"<foldax.jit {self.name}: {count} trace(s)>"
+        """``jax.jit``'s repr (``<PjitFunction of <function f at ...>>``), ``<PjitFunction>``
+        when the function's own repr fails; ``trace_count`` says how often it traced."""
+        try:
+            return f"<PjitFunction of {self.fun!r}>"
+        except Exception:  # a callable whose __repr__ raises, or a half-deleted wrapper
+            return "<PjitFunction>"
 
 
 _SCALAR_TYPES = frozenset(PYTHON_SCALARS)
@@ -463,6 +478,13 @@ def jit(
             sharding's structure does not match the arguments; a cache limit is not a positive
             integer.
         TracerControlFlowError: ``fun`` branches in Python on a traced (variable) value.
+        TracerToNumpyError, TracerToIntegerError: ``fun`` hands a traced value to NumPy or
+            ``__index__`` (JAX's ``TracerArrayConversionError``/``TracerIntegerConversionError``).
+        ConstantWriteError: ``fun`` writes into a NumPy argument (``c[i] = v``; a ``TypeError``
+            as for JAX's immutable arrays).
+
+        Each error's message starts with JAX's own for the same misuse, where JAX has one, and
+        ends with foldax's fix.
 
     Example:
         >>> import foldax, jax.numpy as jnp

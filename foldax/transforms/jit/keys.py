@@ -158,10 +158,11 @@ def leaf_key(
         else:
             if isinstance(x, np.ma.MaskedArray):
                 raise FoldaxValueError(
-                    f"{where}: argument leaf {i} is a NumPy masked array, and numpy masked arrays "
-                    f"are not supported as direct inputs to JAX functions (the mask would be "
-                    f"lost). Fix: pass arr.filled(fill_value), a standard numpy array, and the "
-                    f"mask as a separate argument if it matters."
+                    f"numpy masked arrays are not supported as direct inputs to JAX functions. "
+                    f"Use arr.filled() to convert the value to a standard numpy array. "
+                    f"{where}: argument leaf {i} is a NumPy masked array (the mask would be "
+                    f"lost). Fix: pass arr.filled(fill_value), and the mask as a separate "
+                    f"argument if it matters."
                 )
             traced = forced_here
         mask.append(traced)

@@ -38,8 +38,13 @@ def broadcast_leaves(prefix: Any, full: Any, what: str, name: str) -> list:
     try:
         tree = jax.tree.broadcast(prefix, full, is_leaf=is_none)
     except ValueError as e:
+        jax_words = (  # JAX's own message for out_shardings has no fixed opening
+            "pjit in_shardings specification must be a tree prefix of the positional arguments tuple. "
+            if what == "in_shardings"
+            else ""
+        )
         raise FoldaxValueError(
-            f"jit({name}, {what}=...): its structure {jax.tree.structure(prefix, is_leaf=is_none)} "
+            f"{jax_words}jit({name}, {what}=...): its structure {jax.tree.structure(prefix, is_leaf=is_none)} "
             f"is not a prefix of the structure {jax.tree.structure(full)}. Give one sharding "
             f"per argument (or per leaf), or a single sharding for all."
         ) from e
