@@ -41,16 +41,10 @@ from foldax.transforms.jit.entry import (
     entry_runner,
     hoisted_constants,
     holds_tracers,
+    packed,
     run_program,
 )
-from foldax.transforms.jit.keys import (
-    PYTHON_SCALARS,
-    TRACED_TYPES,
-    CallParts,
-    avals_key,
-    leaf_key,
-    module_leaf_positions,
-)
+from foldax.transforms.jit.keys import CallParts, avals_key, leaf_key
 from foldax.transforms.jit.placement import (
     donated_arguments,
     donated_variables,
@@ -141,13 +135,21 @@ class JitFunction:
         if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
             return self.fun(*args, **kwargs)
         cache = self._cache or self._open_cache()
-        if self.spec.plain:  # fast path: a known structure whose every leaf is traced
-            leaves, treedef = _flatten((args, kwargs))
-            hit = cache.entries.by_tree.get(treedef)
-            if hit is not None and _all_traced(set(map(type, leaves)), scalars=hit[2]):
-                cache.entries.move_to_end(hit[0])
-                entry = hit[1]
-                return entry.outputs(leaves, entry.jitted(*leaves))
+        if self.spec.plain:  # fast path: a known tree structure, leaf types and constants
+            plans = cache.entries.plans
+            plan = None if kwargs else plans.get(tuple(map(type, args)))  # f(x, y): args are leaves
+            if plan is not None:
+                leaves: Sequence = args
+            else:
+                leaves, treedef = _flatten((args, kwargs))
+                plan = plans.get((treedef, *map(type, leaves)))
+            hit = None if plan is None else plan.find(leaves)
+            if hit is not None:
+                key, entry = hit
+                cache.entries.move_to_end(key)
+                if plan.traced is None and entry.all_traced and not entry.hoisted:
+                    return entry.jitted(*leaves)  # the common case, as directly as can be
+                return entry.call(plan.variables(leaves))
         key, variables, parts = self._key(args, kwargs)
         try:
             entry = cache.entries.get(key)
@@ -159,8 +161,9 @@ class JitFunction:
             ) from e
         if entry is None:
             entry = self._new_entry(key, variables, parts)
-        outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else entry.jitted(*variables)
-        return entry.outputs(variables, outs)
+        if self.spec.plain:  # the next call with these leaf types and constants goes fast
+            cache.entries.plan(key, _flatten((args, kwargs))[0], parts.mask)
+        return entry.call(variables)
 
     def _new_entry(self, key: tuple, variables: list, parts: CallParts) -> Entry:
         """Trace a new entry; it is cached unless the function closed over an outer tracer
@@ -174,14 +177,11 @@ class JitFunction:
         entry = Entry()
         entry.add(types, program)
         if holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
-            entry.jitted = lambda *variables: program.evaluate(variables)
+            entry.jitted = lambda *variables: packed(program, program.evaluate(variables))
             return entry
         entry.hoisted = hoisted_constants(program)
         entry.jitted = self._make_jitted(entry, cache, template, parts)
         cache.entries[key] = entry
-        if self.spec.plain and all(template.mask) and not entry.hoisted:
-            # Python scalars take the fast path too unless an equinox Module holds leaves
-            cache.entries.by_tree[key[0]] = (key, entry, not module_leaf_positions(key[0]))
         self._warn_of_batches(cache, key)
         return entry
 
@@ -238,7 +238,9 @@ class JitFunction:
             )
         if kwargs.get("out_shardings") is not None:
             program = next(iter(entry.programs.values()))
-            kwargs["out_shardings"] = traced_output_shardings(kwargs["out_shardings"], program)
+            kwargs["out_shardings"] = packed(
+                program, traced_output_shardings(kwargs["out_shardings"], program)
+            )  # shaped as the compiled function's outputs
         return jax.jit(run, donate_argnums=donate, **kwargs)
 
     # -- jax.jit's surface ------------------------------------------------------------------
@@ -372,20 +374,12 @@ class JitFunction:
         return f"<foldax.jit {self.name}: {count} trace(s)>"
 
 
-_SCALAR_TYPES = frozenset(PYTHON_SCALARS)
-
-
 def _overflows(x: int) -> bool:
     try:
         typeof(x)
     except OverflowError:
         return True
     return False
-
-
-def _all_traced(types: set[type], scalars: bool) -> bool:
-    """Whether leaves of these types are all traced (Python scalars only if ``scalars``)."""
-    return types <= TRACED_TYPES or (scalars and types - TRACED_TYPES <= _SCALAR_TYPES)
 
 
 def jit(
