@@ -2,8 +2,10 @@
 
 A call is keyed (``keys``) and looked up in the function's bounded cache (``cache``,
 ``entries``); a new key traces a new :class:`~foldax.transforms.jit.entry.Entry`, whose
-``jax.jit`` then runs every later call with that key. A call whose structure is known and whose
-every leaf is traced takes a fast path: one flatten and a lookup by tree structure.
+``jax.jit`` then runs every later call with that key. A call of a function without static,
+auxiliary or variable arguments whose tree structure and leaf types were seen before takes a
+fast path (``plans``): one flatten (none for ``f(x, y)`` with array or number arguments), the
+constants' value keys and two lookups.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -136,18 +138,18 @@ class JitFunction:
             return self.fun(*args, **kwargs)
         cache = self._cache or self._open_cache()
         if self.spec.plain:  # fast path: a known tree structure, leaf types and constants
-            plans = cache.entries.plans
-            plan = None if kwargs else plans.get(tuple(map(type, args)))  # f(x, y): args are leaves
+            entries = cache.entries
+            plan = None if kwargs else entries.plans.get(tuple(map(type, args)))  # f(x, y): leaves
             if plan is not None:
                 leaves: Sequence = args
             else:
                 leaves, treedef = _flatten((args, kwargs))
-                plan = plans.get((treedef, *map(type, leaves)))
-            hit = None if plan is None else plan.find(leaves)
+                plan = entries.plans.get((treedef, *map(type, leaves)))
+            hit = None if plan is None else plan.entries.get(()) if plan.all_traced else plan.find(leaves)
             if hit is not None:
                 key, entry = hit
-                cache.entries.move_to_end(key)
-                if plan.traced is None and entry.all_traced and not entry.hoisted:
+                entries.move_to_end(key)
+                if plan.all_traced and entry.all_traced and not entry.hoisted:
                     return entry.jitted(*leaves)  # the common case, as directly as can be
                 return entry.call(plan.variables(leaves))
         key, variables, parts = self._key(args, kwargs)

@@ -31,13 +31,17 @@ class CallPlan:
         mask: per leaf, whether it is traced.
 
     Attributes:
+        all_traced: every leaf is traced (no constant).
         entries: the constant leaves' value keys -> ``(full cache key, entry)``.
     """
 
-    __slots__ = ("traced", "constants", "entries")
+    __slots__ = ("traced", "constants", "all_traced", "entries")
 
     def __init__(self, mask: Sequence[bool]) -> None:
-        self.traced: tuple[int, ...] | None = None if all(mask) else tuple(i for i, m in enumerate(mask) if m)
+        self.all_traced = all(mask)  # then the only constant key is ()
+        self.traced: tuple[int, ...] | None = (
+            None if self.all_traced else tuple(i for i, m in enumerate(mask) if m)
+        )
         self.constants = tuple(i for i, m in enumerate(mask) if not m)
         self.entries: dict[tuple, tuple[Hashable, Any]] = {}
 
