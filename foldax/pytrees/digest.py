@@ -68,9 +68,13 @@ def jax_array_key(x: Any) -> tuple[Any, ...]:
 
 
 def _digest(a: np.ndarray) -> bytes:
+    """XXH3-128 of the array's bytes in C order, read in place when it is contiguous."""
     data = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    buffer: Any = data.view(np.uint8).reshape(-1) if data.ndim else data.tobytes()
-    return xxhash.xxh3_128_digest(buffer)
+    try:
+        return xxhash.xxh3_128_digest(data)  # type: ignore[arg-type]  # its buffer: the same bytes
+    except (TypeError, ValueError, BufferError):  # a dtype NumPy exports no buffer for
+        buffer: Any = data.view(np.uint8).reshape(-1) if data.ndim else data.tobytes()
+        return xxhash.xxh3_128_digest(buffer)
 
 
 def _is_frozen(a: np.ndarray) -> bool:

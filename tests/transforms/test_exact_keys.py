@@ -74,3 +74,30 @@ def test_jax_array_in_a_value_field_is_keyed_by_value():
         np.asarray(f(Scaled(jnp.float32(-0.0)), 1 / jnp.zeros(1))),
         np.asarray(jnp.float32(-0.0) * (1 / jnp.zeros(1))),
     )
+
+
+DIGEST_DTYPES = [
+    np.float32,
+    np.float64,
+    np.complex64,
+    np.int8,
+    np.bool_,
+    jnp.bfloat16,
+    jnp.float8_e4m3fn,
+    jnp.float8_e5m2,
+    jnp.int4,
+    np.dtype([("a", np.int32), ("b", np.float64)]),
+]
+
+
+@pytest.mark.parametrize("dtype", DIGEST_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_digests_are_of_the_bytes_in_c_order(dtype, layout):
+    import xxhash
+
+    from foldax.pytrees.digest import DIGEST_MIN_BYTES, array_key
+
+    a = np.arange(4 * DIGEST_MIN_BYTES).reshape(64, -1).astype(dtype)
+    a = {"C": a, "F": np.asfortranarray(a), "strided": a[:, ::3]}[layout]
+    raw = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
+    assert array_key(a) == ("ndarray", a.dtype, a.shape, xxhash.xxh3_128_digest(raw))

@@ -97,3 +97,22 @@ def test_folding_computes_from_the_bounded_cache():
     # (label passed to jax.jit: as a closed-over constant XLA would fold tanh with its own
     # evaluator, whose tanh differs from the compiled kernel's in the last bit)
     np.testing.assert_array_equal(program(w), jax.jit(loss_of)(w, label))
+
+
+def test_numpy_and_uncommitted_arrays_share_a_computation_committed_ones_keep_their_device():
+    x = np.linspace(-1, 1, 13, dtype=np.float32)  # a shape no other test computes sin at
+    on_default = jnp.asarray(x)  # uncommitted: placed as a NumPy value would be
+    on_last = jax.device_put(x, jax.devices()[-1])  # committed to another device
+    before = eager.cache_info()
+    for arg in (x, on_default, x):
+        with jax.ensure_compile_time_eval():
+            ref = lax.sin_p.bind(arg, accuracy=None)
+        _same(compute_now(lax.sin_p, [arg], {"accuracy": None}), ref)
+    shared = eager.cache_info()
+    assert shared.misses == before.misses + 1  # one computation (and executable) for both
+    with jax.ensure_compile_time_eval():
+        ref = lax.sin_p.bind(on_last, accuracy=None)
+    out = compute_now(lax.sin_p, [on_last], {"accuracy": None})
+    _same(out, ref)
+    assert out.sharding == ref.sharding == on_last.sharding
+    assert eager.cache_info().misses == shared.misses + 1

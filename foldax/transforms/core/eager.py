@@ -65,9 +65,11 @@ def _computation(key: tuple) -> Callable:
 
 
 def _signature(value: Any) -> tuple:
-    """What a jitted function's executable depends on: abstract value (weak type included), kind
-    of value and placement."""
-    return type(value), typeof(value), getattr(value, "sharding", None)
+    """What a jitted function's executable depends on: the abstract value (weak type included)
+    and, for an array committed to its devices, its placement. NumPy values and uncommitted
+    arrays are placed by JAX alike, so they share one computation (and its executable)."""
+    committed = getattr(value, "committed", False)
+    return typeof(value), value.sharding if committed else None
 
 
 def cache_info() -> Any:

@@ -24,12 +24,15 @@ Example:
 from __future__ import annotations
 
 import collections
-from typing import Any, Hashable
+import functools
+from typing import Any, Hashable, Sequence
 
+import jax
 import numpy as np
 
 from foldax.errors import FoldaxValueError
-from foldax.pytrees.leaves import ByValue
+from foldax.pytrees.leaves import STATIC, ByValue, leaf_kind
+from foldax.transforms.jit.plans import CallPlan
 
 MAX_ENTRIES = 256
 MAX_CONSTANT_BYTES = 512 << 20
@@ -84,9 +87,9 @@ class EntryCache(collections.OrderedDict):
     """A dict of entries in least-recently-used order, bounded by count and held bytes.
 
     ``get`` marks an entry used; storing a new one evicts the least recently used past the
-    limits (``None``: the global defaults, read at each eviction). ``by_tree`` indexes the
-    entries whose every argument leaf is traced by their tree structure alone, for the fast call
-    path (such a key is ``(treedef, (), (), ())``).
+    limits (``None``: the global defaults, read at each eviction). ``plans`` index the entries
+    by ``(tree structure, leaf types)`` and constant values, for the fast call path
+    (``plans.CallPlan``); an entry leaves them when it leaves the cache.
     """
 
     def __init__(
@@ -95,7 +98,10 @@ class EntryCache(collections.OrderedDict):
         super().__init__()
         self.max_entries, self.max_constant_bytes = validated_limits(max_entries, max_constant_bytes, where)
         self.evictions = 0
-        self.by_tree: dict = {}  # treedef -> (key, entry), entries with nothing but traced leaves
+        # (treedef, *leaf types) -> plan, and (*leaf types) -> plan for calls f(x, y) whose
+        # positional arguments are array or number leaves and that pass no keyword
+        self.plans: dict[tuple, CallPlan] = {}
+        self._shortcuts: dict[Hashable, list[tuple]] = {}  # key -> its (plan key, constant key)s
         self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
 
     def get(self, key: Hashable, default: Any = None) -> Any:
@@ -112,14 +118,35 @@ class EntryCache(collections.OrderedDict):
 
     def __delitem__(self, key: Hashable) -> None:
         super().__delitem__(key)
-        if isinstance(key, tuple) and key:
-            hit = self.by_tree.get(key[0])
-            if hit is not None and hit[0] == key:
-                del self.by_tree[key[0]]
+        for plan_key, constant_key in self._shortcuts.pop(key, ()):  # an empty plan goes too
+            plan = self.plans.get(plan_key)
+            if plan is not None and plan.entries.pop(constant_key, None) is not None and not plan.entries:
+                del self.plans[plan_key]
 
     def clear(self) -> None:
         super().clear()
-        self.by_tree.clear()
+        self.plans.clear()
+        self._shortcuts.clear()
+
+    def plan(self, key: tuple, leaves: Sequence, mask: Sequence[bool] | None) -> None:
+        """Index the stored entry of ``key`` (a ``(treedef, (), (), constants)`` key) for the
+        fast path of calls with these ``leaves``' types (``mask``: traced leaves, ``None``: all)."""
+        entry = super().get(key)
+        if entry is None:
+            return
+        types = tuple(map(type, leaves))
+        plan_keys = [(key[0], *types)]
+        if key[0] == flat_treedef(len(leaves)) and STATIC not in map(leaf_kind, leaves):
+            plan_keys.append(types)  # f(x, y) with array or number leaves: known by types alone
+        mask = (True,) * len(leaves) if mask is None else mask
+        constant_key = tuple(value.key for _, value in key[3])
+        for plan_key in plan_keys:
+            plan = self.plans.get(plan_key)
+            if plan is None:
+                plan = self.plans[plan_key] = CallPlan(mask)
+            if constant_key not in plan.entries:
+                plan.entries[constant_key] = (key, entry)
+                self._shortcuts.setdefault(key, []).append((plan_key, constant_key))
 
     def limits(self) -> tuple[int, int]:
         """``(max_entries, max_constant_bytes)`` in force."""
@@ -148,6 +175,12 @@ class EntryCache(collections.OrderedDict):
             self._evicted[hash(key)] = None
             if len(self._evicted) > _REMEMBER_EVICTED:
                 self._evicted.popitem(last=False)
+
+
+@functools.lru_cache(maxsize=64)
+def flat_treedef(n: int) -> Any:
+    """The tree structure of a call ``f(x1, ..., xn)`` whose arguments are leaves."""
+    return jax.tree_util.tree_structure(((0,) * n, {}))
 
 
 def _entry_bytes(key: Hashable, entry: Any) -> int:

@@ -79,20 +79,28 @@ class Entry:
             self.out_values = output_values(program)
         elif self.out_info != info:
             self.uniform_out = False
-        self.all_traced = self.uniform_out and all(s.value is TRACED for s in self.out_info[2])
+        self.all_traced = self.uniform_out and all_outputs_traced(program)
 
-    def outputs(self, variables: Sequence, traced: Sequence) -> Any:
-        """The call's output tree: the compiled program's ``traced`` outputs in place."""
+    def call(self, variables: Sequence) -> Any:
+        """Run the compiled program on the traced leaves: the call's output tree."""
+        jitted = self.jitted
+        assert jitted is not None, "an entry is called after it is compiled"
+        returned = jitted(self.hoisted, *variables) if self.hoisted else jitted(*variables)
+        return returned if self.all_traced else self.outputs(variables, returned)
+
+    def outputs(self, variables: Sequence, returned: Any) -> Any:
+        """The call's output tree from what the compiled program ``returned`` (see
+        :func:`packed`): its traced outputs, with the folded ones put in place."""
         info = self.out_info
         assert info is not None, "an entry's outputs are asked for after its first program"
-        if self.all_traced:
-            return unflatten(info[1], traced)
         if self.uniform_out:
             tree, values = info[1], self.out_values
         else:
             program = self.programs[avals_key(variables)]
+            if all_outputs_traced(program):
+                return returned
             tree, values = program.out_tree, output_values(program)
-        it = iter(traced)
+        it = iter(returned)
         return unflatten(tree, [next(it) if v is TRACED else v for v in values])
 
 
@@ -209,6 +217,17 @@ def run_program(program: Program, hoisted: Sequence, values: Sequence, variables
     return core.eval_jaxpr(program.jaxpr.jaxpr, consts, *variables)
 
 
+def all_outputs_traced(program: Program) -> bool:
+    """Whether every output of ``program`` is computed by it (none was folded)."""
+    return all(s is TRACED for s in program.out_leaves)
+
+
+def packed(program: Program, traced: list) -> Any:
+    """What an entry's compiled function returns: the output tree when every output is traced
+    (``jax.jit`` builds it, and the call returns it as it is), else the traced outputs."""
+    return unflatten(program.out_tree, traced) if all_outputs_traced(program) else traced
+
+
 def entry_runner(
     entry: Entry, cache: FunctionCache, tracing: Tracing, template: Template, param_name: Callable[[str], str]
 ) -> Callable:
@@ -228,7 +247,7 @@ def entry_runner(
             program = tracing.program(cache_ref() or FunctionCache(), template, variables, param_name)
             if not holds_tracers(program):
                 entry.add(avals_key(variables), program)
-        return run_program(program, entry.hoisted, hoisted, variables)
+        return packed(program, run_program(program, entry.hoisted, hoisted, variables))
 
     def run_plain(*variables: Any) -> list:  # no hoisted constants: one argument fewer
         return run_hoisted([], *variables)

@@ -2,8 +2,10 @@
 
 A call is keyed (``keys``) and looked up in the function's bounded cache (``cache``,
 ``entries``); a new key traces a new :class:`~foldax.transforms.jit.entry.Entry`, whose
-``jax.jit`` then runs every later call with that key. A call whose structure is known and whose
-every leaf is traced takes a fast path: one flatten and a lookup by tree structure.
+``jax.jit`` then runs every later call with that key. A call of a function without static,
+auxiliary or variable arguments whose tree structure and leaf types were seen before takes a
+fast path (``plans``): one flatten (none for ``f(x, y)`` with array or number arguments), the
+constants' value keys and two lookups.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -42,16 +44,10 @@ from foldax.transforms.jit.entry import (
     hoisted_constants,
     holds_tracers,
     nothing_to_run,
+    packed,
     run_program,
 )
-from foldax.transforms.jit.keys import (
-    PYTHON_SCALARS,
-    TRACED_TYPES,
-    CallParts,
-    avals_key,
-    leaf_key,
-    module_leaf_positions,
-)
+from foldax.transforms.jit.keys import CallParts, avals_key, leaf_key
 from foldax.transforms.jit.placement import (
     donated_arguments,
     donated_variables,
@@ -142,13 +138,21 @@ class JitFunction:
         if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
             return self.fun(*args, **kwargs)
         cache = self._cache or self._open_cache()
-        if self.spec.plain:  # fast path: a known structure whose every leaf is traced
-            leaves, treedef = _flatten((args, kwargs))
-            hit = cache.entries.by_tree.get(treedef)
-            if hit is not None and _all_traced(set(map(type, leaves)), scalars=hit[2]):
-                cache.entries.move_to_end(hit[0])
-                entry = hit[1]
-                return entry.outputs(leaves, entry.jitted(*leaves))
+        if self.spec.plain:  # fast path: a known tree structure, leaf types and constants
+            entries = cache.entries
+            plan = None if kwargs else entries.plans.get(tuple(map(type, args)))  # f(x, y): leaves
+            if plan is not None:
+                leaves: Sequence = args
+            else:
+                leaves, treedef = _flatten((args, kwargs))
+                plan = entries.plans.get((treedef, *map(type, leaves)))
+            hit = None if plan is None else plan.entries.get(()) if plan.all_traced else plan.find(leaves)
+            if plan is not None and hit is not None:
+                key, entry = hit
+                entries.move_to_end(key)
+                if plan.all_traced and entry.all_traced and not entry.hoisted:
+                    return entry.jitted(*leaves)  # the common case, as directly as can be
+                return entry.call(plan.variables(leaves))
         key, variables, parts = self._key(args, kwargs)
         try:
             entry = cache.entries.get(key)
@@ -161,8 +165,9 @@ class JitFunction:
             ) from e
         if entry is None:
             entry = self._new_entry(key, variables, parts)
-        outs = entry.jitted(entry.hoisted, *variables) if entry.hoisted else entry.jitted(*variables)
-        return entry.outputs(variables, outs)
+        if self.spec.plain:  # the next call with these leaf types and constants goes fast
+            cache.entries.plan(key, _flatten((args, kwargs))[0], parts.mask)
+        return entry.call(variables)
 
     def _new_entry(self, key: tuple, variables: list, parts: CallParts) -> Entry:
         """Trace a new entry; it is cached unless the function closed over an outer tracer
@@ -176,7 +181,7 @@ class JitFunction:
         entry = Entry()
         entry.add(types, program)
         if holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
-            entry.jitted = lambda *variables: program.evaluate(variables)
+            entry.jitted = lambda *variables: packed(program, program.evaluate(variables))
             return entry
         entry.hoisted = hoisted_constants(program)
         if nothing_to_run(program):  # every output folded, no input traced: no XLA call;
@@ -185,9 +190,6 @@ class JitFunction:
         else:
             entry.jitted = self._make_jitted(entry, cache, template, parts)
         cache.entries[key] = entry
-        if self.spec.plain and all(template.mask) and not entry.hoisted:
-            # Python scalars take the fast path too unless an equinox Module holds leaves
-            cache.entries.by_tree[key[0]] = (key, entry, not module_leaf_positions(key[0]))
         self._warn_of_batches(cache, key)
         return entry
 
@@ -247,7 +249,9 @@ class JitFunction:
             )
         if kwargs.get("out_shardings") is not None:
             program = next(iter(entry.programs.values()))
-            kwargs["out_shardings"] = traced_output_shardings(kwargs["out_shardings"], program)
+            kwargs["out_shardings"] = packed(
+                program, traced_output_shardings(kwargs["out_shardings"], program)
+            )  # shaped as the compiled function's outputs
         return jax.jit(run, donate_argnums=donate, **kwargs)
 
     # -- jax.jit's surface ------------------------------------------------------------------
@@ -387,20 +391,12 @@ class JitFunction:
             return "<PjitFunction>"
 
 
-_SCALAR_TYPES = frozenset(PYTHON_SCALARS)
-
-
 def _overflows(x: int) -> bool:
     try:
         typeof(x)
     except OverflowError:
         return True
     return False
-
-
-def _all_traced(types: set[type], scalars: bool) -> bool:
-    """Whether leaves of these types are all traced (Python scalars only if ``scalars``)."""
-    return types <= TRACED_TYPES or (scalars and types - TRACED_TYPES <= _SCALAR_TYPES)
 
 
 def jit(

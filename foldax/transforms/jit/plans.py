@@ -1,0 +1,64 @@
+"""The fast call path of ``foldax.jit``: calls with a known tree structure and leaf types.
+
+Which leaves of a call are traced depends only on the tree structure, the leaf types and the
+function's options (``keys``). A :class:`CallPlan` remembers that split for one
+``(tree structure, leaf types)`` of a function without static, auxiliary or variable arguments,
+and the entries already compiled for it, by the value keys of the constant leaves alone. A call
+then costs one flatten, the constants' value keys (none when every leaf is traced) and two
+dictionary lookups before the entry's ``jax.jit`` runs; the full key (``keys.leaf_key``) is
+built only for the first call of each plan and constants' values. A plan's lookup finds exactly
+the entry the full key would (same treedef, same constant leaves, same value keys).
+
+Example:
+    >>> import numpy as np
+    >>> plan = CallPlan((True, False))
+    >>> plan.variables(["x", np.ones(2)]), plan.constant_key(["x", np.ones(2)])[0][0]
+    (['x'], 'ndarray')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Sequence
+
+from foldax.pytrees.leaves import value_key
+
+
+class CallPlan:
+    """The split of the leaves of calls with one tree structure and leaf types, and the entries
+    compiled for it by constant values.
+
+    Arguments:
+        mask: per leaf, whether it is traced.
+
+    Attributes:
+        all_traced: every leaf is traced (no constant).
+        entries: the constant leaves' value keys -> ``(full cache key, entry)``.
+    """
+
+    __slots__ = ("traced", "constants", "all_traced", "entries")
+
+    def __init__(self, mask: Sequence[bool]) -> None:
+        self.all_traced = all(mask)  # then the only constant key is ()
+        self.traced: tuple[int, ...] | None = (
+            None if self.all_traced else tuple(i for i, m in enumerate(mask) if m)
+        )
+        self.constants = tuple(i for i, m in enumerate(mask) if not m)
+        self.entries: dict[tuple, tuple[Hashable, Any]] = {}
+
+    def variables(self, leaves: Sequence) -> Sequence:
+        """The traced leaves of a call, in order."""
+        return leaves if self.traced is None else [leaves[i] for i in self.traced]
+
+    def constant_key(self, leaves: Sequence) -> tuple:
+        """The value keys of the constant leaves (as in the full key's ``ByValue`` s)."""
+        return tuple([value_key(leaves[i]) for i in self.constants]) if self.constants else ()
+
+    def find(self, leaves: Sequence) -> tuple[Hashable, Any] | None:
+        """``(full key, entry)`` compiled for these leaves' constants, or ``None`` (also when a
+        static leaf cannot be hashed or compared: the full path then raises foldax's error)."""
+        if not self.constants:
+            return self.entries.get(())
+        try:
+            return self.entries.get(self.constant_key(leaves))
+        except Exception:  # noqa: BLE001 - an unhashable or incomparable static leaf
+            return None

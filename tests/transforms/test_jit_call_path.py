@@ -1,0 +1,150 @@
+"""foldax.jit's fast call path (``jit/plans.py``) finds exactly the entry its full key finds.
+
+Each call below is first asked ``foldax.trace_check`` (which builds the full key) whether it
+reuses a compiled program; the call must then trace exactly when it said no, and return what
+``jax.jit`` returns. Evicted entries leave the fast path, and ``jax.disable_jit`` still runs the
+Python body."""
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+
+import foldax
+from foldax.errors import FoldaxTypeError
+
+
+def _same(out, ref):
+    assert jax.tree.structure(out) == jax.tree.structure(ref)
+    for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(ref)):
+        assert isinstance(a, jax.Array), type(a)
+        assert (a.dtype, a.shape, a.weak_type) == (b.dtype, b.shape, b.weak_type)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _calls_agree(f, calls):
+    """Call ``foldax.jit(f)`` and ``jax.jit(f)`` on each ``(args, kwargs)``; foldax traces exactly
+    when ``trace_check`` said the call would not reuse a program."""
+    fx, jj = foldax.jit(f), jax.jit(f)
+    for args, kwargs in calls:
+        reuses, _ = foldax.trace_check(fx, *args, **kwargs)
+        count = fx.trace_count
+        _same(fx(*args, **kwargs), jj(*args, **kwargs))
+        assert fx.trace_count == count + (not reuses), (args, kwargs)
+    return fx
+
+
+X = jnp.arange(3.0)
+SEQUENCES = {
+    "signed zeros": [np.float32(0), np.float32(-0.0), np.float32(0), np.float32(-0.0)],
+    "nan": [np.array([1.0, np.nan])] * 3 + [np.array([np.nan, 1.0])],
+    "same bits other dtype": [
+        np.arange(1, 4, dtype=np.uint8).view(d)
+        for d in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2, ml_dtypes.float8_e4m3fn)
+    ],
+    "digested arrays": [np.zeros(5000, np.float32), np.zeros(5000, np.float32), -np.zeros(5000, np.float32)],
+    "python scalars": [1, 2.5, True, 1.5 - 2j, 3, 0.5],
+    "numpy then jax array": [np.ones(3, np.float32), jnp.ones(3), np.ones(3, np.float32), jnp.ones(3)],
+}
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+def test_positional_calls_reuse_exactly_what_the_full_key_reuses(name):
+    calls = [((X, c), {}) for c in SEQUENCES[name]]
+    _calls_agree(lambda x, c: x * jnp.sum(jnp.asarray(c).astype(jnp.float32)), calls)
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+def test_nested_and_keyword_calls_reuse_exactly_what_the_full_key_reuses(name):
+    calls = [(({"x": X, "c": [c]},), {"scale": c}) for c in SEQUENCES[name]]
+    f = lambda tree, scale: tree["x"] * jnp.sum(jnp.asarray(scale).astype(jnp.float32))  # noqa: E731
+    _calls_agree(f, calls)
+
+
+@foldax.dataclass
+class Affine:
+    w: jax.Array
+    b: object = foldax.field(kind="value")
+    activation: str = foldax.field(kind="static")
+
+    def __call__(self, x):
+        return getattr(jnp, self.activation)(self.w * x + self.b)
+
+
+def test_dataclass_calls_reuse_exactly_what_the_full_key_reuses():
+    models = [
+        Affine(jnp.ones(3), 0.0, "tanh"),
+        Affine(jnp.ones(3), -0.0, "tanh"),
+        Affine(jnp.ones(3), 0.0, "sin"),
+        Affine(2 * jnp.ones(3), 0.0, "tanh"),
+        Affine(jnp.ones(3), np.ones(3), "tanh"),
+        Affine(jnp.ones(3), np.ones(3), "tanh"),
+    ]
+    _calls_agree(lambda m, x: m(x), [((m, X), {}) for m in models])
+
+
+def test_evicted_entries_leave_the_fast_path():
+    fx = foldax.jit(lambda x, c: x + c, max_entries=1)
+    constants = [np.float32(0), np.float32(1)] * 3
+    for i, c in enumerate(constants):
+        _same(fx(X, c), jax.jit(lambda x, c: x + c)(X, c))
+        assert fx.trace_count == i + 1  # the other constant's entry was evicted
+        assert len(fx.entries) == 1
+        assert sum(len(plan.entries) for plan in fx.entries.plans.values()) <= 2  # flat and full
+
+
+def test_cleared_cache_leaves_the_fast_path():
+    fx = foldax.jit(lambda x: 2 * x)
+    fx(X), fx(X)
+    fx.clear_cache()
+    _same(fx(X), 2 * X)
+    assert fx.trace_count == 2
+    assert len(fx.entries.plans) == 2
+
+
+def test_disable_jit_runs_the_python_body_after_the_fast_path_is_known():
+    seen = []
+
+    def f(x):
+        seen.append(type(x))
+        return x + 1
+
+    fx = foldax.jit(f)
+    fx(X), fx(X)
+    with jax.disable_jit():
+        _same(fx(X), X + 1)
+    assert seen[-1] is type(X) and len(seen) == 2
+
+
+def test_folded_and_traced_outputs_through_the_fast_path():
+    def f(x, c):  # at length 1 the second output is folded, else traced
+        return x * 2, (c.sum() if x.shape[0] == 1 else x.sum() + c.sum()), "tag"
+
+    c = np.ones(2, np.float32)
+    fx = foldax.jit(f)
+    for n in (1, 2, 1, 2, 1):
+        x = jnp.ones(n)
+        out = fx(x, c)
+        assert out[2] == "tag"
+        _same(out[:2], jax.jit(lambda x, c: f(x, c)[:2])(x, c))
+
+
+class Unhashable:
+    def __init__(self, hashable):
+        self.hashable = hashable
+
+    def __hash__(self):
+        if not self.hashable:
+            raise TypeError("unhashable Unhashable")
+        return 0
+
+    def __eq__(self, other):
+        return isinstance(other, Unhashable)
+
+
+def test_an_unhashable_static_leaf_after_a_hashable_one_raises_foldax_error():
+    fx = foldax.jit(lambda x, s: x)
+    fx(X, Unhashable(True)), fx(X, Unhashable(True))
+    with pytest.raises(FoldaxTypeError, match="unhashable Unhashable"):
+        fx(X, Unhashable(False))
