@@ -148,3 +148,15 @@ def test_an_unhashable_static_leaf_after_a_hashable_one_raises_foldax_error():
     fx(X, Unhashable(True)), fx(X, Unhashable(True))
     with pytest.raises(FoldaxTypeError, match="unhashable Unhashable"):
         fx(X, Unhashable(False))
+
+
+@pytest.mark.parametrize("value", [2**40, -(2**63) - 1], ids=["above_int32", "below_int64"])
+def test_an_out_of_range_int_after_a_known_plan_raises_foldax_overflow_like_jax(value):
+    f = lambda x, n: x * n  # noqa: E731
+    fx, jj = foldax.jit(f), jax.jit(f)
+    _same(fx(jnp.float32(1.0), 3), jj(jnp.float32(1.0), 3))  # the plan (Array, int) is known
+    with pytest.raises(OverflowError) as jax_error:
+        jj(jnp.float32(1.0), value)
+    with pytest.raises(foldax.errors.FoldaxOverflowError, match=r"argument path is n\b") as error:
+        fx(jnp.float32(1.0), value)
+    assert str(error.value).startswith(str(jax_error.value).split(" whose argument path")[0])

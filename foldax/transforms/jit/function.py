@@ -150,9 +150,12 @@ class JitFunction:
             if plan is not None and hit is not None:
                 key, entry = hit
                 entries.move_to_end(key)
-                if plan.all_traced and entry.all_traced and not entry.hoisted:
-                    return entry.jitted(*leaves)  # the common case, as directly as can be
-                return entry.call(plan.variables(leaves))
+                try:
+                    if plan.all_traced and entry.all_traced and not entry.hoisted:
+                        return entry.jitted(*leaves)  # the common case, as directly as can be
+                    return entry.call(plan.variables(leaves))
+                except OverflowError:  # a Python int out of range: the full path names it
+                    pass
         key, variables, parts = self._key(args, kwargs)
         try:
             entry = cache.entries.get(key)
@@ -167,7 +170,11 @@ class JitFunction:
             entry = self._new_entry(key, variables, parts)
         if self.spec.plain:  # the next call with these leaf types and constants goes fast
             cache.entries.plan(key, _flatten((args, kwargs))[0], parts.mask)
-        return entry.call(variables)
+        try:
+            return entry.call(variables)
+        except OverflowError:  # a Python int out of range for a known entry: name its argument
+            self._types(variables, Template(parts))
+            raise
 
     def _new_entry(self, key: tuple, variables: list, parts: CallParts) -> Entry:
         """Trace a new entry; it is cached unless the function closed over an outer tracer
