@@ -484,10 +484,8 @@ def jit(
         TracerToNumpyError, TracerToIntegerError: ``fun`` hands a traced value to NumPy or
             ``__index__`` (JAX's ``TracerArrayConversionError``/``TracerIntegerConversionError``).
         ConstantWriteError: ``fun`` writes into a NumPy argument (``c[i] = v``; a ``TypeError``
-            as for JAX's immutable arrays).
-
-        Each error's message starts with JAX's own for the same misuse, where JAX has one, and
-        ends with foldax's fix.
+            as for JAX's immutable arrays). Each error's message starts with JAX's own for
+            the same misuse, where JAX has one, and ends with foldax's fix.
 
     Example:
         >>> import foldax, jax.numpy as jnp
