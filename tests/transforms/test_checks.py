@@ -1,5 +1,5 @@
 """foldax.checkify against jax.experimental.checkify on the cases both support (same error, same
-message, same outputs), and against plain Python loops where JAX refuses (batched while)."""
+message, same outputs), and the same refusal where JAX refuses (checkify of a batched while)."""
 
 import chex
 import jax
@@ -11,6 +11,7 @@ from jax import lax
 from jax.experimental import checkify as jc
 
 import foldax
+from foldax.errors import FoldaxValueError
 
 ERROR_SETS = {  # foldax set -> JAX set
     "user": (foldax.user_checks, jc.user_checks),
@@ -300,7 +301,7 @@ def test_vmap_of_checkify_through_foldax_vmap():
     assert err.get() == expected.get()
 
 
-# -- batched while (JAX's checkify refuses it): against a plain Python loop ---------------------
+# -- batched while: refused as JAX's checkify refuses it; vmap-of-checkify instead ---------------
 def counting(check):
     def f(x):
         def cond(c):
@@ -316,37 +317,138 @@ def counting(check):
     return f
 
 
-def python_counting(x):
-    """The same loop in Python: the first failing check's message, per element."""
-    step = 0
-    if not x < 50:
-        return f"condition saw {x}"
-    while x < 10:
-        if not x < 8:
-            return f"reached {x} at step {step}"
-        x, step = x + 1, step + 1
-        if not x < 50:
-            return f"condition saw {x}"
-    return None
+def ratio_loop(check):
+    """JAX's checkify-of-vmap-of-while test function: checks in the condition and the body."""
+
+    def f(n, v):
+        def cond(s):
+            check(s[1] < 6, "value needs to be less than 6!")
+            return s[0] > 0
+
+        def body(s):
+            check(s[1] >= 0, "value needs to be positive!")
+            return s[0] / s[1], s[1] - 1.0
+
+        return lax.while_loop(cond, body, (n, v))[1]
+
+    return f
 
 
-@pytest.mark.parametrize(
-    "xs", [[0, 3, 9, 12], [12, 11, 60, 10], [9, 12, 3, 0], [60, 1, 2, 3], [10, 11, 12, 13]]
-)
-def test_batched_while_against_python_loop(xs):
-    with pytest.raises(ValueError, match="batched while"):
-        jc.checkify(jax.vmap(counting(jc.check)))(jnp.array(xs))
-    err, out = jax.jit(foldax.checkify(jax.vmap(counting(foldax.check))))(jnp.array(xs))
-    messages = [python_counting(x) for x in xs]
-    expected = next((f"at mapped index {i}: {m} (`check` failed)" for i, m in enumerate(messages) if m), None)
+def halving(check):
+    """No check in the loop: an integer division (``div_checks``) in its body, by zero once the
+    carry reaches 2."""
+
+    def f(x):
+        return lax.while_loop(lambda c: c[0] > 0, lambda c: (c[0] - 1, c[1] + 100 // (c[0] - 2)), (x, 0))
+
+    return f
+
+
+BATCHED_LOOPS = {  # name -> (make(check), error set, arguments)
+    "checks_in_condition_and_body": (counting, "user", (jnp.array([0, 3, 9, 12, 60]),)),
+    "jax_example_all_checks": (ratio_loop, "all", (jnp.array([1.0, 2.0, 3.0]), jnp.array([6.0, 2.5, -4.0]))),
+    "division_in_body_div_checks": (halving, "div", (jnp.array([0, 3, 7, 1]),)),
+}
+VMAPS = {"jax.vmap": jax.vmap, "foldax.vmap": foldax.vmap}
+
+
+def jax_refusal(make, errors, args):
+    """The ValueError JAX's checkify raises for ``make``'s loop vmapped."""
+    with pytest.raises(ValueError, match="checkify-of-vmap-of-while") as caught:
+        jc.checkify(jax.vmap(make(jc.check)), errors=ERROR_SETS[errors][1])(*args)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("vmap", VMAPS.values(), ids=VMAPS.keys())
+@pytest.mark.parametrize("check", ["foldax.check", "jc.check"])
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("case", BATCHED_LOOPS.keys())
+def test_checkify_of_vmap_of_while_with_checks_is_refused_as_jax_refuses(case, jit, check, vmap):
+    make, errors, args = BATCHED_LOOPS[case]
+    expected = jax_refusal(make, errors, args)
+    loop = make(foldax.check if check == "foldax.check" else jc.check)
+    checked = foldax.checkify(vmap(loop), errors=ERROR_SETS[errors][0])
+    with pytest.raises(FoldaxValueError, match="checkify-of-vmap-of-while") as caught:
+        (jax.jit(checked) if jit else checked)(*args)
+    assert isinstance(caught.value, ValueError)
+    message = str(caught.value)
+    assert message.startswith(expected)
+    # foldax's sentence: where the loop and its check are, and the fix
+    assert f"the while_loop at {__file__}" in message
+    assert "vmap(checkify(f))" in message
+
+
+@pytest.mark.parametrize("vmap", VMAPS.values(), ids=VMAPS.keys())
+def test_checkify_of_jit_of_vmap_of_while_is_refused_after_an_unchecked_call(vmap):
+    """The jitted loop was traced (and cached) outside checkify first: checkify traces it again
+    and refuses it."""
+    make, errors, args = BATCHED_LOOPS["division_in_body_div_checks"]
+    expected = jax_refusal(make, errors, args)
+    batched = foldax.jit(vmap(make(None)))
+    chex.assert_trees_all_equal(batched(*args), jax.jit(jax.vmap(make(None)))(*args))
+    with pytest.raises(FoldaxValueError) as caught:
+        foldax.checkify(batched, errors=foldax.div_checks)(*args)
+    assert str(caught.value).startswith(expected)
+
+
+def jax_checkify_per_element(make, errors, args):
+    """What ``jax.vmap(jc.checkify(f))`` gives, made from JAX's checkify of each element (JAX
+    0.10.2's own vmap of a checkified while fails batching its ``dce_sink``): the outputs
+    stacked, and the message of JAX's BatchedError (a line per failing element)."""
+    results = [jc.checkify(make(jc.check), errors=errors)(*element) for element in zip(*args)]
+    outs = jax.tree.map(lambda *o: jnp.stack(o), *[o for _, o in results])
+    lines = [f"at mapped index {i}: {e.get()}" for i, (e, _) in enumerate(results) if e.get() is not None]
+    return "\n".join(lines) or None, outs
+
+
+@pytest.mark.parametrize("outer", VMAPS.values(), ids=VMAPS.keys())
+@pytest.mark.parametrize("case", BATCHED_LOOPS.keys())
+def test_vmap_of_checkify_of_while_matches_jax(case, outer):
+    """The fix the error names: every element gets its own error, as JAX's checkify gives it."""
+    make, errors, args = BATCHED_LOOPS[case]
+    ours, theirs = ERROR_SETS[errors]
+    err, out = outer(foldax.checkify(make(foldax.check), errors=ours))(*args)
+    expected, expected_out = jax_checkify_per_element(make, theirs, args)
+    chex.assert_trees_all_close(out, expected_out)
+    assert expected is not None
     assert err.get() == expected
-    chex.assert_trees_all_close(out[0], jnp.maximum(jnp.array(xs), 10))
 
 
-@pytest.mark.parametrize("vmap", [jax.vmap, foldax.vmap], ids=["jax.vmap", "foldax.vmap"])
-def test_batched_while_element_that_finished_reports_nothing(vmap):
-    """With foldax.vmap inside checkify the loop runs while any element goes; the elements that
-    have finished (or never started) must not be checked."""
+def plain_loop(check):
+    def f(x):
+        return lax.while_loop(lambda c: c < 10, lambda c: c * 2 + 1, x)
+
+    return f
+
+
+@pytest.mark.parametrize("vmap", VMAPS.values(), ids=VMAPS.keys())
+@pytest.mark.parametrize("errors", ["user", "div"])
+def test_checkify_of_vmap_of_while_without_checks_runs_the_loop(errors, vmap):
+    """Nothing in the loop can fail: checkify runs it as vmap alone does (JAX refuses it too)."""
+    xs = jnp.array([0, 3, 9, 12])
+    jax_refusal(plain_loop, errors, (xs,))
+    err, out = foldax.checkify(vmap(plain_loop(foldax.check)), errors=ERROR_SETS[errors][0])(xs)
+    assert err.get() is None
+    chex.assert_trees_all_equal(out, vmap(plain_loop(foldax.check))(xs))
+
+
+@pytest.mark.parametrize("vmap", VMAPS.values(), ids=VMAPS.keys())
+def test_check_outside_an_unchecked_batched_while_is_reported(vmap):
+    def f(x):
+        foldax.check(x < 5, "big {}", x)
+        return plain_loop(None)(x)
+
+    xs = jnp.array([0, 3, 9, 12])
+    err, out = foldax.checkify(vmap(f))(xs)
+    first = next(i for i, x in enumerate(np.asarray(xs)) if not x < 5)  # a plain Python loop
+    assert err.get() == f"at mapped index {first}: big {xs[first]} (`check` failed)"
+    chex.assert_trees_all_equal(out, jax.vmap(plain_loop(None))(xs))
+
+
+def test_eager_vmap_of_while_checks_only_the_elements_still_running():
+    """Under disable_jit foldax.vmap's loop runs eagerly while any element goes: the check in its
+    body must not fire for the elements that have finished (or never started), as a Python loop
+    over the elements shows."""
 
     def f(x):
         def body(c):
@@ -355,9 +457,11 @@ def test_batched_while_element_that_finished_reports_nothing(vmap):
 
         return lax.while_loop(lambda c: c < 10, body, x)
 
-    err, out = foldax.checkify(vmap(f))(jnp.array([0, 9, 10, 25]))
-    assert err.get() is None  # elements 10 and 25 never enter the body
-    chex.assert_trees_all_close(out, jnp.array([10, 10, 10, 25]))
+    xs = jnp.array([0, 9, 10, 25])
+    with jax.disable_jit():
+        expected = jnp.stack([f(x) for x in xs])
+        out = foldax.vmap(f)(xs)
+    chex.assert_trees_all_equal(out, expected)
 
 
 def test_batched_cond_checks_only_the_branch_each_element_takes():
@@ -478,29 +582,3 @@ def test_drawn_programs_report_the_same_first_error_as_jax(divisors, indices, of
     args = (jnp.linspace(0.0, 1.0, 4), jnp.array(divisors), jnp.array(indices))
     ours, theirs = both(lambda check: f, args, "all")
     assert ours == theirs
-
-
-def ratio_loop(check):
-    """JAX's checkify-of-vmap-of-while test function: checks in the condition and the body."""
-
-    def f(n, v):
-        def cond(s):
-            check(s[1] < 6, "value needs to be less than 6!")
-            return s[0] > 0
-
-        def body(s):
-            check(s[1] >= 0, "value needs to be positive!")
-            return s[0] / s[1], s[1] - 1.0
-
-        return lax.while_loop(cond, body, (n, v))[1]
-
-    return f
-
-
-def test_checkify_of_vmap_of_while_with_checks_in_condition_and_body():
-    """JAX refuses it; foldax reports the first failing check (element 0's first condition)."""
-    n, v = jnp.array([1.0, 2.0, 3.0]), jnp.array([6.0, 2.0, -4.0])
-    with pytest.raises(ValueError, match="checkify-of-vmap-of-while"):
-        jc.checkify(jax.vmap(ratio_loop(jc.check)), errors=jc.all_checks)(n, v)
-    err, _ = foldax.checkify(foldax.vmap(ratio_loop(foldax.check)), errors=foldax.all_checks)(n, v)
-    assert err.get() == "at mapped index 0: value needs to be less than 6! (`check` failed)"

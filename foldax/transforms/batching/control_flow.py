@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import jax.numpy as jnp
 from jax import lax
@@ -34,6 +34,11 @@ from foldax.transforms.core.higher_order import (
     trace_body,
     while_rule,
 )
+
+# Called as ``hook(eqn, size)`` before the predicate of the ``while`` ``eqn`` is batched to
+# ``(size,)``; a hook may refuse the loop by raising (``foldax.checkify`` adds one: it refuses a
+# loop with checks inside while its function is traced, as JAX's checkify does).
+BATCHED_WHILE_HOOKS: list[Callable[[JaxprEqn, int], None]] = []
 
 
 def _inexact(x: Any) -> bool:
@@ -80,6 +85,8 @@ def while_batched(interp: BatchInterpreter, eqn: JaxprEqn, invals: list) -> list
     init = [interp.coerce(v, b) for v, b in zip(init, carry_batched)]
     if not _predicate_batched(interp, p, cond_consts, init):
         return while_rule(interp, eqn, [*cond_consts, *body_consts, *init])
+    for hook in BATCHED_WHILE_HOOKS:
+        hook(eqn, interp.size)
     return _while_any(interp, p, cond_consts, body_consts, init)
 
 

@@ -123,10 +123,18 @@ _KINDS = all_checks
 
 
 # -- what a jaxpr holds ---------------------------------------------------------------------------
-def _checked_here(eqn: JaxprEqn, enabled: frozenset) -> bool:
-    if eqn.primitive in (check_p, jax_check_p, observed_p):
-        return True  # a user check must be removed even when user checks are off
-    return _checked_primitive(eqn.primitive, enabled)
+def first_checked(jaxpr: Jaxpr, checked_primitive: Callable[[Any], bool]) -> JaxprEqn | None:
+    """The first equation of ``jaxpr`` (recursively) that checkify must check, or ``None``: a
+    user check (removed even when user checks are off), a folded computation it observes, or a
+    primitive ``checked_primitive`` names (the automatic checks of the enabled sets)."""
+    return next(
+        (
+            e
+            for e in iter_equations(jaxpr)
+            if e.primitive in (check_p, jax_check_p, observed_p) or checked_primitive(e.primitive)
+        ),
+        None,
+    )
 
 
 def _checked_primitive(primitive: Any, enabled: frozenset) -> bool:
@@ -169,6 +177,7 @@ class _Registry:
 
     def __init__(self, enabled: frozenset, slots: tuple) -> None:
         self.enabled = enabled
+        self.checked_primitive = _observer(enabled)
         self.slots = slots
         self.shards: tuple = ()  # leading axes of the error: one error per shard_map shard
         self.slot_of = {s: i for i, s in enumerate(slots)}
@@ -190,7 +199,7 @@ class _Registry:
         """Whether anything in ``jaxpr`` (recursively) is checked with the enabled sets."""
         found = self.mentions.get(id(jaxpr))
         if found is None:
-            found = any(_checked_here(e, self.enabled) for e in iter_equations(jaxpr))
+            found = first_checked(jaxpr, self.checked_primitive) is not None
             self.mentions[id(jaxpr)] = found
             self.keep.append(jaxpr)
         return found
@@ -232,7 +241,6 @@ class CheckifyInterpreter(Interpreter):
         self.registry = registry
         self.enabled = registry.enabled
         self.set_state(initial_state(registry.slots, registry.shards))
-        self.batch_shape: tuple = ()  # the error is per element inside a batched while
         self.scope: RuleScope | None = None  # the custom-derivative body being checked
         self.nan_flags: dict = {}
 
@@ -290,28 +298,17 @@ class CheckifyInterpreter(Interpreter):
         tells apart several sites of one equation).
 
         ``fail`` has the check's batch shape (``()`` for most checks; a batched ``foldax.check``
-        has its vmapped axes in front), ``payload`` arrays have it in front of their own shape.
+        has its vmapped axes in front), ``payload`` arrays have it in front of their own shape;
+        a batched failure records its first failing element (``index``).
         """
         if fail is False:
             return
         fail = jnp.asarray(fail)
-        state_shape, shape = self.batch_shape, tuple(fail.shape)
-        if state_shape and shape[: len(state_shape)] == state_shape:
-            lead, rest, batch = state_shape, shape[len(state_shape) :], shape
-        elif state_shape and not shape:
-            lead, rest, batch = (), (), state_shape
-        else:
-            lead, rest, batch = (), shape, shape
+        batch = tuple(fail.shape)
         index = None
-        if rest:
-            fail, j, payload = first_along(fail.reshape(lead + (-1,)), payload, len(lead), rest)
-            index = j
-        if batch and lead:
-            position = np.arange(int(np.prod(lead)), dtype=np.int32).reshape(lead)
-            index = position * int(np.prod(rest)) + (index if index is not None else 0)
-        elif batch and not rest:  # an unbatched check inside a batched while
-            index = np.arange(int(np.prod(batch)), dtype=np.int32).reshape(batch)
-        slot = self._slot(payload, len(lead))
+        if batch:
+            fail, index, payload = first_along(fail.reshape(-1), payload, 0, batch)
+        slot = self._slot(payload)
         code = self.registry.code(
             (id(eqn), kind, key, batch),
             lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn), self.scope),
@@ -319,10 +316,10 @@ class CheckifyInterpreter(Interpreter):
         )
         self._update(fail, code, index, slot, payload)
 
-    def _slot(self, payload: Sequence, lead: int) -> int:
+    def _slot(self, payload: Sequence) -> int:
         if not payload:
             return -1
-        signature = tuple((tuple(np.shape(p))[lead:], np.dtype(p.dtype).name) for p in payload)
+        signature = tuple((tuple(np.shape(p)), np.dtype(p.dtype).name) for p in payload)
         slot = self.registry.slot_of.get(signature)
         if slot is None:
             raise MissingRuleError(
@@ -471,6 +468,9 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 
     Raises:
         FoldaxTypeError: ``fun`` is not callable, or ``errors`` is not a set of known kinds.
+        FoldaxValueError: a ``while_loop`` in ``fun`` has a predicate batched by ``vmap`` and
+            something to check in its condition or body (JAX's checkify refuses it with the same
+            ``ValueError``); checkify the function before vmapping it, ``vmap(checkify(f))``.
         MissingRuleError: a higher-order primitive inside ``fun`` has no checkify rule.
 
     Example:

@@ -6,11 +6,9 @@ this module only adds what those cannot express:
 
 * a sub-jaxpr with nothing to check is bound unchanged (no re-tracing);
 * ``while``: the condition's checks run on the initial carry and, inside the body, on each new
-  carry (the loop itself only evaluates the predicate, never its checks). A *batched* predicate
-  (a ``while`` under ``jax.vmap`` whose condition differs per element, which JAX's checkify
-  refuses) gets one error per batch element, carried with the loop, so an element that has
-  finished does not report the checks of iterations it only sits out; after the loop they are
-  reduced to the first failing element;
+  carry (the loop itself only evaluates the predicate, never its checks). A loop with something
+  to check and a *batched* predicate (a ``while`` under ``jax.vmap`` whose condition differs per
+  element) is refused with JAX's ``ValueError`` (``checks.batched_while``);
 * ``shard_map``: the body is checked inside, each shard with its own error. As in JAX's
   checkify, the error is then kept per shard (a leading axis of the returned error, so ``get``
   names each failing shard as ``at mapped index i``); a function with shard_maps of different
@@ -18,14 +16,14 @@ this module only adds what those cannot express:
 
 Example:
     >>> import foldax, jax, jax.numpy as jnp
-    >>> def count(x):
-    ...     def body(c):
-    ...         foldax.check(c < 8, "reached {}", c)
-    ...         return c + 1
-    ...     return jax.lax.while_loop(lambda c: c < 10, body, x)
-    >>> err, out = foldax.checkify(jax.vmap(count))(jnp.array([9, 3, 12]))
+    >>> def step_down(x):
+    ...     def cond(c):
+    ...         foldax.check(c >= 0, "went below zero: {}", c)
+    ...         return c > 1
+    ...     return jax.lax.while_loop(cond, lambda c: c - 3, x)
+    >>> err, out = foldax.checkify(step_down)(jnp.int32(8))  # 8, 5, 2, -1
     >>> err.get()
-    'at mapped index 0: reached 9 (`check` failed)'
+    'went below zero: -1 (`check` failed)'
 """
 
 from __future__ import annotations
@@ -51,7 +49,7 @@ from foldax._compat import (
     trace_to_jaxpr,
     while_p,
 )
-from foldax.errors import FoldaxValueError, MissingRuleError
+from foldax.transforms.checks.batched_while import batched_while_error, checked_in_loop
 from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along, manual_axes, shard_count
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
 from foldax.transforms.core.interpreter import bind_eqn
@@ -74,14 +72,13 @@ for _prim in (jit_p, closed_call_p, remat_p, cond_p, scan_p):
 def _while(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
     p = eqn.params
     cn, bn = p["cond_nconsts"], p["body_nconsts"]
-    if not any(interp.registry.checks_inside(j.jaxpr) for j in (p["cond_jaxpr"], p["body_jaxpr"])):
+    found = checked_in_loop(p, interp.registry.checked_primitive)
+    if found is None:
         return bind_eqn(eqn, invals)
-    cond_consts, init = invals[:cn], invals[cn + bn :]
     pred_shape = tuple(p["cond_jaxpr"].out_avals[0].shape)
-    outer_shape = interp.batch_shape
-    batched = bool(pred_shape) and pred_shape != outer_shape
-    if batched:
-        _widen(interp, pred_shape)
+    if pred_shape:
+        raise batched_while_error(eqn, pred_shape, found)
+    cond_consts, init = invals[:cn], invals[cn + bn :]
     if interp.registry.checks_inside(p["cond_jaxpr"].jaxpr):
         interp.run(p["cond_jaxpr"], *cond_consts, *init)  # checks of the first predicate
         fused = interp.registry.fused.get(id(eqn))
@@ -89,10 +86,7 @@ def _while(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
             fused = interp.registry.fused[id(eqn)] = _condition_checked_in_body(eqn)
             interp.registry.keep.append(eqn)
         eqn, invals = fused, [*cond_consts, *invals]
-    outs = while_rule(interp, eqn, invals)
-    if batched:
-        _narrow(interp, outer_shape)
-    return outs
+    return while_rule(interp, eqn, invals)
 
 
 def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
@@ -112,41 +106,6 @@ def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
     return eqn.replace(params=dict(p, body_jaxpr=ClosedJaxpr(jaxpr, consts), body_nconsts=cn + bn))
 
 
-def _widen(interp: CheckifyInterpreter, shape: tuple) -> None:
-    """Give every batch element of a batched ``while`` its own copy of the error."""
-    if shape[: len(interp.batch_shape)] != interp.batch_shape:
-        raise FoldaxValueError(
-            f"checkify: a batched while loop with predicate shape {shape} inside one with "
-            f"predicate shape {interp.batch_shape} is not supported; move the inner vmap out. "
-            f"(JAX: Checkify does not support batched while-loops (checkify-of-vmap-of-while).)"
-        )
-    extra = shape[len(interp.batch_shape) :]
-    inner = np.ndim(interp.failed)  # the shard axes, then the batch axes so far
-    shards = np.shape(interp.failed)[: inner - len(interp.batch_shape)]
-    interp.set_state(
-        [
-            jnp.broadcast_to(
-                jnp.expand_dims(a, tuple(range(inner, inner + len(extra)))) if extra else a,
-                shards + shape + np.shape(a)[inner:],
-            )
-            for a in interp.get_state()
-        ]
-    )
-    interp.batch_shape = shape
-
-
-def _narrow(interp: CheckifyInterpreter, shape: tuple) -> None:
-    """Reduce per-element errors to the first failing element of the extra batch axes."""
-    failed, code, index, *slots = interp.get_state()
-    lead = np.shape(failed)[: np.ndim(failed) - len(interp.batch_shape)] + shape  # shards first
-    k = len(lead)
-    rest = tuple(np.shape(failed)[k:])
-    flat = jnp.reshape(failed, lead + (-1,))
-    picked_fail, _, picked = first_along(flat, [code, index, *slots], k, rest)
-    interp.batch_shape = shape
-    interp.set_state([picked_fail, *picked])
-
-
 @CheckifyInterpreter.register(shard_map_p)
 def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
     """The body is checked inside the shard_map, each shard with its own error. If the error is
@@ -156,11 +115,6 @@ def _shard_map(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
     p = eqn.params
     if not interp.registry.checks_inside(p["jaxpr"]):
         return bind_eqn(eqn, invals)
-    if interp.batch_shape:
-        raise MissingRuleError(
-            "checkify: a shard_map with checks inside a batched while loop is not supported; "
-            "move the shard_map out of the vmapped loop or the check out of the shard_map."
-        )
     state = interp.get_state()
     spec = P(manual_axes(p))
     per_shard = bool(interp.registry.shards) and np.shape(interp.failed) == (shard_count(p),)

@@ -89,7 +89,9 @@ class EntryCache(collections.OrderedDict):
     ``get`` marks an entry used; storing a new one evicts the least recently used past the
     limits (``None``: the global defaults, read at each eviction). ``plans`` index the entries
     by ``(tree structure, leaf types)`` and constant values, for the fast call path
-    (``plans.CallPlan``); an entry leaves them when it leaves the cache.
+    (``plans.CallPlan``); an entry leaves them when it leaves the cache. The held bytes are a
+    running total of each entry's, measured when it is stored and again when it has gained
+    programs since (new shapes or trace contexts), so an insert measures only what changed.
     """
 
     def __init__(
@@ -103,6 +105,8 @@ class EntryCache(collections.OrderedDict):
         self.plans: dict[tuple, CallPlan] = {}
         self._shortcuts: dict[Hashable, list[tuple]] = {}  # key -> its (plan key, constant key)s
         self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._held = 0  # the sum of the byte counts in _measured
+        self._measured: dict[Hashable, tuple[int, int]] = {}  # key -> (bytes, programs measured)
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         entry = super().get(key)
@@ -113,11 +117,13 @@ class EntryCache(collections.OrderedDict):
 
     def __setitem__(self, key: Hashable, entry: Any) -> None:
         super().__setitem__(key, entry)
+        self._measure(key, entry)
         self._evicted.pop(hash(key), None)
         self._evict()
 
     def __delitem__(self, key: Hashable) -> None:
         super().__delitem__(key)
+        self._held -= self._measured.pop(key)[0]
         for plan_key, constant_key in self._shortcuts.pop(key, ()):  # an empty plan goes too
             plan = self.plans.get(plan_key)
             if plan is not None and plan.entries.pop(constant_key, None) is not None and not plan.entries:
@@ -127,6 +133,8 @@ class EntryCache(collections.OrderedDict):
         super().clear()
         self.plans.clear()
         self._shortcuts.clear()
+        self._measured.clear()
+        self._held = 0
 
     def plan(self, key: tuple, leaves: Sequence, mask: Sequence[bool] | None) -> None:
         """Index the stored entry of ``key`` (a ``(treedef, (), (), constants)`` key) for the
@@ -156,8 +164,18 @@ class EntryCache(collections.OrderedDict):
         )
 
     def held_bytes(self) -> int:
-        """Bytes of constants held by all entries."""
-        return sum(_entry_bytes(k, e) for k, e in self.items())
+        """Bytes of constants held by all entries (the running total, after measuring again the
+        entries that gained programs since they were measured)."""
+        for key, entry in self.items():
+            if len(entry.programs) != self._measured[key][1]:
+                self._measure(key, entry)
+        return self._held
+
+    def _measure(self, key: Hashable, entry: Any) -> None:
+        """Count the bytes ``entry`` (stored at ``key``) holds now in the running total."""
+        size = _entry_bytes(key, entry)
+        self._held += size - self._measured.get(key, (0, 0))[0]
+        self._measured[key] = (size, len(entry.programs))
 
     def was_evicted(self, key: Hashable) -> bool:
         """Whether an entry with this key was evicted (as far as remembered)."""
@@ -165,11 +183,9 @@ class EntryCache(collections.OrderedDict):
 
     def _evict(self) -> None:
         max_entries, max_bytes = self.limits()
-        sizes = collections.OrderedDict((k, _entry_bytes(k, e)) for k, e in self.items())
-        total = sum(sizes.values())
-        while len(sizes) > 1 and (len(sizes) > max_entries or total > max_bytes):
-            key, size = sizes.popitem(last=False)
-            total -= size
+        self.held_bytes()  # brings the running total up to date; deletions keep it so
+        while len(self) > 1 and (len(self) > max_entries or self._held > max_bytes):
+            key = next(iter(self))
             del self[key]
             self.evictions += 1
             self._evicted[hash(key)] = None
