@@ -345,8 +345,9 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
 
 def _as_array(x: Any) -> Any:
     """A primal or tangent as the ``jax.Array`` JAX makes of it (a Python number weakly typed),
-    so that outputs that are inputs come back as arrays, as from ``jax.jvp``."""
-    return x if leaf_kind(x) == VARIABLE_KIND else jax.numpy.asarray(x)
+    so that outputs that are inputs come back as arrays, as from ``jax.jvp``. A transfer, as
+    ``jax.jit`` makes of a NumPy argument: ``jnp.asarray`` would compile a copy per shape."""
+    return x if leaf_kind(x) == VARIABLE_KIND else jax.device_put(x)
 
 
 def _check_tangent(p: Any, t: Any, where: str) -> None:
