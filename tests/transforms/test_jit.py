@@ -1,6 +1,7 @@
 """foldax.jit against jax.jit: values on the corpus and on library pytrees, trace counting,
 trace_check reasons, static/auxiliary/donated arguments, retrace warnings, and errors."""
 
+import re
 import warnings
 
 import chex
@@ -19,6 +20,7 @@ from foldax.errors import (
     FoldaxTypeError,
     FoldaxValueError,
     RetraceWarning,
+    TracerBoolControlFlowError,
     TracerControlFlowError,
 )
 
@@ -224,6 +226,32 @@ def test_tracer_in_control_flow_error():
     with pytest.raises(TracerControlFlowError, match=r"args\[0\].*NumPy array.*static_argnames.*jnp.where"):
         f(jnp.float32(1.0))
     assert issubclass(TracerControlFlowError, TypeError) and issubclass(TracerControlFlowError, FoldaxError)
+
+
+def test_a_named_argument_s_misuse_is_reported_at_the_function_s_line_for_jit():
+    """JAX's error under foldax.jit names the function, its line and the transformation as
+    jax.jit's does (its debug info says "jit", not "foldax", and points at the user's function,
+    not foldax's wrapper)."""
+
+    def f(x):
+        return x if x > 0 else -x
+
+    with pytest.raises(jax.errors.TracerBoolConversionError) as reference:
+        jax.jit(f)(jnp.float32(1.0))
+    with pytest.raises(TracerBoolControlFlowError) as error:
+        foldax.jit(f)(jnp.float32(1.0))
+    theirs, ours = str(reference.value).splitlines(), str(error.value.__cause__).splitlines()
+    assert ours[0] == theirs[0]
+    where = re.compile(r"while tracing the function f at (\S+) for (\w+)\.")
+    assert (
+        where.search(ours[1]).groups()
+        == where.search(theirs[1]).groups()
+        == (f"{__file__}:{_line_of(f)}", "jit")
+    )
+
+
+def _line_of(f) -> int:
+    return f.__code__.co_firstlineno
 
 
 def test_unhashable_static_field_and_static_arg():

@@ -107,6 +107,7 @@ def trace_program(
     simplify_program: bool = True,
     leaf_avals: Sequence | None = None,
     observe: Callable[[Any], bool] | None = None,
+    traced_for: str = "jit",
 ) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
@@ -120,6 +121,8 @@ def trace_program(
     while tracing (``folding``); ``observe(primitive)`` names the computations ``checkify`` must
     still see, and then checks on constants are left in the program instead of raising. A trace
     inside the trace of a ``checkify`` (a nested ``foldax.jit``) observes with its observer.
+    ``traced_for``: JAX's name of the transformation tracing ``fun``, which JAX's messages
+    about its tracers give ("... while tracing the function f at file:line for jit").
     """
     kwargs = kwargs or {}
     if observe is None and fold and simplify_program:
@@ -176,9 +179,12 @@ def trace_program(
                     arg_names=arg_names,
                     source=fun,
                     keep_source=observe is not None,
+                    traced_for=traced_for,
                 )
         else:
-            jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names, source=fun)
+            jaxpr, _, consts = trace_to_jaxpr(
+                flat_fun, in_avals, name=name, arg_names=arg_names, source=fun, traced_for=traced_for
+            )
     except jax.errors.ConcretizationTypeError as e:
         error = (
             TracerBoolControlFlowError
