@@ -190,6 +190,7 @@ from foldax._compat.trace_config import (
     trace_context,
     trace_context_names,
     trace_context_state,
+    weakref_cache,
 )
 
 # equations staged while this package's functions are on the stack belong to the user's line
@@ -353,4 +354,5 @@ __all__ = [
     "trace_context",
     "trace_context_names",
     "trace_context_state",
+    "weakref_cache",
 ]

@@ -27,14 +27,16 @@ def trace_to_jaxpr(
     name: str = "fun",
     arg_names: Sequence[str] | None = None,
     source: Callable | None = None,
+    traced_for: str = "jit",
 ) -> tuple[Jaxpr, list[AbstractValue], list]:
     """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
 
     ``source`` is the user function ``fun`` wraps: JAX's messages and the jaxpr's debug info
-    name it (and ``arg_names``) instead of the wrapper. The returned jaxpr has constvars for the
-    consts (concrete arrays or tracers of outer traces).
+    name it (and ``arg_names``) instead of the wrapper, traced for ``traced_for`` (JAX's name of
+    the transformation: "... while tracing the function f at file:line for jit"). The returned
+    jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
     """
-    dbg = _debug_info(fun, in_avals, name, arg_names, source)
+    dbg = _debug_info(fun, in_avals, name, arg_names, source, traced_for)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
     return jaxpr, list(out_avals), list(consts)
@@ -121,10 +123,11 @@ def folding_trace_to_jaxpr(
     arg_names: Sequence[str] | None = None,
     source: Callable | None = None,
     keep_source: bool = False,
+    traced_for: str = "jit",
 ) -> tuple[Jaxpr, list, list]:
     """``trace_to_jaxpr`` where primitives on concrete inputs go to ``fold`` first (see
     ``_FoldingJaxprTrace``); mirrors ``pe.trace_to_jaxpr_dynamic``."""
-    dbg = _debug_info(fun, in_avals, name, arg_names, source)
+    dbg = _debug_info(fun, in_avals, name, arg_names, source, traced_for)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     trace = _FoldingJaxprTrace(dbg, parent_trace=core.trace_ctx.trace)
     trace.fold, trace.keep_source = fold, keep_source
@@ -142,11 +145,16 @@ def folding_trace_to_jaxpr(
 
 
 def _debug_info(
-    fun: Callable, in_avals: Sequence, name: str, arg_names: Sequence[str] | None, source: Callable | None
+    fun: Callable,
+    in_avals: Sequence,
+    name: str,
+    arg_names: Sequence[str] | None,
+    source: Callable | None,
+    traced_for: str,
 ) -> Any:
     if source is not None and arg_names is not None:  # no signature inspection needed
         return core.DebugInfo(
-            "foldax", api_util.fun_sourceinfo(source), tuple(arg_names), core.initial_result_paths
+            traced_for, api_util.fun_sourceinfo(source), tuple(arg_names), core.initial_result_paths
         )
     dbg = api_util.debug_info(name, fun, list(in_avals), {})
     return dbg._replace(arg_names=tuple(arg_names)) if arg_names is not None else dbg

@@ -1,6 +1,6 @@
 """JAX's configuration as tracing sees it: the trace context (what JAX's trace and jit caches
 key on), thread-local values added to it, the flags foldax follows, and JAX's registry of caches
-that ``jax.clear_caches()`` clears.
+that ``jax.clear_caches()`` clears, and JAX's weakly keyed cache that registers itself there.
 
 Example:
     >>> import jax
@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from jax._src import config, util
 
@@ -50,3 +50,11 @@ def register_cache(cache: Any, for_what: str) -> None:
     ``jax.clear_caches()`` clears it as it clears JAX's own caches. JAX keeps it weakly: the
     caller keeps it alive."""
     util.register_cache(cache, for_what)
+
+
+def weakref_cache(maxsize: int) -> Callable[[Callable[..., Any]], Any]:
+    """JAX's ``weakref_lru_cache`` decorator (what ``ad.jvp_jaxpr`` and jit's transpose cache
+    use): the first argument is held weakly, the others are hashed; at most ``maxsize`` entries;
+    ``trace_context()`` is part of the key; registered with JAX's cache registry (as
+    ``register_cache`` does), so ``jax.clear_caches()`` clears it. An exception is not cached."""
+    return util.weakref_lru_cache(maxsize=maxsize)

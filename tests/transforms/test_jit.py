@@ -1,6 +1,7 @@
 """foldax.jit against jax.jit: values on the corpus and on library pytrees, trace counting,
 trace_check reasons, static/auxiliary/donated arguments, retrace warnings, and errors."""
 
+import re
 import warnings
 
 import chex
@@ -19,6 +20,7 @@ from foldax.errors import (
     FoldaxTypeError,
     FoldaxValueError,
     RetraceWarning,
+    TracerBoolControlFlowError,
     TracerControlFlowError,
 )
 
@@ -224,6 +226,59 @@ def test_tracer_in_control_flow_error():
     with pytest.raises(TracerControlFlowError, match=r"args\[0\].*NumPy array.*static_argnames.*jnp.where"):
         f(jnp.float32(1.0))
     assert issubclass(TracerControlFlowError, TypeError) and issubclass(TracerControlFlowError, FoldaxError)
+
+
+CONTROL_FLOW_MISUSES = {
+    "if": lambda *args: args[0] if args[0] > 0 else -args[0],
+    "while": lambda *args: [args[0] for _ in range(3) if args[0] < 2],
+    "int": lambda *args: int(args[0]),
+    "float": lambda *args: float(args[0]),
+    "bool": lambda *args: bool(args[0]),
+}
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16, jnp.int32, jnp.bool_])
+@pytest.mark.parametrize("misuse", list(CONTROL_FLOW_MISUSES))
+def test_control_flow_on_a_tracer_starts_with_jax_jit_s_message(misuse, dtype):
+    """The whole message jax.jit raises for the same function comes first (the same words,
+    source line and "for jit"), then foldax's: the variables and the fix."""
+    f = CONTROL_FLOW_MISUSES[misuse]
+    x = jnp.ones((), dtype)
+    with pytest.raises(jax.errors.ConcretizationTypeError) as reference:
+        jax.jit(f)(x)
+    with pytest.raises(type(reference.value)) as error:
+        foldax.jit(f)(x)
+    bool_misuse = isinstance(reference.value, jax.errors.TracerBoolConversionError)
+    assert isinstance(error.value, TracerBoolControlFlowError if bool_misuse else TracerControlFlowError)
+    jax_message = str(reference.value).strip()
+    assert str(error.value).startswith(jax_message + "\n\n<lambda>: a traced variable was used")
+    assert re.search(r"args\[0\]: \w+\[\].*NumPy array.*static_argnames.*jnp.where", str(error.value))
+
+
+def test_a_named_argument_s_misuse_is_reported_at_the_function_s_line_for_jit():
+    """JAX's error under foldax.jit names the function, its line and the transformation as
+    jax.jit's does (its debug info says "jit", not "foldax", and points at the user's function,
+    not foldax's wrapper)."""
+
+    def f(x):
+        return x if x > 0 else -x
+
+    with pytest.raises(jax.errors.TracerBoolConversionError) as reference:
+        jax.jit(f)(jnp.float32(1.0))
+    with pytest.raises(TracerBoolControlFlowError) as error:
+        foldax.jit(f)(jnp.float32(1.0))
+    theirs, ours = str(reference.value).splitlines(), str(error.value.__cause__).splitlines()
+    assert ours[0] == theirs[0]
+    where = re.compile(r"while tracing the function f at (\S+) for (\w+)\.")
+    assert (
+        where.search(ours[1]).groups()
+        == where.search(theirs[1]).groups()
+        == (f"{__file__}:{_line_of(f)}", "jit")
+    )
+
+
+def _line_of(f) -> int:
+    return f.__code__.co_firstlineno
 
 
 def test_unhashable_static_field_and_static_arg():

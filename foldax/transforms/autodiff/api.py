@@ -263,8 +263,11 @@ def differentiate(
         return scalar_loss(loss_of(value), where, holomorphic), value, aux
 
     traced.__name__ = function_name(fun)
+    traced.__wrapped__ = fun  # type: ignore[attr-defined]  # JAX's messages name fun's source line
     with differentiation_rule_checked_first():
-        program = trace_program(traced, targets.args, targets.kwargs, make_variable=targets.make_variable)
+        program = trace_program(
+            traced, targets.args, targets.kwargs, make_variable=targets.make_variable, traced_for="grad"
+        )
     variables, diff = targets.variables(program), targets.differentiated(program)
     if program.out_leaves[0] is TRACED:
         n_traced = sum(s is TRACED for s in program.out_leaves)
@@ -330,7 +333,12 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     recorder = OutputRecorder(fun, has_aux, where)
     with differentiation_rule_checked_first():
         program = trace_program(
-            recorder, primals, {}, make_variable=[leaf_kind(p) != STATIC for p in p_leaves], name=where
+            recorder,
+            primals,
+            {},
+            make_variable=[leaf_kind(p) != STATIC for p in p_leaves],
+            name=where,
+            traced_for="jvp",
         )
     values = [
         (_as_array(p), None if dtype_of(t) == float0 else _as_array(t))
@@ -345,8 +353,9 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
 
 def _as_array(x: Any) -> Any:
     """A primal or tangent as the ``jax.Array`` JAX makes of it (a Python number weakly typed),
-    so that outputs that are inputs come back as arrays, as from ``jax.jvp``."""
-    return x if leaf_kind(x) == VARIABLE_KIND else jax.numpy.asarray(x)
+    so that outputs that are inputs come back as arrays, as from ``jax.jvp``. A transfer, as
+    ``jax.jit`` makes of a NumPy argument: ``jnp.asarray`` would compile a copy per shape."""
+    return x if leaf_kind(x) == VARIABLE_KIND else jax.device_put(x)
 
 
 def _check_tangent(p: Any, t: Any, where: str) -> None:
@@ -427,7 +436,9 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequen
     targets = Targets(selection, primals, {}, promote_ints=False, allow_int=True)
     recorder = OutputRecorder(fun, has_aux, where)
     with differentiation_rule_checked_first():
-        program = trace_program(recorder, targets.args, {}, make_variable=targets.make_variable, name=where)
+        program = trace_program(
+            recorder, targets.args, {}, make_variable=targets.make_variable, name=where, traced_for="vjp"
+        )
     lin = linearize(program, targets.variables(program), targets.differentiated(program))
     out, aux = program.assemble(lin.outputs)
     pullback = Pullback(lin, program, targets, recorder, where)

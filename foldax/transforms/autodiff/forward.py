@@ -169,6 +169,9 @@ class JVPInterpreter(Interpreter):
     def child(self) -> JVPInterpreter:
         return JVPInterpreter(self.basis, self.linearize)
 
+    def body_cache_key(self) -> tuple:
+        return (type(self), self.basis, self.linearize)
+
 
 def missing_jvp_message(eqn: JaxprEqn) -> str:
     name = eqn.primitive.name

@@ -27,6 +27,7 @@ import foldax.transforms.autodiff.transpose_control  # noqa: F401  (registers th
 from foldax._compat import (
     ClosedJaxpr,
     Jaxpr,
+    dce_jaxpr,
     eval_jaxpr,
     jaxprs_in_params,
     partial_eval_jaxpr,
@@ -125,6 +126,9 @@ def _split(
         known, linear, _, _ = partial_eval_jaxpr(ClosedJaxpr(jaxpr, consts), unknown_in, unknown_out)
         return known, linear
     known, staged, _ = partial_eval_jaxpr_custom(jaxpr, unknown_in, unknown_out)
+    # Outputs no one reads go (a jit's primal output left in the linear part, say): a call with
+    # a primal output would be split in two when transposed, its primal half compiled alone.
+    staged, _ = dce_jaxpr(staged, [True] * len(staged.outvars), instantiate=True)
     return ClosedJaxpr(known, consts), ClosedJaxpr(staged, consts)
 
 

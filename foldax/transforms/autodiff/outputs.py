@@ -129,6 +129,7 @@ class OutputRecorder:
 
     def __init__(self, fun: Callable, has_aux: bool, where: str) -> None:
         self.fun, self.has_aux, self.where = fun, has_aux, where
+        self.__wrapped__ = fun  # JAX's messages name fun's source line
         self.num_leaves = 0
         self.tree: Any = None
 

@@ -103,6 +103,9 @@ class TransposeInterpreter(Interpreter):
     def child(self) -> TransposeInterpreter:
         return TransposeInterpreter(self.basis)
 
+    def body_cache_key(self) -> tuple:
+        return (type(self), self.basis)
+
     # -- forward sweep ----------------------------------------------------------------------
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
         linear = [type(x) is Cotangent for x in invals]

@@ -29,7 +29,6 @@ import jax.numpy as jnp
 from foldax._compat import (
     UNSPECIFIED,
     ClosedJaxpr,
-    Jaxpr,
     JaxprEqn,
     add_jaxvals,
     call_p,
@@ -47,6 +46,7 @@ from foldax._compat import (
 )
 from foldax.errors import NonDifferentiableLoopError
 from foldax.transforms.autodiff.transpose import Cotangent, TransposeInterpreter
+from foldax.transforms.core.body_cache import cached_body
 from foldax.transforms.core.higher_order import Traced, merge_branch_consts
 
 register = TransposeInterpreter.register_transpose
@@ -67,10 +67,13 @@ def trace_transposed(
     linear: Sequence[bool],
     residuals: Sequence,
     cts: Sequence,
-) -> tuple[Jaxpr, list]:
+) -> Traced:
     """``body`` transposed, traced as a jaxpr ``(*consts, *residuals, *nonzero cts) -> cts`` of
-    its linear inputs (zeros materialised). Returns the jaxpr and its leading consts."""
+    its linear inputs (zeros materialised), with its leading consts. Cached per ``body``
+    (``body_cache``): the same body transposed the same way is the same jaxpr."""
     n_res = len(residuals)
+    res_avals = tuple(typeof(x) for x in residuals)
+    ct_avals = tuple(None if c is None else typeof(c) for c in cts)
 
     def transposed(*arrays: Any) -> list:
         res, ct_it = iter(arrays[:n_res]), iter(arrays[n_res:])
@@ -79,9 +82,13 @@ def trace_transposed(
         outs = interp.child().transpose(body, args, full)
         return [interp.instantiate(o, a) for o, a, lin in zip(outs, body.in_avals, linear) if lin]
 
-    avals = [typeof(x) for x in residuals] + [typeof(c) for c in cts if c is not None]
-    jaxpr, _, consts = trace_to_jaxpr(transposed, avals, name="transpose")
-    return convert_constvars_jaxpr(jaxpr), consts
+    def build() -> Traced:
+        avals = [*res_avals, *[a for a in ct_avals if a is not None]]
+        jaxpr, _, consts = trace_to_jaxpr(transposed, avals, name="transpose")
+        return Traced(convert_constvars_jaxpr(jaxpr), consts, [], [], 0)
+
+    key = (interp.body_cache_key(), tuple(linear), res_avals, ct_avals)
+    return cached_body(body if body.consts else body.jaxpr, key, build)
 
 
 def _scatter(linear: Sequence[bool], outs: Sequence) -> list:
@@ -99,7 +106,8 @@ def _jit_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, ct
     p = eqn.params
     linear = [_is_linear(x) for x in invals]
     residuals = [x for x in invals if not _is_linear(x)]
-    jaxpr, consts = trace_transposed(interp, p["jaxpr"], linear, residuals, cts)
+    traced = trace_transposed(interp, p["jaxpr"], linear, residuals, cts)
+    consts = traced.consts
     plain = interp.basis is None
 
     def io(ins: Sequence, outs: Sequence, default: Any) -> tuple[tuple, tuple]:
@@ -115,7 +123,7 @@ def _jit_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, ct
         *args,
         **dict(
             p,
-            jaxpr=ClosedJaxpr(jaxpr, ()),
+            jaxpr=traced.closed,
             in_shardings=in_shardings,
             out_shardings=out_shardings,
             in_layouts=in_layouts,
@@ -140,12 +148,12 @@ def _call_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
 def _remat_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, cts: list) -> list:
     linear = [_is_linear(x) for x in invals]
     residuals = [x for x in invals if not _is_linear(x)]
-    jaxpr, consts = trace_transposed(interp, ClosedJaxpr(eqn.params["jaxpr"], ()), linear, residuals, cts)
+    traced = trace_transposed(interp, ClosedJaxpr(eqn.params["jaxpr"], ()), linear, residuals, cts)
     outs = remat_p.bind(
-        *consts,
+        *traced.consts,
         *residuals,
         *[c for c in cts if c is not None],
-        jaxpr=jaxpr,
+        jaxpr=traced.jaxpr,
         prevent_cse=eqn.params["prevent_cse"],
         differentiated=True,
         policy=eqn.params["policy"],
@@ -159,17 +167,14 @@ def _cond_transpose(interp: TransposeInterpreter, eqn: JaxprEqn, invals: list, c
     index, ops = invals[0], invals[1:]
     linear = [_is_linear(x) for x in ops]
     residuals = [x for x in ops if not _is_linear(x)]
-    traced = []
-    for branch in eqn.params["branches"]:
-        jaxpr, consts = trace_transposed(interp, branch, linear, residuals, cts)
-        traced.append(Traced(jaxpr, consts, [], [], 0))
-    consts, jaxprs = merge_branch_consts(traced)
+    traced = [trace_transposed(interp, branch, linear, residuals, cts) for branch in eqn.params["branches"]]
+    consts, branches = merge_branch_consts(traced)
     outs = cond_p.bind(
         index,
         *consts,
         *residuals,
         *[c for c in cts if c is not None],
-        **dict(eqn.params, branches=tuple(ClosedJaxpr(j, ()) for j in jaxprs)),
+        **dict(eqn.params, branches=tuple(branches)),
     )
     return [None] + _scatter(linear, outs)
 

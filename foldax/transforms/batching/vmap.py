@@ -335,6 +335,7 @@ class VmapFunction:
                     name=self.name,
                     simplify_program=False,
                     leaf_avals=avals,
+                    traced_for="vmap",
                 )
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e

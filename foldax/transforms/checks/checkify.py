@@ -504,12 +504,16 @@ def checkify(fun: Callable, errors: frozenset = user_checks) -> Callable[..., tu
 def _trace(fun: Callable, args: tuple, kwargs: dict, enabled: frozenset) -> tuple:
     """The Program to check (constant computations observed) and, with ``key_reuse_checks``,
     the key reuse found in the unfolded trace (which must see every key operation)."""
-    program = trace_program(fun, args, kwargs, name=function_name(fun), observe=_observer(enabled))
+    program = trace_program(
+        fun, args, kwargs, name=function_name(fun), observe=_observer(enabled), traced_for="checkify"
+    )
     if KEY_REUSE not in enabled:
         return program, None
     from foldax.transforms.random.key_reuse import find_key_reuse
 
-    raw = trace_program(fun, args, kwargs, name=function_name(fun), simplify_program=False)
+    raw = trace_program(
+        fun, args, kwargs, name=function_name(fun), simplify_program=False, traced_for="checkify"
+    )
     return program, find_key_reuse(raw)
 
 

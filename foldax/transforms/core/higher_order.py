@@ -45,6 +45,7 @@ from foldax._compat import (
     while_p,
 )
 from foldax.errors import MissingRuleError
+from foldax.transforms.core.body_cache import cached_body
 
 MAX_FIXED_POINT_ITERATIONS = 32
 
@@ -74,10 +75,13 @@ def unflatten_values(
 
 
 class Traced:
-    """A re-traced body: open ``jaxpr`` whose leading inputs are the hoisted ``consts``."""
+    """A re-traced body: open ``jaxpr`` whose leading inputs are the hoisted ``consts``;
+    ``closed`` is it as a closed jaxpr, one object per Traced (so a cached Traced binds the same
+    closed jaxpr each time, and JAX's caches keyed on it hit)."""
 
     def __init__(self, jaxpr: Jaxpr, consts: list, out_specs: list, out_counts: list, n_state_out: int):
         self.jaxpr, self.consts = jaxpr, consts
+        self.closed = ClosedJaxpr(jaxpr, ())
         self.out_specs, self.out_counts, self.n_state_out = out_specs, out_counts, n_state_out
 
 
@@ -98,7 +102,8 @@ def trace_body(
 
     Input layout: the arrays of the first ``n_lead`` values, then the state arrays, then the
     arrays of the other values. Output layout: the state (unless ``keep_state_out`` is False),
-    then the arrays of the outputs (coerced to ``out_specs`` if given).
+    then the arrays of the outputs (coerced to ``out_specs`` if given). The result is cached
+    per ``body`` (``body_cache``) for an interpreter with a ``body_cache_key``.
     """
     n_lead_arrays = sum(counts[:n_lead])
     n_state = len(state_avals)
@@ -119,10 +124,18 @@ def trace_body(
         state = child.get_state() if keep_state_out else []
         return list(state) + flat_outs
 
-    avals = list(values_avals[:n_lead_arrays]) + list(state_avals) + list(values_avals[n_lead_arrays:])
-    jaxpr, _, consts = trace_to_jaxpr(flat, avals, name=getattr(interp, "transformation", "body"))
-    jaxpr = convert_constvars_jaxpr(jaxpr)
-    return Traced(jaxpr, consts, record["specs"], record["counts"], n_state if keep_state_out else 0)
+    def build() -> Traced:
+        avals = list(values_avals[:n_lead_arrays]) + list(state_avals) + list(values_avals[n_lead_arrays:])
+        jaxpr, _, consts = trace_to_jaxpr(flat, avals, name=getattr(interp, "transformation", "body"))
+        jaxpr = convert_constvars_jaxpr(jaxpr)
+        return Traced(jaxpr, consts, record["specs"], record["counts"], n_state if keep_state_out else 0)
+
+    config = interp.body_cache_key()
+    key = None
+    if config is not None and out_filter is None:
+        layout = (tuple(values_avals), tuple(specs), tuple(counts), n_lead, tuple(state_avals))
+        key = (config, layout, None if out_specs is None else tuple(out_specs), keep_state_out)
+    return cached_body(body if body.consts else body.jaxpr, key, build)  # without consts: the open jaxpr
 
 
 def _bind(primitive: Any, args: Sequence, params: dict) -> list:
@@ -162,7 +175,7 @@ def _call_rule(body_param: str, closed_body: bool) -> Callable:
         state = interp.get_state()
         traced = trace_body(interp, body, _avals(arrays), specs, counts, n_lead=0, state_avals=_avals(state))
         params = dict(eqn.params)
-        params[body_param] = ClosedJaxpr(traced.jaxpr, ()) if closed_body else traced.jaxpr
+        params[body_param] = traced.closed if closed_body else traced.jaxpr
         if eqn.primitive is jit_p:
             params.update(_jit_io_params(interp, eqn, traced, counts, len(state)))
         outs = _bind(eqn.primitive, [*traced.consts, *state, *arrays], params)
@@ -227,9 +240,13 @@ def _plain_array(interp: Any, value: Any, what: str, eqn: JaxprEqn) -> Any:
     return arrays[0]
 
 
-def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[Jaxpr]]:
-    """Give every branch the same leading const inputs (each ignores the others')."""
+def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[ClosedJaxpr]]:
+    """Give every branch the same leading const inputs (each ignores the others'); the branches
+    as closed jaxprs. Without any const, they are the Traced's own (so cached ones stay the same
+    objects)."""
     all_consts = [c for t in traced for c in t.consts]
+    if not all_consts:
+        return [], [t.closed for t in traced]
     jaxprs = []
     for k, t in enumerate(traced):
         invars = []
@@ -239,7 +256,7 @@ def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[Jaxpr]]:
         invars += t.jaxpr.invars[len(t.consts) :]
         info = t.jaxpr.debug_info  # its argument names no longer match the inputs
         info = info.with_unknown_names() if info is not None else None
-        jaxprs.append(make_jaxpr_obj([], invars, t.jaxpr.outvars, t.jaxpr.eqns, info))
+        jaxprs.append(ClosedJaxpr(make_jaxpr_obj([], invars, t.jaxpr.outvars, t.jaxpr.eqns, info), ()))
     return all_consts, jaxprs
 
 
@@ -269,7 +286,7 @@ def cond_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     if any(t.out_specs != joined for t in traced):
         traced = trace_all(joined)
     consts, jaxprs = merge_branch_consts(traced)
-    params = dict(eqn.params, branches=tuple(ClosedJaxpr(j, ()) for j in jaxprs))
+    params = dict(eqn.params, branches=tuple(jaxprs))
     outs = _bind(cond_p, [index, *consts, *state, *arrays], params)
     return _finish(interp, outs, traced[0])
 
@@ -322,8 +339,8 @@ def while_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
         )
     params = dict(
         p,
-        cond_jaxpr=ClosedJaxpr(cond.jaxpr, ()),
-        body_jaxpr=ClosedJaxpr(body.jaxpr, ()),
+        cond_jaxpr=cond.closed,
+        body_jaxpr=body.closed,
         cond_nconsts=len(cond.consts) + len(k_arrays),
         body_nconsts=len(body.consts) + len(b_arrays),
     )
@@ -365,7 +382,7 @@ def scan_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:
     c_arrays, _, _ = flatten_values(interp, init)
     params = dict(
         p,
-        jaxpr=ClosedJaxpr(body.jaxpr, ()),
+        jaxpr=body.closed,
         num_consts=len(body.consts) + len(k_arrays),
         num_carry=len(state) + len(c_arrays),
     )

@@ -219,6 +219,14 @@ class Interpreter:
         """An interpreter for a sub-jaxpr: same configuration, its own state."""
         return copy.copy(self)
 
+    def body_cache_key(self) -> Hashable | None:
+        """This interpreter's configuration as a hashable key, if the bodies it re-traces depend
+        only on it, the source body and the inputs' avals and specs: each transformed body is
+        then cached per source jaxpr (``core.body_cache``), so the same ``jit`` transformed twice
+        is one jaxpr and compiles once. ``None`` (the default): bodies are traced anew each time
+        (an interpreter whose rules read anything else, such as values it holds)."""
+        return None
+
 
 def _source(eqn: JaxprEqn) -> str:
     from foldax._compat import eqn_source_line

@@ -107,6 +107,7 @@ def trace_program(
     simplify_program: bool = True,
     leaf_avals: Sequence | None = None,
     observe: Callable[[Any], bool] | None = None,
+    traced_for: str = "jit",
 ) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
@@ -120,6 +121,8 @@ def trace_program(
     while tracing (``folding``); ``observe(primitive)`` names the computations ``checkify`` must
     still see, and then checks on constants are left in the program instead of raising. A trace
     inside the trace of a ``checkify`` (a nested ``foldax.jit``) observes with its observer.
+    ``traced_for``: JAX's name of the transformation tracing ``fun``, which JAX's messages
+    about its tracers give ("... while tracing the function f at file:line for jit").
     """
     kwargs = kwargs or {}
     if observe is None and fold and simplify_program:
@@ -176,9 +179,12 @@ def trace_program(
                     arg_names=arg_names,
                     source=fun,
                     keep_source=observe is not None,
+                    traced_for=traced_for,
                 )
         else:
-            jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names, source=fun)
+            jaxpr, _, consts = trace_to_jaxpr(
+                flat_fun, in_avals, name=name, arg_names=arg_names, source=fun, traced_for=traced_for
+            )
     except jax.errors.ConcretizationTypeError as e:
         error = (
             TracerBoolControlFlowError
@@ -216,16 +222,17 @@ def _check_output_leaf(name: str, x: Any) -> None:
 
 
 def _control_flow_message(name: str, arg_names: list[str], avals: list, e: Exception) -> str:
+    """JAX's message for the same misuse under ``jax.jit``, then foldax's: which variables the
+    call has and the fix."""
     variables = ", ".join(f"{n}: {a.str_short()}" for n, a in zip(arg_names, avals)) or "none"
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    jax_message = str(e).strip() or type(e).__name__
     return (
-        f"{name}: a traced variable was used where Python needs a concrete value (an `if`, "
-        f"`while`, bool(), int() or float()). Variables are traced and have no value at trace "
-        f"time; the variables of this call are: {variables}. Fix: pass the value as a NumPy array "
-        f"so it is a constant (foldax.jit traces Python numbers, as jax.jit does: list them in "
-        f"static_argnames/auxiliary_args), "
-        f"or express the branch with jnp.where / jax.lax.cond / jax.lax.while_loop. "
-        f"(JAX: {first})"
+        f"{jax_message}\n\n{name}: a traced variable was used where Python needs a concrete value "
+        f"(an `if`, `while`, bool(), int() or float()). Variables are traced and have no value at "
+        f"trace time; the variables of this call are: {variables}. Fix: pass the value as a NumPy "
+        f"array so it is a constant (foldax.jit traces Python numbers, as jax.jit does: list them "
+        f"in static_argnames/auxiliary_args), or express the branch with jnp.where / "
+        f"jax.lax.cond / jax.lax.while_loop."
     )
 
 

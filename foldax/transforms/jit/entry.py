@@ -178,6 +178,7 @@ def _bind(fun: Callable, name: str, static: tuple, aux: tuple) -> Callable:
         return fun(*args, **dyn_kwargs, **kw)
 
     bound.__name__ = name
+    bound.__wrapped__ = fun  # type: ignore[attr-defined]  # JAX's messages name fun's source line
     return bound
 
 
