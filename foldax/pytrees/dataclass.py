@@ -29,7 +29,7 @@ import jax
 
 from foldax.errors import FoldaxTypeError
 from foldax.pytrees.fields import FieldKind, declared_kind
-from foldax.pytrees.leaves import ByValue
+from foldax.pytrees.flattening import layout, node_functions
 
 T = TypeVar("T")
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class _Kinds:
     variable: tuple[str, ...]
     value: tuple[str, ...]
     static: tuple[str, ...]
+    protocol: bool  # the class implements __value_attrs__ / __variable_attrs__
 
 
 def _class_kinds(cls: type) -> _Kinds:
@@ -55,7 +56,7 @@ def _class_kinds(cls: type) -> _Kinds:
     variable = tuple(n for n in names if kinds[n] == FieldKind.VARIABLE)
     value = tuple(n for n in names if kinds[n] != FieldKind.STATIC)
     static = tuple(n for n in names if kinds[n] == FieldKind.STATIC)
-    return _Kinds(names, variable, value, static)
+    return _Kinds(names, variable, value, static, _uses_protocol(cls))
 
 
 @functools.cache
@@ -125,46 +126,15 @@ def _kinds_of(cls: type) -> _Kinds:
     return _class_kinds(cls)
 
 
-def _aux_item(cls: type, name: str, value: Any) -> tuple[str, ByValue]:
-    return name, ByValue(value, where=f"field '{name}' of {cls.__name__}")
-
-
-@functools.cache
-def _layout(cls: type, variables: tuple[str, ...]) -> tuple[str, ...]:
-    """The names of the fields that are not variables (they go into the tree structure)."""
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in variables)
-
-
-def _flatten(obj: Any) -> tuple[list, tuple]:
-    cls: type = type(obj)
-    variables = variable_attrs(obj) if _uses_protocol(cls) else _kinds_of(cls).variable
-    children = [getattr(obj, n) for n in variables]
-    others = tuple(_aux_item(cls, n, getattr(obj, n)) for n in _layout(cls, variables))
-    return children, (variables, others)
-
-
-def _flatten_with_keys(obj: Any) -> tuple[list, tuple]:
-    children, aux = _flatten(obj)
-    return [(jax.tree_util.GetAttrKey(n), c) for n, c in zip(aux[0], children)], aux
-
-
-def _unflatten(cls: type, aux: tuple, children: Any) -> Any:
-    obj: Any = object.__new__(cls)
-    variables, others = aux
-    for name, child in zip(variables, children):
-        object.__setattr__(obj, name, child)
-    for name, wrapped in others:
-        object.__setattr__(obj, name, wrapped.value)
-    return obj
-
-
 def register(cls: type) -> type:
     """Register a dataclass type with JAX, honouring field kinds and the ΦML protocol."""
     if cls in _REGISTERED:
         return cls
-    jax.tree_util.register_pytree_with_keys(
-        cls, _flatten_with_keys, functools.partial(_unflatten, cls), flatten_func=_flatten
+    kinds = _kinds_of(cls)
+    flatten, flatten_with_keys, unflatten = node_functions(
+        cls, None if kinds.protocol else kinds.variable, variable_attrs
     )
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten_func=flatten)
     _REGISTERED.add(cls)
     return cls
 
@@ -187,10 +157,8 @@ def register_protocol_class(obj: Any) -> bool:
 
 def validate_static_fields(obj: Any) -> None:
     """Raise a FoldaxTypeError naming the first non-variable field whose value is unhashable."""
-    variables = set(variable_attrs(obj))
-    for name in field_names(obj):
-        if name not in variables:
-            ByValue(getattr(obj, name), where=f"field '{name}' of {type(obj).__name__}")
+    cls: type = type(obj)
+    layout(cls, variable_attrs(obj)).flatten(obj)  # wraps each non-variable field in a ByValue
 
 
 def dataclass(cls: type[T] | None = None, *, frozen: bool = True, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import types
 from typing import Any, Hashable
 
 import jax
@@ -30,6 +31,10 @@ _SCALARS = (bool, int, float, complex)
 # what JAX traces: arrays, tracers, tokens, and array descriptions (lowering without data)
 _VARIABLE_TYPES = (jax.Array, Tracer, Token, jax.ShapeDtypeStruct)
 _kind_by_type: dict[type, str] = {}
+# exact types that are their own value key (compared by ==, never arrays or numbers): static values
+_SELF_KEYED = frozenset(
+    {str, bytes, type(None), tuple, frozenset, type, types.FunctionType, types.BuiltinFunctionType}
+)
 
 
 def leaf_kind(x: Any) -> str:
@@ -119,16 +124,26 @@ def value_key(x: Any, where: str = "value") -> Hashable:
 
     ``where`` names the value in the error raised for an unhashable object.
     """
+    t = type(x)
+    if t in _SELF_KEYED:  # exact types first: no ABC check (jax.Array) for a string
+        _hash_of(x, where)
+        return x
+    if t in _SCALARS:
+        return scalar_key(x)
     if isinstance(x, (np.ndarray, np.generic)):
         return array_key(x)
-    if type(x) in _SCALARS:
-        return scalar_key(x)
     if isinstance(x, Tracer):
         return ("tracer-by-identity", id(x))
     if isinstance(x, jax.Array):
         return jax_array_key(x)
+    _hash_of(x, where)
+    return x
+
+
+def _hash_of(x: Any, where: str) -> int:
+    """``hash(x)``, or the FoldaxTypeError (a TypeError) naming ``where`` if ``x`` is unhashable."""
     try:
-        hash(x)
+        return hash(x)
     except TypeError:
         raise FoldaxTypeError(
             f"{where} holds an unhashable {type(x).__name__} ({_short(x)}). Static values are part "
@@ -136,7 +151,6 @@ def value_key(x: Any, where: str = "value") -> Hashable:
             f"list, a frozenset or tuple of items instead of a dict/set, or declare it a variable "
             f"(a jax.Array) so it is traced instead."
         ) from None
-    return x
 
 
 def _short(x: Any) -> str:
@@ -168,8 +182,12 @@ class ByValue:
 
     def __init__(self, value: Any, where: str = "value"):
         self.value = value
-        self.key = value_key(value, where)
-        self._hash = hash(self.key)
+        if type(value) in _SELF_KEYED:  # the common static values: hashed once, no other check
+            self.key = value
+            self._hash = _hash_of(value, where)
+        else:
+            self.key = key = value_key(value, where)
+            self._hash = hash(key)
 
     def __hash__(self) -> int:
         return self._hash
