@@ -184,6 +184,7 @@ from foldax._compat.source_lines import (
 )
 from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, trace_to_jaxpr
 from foldax._compat.trace_config import (
+    JIT_DISABLED,
     explaining_cache_misses,
     jit_disabled,
     register_cache,
@@ -348,6 +349,7 @@ __all__ = [
     "folding_trace_to_jaxpr",
     "trace_to_jaxpr",
     # trace_config
+    "JIT_DISABLED",
     "explaining_cache_misses",
     "jit_disabled",
     "register_cache",

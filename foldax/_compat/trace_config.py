@@ -45,6 +45,11 @@ def jit_disabled() -> bool:
     return bool(config.disable_jit.value)
 
 
+# JAX's ``jax_disable_jit`` flag itself: ``JIT_DISABLED.value`` is ``jit_disabled()`` without a
+# Python call, for ``foldax.jit``'s call path (JAX's C++ dispatch reads the same flag)
+JIT_DISABLED: Any = config.disable_jit
+
+
 def register_cache(cache: Any, for_what: str) -> None:
     """Register ``cache`` (anything with ``cache_clear()``) with JAX's cache management, so
     ``jax.clear_caches()`` clears it as it clears JAX's own caches. JAX keeps it weakly: the

@@ -56,6 +56,12 @@ def test_positional_calls_reuse_exactly_what_the_full_key_reuses(name):
 
 
 @pytest.mark.parametrize("name", SEQUENCES)
+def test_one_argument_calls_reuse_exactly_what_the_full_key_reuses(name):
+    calls = [((c,), {}) for c in SEQUENCES[name]]  # plans found by the argument's type alone
+    _calls_agree(lambda c: 2 * jnp.sum(jnp.asarray(c).astype(jnp.float32)), calls)
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
 def test_nested_and_keyword_calls_reuse_exactly_what_the_full_key_reuses(name):
     calls = [(({"x": X, "c": [c]},), {"scale": c}) for c in SEQUENCES[name]]
     f = lambda tree, scale: tree["x"] * jnp.sum(jnp.asarray(scale).astype(jnp.float32))  # noqa: E731

@@ -28,6 +28,7 @@ from jax import lax
 from foldax._compat import abstract_eval, concrete_array
 from foldax.transforms.core.eager import evaluate_compiled
 from foldax.transforms.core.mesh import process_local
+from foldax.transforms.core.numpy_arithmetic import UFUNCS, exact_arithmetic
 
 Rule = Callable[..., "np.ndarray | None"]  # None: no NumPy form for these inputs
 NUMPY_RULES: dict[Any, Rule] = {}
@@ -43,7 +44,8 @@ def _rule(primitive: Any) -> Callable[[Rule], Rule]:
 
 def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
     """``primitive`` on the concrete ``args``, computed now whatever the current trace: with
-    NumPy when it has a rule here (a ``jax.Array`` of the right abstract value), else by the
+    NumPy when it has a rule here (a ``jax.Array`` of the right abstract value) or is an
+    ``add``, ``sub`` or ``mul`` NumPy computes as XLA does (``numpy_arithmetic``), else by the
     computation JAX's eager evaluation compiles (``eager``: kept in a bounded cache). Returns what
     ``primitive.bind`` would."""
     if primitive in NUMPY_RULES:
@@ -53,6 +55,14 @@ def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
             out = concrete_array(value, aval)
             if out is not None:
                 return out
+    elif primitive in UFUNCS:  # add, sub, mul: with NumPy where its bits are XLA's
+        value = exact_arithmetic(primitive, args)
+        if value is not None:
+            aval, _ = abstract_eval(primitive, args, params)
+            if (value.dtype, value.shape) == (aval.dtype, aval.shape):  # nothing JAX converts
+                out = concrete_array(value, aval)
+                if out is not None:
+                    return out
     return evaluate_compiled(primitive, args, params)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from foldax.errors import FoldaxValueError
 from foldax.pytrees.leaves import STATIC, ByValue, leaf_kind
-from foldax.transforms.jit.plans import CallPlan
+from foldax.transforms.jit.plans import CallPlan, plan_key, positional_key
 
 MAX_ENTRIES = 256
 MAX_CONSTANT_BYTES = 512 << 20
@@ -100,9 +100,9 @@ class EntryCache(collections.OrderedDict):
         super().__init__()
         self.max_entries, self.max_constant_bytes = validated_limits(max_entries, max_constant_bytes, where)
         self.evictions = 0
-        # (treedef, *leaf types) -> plan, and (*leaf types) -> plan for calls f(x, y) whose
+        # plans.plan_key -> plan, and plans.positional_key -> plan for calls f(x, y) whose
         # positional arguments are array or number leaves and that pass no keyword
-        self.plans: dict[tuple, CallPlan] = {}
+        self.plans: dict[Hashable, CallPlan] = {}
         self._shortcuts: dict[Hashable, list[tuple]] = {}  # key -> its (plan key, constant key)s
         self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._held = 0  # the sum of the byte counts in _measured
@@ -124,10 +124,10 @@ class EntryCache(collections.OrderedDict):
     def __delitem__(self, key: Hashable) -> None:
         super().__delitem__(key)
         self._held -= self._measured.pop(key)[0]
-        for plan_key, constant_key in self._shortcuts.pop(key, ()):  # an empty plan goes too
-            plan = self.plans.get(plan_key)
+        for where, constant_key in self._shortcuts.pop(key, ()):  # an empty plan goes too
+            plan = self.plans.get(where)
             if plan is not None and plan.entries.pop(constant_key, None) is not None and not plan.entries:
-                del self.plans[plan_key]
+                del self.plans[where]
 
     def clear(self) -> None:
         super().clear()
@@ -142,19 +142,18 @@ class EntryCache(collections.OrderedDict):
         entry = super().get(key)
         if entry is None:
             return
-        types = tuple(map(type, leaves))
-        plan_keys = [(key[0], *types)]
+        plan_keys: list[Hashable] = [plan_key(key[0], leaves)]
         if key[0] == flat_treedef(len(leaves)) and STATIC not in map(leaf_kind, leaves):
-            plan_keys.append(types)  # f(x, y) with array or number leaves: known by types alone
+            plan_keys.append(positional_key(leaves))  # f(x, y) with array or number leaves
         mask = (True,) * len(leaves) if mask is None else mask
         constant_key = tuple(value.key for _, value in key[3])
-        for plan_key in plan_keys:
-            plan = self.plans.get(plan_key)
+        for where in plan_keys:
+            plan = self.plans.get(where)
             if plan is None:
-                plan = self.plans[plan_key] = CallPlan(mask)
+                plan = self.plans[where] = CallPlan(mask)
             if constant_key not in plan.entries:
                 plan.entries[constant_key] = (key, entry)
-                self._shortcuts.setdefault(key, []).append((plan_key, constant_key))
+                self._shortcuts.setdefault(key, []).append((where, constant_key))
 
     def limits(self) -> tuple[int, int]:
         """``(max_entries, max_constant_bytes)`` in force."""

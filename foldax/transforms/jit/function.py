@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import jax
 
-from foldax._compat import jit_disabled, typeof
+from foldax._compat import JIT_DISABLED, typeof
 from foldax.errors import FoldaxOverflowError, FoldaxTypeError, FoldaxValueError, RetraceWarning
 from foldax.transforms.core.program import Program
 from foldax.transforms.core.trace import function_name, variable_paths
@@ -35,7 +35,7 @@ from foldax.transforms.jit.arguments import (
 )
 from foldax.transforms.jit.batches import BatchWatch
 from foldax.transforms.jit.cache import FunctionCache, cache_for
-from foldax.transforms.jit.entries import validated_limits
+from foldax.transforms.jit.entries import EntryCache, validated_limits
 from foldax.transforms.jit.entry import (
     Entry,
     Template,
@@ -55,6 +55,7 @@ from foldax.transforms.jit.placement import (
     variable_shardings,
     variables_in_place,
 )
+from foldax.transforms.jit.plans import plan_key, positional_key
 from foldax.transforms.jit.stages import Lowered, Traced, traced_outputs_only
 from foldax.transforms.processes import check_same_on_every_process
 
@@ -94,6 +95,9 @@ class JitFunction:
         self._limits = limits
         self._options = spec.options() + (fold, tuple(sorted(jax_jit_kwargs.items())), limits)
         self._cache: FunctionCache | None = None
+        # the fast path's (plans, entries) of the cache, once opened, for a function without
+        # static, auxiliary or variable arguments
+        self._fast: tuple[dict, EntryCache] | None = None
         self._batches = BatchWatch()
 
     def _open_cache(self) -> FunctionCache:
@@ -105,6 +109,8 @@ class JitFunction:
             self._cache = FunctionCache(*self._limits, where=f"jit({self.name})")
         else:
             self._cache = cache_for(self.fun, self._options, self.name, self._limits)
+        if self.spec.plain:  # calls may take the fast path
+            self._fast = (self._cache.entries.plans, self._cache.entries)
         return self._cache
 
     @property
@@ -135,17 +141,18 @@ class JitFunction:
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if jit_disabled():  # jax.disable_jit(): run the Python body, as jax.jit does
+        if JIT_DISABLED.value:  # jax.disable_jit(): run the Python body, as jax.jit does
             return self.fun(*args, **kwargs)
-        cache = self._cache or self._open_cache()
-        if self.spec.plain:  # fast path: a known tree structure, leaf types and constants
-            entries = cache.entries
-            plan = None if kwargs else entries.plans.get(tuple(map(type, args)))  # f(x, y): leaves
+        fast = self._fast
+        if fast is not None:  # fast path: a known tree structure, leaf types and constants
+            plans, entries = fast
+            # f(x, y) whose arguments are leaves: positional_key(args), inlined for f(x)
+            plan = None if kwargs else plans.get(type(args[0]) if len(args) == 1 else positional_key(args))
             if plan is not None:
                 leaves: Sequence = args
             else:
                 leaves, treedef = _flatten((args, kwargs))
-                plan = entries.plans.get((treedef, *map(type, leaves)))
+                plan = plans.get(plan_key(treedef, leaves))
             hit = None if plan is None else plan.entries.get(()) if plan.all_traced else plan.find(leaves)
             if plan is not None and hit is not None:
                 key, entry = hit
@@ -156,6 +163,7 @@ class JitFunction:
                     return entry.call(plan.variables(leaves))
                 except OverflowError:  # a Python int out of range: the full path names it
                     pass
+        cache = self._cache or self._open_cache()
         key, variables, parts = self._key(args, kwargs)
         try:
             entry = cache.entries.get(key)

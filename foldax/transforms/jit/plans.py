@@ -9,6 +9,9 @@ dictionary lookups before the entry's ``jax.jit`` runs; the full key (``keys.lea
 built only for the first call of each plan and constants' values. A plan's lookup finds exactly
 the entry the full key would (same treedef, same constant leaves, same value keys).
 
+Plans are found by :func:`plan_key` (and :func:`positional_key` for ``f(x, y)``), built the same
+way when a plan is stored and when a call looks for it.
+
 Example:
     >>> import numpy as np
     >>> plan = CallPlan((True, False))
@@ -21,6 +24,26 @@ from __future__ import annotations
 from typing import Any, Hashable, Sequence
 
 from foldax.pytrees.leaves import value_key
+from foldax.transforms.jit.keys import TRACED_TYPES
+
+# in a plan key, in place of the leaf types, when every leaf is a jax.Array: hashing and
+# comparing a key with one type per leaf costs more than the set of the types
+ALL_ARRAYS = "every leaf is a jax.Array"
+
+
+def plan_key(treedef: Any, leaves: Sequence) -> tuple:
+    """The key of the plan of calls with this tree structure and these leaves' types:
+    ``(treedef, ALL_ARRAYS)`` when every leaf is a jax.Array (all traced, wherever they are),
+    else ``(treedef, *leaf types)``."""
+    if set(map(type, leaves)) <= TRACED_TYPES:
+        return (treedef, ALL_ARRAYS)
+    return (treedef, *map(type, leaves))
+
+
+def positional_key(args: Sequence) -> type | tuple:
+    """The key of the plan of calls ``f(x, y)`` whose positional arguments are leaves, with no
+    keyword: the one argument's type, or the tuple of their types."""
+    return type(args[0]) if len(args) == 1 else tuple(map(type, args))
 
 
 class CallPlan:
