@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from foldax._compat import (
+    BatchTrace,
     mapped_aval,
     mapped_axis_spec,
     shaped_abstractify,
@@ -335,6 +336,7 @@ class VmapFunction:
                     name=self.name,
                     simplify_program=False,
                     leaf_avals=avals,
+                    trace_type=BatchTrace,
                 )
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e

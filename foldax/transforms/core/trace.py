@@ -107,6 +107,7 @@ def trace_program(
     simplify_program: bool = True,
     leaf_avals: Sequence | None = None,
     observe: Callable[[Any], bool] | None = None,
+    trace_type: type | None = None,
 ) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
@@ -120,6 +121,8 @@ def trace_program(
     while tracing (``folding``); ``observe(primitive)`` names the computations ``checkify`` must
     still see, and then checks on constants are left in the program instead of raising. A trace
     inside the trace of a ``checkify`` (a nested ``foldax.jit``) observes with its observer.
+    ``trace_type`` (with ``simplify_program=False``) traces with that subclass of JAX's staging
+    trace, as ``vmap`` traces with ``BatchTrace`` so that JAX's messages name its tracers.
     """
     kwargs = kwargs or {}
     if observe is None and fold and simplify_program:
@@ -178,7 +181,9 @@ def trace_program(
                     keep_source=observe is not None,
                 )
         else:
-            jaxpr, _, consts = trace_to_jaxpr(flat_fun, in_avals, name=name, arg_names=arg_names, source=fun)
+            jaxpr, _, consts = trace_to_jaxpr(
+                flat_fun, in_avals, name=name, arg_names=arg_names, source=fun, trace_type=trace_type
+            )
     except jax.errors.ConcretizationTypeError as e:
         error = (
             TracerBoolControlFlowError
