@@ -178,10 +178,12 @@ from foldax._compat.sharding import (
     use_concrete_mesh,
 )
 from foldax._compat.source_lines import (
+    FOLDAX_DIR,
     current_traceback,
     eqn_context,
     eqn_source_line,
     exclude_from_user_frames,
+    line_outside_foldax,
     register_source_exclusion,
 )
 from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, trace_to_jaxpr
@@ -339,14 +341,17 @@ __all__ = [
     "spec_with_batch_dim",
     "use_concrete_mesh",
     # source_lines
+    "FOLDAX_DIR",
     "current_traceback",
     "eqn_context",
     "eqn_source_line",
     "exclude_from_user_frames",
+    "line_outside_foldax",
     "register_source_exclusion",
-    # staging
+    # batch_tracing
     "BatchTrace",
     "BatchTracer",
+    # staging
     "NOT_FOLDED",
     "folding_trace_to_jaxpr",
     "trace_to_jaxpr",
