@@ -33,9 +33,9 @@ from foldax._compat.source_lines import line_outside_foldax
 class BatchTracer(pe.DynamicJaxprTracer):
     """A tracer of ``foldax.vmap``: a staging tracer of one element of a mapped value.
 
-    Its repr and origin message are those of JAX's ``BatchTracer`` (the aval is the element's;
-    the batched value does not exist yet while the element is traced). The line it was created
-    on is the user's: that of the operation, or of the ``vmap`` call for an input.
+    Its repr and origin message are in the words of JAX's ``BatchTracer`` (the repr shows the
+    element's aval only: the batched value does not exist while the element is traced). The
+    line it was created on is the user's: the operation's, or the ``vmap`` call's for an input.
     """
 
     __slots__ = ()  # JAX's layout: tracers of the staging trace are re-classed to this
@@ -52,6 +52,7 @@ class BatchTracer(pe.DynamicJaxprTracer):
         return f"\nThis BatchTracer with object id {id(self)} was created on line:\n  {line}"
 
 
+# JAX's fast path finds a tracer's aval by its exact class
 core.pytype_aval_mappings[BatchTracer] = core.pytype_aval_mappings[pe.DynamicJaxprTracer]
 
 
@@ -65,12 +66,12 @@ def _as_batch_tracer(tracer: Any, trace: BatchTrace) -> Any:
 class BatchTrace(pe.DynamicJaxprTrace):
     """JAX's staging trace whose tracers are ``BatchTracer``\\ s.
 
-    JAX makes a staging trace's tracers in four methods: ``new_arg`` (inputs), ``var_to_tracer``
-    (every equation's outputs: ``emit_eqn``/``make_eqn``, so primitives, staging rules and
-    inlined calls), ``_new_const`` (constants, ``to_jaxpr_tracer``/``new_const``/``lift``) and,
-    for literals an inlined call returns as they are, ``inline_jaxpr_into_trace``, whose results
-    pass through ``to_jaxpr_tracer``. Each is re-classed here; literals that an inlined call
-    only feeds to its own equations stay JAX's class, and never reach the traced function.
+    JAX makes a staging trace's tracers in ``new_arg`` (inputs), ``var_to_tracer`` (every
+    equation's outputs: ``emit_eqn``/``make_eqn``, so primitives, staging rules and inlined
+    calls), ``_new_const`` (constants: ``to_jaxpr_tracer``/``new_const``/``lift``) and
+    ``inline_jaxpr_into_trace`` (literals), whose results pass through ``to_jaxpr_tracer``. Each
+    is re-classed here; literals that an inlined call only feeds to its own equations stay JAX's
+    class, and never reach the traced function.
     """
 
     __slots__ = ("call_site",)
