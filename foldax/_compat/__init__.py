@@ -11,6 +11,7 @@ only it. Tested against jax 0.10.x. One idea per module:
 - ``batching_rules``: JAX's batching rule tables, vmapped axes and their context.
 - ``sharding``: mesh axes of arrays, shard_map, jit shardings under vmap, the concrete mesh.
 - ``staging``: tracing a function to a jaxpr, with foldax's folding of constants.
+- ``batch_tracing``: the trace and tracers foldax.vmap traces with (JAX's messages name them).
 - ``evaluation``: computing primitives and jaxprs now; abstract evaluation.
 - ``source_lines``: which user line an equation came from; frames that are not the user's.
 - ``trace_config``: the trace context JAX's caches key on, and the flags foldax follows.
@@ -72,6 +73,7 @@ from foldax._compat.autodiff_rules import (
     wrap_fun,
     zeros_like_aval,
 )
+from foldax._compat.batch_tracing import BatchTrace, BatchTracer
 from foldax._compat.batching_rules import (
     AxisData,
     axis_data,
@@ -176,10 +178,12 @@ from foldax._compat.sharding import (
     use_concrete_mesh,
 )
 from foldax._compat.source_lines import (
+    FOLDAX_DIR,
     current_traceback,
     eqn_context,
     eqn_source_line,
     exclude_from_user_frames,
+    line_outside_foldax,
     register_source_exclusion,
 )
 from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, trace_to_jaxpr
@@ -339,11 +343,16 @@ __all__ = [
     "spec_with_batch_dim",
     "use_concrete_mesh",
     # source_lines
+    "FOLDAX_DIR",
     "current_traceback",
     "eqn_context",
     "eqn_source_line",
     "exclude_from_user_frames",
+    "line_outside_foldax",
     "register_source_exclusion",
+    # batch_tracing
+    "BatchTrace",
+    "BatchTracer",
     # staging
     "NOT_FOLDED",
     "folding_trace_to_jaxpr",

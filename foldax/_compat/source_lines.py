@@ -12,11 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jax._src import core, source_info_util
 
 from foldax._compat.jaxpr_types import JaxprEqn
+
+FOLDAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # foldax/
 
 
 def eqn_context(eqn: JaxprEqn):
@@ -53,6 +56,15 @@ def eqn_source_line(eqn: JaxprEqn) -> str:
     if frame is None:
         return "<unknown>"
     return f"{frame.file_name}:{frame.start_line} ({frame.function_name})"
+
+
+def line_outside_foldax(info: Any) -> str | None:
+    """``file:line:column (function)``, as JAX summarizes a line, of the innermost frame of the
+    source information ``info`` that is neither JAX's nor foldax's own, or ``None``."""
+    for frame in source_info_util.user_frames(info.traceback):
+        if not frame.file_name.startswith(FOLDAX_DIR):
+            return source_info_util._summarize_frame(frame)
+    return None
 
 
 def current_traceback() -> Any:

@@ -12,13 +12,13 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Sequence
 
 from jax._src import api_util, core, dtypes, linear_util as lu, source_info_util
 from jax._src.interpreters import partial_eval as pe
 
 from foldax._compat.jaxpr_types import AbstractValue, Jaxpr, Primitive
+from foldax._compat.source_lines import FOLDAX_DIR
 
 
 def trace_to_jaxpr(
@@ -28,6 +28,7 @@ def trace_to_jaxpr(
     arg_names: Sequence[str] | None = None,
     source: Callable | None = None,
     traced_for: str = "jit",
+    trace_type: type[pe.DynamicJaxprTrace] | None = None,
 ) -> tuple[Jaxpr, list[AbstractValue], list]:
     """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
 
@@ -35,11 +36,15 @@ def trace_to_jaxpr(
     name it (and ``arg_names``) instead of the wrapper, traced for ``traced_for`` (JAX's name of
     the transformation: "... while tracing the function f at file:line for jit"). The returned
     jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
+    ``trace_type``, a subclass of JAX's staging trace (``batch_tracing.BatchTrace``), traces
+    instead of JAX's own.
     """
     dbg = _debug_info(fun, in_avals, name, arg_names, source, traced_for)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
-    jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
-    return jaxpr, list(out_avals), list(consts)
+    if trace_type is None:
+        jaxpr, out_avals, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(in_avals))
+        return jaxpr, list(out_avals), list(consts)
+    return _trace_with(trace_type(dbg, parent_trace=core.trace_ctx.trace), wrapped, in_avals)
 
 
 NOT_FOLDED = object()  # what a folding hook returns to let the primitive be staged
@@ -106,13 +111,10 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
         return self.emit_eqn(tracers, list(out_avals), primitive, params, effects, source_info=info)
 
 
-_FOLDAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # foldax/
-
-
 def _called_by_foldax(info: Any) -> bool:
     """Whether the innermost user frame of ``info`` is in foldax's own code."""
     frame = source_info_util.user_frame(info.traceback)
-    return frame is not None and frame.file_name.startswith(_FOLDAX_DIR)
+    return frame is not None and frame.file_name.startswith(FOLDAX_DIR)
 
 
 def folding_trace_to_jaxpr(
@@ -131,6 +133,14 @@ def folding_trace_to_jaxpr(
     wrapped = lu.wrap_init(fun, debug_info=dbg)
     trace = _FoldingJaxprTrace(dbg, parent_trace=core.trace_ctx.trace)
     trace.fold, trace.keep_source = fold, keep_source
+    return _trace_with(trace, wrapped, in_avals)
+
+
+def _trace_with(
+    trace: pe.DynamicJaxprTrace, wrapped: lu.WrappedFun, in_avals: Sequence[AbstractValue]
+) -> tuple[Jaxpr, list, list]:
+    """Trace ``wrapped`` on ``in_avals`` with ``trace``, a fresh staging trace (JAX's
+    ``pe.trace_to_jaxpr_dynamic`` with a given trace)."""
     with core.ensure_no_leaks(trace), source_info_util.reset_name_stack(), pe.TracebackScope():
         info = source_info_util.current()
         in_tracers = [trace.new_arg(a, source_info=info) for a in in_avals]

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from foldax._compat import (
+    BatchTrace,
     mapped_aval,
     mapped_axis_spec,
     shaped_abstractify,
@@ -336,6 +337,7 @@ class VmapFunction:
                     simplify_program=False,
                     leaf_avals=avals,
                     traced_for="vmap",
+                    trace_type=BatchTrace,
                 )
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e

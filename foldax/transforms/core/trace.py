@@ -108,6 +108,7 @@ def trace_program(
     leaf_avals: Sequence | None = None,
     observe: Callable[[Any], bool] | None = None,
     traced_for: str = "jit",
+    trace_type: type | None = None,
 ) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
@@ -123,6 +124,8 @@ def trace_program(
     inside the trace of a ``checkify`` (a nested ``foldax.jit``) observes with its observer.
     ``traced_for``: JAX's name of the transformation tracing ``fun``, which JAX's messages
     about its tracers give ("... while tracing the function f at file:line for jit").
+    ``trace_type`` (with ``simplify_program=False``) traces with that subclass of JAX's staging
+    trace, as ``vmap`` traces with ``BatchTrace`` so that JAX's messages name its tracers.
     """
     kwargs = kwargs or {}
     if observe is None and fold and simplify_program:
@@ -183,7 +186,13 @@ def trace_program(
                 )
         else:
             jaxpr, _, consts = trace_to_jaxpr(
-                flat_fun, in_avals, name=name, arg_names=arg_names, source=fun, traced_for=traced_for
+                flat_fun,
+                in_avals,
+                name=name,
+                arg_names=arg_names,
+                source=fun,
+                traced_for=traced_for,
+                trace_type=trace_type,
             )
     except jax.errors.ConcretizationTypeError as e:
         error = (
