@@ -122,6 +122,7 @@ from foldax._compat.jaxpr_types import (
     array_aval,
     bind_params,
     host_constant,
+    is_python_scalar_literal,
     is_tracer,
     jaxprs_in_params,
     make_eqn,
@@ -182,7 +183,7 @@ from foldax._compat.source_lines import (
     exclude_from_user_frames,
     register_source_exclusion,
 )
-from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, trace_to_jaxpr
+from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, function_source_info, trace_to_jaxpr
 from foldax._compat.trace_config import (
     explaining_cache_misses,
     jit_disabled,
@@ -283,6 +284,7 @@ __all__ = [
     "array_aval",
     "bind_params",
     "eval_jaxpr",
+    "is_python_scalar_literal",
     "is_tracer",
     "jaxprs_in_params",
     "make_eqn",
@@ -345,6 +347,7 @@ __all__ = [
     # staging
     "NOT_FOLDED",
     "folding_trace_to_jaxpr",
+    "function_source_info",
     "trace_to_jaxpr",
     # trace_config
     "explaining_cache_misses",

@@ -141,6 +141,12 @@ def folding_trace_to_jaxpr(
     return jaxpr, [v.aval for v in jaxpr.outvars], list(consts)
 
 
+def function_source_info(fun: Callable) -> str:
+    """How JAX's messages name a function: ``'f at /path/file.py:12'`` (its debug info's
+    ``func_src_info``)."""
+    return api_util.fun_sourceinfo(fun)
+
+
 def _debug_info(
     fun: Callable, in_avals: Sequence, name: str, arg_names: Sequence[str] | None, source: Callable | None
 ) -> Any:
