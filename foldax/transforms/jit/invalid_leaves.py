@@ -15,8 +15,8 @@ Example:
     >>> try:
     ...     foldax.jit(lambda x: x)("foo")
     ... except TypeError as e:
-    ...     print(type(e).__name__, str(e).splitlines()[0][:50])
-    InvalidArgumentError Error interpreting argument to <function <lambda>
+    ...     print(type(e).__name__, str(e).splitlines()[0][:30])
+    InvalidArgumentError Error interpreting argument to
 """
 
 from __future__ import annotations
