@@ -78,7 +78,7 @@ class MLP:
         return x @ last.w + last.b
 
 
-@foldax.jit(static_argnames=("sizes", "dropout"))  # shapes and a static field: static
+@foldax.jit(static_argnames=("sizes", "activation", "dropout"))  # shapes, a name and a static field
 def init_mlp(key: jax.Array, sizes: tuple[int, ...], activation: str = "gelu", dropout: float = 0.0) -> MLP:
     """An MLP with layer widths ``sizes`` (inputs first), He-normal weights and zero biases."""
     keys = random.split(key, len(sizes) - 1)

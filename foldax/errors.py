@@ -67,6 +67,16 @@ class UnhashableStaticError(FoldaxTypeError, ValueError):
     """A static argument is unhashable (``jax.jit`` raises ``ValueError`` for it)."""
 
 
+class InvalidArgumentError(FoldaxTypeError):
+    """An argument leaf of a jitted function that is neither an array nor a number (a string,
+    a function, a type, an object): ``jax.jit`` raises ``TypeError`` for it too."""
+
+
+class InvalidOutputError(FoldaxTypeError):
+    """A jitted function returned a leaf that is neither an array nor a number: ``jax.jit``
+    raises ``TypeError`` for it too."""
+
+
 class FoldaxIndexError(FoldaxError, IndexError):
     """An index or axis out of range (argnums, in_axes)."""
 

@@ -124,6 +124,7 @@ from foldax._compat.jaxpr_types import (
     array_aval,
     bind_params,
     host_constant,
+    is_python_scalar_literal,
     is_tracer,
     jaxprs_in_params,
     make_eqn,
@@ -186,7 +187,7 @@ from foldax._compat.source_lines import (
     line_outside_foldax,
     register_source_exclusion,
 )
-from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, trace_to_jaxpr
+from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, function_source_info, trace_to_jaxpr
 from foldax._compat.trace_config import (
     JIT_DISABLED,
     explaining_cache_misses,
@@ -289,6 +290,7 @@ __all__ = [
     "array_aval",
     "bind_params",
     "eval_jaxpr",
+    "is_python_scalar_literal",
     "is_tracer",
     "jaxprs_in_params",
     "make_eqn",
@@ -356,6 +358,7 @@ __all__ = [
     # staging
     "NOT_FOLDED",
     "folding_trace_to_jaxpr",
+    "function_source_info",
     "trace_to_jaxpr",
     # trace_config
     "JIT_DISABLED",

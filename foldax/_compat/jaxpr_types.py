@@ -64,6 +64,16 @@ def new_literal(value: Any, aval: AbstractValue) -> Literal:
     return core.Literal(host_constant(value, aval), aval)
 
 
+_PYTHON_SCALAR_LITERALS = (literals.TypedInt, literals.TypedFloat, literals.TypedComplex, bool)
+
+
+def is_python_scalar_literal(atom: Any) -> bool:
+    """Whether ``atom`` is a jaxpr literal made from a Python scalar bound as an argument (JAX
+    keeps those as ``TypedInt``/``TypedFloat``/``TypedComplex``/``bool``; NumPy constants and
+    folded values are ``TypedNdArray`` s or arrays)."""
+    return isinstance(atom, core.Literal) and isinstance(atom.val, _PYTHON_SCALAR_LITERALS)
+
+
 def host_constant(value: Any, aval: Any) -> Any:
     """``value`` as JAX keeps a host constant of abstract value ``aval``: a NumPy value becomes
     a ``TypedNdArray`` of ``aval``'s dtype that keeps its weak type; other values (jax.Arrays,

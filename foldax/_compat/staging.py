@@ -154,6 +154,12 @@ def _trace_with(
     return jaxpr, [v.aval for v in jaxpr.outvars], list(consts)
 
 
+def function_source_info(fun: Callable) -> str:
+    """How JAX's messages name a function: ``'f at /path/file.py:12'`` (its debug info's
+    ``func_src_info``)."""
+    return api_util.fun_sourceinfo(fun)
+
+
 def _debug_info(
     fun: Callable,
     in_avals: Sequence,

@@ -163,11 +163,5 @@ def test_nan_to_num_under_jit_matches_jax(value):
     f = lambda x: jnp.nan_to_num(x, nan=0.0, posinf=jnp.inf)  # noqa: E731
     x = jnp.float32(value)
     assert_same_values([foldax.jit(f)(x)], [jax.jit(f)(x)])
-    program = foldax.trace(f)(x)
-    literals = sorted(
-        float(v.val)
-        for e in program.jaxpr.jaxpr.eqns
-        for v in e.invars
-        if e.primitive.name == "select_n" and hasattr(v, "val")
-    )
-    assert literals == sorted([0.0, np.inf, float(jnp.finfo(jnp.float32).min)])
+    # the Python scalars nan_to_num's jit receives stay its arguments, as in JAX's own jaxpr
+    assert str(foldax.trace(f)(x).jaxpr) == str(jax.make_jaxpr(f)(x))

@@ -131,11 +131,6 @@ def test_issue_examples_of_outputs():
     _same_arrays(foldax.jit(lambda x: x + 1)(1), jax.jit(lambda x: x + 1)(1))
 
 
-def test_static_outputs_stay_as_they_are():
-    out = foldax.jit(lambda x: (x, "label", None))(jnp.ones(2))
-    assert out[1:] == ("label", None)
-
-
 def test_traced_programs_keep_their_constants():
     program = foldax.trace(lambda x: (x, np.arange(3.0)))(jnp.ones(2))
     assert program.out_leaves[1].dtype == np.float64

@@ -2,8 +2,9 @@
 elimination, and ``simplify`` which runs all three.
 
 Folding evaluates, at trace time, every equation whose inputs are all concrete constants (consts
-and literals), inlining nested ``jit`` calls that receive some constants so folding reaches
-inside them. Equations that would blow a small constant up into a large one (``broadcast``,
+and literals), inlining nested ``jit`` calls that receive some NumPy or folded constants so
+folding reaches inside them (Python scalars a call receives stay its arguments, as in
+JAX). Equations that would blow a small constant up into a large one (``broadcast``,
 ``iota``) are left for XLA, which folds those for free. Equations that take or make PRNG
 keys are neither folded nor merged, so key-reuse checks see every use of every key. With an
 observer (``observe``, under ``foldax.checkify``), a folded equation the observer names leaves an
@@ -39,6 +40,7 @@ from foldax._compat import (
     eqn_context,
     eval_context,
     host_constant,
+    is_python_scalar_literal,
     is_tracer,
     jit_p,
     make_jaxpr_obj,
@@ -168,7 +170,7 @@ class _Folder:
                 if self.observe is not None and self.observe(eqn.primitive):
                     self.eqns.append(observation(eqn.invars, eqn))
                 self.evaluate(eqn, [v for _, v in found])
-            elif _inlinable(eqn) and any(k for k, _ in found) and not eqn.effects:
+            elif _inlinable(eqn) and _folds_inside(eqn, found) and not eqn.effects:
                 self.inline(eqn)
             else:
                 self.eqns.append(eqn)
@@ -212,6 +214,13 @@ class _Folder:
                 self.known[out] = val
             else:
                 self.subst[out] = a
+
+
+def _folds_inside(eqn: JaxprEqn, found: Sequence[tuple[bool, Any]]) -> bool:
+    """Whether a call with some unknown inputs receives a constant worth inlining it for: a
+    NumPy or folded constant. Python scalars it was called with stay its arguments (traced
+    weakly typed, as ``jax.jit`` traces them), so the call stays a ``jit`` equation."""
+    return any(known and not is_python_scalar_literal(a) for (known, _), a in zip(found, eqn.invars))
 
 
 def _fresh_copy(

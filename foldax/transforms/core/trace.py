@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from typing import Any, Callable, Sequence
 
 import jax
@@ -60,18 +61,23 @@ def variable_paths(in_tree: Any, mask: Sequence[bool]) -> list[str]:
 
 def _leaf_paths(in_tree: Any) -> tuple[str, ...]:
     """The paths of every leaf of an ``(args, kwargs)`` tree."""
-    try:
-        dummy = unflatten(in_tree, list(range(in_tree.num_leaves)))
-    except Exception:  # a node whose unflatten checks its children (JAX's NamedArray test type)
-        paths = list(_structural_paths(in_tree, ()))
-    else:
-        paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(dummy)[0]]
     names = []
-    for path in paths:
-        text = jax.tree_util.keystr(path)
+    for text in tree_leaf_paths(in_tree):
         text = text.replace("[0]", "args", 1) if text.startswith("[0]") else text.replace("[1]", "kwargs", 1)
         names.append(text)
     return tuple(names)
+
+
+def tree_leaf_paths(tree: Any) -> list[str]:
+    """The key path of every leaf of the tree structure ``tree`` (``[0]['a']``, ``.w``), as
+    JAX writes them (``keystr``; a child of a node without keys by its flattened index)."""
+    try:
+        dummy = unflatten(tree, list(range(tree.num_leaves)))
+    except Exception:  # a node whose unflatten checks its children (JAX's NamedArray test type)
+        paths = list(_structural_paths(tree, ()))
+    else:
+        paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(dummy)[0]]
+    return [re.sub(r"<flat index ([^>]+)>", r"\1", jax.tree_util.keystr(path)) for path in paths]
 
 
 def _structural_paths(treedef: Any, prefix: tuple) -> Any:

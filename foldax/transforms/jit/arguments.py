@@ -241,13 +241,28 @@ class ArgumentSpec:
         return dyn[k] if k < len(dyn) else None
 
     def jax_name(self, path: str) -> str:
-        """JAX's name of a dynamic leaf path: ``args[1]['a']`` -> ``y['a']`` (cache-miss
-        explanations name arguments so)."""
-        name = self.parameter_of_path(path)
-        if name is None:
+        """JAX's name of a dynamic leaf path, as ``jax.jit``'s messages write it:
+        ``args[1]['a']`` -> ``y['a']``; a positional past the named ones -> ``args[0]`` after
+        the ``*args`` parameter's name; a keyword that only ``**kw`` takes -> ``kw['a']``."""
+        params = self.parameters()
+        if not params:
             return path
-        rest = path.split("]", 1)[1] if path.startswith("args[") else path[path.index("']") + 2 :]
-        return name + rest
+        var_positional = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
+        var_keyword = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
+        if path.startswith("kwargs['"):
+            key, rest = path[len("kwargs['") :].split("']", 1)
+            named = any(p.name == key and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+            if named:
+                return key + rest
+            return f"{var_keyword}['{key}']{rest}" if var_keyword else path
+        k, rest = path[len("args[") :].split("]", 1)
+        position = self.dynamic_positions(int(k) + 1)[-1]
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if position < len(positional):
+            return positional[position].name + rest
+        if var_positional is None:
+            return path
+        return f"{var_positional}[{position - len(positional)}]{rest}"
 
 
 def hashable(x: Any, where: str) -> Any:

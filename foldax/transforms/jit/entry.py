@@ -37,6 +37,7 @@ from foldax.transforms.jit.arguments import as_constants
 from foldax.transforms.jit.cache import FunctionCache
 from foldax.transforms.jit.constant_arrays import explained_constant_misuse, read_only_leaves
 from foldax.transforms.jit.explain import explain_miss, signature
+from foldax.transforms.jit.invalid_leaves import check_outputs
 from foldax.transforms.jit.keys import CallParts, avals_key
 from foldax.transforms.jit.retrace import count_trace
 from foldax.transforms.jit.stages import output_values
@@ -147,6 +148,7 @@ class Tracing:
         Raises:
             FoldaxValueError: the function writes into a NumPy argument.
             FoldaxTypeError: the function hands a traced value to NumPy.
+            InvalidOutputError: it returns a leaf that is neither an array nor a number.
         """
         dyn_args, dyn_kwargs = template.fill(variables)
         fun = self.fun_ref()
@@ -156,6 +158,7 @@ class Tracing:
             program = trace_program(
                 bound, dyn_args, dyn_kwargs, fold=self.fold, name=self.name, make_variable=template.mask
             )
+        check_outputs(program, fun, self.name)
         count_trace(cache, self.name, program)
         new = signature(program)
         if param_name is not None and explaining_cache_misses():

@@ -24,6 +24,8 @@ import jax
 
 from foldax._compat import JIT_DISABLED, typeof
 from foldax.errors import FoldaxOverflowError, FoldaxTypeError, FoldaxValueError, RetraceWarning
+from foldax.pytrees.dataclass import register_protocol_class
+from foldax.pytrees.leaves import STATIC, leaf_kind
 from foldax.transforms.core.program import Program
 from foldax.transforms.core.trace import function_name, variable_paths
 from foldax.transforms.jit.arguments import (
@@ -47,6 +49,7 @@ from foldax.transforms.jit.entry import (
     packed,
     run_program,
 )
+from foldax.transforms.jit.invalid_leaves import invalid_argument
 from foldax.transforms.jit.keys import CallParts, avals_key, leaf_key
 from foldax.transforms.jit.placement import (
     donated_arguments,
@@ -98,6 +101,7 @@ class JitFunction:
         # the fast path's (plans, entries) of the cache, once opened, for a function without
         # static, auxiliary or variable arguments
         self._fast: tuple[dict, EntryCache] | None = None
+        self._static_self: JitFunction | None = None  # for methods of plain objects (__get__)
         self._batches = BatchWatch()
 
     def _open_cache(self) -> FunctionCache:
@@ -127,7 +131,7 @@ class JitFunction:
         """``(key, traced leaves, parts)`` of a call."""
         dyn_args, dyn_kwargs, static, aux = self.spec.split(args, kwargs)
         forced = self.spec.forced(len(args), dyn_args, dyn_kwargs)
-        found = leaf_key(dyn_args, dyn_kwargs, forced, self.name)
+        found = leaf_key(dyn_args, dyn_kwargs, forced, self.name, self._invalid_leaf)
         if found is None:  # a class was registered as a pytree: flatten again
             return self._key(args, kwargs)
         treedef, consts, variables, mask = found
@@ -138,6 +142,11 @@ class JitFunction:
             variables,
             CallParts(dyn_args, dyn_kwargs, static, aux, mask),
         )
+
+    def _invalid_leaf(self, i: int, x: Any, treedef: Any) -> Exception:
+        """The error for argument leaf ``i`` (``x``), neither an array nor a number."""
+        path = variable_paths(treedef, [j == i for j in range(treedef.num_leaves)])[0]
+        return invalid_argument(self.fun, self.name, self.spec.jax_name(path), x)
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -395,7 +404,50 @@ class JitFunction:
         return False, "Constant (NumPy) arguments do not match"
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else functools.partial(self, obj)
+        """``@foldax.jit`` on a method: the method bound to ``obj`` (``jax.jit``'s ``__get__``).
+
+        A pytree ``obj`` (a registered dataclass, an equinox Module) is the first argument, its
+        leaves traced or constant as any argument's. foldax's convenience: any other object
+        (a plain class instance, no array or number) is bound as a *static* first argument,
+        hashed into the cache key as ``static_argnums=0`` would (by identity, unless its class
+        defines ``__hash__``/``__eq__``; the cache holds it while the entry lives), where
+        ``jax.jit`` raises ``TypeError``.
+
+        Example:
+            >>> import foldax, jax.numpy as jnp
+            >>> class Scaler:
+            ...     def __init__(self, k):
+            ...         self.k = k
+            ...     @foldax.jit
+            ...     def __call__(self, x):
+            ...         return self.k * x
+            >>> Scaler(3.0)(jnp.ones(2))
+            Array([3., 3.], dtype=float32)
+        """
+        if obj is None:
+            return self
+        if not _binds_statically(obj):
+            return functools.partial(self, obj)
+        if self._static_self is None:
+            self._static_self = self._with_static_first()
+        return functools.partial(self._static_self, obj)
+
+    def _with_static_first(self) -> JitFunction:
+        """This function jitted with its first argument static as well (a method's plain
+        ``self``)."""
+        return jit(
+            self.fun,
+            static_argnums=tuple(sorted({0, *self.static_argnums})),
+            static_argnames=self.static_argnames,
+            donate_argnums=self.donate_argnums,
+            donate_argnames=self.donate_argnames,
+            auxiliary_args=self.auxiliary_args,
+            fold=self.fold,
+            variable_args=self.variable_args,
+            max_entries=self._limits[0],
+            max_constant_bytes=self._limits[1],
+            **self.jax_jit_kwargs,
+        )
 
     def __repr__(self) -> str:
         """``jax.jit``'s repr (``<PjitFunction of <function f at ...>>``), ``<PjitFunction>``
@@ -404,6 +456,16 @@ class JitFunction:
             return f"<PjitFunction of {self.fun!r}>"
         except Exception:  # a callable whose __repr__ raises, or a half-deleted wrapper
             return "<PjitFunction>"
+
+
+def _binds_statically(obj: Any) -> bool:
+    """Whether a method's ``self`` is bound as a static argument: neither a pytree node nor an
+    array or number (a class following the ΦML protocol is registered as a pytree first)."""
+    register_protocol_class(obj)
+    if leaf_kind(obj) != STATIC:
+        return False
+    children = jax.tree_util.tree_leaves(obj, is_leaf=lambda x: x is not obj)  # one level deep
+    return len(children) == 1 and children[0] is obj
 
 
 def _overflows(x: int) -> bool:
@@ -441,10 +503,21 @@ def jit(
       array). Arguments named in ``variable_args`` are traced even when NumPy (batches from a
       data loader); a second value of a same-shaped NumPy argument warns.
     * In a dataclass, the field's kind decides: variable fields follow the rules above, value
-      and static fields are constants. In an equinox Module, Python scalars are constants (as
-      ``eqx.filter_jit`` keeps them).
+      and static fields are constants. In an equinox Module, Python scalars are constants and
+      other leaves (``MLP.activation``) static (as ``eqx.filter_jit`` keeps them).
     * Arguments named in ``static_argnums``/``static_argnames`` (by hash) or ``auxiliary_args``
       (ΦML: by value; jax arrays there are fetched to NumPy) are constants whatever their type.
+    * Nothing else is a valid leaf, as in ``jax.jit``: a string, function, type or other object
+      among the arguments raises ``InvalidArgumentError`` (a ``TypeError``, JAX's message
+      first), and so does such an output (``InvalidOutputError``). Python scalar outputs are
+      returned as weakly typed arrays, as ``jax.jit`` returns them.
+    * ``@jit`` on a method binds ``self`` as the first argument (``jax.jit``'s ``__get__``); a
+      ``self`` that is not a pytree (a plain object) is bound as a static argument, hashed into
+      the key as ``static_argnums=0`` would, where ``jax.jit`` raises.
+    * A nested ``jit`` called inside another's trace is a ``jit`` equation whose Python scalar
+      arguments are traced (weakly typed), as in ``jax.jit``; NumPy constants and values folded
+      at trace time are inlined into it and folded, and a call whose arguments are all
+      constants is folded whole.
 
     The cache key of a call is the tree structure, the static and auxiliary arguments, every
     constant leaf by value and JAX's trace context (matmul precision, promotion rules, x64, ...);
@@ -485,6 +558,8 @@ def jit(
         FoldaxTypeError: ``fun`` is not callable, a generator function or a staticmethod; a
             static argument is not hashable; an argument in ``variable_args`` holds a string
             or another leaf that cannot be traced.
+        InvalidArgumentError, InvalidOutputError: an argument or output leaf is neither an
+            array nor a number (``TypeError`` s, as ``jax.jit`` raises).
         FoldaxValueError: argument numbers or names that do not fit ``fun``'s signature; a
             sharding's structure does not match the arguments; a cache limit is not a positive
             integer.

@@ -12,8 +12,9 @@ The rule, as ``jax.jit`` users expect it:
 * Inside a dataclass, a field's kind decides: variable fields are leaves (the rule above), value
   and static fields are in the tree structure, keyed by value. Inside an equinox Module, as
   ``eqx.filter_jit`` does, Python scalars are constants (``Dropout``'s ``inference`` flag
-  steers a Python ``if``).
-* Anything else is static: part of the key by hash.
+  steers a Python ``if``) and other leaves (``MLP.activation``) static: part of the key by hash.
+* Nothing else is a valid leaf, as in ``jax.jit``: a string, function, type or object raises
+  (``invalid_leaves``); name its argument in ``static_argnames``/``auxiliary_args`` instead.
 
 A call's key is ``(tree structure, static arguments, auxiliary arguments, constants)``; the
 traced leaves' types, under JAX's trace context, select a program inside the key's entry
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
@@ -127,14 +128,20 @@ def module_leaf_positions(treedef: Any) -> frozenset[int]:
 
 
 def leaf_key(
-    dyn_args: tuple, dyn_kwargs: dict, forced: list[bool] | None, where: str
+    dyn_args: tuple,
+    dyn_kwargs: dict,
+    forced: list[bool] | None,
+    where: str,
+    refuse: Callable[[int, Any, Any], Exception] | None = None,
 ) -> tuple[Any, tuple, list, tuple | None] | None:
     """``(treedef, constants, traced leaves, mask)`` of the dynamic arguments, where constants
     are ``(leaf index, ByValue(leaf))``; ``None`` if a leaf's class had to be registered as a
-    pytree first (flatten again).
+    pytree first (flatten again). A leaf that is neither an array nor a number, outside an
+    equinox Module, raises ``refuse(leaf index, leaf, treedef)`` (``None``: it is static).
 
     Raises:
         FoldaxValueError: a leaf is a NumPy masked array (``jax.jit`` refuses them too).
+        Exception: what ``refuse`` makes, for a leaf that is not an array or number.
     """
     leaves, treedef = jax.tree_util.tree_flatten((dyn_args, dyn_kwargs))
     if forced is None and set(map(type, leaves)) <= TRACED_TYPES:
@@ -150,6 +157,10 @@ def leaf_key(
         elif kind is STATIC:
             if register_protocol_class(x):
                 return None
+            if in_module is None:
+                in_module = module_leaf_positions(treedef)
+            if refuse is not None and i not in in_module:
+                raise refuse(i, x, treedef)
             traced = False
         elif type(x) in PYTHON_SCALARS and not forced_here:
             if in_module is None:
