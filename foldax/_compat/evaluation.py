@@ -14,9 +14,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
-import jax
 import numpy as np
-from jax._src import config, core, dispatch
+from jax._src import api, config, core, dispatch
 from jax._src.interpreters import partial_eval as pe
 
 from foldax._compat.jaxpr_types import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, bind_params
@@ -74,8 +73,7 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
     another dtype (64-bit values with x64 off)."""
     from jax._src import array
 
-    with core.set_current_trace(core.eval_trace):  # not staged by a trace that is current
-        out = jax.device_put(np.asarray(value, dtype=aval.dtype))
+    out = _device_put(np.asarray(value, dtype=aval.dtype))
     if out.dtype != aval.dtype:
         return None
     if aval.weak_type:
@@ -83,6 +81,21 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
             aval.update(sharding=out.aval.sharding), out.sharding, out._arrays, committed=False
         )
     return out
+
+
+def _device_put(host: np.ndarray) -> Any:
+    """``jax.device_put(host)`` as JAX computes it outside any trace (its ``device_put`` binds a
+    primitive when a trace is active, which costs three times as much for the same copy): to the
+    default device, uncommitted, under the transfer guard of an explicit ``device_put``."""
+    with config.explicit_device_put_scope():
+        aval = core.shaped_abstractify(host)
+        return dispatch._batched_device_put_impl(
+            host,
+            devices=[None],
+            srcs=[api._infer_src_sharding(None, host, aval)],
+            copy_semantics=[dispatch.ArrayCopySemantics.REUSE_INPUT],
+            dst_avals=[aval],
+        )[0]
 
 
 def eval_context():
