@@ -1,14 +1,10 @@
 """Differentiating a function that calls ``jax.pmap(f)`` or ``jax.jit(f)`` again, eagerly, compiles
 as often as JAX's ``jvp``/``vjp`` do: the transformed body of the same source jaxpr is the same
 jaxpr object (``core.body_cache``), so JAX's compilation caches hit. Compilations are counted
-with JAX's public ``jax.monitoring`` event for lowering a jaxpr (the event JAX's own test
-counter ``count_jit_and_pmap_lowerings`` follows); the reference is JAX's count for the same
-calls. (The tracer-leak checker, on in this suite, makes JAX skip some of its caches; the counting
-tests turn it off, as JAX's own compilation-count tests run.)"""
+(``compile_counting``) against JAX's count for the same calls."""
 
 from __future__ import annotations
 
-import contextlib
 from types import SimpleNamespace
 
 import chex
@@ -16,33 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compile_counting import (
+    lowerings as _lowerings,
+    no_leak_checker,  # noqa: F401  (a fixture)
+)
 
 import foldax
 from foldax.transforms.core import body_cache
-
-LOWERING_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
-
-
-@contextlib.contextmanager
-def _lowerings():
-    """Counts the jaxprs JAX lowers (each a compilation) inside the block."""
-    count = [0]
-
-    def listener(event: str, duration: float, **kwargs) -> None:
-        if event == LOWERING_EVENT:
-            count[0] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield lambda: count[0]
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-
-
-@pytest.fixture
-def no_leak_checker():
-    with jax.check_tracer_leaks(False):
-        yield
 
 
 def _pair(x, y):

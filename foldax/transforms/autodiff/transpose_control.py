@@ -88,7 +88,7 @@ def trace_transposed(
         return Traced(convert_constvars_jaxpr(jaxpr), consts, [], [], 0)
 
     key = (interp.body_cache_key(), tuple(linear), res_avals, ct_avals)
-    return cached_body(body if body.consts else body.jaxpr, key, build)
+    return cached_body(body, key, build)
 
 
 def _scatter(linear: Sequence[bool], outs: Sequence) -> list:

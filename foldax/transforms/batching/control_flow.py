@@ -24,9 +24,18 @@ from typing import Any, Callable
 import jax.numpy as jnp
 from jax import lax
 
-from foldax._compat import JaxprEqn, cond_p, effects_forbid_select, typeof, while_p
+from foldax._compat import (
+    ClosedJaxpr,
+    JaxprEqn,
+    cond_p,
+    effects_forbid_select,
+    trace_to_jaxpr,
+    typeof,
+    while_p,
+)
 from foldax.errors import MissingRuleError
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, per_element
+from foldax.transforms.core.body_cache import cached_body
 from foldax.transforms.core.higher_order import (
     _fixed_point_specs,
     cond_rule,
@@ -34,6 +43,7 @@ from foldax.transforms.core.higher_order import (
     trace_body,
     while_rule,
 )
+from foldax.transforms.core.interpreter import EvalInterpreter
 
 # Called as ``hook(eqn, size)`` before the predicate of the ``while`` ``eqn`` is batched to
 # ``(size,)``; a hook may refuse the loop by raising (``foldax.checkify`` adds one: it refuses a
@@ -126,19 +136,36 @@ def _predicate_batched(interp: BatchInterpreter, p: dict, cond_consts: list, ini
 
 
 def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts: list, init: list) -> list:
-    """Loop while any element's condition holds; finished elements keep their carry."""
+    """Loop while any element's condition holds; finished elements keep their carry. The loop is
+    traced once per source body, input types and batch axes (``body_cache``), so the same loop
+    batched again binds the same ``while`` and JAX's compilation caches hit."""
+    consts = [*cond_consts, *body_consts]
+    axes = tuple(v.axis for v in consts)
+    arrays = [v.value for v in consts] + [interp.front(v) for v in init]
+    avals = tuple(typeof(a) for a in arrays)
+    n_cond, n_consts = len(cond_consts), len(consts)
 
-    def predicate(carry: list) -> Any:
-        (out,) = interp.run(p["cond_jaxpr"], *cond_consts, *[Batched(c, 0) for c in carry])
-        return interp.front(out)
+    def loop(*xs: Any) -> list:
+        batched = [Batched(x, d) for x, d in zip(xs, axes)]
 
-    def body(carry: list) -> list:
-        going = predicate(carry)
-        with interp.keeping_only(going):
-            new = interp.run(p["body_jaxpr"], *body_consts, *[Batched(c, 0) for c in carry])
-        return [
-            lax.select(per_element(going, n), n, c) for n, c in zip((interp.front(v) for v in new), carry)
-        ]
+        def predicate(carry: list) -> Any:
+            (out,) = interp.run(p["cond_jaxpr"], *batched[:n_cond], *[Batched(c, 0) for c in carry])
+            return interp.front(out)
 
-    carry = lax.while_loop(lambda c: jnp.any(predicate(c)), body, [interp.front(v) for v in init])
+        def body(carry: list) -> list:
+            going = predicate(carry)
+            with interp.keeping_only(going):
+                new = interp.run(p["body_jaxpr"], *batched[n_cond:], *[Batched(c, 0) for c in carry])
+            fronted = (interp.front(v) for v in new)
+            return [lax.select(per_element(going, n), n, c) for n, c in zip(fronted, carry)]
+
+        return lax.while_loop(lambda c: jnp.any(predicate(c)), body, list(xs[n_consts:]))
+
+    def build() -> ClosedJaxpr:
+        jaxpr, _, closed_over = trace_to_jaxpr(loop, avals, name="vmap_while")
+        return ClosedJaxpr(jaxpr, closed_over)
+
+    config = interp.body_cache_key()
+    key = None if config is None else (config, "while_any", p["cond_jaxpr"], avals, axes)
+    carry = EvalInterpreter().run(cached_body(p["body_jaxpr"], key, build), *arrays)
     return [Batched(c, 0) for c in carry]

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any, Hashable, NamedTuple, Sequence
 
 import numpy as np
@@ -149,7 +150,8 @@ class BatchInterpreter(Interpreter):
         self.mesh_axis = mesh_axis
         self.axis_data = make_axis_data(axis_name, size, spmd_axis_name, mesh_axis)
         self.axis_key = Hashed(self.axis_data)  # part of batching_cache keys
-        self._names_axis: dict[int, bool] = {}
+        # per sub-jaxpr, held weakly: a cached body's custom rules may run this interpreter later
+        self._names_axis: weakref.WeakKeyDictionary[Jaxpr, bool] = weakref.WeakKeyDictionary()
         self.active: Any = None  # bool[size]: elements whose results are kept (None: all)
 
     @contextlib.contextmanager
@@ -237,11 +239,10 @@ class BatchInterpreter(Interpreter):
         return any(self._jaxpr_names_axis(j) for j in jaxprs_in_params(eqn.params))
 
     def _jaxpr_names_axis(self, jaxpr: Jaxpr) -> bool:
-        key = id(jaxpr)
-        found = self._names_axis.get(key)
+        found = self._names_axis.get(jaxpr)
         if found is None:
             found = any(self.names_axis(e) for e in jaxpr.eqns)
-            self._names_axis[key] = found
+            self._names_axis[jaxpr] = found
         return found
 
     # -- the boundary protocol: batched arrays cross a body boundary with the batch axis at 0 -
@@ -284,6 +285,15 @@ class BatchInterpreter(Interpreter):
 
     def child(self) -> BatchInterpreter:
         return self
+
+    def body_cache_key(self) -> Hashable | None:
+        """The mapped axis (name, size, SPMD and Explicit mesh axes), folding and the class: a
+        body re-traced under ``vmap`` depends on nothing else (the trace context, which names
+        the enclosing axes, is part of every cache key). ``None`` while only some elements are
+        kept (a batched ``cond``'s branch): the body would hold that mask."""
+        if self.active is not None:
+            return None
+        return (type(self), self.axis_key, self.fold)
 
 
 _CALL_BODIES = {jit_p: "jaxpr", closed_call_p: "call_jaxpr"}  # the body param of call primitives

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Hashable, TypeVar
 
-from foldax._compat import is_tracer, weakref_cache
+from foldax._compat import ClosedJaxpr, is_tracer, weakref_cache
 
 CACHE_SIZE = 2048  # JAX's own default for its weakly keyed jaxpr caches
 
@@ -56,7 +56,8 @@ def cached_body(source: Any, key: Hashable | None, build: Callable[[], T]) -> T:
     """``build()``, or what it returned before for the same ``source`` and ``key``.
 
     Arguments:
-        source: the jaxpr (or closed jaxpr) being transformed; held weakly.
+        source: the jaxpr (or closed jaxpr) being transformed; held weakly. A closed jaxpr
+            without consts stands for its open jaxpr (JAX wraps one jaxpr in new closed jaxprs).
         key: everything besides ``source`` that ``build()``'s result depends on (the
             interpreter's configuration, input avals and specs), hashable; ``None``: not cached.
         build: makes the transformed body; its result has a ``consts`` list.
@@ -66,6 +67,8 @@ def cached_body(source: Any, key: Hashable | None, build: Callable[[], T]) -> T:
     """
     if key is None:
         return build()
+    if isinstance(source, ClosedJaxpr) and not source.consts:
+        source = source.jaxpr
     try:
         hash(key)
     except TypeError:  # a spec an interpreter made unhashable: nothing to key on

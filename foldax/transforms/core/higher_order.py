@@ -135,7 +135,7 @@ def trace_body(
     if config is not None and out_filter is None:
         layout = (tuple(values_avals), tuple(specs), tuple(counts), n_lead, tuple(state_avals))
         key = (config, layout, None if out_specs is None else tuple(out_specs), keep_state_out)
-    return cached_body(body if body.consts else body.jaxpr, key, build)  # without consts: the open jaxpr
+    return cached_body(body, key, build)
 
 
 def _bind(primitive: Any, args: Sequence, params: dict) -> list:
