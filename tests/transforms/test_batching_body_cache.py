@@ -178,17 +178,15 @@ def _batched_body(lib, size: int = 4, **kwargs):
 
 def test_the_batched_body_is_one_object_per_batching_as_in_jax():
     """The same body batched the same way twice is the same jaxpr, batched another way (axis
-    size, axis name, in dims) another, ``jax.clear_caches()`` forgets it: as with ``jax.vmap``."""
+    size, axis name, in dims, SPMD axis names) another, ``jax.clear_caches()`` forgets it: as
+    with ``jax.vmap``."""
+    ways = [{"size": 5}, {"axis_name": "batch"}, {"in_axes": (1, 0)}, {"spmd_axis_name": "d"}]
     for lib in (foldax, jax):
         first = _batched_body(lib)
         assert _batched_body(lib) is first
-        others = [
-            _batched_body(lib, size=5),
-            _batched_body(lib, axis_name="batch"),
-            _batched_body(lib, in_axes=(1, 0)),
-        ]
+        others = [_batched_body(lib, **way) for way in ways]
         assert all(other is not first for other in others)
-        assert [_batched_body(lib, size=5), _batched_body(lib, axis_name="batch")] == others[:2]
+        assert all(_batched_body(lib, **way) is other for way, other in zip(ways, others))
         jax.clear_caches()
         assert _batched_body(lib) is not first
 
