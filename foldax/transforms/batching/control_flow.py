@@ -29,6 +29,7 @@ from foldax._compat import (
     JaxprEqn,
     cond_p,
     effects_forbid_select,
+    jit_disabled,
     trace_to_jaxpr,
     typeof,
     while_p,
@@ -165,6 +166,8 @@ def _while_any(interp: BatchInterpreter, p: dict, cond_consts: list, body_consts
         jaxpr, _, closed_over = trace_to_jaxpr(loop, avals, name="vmap_while")
         return ClosedJaxpr(jaxpr, closed_over)
 
+    if jit_disabled():  # the loop runs now, step by step in Python (checks see concrete values)
+        return [Batched(c, 0) for c in loop(*arrays)]
     config = interp.body_cache_key()
     key = None if config is None else (config, "while_any", p["cond_jaxpr"], avals, axes)
     carry = EvalInterpreter().run(cached_body(p["body_jaxpr"], key, build), *arrays)
