@@ -173,3 +173,93 @@ def test_an_out_of_range_int_after_a_known_plan_raises_foldax_overflow_like_jax(
     with pytest.raises(foldax.errors.FoldaxOverflowError, match=r"argument path is n\b") as error:
         fx(jnp.float32(1.0), value)
     assert str(error.value).startswith(str(jax_error.value).split(" whose argument path")[0])
+
+
+# -- the last call's plan (plans.RecentPlan), tried first by the next call -----------------------
+@foldax.dataclass
+class Many:
+    xs: tuple
+    scale: object = foldax.field(kind="value", default=1.0)
+
+
+def _many(*xs, scale=1.0):
+    return Many(tuple(xs), scale)
+
+
+A, B = jnp.arange(3.0), jnp.ones(3)
+LEAF_CHANGES = {  # one leaf of a 3-leaf tree changes between calls with the same structure
+    "jax arrays": [_many(A, B, B), _many(B, A, B), _many(A, B, B)],
+    "to numpy and back": [_many(A, B, B), _many(A, np.ones(3, np.float32), B), _many(A, B, B)],
+    "to python scalars": [_many(A, B, B), _many(A, 2.0, B), _many(A, 3, B), _many(A, B, B)],
+    "dtypes": [_many(A, B, B), _many(A, B.astype(jnp.int32), B), _many(A, B.astype(jnp.bfloat16), B)],
+    "weak types": [
+        _many(A, B, jnp.asarray(1.0)),
+        _many(A, B, jnp.float32(1.0)),
+        _many(A, B, jnp.asarray(2.0)),
+    ],
+    "value field": [_many(A, B, B), _many(A, B, B, scale=2.0), _many(A, B, B, scale=-0.0), _many(A, B, B)],
+}
+
+
+def _sum_leaves(m):
+    return sum(jnp.sum(x) for x in m.xs) * m.scale, m.xs[2]
+
+
+@pytest.mark.parametrize("name", LEAF_CHANGES)
+def test_a_leaf_changing_under_the_last_calls_structure_reuses_what_the_full_key_reuses(name):
+    fx = _calls_agree(_sum_leaves, [((m,), {}) for m in LEAF_CHANGES[name] * 2])
+    assert fx.entries.recent is not None  # the calls went through the last call's plan
+
+
+@pytest.mark.parametrize("name", ["jax arrays", "to python scalars", "dtypes", "weak types"])
+def test_traced_leaf_changes_trace_as_often_as_jax_jit(name):
+    traces = {"foldax": 0, "jax": 0}
+
+    def counted(impl):
+        def f(m):
+            traces[impl] += 1
+            return _sum_leaves(m)
+
+        return f
+
+    fx, jj = foldax.jit(counted("foldax")), jax.jit(counted("jax"))
+    for m in LEAF_CHANGES[name] * 2:
+        _same(fx(m), jj(m))
+    assert traces["foldax"] == traces["jax"]
+
+
+STRUCTURE_CHANGES = {  # what flatten_up_to with the last call's structure must not take
+    "dict keys": [{"a": A, "b": B}, {"a": A, "c": B}, {"a": A, "b": B}],
+    "subtree at a leaf": [{"a": A, "b": B}, {"a": A, "b": (B, B)}, {"a": A, "b": B}],
+    "None at a leaf": [{"a": A, "b": B}, {"a": A, "b": None}, {"a": A, "b": B}],
+    "list for tuple": [{"a": (A, B)}, {"a": [A, B]}, {"a": (A, B)}],
+    "static field": [Affine(A, 0.0, "tanh"), Affine(A, 0.0, "sin"), Affine(A, 0.0, "tanh")],
+}
+
+
+@pytest.mark.parametrize("name", STRUCTURE_CHANGES)
+def test_another_structure_than_the_last_calls_reuses_what_the_full_key_reuses(name):
+    def f(tree):
+        return sum(jnp.sum(x) for x in jax.tree.leaves(tree))
+
+    _calls_agree(f, [((t,), {}) for t in STRUCTURE_CHANGES[name] * 2])
+
+
+def test_an_invalid_leaf_under_the_last_calls_structure_raises_jax_error():
+    f = lambda m: m.xs[0]  # noqa: E731
+    fx = foldax.jit(f)
+    fx(_many(A, B, B)), fx(_many(A, B, B))
+    with pytest.raises(TypeError) as jax_error:
+        jax.jit(f)(_many(A, "relu", B))
+    with pytest.raises(foldax.errors.InvalidArgumentError) as error:
+        fx(_many(A, "relu", B))
+    assert str(error.value).startswith(str(jax_error.value).split("\n")[0])
+
+
+def test_the_last_calls_plan_leaves_with_its_evicted_entry():
+    fx = foldax.jit(lambda m: m.xs[0] * m.scale, max_entries=1)
+    calls = [_many(A, B, B), _many(A, B, B, scale=2.0)] * 3
+    for i, m in enumerate(calls):
+        reuses, _ = foldax.trace_check(fx, m)
+        _same(fx(m), jax.jit(lambda m: m.xs[0] * m.scale)(m))
+        assert not reuses and fx.trace_count == i + 1 and len(fx.entries) == 1
