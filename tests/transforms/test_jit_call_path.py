@@ -263,3 +263,41 @@ def test_the_last_calls_plan_leaves_with_its_evicted_entry():
         reuses, _ = foldax.trace_check(fx, m)
         _same(fx(m), jax.jit(lambda m: m.xs[0] * m.scale)(m))
         assert not reuses and fx.trace_count == i + 1 and len(fx.entries) == 1
+
+
+# -- variable_args take the fast path --------------------------------------------------------
+def test_variable_args_calls_reuse_exactly_what_the_full_key_reuses_and_trace_as_jax_jit():
+    traces = {"foldax": 0, "jax": 0}
+
+    def counted(impl):
+        def step(w, batch, lr):
+            traces[impl] += 1
+            return w - lr * (w * batch).mean(0)
+
+        return step
+
+    fx, jj = foldax.jit(counted("foldax"), variable_args="batch"), jax.jit(counted("jax"))
+    rng = np.random.default_rng(0)
+    w = jnp.ones(3)
+    batches = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)]
+    calls = [((w, b, 0.1), {}) for b in batches] + [
+        ((w, jnp.asarray(batches[0]), 0.5), {}),  # a jax array for the same argument
+        ((w,), {"batch": batches[1], "lr": 0.2}),  # by keyword
+        ((w, batches[2].astype(np.float64), 0.1), {}),  # another dtype
+        ((w, batches[0], 0.1), {}),
+    ]
+    for args, kwargs in calls * 2:
+        reuses, _ = foldax.trace_check(fx, *args, **kwargs)
+        count = fx.trace_count
+        _same(fx(*args, **kwargs), jj(*args, **kwargs))
+        assert fx.trace_count == count + (not reuses), (args, kwargs)
+    assert traces["foldax"] == traces["jax"]
+
+
+def test_a_variable_argument_that_cannot_be_traced_raises_after_the_fast_path_is_known():
+    fx = foldax.jit(lambda x, cfg: x, variable_args="cfg")
+    fx(X, np.ones(2)), fx(X, np.ones(2))
+    with pytest.raises(FoldaxTypeError, match=r"jit\(<lambda>\): argument 1 is listed in variable_args.*str"):
+        fx(X, "relu")
+    with pytest.raises(FoldaxTypeError, match=r"argument 'cfg' is listed in variable_args.*str"):
+        fx(X, cfg={"a": np.ones(2), "b": "relu"})

@@ -2,8 +2,8 @@
 
 A call is keyed (``keys``) and looked up in the function's bounded cache (``cache``,
 ``entries``); a new key traces a new :class:`~foldax.transforms.jit.entry.Entry`, whose
-``jax.jit`` then runs every later call with that key. A call of a function without static,
-auxiliary or variable arguments whose tree structure and leaf types were seen before takes a fast path
+``jax.jit`` then runs every later call with that key. A call of a function without static or
+auxiliary arguments whose tree structure and leaf types were seen before takes a fast path
 (``plans``): no flatten for ``f(x, y)`` with array or number arguments, else the last call's
 tree structure taking this call's leaves (or one flatten and a lookup), then the constants'
 value keys and one lookup.
@@ -100,7 +100,7 @@ class JitFunction:
         self._options = spec.options() + (fold, tuple(sorted(jax_jit_kwargs.items())), limits)
         self._cache: FunctionCache | None = None
         # the fast path's (plans, entries) of the cache, once opened, for a function without
-        # static, auxiliary or variable arguments
+        # static or auxiliary arguments
         self._fast: tuple[dict, EntryCache] | None = None
         self._static_self: JitFunction | None = None  # for methods of plain objects (__get__)
         self._batches = BatchWatch()
@@ -131,8 +131,7 @@ class JitFunction:
     def _key(self, args: tuple, kwargs: dict) -> tuple[tuple, list, CallParts]:
         """``(key, traced leaves, parts)`` of a call."""
         dyn_args, dyn_kwargs, static, aux = self.spec.split(args, kwargs)
-        forced = self.spec.forced(len(args), dyn_args, dyn_kwargs)
-        found = leaf_key(dyn_args, dyn_kwargs, forced, self.name, self._invalid_leaf)
+        found = leaf_key(dyn_args, dyn_kwargs, self.spec.forced(len(args)), self.name, self._invalid_leaf)
         if found is None:  # a class was registered as a pytree: flatten again
             return self._key(args, kwargs)
         treedef, consts, variables, mask = found

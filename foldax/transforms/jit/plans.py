@@ -2,7 +2,8 @@
 
 Which leaves of a call are traced depends only on the tree structure, the leaf types and the
 function's options (``keys``). A :class:`CallPlan` remembers that split for one
-``(tree structure, leaf types)`` of a function without static, auxiliary or variable arguments,
+``(tree structure, leaf types)`` of a function without static or auxiliary arguments (the
+structure tells which argument, maybe one in ``variable_args``, each leaf belongs to),
 and the entries already compiled for it, by the value keys of the constant leaves alone. A call
 then costs one flatten, the constants' value keys (none when every leaf is traced) and two
 dictionary lookups before the entry's ``jax.jit`` runs; the full key (``keys.leaf_key``) is
