@@ -173,3 +173,131 @@ def test_an_out_of_range_int_after_a_known_plan_raises_foldax_overflow_like_jax(
     with pytest.raises(foldax.errors.FoldaxOverflowError, match=r"argument path is n\b") as error:
         fx(jnp.float32(1.0), value)
     assert str(error.value).startswith(str(jax_error.value).split(" whose argument path")[0])
+
+
+# -- the last call's plan (plans.RecentPlan), tried first by the next call -----------------------
+@foldax.dataclass
+class Many:
+    xs: tuple
+    scale: object = foldax.field(kind="value", default=1.0)
+
+
+def _many(*xs, scale=1.0):
+    return Many(tuple(xs), scale)
+
+
+A, B = jnp.arange(3.0), jnp.ones(3)
+LEAF_CHANGES = {  # one leaf of a 3-leaf tree changes between calls with the same structure
+    "jax arrays": [_many(A, B, B), _many(B, A, B), _many(A, B, B)],
+    "to numpy and back": [_many(A, B, B), _many(A, np.ones(3, np.float32), B), _many(A, B, B)],
+    "to python scalars": [_many(A, B, B), _many(A, 2.0, B), _many(A, 3, B), _many(A, B, B)],
+    "dtypes": [_many(A, B, B), _many(A, B.astype(jnp.int32), B), _many(A, B.astype(jnp.bfloat16), B)],
+    "weak types": [
+        _many(A, B, jnp.asarray(1.0)),
+        _many(A, B, jnp.float32(1.0)),
+        _many(A, B, jnp.asarray(2.0)),
+    ],
+    "value field": [_many(A, B, B), _many(A, B, B, scale=2.0), _many(A, B, B, scale=-0.0), _many(A, B, B)],
+}
+
+
+def _sum_leaves(m):
+    return sum(jnp.sum(x) for x in m.xs) * m.scale, m.xs[2]
+
+
+@pytest.mark.parametrize("name", LEAF_CHANGES)
+def test_a_leaf_changing_under_the_last_calls_structure_reuses_what_the_full_key_reuses(name):
+    fx = _calls_agree(_sum_leaves, [((m,), {}) for m in LEAF_CHANGES[name] * 2])
+    assert fx.entries.recent is not None  # the calls went through the last call's plan
+
+
+@pytest.mark.parametrize("name", ["jax arrays", "to python scalars", "dtypes", "weak types"])
+def test_traced_leaf_changes_trace_as_often_as_jax_jit(name):
+    traces = {"foldax": 0, "jax": 0}
+
+    def counted(impl):
+        def f(m):
+            traces[impl] += 1
+            return _sum_leaves(m)
+
+        return f
+
+    fx, jj = foldax.jit(counted("foldax")), jax.jit(counted("jax"))
+    for m in LEAF_CHANGES[name] * 2:
+        _same(fx(m), jj(m))
+    assert traces["foldax"] == traces["jax"]
+
+
+STRUCTURE_CHANGES = {  # what flatten_up_to with the last call's structure must not take
+    "dict keys": [{"a": A, "b": B}, {"a": A, "c": B}, {"a": A, "b": B}],
+    "subtree at a leaf": [{"a": A, "b": B}, {"a": A, "b": (B, B)}, {"a": A, "b": B}],
+    "None at a leaf": [{"a": A, "b": B}, {"a": A, "b": None}, {"a": A, "b": B}],
+    "list for tuple": [{"a": (A, B)}, {"a": [A, B]}, {"a": (A, B)}],
+    "static field": [Affine(A, 0.0, "tanh"), Affine(A, 0.0, "sin"), Affine(A, 0.0, "tanh")],
+}
+
+
+@pytest.mark.parametrize("name", STRUCTURE_CHANGES)
+def test_another_structure_than_the_last_calls_reuses_what_the_full_key_reuses(name):
+    def f(tree):
+        return sum(jnp.sum(x) for x in jax.tree.leaves(tree))
+
+    _calls_agree(f, [((t,), {}) for t in STRUCTURE_CHANGES[name] * 2])
+
+
+def test_an_invalid_leaf_under_the_last_calls_structure_raises_jax_error():
+    f = lambda m: m.xs[0]  # noqa: E731
+    fx = foldax.jit(f)
+    fx(_many(A, B, B)), fx(_many(A, B, B))
+    with pytest.raises(TypeError) as jax_error:
+        jax.jit(f)(_many(A, "relu", B))
+    with pytest.raises(foldax.errors.InvalidArgumentError) as error:
+        fx(_many(A, "relu", B))
+    assert str(error.value).startswith(str(jax_error.value).split("\n")[0])
+
+
+def test_the_last_calls_plan_leaves_with_its_evicted_entry():
+    fx = foldax.jit(lambda m: m.xs[0] * m.scale, max_entries=1)
+    calls = [_many(A, B, B), _many(A, B, B, scale=2.0)] * 3
+    for i, m in enumerate(calls):
+        reuses, _ = foldax.trace_check(fx, m)
+        _same(fx(m), jax.jit(lambda m: m.xs[0] * m.scale)(m))
+        assert not reuses and fx.trace_count == i + 1 and len(fx.entries) == 1
+
+
+# -- variable_args take the fast path --------------------------------------------------------
+def test_variable_args_calls_reuse_exactly_what_the_full_key_reuses_and_trace_as_jax_jit():
+    traces = {"foldax": 0, "jax": 0}
+
+    def counted(impl):
+        def step(w, batch, lr):
+            traces[impl] += 1
+            return w - lr * (w * batch).mean(0)
+
+        return step
+
+    fx, jj = foldax.jit(counted("foldax"), variable_args="batch"), jax.jit(counted("jax"))
+    rng = np.random.default_rng(0)
+    w = jnp.ones(3)
+    batches = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)]
+    calls = [((w, b, 0.1), {}) for b in batches] + [
+        ((w, jnp.asarray(batches[0]), 0.5), {}),  # a jax array for the same argument
+        ((w,), {"batch": batches[1], "lr": 0.2}),  # by keyword
+        ((w, batches[2].astype(np.float64), 0.1), {}),  # another dtype
+        ((w, batches[0], 0.1), {}),
+    ]
+    for args, kwargs in calls * 2:
+        reuses, _ = foldax.trace_check(fx, *args, **kwargs)
+        count = fx.trace_count
+        _same(fx(*args, **kwargs), jj(*args, **kwargs))
+        assert fx.trace_count == count + (not reuses), (args, kwargs)
+    assert traces["foldax"] == traces["jax"]
+
+
+def test_a_variable_argument_that_cannot_be_traced_raises_after_the_fast_path_is_known():
+    fx = foldax.jit(lambda x, cfg: x, variable_args="cfg")
+    fx(X, np.ones(2)), fx(X, np.ones(2))
+    with pytest.raises(FoldaxTypeError, match=r"jit\(<lambda>\): argument 1 is listed in variable_args.*str"):
+        fx(X, "relu")
+    with pytest.raises(FoldaxTypeError, match=r"argument 'cfg' is listed in variable_args.*str"):
+        fx(X, cfg={"a": np.ones(2), "b": "relu"})

@@ -26,7 +26,7 @@ from foldax.errors import ArgnumOutOfRangeError, FoldaxTypeError, FoldaxValueErr
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.jit.constant_arrays import read_only_leaves
-from foldax.transforms.jit.keys import forced_mask
+from foldax.transforms.jit.keys import Forced
 
 
 def names_of(spec: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -88,10 +88,11 @@ class ArgumentSpec:
         self.variable_args = tuple(variable_args or ())
         self._check_names(self.variable_args, "variable_args")
         self.variable_argnums = self._positions(self.variable_args)
-        # nothing static, auxiliary or forced: a call's arguments are all dynamic
-        self.plain = not (
-            self.static_argnums or self.static_argnames or self.auxiliary_args or self.variable_args
-        )
+        self._forced: dict[int, Forced] = {}  # by number of positional arguments
+        # nothing static or auxiliary: a call's arguments are all dynamic, and which leaves are
+        # traced depends on the tree structure and leaf types alone (variable_args included:
+        # the structure says which argument a leaf belongs to)
+        self.plain = not (self.static_argnums or self.static_argnames or self.auxiliary_args)
 
     def options(self) -> tuple:
         """The resolved options, hashable (part of the per-function cache's identity)."""
@@ -187,14 +188,18 @@ class ArgumentSpec:
                 dyn_kwargs[k] = v
         return tuple(dyn_args), dyn_kwargs, tuple(static), tuple(aux)
 
-    def forced(self, n_args: int, dyn_args: tuple, dyn_kwargs: dict) -> list[bool] | None:
-        """Per leaf of the dynamic arguments, whether its argument is in ``variable_args``
-        (``None`` when there are none)."""
+    def forced(self, n_args: int) -> Forced | None:
+        """Which dynamic arguments of a call with ``n_args`` positionals are in
+        ``variable_args`` (``None`` when there are none); ``keys.forced_leaves`` spreads it
+        over the leaves."""
         if not self.variable_args:
             return None
-        skip = set(self.static_argnums) | set(self.aux_argnums)
-        arg_flags = [i in self.variable_argnums for i in range(n_args) if i not in skip]
-        return forced_mask(dyn_args, dyn_kwargs, arg_flags, set(self.variable_args), f"jit({self.name})")
+        forced = self._forced.get(n_args)
+        if forced is None:
+            skip = set(self.static_argnums) | set(self.aux_argnums)
+            positional = tuple(i in self.variable_argnums for i in range(n_args) if i not in skip)
+            forced = self._forced[n_args] = Forced(positional, frozenset(self.variable_args))
+        return forced
 
     def dynamic_positions(self, count: int) -> list[int]:
         """The positions in the call of the ``count`` non-static, non-auxiliary positionals."""

@@ -32,7 +32,7 @@ import numpy as np
 
 from foldax.errors import FoldaxValueError
 from foldax.pytrees.leaves import STATIC, ByValue, leaf_kind
-from foldax.transforms.jit.plans import CallPlan, plan_key, positional_key
+from foldax.transforms.jit.plans import CallPlan, RecentPlan, plan_key, positional_key
 
 MAX_ENTRIES = 256
 MAX_CONSTANT_BYTES = 512 << 20
@@ -104,6 +104,8 @@ class EntryCache(collections.OrderedDict):
         # positional arguments are array or number leaves and that pass no keyword
         self.plans: dict[Hashable, CallPlan] = {}
         self._shortcuts: dict[Hashable, list[tuple]] = {}  # key -> its (plan key, constant key)s
+        self.recent: RecentPlan | None = None  # the plan the next call tries first
+        self.last: Hashable | None = None  # the key of the last used entry (None: unknown)
         self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._held = 0  # the sum of the byte counts in _measured
         self._measured: dict[Hashable, tuple[int, int]] = {}  # key -> (bytes, programs measured)
@@ -112,29 +114,40 @@ class EntryCache(collections.OrderedDict):
         entry = super().get(key)
         if entry is None:
             return default
-        self.move_to_end(key)
+        self.touch(key)
         return entry
 
     def __setitem__(self, key: Hashable, entry: Any) -> None:
         super().__setitem__(key, entry)
+        self.last = key
         self._measure(key, entry)
         self._evicted.pop(hash(key), None)
         self._evict()
 
     def __delitem__(self, key: Hashable) -> None:
         super().__delitem__(key)
+        self.last = None
         self._held -= self._measured.pop(key)[0]
         for where, constant_key in self._shortcuts.pop(key, ()):  # an empty plan goes too
             plan = self.plans.get(where)
             if plan is not None and plan.entries.pop(constant_key, None) is not None and not plan.entries:
                 del self.plans[where]
+                if self.recent is not None and self.recent.plan is plan:
+                    self.recent = None
 
     def clear(self) -> None:
         super().clear()
         self.plans.clear()
+        self.recent = self.last = None
         self._shortcuts.clear()
         self._measured.clear()
         self._held = 0
+
+    def touch(self, key: Hashable) -> None:
+        """Mark the entry of ``key`` used: it goes last, out of eviction's way. A call that
+        finds ``key is self.last`` (a loop of calls) need not call this (nor hash the key)."""
+        self.move_to_end(key)
+        self.last = key
 
     def plan(self, key: tuple, leaves: Sequence, mask: Sequence[bool] | None) -> None:
         """Index the stored entry of ``key`` (a ``(treedef, (), (), constants)`` key) for the

@@ -2,10 +2,11 @@
 
 A call is keyed (``keys``) and looked up in the function's bounded cache (``cache``,
 ``entries``); a new key traces a new :class:`~foldax.transforms.jit.entry.Entry`, whose
-``jax.jit`` then runs every later call with that key. A call of a function without static,
-auxiliary or variable arguments whose tree structure and leaf types were seen before takes a
-fast path (``plans``): one flatten (none for ``f(x, y)`` with array or number arguments), the
-constants' value keys and two lookups.
+``jax.jit`` then runs every later call with that key. A call of a function without static or
+auxiliary arguments whose tree structure and leaf types were seen before takes a fast path
+(``plans``): no flatten for ``f(x, y)`` with array or number arguments, else the last call's
+tree structure taking this call's leaves (or one flatten and a lookup), then the constants'
+value keys and one lookup.
 
 Example:
     >>> import foldax, jax.numpy as jnp
@@ -99,7 +100,7 @@ class JitFunction:
         self._options = spec.options() + (fold, tuple(sorted(jax_jit_kwargs.items())), limits)
         self._cache: FunctionCache | None = None
         # the fast path's (plans, entries) of the cache, once opened, for a function without
-        # static, auxiliary or variable arguments
+        # static or auxiliary arguments
         self._fast: tuple[dict, EntryCache] | None = None
         self._static_self: JitFunction | None = None  # for methods of plain objects (__get__)
         self._batches = BatchWatch()
@@ -130,8 +131,7 @@ class JitFunction:
     def _key(self, args: tuple, kwargs: dict) -> tuple[tuple, list, CallParts]:
         """``(key, traced leaves, parts)`` of a call."""
         dyn_args, dyn_kwargs, static, aux = self.spec.split(args, kwargs)
-        forced = self.spec.forced(len(args), dyn_args, dyn_kwargs)
-        found = leaf_key(dyn_args, dyn_kwargs, forced, self.name, self._invalid_leaf)
+        found = leaf_key(dyn_args, dyn_kwargs, self.spec.forced(len(args)), self.name, self._invalid_leaf)
         if found is None:  # a class was registered as a pytree: flatten again
             return self._key(args, kwargs)
         treedef, consts, variables, mask = found
@@ -157,15 +157,23 @@ class JitFunction:
             plans, entries = fast
             # f(x, y) whose arguments are leaves: positional_key(args), inlined for f(x)
             plan = None if kwargs else plans.get(type(args[0]) if len(args) == 1 else positional_key(args))
-            if plan is not None:
-                leaves: Sequence = args
-            else:
-                leaves, treedef = _flatten((args, kwargs))
-                plan = plans.get(plan_key(treedef, leaves))
+            leaves: Any = args
+            if plan is None:  # the last call's plan if this call fits it, else its flatten's
+                recent = entries.recent
+                leaves = None if recent is None else recent.leaves((args, kwargs))
+                if recent is not None and leaves is not None:
+                    plan = recent.plan
+                else:
+                    leaves, treedef = _flatten((args, kwargs))
+                    where = plan_key(treedef, leaves)
+                    plan = plans.get(where)
+                    if plan is not None:
+                        entries.recent = plan.recent(treedef, leaves, where)
             hit = None if plan is None else plan.entries.get(()) if plan.all_traced else plan.find(leaves)
             if plan is not None and hit is not None:
                 key, entry = hit
-                entries.move_to_end(key)
+                if key is not entries.last:
+                    entries.touch(key)
                 try:
                     if plan.all_traced and entry.all_traced and not entry.hoisted:
                         return entry.jitted(*leaves)  # the common case, as directly as can be

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -76,31 +77,45 @@ def traced_mask(leaves: Sequence, forced: Sequence[bool]) -> list[bool]:
     return [is_traced(x, f) for x, f in zip(leaves, forced)]
 
 
-def forced_mask(
-    dyn_args: Sequence, dyn_kwargs: dict, arg_forced: Sequence[bool], kwarg_forced: set[str], where: str
-) -> list[bool]:
-    """Per leaf of ``(dyn_args, dyn_kwargs)``, whether its argument is in ``variable_args``;
-    refuses leaves of those arguments that cannot be traced (strings, functions, ...).
+class Forced(NamedTuple):
+    """Which dynamic arguments of a call are in ``variable_args``: per positional one, and the
+    names (of those passed by keyword)."""
 
-    Raises:
-        FoldaxTypeError: an argument in ``variable_args`` holds a leaf that is not an array or
-            a number.
-    """
+    positional: tuple[bool, ...]
+    names: frozenset[str]
+
+
+@functools.lru_cache(maxsize=512)  # treedefs hash by structure
+def forced_leaves(treedef: Any, forced: Forced) -> tuple[bool, ...]:
+    """Per leaf of dynamic arguments ``(dyn_args, dyn_kwargs)`` of this tree structure, whether
+    its argument is in ``variable_args`` (the structure says which argument a leaf is in)."""
+    args, kwargs = treedef.children()
     mask: list[bool] = []
-    named = [(f, a, f"argument {i}") for i, (a, f) in enumerate(zip(dyn_args, arg_forced))]
-    named += [(k in kwarg_forced, dyn_kwargs[k], f"argument '{k}'") for k in sorted(dyn_kwargs)]
-    for forced, arg, name in named:
-        leaves = jax.tree_util.tree_leaves(arg)
-        if forced:
-            for x in leaves:
-                if leaf_kind(x) == STATIC:
-                    raise FoldaxTypeError(
-                        f"{where}: {name} is listed in variable_args, but holds a "
-                        f"{type(x).__name__} leaf, which cannot be traced. Only arrays and numbers "
-                        f"can be variables: mark that part static, or drop it from variable_args."
-                    )
-        mask.extend([forced] * len(leaves))
-    return mask
+    for arg, forced_arg in zip(args.children(), forced.positional):
+        mask.extend([forced_arg] * arg.num_leaves)
+    for name, arg in zip(kwargs.node_data()[1], kwargs.children()):  # a dict's keys, sorted
+        mask.extend([name in forced.names] * arg.num_leaves)
+    return tuple(mask)
+
+
+def forced_static_leaf(
+    leaves: Sequence, treedef: Any, forced: Sequence[bool], where: str
+) -> FoldaxTypeError | None:
+    """The error for the first leaf of an argument in ``variable_args`` that cannot be traced
+    (a string, a function, ...), or ``None`` if there is none."""
+    i = next((i for i, x in enumerate(leaves) if forced[i] and leaf_kind(x) == STATIC), None)
+    if i is None:
+        return None
+    args, kwargs = treedef.children()
+    owners = [(f"argument {k}", arg) for k, arg in enumerate(args.children())]
+    owners += [(f"argument '{k}'", arg) for k, arg in zip(kwargs.node_data()[1], kwargs.children())]
+    ends = itertools.accumulate(arg.num_leaves for _, arg in owners)
+    name = next(name for (name, _), end in zip(owners, ends) if i < end)  # leaf i's argument
+    return FoldaxTypeError(
+        f"jit({where}): {name} is listed in variable_args, but holds a {type(leaves[i]).__name__} leaf, "
+        f"which cannot be traced. Only arrays and numbers can be variables: mark that part "
+        f"static, or drop it from variable_args."
+    )
 
 
 @functools.lru_cache(maxsize=512)  # treedefs hash by structure
@@ -130,22 +145,26 @@ def module_leaf_positions(treedef: Any) -> frozenset[int]:
 def leaf_key(
     dyn_args: tuple,
     dyn_kwargs: dict,
-    forced: list[bool] | None,
+    variable_args: Forced | None,
     where: str,
     refuse: Callable[[int, Any, Any], Exception] | None = None,
 ) -> tuple[Any, tuple, list, tuple | None] | None:
     """``(treedef, constants, traced leaves, mask)`` of the dynamic arguments, where constants
     are ``(leaf index, ByValue(leaf))``; ``None`` if a leaf's class had to be registered as a
-    pytree first (flatten again). A leaf that is neither an array nor a number, outside an
-    equinox Module, raises ``refuse(leaf index, leaf, treedef)`` (``None``: it is static).
+    pytree first (flatten again). The leaves of arguments in ``variable_args`` are traced when
+    they are arrays or numbers. A leaf that is neither, outside an equinox Module, raises
+    ``refuse(leaf index, leaf, treedef)`` (``None``: it is static).
 
     Raises:
+        FoldaxTypeError: an argument in ``variable_args`` holds a leaf that is not an array or
+            a number (checked before any other leaf's error).
         FoldaxValueError: a leaf is a NumPy masked array (``jax.jit`` refuses them too).
         Exception: what ``refuse`` makes, for a leaf that is not an array or number.
     """
     leaves, treedef = jax.tree_util.tree_flatten((dyn_args, dyn_kwargs))
-    if forced is None and set(map(type, leaves)) <= TRACED_TYPES:
+    if set(map(type, leaves)) <= TRACED_TYPES:
         return treedef, (), leaves, None  # every leaf is a jax array
+    forced = None if variable_args is None else forced_leaves(treedef, variable_args)
     variables, consts, mask = [], [], []
     in_module: frozenset[int] | None = None
     for i, x in enumerate(leaves):
@@ -155,6 +174,7 @@ def leaf_key(
             traced = True
             TRACED_TYPES.add(type(x))
         elif kind is STATIC:
+            _refuse_forced(leaves, treedef, forced, where)
             if register_protocol_class(x):
                 return None
             if in_module is None:
@@ -168,6 +188,7 @@ def leaf_key(
             traced = i not in in_module
         else:
             if isinstance(x, np.ma.MaskedArray):
+                _refuse_forced(leaves, treedef, forced, where)
                 raise FoldaxValueError(
                     f"numpy masked arrays are not supported as direct inputs to JAX functions. "
                     f"Use arr.filled() to convert the value to a standard numpy array. "
@@ -180,8 +201,23 @@ def leaf_key(
         if traced:
             variables.append(x)
         else:
-            consts.append((i, ByValue(x, where=f"argument leaf {i} of {where}")))
+            consts.append((i, _by_value(x, i, where)))
     return treedef, tuple(consts), variables, tuple(mask)
+
+
+def _refuse_forced(leaves: Sequence, treedef: Any, forced: Sequence[bool] | None, where: str) -> None:
+    error = None if forced is None else forced_static_leaf(leaves, treedef, forced, where)
+    if error is not None:
+        raise error
+
+
+def _by_value(x: Any, i: int, where: str) -> ByValue:
+    """``ByValue(x)`` of constant leaf ``i``; its error for an unhashable leaf names the leaf
+    (the name is formatted only then)."""
+    try:
+        return ByValue(x)
+    except FoldaxTypeError:
+        return ByValue(x, where=f"argument leaf {i} of {where}")
 
 
 def avals_key(variables: Sequence) -> tuple:
