@@ -61,6 +61,12 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
     folding: bool = False  # inside a fold (an inlined jit body): keep the outer call site
     inner_sites: bool = False  # ... unless the outer call site is foldax's, not the user's
 
+    def __repr__(self) -> str:
+        """JAX's staging trace's name (a JAX trace presents itself by its class name, as in the
+        tracer-leak message "Leaked trace DynamicJaxprTrace"): folding is foldax's policy inside
+        that trace, not another kind of trace, and users see the name JAX's jit shows."""
+        return pe.DynamicJaxprTrace.__name__
+
     def process_primitive(self, primitive, tracers, params, /):
         if not any(isinstance(x, core.Tracer) for x in tracers):
             if self.folding:
