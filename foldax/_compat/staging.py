@@ -28,7 +28,7 @@ def trace_to_jaxpr(
     arg_names: Sequence[str] | None = None,
     source: Callable | None = None,
     traced_for: str = "jit",
-    trace_type: type[pe.DynamicJaxprTrace] | None = None,
+    trace_type: Callable[..., pe.DynamicJaxprTrace] | None = None,
 ) -> tuple[Jaxpr, list[AbstractValue], list]:
     """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
 
@@ -36,8 +36,8 @@ def trace_to_jaxpr(
     name it (and ``arg_names``) instead of the wrapper, traced for ``traced_for`` (JAX's name of
     the transformation: "... while tracing the function f at file:line for jit"). The returned
     jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
-    ``trace_type``, a subclass of JAX's staging trace (``batch_tracing.BatchTrace``), traces
-    instead of JAX's own.
+    ``trace_type``, a subclass of JAX's staging trace (``batch_tracing.BatchTrace``) or a function
+    making one from JAX's arguments, traces instead of JAX's own.
     """
     dbg = _debug_info(fun, in_avals, name, arg_names, source, traced_for)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
