@@ -130,6 +130,13 @@ class EscapedTracerError(FoldaxError, UnexpectedTracerError):
     (a global, a list, an attribute); JAX's ``UnexpectedTracerError`` (a ``TypeError``)."""
 
 
+class FoldaxReferenceError(FoldaxError, ReferenceError):
+    """Something foldax holds weakly was freed while still needed: a compiled entry of a
+    ``foldax.jit`` function (``f.entries``) was called with new shapes or dtypes after the function,
+    or the entry itself, was let go of (entries are shared by every wrapper of a function and must
+    not keep it alive)."""
+
+
 class MissingRuleError(FoldaxError, NotImplementedError):
     """An interpreter met a primitive for which it has no rule."""
 

@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from jax._src import core, source_info_util
 from jax._src.interpreters import partial_eval as pe
@@ -33,16 +33,29 @@ from foldax._compat.source_lines import line_outside_foldax
 class BatchTracer(pe.DynamicJaxprTracer):
     """A tracer of ``foldax.vmap``: a staging tracer of one element of a mapped value.
 
-    Its repr and origin message are in the words of JAX's ``BatchTracer`` (the repr shows the
-    element's aval only: the batched value does not exist while the element is traced). The
-    line it was created on is the user's: the operation's, or the ``vmap`` call's for an input.
+    Its repr and origin message are in the words of JAX's ``BatchTracer``. An input shows, as
+    under ``jax.vmap``, the type of the batched value it is an element of (``batched=``, its
+    ``batch_dim`` in the verbose repr); the batched value itself does not exist while the element
+    is traced, so it is not shown. An unmapped array input is a tracer too (``batched=`` its own
+    type, ``batch_dim`` None), where ``jax.vmap`` hands the function the array itself. The
+    result of an operation shows its element's aval only: whether and along which axis it is
+    batched is decided by the batching rules, which run on the traced jaxpr after the function
+    has returned. The line a tracer was created on is the user's: the operation's, or the
+    ``vmap`` call's for an input.
     """
 
     __slots__ = ()  # JAX's layout: tracers of the staging trace are re-classed to this
     _trace: BatchTrace
 
     def _short_repr(self) -> str:
-        return f"VmapTracer(aval={self.aval})"
+        batched = self._trace.batched_inputs.get(self.val)
+        if batched is None:
+            return f"VmapTracer(aval={self.aval})"
+        return f"VmapTracer(aval={self.aval}, batched={batched[0]})"
+
+    def _contents(self) -> Any:
+        batched = self._trace.batched_inputs.get(self.val)
+        return () if batched is None else [("batch_dim", batched[1])]
 
     def _origin_msg(self) -> str:
         line = self._line_info and line_outside_foldax(self._line_info)
@@ -74,16 +87,31 @@ class BatchTrace(pe.DynamicJaxprTrace):
     class, and never reach the traced function.
     """
 
-    __slots__ = ("call_site",)
+    __slots__ = ("call_site", "batched_inputs", "_inputs")
 
     def __init__(
-        self, debug_info: Any, parent_trace: Any = None, lower: bool = False, auto_dce: bool = False
+        self,
+        debug_info: Any,
+        parent_trace: Any = None,
+        lower: bool = False,
+        auto_dce: bool = False,
+        inputs: Sequence[tuple[Any, Any, int | None]] = (),
     ) -> None:
+        """``inputs``: per input, in order, ``(element aval, batched value's aval, batch dim)``
+        (the batch dim None for an unmapped input), as ``vmap`` maps its arguments."""
         super().__init__(debug_info, parent_trace=parent_trace, lower=lower, auto_dce=auto_dce)
         self.call_site = source_info_util.current()  # where the vmapped function was called
+        self._inputs = iter(inputs)
+        # an input tracer's jaxpr variable -> (batched value's aval, batch dim); variables, not
+        # tracers, so that the trace holds no tracer of its own (the leak checker looks for them)
+        self.batched_inputs: dict[Any, tuple[Any, int | None]] = {}
 
     def new_arg(self, aval: Any, source_info: Any) -> Any:
-        return _as_batch_tracer(super().new_arg(aval, source_info), self)
+        tracer = _as_batch_tracer(super().new_arg(aval, source_info), self)
+        element, batched, batch_dim = next(self._inputs, (None, None, None))
+        if element is not None and (element.shape, element.dtype) == (aval.shape, aval.dtype):
+            self.batched_inputs[tracer.val] = (batched, batch_dim)
+        return tracer
 
     def var_to_tracer(self, var: Any, source_info: Any, parent: Any = None) -> Any:
         return _as_batch_tracer(super().var_to_tracer(var, source_info, parent), self)

@@ -28,7 +28,7 @@ def trace_to_jaxpr(
     arg_names: Sequence[str] | None = None,
     source: Callable | None = None,
     traced_for: str = "jit",
-    trace_type: type[pe.DynamicJaxprTrace] | None = None,
+    trace_type: Callable[..., pe.DynamicJaxprTrace] | None = None,
 ) -> tuple[Jaxpr, list[AbstractValue], list]:
     """Trace the flat function ``fun(*arrays) -> list of arrays`` to an open jaxpr and its consts.
 
@@ -36,8 +36,8 @@ def trace_to_jaxpr(
     name it (and ``arg_names``) instead of the wrapper, traced for ``traced_for`` (JAX's name of
     the transformation: "... while tracing the function f at file:line for jit"). The returned
     jaxpr has constvars for the consts (concrete arrays or tracers of outer traces).
-    ``trace_type``, a subclass of JAX's staging trace (``batch_tracing.BatchTrace``), traces
-    instead of JAX's own.
+    ``trace_type``, a subclass of JAX's staging trace (``batch_tracing.BatchTrace``) or a function
+    making one from JAX's arguments, traces instead of JAX's own.
     """
     dbg = _debug_info(fun, in_avals, name, arg_names, source, traced_for)
     wrapped = lu.wrap_init(fun, debug_info=dbg)
@@ -60,6 +60,12 @@ class _FoldingJaxprTrace(pe.DynamicJaxprTrace):
     call_site: Any = None
     folding: bool = False  # inside a fold (an inlined jit body): keep the outer call site
     inner_sites: bool = False  # ... unless the outer call site is foldax's, not the user's
+
+    def __repr__(self) -> str:
+        """JAX's staging trace's name (a JAX trace presents itself by its class name, as in the
+        tracer-leak message "Leaked trace DynamicJaxprTrace"): folding is foldax's policy inside
+        that trace, not another kind of trace, and users see the name JAX's jit shows."""
+        return pe.DynamicJaxprTrace.__name__
 
     def process_primitive(self, primitive, tracers, params, /):
         if not any(isinstance(x, core.Tracer) for x in tracers):

@@ -23,7 +23,7 @@ SETS = [
 ]
 
 
-def agree(f, args, errors=(foldax.user_checks, jc.user_checks), jit=True):
+def assert_checkify_agrees_with_jax(f, args, errors=(foldax.user_checks, jc.user_checks), jit=True):
     """``f`` checkified by foldax and by JAX: the messages (compared) and the outputs (equal)."""
     wrap = jax.jit if jit else (lambda g: g)
     e1, o1 = wrap(foldax.checkify(f, errors=errors[0]))(*args)
@@ -38,14 +38,14 @@ def agree(f, args, errors=(foldax.user_checks, jc.user_checks), jit=True):
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "eager"])
 def test_jax_check_inside_foldax_checkify_matches_jax(name, make, cases, jit):
     for args in cases:
-        agree(make(jc.check), args, jit=jit)
+        assert_checkify_agrees_with_jax(make(jc.check), args, jit=jit)
 
 
 @pytest.mark.parametrize("inner", [jax.jit, foldax.jit, jax.remat], ids=["jax.jit", "foldax.jit", "remat"])
 def test_jax_check_inside_an_inner_jit(inner):
     f = inner(nonpositive(jc.check))
     for x in (jnp.float32(1.0), jnp.float32(-2.0)):
-        agree(f, (x,), jit=False)
+        assert_checkify_agrees_with_jax(f, (x,), jit=False)
 
 
 def test_debug_check_is_functionalised_and_dropped_when_user_checks_are_off():
@@ -54,15 +54,15 @@ def test_debug_check_is_functionalised_and_dropped_when_user_checks_are_off():
         return x
 
     for jit in (True, False):
-        err = agree(f, (jnp.ones(()),), jit=jit)
+        err = assert_checkify_agrees_with_jax(f, (jnp.ones(()),), jit=jit)
         assert err.get() == "1.0 cannot be 1.0 (`check` failed)"
-        agree(f, (jnp.ones(()),), errors=(frozenset(), frozenset()), jit=jit)
+        assert_checkify_agrees_with_jax(f, (jnp.ones(()),), errors=(frozenset(), frozenset()), jit=jit)
     f(jnp.ones(()))  # without checkify it does nothing, as in JAX
 
 
 def test_jax_check_of_a_constant_predicate_is_functionalised():
-    agree(lambda: jc.check(False, "hi!"), (), jit=False)
-    agree(
+    assert_checkify_agrees_with_jax(lambda: jc.check(False, "hi!"), (), jit=False)
+    assert_checkify_agrees_with_jax(
         lambda: lax.cond(True, lambda: jc.check(False, "hi!"), lambda: jc.check(False, "bye!")), (), jit=False
     )
 
@@ -197,11 +197,11 @@ def test_checkify_of_vmap_of_jax_check_as_jax(vmap):
 def test_division_by_zero_of_every_dtype_as_jax(dtype, divisor):
     args = (jnp.ones(3, dtype), jnp.array(divisor, dtype))
     for ours, theirs in SETS[1:]:
-        agree(lambda x, y: x / y, args, errors=(ours, theirs))
+        assert_checkify_agrees_with_jax(lambda x, y: x / y, args, errors=(ours, theirs))
 
 
 def test_float_division_by_zero_is_reported_before_the_nan_it_makes():
-    err = agree(
+    err = assert_checkify_agrees_with_jax(
         lambda x, y: x / y, (jnp.zeros(3), jnp.zeros(3)), errors=(foldax.float_checks, jc.float_checks)
     )
     assert err.get() == "division by zero"

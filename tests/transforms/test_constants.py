@@ -165,7 +165,7 @@ def test_numpy_rules_keep_the_weak_type():
 WRAPS = {"plain": lambda f: f, "foldax.jit": foldax.jit, "jax.jit": jax.jit}
 
 
-def _compare(f, foldax_errors, jax_errors, *args, wrap="plain"):
+def assert_checkify_agrees_with_jax(f, foldax_errors, jax_errors, *args, wrap="plain"):
     """foldax.checkify of ``f`` (wrapped by ``wrap``) against JAX's checkify of jax.jit(f) (of f
     when ``wrap`` is "plain")."""
     err, out = foldax.checkify(WRAPS[wrap](f), errors=foldax_errors)(*args)
@@ -192,7 +192,7 @@ def test_issue_rows_match_jax_checkify(row, kind, wrap):
         value = jnp.asarray(value)
     elif kind == "python scalar":
         value = np.asarray(value).reshape(-1)[0].item()
-    err = _compare(f, errors, jax_errors, value, wrap=wrap)
+    err = assert_checkify_agrees_with_jax(f, errors, jax_errors, value, wrap=wrap)
     assert err.get() is not None
     assert "test_constants.py" in str(err.get_exception())  # the user's line
 
@@ -202,7 +202,7 @@ def test_issue_rows_match_jax_checkify(row, kind, wrap):
 def test_nan_is_named_where_it_is_produced(kind, wrap):
     x = np.array([1.0, -1.0], np.float32)
     x = jnp.asarray(x) if kind == "traced" else x
-    err = _compare(
+    err = assert_checkify_agrees_with_jax(
         lambda w, x: jnp.sum(w * jnp.sqrt(x)),
         foldax.nan_checks,
         jax_checkify.nan_checks,
@@ -219,7 +219,9 @@ def test_a_nested_jit_called_outside_checkify_first_is_still_checked_inside():
     g = foldax.jit(lambda x: jnp.log(x) + 1)
     x = np.array([-1.0], np.float32)
     chex.assert_trees_all_close(g(x), jax.jit(g.__wrapped__)(x))
-    err = _compare(g.__wrapped__, foldax.nan_checks, jax_checkify.nan_checks, x, wrap="plain")
+    err = assert_checkify_agrees_with_jax(
+        g.__wrapped__, foldax.nan_checks, jax_checkify.nan_checks, x, wrap="plain"
+    )
     assert foldax.checkify(g, errors=foldax.nan_checks)(x)[0].get() == err.get()
     assert g.trace(x).jaxpr.eqns == []
 
@@ -237,7 +239,9 @@ def loop_on_constants(x):
 @pytest.mark.parametrize("x", [0.0, 1.0, 2.0])
 @pytest.mark.parametrize("wrap", ["foldax.jit", "jax.jit"])
 def test_control_flow_on_constants_in_a_nested_jit_is_checked(wrap, x):
-    _compare(loop_on_constants, foldax.float_checks, jax_checkify.float_checks, x, wrap=wrap)
+    assert_checkify_agrees_with_jax(
+        loop_on_constants, foldax.float_checks, jax_checkify.float_checks, x, wrap=wrap
+    )
 
 
 ERROR_SETS = {
@@ -268,7 +272,7 @@ def test_every_error_set_on_constants(name, kind):
     elif kind == "python scalar":
         i, x = 7, 1.0
     errors, jax_errors = ERROR_SETS[name]
-    _compare(failing, errors, jax_errors, i, x)
+    assert_checkify_agrees_with_jax(failing, errors, jax_errors, i, x)
 
 
 def test_failing_constant_check_is_returned_inside_checkify_and_raises_outside():

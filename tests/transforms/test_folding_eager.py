@@ -30,7 +30,7 @@ DTYPES = [
 ]
 
 
-def _same(mine, ref):
+def assert_same_bits(mine, ref):
     assert jax.typeof(mine) == jax.typeof(ref)
     mine, ref = np.asarray(mine), np.asarray(ref)
     bits = np.dtype(f"u{ref.dtype.itemsize}") if ref.dtype.itemsize in (1, 2, 4, 8) else None
@@ -65,8 +65,8 @@ def test_computed_as_jax_eager_evaluation(dtype):
             with pytest.raises(type(e)):
                 compute_now(prim, args, params)
             continue
-        _same(compute_now(prim, args, params), ref)
-        _same(compute_now(prim, args, params), ref)  # again, from the cache
+        assert_same_bits(compute_now(prim, args, params), ref)
+        assert_same_bits(compute_now(prim, args, params), ref)  # again, from the cache
 
 
 def test_weak_type_and_placement_are_part_of_the_key():
@@ -74,7 +74,7 @@ def test_weak_type_and_placement_are_part_of_the_key():
     for arg in (strong, weak, strong):
         with jax.ensure_compile_time_eval():
             ref = lax.mul_p.bind(arg, arg)
-        _same(compute_now(lax.mul_p, [arg, arg], {}), ref)
+        assert_same_bits(compute_now(lax.mul_p, [arg, arg], {}), ref)
 
 
 def test_folding_computes_from_the_bounded_cache():
@@ -107,12 +107,12 @@ def test_numpy_and_uncommitted_arrays_share_a_computation_committed_ones_keep_th
     for arg in (x, on_default, x):
         with jax.ensure_compile_time_eval():
             ref = lax.sin_p.bind(arg, accuracy=None)
-        _same(compute_now(lax.sin_p, [arg], {"accuracy": None}), ref)
+        assert_same_bits(compute_now(lax.sin_p, [arg], {"accuracy": None}), ref)
     shared = eager.cache_info()
     assert shared.misses == before.misses + 1  # one computation (and executable) for both
     with jax.ensure_compile_time_eval():
         ref = lax.sin_p.bind(on_last, accuracy=None)
     out = compute_now(lax.sin_p, [on_last], {"accuracy": None})
-    _same(out, ref)
+    assert_same_bits(out, ref)
     assert out.sharding == ref.sharding == on_last.sharding
     assert eager.cache_info().misses == shared.misses + 1

@@ -26,7 +26,7 @@ from foldax.errors import (
 )
 
 
-def _same_arrays(out, ref):
+def assert_same_arrays(out, ref):
     """Equal values, dtypes, weak types and types (jax Arrays) leaf by leaf."""
     out_leaves, ref_leaves = jax.tree.leaves(out), jax.tree.leaves(ref)
     assert jax.tree.structure(out) == jax.tree.structure(ref)
@@ -47,7 +47,7 @@ def test_python_scalars_are_traced_like_jax_jit(s):
     x = jnp.arange(3.0)
     values = [s, type(s)(0), type(s)(1)] if not isinstance(s, bool) else [True, False]
     for v in values:
-        _same_arrays(fx(x, v), jj(x, v))
+        assert_same_arrays(fx(x, v), jj(x, v))
     assert fx.trace_count == jj._cache_size() == 1
 
 
@@ -56,7 +56,7 @@ def test_new_learning_rate_each_step_does_not_retrace():
     fx, jj = foldax.jit(step), jax.jit(step)
     w = jnp.ones(3)
     for i in range(20):
-        _same_arrays(fx(w, 1e-3 * (i + 1)), jj(w, 1e-3 * (i + 1)))
+        assert_same_arrays(fx(w, 1e-3 * (i + 1)), jj(w, 1e-3 * (i + 1)))
     assert fx.trace_count == jj._cache_size() == 1
 
 
@@ -71,8 +71,8 @@ def test_static_and_auxiliary_scalars_stay_constants():
     fa = foldax.jit(f, auxiliary_args="n")
     js = jax.jit(f, static_argnames="n")
     for n in [2.0, 0.5]:
-        _same_arrays(fs(jnp.ones(2), n=n), js(jnp.ones(2), n=n))
-        _same_arrays(fa(jnp.ones(2), n), js(jnp.ones(2), n=n))
+        assert_same_arrays(fs(jnp.ones(2), n=n), js(jnp.ones(2), n=n))
+        assert_same_arrays(fa(jnp.ones(2), n), js(jnp.ones(2), n=n))
     assert fs.trace_count == fa.trace_count == js._cache_size() == 2
 
 
@@ -91,10 +91,10 @@ def test_scalars_in_dataclass_fields_follow_the_field_kind():
     fx, jj = foldax.jit(lambda m, x: m(x)), jax.jit(lambda m, x: m(x))
     x = jnp.ones(2)
     for lr in [0.1, 0.2, 0.3]:  # variable field: one trace, as in jax.jit
-        _same_arrays(fx(Scaled(jnp.ones(2), lr), x), jj(Scaled(jnp.ones(2), lr), x))
+        assert_same_arrays(fx(Scaled(jnp.ones(2), lr), x), jj(Scaled(jnp.ones(2), lr), x))
     assert fx.trace_count == jj._cache_size() == 1
     for scale in [2.0, 4.0]:  # value field: in the tree structure, by value
-        _same_arrays(fx(Scaled(jnp.ones(2), 0.1, scale), x), jj(Scaled(jnp.ones(2), 0.1, scale), x))
+        assert_same_arrays(fx(Scaled(jnp.ones(2), 0.1, scale), x), jj(Scaled(jnp.ones(2), 0.1, scale), x))
     assert fx.trace_count == jj._cache_size() == 3
 
 
@@ -123,12 +123,12 @@ DTYPES = [
 def test_folded_outputs_are_jax_arrays_with_jax_dtypes(dtype):
     c = np.arange(3).astype(dtype)
     f = lambda x, c: (x, c, c[1:], 7, 2.5, True, 1j)  # noqa: E731
-    _same_arrays(foldax.jit(f)(jnp.ones(2), c), jax.jit(f)(jnp.ones(2), c))
+    assert_same_arrays(foldax.jit(f)(jnp.ones(2), c), jax.jit(f)(jnp.ones(2), c))
 
 
 def test_issue_examples_of_outputs():
-    _same_arrays(foldax.jit(lambda x: x * 2)(np.arange(3.0)), jax.jit(lambda x: x * 2)(np.arange(3.0)))
-    _same_arrays(foldax.jit(lambda x: x + 1)(1), jax.jit(lambda x: x + 1)(1))
+    assert_same_arrays(foldax.jit(lambda x: x * 2)(np.arange(3.0)), jax.jit(lambda x: x * 2)(np.arange(3.0)))
+    assert_same_arrays(foldax.jit(lambda x: x + 1)(1), jax.jit(lambda x: x + 1)(1))
 
 
 def test_traced_programs_keep_their_constants():
@@ -171,7 +171,7 @@ def test_numpy_arguments_are_read_only_inside():
 )
 def test_in_place_operators_on_numpy_arguments_make_new_arrays_like_jax_jit(fn):
     c = np.arange(1.0, 4.0)
-    _same_arrays(foldax.jit(fn)(jnp.ones(3), c), jax.jit(fn)(jnp.ones(3), c))
+    assert_same_arrays(foldax.jit(fn)(jnp.ones(3), c), jax.jit(fn)(jnp.ones(3), c))
     assert (c == np.arange(1.0, 4.0)).all()
 
 
@@ -231,7 +231,7 @@ def test_numpy_code_on_read_only_arguments_still_works():
 )
 def test_numpy_arguments_index_with_traced_indices_like_jax_jit(fn):
     c, i = np.arange(12.0).reshape(3, 4), 1
-    _same_arrays(foldax.jit(fn)(c, i), jax.jit(fn)(c, i))
+    assert_same_arrays(foldax.jit(fn)(c, i), jax.jit(fn)(c, i))
 
 
 def test_numpy_closure_indexed_with_a_traced_index_shows_the_fix():
@@ -261,7 +261,7 @@ def test_signed_zeros_are_different_keys(pair):
     fx, jj = foldax.jit(lambda m, x: m(x)), jax.jit(lambda m, x: m(x))
     x = jnp.ones(2)
     for d in pair:
-        _same_arrays(fx(Divide(d), x), jj(Divide(d), x))
+        assert_same_arrays(fx(Divide(d), x), jj(Divide(d), x))
     assert fx.trace_count == 2
 
 
@@ -272,7 +272,7 @@ def test_nan_constants_do_not_retrace(nan):
     fx = foldax.jit(lambda m, x: m(x))
     for _ in range(3):
         out = fx(Divide(nan), jnp.ones(2))
-    _same_arrays(out, jax.jit(lambda x: x / nan)(jnp.ones(2)))
+    assert_same_arrays(out, jax.jit(lambda x: x / nan)(jnp.ones(2)))
     assert fx.trace_count == 1
 
 
@@ -281,7 +281,7 @@ def test_jax_array_in_value_field_is_keyed_by_value():
     for _ in range(3):
         fx(Divide(jnp.full(2, 2.0)), jnp.ones(2))  # a new, equal array each call
     assert fx.trace_count == 1
-    _same_arrays(
+    assert_same_arrays(
         fx(Divide(jnp.full(2, 4.0)), jnp.ones(2)),
         jax.jit(lambda m, x: m(x))(Divide(jnp.full(2, 4.0)), jnp.ones(2)),
     )
@@ -299,7 +299,7 @@ def test_same_bits_other_dtype_is_another_key(pair):
     bits = np.arange(1, 5, dtype=np.uint8 if np.dtype(pair[0]).itemsize == 1 else np.uint16)
     for dtype in pair:
         c = bits.view(dtype)
-        _same_arrays(fx(jnp.ones(4), c), jax.jit(f)(jnp.ones(4), c))
+        assert_same_arrays(fx(jnp.ones(4), c), jax.jit(f)(jnp.ones(4), c))
     assert fx.trace_count == 2
 
 
@@ -311,7 +311,7 @@ def test_array_keys_follow_content(n):
     fx(jnp.ones(1), c.copy())  # equal content: same entry
     assert fx.trace_count == 1
     c[n // 2] = -1.0  # the caller changed it: a new key
-    _same_arrays(fx(jnp.ones(1), c), jax.jit(lambda x, c: x + c.sum())(jnp.ones(1), c))
+    assert_same_arrays(fx(jnp.ones(1), c), jax.jit(lambda x, c: x + c.sum())(jnp.ones(1), c))
     assert fx.trace_count == 2
     frozen = c.copy()
     frozen.flags.writeable = False  # read-only: its digest is remembered
@@ -350,9 +350,9 @@ def test_variable_args_trace_numpy_batches():
         warnings.simplefilter("error", RetraceWarning)
         for i in range(5):
             batch = rng.normal(size=(8, 3))
-            _same_arrays(fx(jnp.ones(3), batch, 0.1 / (i + 1)), jj(jnp.ones(3), batch, 0.1 / (i + 1)))
+            assert_same_arrays(fx(jnp.ones(3), batch, 0.1 / (i + 1)), jj(jnp.ones(3), batch, 0.1 / (i + 1)))
     assert fx.trace_count == jj._cache_size() == 1
-    _same_arrays(fx(jnp.ones(3), batch=batch, lr=0.5), jj(jnp.ones(3), batch=batch, lr=0.5))
+    assert_same_arrays(fx(jnp.ones(3), batch=batch, lr=0.5), jj(jnp.ones(3), batch=batch, lr=0.5))
 
 
 def test_variable_args_errors():
@@ -373,7 +373,7 @@ def test_entries_are_evicted_least_recently_used_first():
     assert foldax.trace_check(f, x, cs[0]) == (True, "")
     ok, reason = foldax.trace_check(f, x, cs[1])
     assert not ok and reason.startswith("Evicted") and "max_entries" in reason
-    _same_arrays(f(x, cs[1]), jax.jit(lambda x, c: x + c)(x, cs[1]))
+    assert_same_arrays(f(x, cs[1]), jax.jit(lambda x, c: x + c)(x, cs[1]))
     assert f.trace_count == 4  # the retrace after eviction is counted
 
 

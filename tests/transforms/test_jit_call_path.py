@@ -18,7 +18,7 @@ import foldax
 from foldax.errors import FoldaxTypeError
 
 
-def _same(out, ref):
+def assert_same_arrays(out, ref):
     assert jax.tree.structure(out) == jax.tree.structure(ref)
     for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(ref)):
         assert isinstance(a, jax.Array), type(a)
@@ -26,14 +26,14 @@ def _same(out, ref):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def _calls_agree(f, calls):
+def assert_calls_agree_with_jax_jit(f, calls):
     """Call ``foldax.jit(f)`` and ``jax.jit(f)`` on each ``(args, kwargs)``; foldax traces exactly
     when ``trace_check`` said the call would not reuse a program."""
     fx, jj = foldax.jit(f), jax.jit(f)
     for args, kwargs in calls:
         reuses, _ = foldax.trace_check(fx, *args, **kwargs)
         count = fx.trace_count
-        _same(fx(*args, **kwargs), jj(*args, **kwargs))
+        assert_same_arrays(fx(*args, **kwargs), jj(*args, **kwargs))
         assert fx.trace_count == count + (not reuses), (args, kwargs)
     return fx
 
@@ -55,20 +55,20 @@ SEQUENCES = {
 @pytest.mark.parametrize("name", SEQUENCES)
 def test_positional_calls_reuse_exactly_what_the_full_key_reuses(name):
     calls = [((X, c), {}) for c in SEQUENCES[name]]
-    _calls_agree(lambda x, c: x * jnp.sum(jnp.asarray(c).astype(jnp.float32)), calls)
+    assert_calls_agree_with_jax_jit(lambda x, c: x * jnp.sum(jnp.asarray(c).astype(jnp.float32)), calls)
 
 
 @pytest.mark.parametrize("name", SEQUENCES)
 def test_one_argument_calls_reuse_exactly_what_the_full_key_reuses(name):
     calls = [((c,), {}) for c in SEQUENCES[name]]  # plans found by the argument's type alone
-    _calls_agree(lambda c: 2 * jnp.sum(jnp.asarray(c).astype(jnp.float32)), calls)
+    assert_calls_agree_with_jax_jit(lambda c: 2 * jnp.sum(jnp.asarray(c).astype(jnp.float32)), calls)
 
 
 @pytest.mark.parametrize("name", SEQUENCES)
 def test_nested_and_keyword_calls_reuse_exactly_what_the_full_key_reuses(name):
     calls = [(({"x": X, "c": [c]},), {"scale": c}) for c in SEQUENCES[name]]
     f = lambda tree, scale: tree["x"] * jnp.sum(jnp.asarray(scale).astype(jnp.float32))  # noqa: E731
-    _calls_agree(f, calls)
+    assert_calls_agree_with_jax_jit(f, calls)
 
 
 @foldax.dataclass
@@ -90,14 +90,14 @@ def test_dataclass_calls_reuse_exactly_what_the_full_key_reuses():
         Affine(jnp.ones(3), np.ones(3), "tanh"),
         Affine(jnp.ones(3), np.ones(3), "tanh"),
     ]
-    _calls_agree(lambda m, x: m(x), [((m, X), {}) for m in models])
+    assert_calls_agree_with_jax_jit(lambda m, x: m(x), [((m, X), {}) for m in models])
 
 
 def test_evicted_entries_leave_the_fast_path():
     fx = foldax.jit(lambda x, c: x + c, max_entries=1)
     constants = [np.float32(0), np.float32(1)] * 3
     for i, c in enumerate(constants):
-        _same(fx(X, c), jax.jit(lambda x, c: x + c)(X, c))
+        assert_same_arrays(fx(X, c), jax.jit(lambda x, c: x + c)(X, c))
         assert fx.trace_count == i + 1  # the other constant's entry was evicted
         assert len(fx.entries) == 1
         assert sum(len(plan.entries) for plan in fx.entries.plans.values()) <= 2  # flat and full
@@ -107,7 +107,7 @@ def test_cleared_cache_leaves_the_fast_path():
     fx = foldax.jit(lambda x: 2 * x)
     fx(X), fx(X)
     fx.clear_cache()
-    _same(fx(X), 2 * X)
+    assert_same_arrays(fx(X), 2 * X)
     assert fx.trace_count == 2
     assert len(fx.entries.plans) == 2
 
@@ -122,7 +122,7 @@ def test_disable_jit_runs_the_python_body_after_the_fast_path_is_known():
     fx = foldax.jit(f)
     fx(X), fx(X)
     with jax.disable_jit():
-        _same(fx(X), X + 1)
+        assert_same_arrays(fx(X), X + 1)
     assert seen[-1] is type(X) and len(seen) == 2
 
 
@@ -136,7 +136,7 @@ def test_folded_and_traced_outputs_through_the_fast_path():
         x = jnp.ones(n)
         out = fx(x, c)
         assert out[3] is None
-        _same(out[:3], jax.jit(f)(x, c)[:3])
+        assert_same_arrays(out[:3], jax.jit(f)(x, c)[:3])
 
 
 class Unhashable:
@@ -167,7 +167,7 @@ def test_an_unhashable_static_leaf_after_a_hashable_one_raises_foldax_error():
 def test_an_out_of_range_int_after_a_known_plan_raises_foldax_overflow_like_jax(value):
     f = lambda x, n: x * n  # noqa: E731
     fx, jj = foldax.jit(f), jax.jit(f)
-    _same(fx(jnp.float32(1.0), 3), jj(jnp.float32(1.0), 3))  # the plan (Array, int) is known
+    assert_same_arrays(fx(jnp.float32(1.0), 3), jj(jnp.float32(1.0), 3))  # the plan (Array, int) is known
     with pytest.raises(OverflowError) as jax_error:
         jj(jnp.float32(1.0), value)
     with pytest.raises(foldax.errors.FoldaxOverflowError, match=r"argument path is n\b") as error:

@@ -63,6 +63,36 @@ def test_closure_over_an_outer_tracer_is_used_once_and_not_cached():
     assert inner.entries == {}  # its program held an outer tracer: nothing was kept
 
 
+def _leak_message(jit):
+    """The tracer-leak error of a jitted function whose inner jit keeps its argument in a list
+    (JAX's api_test ``test_leak_checker_catches_a_sublevel_leak``), under ``jit``."""
+    with jax.checking_leaks():
+
+        @jit
+        def f(x):
+            kept = []
+
+            @jit
+            def g(x):
+                kept.append(x)
+                return x
+
+            return g(x)
+
+        with pytest.raises(Exception, match="Leaked trace") as raised:
+            f(3)
+    return str(raised.value)
+
+
+def test_a_leaked_tracer_is_reported_as_jax_jit_reports_it():
+    """The same trace and tracer are named, and the same function and line (foldax names the
+    argument by its path, args[0], where jax.jit names it x: only the rest is compared)."""
+    ours, theirs = _leak_message(foldax.jit), _leak_message(jax.jit)
+    assert theirs.startswith("Leaked trace DynamicJaxprTrace. Leaked tracer(s):")
+    before_the_argument = "depends on the value of the argument"
+    assert ours.split(before_the_argument)[0] == theirs.split(before_the_argument)[0]
+
+
 # -- item 4: jit's surface ---------------------------------------------------------------------
 def _outputs(x, y):
     return {"s": jnp.sin(x), "pair": (x * y, y.sum())}

@@ -14,16 +14,16 @@ from foldax.errors import FoldaxTypeError, FoldaxValueError
 KEY = random.key(7)
 
 
-def same_keys(a, b):
+def assert_same_keys(a, b):
     chex.assert_trees_all_equal(jax.random.key_data(a), jax.random.key_data(b))
 
 
 def test_keys_split_fold_in_match_jax():
-    same_keys(random.key(7), jax.random.key(7))
-    same_keys(random.key(np.int32(7)), jax.random.key(7))
-    same_keys(random.split(KEY, 5), jax.random.split(KEY, 5))
-    same_keys(random.split(KEY, (2, 3)), jax.random.split(KEY, (2, 3)))
-    same_keys(random.fold_in(KEY, 3), jax.random.fold_in(KEY, 3))
+    assert_same_keys(random.key(7), jax.random.key(7))
+    assert_same_keys(random.key(np.int32(7)), jax.random.key(7))
+    assert_same_keys(random.split(KEY, 5), jax.random.split(KEY, 5))
+    assert_same_keys(random.split(KEY, (2, 3)), jax.random.split(KEY, (2, 3)))
+    assert_same_keys(random.fold_in(KEY, 3), jax.random.fold_in(KEY, 3))
     chex.assert_trees_all_equal(random.key_data(KEY), jax.random.key_data(KEY))
 
 
@@ -31,9 +31,9 @@ def test_split_unpacks_like_jax():
     key, *subkeys = random.split(KEY, 9)
     ref = jax.random.split(KEY, 9)
     assert len(subkeys) == 8
-    same_keys(key, ref[0])
+    assert_same_keys(key, ref[0])
     for i, sub in enumerate(subkeys, 1):
-        same_keys(sub, ref[i])
+        assert_same_keys(sub, ref[i])
 
 
 DISTRIBUTIONS = [
@@ -142,7 +142,7 @@ def test_draws_from_a_constant_key_stay_in_the_program_like_jax():
 def test_folded_constant_key_can_be_an_output():
     prog = foldax.trace(lambda x: (random.key(3), x))(jnp.ones(1))
     key, _ = prog(jnp.ones(1))
-    same_keys(key, jax.random.key(3))
+    assert_same_keys(key, jax.random.key(3))
 
 
 # -- errors -------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_legacy_uint32_key_is_refused_with_the_conversion():
             r"key\(seed\).*jax.random.wrap_key_data",
         ):
             call()
-    same_keys(
+    assert_same_keys(
         random.split(jax.random.wrap_key_data(legacy)), jax.random.split(jax.random.wrap_key_data(legacy))
     )
 

@@ -3,7 +3,9 @@
 
 Each call traces the function into a Program, then interprets it: forward mode with the JVP
 interpreter (``forward.py``), reverse mode by linearizing (``linearize.py``) and running the linear
-part backwards (``transpose.py``). Everything is evaluated by binding primitives, so these compose
+part backwards (``transpose.py``). ``grad``, ``value_and_grad`` and ``gradient`` live here;
+``jvp`` is in ``pushforward.py`` and ``vjp`` with its ``Pullback`` in ``pullback.py``, both
+re-exported here. Everything is evaluated by binding primitives, so these compose
 with ``foldax.jit``, ``jax.jit``, ``vmap`` and with each other (``grad(grad(f))``).
 
 Beyond JAX: ``wrt='x'``, ``'x,y'`` or a tuple of names selects parameters by name (ΦML);
@@ -28,41 +30,22 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import functools
-from typing import Any, Callable, Sequence, cast
+from typing import Any, Callable, Sequence
 
 import jax
-import numpy as np
 
-from foldax._compat import ClosedJaxpr, cotangent_type_error, float0, vjp_too_many_args_message
-from foldax.errors import FoldaxTypeError, FoldaxValueError
-from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, is_variable, leaf_kind
-from foldax.pytrees.tree import flatten, unflatten
-from foldax.transforms.autodiff.forward import JVPInterpreter, differentiation_rule_checked_first
-from foldax.transforms.autodiff.inputs import (
-    Selection,
-    Targets,
-    canonical_tangent_dtype,
-    dtype_of,
-    is_weakly_typed,
-    zero_cotangent,
-    zeros_for,
-)
-from foldax.transforms.autodiff.linearize import Linearized, linearize
-from foldax.transforms.autodiff.outputs import OutputRecorder, scalar_loss, split_aux
-from foldax.transforms.core.mesh import devices_of, on_argument_devices
-from foldax.transforms.core.program import TRACED, VARIABLE, Program
+from foldax.transforms.autodiff.forward import differentiation_rule_checked_first
+from foldax.transforms.autodiff.inputs import Selection, Targets, no_reduce_axes
+from foldax.transforms.autodiff.linearize import linearize
+from foldax.transforms.autodiff.outputs import scalar_loss, split_aux
+from foldax.transforms.autodiff.pullback import Pullback, vjp
+from foldax.transforms.autodiff.pushforward import jvp
+from foldax.transforms.core.mesh import on_argument_devices
+from foldax.transforms.core.program import TRACED
 from foldax.transforms.core.trace import function_name, trace_program
 
-
-def _no_reduce_axes(reduce_axes: Sequence, what: str) -> None:
-    if reduce_axes:
-        raise FoldaxValueError(
-            f"{what}(reduce_axes={reduce_axes!r}): reduce_axes is not supported "
-            f"(JAX removed it too); sum over named axes inside the function."
-        )
+__all__ = ["Pullback", "grad", "gradient", "jvp", "value_and_grad", "vjp"]
 
 
 def value_and_grad(
@@ -183,7 +166,7 @@ def _value_aux_and_grad(
     """``run(args, kwargs) -> (value, aux, gradients)``: ``fun`` differentiated as ``what``
     (``grad`` or ``value_and_grad``, whose arguments these are) sets it up; its options are
     checked now."""
-    _no_reduce_axes(reduce_axes, what)
+    no_reduce_axes(reduce_axes, what)
     selection = Selection(fun, argnums, wrt, what)
     split = functools.partial(split_aux, has_aux=has_aux, where=selection.describe())
 
@@ -279,332 +262,3 @@ def differentiate(
         outputs, cts = program.evaluate(variables), [None] * len(diff)
     _, value, aux = program.assemble(outputs)
     return value, aux, targets.gradients(program, [c for c, d in zip(cts, diff) if d])
-
-
-# -- forward mode ---------------------------------------------------------------------------------
-def _check_tuples(primals: Any, tangents: Any, where: str) -> tuple[tuple, tuple]:
-    for x, name in ((primals, "primals"), (tangents, "tangents")):
-        if not isinstance(x, (tuple, list)):
-            raise FoldaxTypeError(
-                f"primal and tangent arguments to jax.jvp must be tuples or lists; found "
-                f"{type(primals).__name__} and {type(tangents).__name__}. {where}: {name} must be "
-                f"a tuple or list with one entry per positional argument, found "
-                f"{type(x).__name__}. Wrap a single argument as ({name[:-1]},)."
-            )
-    return tuple(primals), tuple(tangents)
-
-
-@on_argument_devices
-def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
-    """Forward mode: ``fun``'s value and its Jacobian applied to ``tangents`` (``jax.jvp``).
-
-    Arguments:
-        fun: the function to differentiate.
-        primals: a tuple or list of the arguments to evaluate ``fun`` at.
-        tangents: a tuple or list of tangents, one per primal, with the same structure, shapes and
-            tangent dtypes (``float0`` for integer and boolean primals).
-        has_aux: ``fun`` returns ``(output, aux)``.
-
-    Returns:
-        ``(fun(*primals), J @ tangents)``, or ``(output, tangent_out, aux)`` with ``has_aux``.
-
-    Raises:
-        FoldaxTypeError: ``primals``/``tangents`` are not tuples or lists, differ in length or
-            structure, or a tangent's dtype does not match its primal (a ``TypeError``, as in JAX).
-        FoldaxValueError: a tangent's shape differs from its primal's (a ``ValueError``).
-
-    Example:
-        >>> import foldax, jax.numpy as jnp
-        >>> foldax.jvp(jnp.sin, (0.0,), (2.0,))
-        (Array(0., dtype=float32, weak_type=True), Array(2., dtype=float32, weak_type=True))
-    """
-    where = f"jvp({function_name(fun)})"
-    p_leaves, p_tree = flatten(primals)  # a tuple and a list differ, as in JAX
-    t_leaves, t_tree = flatten(tangents)
-    primals, tangents = _check_tuples(primals, tangents, where)
-    if p_tree != t_tree:
-        raise FoldaxTypeError(
-            f"primal and tangent arguments to jax.jvp must have the same tree structure; primals "
-            f"have tree structure {p_tree} whereas tangents have tree structure {t_tree}. {where}: "
-            f"pass one tangent per primal leaf, in the primals' containers."
-        )
-    for n, (p, t) in enumerate(zip(p_leaves, t_leaves)):
-        _check_tangent(p, t, f"{where}: tangent leaf {n}")
-    recorder = OutputRecorder(fun, has_aux, where)
-    with differentiation_rule_checked_first():
-        program = trace_program(
-            recorder,
-            primals,
-            {},
-            make_variable=[leaf_kind(p) != STATIC for p in p_leaves],
-            name=where,
-            traced_for="jvp",
-        )
-    values = [
-        (_as_array(p), None if dtype_of(t) == float0 else _as_array(t))
-        for p, t, s in zip(p_leaves, t_leaves, program.in_leaves)
-        if s is VARIABLE
-    ]
-    outs = JVPInterpreter().run(program.jaxpr, *values)
-    out, aux = program.assemble([p for p, _ in outs])
-    out_tangents = _output_tangents(program, recorder, [t for _, t in outs])
-    return (out, out_tangents, aux) if has_aux else (out, out_tangents)
-
-
-def _as_array(x: Any) -> Any:
-    """A primal or tangent as the ``jax.Array`` JAX makes of it (a Python number weakly typed),
-    so that outputs that are inputs come back as arrays, as from ``jax.jvp``. A transfer, as
-    ``jax.jit`` makes of a NumPy argument: ``jnp.asarray`` would compile a copy per shape."""
-    return x if leaf_kind(x) == VARIABLE_KIND else jax.device_put(x)
-
-
-def _check_tangent(p: Any, t: Any, where: str) -> None:
-    if leaf_kind(p) == STATIC:
-        return
-    p_dtype, t_dtype = dtype_of(p), dtype_of(t)
-    expected = canonical_tangent_dtype(p_dtype)
-    python_scalar = type(t) in (int, float, complex)
-    same = (
-        t_dtype == expected
-        or (expected != float0 and python_scalar)
-        or (expected != float0 and canonical_tangent_dtype(t_dtype) == expected)
-    )
-    advice = (
-        f"{where} has shape {np.shape(t)} and dtype {t_dtype}, but its primal has shape "
-        f"{np.shape(p)} and dtype {p_dtype}: a tangent must have the primal's shape and tangent "
-        f"dtype {expected} (float0 for integer and boolean primals)."
-    )
-    if not same:
-        raise FoldaxTypeError(
-            f"primal and tangent arguments to jax.jvp do not match; dtypes must be equal, or in "
-            f"case of int/bool primal dtype the tangent dtype must be float0.Got primal dtype "
-            f"{p_dtype} and so expected tangent dtype {expected}, but got tangent dtype {t_dtype} "
-            f"instead. {advice}"
-        )
-    if np.shape(p) != np.shape(t):
-        raise FoldaxValueError(
-            f"jvp called with different primal and tangent shapes;Got primal shape {np.shape(p)} "
-            f"and tangent shape as {np.shape(t)}. {advice}"
-        )
-
-
-def _output_tangents(program: Program, recorder: OutputRecorder, traced_tangents: Sequence) -> Any:
-    """The tangent tree of the (non-aux) output: zeros for untouched or constant outputs."""
-    it = iter(zip(program.out_avals, traced_tangents))
-    leaves = []
-    for slot in program.out_leaves[: recorder.num_leaves]:
-        if slot is TRACED:
-            aval, t = next(it)
-            leaves.append(zeros_for(aval.shape, aval.dtype, aval.weak_type) if t is None else t)
-        else:
-            leaves.append(None if leaf_kind(slot) == STATIC else zero_cotangent(slot))
-    return unflatten(recorder.tree, leaves)
-
-
-# -- reverse mode ---------------------------------------------------------------------------------
-@on_argument_devices
-def vjp(fun: Callable, *primals: Any, has_aux: bool = False, reduce_axes: Sequence = ()) -> tuple:
-    """Reverse mode: ``fun``'s value and a function pulling cotangents back (``jax.vjp``).
-
-    Arguments:
-        fun: the function to differentiate.
-        *primals: the arguments to evaluate ``fun`` at (at least one).
-        has_aux: ``fun`` returns ``(output, aux)``.
-        reduce_axes: not supported; must be empty.
-
-    Returns:
-        ``(fun(*primals), pullback)`` (plus ``aux`` with ``has_aux``), where
-            ``pullback(cotangent)`` returns a tuple with one cotangent per primal (``float0`` for
-            integer and boolean primals). ``pullback`` is a pytree, so it may be returned from ``jit``.
-
-    Raises:
-        FoldaxTypeError: no primal is given.
-        FoldaxValueError: the cotangent passed to ``pullback`` does not match the output's
-            structure, shapes or dtypes.
-
-    Example:
-        >>> import foldax, jax.numpy as jnp
-        >>> y, pullback = foldax.vjp(lambda x: x * 3.0, jnp.ones(2))
-        >>> pullback(jnp.array([1.0, 2.0]))
-        (Array([3., 6.], dtype=float32),)
-    """
-    _no_reduce_axes(reduce_axes, "vjp")
-    where = f"vjp({function_name(fun)})"
-    if not primals:
-        raise FoldaxTypeError(f"{where}: pass at least one primal to differentiate at.")
-    selection = Selection(fun, tuple(range(len(primals))), None, "vjp")
-    targets = Targets(selection, primals, {}, promote_ints=False, allow_int=True)
-    recorder = OutputRecorder(fun, has_aux, where)
-    with differentiation_rule_checked_first():
-        program = trace_program(
-            recorder, targets.args, {}, make_variable=targets.make_variable, name=where, traced_for="vjp"
-        )
-    lin = linearize(program, targets.variables(program), targets.differentiated(program))
-    out, aux = program.assemble(lin.outputs)
-    pullback = Pullback(lin, program, targets, recorder, where)
-    return (out, pullback, aux) if has_aux else (out, pullback)
-
-
-class Pullback:
-    """The linear map ``cotangent of the output -> cotangents of the primals`` of ``vjp``.
-
-    A pytree (its leaves are the residuals), so it can be returned from ``jit`` like JAX's.
-    """
-
-    _skeleton: Pullback  # its value-free copy, the pytree node data (set by ``_skeleton``)
-
-    def __init__(
-        self, lin: Linearized, program: Program, targets: Targets, recorder: OutputRecorder, where: str
-    ) -> None:
-        self.lin, self.program, self.targets = lin, program, targets
-        self.recorder, self.where = recorder, where
-        self.fname = function_name(recorder.fun)
-
-    def __call__(self, *args: Any) -> tuple:
-        where = self.where
-        if len(args) != 1:
-            raise FoldaxTypeError(
-                f"{vjp_too_many_args_message(self.fname, len(args))} {where}: the pullback takes "
-                f"one cotangent, shaped like the output of {self.fname}, but was called with "
-                f"{len(args)} arguments. If {self.fname} returns a tuple, pass the cotangent as "
-                f"one tuple: pullback((ct1, ct2))."
-            )
-        return self._pull(args[0])
-
-    def _pull(self, cotangent: Any, unwanted: frozenset = frozenset()) -> tuple:
-        """The primal cotangents; those of the input leaves numbered in ``unwanted`` are
-        ``None`` and not computed."""
-        program, where = self.program, self.where
-        leaves, tree = flatten(cotangent)
-        if tree != self.recorder.tree:
-            raise FoldaxValueError(
-                f"unexpected tree structure. The argument to a VJP function returned by `jax.vjp` "
-                f"must match the pytree structure of the differentiated function {self.fname}. "
-                f"{where}: the cotangent must have the output's tree structure "
-                f"{self.recorder.tree}, found {tree}. Pass one cotangent leaf per output leaf, in "
-                f"the output's containers."
-            )
-        cts: list[Any] = []
-        for n, (slot, ct) in enumerate(zip(program.out_leaves[: self.recorder.num_leaves], leaves)):
-            if slot is TRACED:
-                aval = program.out_avals[len(cts)]
-                wrong = cotangent_type_error(ct, aval)
-                if wrong is not None:
-                    raise FoldaxValueError(
-                        f"{wrong} {where}: cotangent leaf {n} has shape {np.shape(ct)} and dtype "
-                        f"{dtype_of(ct)}, but the output it belongs to has shape {aval.shape} "
-                        f"({aval.dtype}); pass a cotangent of the output's shape and dtype."
-                    )
-                cts.append(None if dtype_of(ct) == float0 else ct)
-        cts += [None] * (len(self.lin.outputs) - len(cts))
-        variable = [n for n, s in enumerate(program.in_leaves) if s is VARIABLE]
-        wanted = [n not in unwanted for n in variable] if unwanted else None
-        with devices_of((cts, self.lin.residuals)):  # the mesh of the point vjp was taken at
-            grads = self.lin.transpose(cts, wanted=wanted)
-        diff = self.targets.differentiated(program)
-        return tuple(self.targets.gradients(program, [c for c, d in zip(grads, diff) if d], unwanted))
-
-    def with_refs(self, *wanted: Any) -> Callable[[Any], tuple]:
-        """The pullback, delivering each primal's cotangent as ``wanted`` says (``jax.vjp``'s
-        ``with_refs``).
-
-        Arguments:
-            *wanted: one tree per primal, shaped like it, whose leaves are
-                ``jax.ad.GradValue()`` (return the cotangent), ``jax.ad.DontWant()`` (return
-                ``jax.ad.DidntWant()``) or a ``jax.Ref`` (add the cotangent into it and return
-                ``jax.ad.GradRef()``). None given: every cotangent is returned.
-
-        Returns:
-            A function of the output cotangent returning the tuple of primal cotangents.
-
-        Raises:
-            FoldaxValueError: ``wanted`` is not shaped like the primals.
-
-        Example:
-            >>> import foldax, jax, jax.numpy as jnp
-            >>> _, pullback = foldax.vjp(lambda x, y: x * y, jnp.ones(2), jnp.arange(2.0))
-            >>> pullback.with_refs(jax.ad.DontWant(), jax.ad.GradValue())(jnp.ones(2))
-            (DidntWant(), Array([1., 1.], dtype=float32))
-        """
-        if not wanted:
-            return self
-        wanted_leaves, wanted_tree = jax.tree_util.tree_flatten(wanted)
-
-        def pull(cotangent: Any) -> tuple:
-            numbers = jax.tree_util.tree_leaves(
-                self.targets.build(lambda n, x: n), is_leaf=lambda x: x is None
-            )
-            if len(numbers) != len(wanted_leaves):
-                raise FoldaxValueError(
-                    f"{self.where}: with_refs got {len(wanted_leaves)} leaves "
-                    f"({wanted_tree}), but the primals have {len(numbers)}; give one GradValue(), "
-                    f"DontWant() or jax.Ref per primal leaf, shaped like the primals."
-                )
-            dont_want = cast(Any, jax.ad).DontWant  # jax.ad: see _deliver
-            unwanted = frozenset(n for n, w in zip(numbers, wanted_leaves) if isinstance(w, dont_want))
-            grads = self._pull(cotangent, unwanted)  # the unwanted ones are not computed
-            leaves, tree = jax.tree_util.tree_flatten(grads, is_leaf=lambda x: x is None)
-            return jax.tree_util.tree_unflatten(tree, [_deliver(w, g) for w, g in zip(wanted_leaves, leaves)])
-
-        return pull
-
-
-def _deliver(wanted: Any, cotangent: Any) -> Any:
-    """One primal cotangent as ``with_refs`` asked for it."""
-    # jax.ad is a namespace of these markers; JAX's typing takes it for jax.interpreters.ad
-    ad: Any = jax.ad
-    if isinstance(wanted, ad.DontWant):
-        return ad.DidntWant()
-    if isinstance(wanted, jax.Ref):
-        wanted[...] += cotangent
-        return ad.GradRef()
-    if isinstance(wanted, ad.GradValue):
-        return cotangent
-    raise FoldaxTypeError(
-        f"with_refs: a leaf is {wanted!r} of type {type(wanted).__name__}; each must be "
-        f"jax.ad.GradValue(), jax.ad.DontWant() or a jax.Ref."
-    )
-
-
-def _skeleton(pb: Pullback) -> Pullback:
-    """``pb`` without any value (no residual, output or input, which may be tracers): the
-    pytree node data of a Pullback, kept by treedefs and so by jit's caches. One per Pullback,
-    so that flattening it twice gives equal treedefs."""
-    skeleton = pb.__dict__.get("_skeleton")
-    if skeleton is None:
-        lin = dataclasses.replace(
-            pb.lin,
-            outputs=[None] * len(pb.lin.outputs),
-            residuals=[],
-            linear=ClosedJaxpr(pb.lin.linear.jaxpr, []),
-        )
-        targets = copy.copy(pb.targets)
-        targets.args, targets.kwargs = (), {}  # no values (they may be tracers)
-        targets.leaves = [
-            jax.ShapeDtypeStruct(np.shape(x), dtype_of(x), weak_type=is_weakly_typed(x))
-            if is_variable(x)
-            else x
-            for x in targets.leaves
-        ]
-        skeleton = Pullback(lin, pb.program, targets, pb.recorder, pb.where)
-        skeleton._skeleton = pb._skeleton = skeleton
-    return skeleton
-
-
-def _flatten_pullback(pb: Pullback) -> tuple:
-    lin = pb.lin
-    return (lin.residuals, list(lin.linear.consts)), (_skeleton(pb), len(lin.residuals))
-
-
-def _unflatten_pullback(aux: tuple, children: Any) -> Pullback:
-    skeleton, _ = aux
-    residuals, consts = children
-    lin = dataclasses.replace(
-        skeleton.lin, residuals=list(residuals), linear=ClosedJaxpr(skeleton.lin.linear.jaxpr, list(consts))
-    )
-    pb = Pullback(lin, skeleton.program, skeleton.targets, skeleton.recorder, skeleton.where)
-    pb._skeleton = skeleton
-    return pb
-
-
-jax.tree_util.register_pytree_node(Pullback, _flatten_pullback, _unflatten_pullback)

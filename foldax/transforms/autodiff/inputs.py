@@ -347,3 +347,12 @@ def _key(k: Any) -> Any:
 def _path_text(path: Any) -> str:
     text = jax.tree_util.keystr(tuple(path))
     return text.replace("[0]", "args", 1) if text.startswith("[0]") else text.replace("[1]", "kwargs", 1)
+
+
+def no_reduce_axes(reduce_axes: Sequence, what: str) -> None:
+    """Refuses ``reduce_axes`` of ``what`` (``grad``, ``vjp``...): JAX removed it too."""
+    if reduce_axes:
+        raise FoldaxValueError(
+            f"{what}(reduce_axes={reduce_axes!r}): reduce_axes is not supported "
+            f"(JAX removed it too); sum over named axes inside the function."
+        )

@@ -32,7 +32,7 @@ from foldax._compat import (
     vmap_in_axes_prefix_message,
 )
 from foldax.errors import AxisOutOfRangeError, FoldaxTypeError, FoldaxValueError
-from foldax.pytrees.leaves import CONSTANT, STATIC, leaf_kind
+from foldax.pytrees.leaves import CONSTANT, STATIC, VARIABLE, leaf_kind
 from foldax.pytrees.tree import PyTreeDef, flatten, leaves_with_paths, unflatten
 from foldax.transforms.batching.dims import vmap_dims
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter, UnmappableOutput, match_axis
@@ -214,6 +214,15 @@ class _Call:
         ]
         return avals, [a is not None for a in self.axes]
 
+    def traced_inputs(self, avals: list) -> list[tuple[Any, Any, int | None]]:
+        """Per leaf traced as a variable (mapped, or a jax Array), ``(element aval, batched
+        value's aval, batch dim)``: what its tracer shows, as a jax.vmap BatchTracer does."""
+        return [
+            (shaped_abstractify(x) if a is None else element, shaped_abstractify(x), a)
+            for x, a, element in zip(self.leaves, self.axes, avals)
+            if a is not None or leaf_kind(x) == VARIABLE
+        ]
+
     def mesh_axis(self, spmd_axis_name: tuple | None, name: str) -> tuple | None:
         """The Explicit mesh axis the mapped inputs are sharded over along their mapped axis
         (JAX's rule: all the same; unmapped inputs not sharded over it)."""
@@ -337,7 +346,7 @@ class VmapFunction:
                     simplify_program=False,
                     leaf_avals=avals,
                     traced_for="vmap",
-                    trace_type=BatchTrace,
+                    trace_type=functools.partial(BatchTrace, inputs=call.traced_inputs(avals)),
                 )
             except jax.errors.TracerArrayConversionError as e:
                 raise self._numpy_on_mapped(call) from e

@@ -114,7 +114,7 @@ def trace_program(
     leaf_avals: Sequence | None = None,
     observe: Callable[[Any], bool] | None = None,
     traced_for: str = "jit",
-    trace_type: type | None = None,
+    trace_type: Callable | None = None,
 ) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
@@ -131,7 +131,8 @@ def trace_program(
     ``traced_for``: JAX's name of the transformation tracing ``fun``, which JAX's messages
     about its tracers give ("... while tracing the function f at file:line for jit").
     ``trace_type`` (with ``simplify_program=False``) traces with that subclass of JAX's staging
-    trace, as ``vmap`` traces with ``BatchTrace`` so that JAX's messages name its tracers.
+    trace (or the one that function makes), as ``vmap`` traces with ``BatchTrace`` so that JAX's
+    messages name its tracers.
     """
     kwargs = kwargs or {}
     if observe is None and fold and simplify_program:

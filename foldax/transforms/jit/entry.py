@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from foldax._compat import core, explaining_cache_misses, is_tracer
+from foldax.errors import FoldaxReferenceError
 from foldax.pytrees.leaves import ByValue
 from foldax.pytrees.tree import flatten, unflatten
 from foldax.transforms.core.program import TRACED, Program
@@ -51,7 +52,9 @@ class Entry:
     Attributes:
         programs: traced leaves' types (``keys.avals_key``) -> Program.
         hoisted: folded constants passed to the compiled program as arguments.
-        jitted: the ``jax.jit`` of the traced leaves.
+        jitted: the function of the traced leaves that runs the entry: the ``jax.jit`` compiled
+            for it, or (before that, and for a program that closed over an outer tracer) its
+            first program evaluated inline.
         out_info: ``(trace context if an output is folded, output tree, output slots)`` of
             the first program.
         out_values: per output leaf, ``TRACED`` or the folded output as ``jax.jit`` returns it.
@@ -59,43 +62,36 @@ class Entry:
         all_traced: every output is traced (and uniform).
     """
 
-    def __init__(self) -> None:
-        self.programs: dict[tuple, Program] = {}
+    def __init__(self, key: tuple, program: Program) -> None:
+        """An entry of its first ``program``, for the traced leaves' types ``key``; until it is
+        given a compiled ``jitted``, it runs that program inline (an entry whose program closed
+        over an outer tracer keeps doing so)."""
+        self.programs: dict[tuple, Program] = {key: program}
         self.hoisted: list = []
-        self.jitted: Callable | None = None
-        self.out_info: tuple | None = None
-        self.out_values: tuple = ()
+        self.jitted: Callable = inline_runner(program)
+        self.out_info: tuple = _out_info(key, program)
+        self.out_values: tuple = output_values(program)
         self.uniform_out = True
-        self.all_traced = False
+        self.all_traced = all_outputs_traced(program)
 
     def add(self, key: tuple, program: Program) -> None:
         """Remember ``program`` for the traced leaves' types ``key``."""
         self.programs[key] = program
-        # key[0] is JAX's trace context: a folded NumPy output becomes a jax Array of another
-        # dtype under x64, so programs of two contexts never share folded outputs
-        folded = any(s is not TRACED for s in program.out_leaves)
-        info = (key[0] if folded else None, program.out_tree, tuple(ByValue(s) for s in program.out_leaves))
-        if self.out_info is None:
-            self.out_info = info
-            self.out_values = output_values(program)
-        elif self.out_info != info:
+        if self.out_info != _out_info(key, program):
             self.uniform_out = False
         self.all_traced = self.uniform_out and all_outputs_traced(program)
 
     def call(self, variables: Sequence) -> Any:
         """Run the compiled program on the traced leaves: the call's output tree."""
         jitted = self.jitted
-        assert jitted is not None, "an entry is called after it is compiled"
         returned = jitted(self.hoisted, *variables) if self.hoisted else jitted(*variables)
         return returned if self.all_traced else self.outputs(variables, returned)
 
     def outputs(self, variables: Sequence, returned: Any) -> Any:
         """The call's output tree from what the compiled program ``returned`` (see
         :func:`packed`): its traced outputs, with the folded ones put in place."""
-        info = self.out_info
-        assert info is not None, "an entry's outputs are asked for after its first program"
         if self.uniform_out:
-            tree, values = info[1], self.out_values
+            tree, values = self.out_info[1], self.out_values
         else:
             program = self.programs[avals_key(variables)]
             if all_outputs_traced(program):
@@ -103,6 +99,15 @@ class Entry:
             tree, values = program.out_tree, output_values(program)
         it = iter(returned)
         return unflatten(tree, [next(it) if v is TRACED else v for v in values])
+
+
+def _out_info(key: tuple, program: Program) -> tuple:
+    """What calls of ``program`` share with those of the entry's other programs if their outputs
+    are alike: ``(trace context if an output is folded, output tree, output slots)``."""
+    # key[0] is JAX's trace context: a folded NumPy output becomes a jax Array of another
+    # dtype under x64, so programs of two contexts never share folded outputs
+    folded = not all_outputs_traced(program)
+    return (key[0] if folded else None, program.out_tree, tuple(ByValue(s) for s in program.out_leaves))
 
 
 class Template:
@@ -149,10 +154,18 @@ class Tracing:
             FoldaxValueError: the function writes into a NumPy argument.
             FoldaxTypeError: the function hands a traced value to NumPy.
             InvalidOutputError: it returns a leaf that is neither an array nor a number.
+            FoldaxReferenceError: the function was freed (an entry outlived its function).
         """
         dyn_args, dyn_kwargs = template.fill(variables)
         fun = self.fun_ref()
-        assert fun is not None, "a function is traced only while it is called, so alive"
+        if fun is None:
+            raise FoldaxReferenceError(
+                f"jit({self.name}): a compiled entry of the function was called with new shapes, "
+                f"dtypes or trace context, which it traces the function for, but the function was "
+                f"freed: foldax.jit's entries hold it weakly (they are shared by every wrapper of "
+                f"it). Call the foldax.jit wrapper, or keep the function alive while calling its "
+                f"entries."
+            )
         bound = _bind(fun, self.name, template.static, template.aux)
         with explained_constant_misuse(self.name):
             program = trace_program(
@@ -226,6 +239,12 @@ def all_outputs_traced(program: Program) -> bool:
     return all(s is TRACED for s in program.out_leaves)
 
 
+def inline_runner(program: Program) -> Callable:
+    """An entry's function of the traced leaves that evaluates ``program`` in the caller's
+    trace, uncompiled (for a program that closed over an outer tracer)."""
+    return lambda *variables: packed(program, program.evaluate(variables))
+
+
 def packed(program: Program, traced: list) -> Any:
     """What an entry's compiled function returns: the output tree when every output is traced
     (``jax.jit`` builds it, and the call returns it as it is), else the traced outputs."""
@@ -245,7 +264,14 @@ def entry_runner(
 
     def run_hoisted(hoisted: list, *variables: Any) -> list:
         entry = entry_ref()
-        assert entry is not None, "jax.jit runs an entry's function only while the entry is cached"
+        if entry is None:
+            raise FoldaxReferenceError(
+                f"jit({tracing.name}): the jax.jit of a compiled entry was called with new shapes, "
+                f"dtypes or trace context, which it traces the function for, but the entry was "
+                f"freed (dropped from its cache, or its foldax.jit wrapper was): the jax.jit holds "
+                f"its entry weakly. Call the foldax.jit wrapper, or keep the entry alive while "
+                f"calling its jitted."
+            )
         program = entry.programs.get(avals_key(variables))
         if program is None:  # jax.jit met new shapes or dtypes
             program = tracing.program(cache_ref() or FunctionCache(), template, variables, param_name)

@@ -210,10 +210,8 @@ class JitFunction:
         types = self._types(variables, template)
         check_same_on_every_process(key[0], key[3], variables, self.name)  # tree, constants
         program = self._tracing.program(cache, template, variables, self.spec.jax_name)
-        entry = Entry()
-        entry.add(types, program)
+        entry = Entry(types, program)
         if holds_tracers(program):  # closed over an outer tracer: run inline, keep nothing
-            entry.jitted = lambda *variables: packed(program, program.evaluate(variables))
             return entry
         entry.hoisted = hoisted_constants(program)
         if nothing_to_run(program):  # every output folded, no input traced: no XLA call;
