@@ -207,7 +207,7 @@ def _sum_leaves(m):
 
 @pytest.mark.parametrize("name", LEAF_CHANGES)
 def test_a_leaf_changing_under_the_last_calls_structure_reuses_what_the_full_key_reuses(name):
-    fx = _calls_agree(_sum_leaves, [((m,), {}) for m in LEAF_CHANGES[name] * 2])
+    fx = assert_calls_agree_with_jax_jit(_sum_leaves, [((m,), {}) for m in LEAF_CHANGES[name] * 2])
     assert fx.entries.recent is not None  # the calls went through the last call's plan
 
 
@@ -224,7 +224,7 @@ def test_traced_leaf_changes_trace_as_often_as_jax_jit(name):
 
     fx, jj = foldax.jit(counted("foldax")), jax.jit(counted("jax"))
     for m in LEAF_CHANGES[name] * 2:
-        _same(fx(m), jj(m))
+        assert_same_arrays(fx(m), jj(m))
     assert traces["foldax"] == traces["jax"]
 
 
@@ -242,7 +242,7 @@ def test_another_structure_than_the_last_calls_reuses_what_the_full_key_reuses(n
     def f(tree):
         return sum(jnp.sum(x) for x in jax.tree.leaves(tree))
 
-    _calls_agree(f, [((t,), {}) for t in STRUCTURE_CHANGES[name] * 2])
+    assert_calls_agree_with_jax_jit(f, [((t,), {}) for t in STRUCTURE_CHANGES[name] * 2])
 
 
 def test_an_invalid_leaf_under_the_last_calls_structure_raises_jax_error():
@@ -261,7 +261,7 @@ def test_the_last_calls_plan_leaves_with_its_evicted_entry():
     calls = [_many(A, B, B), _many(A, B, B, scale=2.0)] * 3
     for i, m in enumerate(calls):
         reuses, _ = foldax.trace_check(fx, m)
-        _same(fx(m), jax.jit(lambda m: m.xs[0] * m.scale)(m))
+        assert_same_arrays(fx(m), jax.jit(lambda m: m.xs[0] * m.scale)(m))
         assert not reuses and fx.trace_count == i + 1 and len(fx.entries) == 1
 
 
@@ -289,7 +289,7 @@ def test_variable_args_calls_reuse_exactly_what_the_full_key_reuses_and_trace_as
     for args, kwargs in calls * 2:
         reuses, _ = foldax.trace_check(fx, *args, **kwargs)
         count = fx.trace_count
-        _same(fx(*args, **kwargs), jj(*args, **kwargs))
+        assert_same_arrays(fx(*args, **kwargs), jj(*args, **kwargs))
         assert fx.trace_count == count + (not reuses), (args, kwargs)
     assert traces["foldax"] == traces["jax"]
 
