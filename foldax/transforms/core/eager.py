@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import contextlib
 from typing import Any, Callable, NamedTuple, Sequence
 
 from foldax._compat import (
@@ -75,7 +76,8 @@ class _Computations:
         ``TypeError`` if ``key`` is unhashable."""
         computation = self.compiled.get(key)
         if computation is not None:
-            self.compiled.move_to_end(key)
+            with contextlib.suppress(KeyError):  # evicted meanwhile by another thread
+                self.compiled.move_to_end(key)
             self.hits += 1
             return computation
         self.requests.pop(key, None)
