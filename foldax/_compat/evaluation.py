@@ -15,8 +15,9 @@ import functools
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from jax._src import api, config, core, dispatch
-from jax._src.interpreters import partial_eval as pe
+from jax._src import config, core, dispatch, dtypes, sharding_impls
+from jax._src.interpreters import partial_eval as pe, pxla
+from jax._src.lib import guard_lib, xla_client as xc
 
 from foldax._compat.jaxpr_types import ClosedJaxpr, Jaxpr, Primitive, ShapedArray, bind_params
 from foldax._compat.source_lines import eqn_context
@@ -71,31 +72,32 @@ def concrete_array(value: Any, aval: ShapedArray) -> Any:
     """A ``jax.Array`` holding the NumPy ``value`` with abstract value ``aval`` (its weak type
     included), as eager evaluation would have returned it; None when JAX would store it in
     another dtype (64-bit values with x64 off)."""
-    from jax._src import array
-
-    out = _device_put(np.asarray(value, dtype=aval.dtype))
-    if out.dtype != aval.dtype:
-        return None
+    host = np.asarray(value, dtype=aval.dtype)
+    if host.dtype == dtypes.float0 or dtypes.canonicalize_dtype(host.dtype) != host.dtype:
+        return None  # float0, or a 64-bit value JAX would narrow
+    placed = core.shaped_abstractify(host)
     if aval.weak_type:
-        out = array.ArrayImpl(
-            aval.update(sharding=out.aval.sharding), out.sharding, out._arrays, committed=False
-        )
-    return out
+        placed = placed.update(weak_type=True)
+    return _device_put(placed, host)
 
 
-def _device_put(host: np.ndarray) -> Any:
-    """``jax.device_put(host)`` as JAX computes it outside any trace (its ``device_put`` binds a
-    primitive when a trace is active, which costs three times as much for the same copy): to the
-    default device, uncommitted, under the transfer guard of an explicit ``device_put``."""
-    with config.explicit_device_put_scope():
-        aval = core.shaped_abstractify(host)
-        return dispatch._batched_device_put_impl(
-            host,
-            devices=[None],
-            srcs=[api._infer_src_sharding(None, host, aval)],
-            copy_semantics=[dispatch.ArrayCopySemantics.REUSE_INPUT],
-            dst_avals=[aval],
-        )[0]
+def _device_put(aval: ShapedArray, host: np.ndarray) -> Any:
+    """``jax.device_put(host)`` as JAX computes it outside any trace, straight to its C++
+    transfer (JAX's own device_put binds a primitive when a trace is active and goes through
+    several layers of Python for the same copy): to the default device, uncommitted, under the
+    transfer guard of an explicit ``device_put``, with abstract value ``aval``."""
+    device = pxla.get_default_device()
+    state = guard_lib.thread_local_state()
+    previous, state.explicit_device_put = state.explicit_device_put, True
+    try:
+        return xc.batched_device_put(aval, _single_device(device), [host], [device], False)
+    finally:
+        state.explicit_device_put = previous
+
+
+@functools.lru_cache(maxsize=64)
+def _single_device(device: Any) -> Any:
+    return sharding_impls.SingleDeviceSharding(device)
 
 
 def eval_context():

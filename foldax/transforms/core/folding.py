@@ -10,7 +10,11 @@ the Program holds no equation for them. What the policy leaves alone is staged a
 * primitives that blow a small input up into a large output (``broadcast_in_dim``, ``iota``,
   random bits, ...): XLA materialises those better than a stored constant (``passes`` uses the
   same threshold);
-* nested ``jit`` calls are inlined, so their insides are folded primitive by primitive.
+* nested ``jit`` calls are inlined, so their insides are folded primitive by primitive; except
+  that a call folding meets often (a Python loop, the same function traced again) whose body
+  computes with one primitive at most (``jnp``'s ufuncs, ``roll``, reshapes: ``whole_call``) is
+  computed whole, as JAX's eager mode computes a jitted function, by one compiled call kept in
+  ``eager``'s bounded cache: the same bits, without paying for the inlining each time.
 
 Checks must still see what folding computes. ``foldax.checkify`` traces with an observer
 (``observe``): a primitive it checks is still computed now, and an ``observed_p`` equation records
@@ -46,6 +50,7 @@ from foldax._compat import (
     register_source_exclusion,
     typeof,
 )
+from foldax.transforms.core.eager import evaluate_if_hot
 from foldax.transforms.core.mesh import avals_need_devices, process_local
 from foldax.transforms.core.numpy_eval import compute_now
 from foldax.transforms.core.observe import (
@@ -63,6 +68,7 @@ from foldax.transforms.core.passes import (
     inlinable_call,
     is_key,
 )
+from foldax.transforms.core.whole_call import computes_whole
 
 register_source_exclusion(os.path.abspath(__file__))
 
@@ -82,6 +88,10 @@ class FoldingPolicy:
             return NOT_FOLDED
         if inlinable_call(primitive, params):
             body = params["jaxpr" if primitive is jit_p else "call_jaxpr"]
+            if primitive is jit_p and self._computes_whole(body, params):
+                outs = evaluate_if_hot(primitive, args, params)  # as one compiled call, when hot
+                if outs is not None:
+                    return outs
             return evaluate_jaxpr_with(trace, body, args)
         if _has_effects(primitive, args, params):
             return NOT_FOLDED
@@ -97,6 +107,13 @@ class FoldingPolicy:
         if self.observe is not None and self.observe(primitive):
             _record(trace, primitive, args, params, outs)
         return outs
+
+    def _computes_whole(self, body: Any, params: dict) -> bool:
+        """Whether a nested jit of ``body`` may be computed as one call (``whole_call``): also
+        not when checkify must see a primitive inside it."""
+        if not computes_whole(body):
+            return False
+        return self.observe is None or not checked_inside(params, self.observe)
 
 
 _PURE: set = set()  # first-order primitives seen without effects

@@ -66,5 +66,11 @@ def exact_arithmetic(primitive: Any, args: Sequence) -> np.ndarray | None:
 def _clear_of_underflow(a: np.ndarray) -> bool:
     """Whether every element is zero, infinite or at least twice the smallest normal number in
     magnitude (no NaN, no subnormal, nothing XLA might flush to zero)."""
-    limit = 2 * np.finfo(a.dtype).smallest_normal
-    return bool(np.all((np.abs(a) >= limit) | (a == 0)))
+    limit = _LIMITS[a.dtype]
+    magnitude = np.abs(a)
+    if a.size == 0 or magnitude.min() >= limit:  # no zero, NaN or tiny value: one pass
+        return True
+    return bool(np.all((magnitude >= limit) | (a == 0)))
+
+
+_LIMITS = {dtype: 2 * np.finfo(dtype).smallest_normal for dtype in FLOATS}

@@ -6,7 +6,10 @@ seeds, padding, stacking) compiles a few executables each time, and each compile
 memory. The primitives here only move, select or reinterpret data (no arithmetic, so no rounding,
 flushing of subnormals or NaN payload question arises): NumPy computes them bit for bit as XLA
 does, and with no compilation. JAX does the same for ``convert_element_type`` of scalar constants
-(its ``const_fold_rules``).
+(its ``const_fold_rules``). A computation asked for often (the same primitive, parameters and
+input types in a loop, or in every trace of a function traced again and again) is compiled after
+all and computed from ``eager``'s bounded cache, which then costs less than NumPy's route and its
+copy to the device.
 
 Example:
     >>> import numpy as np
@@ -26,7 +29,7 @@ import numpy as np
 from jax import lax
 
 from foldax._compat import abstract_eval, concrete_array
-from foldax.transforms.core.eager import evaluate_compiled
+from foldax.transforms.core.eager import evaluate_compiled, evaluate_if_hot
 from foldax.transforms.core.mesh import process_local
 from foldax.transforms.core.numpy_arithmetic import UFUNCS, exact_arithmetic
 
@@ -45,9 +48,14 @@ def _rule(primitive: Any) -> Callable[[Rule], Rule]:
 def compute_now(primitive: Any, args: Sequence, params: dict) -> Any:
     """``primitive`` on the concrete ``args``, computed now whatever the current trace: with
     NumPy when it has a rule here (a ``jax.Array`` of the right abstract value) or is an
-    ``add``, ``sub`` or ``mul`` NumPy computes as XLA does (``numpy_arithmetic``), else by the
-    computation JAX's eager evaluation compiles (``eager``: kept in a bounded cache). Returns what
+    ``add``, ``sub`` or ``mul`` NumPy computes as XLA does (``numpy_arithmetic``) and its
+    compiled computation is not at hand (``eager.evaluate_if_hot``), else by the computation JAX's
+    eager evaluation compiles (``eager``: kept in a bounded cache). Returns what
     ``primitive.bind`` would."""
+    if primitive in NUMPY_RULES or primitive in UFUNCS:
+        out = evaluate_if_hot(primitive, args, params)  # compiled already, or asked for often
+        if out is not None:
+            return out
     if primitive in NUMPY_RULES:
         value = evaluate_with_numpy(primitive, args, params)
         if value is not None:
