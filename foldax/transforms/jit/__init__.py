@@ -31,8 +31,9 @@ Example:
 
 import jax  # noqa: F401  (tools reach JAX as foldax.transforms.jit.jax, as in the flat layout)
 
+from foldax.transforms.jit.decorator import jit, trace_check
 from foldax.transforms.jit.entries import jit_cache_limits
 from foldax.transforms.jit.entry import EMBED_MAX_BYTES
-from foldax.transforms.jit.function import JitFunction, jit, trace_check
+from foldax.transforms.jit.function import JitFunction
 
 __all__ = ["EMBED_MAX_BYTES", "JitFunction", "jit", "jit_cache_limits", "trace_check"]
