@@ -189,7 +189,10 @@ from foldax._compat.source_lines import (
 )
 from foldax._compat.staging import NOT_FOLDED, folding_trace_to_jaxpr, function_source_info, trace_to_jaxpr
 from foldax._compat.trace_config import (
+    EVAL_TRACE,
     JIT_DISABLED,
+    TRACE_STATE,
+    at_top_level,
     explaining_cache_misses,
     jit_disabled,
     register_cache,
@@ -361,7 +364,10 @@ __all__ = [
     "function_source_info",
     "trace_to_jaxpr",
     # trace_config
+    "EVAL_TRACE",
     "JIT_DISABLED",
+    "TRACE_STATE",
+    "at_top_level",
     "explaining_cache_misses",
     "jit_disabled",
     "register_cache",

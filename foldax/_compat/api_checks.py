@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 from jax._src import api_util, core
 
 from foldax._compat.jaxpr_types import AbstractValue
+from foldax._compat.trace_config import at_top_level
 
 
 def resolve_jit_argnums(
@@ -84,7 +85,7 @@ def escaped_tracer(values: Sequence) -> Any:
     transformation through a side effect), or ``None``. Outside any transformation every
     tracer has escaped (JAX finds them so: evaluating one raises); inside, only those of
     traces JAX has invalidated are known to have."""
-    top_level = isinstance(core.trace_ctx.trace, core.EvalTrace)
+    top_level = at_top_level()
     for x in values:
         if isinstance(x, core.Tracer) and (top_level or not x._trace.is_valid()):
             return x

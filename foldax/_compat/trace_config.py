@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from jax._src import config, util
+from jax._src import config, core, util
 
 
 def trace_context() -> tuple:
@@ -48,6 +48,18 @@ def jit_disabled() -> bool:
 # JAX's ``jax_disable_jit`` flag itself: ``JIT_DISABLED.value`` is ``jit_disabled()`` without a
 # Python call, for ``foldax.jit``'s call path (JAX's C++ dispatch reads the same flag)
 JIT_DISABLED: Any = config.disable_jit
+
+
+def at_top_level() -> bool:
+    """Whether no transformation is tracing (JAX's current trace is its evaluation trace): a
+    ``jax.jit`` called now runs at once instead of being staged into an outer program."""
+    return isinstance(TRACE_STATE.trace, EVAL_TRACE)
+
+
+# JAX's thread-local trace state and its evaluation trace's type: ``isinstance(TRACE_STATE.trace,
+# EVAL_TRACE)`` is ``at_top_level()`` without a Python call, for ``foldax.jit``'s call path
+TRACE_STATE: Any = core.trace_ctx
+EVAL_TRACE: type = core.EvalTrace
 
 
 def register_cache(cache: Any, for_what: str) -> None:

@@ -106,6 +106,7 @@ class EntryCache(collections.OrderedDict):
         self._shortcuts: dict[Hashable, list[tuple]] = {}  # key -> its (plan key, constant key)s
         self.recent: RecentPlan | None = None  # the plan the next call tries first
         self.last: Hashable | None = None  # the key of the last used entry (None: unknown)
+        self.guess: Any = None  # the entry the next call runs before its constants are checked (guess.Guess)
         self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._held = 0  # the sum of the byte counts in _measured
         self._measured: dict[Hashable, tuple[int, int]] = {}  # key -> (bytes, programs measured)
@@ -127,6 +128,8 @@ class EntryCache(collections.OrderedDict):
     def __delitem__(self, key: Hashable) -> None:
         super().__delitem__(key)
         self.last = None
+        if self.guess is not None and self.guess.hit[0] is key:
+            self.guess = None
         self._held -= self._measured.pop(key)[0]
         for where, constant_key in self._shortcuts.pop(key, ()):  # an empty plan goes too
             plan = self.plans.get(where)
@@ -138,7 +141,7 @@ class EntryCache(collections.OrderedDict):
     def clear(self) -> None:
         super().clear()
         self.plans.clear()
-        self.recent = self.last = None
+        self.recent = self.last = self.guess = None
         self._shortcuts.clear()
         self._measured.clear()
         self._held = 0

@@ -38,6 +38,7 @@ from foldax.transforms.jit.arguments import as_constants
 from foldax.transforms.jit.cache import FunctionCache
 from foldax.transforms.jit.constant_arrays import explained_constant_misuse, read_only_leaves
 from foldax.transforms.jit.explain import explain_miss, signature
+from foldax.transforms.jit.guess import Mispredicted, guessing
 from foldax.transforms.jit.invalid_leaves import check_outputs
 from foldax.transforms.jit.keys import CallParts, avals_key
 from foldax.transforms.jit.retrace import count_trace
@@ -60,6 +61,8 @@ class Entry:
         out_values: per output leaf, ``TRACED`` or the folded output as ``jax.jit`` returns it.
         uniform_out: whether every program has the first one's outputs.
         all_traced: every output is traced (and uniform).
+        guessable: a call may run it before its constants are checked (``guess``): it runs a
+            compiled program without effects and donates nothing.
     """
 
     def __init__(self, key: tuple, program: Program) -> None:
@@ -73,10 +76,13 @@ class Entry:
         self.out_values: tuple = output_values(program)
         self.uniform_out = True
         self.all_traced = all_outputs_traced(program)
+        self.guessable = False  # set by foldax.jit once it compiled the entry
 
     def add(self, key: tuple, program: Program) -> None:
         """Remember ``program`` for the traced leaves' types ``key``."""
         self.programs[key] = program
+        if program.jaxpr.effects:
+            self.guessable = False
         if self.out_info != _out_info(key, program):
             self.uniform_out = False
         self.all_traced = self.uniform_out and all_outputs_traced(program)
@@ -263,6 +269,8 @@ def entry_runner(
     entry_ref, cache_ref = weakref.ref(entry), weakref.ref(cache)
 
     def run_hoisted(hoisted: list, *variables: Any) -> list:
+        if guessing():  # a guessed call runs compiled code only: the usual path traces
+            raise Mispredicted(tracing.name)
         entry = entry_ref()
         if entry is None:
             raise FoldaxReferenceError(

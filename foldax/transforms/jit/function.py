@@ -47,6 +47,7 @@ from foldax.transforms.jit.entry import (
     packed,
     run_program,
 )
+from foldax.transforms.jit.guess import MISSED, guessed_call, remember
 from foldax.transforms.jit.invalid_leaves import invalid_argument
 from foldax.transforms.jit.keys import CallParts, avals_key, leaf_key
 from foldax.transforms.jit.placement import (
@@ -152,6 +153,10 @@ class JitFunction:
         fast = self._fast
         if fast is not None:  # fast path: a known tree structure, leaf types and constants
             plans, entries = fast
+            if entries.guess is not None:  # run the last calls' entry, then check the constants
+                out = guessed_call(entries.guess, args, kwargs, entries)
+                if out is not MISSED:
+                    return out
             # f(x, y) whose arguments are leaves: positional_key(args), inlined for f(x)
             plan = None if kwargs else plans.get(type(args[0]) if len(args) == 1 else positional_key(args))
             leaves: Any = args
@@ -169,14 +174,19 @@ class JitFunction:
             hit = None if plan is None else plan.entries.get(()) if plan.all_traced else plan.find(leaves)
             if plan is not None and hit is not None:
                 key, entry = hit
-                if key is not entries.last:
+                again = key is entries.last
+                if not again:
                     entries.touch(key)
                 try:
                     if plan.all_traced and entry.all_traced and not entry.hoisted:
                         return entry.jitted(*leaves)  # the common case, as directly as can be
-                    return entry.call(plan.variables(leaves))
+                    out = entry.call(plan.variables(leaves))
                 except OverflowError:  # a Python int out of range: the full path names it
                     pass
+                else:
+                    if again and entries.guess is None:  # two calls in a row ran this entry
+                        remember(entries, plan, hit, None if leaves is args else entries.recent, leaves)
+                    return out
         cache = self._cache or self._open_cache()
         key, variables, parts = self._key(args, kwargs)
         try:
@@ -216,6 +226,7 @@ class JitFunction:
             entry.jitted = entry_runner(entry, cache, self._tracing, template, self.spec.jax_name)
         else:
             entry.jitted = self._make_jitted(entry, cache, template, parts)
+            entry.guessable = not program.jaxpr.effects and not donated_variables(self.spec, parts)
         cache.entries[key] = entry
         self._warn_of_batches(cache, key)
         return entry
