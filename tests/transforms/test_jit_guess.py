@@ -328,3 +328,22 @@ def test_effects_that_appear_at_a_new_shape_are_never_run_for_nothing():
         return list(seen)
 
     assert run(foldax.jit(shaped)) == run(jax.jit(shaped))
+
+
+@pytest.mark.parametrize("size", [4, 30_000], ids=["small", "digested-and-hoisted"])
+def test_folded_outputs_and_hoisted_constants_come_back_from_a_guess(size):
+    def f(x, c):
+        folded = np.cumsum(c)  # computed at trace time; over 64 KiB it is passed to the program
+        return x * folded, folded[:2] * 2
+
+    g = foldax.jit(lambda x, c: f(x, c))
+    x = jnp.ones(size)
+    values = [np.full(size, v, np.float32) for v in (1, 1, 1, 1, 2, 2, 2)]
+    for c in values:
+        out, ref = g(x, c), fresh(f, x, c)
+        for a, b in zip(out, ref):
+            assert_same(a, b)
+        jax_out = jax.jit(lambda x: f(x, c))(x)  # c closed over: NumPy at trace time in jax.jit too
+        for a, b in zip(out, jax_out):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    assert g.trace_count == 2
