@@ -543,3 +543,23 @@ def test_negative_static_argnums_count_from_the_last_parameter_as_in_jax_jit():
     for i in range(3):
         assert ours(2, i) == theirs(2, i)
     assert seen == [int, int, int]
+
+
+@pytest.mark.parametrize("options", [{"static_argnames": ("a", "b")}, {"auxiliary_args": ("a", "b")}])
+def test_keyword_order_makes_no_new_key_as_in_jax_jit(options):
+    def traced_count(jit, **kw):
+        seen = []
+
+        def f(x, a, b):
+            seen.append((a, b))
+            return x * a + b
+
+        g = jit(f, **kw)
+        outs = [g(jnp.ones(2), a=2, b=3), g(jnp.ones(2), b=3, a=2), g(jnp.ones(2), b=3, a=4)]
+        return len(seen), outs
+
+    jax_options = {"static_argnames": options.get("static_argnames") or options["auxiliary_args"]}
+    ours, theirs = traced_count(foldax.jit, **options), traced_count(jax.jit, **jax_options)
+    assert ours[0] == theirs[0] == 2
+    for a, b in zip(ours[1], theirs[1]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

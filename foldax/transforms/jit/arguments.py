@@ -179,7 +179,8 @@ class ArgumentSpec:
                     f"{n} positional argument(s). Fix: pass argument {i} or fix static_argnums."
                 )
         dyn_kwargs = {}
-        for k, v in kwargs.items():
+        # by name, as jax.jit keys them, so the order they were passed in makes no new key
+        for k, v in sorted(kwargs.items()):
             if k in self.static_argnames:
                 static.append((k, hashable(v, f"static argument '{k}' of {self.name}")))
             elif k in self.auxiliary_args:
