@@ -124,6 +124,24 @@ def test_only_bodies_computing_with_one_primitive_are_computed_whole():
     assert not computes_whole(keys.eqns[0].params["jaxpr"])
 
 
+def test_the_answer_of_computes_whole_does_not_keep_a_body_alive():
+    import gc
+    import weakref
+
+    def nested_body():
+        big = jnp.arange(100_000.0)  # closed over: a constant of the body
+        return jax.make_jaxpr(jax.jit(lambda u: u + big))(jnp.ones(100_000)).eqns[0].params["jaxpr"]
+
+    closed = nested_body()
+    computes_whole(closed)
+    body = weakref.ref(closed)
+    consts = [weakref.ref(c) for c in closed.consts]
+    del closed
+    gc.collect()
+    assert body() is None
+    assert all(c() is None for c in consts)
+
+
 def test_the_cache_stays_bounded(promote_at_once, monkeypatch):
     monkeypatch.setattr(eager._CACHE, "maxsize", 3)
     before = eager.cache_info()

@@ -24,17 +24,17 @@ Example:
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from foldax._compat import ClosedJaxpr, Jaxpr
+from foldax._compat import ClosedJaxpr, Jaxpr, weakref_cache
 from foldax.transforms.core.numpy_eval import NUMPY_RULES
 from foldax.transforms.core.passes import EXPAND_MIN_SIZE, EXPAND_RATIO, foldable, inlinable_call
 
 _MOVING = frozenset(NUMPY_RULES)  # they move or convert elements: no arithmetic
 
 
-@functools.lru_cache(maxsize=1024)
+# held weakly: a body and the constants it closes over are not kept alive by this answer
+@weakref_cache(maxsize=1024)
 def computes_whole(closed: ClosedJaxpr) -> bool:
     """Whether a nested call of ``closed`` on constants may be computed as one compiled call
     (see the module docstring).
