@@ -6,7 +6,8 @@ A call is keyed (``keys``) and looked up in the function's bounded cache (``cach
 auxiliary arguments whose tree structure and leaf types were seen before takes a fast path
 (``plans``): no flatten for ``f(x, y)`` with array or number arguments, else the last call's
 tree structure taking this call's leaves (or one flatten and a lookup), then the constants'
-value keys and one lookup.
+value keys and one lookup. When the last two calls ran the same entry, a call with constants
+runs it first and checks its constants while it runs (``guess``).
 
 Example:
     >>> import foldax, jax.numpy as jnp
