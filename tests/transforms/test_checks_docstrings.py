@@ -12,6 +12,7 @@ MODULES = [
     "foldax.transforms.checks.checkify",
     "foldax.transforms.checks.control",
     "foldax.transforms.checks.custom",
+    "foldax.transforms.checks.sites",
     "foldax.transforms.random.keys",
     "foldax.transforms.random.keyed",
     "foldax.transforms.random.key_reuse",

@@ -20,11 +20,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence, TypeVar
 
 from foldax._compat import UNSPECIFIED, ClosedJaxpr, JaxprEqn, closed_call_p, jit_p, remat_p
 from foldax.transforms.batching.interpreter import Batched, BatchInterpreter
+from foldax.transforms.core.body_cache import cached_body
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES
+
+T = TypeVar("T")
 
 
 class KeepingAxes:
@@ -61,6 +64,9 @@ class KeepingAxes:
     def body_cache_key(self) -> Hashable | None:
         key = self.interp.body_cache_key()
         return None if key is None else (key, KeepingAxes)
+
+    def reuse_body(self, source: Any, key: Hashable | None, build: Callable[[], T]) -> T:
+        return cached_body(source, key, build)
 
 
 def _unspecified(shardings: Sequence) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -55,7 +55,8 @@ from foldax.transforms.checks.error import (
     Site,
     initial_state,
 )
-from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float
+from foldax.transforms.checks.rules import AUTOMATIC, NAN_PRESERVING, is_float, on_host
+from foldax.transforms.checks.sites import SiteTable
 from foldax.transforms.core.interpreter import Interpreter, bind_eqn
 from foldax.transforms.core.mesh import on_argument_devices
 from foldax.transforms.core.observe import observed_equation, observed_p
@@ -172,28 +173,17 @@ def _jax_error(eqn: JaxprEqn, leaves: Sequence) -> Any:
     return jax.tree_util.tree_unflatten(eqn.params["err_tree"], list(leaves))
 
 
-class _Registry:
+class _Registry(SiteTable):
     """Sites (by code) and slots shared by an interpreter and all its children."""
 
     def __init__(self, enabled: frozenset, slots: tuple) -> None:
+        super().__init__()
         self.enabled = enabled
         self.checked_primitive = _observer(enabled)
         self.slots = slots
         self.shards: tuple = ()  # leading axes of the error: one error per shard_map shard
         self.slot_of = {s: i for i, s in enumerate(slots)}
-        self.sites: list[Site] = []
-        self.codes: dict = {}
-        self.keep: list = []  # keeps the keyed equations alive (keys use their ids)
         self.mentions: dict = {}
-        self.fused: dict = {}  # while equations whose body also checks the condition
-
-    def code(self, key: tuple, make: Callable[[], Site], owner: Any) -> int:
-        code = self.codes.get(key)
-        if code is None:
-            code = self.codes[key] = len(self.sites)
-            self.sites.append(make())
-            self.keep.append(owner)
-        return code
 
     def checks_inside(self, jaxpr: Jaxpr) -> bool:
         """Whether anything in ``jaxpr`` (recursively) is checked with the enabled sets."""
@@ -205,7 +195,12 @@ class _Registry:
         return found
 
     def layout(self) -> ErrorLayout:
-        return ErrorLayout(tuple(self.sites), self.slots)
+        return ErrorLayout(tuple(self.sites.items()), self.slots)
+
+    def body_key(self) -> tuple:
+        """What a body checked with this registry depends on besides its source and input
+        types: the enabled checks, the payload slot layout and the per-shard error axes."""
+        return (self.enabled, self.slots, self.shards)
 
     def shards_of(self, jaxpr: Jaxpr) -> tuple:
         """``(n,)`` if every ``shard_map`` in ``jaxpr`` that has checks inside runs ``n``
@@ -257,6 +252,16 @@ class CheckifyInterpreter(Interpreter):
         other.nan_flags = {}
         return other
 
+    def body_cache_key(self) -> Hashable:
+        """A checked body depends on the enabled checks, the payload slot layout and the
+        per-shard error axes (and, as every cached body, on its source and input types); the
+        codes of its sites are unique in the process, so it is reused by later calls, which
+        register its sites again (``checks.sites``)."""
+        return (type(self), *self.registry.body_key())
+
+    def reuse_body(self, source: Any, key: Hashable | None, build: Callable[[], Any]) -> Any:
+        return self.registry.reuse(source, key, build, self.scope)
+
     # -- evaluation ----------------------------------------------------------------------------
     def default_rule(self, eqn: JaxprEqn, invals: list) -> list:
         outs = bind_eqn(eqn, invals)
@@ -287,6 +292,7 @@ class CheckifyInterpreter(Interpreter):
         flag = lax.ne(x, x)  # NaN is the one value unequal to itself
         if np.ndim(x):
             flag = lax.reduce_or(flag, tuple(range(np.ndim(x))))
+        flag = known_now(flag)
         self.nan_flags[id(x)] = (x, flag)
         return flag
 
@@ -301,10 +307,11 @@ class CheckifyInterpreter(Interpreter):
         has its vmapped axes in front), ``payload`` arrays have it in front of their own shape;
         a batched failure records its first failing element (``index``).
         """
-        if fail is False:
+        if fail is False:  # known while tracing: no site
             return
-        fail = jnp.asarray(fail)
-        batch = tuple(fail.shape)
+        fail = known_now(fail)
+        fail = fail if on_host(fail) else jnp.asarray(fail)
+        batch = tuple(np.shape(fail))
         index = None
         if batch:
             fail, index, payload = first_along(fail.reshape(-1), payload, 0, batch)
@@ -314,6 +321,8 @@ class CheckifyInterpreter(Interpreter):
             lambda: Site(kind, detail, slot, batch, eqn_source_line(eqn), self.scope),
             eqn,
         )
+        if on_host(fail) and not np.any(fail):  # evaluated eagerly: nothing failed
+            return
         self._update(fail, code, index, slot, payload)
 
     def _slot(self, payload: Sequence) -> int:
@@ -334,7 +343,12 @@ class CheckifyInterpreter(Interpreter):
         before = self.failed
         fail = _broadcast(fail, np.shape(before))  # per shard (leading axes), per batch element
         fresh = isinstance(before, np.ndarray) and not before.any()  # nothing failed so far
-        self.failed = fail if fresh else lax.bitwise_or(before, fail)
+        if fresh:
+            self.failed = fail
+        else:
+            self.failed = (
+                np.logical_or(before, fail) if on_host(before, fail) else lax.bitwise_or(before, fail)
+            )
         self.code = _keep_or(None if fresh else before, self.code, np.int32(code))
         if index is not None:
             self.index = _keep_or(None if fresh else before, self.index, index)
@@ -345,19 +359,36 @@ class CheckifyInterpreter(Interpreter):
                 self.slots[start + i] = _keep_or(None if fresh else before, old, p)
 
 
+def known_now(flag: Any) -> Any:
+    """``flag`` as a NumPy boolean if it is a boolean scalar computed eagerly (or a NumPy
+    value), else as it is (a Python bool, known while tracing; traced; batched). Evaluating
+    eagerly, what follows from the flag is then decided on the host (as JAX's checkify does
+    it on the device: fewer small computations to compile)."""
+    if isinstance(flag, bool) or is_tracer(flag) or np.shape(flag) != ():
+        return flag
+    return np.asarray(flag, dtype=bool)
+
+
 def _broadcast(x: Any, shape: tuple) -> Any:
-    """``x`` broadcast to ``shape`` (NumPy rules: trailing axes align)."""
+    """``x`` broadcast to ``shape`` (NumPy rules: trailing axes align); a NumPy value stays one."""
+    if on_host(x):
+        return np.broadcast_to(x, shape)
     x = jnp.asarray(x)
     return x if x.shape == tuple(shape) else jnp.broadcast_to(x, shape)
 
 
 def _keep_or(keep: Any, old: Any, new: Any) -> Any:
     """``old`` where ``keep`` (whose axes lead ``old``'s), else ``new``, in ``old``'s dtype and
-    shape; ``keep=None`` means nowhere."""
+    shape; ``keep=None`` means nowhere. NumPy values give a NumPy value."""
     shape, dtype = np.shape(old), old.dtype if hasattr(old, "dtype") else np.asarray(old).dtype
-    new = _broadcast(lax.convert_element_type(new, dtype), shape)
+    if on_host(new):  # a constant (a code): no eager conversion
+        new = np.broadcast_to(np.asarray(new, dtype), shape)
+    else:
+        new = _broadcast(lax.convert_element_type(new, dtype), shape)
     if keep is None:
         return new
+    if on_host(keep, old, new):
+        return np.where(np.reshape(keep, np.shape(keep) + (1,) * (len(shape) - np.ndim(keep))), old, new)
     if np.shape(keep) != shape:
         keep = lax.broadcast_in_dim(keep, shape, tuple(range(np.ndim(keep))))
     return lax.select(keep, _broadcast(old, shape), new)
@@ -412,7 +443,7 @@ def _jax_check(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list
 def _metadata(error: Any) -> dict:
     """JAX's code -> exception treedef table of ``error`` (of a foldax ``Error``: every site's)."""
     if isinstance(error, Error):
-        return error.metadata_of(range(len(error.layout.sites)))
+        return error.metadata_of(error.layout.codes)
     return dict(error._metadata)
 
 

@@ -47,10 +47,12 @@ from foldax._compat import (
     scan_p,
     shard_map_p,
     trace_to_jaxpr,
+    weakref_cache,
     while_p,
 )
 from foldax.transforms.checks.batched_while import batched_while_error, checked_in_loop
 from foldax.transforms.checks.checkify import CheckifyInterpreter, first_along, manual_axes, shard_count
+from foldax.transforms.core.body_cache import CACHE_SIZE
 from foldax.transforms.core.higher_order import HIGHER_ORDER_RULES, while_rule
 from foldax.transforms.core.interpreter import bind_eqn
 
@@ -81,20 +83,17 @@ def _while(interp: CheckifyInterpreter, eqn: JaxprEqn, invals: list) -> list:
     cond_consts, init = invals[:cn], invals[cn + bn :]
     if interp.registry.checks_inside(p["cond_jaxpr"].jaxpr):
         interp.run(p["cond_jaxpr"], *cond_consts, *init)  # checks of the first predicate
-        fused = interp.registry.fused.get(id(eqn))
-        if fused is None:
-            fused = interp.registry.fused[id(eqn)] = _condition_checked_in_body(eqn)
-            interp.registry.keep.append(eqn)
-        eqn, invals = fused, [*cond_consts, *invals]
+        fused = _condition_checked_in_body(p["body_jaxpr"], p["cond_jaxpr"], cn)
+        eqn = eqn.replace(params=dict(p, body_jaxpr=fused, body_nconsts=cn + bn))
+        invals = [*cond_consts, *invals]
     return while_rule(interp, eqn, invals)
 
 
-def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
-    """``eqn`` whose body also evaluates the condition on its new carry (for its checks; the
-    predicate itself is unused), taking the condition's consts first."""
-    p = eqn.params
-    cond, body = p["cond_jaxpr"], p["body_jaxpr"]
-    cn, bn = p["cond_nconsts"], p["body_nconsts"]
+@weakref_cache(maxsize=CACHE_SIZE)
+def _condition_checked_in_body(body: ClosedJaxpr, cond: ClosedJaxpr, cn: int) -> ClosedJaxpr:
+    """A while loop's ``body`` that also evaluates its ``cond`` on the new carry (for its checks;
+    the predicate itself is unused), taking the condition's ``cn`` consts first. One per loop
+    (cached weakly on the body), so the checked loop body is reused across calls."""
 
     def body_then_cond(*args: Any) -> list:
         out = eval_jaxpr(body.jaxpr, body.consts, *args[cn:])
@@ -103,7 +102,7 @@ def _condition_checked_in_body(eqn: JaxprEqn) -> JaxprEqn:
 
     avals = [*cond.in_avals[:cn], *body.in_avals]
     jaxpr, _, consts = trace_to_jaxpr(body_then_cond, avals, name="while_body")
-    return eqn.replace(params=dict(p, body_jaxpr=ClosedJaxpr(jaxpr, consts), body_nconsts=cn + bn))
+    return ClosedJaxpr(jaxpr, consts)
 
 
 @CheckifyInterpreter.register(shard_map_p)

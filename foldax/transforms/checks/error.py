@@ -135,16 +135,28 @@ class Site:
 
 @dataclasses.dataclass(frozen=True)
 class ErrorLayout:
-    """The static part of an ``Error``: its sites (by code) and payload slot signatures."""
+    """The static part of an ``Error``: its sites with their codes and payload slot signatures.
 
-    sites: tuple
+    Codes are unique in the process (as JAX's checkify's error codes are), so a checked body
+    cached with the codes of its sites baked in serves every call that registers those sites."""
+
+    sites: tuple  # (code, Site) pairs
     slots: tuple  # per slot: tuple of (shape, dtype name) of its arrays
+
+    @functools.cached_property
+    def site_of(self) -> dict:
+        """The site of each code."""
+        return dict(self.sites)
+
+    @property
+    def codes(self) -> tuple:
+        return tuple(c for c, _ in self.sites)
 
     @property
     def live_codes(self) -> tuple:
         """The codes of the sites whose checks can run: not those in a custom-derivative body
         that an outer differentiation replaced by its rule (JAX's checkify never adds them)."""
-        return tuple(c for c, s in enumerate(self.sites) if s.scope is None or not s.scope.dropped)
+        return tuple(c for c, s in self.sites if s.scope is None or not s.scope.dropped)
 
     @property
     def num_slot_arrays(self) -> tuple:
@@ -157,7 +169,7 @@ class ErrorLayout:
         state = [((), "int32"), ((), "int32"), *(sig for slot in self.slots for sig in slot)]
         shapes = tuple(jax.ShapeDtypeStruct(shape, np.dtype(dtype)) for shape, dtype in state)
         effects: dict = {}
-        for code, site in enumerate(self.sites):
+        for code, site in self.sites:
             effects.setdefault(ErrorEffect(site.error_type, shapes), []).append(code)
         return {effect: tuple(codes) for effect, codes in effects.items()}
 
@@ -317,7 +329,7 @@ class Error(jax_checkify.Error):
         for outer in zip(*np.nonzero(failed)) if failed.ndim else ([()] if failed else []):
             outer = tuple(int(i) for i in outer)
             code, index = int(np.asarray(self.code)[outer]), int(np.asarray(self.index)[outer])
-            site = self.layout.sites[code]
+            site = self.layout.site_of[code]
             payload: Sequence = ()
             if site.slot >= 0:
                 start = sum(self.layout.num_slot_arrays[: site.slot])

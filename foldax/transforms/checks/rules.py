@@ -119,6 +119,11 @@ def _register(kind: str, *primitives: Any) -> Callable[[Rule], Rule]:
     return decorate
 
 
+def on_host(*values: Any) -> bool:
+    """Whether all ``values`` are NumPy values (an error's constants, flags computed eagerly)."""
+    return all(isinstance(v, (np.ndarray, np.generic)) for v in values)
+
+
 def is_float(x: Any) -> bool:
     """Whether ``x`` has an inexact (floating or complex) dtype."""
     return jnp.issubdtype(x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype, jnp.inexact)
@@ -138,20 +143,23 @@ def nan_produced(interp: Any, eqn: Any, invals: list, outvals: list) -> None:
         if before is True:
             return
         if before is not False:
-            produced = jnp.logical_and(produced, jnp.logical_not(before))
+            numeric = np if on_host(produced, before) else jnp
+            produced = numeric.logical_and(produced, numeric.logical_not(before))
     interp.report(eqn, NAN, produced, detail=eqn.primitive.name)
 
 
 def _any(flags: list) -> Any:
-    """OR of flags that are Python bools (known now) or traced booleans."""
+    """OR of flags that are Python bools (known while tracing), NumPy booleans (computed
+    eagerly) or traced booleans."""
     traced = [f for f in flags if f is not False and f is not True]
     if any(f is True for f in flags):
         return True
     if not traced:
         return False
+    numeric = np if on_host(*traced) else jnp
     out = traced[0]
     for f in traced[1:]:
-        out = jnp.logical_or(out, f)
+        out = numeric.logical_or(out, f)
     return out
 
 

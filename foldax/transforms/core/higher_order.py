@@ -42,10 +42,11 @@ from foldax._compat import (
     scan_p,
     trace_to_jaxpr,
     typeof,
+    weakref_cache,
     while_p,
 )
 from foldax.errors import MissingRuleError
-from foldax.transforms.core.body_cache import cached_body
+from foldax.transforms.core.body_cache import CACHE_SIZE
 
 MAX_FIXED_POINT_ITERATIONS = 32
 
@@ -103,7 +104,8 @@ def trace_body(
     Input layout: the arrays of the first ``n_lead`` values, then the state arrays, then the
     arrays of the other values. Output layout: the state (unless ``keep_state_out`` is False),
     then the arrays of the outputs (coerced to ``out_specs`` if given). The result is cached
-    per ``body`` (``body_cache``) for an interpreter with a ``body_cache_key``.
+    per ``body`` (``body_cache``, through the interpreter's ``reuse_body``) for an interpreter
+    with a ``body_cache_key``.
     """
     n_lead_arrays = sum(counts[:n_lead])
     n_state = len(state_avals)
@@ -135,7 +137,7 @@ def trace_body(
     if config is not None and out_filter is None:
         layout = (tuple(values_avals), tuple(specs), tuple(counts), n_lead, tuple(state_avals))
         key = (config, layout, None if out_specs is None else tuple(out_specs), keep_state_out)
-    return cached_body(body, key, build)
+    return interp.reuse_body(body, key, build)
 
 
 def _bind(primitive: Any, args: Sequence, params: dict) -> list:
@@ -242,11 +244,17 @@ def _plain_array(interp: Any, value: Any, what: str, eqn: JaxprEqn) -> Any:
 
 def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[ClosedJaxpr]]:
     """Give every branch the same leading const inputs (each ignores the others'); the branches
-    as closed jaxprs. Without any const, they are the Traced's own (so cached ones stay the same
-    objects)."""
+    as closed jaxprs. Without any const, they are the Traced's own; with consts, the same
+    merged jaxprs for the same Traced's (so cached branches stay the same objects and the
+    ``cond`` binding them compiles once)."""
     all_consts = [c for t in traced for c in t.consts]
     if not all_consts:
         return [], [t.closed for t in traced]
+    return all_consts, list(_merged_branches(*traced))
+
+
+@weakref_cache(maxsize=CACHE_SIZE)
+def _merged_branches(*traced: Traced) -> tuple[ClosedJaxpr, ...]:
     jaxprs = []
     for k, t in enumerate(traced):
         invars = []
@@ -257,7 +265,7 @@ def merge_branch_consts(traced: list[Traced]) -> tuple[list, list[ClosedJaxpr]]:
         info = t.jaxpr.debug_info  # its argument names no longer match the inputs
         info = info.with_unknown_names() if info is not None else None
         jaxprs.append(ClosedJaxpr(make_jaxpr_obj([], invars, t.jaxpr.outvars, t.jaxpr.eqns, info), ()))
-    return all_consts, jaxprs
+    return tuple(jaxprs)
 
 
 def cond_rule(interp: Any, eqn: JaxprEqn, invals: list) -> list:

@@ -46,10 +46,12 @@ from foldax._compat import (
     eqn_context,
 )
 from foldax.errors import MissingRuleError
+from foldax.transforms.core.body_cache import cached_body
 
 # A rule gets the interpreter (a subclass of Interpreter), the equation and its input values.
 Rule = Callable[[Any, JaxprEqn, list], Sequence[Any]]
 R = TypeVar("R", bound=Rule)
+T = TypeVar("T")
 
 
 class Interpreter:
@@ -226,6 +228,13 @@ class Interpreter:
         is one jaxpr and compiles once. ``None`` (the default): bodies are traced anew each time
         (an interpreter whose rules read anything else, such as values it holds)."""
         return None
+
+    def reuse_body(self, source: Any, key: Hashable | None, build: Callable[[], T]) -> T:
+        """``build()``, the body re-traced from ``source``, or the one built before for the same
+        ``source`` and ``key`` (``core.body_cache``). An interpreter whose bodies record
+        something besides the jaxpr (checkify's error sites) overrides it to restore that on
+        reuse."""
+        return cached_body(source, key, build)
 
 
 def _source(eqn: JaxprEqn) -> str:
