@@ -374,3 +374,28 @@ def test_traced_jaxpr_names_its_inputs_as_jax_jit(kind):
         names.append(traced.jaxpr.jaxpr.debug_info.arg_names)
     theirs, ours = names
     assert ours == theirs
+
+
+def _decorated_method_of_a_pytree(jit: Callable, use: Callable) -> Callable[[], Any]:
+    @jax.tree_util.register_dataclass
+    @dataclasses.dataclass
+    class Net:
+        w: Any
+
+        @jit
+        def apply(self, x):
+            return x + use(self.w)
+
+    return lambda: Net(_value(jnp.float32)).apply(A)
+
+
+METHODS = {"pytree_self": _decorated_method_of_a_pytree}
+
+
+@pytest.mark.parametrize("use", ["bool", "int", "float"])
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_decorated_method_names_self_as_jax_jit(method, use):
+    """``@jit`` on a method: ``self`` is the first argument (``self.w``), as with ``jax.jit``."""
+    theirs, ours = (_raised(METHODS[method](jit, USES[use])) for jit in (jax.jit, foldax.jit))
+    assert _ARGUMENT.search(str(theirs)), str(theirs)
+    assert_named_as_jax(theirs, ours)
