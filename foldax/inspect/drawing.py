@@ -10,7 +10,7 @@ Example:
     >>> g = Graph.of(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
     >>> d = summarise(g, max_nodes=300)
     >>> d.labels, d.edges, circuit_layout(d)[0]
-    (['args[0]', 'sin', 'mul'], [(0, 1), (1, 2), (0, 2)], {0: (0, 0), 1: (1, 1), 2: (2, 0)})
+    (['x', 'sin', 'mul'], [(0, 1), (1, 2), (0, 2)], {0: (0, 0), 1: (1, 1), 2: (2, 0)})
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Example:
     >>> import foldax, jax.numpy as jnp
     >>> g = Graph.of(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
     >>> [(n.label, n.shapes) for n in g.nodes]
-    [('args[0]', [(3,)]), ('sin', [(3,)]), ('mul', [(3,)])]
+    [('x', [(3,)]), ('sin', [(3,)]), ('mul', [(3,)])]
     >>> g.edges
     [(0, 1), (1, 2), (0, 2)]
 """
@@ -85,7 +85,7 @@ class Node:
         >>> prog = foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3))
         >>> from foldax.inspect import Graph
         >>> [(n.kind, n.label) for n in Graph.of(prog).nodes]
-        [('input', 'args[0]'), ('eqn', 'sin'), ('eqn', 'mul')]
+        [('input', 'x'), ('eqn', 'sin'), ('eqn', 'mul')]
     """
 
     __slots__ = ("graph", "index", "kind", "primitive", "label", "eqn", "inputs", "outputs", "_subgraphs")

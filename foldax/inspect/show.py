@@ -10,8 +10,8 @@ Example:
     >>> show(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
        0 mul[3]
        1 ├─sin[3]
-       2 │ ╰─←[3] args[0]
-       3 ╰─ ... (←[3] args[0] from line 2)
+       2 │ ╰─←[3] x
+       3 ╰─ ... (←[3] x from line 2)
 """
 
 from __future__ import annotations
@@ -181,8 +181,8 @@ def show(
         >>> foldax.show(foldax.trace(lambda x: jnp.sin(x) * x)(jnp.ones(3)))
            0 mul[3]
            1 ├─sin[3]
-           2 │ ╰─←[3] args[0]
-           3 ╰─ ... (←[3] args[0] from line 2)
+           2 │ ╰─←[3] x
+           3 ╰─ ... (←[3] x from line 2)
     """
     text = "\n".join(tree_lines(program, max_lines, max_depth, subgraphs, dtypes, params))
     print(text, file=file or sys.stdout)

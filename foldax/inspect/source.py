@@ -21,8 +21,8 @@ Example:
     from jax import lax
     <BLANKLINE>
     <BLANKLINE>
-    def lambda_(args_0):
-        a = lax.sin(args_0)
+    def lambda_(x):
+        a = lax.sin(x)
         b = lax.mul(a, np.float32(2.0))
         return (b,)
 """
@@ -509,8 +509,8 @@ def print_source(program: Any, name: str | None = None, file: TextIO | None = No
         from jax import lax
         <BLANKLINE>
         <BLANKLINE>
-        def f(args_0):
-            a = lax.sin(args_0)
+        def f(x):
+            a = lax.sin(x)
             b = lax.mul(a, np.float32(2.0))
             return (b,)
     """

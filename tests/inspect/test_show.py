@@ -77,7 +77,7 @@ def test_mgs_looks_like_autoray():
     assert lines[1] == "   1 ├─div[6]"
     assert lines[2] == "   2 │ ├─squeeze[6]"
     assert lines[3] == "   3 │ │ ╰─slice[1, 6]"
-    assert lines[4] == "   4 │ │   ╰─←[6, 6] args[0]"
+    assert lines[4] == "   4 │ │   ╰─←[6, 6] X"
     assert lines[5] == "   5 │ ╰─jit:norm[]"
     assert lines[6] == "   6 │   ├─ ... (squeeze[6] from line 2)"
     assert lines[7] == "   7 │   ╰─⤷ jaxpr: norm"

@@ -32,9 +32,9 @@ def test_source_is_readable_python_calling_lax():
     text = source(foldax.trace(mgs)(jnp.ones((3, 3)))).text
     lines = text.splitlines()
     assert lines[:4] == ["import jax", "import jax.numpy as jnp", "import numpy as np", "from jax import lax"]
-    assert "def jit_norm(a):" in lines and "def mgs(args_0):" in lines
+    assert "def jit_norm(a):" in lines and "def mgs(X):" in lines
     assert text.count("def jit_norm(") == 1  # the shared body is written once
-    assert "    a = lax.slice(args_0, start_indices=(0, 0), limit_indices=(1, 3))" in lines
+    assert "    a = lax.slice(X, start_indices=(0, 0), limit_indices=(1, 3))" in lines
     assert any("= lax.dot_general(" in ln for ln in lines)
     assert len(re.findall(r"\n    \(\w+,\) = jax\.jit\(jit_norm\)\(\w+\)\n", text)) == 3
     compile(text, "<test>", "exec")
@@ -60,5 +60,5 @@ def test_print_source_prints_the_text():
     buffer = io.StringIO()
     print_source(prog, file=buffer)
     assert buffer.getvalue() == source(prog).text.rstrip("\n") + "\n"
-    assert "def lambda_(args_0):" in buffer.getvalue()
+    assert "def lambda_(x):" in buffer.getvalue()
     assert source(prog, name="double_sine").name == "double_sine"

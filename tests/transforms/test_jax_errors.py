@@ -154,25 +154,25 @@ CASES = [
         "vmap-sizes",
         lambda t: lambda: t.vmap(_h, in_axes=(0, 1))(A10x4, B10x2),
         VERBATIM,
-        ["parameter 'a'", "size 10 along axis 0", "size 2 along axis 1", "fix the shapes"],
+        ["a has size 10 along axis 0", "size 2 along axis 1", "fix the shapes"],
     ),
     (
         "vmap-sizes-majority",
         lambda t: lambda: t.vmap(lambda x, y, z: None, in_axes=(0, 1, 0))(A10x4, B10x2, A10x4),
         VERBATIM,
-        ["parameter 'y'", "fix the shapes"],
+        ["y has size 2 along axis 1", "fix the shapes"],
     ),
     (
         "vmap-sizes-keyword",
         lambda t: lambda: t.vmap(_f)(jnp.array([1]), y=jnp.array([1, 2])),
         VERBATIM,
-        ["kwargs['y']", "fix the shapes"],
+        ["y has size 2 along axis 0", "fix the shapes"],
     ),
     (
         "vmap-sizes-starargs",
         lambda t: lambda: t.vmap(lambda x, *a: x - sum(a))(jnp.ones(4), jnp.ones(2), jnp.ones(2)),
         VERBATIM,
-        ["'*a'", "fix the shapes"],
+        ["a[0] has size 2 along axis 0", "fix the shapes"],
     ),
     (
         "vmap-named-axis-out-none",
@@ -338,4 +338,4 @@ def test_python_conversion_of_a_traced_value_is_jax_s_error(convert):
     x = jnp.int32(0)
     theirs, ours = _raised(lambda: jax.jit(convert)(x)), _raised(lambda: foldax.jit(convert)(x))
     assert isinstance(ours, FoldaxError) and isinstance(ours, type(theirs)), type(ours).__mro__
-    assert "args[0]: int32[]" in str(ours) and "jnp.where" in str(ours)
+    assert str(theirs).strip() in str(ours) and "jnp.where" in str(ours)  # JAX's names, e.g. real

@@ -222,7 +222,8 @@ def test_method_decoration():
 # -- errors ----------------------------------------------------------------------------------
 def test_tracer_in_control_flow_error():
     f = foldax.jit(lambda x: x if x > 0 else -x)
-    with pytest.raises(TracerControlFlowError, match=r"args\[0\].*NumPy array.*static_argnames.*jnp.where"):
+    expected = r"variables of this call are: x: float32\[\].*NumPy array.*static_argnames.*jnp.where"
+    with pytest.raises(TracerControlFlowError, match=expected):
         f(jnp.float32(1.0))
     assert issubclass(TracerControlFlowError, TypeError) and issubclass(TracerControlFlowError, FoldaxError)
 

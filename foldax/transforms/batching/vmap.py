@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any, Callable, Hashable
 
 import jax
@@ -43,6 +42,7 @@ from foldax.transforms.batching.vmappable import (
     uses_vmappables,
     vmap_with_jax,
 )
+from foldax.transforms.core.argument_names import call_argument_names
 from foldax.transforms.core.mesh import on_argument_devices
 from foldax.transforms.core.passes import eliminate_dead_code
 from foldax.transforms.core.program import TRACED
@@ -105,31 +105,11 @@ class _Repeated:
         self.axis, self.count = axis, count
 
 
-def _parameter_names(fun: Callable, n_args: int) -> list[str | None]:
-    try:
-        params = list(inspect.signature(fun).parameters.values())
-    except (TypeError, ValueError):
-        return [None] * n_args
-    names: list[str | None] = []
-    for p in params:
-        if p.kind == p.VAR_POSITIONAL:
-            names += [f"*{p.name}"] * (n_args - len(names))
-        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            names.append(p.name)
-    return (names + [None] * n_args)[:n_args]
-
-
-def _describe_leaves(fun: Callable, in_tree: PyTreeDef, n_args: int) -> list[str]:
-    """``args[0]['w'] (parameter 'params')``-style names of every input leaf."""
-    params = _parameter_names(fun, n_args)
-    out = []
-    for path in variable_paths(in_tree, [True] * in_tree.num_leaves):
-        if path.startswith("args["):
-            i = int(path[5 : path.index("]")])
-            if params[i] is not None:
-                path = f"{path} (parameter '{params[i]}')"
-        out.append(path)
-    return out
+def _describe_leaves(fun: Callable, in_tree: PyTreeDef, leaves: list) -> list[str]:
+    """JAX's names (``params['w']``, ``rest[0]``) of every input leaf of a call."""
+    args, kwargs = unflatten(in_tree, leaves)
+    name = call_argument_names(fun, args, kwargs)
+    return [name(path) for path in variable_paths(in_tree, [True] * in_tree.num_leaves)]
 
 
 # JAX's words, should its own check (which supplies the full message) find nothing
@@ -155,14 +135,14 @@ class _Call:
         self.leaves, self.in_tree = flatten((tuple(args), dict(kwargs)))
         axes = broadcast_prefix(in_axes, self.in_tree.children()[0], "in_axes", name)
         axes += [0] * (len(self.leaves) - len(axes))  # keyword arguments: mapped along axis 0
-        self._fun, self._n_args = vf.fun, len(args)
+        self._fun = vf.fun
         self.axes = [self._normalise(i, a, name) for i, a in enumerate(axes)]
         self.size = self._size(vf.axis_size, name)
 
     @functools.cached_property
     def names(self) -> list[str]:
         """Readable names of the input leaves (for error messages only)."""
-        return _describe_leaves(self._fun, self.in_tree, self._n_args)
+        return _describe_leaves(self._fun, self.in_tree, self.leaves)
 
     def _normalise(self, i: int, axis: int | None, name: str) -> int | None:
         if axis is None:

@@ -40,6 +40,7 @@ from foldax.errors import (
 )
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.core.argument_names import call_argument_names
 from foldax.transforms.core.folding import fold_while_tracing
 from foldax.transforms.core.observe import current_observer
 from foldax.transforms.core.passes import simplify
@@ -115,6 +116,7 @@ def trace_program(
     observe: Callable[[Any], bool] | None = None,
     traced_for: str = "jit",
     trace_type: Callable | None = None,
+    arg_name: Callable[[str], str] | None = None,
 ) -> Program:
     """Trace ``fun(*args, **kwargs)`` into a Program.
 
@@ -133,8 +135,14 @@ def trace_program(
     ``trace_type`` (with ``simplify_program=False``) traces with that subclass of JAX's staging
     trace (or the one that function makes), as ``vmap`` traces with ``BatchTrace`` so that JAX's
     messages name its tracers.
+    ``arg_name`` maps a leaf's path (``args[1]['w']``) to the name JAX's messages give it
+    (``params['w']``); by default the name of ``fun``'s parameter, as JAX's transformations
+    name it (``argument_names.call_argument_names``); ``foldax.jit``, which calls ``fun``
+    without its static arguments, gives their names in the whole call.
     """
     kwargs = kwargs or {}
+    if arg_name is None:
+        arg_name = call_argument_names(fun, tuple(args), kwargs)
     if observe is None and fold and simplify_program:
         observe = current_observer()
     name = name or function_name(fun)
@@ -144,8 +152,9 @@ def trace_program(
         for i, forced in enumerate(make_variable):
             if forced and not mask[i]:
                 if leaf_kind(leaves[i]) == STATIC:
+                    path = variable_paths(in_tree, [j == i for j in range(len(leaves))])[0]
                     raise FoldaxTypeError(
-                        f"{name}: input leaf {variable_paths(in_tree, [j == i for j in range(len(leaves))])[0]} "
+                        f"{name}: input leaf {arg_name(path)} "
                         f"is a {type(leaves[i]).__name__}, which cannot be traced. Only arrays and "
                         f"numbers can be variables."
                     )
@@ -176,7 +185,7 @@ def trace_program(
         out_info["tree"], out_info["slots"] = out_tree, tuple(slots)
         return traced
 
-    arg_names = variable_paths(in_tree, mask)  # JAX's error messages name the inputs by these
+    arg_names = [arg_name(p) for p in variable_paths(in_tree, mask)]  # JAX's messages print them
     try:
         if fold and simplify_program:
             policy, context = fold_while_tracing(observe)

@@ -25,6 +25,7 @@ from foldax._compat import resolve_jit_argnums
 from foldax.errors import ArgnumOutOfRangeError, FoldaxTypeError, FoldaxValueError, UnhashableStaticError
 from foldax.pytrees.leaves import VARIABLE, ByValue, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
+from foldax.transforms.core.argument_names import parameter_path
 from foldax.transforms.jit.constant_arrays import read_only_leaves
 from foldax.transforms.jit.keys import Forced
 
@@ -250,25 +251,7 @@ class ArgumentSpec:
         """JAX's name of a dynamic leaf path, as ``jax.jit``'s messages write it:
         ``args[1]['a']`` -> ``y['a']``; a positional past the named ones -> ``args[0]`` after
         the ``*args`` parameter's name; a keyword that only ``**kw`` takes -> ``kw['a']``."""
-        params = self.parameters()
-        if not params:
-            return path
-        var_positional = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
-        var_keyword = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
-        if path.startswith("kwargs['"):
-            key, rest = path[len("kwargs['") :].split("']", 1)
-            named = any(p.name == key and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
-            if named:
-                return key + rest
-            return f"{var_keyword}['{key}']{rest}" if var_keyword else path
-        k, rest = path[len("args[") :].split("]", 1)
-        position = self.dynamic_positions(int(k) + 1)[-1]
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        if position < len(positional):
-            return positional[position].name + rest
-        if var_positional is None:
-            return path
-        return f"{var_positional}[{position - len(positional)}]{rest}"
+        return parameter_path(path, self.signature, lambda k: self.dynamic_positions(k + 1)[-1])
 
 
 def hashable(x: Any, where: str) -> Any:
