@@ -73,7 +73,9 @@ def test_random_draw_from_a_constant_key_runs_in_the_program_like_jax():
 
 
 def test_control_flow_on_variables_still_fails_with_foldax_error():
-    with pytest.raises(foldax.errors.TracerControlFlowError, match="args\\[0\\]"):
+    with pytest.raises(
+        foldax.errors.TracerControlFlowError, match=r"the variables of this call are: x: float32\[\]"
+    ):
         foldax.trace(lambda x: x if jnp.sin(x) > 0 else -x)(jnp.float32(1))
 
 
