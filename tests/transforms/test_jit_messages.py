@@ -13,6 +13,7 @@ same way, and that foldax's exception derives from JAX's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import re
 from typing import Any, Callable, NamedTuple
@@ -142,6 +143,75 @@ def _unpassed_default(use, v):
     return f, (A, v), {}, {}
 
 
+def _static_last(use, v):
+    def f(x, y, n):
+        return x + use(y) * n
+
+    return f, (A, v, 3), {}, {"static_argnums": 2}
+
+
+def _static_keyword(use, v):
+    def f(x, y, *, mode):
+        return x + use(y) if mode == "on" else x
+
+    return f, (A,), {"y": v, "mode": "on"}, {"static_argnames": "mode"}
+
+
+def _static_negative(use, v):
+    def f(x, y, n):
+        return x + use(y) * n
+
+    return f, (A, v, 2), {}, {"static_argnums": -1}
+
+
+def _static_first(use, v):
+    def f(n, x, y):
+        return x + use(y) * n
+
+    return f, (3, A, v), {}, {"static_argnums": 0}
+
+
+def _static_between_by_name(use, v):
+    def f(x, mode, y):
+        return x + use(y) if mode == "on" else x
+
+    return f, (A, "on", v), {}, {"static_argnames": "mode"}
+
+
+def _static_between_with_default(use, v):
+    def f(x, n, y=None):
+        return x + use(y) * n
+
+    return f, (A, 3, v), {}, {"static_argnums": 1}
+
+
+def _static_in_var_positional(use, v):
+    def f(*args):
+        return args[0] + use(args[2]) * args[1]
+
+    return f, (A, 3, v), {}, {"static_argnums": 1}
+
+
+class Scaler:
+    """A hashable object whose jitted method is traced with ``self`` static."""
+
+    def __init__(self, use: Callable) -> None:
+        self.use = use
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Scaler) and other.use is self.use
+
+
+def _method_with_static_self(use, v):
+    def apply(self, x, y):
+        return x + self.use(y)
+
+    return apply, (Scaler(use), A, v), {}, {"static_argnums": 0}
+
+
 class Model:
     """A pytree whose jitted method is traced with ``self`` as its first argument."""
 
@@ -177,6 +247,14 @@ KINDS = {
         _namedtuple_leaf,
         _unpassed_default,
         _method_of_a_pytree,
+        _static_last,
+        _static_keyword,
+        _static_negative,
+        _static_first,
+        _static_between_by_name,
+        _static_between_with_default,
+        _static_in_var_positional,
+        _method_with_static_self,
     )
 }
 
@@ -272,7 +350,9 @@ def _leaking(kind: Callable) -> Callable[[Callable], tuple[Callable[[], Any], li
 
 
 @pytest.mark.parametrize("use", ["bool", "int", "float"])
-@pytest.mark.parametrize("kind", ["positional", "dict_leaf", "var_positional", "var_keyword", "keyword_only"])
+@pytest.mark.parametrize(
+    "kind", ["positional", "dict_leaf", "var_positional", "var_keyword", "static_last", "static_first"]
+)
 def test_a_leaked_tracer_is_named_by_its_argument(kind, use):
     messages = []
     for jit in (jax.jit, foldax.jit):
@@ -286,7 +366,9 @@ def test_a_leaked_tracer_is_named_by_its_argument(kind, use):
     assert _same_text(str(ours)) == _same_text(str(theirs))
 
 
-@pytest.mark.parametrize("kind", ["positional", "dict_leaf", "var_keyword", "keyword_only"])
+@pytest.mark.parametrize(
+    "kind", ["positional", "dict_leaf", "var_keyword", "static_keyword", "static_between_by_name"]
+)
 def test_the_leak_checker_names_the_leaked_argument(kind):
     messages = []
     for jit in (jax.jit, foldax.jit):
@@ -389,7 +471,22 @@ def _decorated_method_of_a_pytree(jit: Callable, use: Callable) -> Callable[[], 
     return lambda: Net(_value(jnp.float32)).apply(A)
 
 
-METHODS = {"pytree_self": _decorated_method_of_a_pytree}
+def _decorated_method_with_static_self(jit: Callable, use: Callable) -> Callable[[], Any]:
+    class Scaled:
+        @functools.partial(jit, static_argnums=0)
+        def apply(self, x, y):
+            return x + use(y)
+
+        def __hash__(self) -> int:
+            return 0
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Scaled)
+
+    return lambda: Scaled().apply(A, _value(jnp.float32))
+
+
+METHODS = {"pytree_self": _decorated_method_of_a_pytree, "static_self": _decorated_method_with_static_self}
 
 
 @pytest.mark.parametrize("use", ["bool", "int", "float"])

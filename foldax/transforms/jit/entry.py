@@ -136,14 +136,18 @@ class Template:
 
 class Tracing:
     """What tracing a call needs: the function *weakly* (entries are shared by every wrapper of
-    the function and must not keep it alive), its name and the folding switch."""
+    the function and must not keep it alive), its name, the folding switch and JAX's names of
+    the arguments (``ArgumentSpec.jax_name``: the paths of the call without its static
+    arguments -> the names in the whole call)."""
 
-    def __init__(self, fun: Callable, name: str, fold: bool) -> None:
+    def __init__(
+        self, fun: Callable, name: str, fold: bool, arg_name: Callable[[str], str] | None = None
+    ) -> None:
         try:
             self.fun_ref: Callable[[], Callable | None] = weakref.ref(fun)
         except TypeError:  # kept by a wrapper's private cache only
             self.fun_ref = lambda: fun
-        self.name, self.fold = name, fold
+        self.name, self.fold, self.arg_name = name, fold, arg_name
 
     def program(
         self,
@@ -175,7 +179,13 @@ class Tracing:
         bound = _bind(fun, self.name, template.static, template.aux)
         with explained_constant_misuse(self.name):
             program = trace_program(
-                bound, dyn_args, dyn_kwargs, fold=self.fold, name=self.name, make_variable=template.mask
+                bound,
+                dyn_args,
+                dyn_kwargs,
+                fold=self.fold,
+                name=self.name,
+                make_variable=template.mask,
+                arg_name=self.arg_name,
             )
         check_outputs(program, fun, self.name)
         count_trace(cache, self.name, program)

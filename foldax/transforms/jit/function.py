@@ -94,7 +94,7 @@ class JitFunction:
         self.static_argnums, self.static_argnames = spec.static_argnums, spec.static_argnames
         self.donate_argnums, self.donate_argnames = spec.donate_argnums, spec.donate_argnames
         self.auxiliary_args, self.variable_args = spec.auxiliary_args, spec.variable_args
-        self._tracing = Tracing(fun, self.name, fold)
+        self._tracing = Tracing(fun, self.name, fold, spec.jax_name)
         self._limits = limits
         self._options = spec.options() + (fold, tuple(sorted(jax_jit_kwargs.items())), limits)
         self._cache: FunctionCache | None = None
