@@ -134,7 +134,37 @@ def test_retrace_warning_names_argument_and_fix():
             f(jnp.ones(2), np.float32(n))
     messages = [str(w.message) for w in caught if issubclass(w.category, RetraceWarning)]
     assert len(messages) == 1
-    assert "args[1]" in messages[0] and "jnp.asarray" in messages[0]
+    assert "the NumPy argument n (float32[])" in messages[0] and "jnp.asarray(n)" in messages[0]
+
+
+def _retrace_messages(f, calls):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for args in calls:
+            f(*args)
+    return [str(w.message) for w in caught if issubclass(w.category, RetraceWarning)]
+
+
+def test_retrace_warning_names_leaves_as_jax_names_them():
+    def f(x, batch):
+        return x * batch["scale"]
+
+    calls = [(jnp.float32(1), {"scale": jnp.ones(n)}) for n in range(1, 9)]
+    (message,) = _retrace_messages(foldax.jit(f), calls)  # at the sixth trace
+    jax_names = jax.jit(f).trace(*calls[0]).jaxpr.debug_info.arg_names  # ('x', "batch['scale']")
+    assert f"because {jax_names[1]} changed from float32[5] to float32[6]" in message, message
+
+
+def test_retrace_warning_explains_a_retrace_with_the_same_arguments():
+    f = foldax.jit(lambda x: x + 1)
+
+    def clear_then_call(x):
+        jax.clear_caches()  # drops the compiled program: the same call traces again
+        return f(x)
+
+    messages = _retrace_messages(clear_then_call, [(jnp.ones(2),)] * 8)
+    assert len(messages) == 1 and "?" not in messages[0]
+    assert "the same as at the previous trace" in messages[0] and "jax.clear_caches()" in messages[0]
 
 
 @foldax.dataclass

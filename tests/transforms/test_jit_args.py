@@ -336,7 +336,9 @@ def test_second_numpy_batch_warns_naming_argument_and_fix():
         f(jnp.ones(2), np.ones((4, 2)))
     messages = _retrace_warnings(caught)
     assert len(messages) == 1
-    assert "args[1]" in messages[0] and "variable_args=('batch',)" in messages[0]
+    jax_name = jax.jit(step).trace(jnp.ones(2), np.ones((4, 2))).jaxpr.debug_info.arg_names[1]  # 'batch'
+    assert f"the NumPy argument {jax_name} (float64[4, 2])" in messages[0]
+    assert "variable_args=('batch',)" in messages[0] and f"jnp.asarray({jax_name})" in messages[0]
 
 
 def test_variable_args_trace_numpy_batches():

@@ -36,9 +36,16 @@ class BatchWatch:
         self._first: dict[Hashable, tuple] = {}
         self.warned = False
 
-    def changed(self, key: tuple, name: str, param_of: Callable[[str], str | None]) -> str | None:
+    def changed(
+        self,
+        key: tuple,
+        name: str,
+        param_of: Callable[[str], str | None],
+        arg_name: Callable[[str], str] = str,
+    ) -> str | None:
         """The warning for a new entry's ``key`` ``(treedef, static, aux, consts)``, or None.
-        ``param_of(path)`` gives the parameter name of a leaf path such as ``args[1]``."""
+        ``param_of(path)`` gives the parameter name of a leaf path such as ``args[1]``, and
+        ``arg_name(path)`` the leaf's name as JAX's messages write it (``batch['x']``)."""
         if self.warned:
             return None
         treedef, static, aux, consts = key
@@ -59,7 +66,7 @@ class BatchWatch:
         mask = [False] * treedef.num_leaves
         mask[moved[0]] = True
         path = variable_paths(treedef, mask)[0]
-        param = param_of(path)
+        param, where = param_of(path), arg_name(path)
         a = consts[[i for i, _ in consts].index(moved[0])][1].value
         fix = (
             f"list it in jit(..., variable_args=('{param}',)) so it is traced as a variable"
@@ -67,10 +74,10 @@ class BatchWatch:
             else "pass it through variable_args= so it is traced as a variable"
         )
         return (
-            f"foldax.jit: {name} was called with a second value of the NumPy argument {path} "
+            f"foldax.jit: {name} was called with a second value of the NumPy argument {where} "
             f"({a.dtype}{list(np.shape(a))}). NumPy arguments are constants, compiled in by "
             f"value, so every new value (each batch from a data loader) compiles again. Fix: "
-            f"{fix}, or pass jnp.asarray({param or path})."
+            f"{fix}, or pass jnp.asarray({where})."
         )
 
 

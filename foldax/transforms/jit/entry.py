@@ -188,7 +188,7 @@ class Tracing:
                 arg_name=self.arg_name,
             )
         check_outputs(program, fun, self.name)
-        count_trace(cache, self.name, program)
+        count_trace(cache, self.name, program, self.arg_name or str)
         new = signature(program)
         if param_name is not None and explaining_cache_misses():
             explain_miss(list(cache.seen), new, fun, self.name, param_name)

@@ -259,7 +259,11 @@ class JitFunction:
     def _warn_of_batches(self, cache: FunctionCache, key: tuple) -> None:
         """Warn once when a NumPy argument came back with another value (a data loader's
         batches passed as constants)."""
-        message = None if cache.warned else self._batches.changed(key, self.name, self.spec.parameter_of_path)
+        message = (
+            None
+            if cache.warned
+            else self._batches.changed(key, self.name, self.spec.parameter_of_path, self.spec.jax_name)
+        )
         if message:
             cache.warned = True  # one retrace warning per function
             warnings.warn(message, RetraceWarning, stacklevel=4)

@@ -11,14 +11,14 @@ Example:
     ...     warnings.simplefilter("always")
     ...     for n in range(RETRACE_WARN_AFTER + 1):
     ...         _ = f(jnp.ones(2), np.ones(n + 2))
-    >>> "args[1] changed" in str(caught[-1].message)
+    >>> "the constant c changed" in str(caught[-1].message)
     True
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Callable
 
 from foldax.errors import RetraceWarning
 from foldax.pytrees.leaves import ByValue
@@ -29,8 +29,11 @@ from foldax.transforms.jit.cache import FunctionCache
 RETRACE_WARN_AFTER = 5
 
 
-def count_trace(cache: FunctionCache, name: str, program: Program) -> None:
-    """Count a trace of ``name`` and warn (once per cache) if it traced too often."""
+def count_trace(
+    cache: FunctionCache, name: str, program: Program, arg_name: Callable[[str], str] = str
+) -> None:
+    """Count a trace of ``name`` and warn (once per cache) if it traced too often, naming the
+    argument that changed by ``arg_name(path)`` (JAX's name of a leaf path, ``x['w']``)."""
     cache.trace_count += 1
     signature = (
         program.in_tree,
@@ -43,7 +46,9 @@ def count_trace(cache: FunctionCache, name: str, program: Program) -> None:
     if cache.trace_count > RETRACE_WARN_AFTER and not cache.warned and previous is not None:
         cache.warned = True
         warnings.warn(
-            _retrace_message(name, cache.trace_count, previous, signature), RetraceWarning, stacklevel=5
+            _retrace_message(name, cache.trace_count, previous, signature, arg_name),
+            RetraceWarning,
+            stacklevel=5,
         )
 
 
@@ -52,7 +57,9 @@ def _slots_avals(program: Program) -> list:
     return [(s, next(avals) if s is VARIABLE_SLOT else None) for s in program.in_leaves]
 
 
-def _retrace_message(name: str, count: int, previous: tuple, current: tuple) -> str:
+def _retrace_message(
+    name: str, count: int, previous: tuple, current: tuple, arg_name: Callable[[str], str]
+) -> str:
     prev_tree, prev = previous
     tree, cur = current
     if prev_tree != tree:
@@ -63,8 +70,20 @@ def _retrace_message(name: str, count: int, previous: tuple, current: tuple) -> 
         fix = "keep the structure fixed, or mark configuration as static"
     else:
         paths = variable_paths(tree, [True] * len(cur))
-        changed = [(p, a, b) for p, a, b in zip(paths, prev, cur) if a != b]
-        path, a, b = changed[0] if changed else ("?", None, None)
+        changed = [(arg_name(p), a, b) for p, a, b in zip(paths, prev, cur) if a != b]
+        if not changed:
+            change = (
+                "its arguments were the same as at the previous trace: that trace's compiled "
+                "program was dropped (jax.clear_caches(), or evicted from the function's bounded "
+                "cache) or JAX's trace context changed (a config such as jax_enable_x64, or a "
+                "context manager such as jax.default_matmul_precision)"
+            )
+            fix = (
+                "don't clear caches or switch configs inside the loop; if foldax.trace_check(f, "
+                "*args) says the entry was evicted, raise jit(..., max_entries=...)"
+            )
+            return f"foldax.jit: {name} has been traced {count} times; the last time because {change}. Fix: {fix}."
+        path, a, b = changed[0]
         if a and b and a[0] == b[0] == "const":
             change = f"the constant {path} changed from {a[1].value!r} to {b[1].value!r}"
             fix = (
@@ -77,7 +96,5 @@ def _retrace_message(name: str, count: int, previous: tuple, current: tuple) -> 
     return f"foldax.jit: {name} has been traced {count} times; the last time because {change}. Fix: {fix}."
 
 
-def _describe(slot: Any) -> str:
-    if slot is None:
-        return "?"
+def _describe(slot: tuple) -> str:
     return slot[1] if slot[0] == "var" else f"the constant {slot[1].value!r}"
