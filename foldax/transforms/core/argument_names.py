@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _PACKED = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -99,3 +99,37 @@ def function_signature(fun: Any) -> inspect.Signature | None:
         return inspect.signature(fun)
     except (TypeError, ValueError):
         return None
+
+
+def leaf_names(arg_name: Callable[[str], str], paths: Sequence[str]) -> list[str]:
+    """``[arg_name(p) for p in paths]``, naming each top-level argument (``args[1]``,
+    ``kwargs['y']``) once: a leaf's name is its argument's name followed by the rest of its
+    path, so a pytree argument with many leaves costs one lookup, not one per leaf.
+
+    Arguments:
+        arg_name: a leaf path -> JAX's name (:func:`parameter_path`, :func:`call_argument_names`).
+        paths: the leaves' paths, as ``trace.variable_paths`` writes them.
+
+    Returns:
+        The names, in order.
+
+    Example:
+        >>> leaf_names(lambda p: p.replace("args[0]", "x"), ["args[0][0]", "args[0][1]"])
+        ['x[0]', 'x[1]']
+    """
+    heads: dict[str, str] = {}
+    names = []
+    for path in paths:
+        end = (
+            path.find("]") + 1
+            if path.startswith("args[")
+            else path.find("']") + 2
+            if path.startswith("kwargs['")
+            else 0
+        )
+        head, rest = (path[:end], path[end:]) if end > 0 else (path, "")
+        name = heads.get(head)
+        if name is None:
+            name = heads[head] = arg_name(head)
+        names.append(name + rest)
+    return names

@@ -40,7 +40,7 @@ from foldax.errors import (
 )
 from foldax.pytrees.leaves import STATIC, VARIABLE as VARIABLE_KIND, leaf_kind
 from foldax.pytrees.tree import flatten, unflatten
-from foldax.transforms.core.argument_names import call_argument_names
+from foldax.transforms.core.argument_names import call_argument_names, leaf_names
 from foldax.transforms.core.folding import fold_while_tracing
 from foldax.transforms.core.observe import current_observer
 from foldax.transforms.core.passes import simplify
@@ -185,7 +185,7 @@ def trace_program(
         out_info["tree"], out_info["slots"] = out_tree, tuple(slots)
         return traced
 
-    arg_names = [arg_name(p) for p in variable_paths(in_tree, mask)]  # JAX's messages print them
+    arg_names = leaf_names(arg_name, variable_paths(in_tree, mask))  # JAX's messages print them
     try:
         if fold and simplify_program:
             policy, context = fold_while_tracing(observe)
