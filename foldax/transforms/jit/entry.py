@@ -26,6 +26,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, Sequence
 
+import jax
 import numpy as np
 
 from foldax._compat import core, explaining_cache_misses, is_tracer
@@ -265,6 +266,23 @@ def packed(program: Program, traced: list) -> Any:
     """What an entry's compiled function returns: the output tree when every output is traced
     (``jax.jit`` builds it, and the call returns it as it is), else the traced outputs."""
     return unflatten(program.out_tree, traced) if all_outputs_traced(program) else traced
+
+
+def jit_on_first_call(entry: Entry, run: Callable, jit_kwargs: dict) -> Callable:
+    """The entry's ``jitted`` until its first call: makes ``jax.jit(run, **jit_kwargs)``, puts it
+    in ``entry.jitted`` and calls it. Making a ``jax.jit`` costs about a tenth of tracing a small
+    function, which ``f.trace(...)`` and ``f.lower(...)`` (that never call the entry) need not pay.
+    The entry is held weakly, as ``entry_runner`` holds it."""
+    entry_ref = weakref.ref(entry)
+
+    def first_call(*args: Any) -> Any:
+        jitted = jax.jit(run, **jit_kwargs)
+        owner = entry_ref()
+        if owner is not None:
+            owner.jitted = jitted
+        return jitted(*args)
+
+    return first_call
 
 
 def entry_runner(

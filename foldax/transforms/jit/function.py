@@ -44,6 +44,7 @@ from foldax.transforms.jit.entry import (
     entry_runner,
     hoisted_constants,
     holds_tracers,
+    jit_on_first_call,
     nothing_to_run,
     packed,
     run_program,
@@ -295,7 +296,7 @@ class JitFunction:
             kwargs["out_shardings"] = packed(
                 program, traced_output_shardings(kwargs["out_shardings"], program)
             )  # shaped as the compiled function's outputs
-        return jax.jit(run, donate_argnums=donate, **kwargs)
+        return jit_on_first_call(entry, run, dict(donate_argnums=donate, **kwargs))
 
     # -- jax.jit's surface ------------------------------------------------------------------
     def trace(self, *args: Any, **kwargs: Any) -> Traced:
